@@ -1,0 +1,2 @@
+/* random.c — Philox streams (to be filled). */
+#include "tl.h"

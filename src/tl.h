@@ -1,0 +1,410 @@
+/* tl.h — the public interface of the tlua C core.
+ *
+ * The core is a plain C11 library: tensors with reference-counted storage,
+ * one op registry that every caller (Lua binding, tape, tracer, backends)
+ * reads, and status codes with a thread-local message instead of aborts.
+ * It never includes Lua, never prints, never exits on user error.
+ *
+ * Ownership: every function that returns a tl_tensor* through an out
+ * parameter hands the caller one reference; release it with
+ * tl_tensor_release. Inputs are borrowed.
+ */
+#ifndef TL_H
+#define TL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- status ------------------------------------------------------------ */
+
+/* ORDER STATUS: names in status.c follow this order. */
+typedef enum tl_status {
+  TL_OK = 0,
+  TL_INVALID_ARGUMENT,
+  TL_OUT_OF_RANGE,
+  TL_FAILED_PRECONDITION,
+  TL_NOT_FOUND,
+  TL_RESOURCE_EXHAUSTED,
+  TL_UNIMPLEMENTED,
+  TL_CANCELLED,
+  TL_DEADLINE_EXCEEDED,
+  TL_INTERNAL,
+  TL_STATUS_COUNT
+} tl_status;
+
+/* "InvalidArgument", "OutOfRange", ... (TensorFlow's names without "Error"). */
+const char *tl_status_name(tl_status s);
+/* Sets the thread-local message and returns kind, so callers write
+ * `return tl_error(TL_INVALID_ARGUMENT, "matmul: %s", ...)`. */
+tl_status tl_error(tl_status kind, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Prefixes the current message with "op: " context (used by the dispatcher). */
+void tl_error_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+const char *tl_last_error(void);
+tl_status tl_last_status(void);
+void tl_clear_error(void);
+
+/* Cooperative interruption (Ctrl-C): long kernels poll tl_interrupted(). */
+void tl_request_interrupt(void);
+bool tl_interrupted(void);  /* true once after a request; clears it */
+bool tl_interrupt_pending(void);
+
+#define TL_ASSERT(c)                                                          \
+  do {                                                                        \
+    if (!(c)) return tl_error(TL_INTERNAL, "internal: %s:%d: %s", __FILE__, \
+                              __LINE__, #c);                                  \
+  } while (0)
+
+/* ---- dtypes ------------------------------------------------------------ */
+
+/* ORDER DTYPES: tl_dtypes[] in dtype.c follows this order. */
+typedef enum tl_dtype {
+  TL_FLOAT32 = 0,
+  TL_FLOAT64,
+  TL_FLOAT16,
+  TL_BFLOAT16,
+  TL_INT8,
+  TL_UINT8,
+  TL_INT16,
+  TL_INT32,
+  TL_INT64,
+  TL_BOOL,
+  TL_COMPLEX64,
+  TL_STRING,
+  TL_DTYPE_COUNT
+} tl_dtype;
+
+typedef enum tl_dtype_kind {
+  TL_KIND_FLOAT,
+  TL_KIND_INT,  /* signed */
+  TL_KIND_UINT,
+  TL_KIND_BOOL,
+  TL_KIND_COMPLEX,
+  TL_KIND_STRING,
+  TL_KIND_COUNT
+} tl_dtype_kind;
+
+typedef struct tl_dtype_info {
+  const char *name;   /* "float32" */
+  size_t size;        /* bytes per element (string: sizeof(tl_string)) */
+  tl_dtype_kind kind;
+  bool computable;    /* element-wise kernels exist for it today */
+} tl_dtype_info;
+
+extern const tl_dtype_info tl_dtypes[TL_DTYPE_COUNT];
+/* Returns TL_DTYPE_COUNT for an unknown name. */
+tl_dtype tl_dtype_from_name(const char *name);
+static inline bool tl_dtype_is_float(tl_dtype d) { return tl_dtypes[d].kind == TL_KIND_FLOAT; }
+static inline bool tl_dtype_is_integer(tl_dtype d) {
+  return tl_dtypes[d].kind == TL_KIND_INT || tl_dtypes[d].kind == TL_KIND_UINT;
+}
+
+/* Reads element i of a buffer of dtype d as double / int64, and writes one.
+ * For cold paths (printing, conversion, scalar attributes), never for kernels. */
+double tl_load_f64(const void *base, tl_dtype d, int64_t i);
+int64_t tl_load_i64(const void *base, tl_dtype d, int64_t i);
+void tl_store_f64(void *base, tl_dtype d, int64_t i, double v);
+void tl_store_i64(void *base, tl_dtype d, int64_t i, int64_t v);
+float tl_half_to_float(uint16_t h);
+uint16_t tl_float_to_half(float f);
+float tl_bf16_to_float(uint16_t h);
+uint16_t tl_float_to_bf16(float f);
+
+/* ---- devices and storage ----------------------------------------------- */
+
+typedef enum tl_device { TL_CPU = 0, TL_CUDA, TL_DEVICE_COUNT } tl_device;
+
+typedef struct tl_storage {
+  int refcount;      /* atomic */
+  tl_device device;
+  size_t nbytes;
+  void *data;
+} tl_storage;
+
+tl_status tl_storage_new(tl_device dev, size_t nbytes, tl_storage **out);
+void tl_storage_retain(tl_storage *s);
+void tl_storage_release(tl_storage *s);
+
+/* Caching aligned allocator for CPU buffers (64-byte aligned). */
+void *tl_alloc(size_t nbytes);
+void tl_free(void *p, size_t nbytes);
+typedef struct tl_memory_stats {
+  int64_t live_bytes;    /* bytes held by live storages */
+  int64_t peak_bytes;
+  int64_t cached_bytes;  /* freed buffers kept for reuse */
+  int64_t alloc_count;   /* allocations served (from cache or fresh) */
+} tl_memory_stats;
+tl_memory_stats tl_memory_get_stats(void);
+void tl_memory_trim(void); /* returns cached buffers to the system */
+
+/* ---- tensors ----------------------------------------------------------- */
+
+#define TL_MAX_RANK 8
+
+typedef struct tl_tensor {
+  int refcount;                    /* atomic */
+  tl_dtype dtype;
+  int rank;
+  int64_t shape[TL_MAX_RANK];
+  int64_t strides[TL_MAX_RANK];    /* in elements; may be 0 (broadcast view) */
+  int64_t offset;                  /* in elements */
+  int64_t size;                    /* product of shape */
+  tl_storage *storage;
+} tl_tensor;
+
+/* Strings are stored as pointer+length owned by the storage (later issue). */
+typedef struct tl_string {
+  char *data;
+  int64_t len;
+} tl_string;
+
+/* A new contiguous tensor with uninitialised contents (zeroed for strings). */
+tl_status tl_tensor_new(tl_dtype dt, int rank, const int64_t *shape, tl_tensor **out);
+tl_status tl_tensor_zeros(tl_dtype dt, int rank, const int64_t *shape, tl_tensor **out);
+/* A tensor over an existing storage (a view). */
+tl_status tl_tensor_view(tl_storage *s, tl_dtype dt, int rank, const int64_t *shape,
+                         const int64_t *strides, int64_t offset, tl_tensor **out);
+tl_status tl_tensor_scalar_f64(tl_dtype dt, double v, tl_tensor **out);
+tl_status tl_tensor_scalar_i64(tl_dtype dt, int64_t v, tl_tensor **out);
+tl_tensor *tl_tensor_retain(tl_tensor *t);
+void tl_tensor_release(tl_tensor *t);
+
+static inline void *tl_tensor_data(const tl_tensor *t) {
+  return (char *)t->storage->data + t->offset * (int64_t)tl_dtypes[t->dtype].size;
+}
+bool tl_tensor_is_contiguous(const tl_tensor *t);
+/* Returns t retained if already contiguous, else a contiguous copy. */
+tl_status tl_tensor_contiguous(tl_tensor *t, tl_tensor **out);
+/* Copies src (any strides) into dst (contiguous, same shape and dtype). */
+tl_status tl_tensor_copy_into(tl_tensor *dst, const tl_tensor *src);
+tl_status tl_tensor_cast(tl_tensor *t, tl_dtype to, tl_tensor **out);
+/* Shares storage when t is contiguous. */
+tl_status tl_tensor_reshape(tl_tensor *t, int rank, const int64_t *shape, tl_tensor **out);
+/* Product of dims with overflow and negative checks; -1 on overflow. */
+int64_t tl_shape_numel(int rank, const int64_t *shape);
+/* Writes e.g. "float32[32,10]" into buf (always terminated), returns buf. */
+char *tl_tensor_describe(const tl_tensor *t, char *buf, size_t n);
+char *tl_shape_format(int rank, const int64_t *shape, char *buf, size_t n);
+/* Normalises axis (negative from end) against rank; error names op. */
+tl_status tl_normalize_axis(const char *op, int64_t axis, int rank, int *out);
+bool tl_tensor_same_shape(const tl_tensor *a, const tl_tensor *b);
+
+/* Broadcasting: the shape of a op b under numpy rules. */
+tl_status tl_broadcast_shapes(int ra, const int64_t *sa, int rb, const int64_t *sb,
+                              int *rout, int64_t *sout);
+/* A view of t broadcast to (rank, shape): strides 0 on expanded dims. */
+tl_status tl_tensor_broadcast_view(tl_tensor *t, int rank, const int64_t *shape,
+                                   tl_tensor **out);
+
+/* Strided iteration: calls fn on maximal contiguous inner runs.
+ * For n operands of the same shape (already broadcast views), fn gets
+ * per-operand base pointers and per-operand inner strides in elements, and
+ * the run length. The dims are coalesced first, so a contiguous tensor is
+ * one call. */
+#define TL_ITER_MAX 4
+typedef void (*tl_iter_fn)(char **ptrs, const int64_t *inner_strides, int64_t n, void *ctx);
+void tl_iterate(int nops, tl_tensor *const *ops, tl_iter_fn fn, void *ctx);
+
+/* Formatting for printing (numpy-like, summarised with ... past threshold). */
+typedef struct tl_print_opts {
+  int64_t threshold;  /* summarise when size > threshold (default 1000) */
+  int edgeitems;      /* items kept at each end when summarising (default 3) */
+  int precision;      /* digits after the point for floats (default 6 max) */
+  int linewidth;      /* default 75 */
+} tl_print_opts;
+/* Returns a malloc'd string the caller frees with free(). */
+tl_status tl_tensor_format(const tl_tensor *t, const tl_print_opts *opts, char **out);
+
+/* ---- threads ----------------------------------------------------------- */
+
+/* Sets flush-to-zero and denormals-are-zero in the calling thread. */
+void tl_set_ftz(void);
+int tl_num_threads(void);
+void tl_set_num_threads(int n);
+/* Runs fn(begin, end, ctx) over [0, n) split across the compute pool, or
+ * inline when n < grain or the pool has one thread. */
+typedef void (*tl_range_fn)(int64_t begin, int64_t end, void *ctx);
+void tl_parallel_for(int64_t n, int64_t grain, tl_range_fn fn, void *ctx);
+
+/* ---- BLAS/LAPACK (loaded at first use, with the best kernel) ------------ */
+typedef struct tl_blas_info {
+  bool loaded;
+  const char *library;     /* path that was loaded */
+  const char *coretype;    /* kernel chosen (OPENBLAS_CORETYPE) or NULL */
+  const char *corename;    /* what openblas_get_corename() reports */
+} tl_blas_info;
+tl_status tl_blas_load(void);
+tl_blas_info tl_blas_get_info(void);
+
+/* ---- the op registry --------------------------------------------------- */
+
+typedef enum tl_attr_type {
+  TL_ATTR_INT,     /* int64 */
+  TL_ATTR_FLOAT,   /* double */
+  TL_ATTR_BOOL,
+  TL_ATTR_INTS,    /* list of int64; one int is accepted as a list of one */
+  TL_ATTR_FLOATS,  /* list of double */
+  TL_ATTR_DTYPE,
+  TL_ATTR_STRING,
+  TL_ATTR_TYPE_COUNT
+} tl_attr_type;
+
+/* A value passed to an op. `present` is false when the caller gave nil and
+ * the declaration has no default ("axis:ints?" means optional, no default). */
+typedef struct tl_attr {
+  bool present;
+  tl_attr_type type;
+  int64_t i;
+  double f;
+  bool b;
+  tl_dtype dtype;
+  const char *s;
+  int n;             /* list length for INTS/FLOATS */
+  int64_t *ints;     /* owned by whoever filled the attr array */
+  double *floats;
+} tl_attr;
+
+#define TL_MAX_ATTRS 12
+#define TL_MAX_INPUTS 8
+
+typedef struct tl_attr_def {
+  char name[32];
+  tl_attr_type type;
+  bool optional;     /* may be absent (no default) */
+  bool has_default;
+  tl_attr def;       /* default value; lists as parsed from the spec */
+  int64_t def_ints[TL_MAX_RANK];
+  double def_floats[4];
+} tl_attr_def;
+
+typedef struct tl_input_def {
+  char name[24];
+  bool list;       /* a list of tensors (concat, stack, add_n); only last */
+  bool optional;   /* may be nil (tf.where's x, y) */
+} tl_input_def;
+
+/* Growable list of output tensors (ops like split/unstack produce many). */
+typedef struct tl_tensor_list {
+  tl_tensor **items;
+  int n, cap;
+  tl_tensor *inline_items[4];
+} tl_tensor_list;
+void tl_list_init(tl_tensor_list *l);
+tl_status tl_list_push(tl_tensor_list *l, tl_tensor *t); /* takes the reference */
+void tl_list_clear(tl_tensor_list *l);                   /* releases all */
+
+struct tl_op_def;
+/* in: n_in tensors (a list input is flattened into the tail; optional
+ * inputs that were not given are NULL). attr: one per declared attribute,
+ * in declaration order, defaults filled in. */
+typedef tl_status (*tl_forward_fn)(const struct tl_op_def *op, tl_tensor *const *in, int n_in,
+                                   const tl_attr *attr, tl_tensor_list *out);
+/* Gradient rule (filled by the autodiff issue): given the forward inputs,
+ * outputs and the gradients of the outputs (NULL where none), produce one
+ * gradient per input (NULL where not differentiable). Written with ordinary
+ * ops through tl_op_run so gradients of gradients work. */
+typedef tl_status (*tl_grad_fn)(const struct tl_op_def *op, tl_tensor *const *in, int n_in,
+                                const tl_attr *attr, tl_tensor *const *out, int n_out,
+                                tl_tensor *const *grad_out, tl_tensor **grad_in);
+
+enum {
+  /* Lua numbers among the inputs take the dtype of the tensor inputs. */
+  TL_OP_SCALARS_FOLLOW = 1 << 0,
+  /* All tensor inputs must share one dtype (checked by the dispatcher). */
+  TL_OP_SAME_DTYPE = 1 << 1,
+  /* Op draws random numbers (not pure; the tracer must not fold it). */
+  TL_OP_RANDOM = 1 << 2,
+  /* Op has no tensor input (creation ops: zeros, fill, range...). */
+  TL_OP_NO_INPUT = 1 << 3,
+  /* Outputs form one list (split, unstack): Lua gets a table, not values. */
+  TL_OP_LIST_OUTPUT = 1 << 4,
+};
+
+typedef struct tl_op_def {
+  const char *name;     /* canonical name, e.g. "reduce_sum" */
+  const char *inputs;   /* spec: "x, y" | "values[]" | "condition, x?, y?" */
+  const char *attrs;    /* spec: "axis:ints?, keepdims:bool=false" */
+  tl_forward_fn forward;
+  tl_grad_fn grad;
+  unsigned flags;
+  /* Where the binding exposes it: space separated paths, e.g.
+   * "tf.add tf.math.add". Empty means "tf.<name>". "-" means internal only. */
+  const char *api;
+  const char *doc;      /* one line for help() */
+  /* Filled at registration from the specs: */
+  int n_inputs;
+  tl_input_def input[TL_MAX_INPUTS];
+  int n_attrs;
+  tl_attr_def attr[TL_MAX_ATTRS];
+  int id;
+} tl_op_def;
+
+/* Registry. Op tables are NULL-name-terminated arrays, one per source file,
+ * listed in registry.c. tl_init parses every spec once. */
+tl_status tl_init(void);
+int tl_op_count(void);
+const tl_op_def *tl_op_at(int i);
+const tl_op_def *tl_op_find(const char *name);
+
+/* Fills attrs with the declared defaults (caller then overrides by index). */
+void tl_attrs_defaults(const tl_op_def *op, tl_attr *attrs);
+int tl_attr_index(const tl_op_def *op, const char *name);
+
+/* The dispatcher: checks arity and dtypes, runs the kernel, prefixes errors
+ * with the op name, records on active tapes (autodiff issue), and checks
+ * outputs for NaN/Inf when numeric checking is on. */
+tl_status tl_op_run(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attrs,
+                    tl_tensor_list *out);
+/* Convenience for C callers with no attributes beyond defaults and one output. */
+tl_status tl_run1(const char *name, tl_tensor *const *in, int n_in, tl_tensor **out);
+
+/* Hook the autodiff and tracing layers install to see each op application. */
+typedef void (*tl_op_observer)(const tl_op_def *op, tl_tensor *const *in, int n_in,
+                               const tl_attr *attrs, const tl_tensor_list *out, void *ctx);
+void tl_set_op_observer(tl_op_observer fn, void *ctx);
+
+/* ---- variables --------------------------------------------------------- */
+/* Mutable state with value semantics for readers: a tensor read from a
+ * variable never changes afterwards (assign copies on write when the value
+ * is shared, and writes in place when the variable holds the only ref). */
+typedef struct tl_variable {
+  int refcount;
+  tl_tensor *value;
+  bool trainable;
+  char name[64];
+  uint64_t id;       /* unique per process, for tapes and checkpoints */
+} tl_variable;
+tl_status tl_variable_new(tl_tensor *init, bool trainable, const char *name, tl_variable **out);
+tl_variable *tl_variable_retain(tl_variable *v);
+void tl_variable_release(tl_variable *v);
+/* t must have the variable's dtype and shape (broadcast is not applied). */
+tl_status tl_variable_assign(tl_variable *v, tl_tensor *t);
+/* Returns a pointer where the value may be written in place (copying first
+ * if a reader shares it), for fused optimizer updates. */
+tl_status tl_variable_mutable(tl_variable *v, tl_tensor **value);
+
+/* ---- random ------------------------------------------------------------ */
+/* Counter-based generator (Philox-4x32-10): a stream is (key, counter). */
+typedef struct tl_rng {
+  uint64_t key;
+  uint64_t counter;
+} tl_rng;
+void tl_rng_seed(tl_rng *r, uint64_t seed);
+/* Fills n uint32 values and advances the counter. */
+void tl_rng_fill_u32(tl_rng *r, uint32_t *out, int64_t n);
+/* The global generator behind ops that take no explicit seed. */
+tl_rng *tl_rng_global(void);
+void tl_random_set_seed(uint64_t seed);
+/* Returns the generator for an op call: the global one when seed is absent,
+ * else a per-(global seed, op seed, call count) stream as TensorFlow does. */
+void tl_random_stream(const tl_attr *seed, tl_rng *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

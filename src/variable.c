@@ -1,0 +1,79 @@
+/* variable.c — tl.Variable: mutable state with value semantics for readers.
+ *
+ * A variable owns one tensor. Readers retain that tensor; an assign while a
+ * reader holds it replaces the tensor (copy on write) instead of writing
+ * into it, so a tensor the user holds never changes. When nobody else holds
+ * the value, updates happen in place and allocate nothing.
+ */
+#include "tl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t next_id = 1;
+
+tl_status tl_variable_new(tl_tensor *init, bool trainable, const char *name, tl_variable **out) {
+  tl_variable *v = calloc(1, sizeof *v);
+  if (!v) return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
+  tl_tensor *copy;
+  tl_status s = tl_tensor_new(init->dtype, init->rank, init->shape, &copy);
+  if (s) {
+    free(v);
+    return s;
+  }
+  tl_tensor_copy_into(copy, init);
+  v->refcount = 1;
+  v->value = copy;
+  v->trainable = trainable;
+  snprintf(v->name, sizeof v->name, "%s", name ? name : "Variable");
+  v->id = __atomic_fetch_add(&next_id, 1, __ATOMIC_RELAXED);
+  *out = v;
+  return TL_OK;
+}
+
+tl_variable *tl_variable_retain(tl_variable *v) {
+  __atomic_add_fetch(&v->refcount, 1, __ATOMIC_RELAXED);
+  return v;
+}
+
+void tl_variable_release(tl_variable *v) {
+  if (!v || __atomic_sub_fetch(&v->refcount, 1, __ATOMIC_ACQ_REL) != 0) return;
+  tl_tensor_release(v->value);
+  free(v);
+}
+
+tl_status tl_variable_mutable(tl_variable *v, tl_tensor **value) {
+  tl_tensor *cur = v->value;
+  if (__atomic_load_n(&cur->refcount, __ATOMIC_ACQUIRE) != 1 ||
+      __atomic_load_n(&cur->storage->refcount, __ATOMIC_ACQUIRE) != 1 || !tl_tensor_is_contiguous(cur)) {
+    tl_tensor *copy;
+    tl_status s = tl_tensor_new(cur->dtype, cur->rank, cur->shape, &copy);
+    if (s) return s;
+    tl_tensor_copy_into(copy, cur);
+    tl_tensor_release(cur);
+    v->value = cur = copy;
+  }
+  *value = cur;
+  return TL_OK;
+}
+
+tl_status tl_variable_assign(tl_variable *v, tl_tensor *t) {
+  tl_tensor *cur = v->value;
+  if (t->dtype != cur->dtype || !tl_tensor_same_shape(t, cur)) {
+    char a[160], b[160];
+    return tl_error(TL_INVALID_ARGUMENT, "assign: variable '%s' is %s, value is %s", v->name,
+                    tl_tensor_describe(cur, a, sizeof a), tl_tensor_describe(t, b, sizeof b));
+  }
+  if (__atomic_load_n(&cur->refcount, __ATOMIC_ACQUIRE) == 1 &&
+      __atomic_load_n(&cur->storage->refcount, __ATOMIC_ACQUIRE) == 1 && tl_tensor_is_contiguous(cur) &&
+      cur->storage != t->storage)
+    return tl_tensor_copy_into(cur, t);
+  tl_tensor *copy;
+  tl_status s = tl_tensor_new(cur->dtype, cur->rank, cur->shape, &copy);
+  if (s) return s;
+  tl_tensor_copy_into(copy, t);
+  tl_tensor_release(cur);
+  v->value = copy;
+  return TL_OK;
+}

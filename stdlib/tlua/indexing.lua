@@ -1,0 +1,4 @@
+-- tlua.indexing (to be filled)
+local M = {}
+function M.install(tf) end
+return M
