@@ -1010,6 +1010,11 @@ static int l_interrupt(lua_State *L) {
   return 0;
 }
 
+static int l_random_set_seed(lua_State *L) {
+  tl_random_set_seed((uint64_t)luaL_checkinteger(L, 1));
+  return 0;
+}
+
 static int l_blas_info(lua_State *L) {
   tl_blas_load();
   tl_blas_info b = tl_blas_get_info();
@@ -1052,7 +1057,8 @@ static const luaL_Reg funcs[] = {
     {"is_variable", l_is_variable}, {"op_info", l_op_info}, {"op_names", l_op_names},
     {"memory_stats", l_memory_stats}, {"set_num_threads", l_set_num_threads},
     {"num_threads", l_num_threads}, {"set_hooks", l_set_hooks}, {"raise", l_raise},
-    {"interrupt", l_interrupt}, {"blas_info", l_blas_info}, {NULL, NULL},
+    {"interrupt", l_interrupt}, {"blas_info", l_blas_info}, {"random_set_seed", l_random_set_seed},
+    {NULL, NULL},
 };
 
 static void make_meta(lua_State *L, const char *name, const luaL_Reg *meta, const luaL_Reg *methods) {
