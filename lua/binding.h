@@ -17,4 +17,10 @@ tl_dtype tlb_check_dtype(lua_State *L, int idx);
 int tlb_raise_kind(lua_State *L, const char *kind, const char *msg);
 int tlb_raise(lua_State *L, tl_status s);
 int luaopen_tlua_core(lua_State *L);
+/* Pushes the Lua object of a variable created by core.Variable (or nil). */
+void tlb_push_variable(lua_State *L, tl_variable *v);
+/* Runs a collection when tensor bytes have doubled since the last one. */
+void tlb_steer_collector(lua_State *L);
+/* Adds the tape functions (tape_new, record_custom, ...) to the module table on top. */
+void tlb_open_tape(lua_State *L);
 #endif

@@ -28,13 +28,13 @@
 #define ERROR_MT "tl.Error"
 
 /* Registry keys (addresses are unique). */
-static char HOOKS_KEY, DTYPES_KEY;
+static char HOOKS_KEY, DTYPES_KEY, VARIABLES_KEY;
 
 /* ---- memory accounting ------------------------------------------------- */
 
 static int64_t gc_threshold = 64 << 20;
 
-static void steer_collector(lua_State *L) {
+void tlb_steer_collector(lua_State *L) {
   tl_memory_stats st = tl_memory_get_stats();
   if (st.live_bytes <= gc_threshold) return;
   lua_gc(L, LUA_GCCOLLECT);
@@ -277,14 +277,17 @@ tl_tensor *tlb_to_tensor(lua_State *L, int idx, tl_dtype want, const char **err)
   static _Thread_local char msg[300];
   *err = NULL;
   tl_tensor *t = tlb_test_tensor(L, idx);
+  tl_tensor *owned = NULL;
   if (!t) {
     tl_variable *v = tlb_test_variable(L, idx);
-    if (v) t = v->value;
+    if (v) t = owned = tl_variable_read(v); /* a tape may record this read */
   }
   if (t) {
-    if (want == TL_DTYPE_COUNT || want == t->dtype) return tl_tensor_retain(t);
+    if (want == TL_DTYPE_COUNT || want == t->dtype) return owned ? owned : tl_tensor_retain(t);
     tl_tensor *out;
-    if (tl_tensor_cast(t, want, &out)) {
+    tl_status s = tl_tensor_cast(t, want, &out);
+    tl_tensor_release(owned);
+    if (s) {
       snprintf(msg, sizeof msg, "%s", tl_last_error());
       *err = msg;
       return NULL;
@@ -365,7 +368,7 @@ static int l_constant(lua_State *L) {
     return tlb_raise_kind(L, "InvalidArgument", buf);
   }
   tlb_push_tensor(L, t);
-  steer_collector(L);
+  tlb_steer_collector(L);
   return 1;
 }
 
@@ -805,7 +808,7 @@ static int op_call(lua_State *L) {
     nres = out.n;
   }
   if (out.items != out.inline_items) free(out.items);
-  steer_collector(L);
+  tlb_steer_collector(L);
   return nres;
 }
 
@@ -874,8 +877,19 @@ static int l_variable(lua_State *L) {
   tl_variable **p = lua_newuserdatauv(L, sizeof *p, 1);
   *p = v;
   luaL_setmetatable(L, VARIABLE_MT);
-  steer_collector(L);
+  /* remember the userdata so C can hand the same object back (weak) */
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &VARIABLES_KEY);
+  lua_pushvalue(L, -2);
+  lua_rawsetp(L, -2, v);
+  lua_pop(L, 1);
+  tlb_steer_collector(L);
   return 1;
+}
+
+void tlb_push_variable(lua_State *L, tl_variable *v) {
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &VARIABLES_KEY);
+  lua_rawgetp(L, -1, v);
+  lua_remove(L, -2);
 }
 
 static int v_gc(lua_State *L) {
@@ -1083,6 +1097,12 @@ int luaopen_tlua_core(lua_State *L) {
   lua_rawsetp(L, LUA_REGISTRYINDEX, &DTYPES_KEY);
   lua_newtable(L);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &HOOKS_KEY);
+  lua_newtable(L); /* tl_variable* -> userdata, weak values */
+  lua_createtable(L, 0, 1);
+  lua_pushliteral(L, "v");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &VARIABLES_KEY);
 
   luaL_newlib(L, funcs);
   push_ops(L);
@@ -1097,5 +1117,6 @@ int luaopen_tlua_core(lua_State *L) {
   lua_setfield(L, -2, "VariableMeta");
   luaL_getmetatable(L, ERROR_MT);
   lua_setfield(L, -2, "ErrorMeta");
+  tlb_open_tape(L);
   return 1;
 }

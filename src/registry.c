@@ -25,14 +25,17 @@ extern tl_op_def tl_ops_nn[];
 extern tl_op_def tl_ops_create[];
 extern tl_op_def tl_ops_sort[];
 extern tl_op_def tl_ops_optim[];
+extern tl_op_def tl_ops_debug[];
 
 static tl_op_def *const op_tables[] = {
     tl_ops_elementwise, tl_ops_reduce, tl_ops_shape, tl_ops_index,
     tl_ops_linalg,      tl_ops_nn,     tl_ops_create, tl_ops_sort, tl_ops_optim,
+    tl_ops_debug,
 };
 
 #define MAX_OPS 1024
 static const tl_op_def *ops[MAX_OPS];
+static const tl_op_def *by_name[MAX_OPS]; /* sorted, for tl_op_find */
 static int n_ops;
 static tl_status init_status = TL_OK;
 static char init_message[512];
@@ -160,6 +163,10 @@ static tl_status parse_attrs(tl_op_def *op) {
   return TL_OK;
 }
 
+static int cmp_ops(const void *a, const void *b) {
+  return strcmp((*(const tl_op_def *const *)a)->name, (*(const tl_op_def *const *)b)->name);
+}
+
 static void do_init(void) {
   tl_set_ftz();
   for (size_t t = 0; t < sizeof op_tables / sizeof op_tables[0]; t++) {
@@ -180,6 +187,8 @@ static void do_init(void) {
       ops[n_ops++] = op;
     }
   }
+  memcpy(by_name, ops, sizeof(ops[0]) * (size_t)n_ops);
+  qsort(by_name, (size_t)n_ops, sizeof by_name[0], cmp_ops);
 }
 
 tl_status tl_init(void) {
@@ -193,8 +202,13 @@ int tl_op_count(void) { return n_ops; }
 const tl_op_def *tl_op_at(int i) { return (i >= 0 && i < n_ops) ? ops[i] : NULL; }
 
 const tl_op_def *tl_op_find(const char *name) {
-  for (int i = 0; i < n_ops; i++)
-    if (strcmp(ops[i]->name, name) == 0) return ops[i];
+  int lo = 0, hi = n_ops - 1;
+  while (lo <= hi) {
+    int mid = (lo + hi) / 2, c = strcmp(name, by_name[mid]->name);
+    if (c == 0) return by_name[mid];
+    if (c < 0) hi = mid - 1;
+    else lo = mid + 1;
+  }
   return NULL;
 }
 
@@ -307,18 +321,42 @@ tl_status tl_op_run(const tl_op_def *op, tl_tensor *const *in, int n_in, const t
     prefix_error(op, in, n_in);
     return s;
   }
+  if (tl_get_check_numerics()) {
+    for (int i = 0; i < out->n; i++) {
+      if (!(s = tl_check_numerics(out->items[i], op->name))) continue;
+      tl_list_clear(out);
+      tl_error_prefix("check_numerics: op produced NaN/Inf: ");
+      return s;
+    }
+  }
   if (observer) observer(op, in, n_in, attrs, out, observer_ctx);
   return TL_OK;
 }
 
-tl_status tl_run1(const char *name, tl_tensor *const *in, int n_in, tl_tensor **out) {
+tl_status tl_call_list(const char *name, int n_in, tl_tensor *const *in, int n_attrs,
+                       const tl_named_attr *named, tl_tensor_list *out) {
   const tl_op_def *op = tl_op_find(name);
   if (!op) return tl_error(TL_NOT_FOUND, "no op named '%s'", name);
   tl_attr attrs[TL_MAX_ATTRS];
   tl_attrs_defaults(op, attrs);
+  for (int i = 0; i < n_attrs; i++) {
+    int k = tl_attr_index(op, named[i].name);
+    if (k < 0) return tl_error(TL_INTERNAL, "%s has no attribute '%s'", name, named[i].name);
+    attrs[k] = named[i].value;
+    attrs[k].type = op->attr[k].type;
+    if (attrs[k].type == TL_ATTR_INTS && named[i].value.type == TL_ATTR_INT) { /* one int as a list */
+      attrs[k].ints = (int64_t *)&named[i].value.i;
+      attrs[k].n = 1;
+    }
+  }
+  tl_list_init(out);
+  return tl_op_run(op, in, n_in, attrs, out);
+}
+
+tl_status tl_call(const char *name, int n_in, tl_tensor *const *in, int n_attrs,
+                  const tl_named_attr *named, tl_tensor **out) {
   tl_tensor_list l;
-  tl_list_init(&l);
-  tl_status s = tl_op_run(op, in, n_in, attrs, &l);
+  tl_status s = tl_call_list(name, n_in, in, n_attrs, named, &l);
   if (s) return s;
   if (l.n < 1) {
     tl_list_clear(&l);
@@ -329,4 +367,8 @@ tl_status tl_run1(const char *name, tl_tensor *const *in, int n_in, tl_tensor **
   for (int i = 1; i < l.n; i++) tl_tensor_release(l.items[i]);
   if (l.items != l.inline_items) free(l.items);
   return TL_OK;
+}
+
+tl_status tl_run1(const char *name, tl_tensor *const *in, int n_in, tl_tensor **out) {
+  return tl_call(name, n_in, in, 0, NULL, out);
 }

@@ -323,6 +323,9 @@ enum {
   TL_OP_NO_INPUT = 1 << 3,
   /* Outputs form one list (split, unstack): Lua gets a table, not values. */
   TL_OP_LIST_OUTPUT = 1 << 4,
+  /* No gradient flows through (stop_gradient, comparisons, argmax, shape
+   * queries): the tape treats it as a constant instead of an error. */
+  TL_OP_NO_GRADIENT = 1 << 5,
 };
 
 typedef struct tl_op_def {
@@ -363,6 +366,27 @@ tl_status tl_op_run(const tl_op_def *op, tl_tensor *const *in, int n_in, const t
 /* Convenience for C callers with no attributes beyond defaults and one output. */
 tl_status tl_run1(const char *name, tl_tensor *const *in, int n_in, tl_tensor **out);
 
+/* Calling an op from C by name with named attributes (grad rules, composite
+ * ops): unnamed attributes take their defaults; first output returned.
+ *   tl_call("reduce_sum", 1, &g, 2, (tl_named_attr[]){TL_A_INTS("axis", n, axes),
+ *           TL_A_BOOL("keepdims", true)}, &out); */
+typedef struct tl_named_attr {
+  const char *name;
+  tl_attr value;
+} tl_named_attr;
+#define TL_A_INT(nm, v) ((tl_named_attr){(nm), {.present = true, .type = TL_ATTR_INT, .i = (v)}})
+#define TL_A_FLOAT(nm, v) ((tl_named_attr){(nm), {.present = true, .type = TL_ATTR_FLOAT, .f = (v)}})
+#define TL_A_BOOL(nm, v) ((tl_named_attr){(nm), {.present = true, .type = TL_ATTR_BOOL, .b = (v)}})
+#define TL_A_DTYPE(nm, v) ((tl_named_attr){(nm), {.present = true, .type = TL_ATTR_DTYPE, .dtype = (v)}})
+#define TL_A_STRING(nm, v) ((tl_named_attr){(nm), {.present = true, .type = TL_ATTR_STRING, .s = (v)}})
+#define TL_A_INTS(nm, cnt, arr) \
+  ((tl_named_attr){(nm), {.present = true, .type = TL_ATTR_INTS, .n = (cnt), .ints = (int64_t *)(arr)}})
+tl_status tl_call(const char *op, int n_in, tl_tensor *const *in, int n_attrs,
+                  const tl_named_attr *attrs, tl_tensor **out);
+/* Same, keeping every output (split, top_k, moments). */
+tl_status tl_call_list(const char *op, int n_in, tl_tensor *const *in, int n_attrs,
+                       const tl_named_attr *attrs, tl_tensor_list *out);
+
 /* Hook the autodiff and tracing layers install to see each op application. */
 typedef void (*tl_op_observer)(const tl_op_def *op, tl_tensor *const *in, int n_in,
                                const tl_attr *attrs, const tl_tensor_list *out, void *ctx);
@@ -387,6 +411,63 @@ tl_status tl_variable_assign(tl_variable *v, tl_tensor *t);
 /* Returns a pointer where the value may be written in place (copying first
  * if a reader shares it), for fused optimizer updates. */
 tl_status tl_variable_mutable(tl_variable *v, tl_tensor **value);
+
+/* ---- gradient tape ----------------------------------------------------- */
+/* A tape records op applications whose inputs it watches (watched tensors,
+ * variable reads, and outputs of recorded ops) while it is active on this
+ * thread. gradient() walks the records backwards through each op's grad
+ * rule; the rules call ordinary ops, so an outer active tape records the
+ * backward pass (higher-order derivatives). Broadcast operands' gradients
+ * are reduced to the operand's shape in one place (tape.c). */
+typedef struct tl_tape tl_tape;
+tl_status tl_tape_new(bool persistent, bool watch_accessed_variables, tl_tape **out);
+tl_tape *tl_tape_retain(tl_tape *t);
+void tl_tape_release(tl_tape *t);
+/* Activate / deactivate on the calling thread (a stack: nested tapes). */
+tl_status tl_tape_start(tl_tape *t);
+void tl_tape_stop(tl_tape *t);
+bool tl_tape_is_recording(const tl_tape *t);
+void tl_tape_reset(tl_tape *t);       /* drops records and watches */
+bool tl_tapes_active(void);           /* any tape recording on this thread */
+/* Pause/resume all recording on this thread (custom_gradient, stop_gradient
+ * regions). Nestable. */
+void tl_tape_pause(void);
+void tl_tape_resume(void);
+tl_status tl_tape_watch(tl_tape *t, tl_tensor *x);
+tl_status tl_tape_watch_variable(tl_tape *t, tl_variable *v);
+/* Reading a variable while tapes record: returns a new tensor reference for
+ * the current value; tapes that watch v (explicitly, or trainable and
+ * watch_accessed_variables) remember the read so gradients reach v. */
+tl_tensor *tl_variable_read(tl_variable *v);
+/* Variables read on this tape, in first-read order (borrowed). */
+int tl_tape_watched_variables(const tl_tape *t, tl_variable ***out);
+
+typedef struct tl_grad_source {
+  tl_tensor *tensor;      /* either a tensor ... */
+  tl_variable *variable;  /* ... or a variable */
+} tl_grad_source;
+/* grads[i] is a new reference or NULL (unconnected / not differentiable;
+ * zeros instead when unconnected_zero). output_grad may be NULL (ones).
+ * A non-persistent tape can answer once; keep=true leaves it answerable
+ * (used by jacobian, which then calls tl_tape_consume). */
+tl_status tl_tape_gradient(tl_tape *t, tl_tensor *target, tl_tensor *output_grad, int n_src,
+                           const tl_grad_source *src, bool unconnected_zero, bool keep,
+                           tl_tensor **grads);
+void tl_tape_consume(tl_tape *t);
+
+/* A recorded application whose backward is supplied by the caller
+ * (tf.custom_gradient). fn receives the output gradients (NULL where none)
+ * and writes one new reference or NULL per input. */
+typedef tl_status (*tl_custom_grad_fn)(void *ctx, tl_tensor *const *grad_out, int n_out,
+                                       tl_tensor **grad_in, int n_in);
+tl_status tl_tape_record_custom(tl_tensor *const *in, int n_in, tl_tensor *const *out, int n_out,
+                                tl_custom_grad_fn fn, void *ctx, void (*free_ctx)(void *));
+
+/* Numeric checking: when on, every op output (forward and backward) is
+ * checked for NaN/Inf and the op is named in the error. */
+void tl_set_check_numerics(bool on);
+bool tl_get_check_numerics(void);
+tl_status tl_check_numerics(const tl_tensor *t, const char *what);
 
 /* ---- random ------------------------------------------------------------ */
 /* Counter-based generator (Philox-4x32-10): a stream is (key, counter). */

@@ -62,7 +62,7 @@ tf.Tensor = core.Tensor
 -- Lua-side modules, one per concern. Each returns {install = function(tf)}.
 local modules = {
   "tlua.errors", "tlua.shape", "tlua.operators", "tlua.variable",
-  "tlua.indexing", "tlua.creation", "tlua.extra", "tlua.help",
+  "tlua.indexing", "tlua.creation", "tlua.extra", "tlua.help", "tlua.tape",
 }
 for _, m in ipairs(modules) do require(m).install(tf) end
 

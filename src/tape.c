@@ -1,0 +1,591 @@
+/* tape.c — gradient tapes: recording op applications and walking them back.
+ *
+ * Invariants:
+ * - A tape retains every tensor it records or watches, so pointer identity
+ *   (the watched set, the gradient map) is stable while the tape lives.
+ * - Recording is per thread: a thread-local stack of active tapes. An op is
+ *   recorded on a tape only if one of its inputs is watched by that tape;
+ *   its outputs then become watched. With no active tape the observer costs
+ *   one thread-local load.
+ * - A tape never records its own backward pass; outer active tapes do,
+ *   which is what makes gradients of gradients work (the grad rules call
+ *   ordinary ops through tl_op_run).
+ * - Gradients of broadcast operands are reduced to the operand's shape here,
+ *   in unbroadcast(), and nowhere else.
+ * Not here: the grad rules themselves (each op's record, in its own file).
+ */
+#include "tl.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- pointer hash map (tensor* -> tensor*) ----------------------------- */
+
+typedef struct pmap {
+  const void **keys;
+  tl_tensor **vals;
+  size_t cap, n;
+} pmap;
+
+static size_t phash(const void *p) { return ((uintptr_t)p >> 4) * 0x9E3779B97F4A7C15ull; }
+
+static tl_status pmap_grow(pmap *m) {
+  size_t cap = m->cap ? m->cap * 2 : 64;
+  const void **keys = calloc(cap, sizeof *keys);
+  tl_tensor **vals = calloc(cap, sizeof *vals);
+  if (!keys || !vals) {
+    free(keys);
+    free(vals);
+    return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory growing a tape");
+  }
+  for (size_t i = 0; i < m->cap; i++) {
+    if (!m->keys[i]) continue;
+    size_t j = phash(m->keys[i]) & (cap - 1);
+    while (keys[j]) j = (j + 1) & (cap - 1);
+    keys[j] = m->keys[i];
+    vals[j] = m->vals[i];
+  }
+  free(m->keys);
+  free(m->vals);
+  m->keys = keys;
+  m->vals = vals;
+  m->cap = cap;
+  return TL_OK;
+}
+
+static tl_tensor **pmap_slot(pmap *m, const void *k, bool create) {
+  if (!m->cap) {
+    if (!create || pmap_grow(m)) return NULL;
+  }
+  size_t j = phash(k) & (m->cap - 1);
+  while (m->keys[j]) {
+    if (m->keys[j] == k) return &m->vals[j];
+    j = (j + 1) & (m->cap - 1);
+  }
+  if (!create) return NULL;
+  if ((m->n + 1) * 2 > m->cap) {
+    if (pmap_grow(m)) return NULL;
+    return pmap_slot(m, k, true);
+  }
+  m->keys[j] = k;
+  m->vals[j] = NULL;
+  m->n++;
+  return &m->vals[j];
+}
+
+static bool pmap_has(const pmap *m, const void *k) { return pmap_slot((pmap *)m, k, false) != NULL; }
+
+static void pmap_free(pmap *m, bool release_vals) {
+  if (release_vals)
+    for (size_t i = 0; i < m->cap; i++)
+      if (m->keys[i]) tl_tensor_release(m->vals[i]);
+  free(m->keys);
+  free(m->vals);
+  memset(m, 0, sizeof *m);
+}
+
+/* ---- records ----------------------------------------------------------- */
+
+typedef struct record {
+  const tl_op_def *op;  /* NULL for a custom-gradient record */
+  int n_in, n_out;
+  tl_tensor **in, **out;
+  tl_attr attrs[TL_MAX_ATTRS];
+  tl_custom_grad_fn custom;
+  void *ctx;
+  void (*free_ctx)(void *);
+} record;
+
+typedef struct var_read {
+  tl_variable *var;
+  tl_tensor *tensor;
+} var_read;
+
+struct tl_tape {
+  int refcount;
+  bool persistent, watch_accessed, recording, consumed;
+  record *recs;
+  int n_recs, cap_recs;
+  pmap watched;      /* tensor -> itself (retained once) */
+  var_read *reads;
+  int n_reads, cap_reads;
+  tl_variable **vars; /* explicitly watched or accessed, in order */
+  int n_vars, cap_vars;
+  tl_variable **explicit_vars;
+  int n_explicit, cap_explicit;
+};
+
+#define MAX_ACTIVE 64
+static _Thread_local tl_tape *active[MAX_ACTIVE];
+static _Thread_local int n_active;
+static _Thread_local int paused;
+
+static void copy_attrs(const tl_op_def *op, const tl_attr *src, tl_attr *dst) {
+  for (int i = 0; i < op->n_attrs; i++) {
+    dst[i] = src[i];
+    if (src[i].type == TL_ATTR_INTS && src[i].n > 0) {
+      dst[i].ints = malloc(sizeof(int64_t) * (size_t)src[i].n);
+      if (dst[i].ints) memcpy(dst[i].ints, src[i].ints, sizeof(int64_t) * (size_t)src[i].n);
+      else dst[i].n = 0;
+    } else if (src[i].type == TL_ATTR_INTS) {
+      dst[i].ints = NULL;
+    }
+    if (src[i].type == TL_ATTR_FLOATS && src[i].n > 0) {
+      dst[i].floats = malloc(sizeof(double) * (size_t)src[i].n);
+      if (dst[i].floats) memcpy(dst[i].floats, src[i].floats, sizeof(double) * (size_t)src[i].n);
+      else dst[i].n = 0;
+    } else if (src[i].type == TL_ATTR_FLOATS) {
+      dst[i].floats = NULL;
+    }
+    if (src[i].type == TL_ATTR_STRING && src[i].s) dst[i].s = strdup(src[i].s);
+  }
+}
+
+static void free_record(record *r) {
+  for (int i = 0; i < r->n_in; i++) tl_tensor_release(r->in[i]);
+  for (int i = 0; i < r->n_out; i++) tl_tensor_release(r->out[i]);
+  free(r->in);
+  free(r->out);
+  if (r->op)
+    for (int i = 0; i < r->op->n_attrs; i++) {
+      if (r->attrs[i].type == TL_ATTR_INTS) free(r->attrs[i].ints);
+      if (r->attrs[i].type == TL_ATTR_FLOATS) free(r->attrs[i].floats);
+      if (r->attrs[i].type == TL_ATTR_STRING) free((char *)r->attrs[i].s);
+    }
+  if (r->free_ctx) r->free_ctx(r->ctx);
+}
+
+static tl_status watch_tensor(tl_tape *t, tl_tensor *x) {
+  tl_tensor **slot = pmap_slot(&t->watched, x, true);
+  if (!slot) return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory watching a tensor");
+  if (!*slot) *slot = tl_tensor_retain(x);
+  return TL_OK;
+}
+
+static tl_status push_record(tl_tape *t, record *r) {
+  if (t->n_recs == t->cap_recs) {
+    int cap = t->cap_recs ? t->cap_recs * 2 : 32;
+    record *recs = realloc(t->recs, sizeof *recs * (size_t)cap);
+    if (!recs) return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory recording on a tape");
+    t->recs = recs;
+    t->cap_recs = cap;
+  }
+  t->recs[t->n_recs++] = *r;
+  for (int i = 0; i < r->n_out; i++)
+    if (r->out[i] && watch_tensor(t, r->out[i])) return tl_last_status();
+  return TL_OK;
+}
+
+static tl_status fill_record(record *r, const tl_op_def *op, tl_tensor *const *in, int n_in,
+                             const tl_attr *attrs, tl_tensor *const *out, int n_out) {
+  memset(r, 0, sizeof *r);
+  r->op = op;
+  r->n_in = n_in;
+  r->n_out = n_out;
+  r->in = calloc((size_t)(n_in ? n_in : 1), sizeof *r->in);
+  r->out = calloc((size_t)(n_out ? n_out : 1), sizeof *r->out);
+  if (!r->in || !r->out) {
+    free(r->in);
+    free(r->out);
+    return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory recording on a tape");
+  }
+  for (int i = 0; i < n_in; i++) r->in[i] = tl_tensor_retain(in[i]);
+  for (int i = 0; i < n_out; i++) r->out[i] = tl_tensor_retain(out[i]);
+  if (op && attrs) copy_attrs(op, attrs, r->attrs);
+  return TL_OK;
+}
+
+static bool any_watched(const tl_tape *t, tl_tensor *const *in, int n_in) {
+  for (int i = 0; i < n_in; i++)
+    if (in[i] && pmap_has(&t->watched, in[i])) return true;
+  return false;
+}
+
+static void observe(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attrs,
+                    const tl_tensor_list *out, void *ctx) {
+  (void)ctx;
+  if (n_active == 0 || paused) return;
+  for (int k = 0; k < n_active; k++) {
+    tl_tape *t = active[k];
+    if (!t->recording || !any_watched(t, in, n_in)) continue;
+    record r;
+    if (fill_record(&r, op, in, n_in, attrs, out->items, out->n)) continue;
+    if (push_record(t, &r)) free_record(&r);
+  }
+}
+
+static void install_observer(void) { tl_set_op_observer(observe, NULL); }
+
+/* ---- tape objects ------------------------------------------------------ */
+
+tl_status tl_tape_new(bool persistent, bool watch_accessed_variables, tl_tape **out) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, install_observer);
+  tl_tape *t = calloc(1, sizeof *t);
+  if (!t) return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
+  t->refcount = 1;
+  t->persistent = persistent;
+  t->watch_accessed = watch_accessed_variables;
+  *out = t;
+  return TL_OK;
+}
+
+tl_tape *tl_tape_retain(tl_tape *t) {
+  t->refcount++;
+  return t;
+}
+
+void tl_tape_reset(tl_tape *t) {
+  for (int i = 0; i < t->n_recs; i++) free_record(&t->recs[i]);
+  free(t->recs);
+  t->recs = NULL;
+  t->n_recs = t->cap_recs = 0;
+  pmap_free(&t->watched, true);
+  for (int i = 0; i < t->n_reads; i++) {
+    tl_variable_release(t->reads[i].var);
+    tl_tensor_release(t->reads[i].tensor);
+  }
+  free(t->reads);
+  t->reads = NULL;
+  t->n_reads = t->cap_reads = 0;
+  for (int i = 0; i < t->n_vars; i++) tl_variable_release(t->vars[i]);
+  free(t->vars);
+  t->vars = NULL;
+  t->n_vars = t->cap_vars = 0;
+  for (int i = 0; i < t->n_explicit; i++) tl_variable_release(t->explicit_vars[i]);
+  free(t->explicit_vars);
+  t->explicit_vars = NULL;
+  t->n_explicit = t->cap_explicit = 0;
+  t->consumed = false;
+}
+
+void tl_tape_release(tl_tape *t) {
+  if (!t || --t->refcount > 0) return;
+  tl_tape_stop(t);
+  tl_tape_reset(t);
+  free(t);
+}
+
+tl_status tl_tape_start(tl_tape *t) {
+  if (t->recording) return TL_OK;
+  if (n_active == MAX_ACTIVE) return tl_error(TL_RESOURCE_EXHAUSTED, "too many nested gradient tapes (%d)", MAX_ACTIVE);
+  active[n_active++] = t;
+  t->recording = true;
+  return TL_OK;
+}
+
+void tl_tape_stop(tl_tape *t) {
+  if (!t->recording) return;
+  t->recording = false;
+  for (int i = 0; i < n_active; i++)
+    if (active[i] == t) {
+      memmove(&active[i], &active[i + 1], sizeof active[0] * (size_t)(n_active - i - 1));
+      n_active--;
+      break;
+    }
+}
+
+bool tl_tape_is_recording(const tl_tape *t) { return t->recording; }
+bool tl_tapes_active(void) { return n_active > 0 && !paused; }
+void tl_tape_pause(void) { paused++; }
+void tl_tape_resume(void) {
+  if (paused > 0) paused--;
+}
+
+tl_status tl_tape_watch(tl_tape *t, tl_tensor *x) { return watch_tensor(t, x); }
+
+static tl_status add_var(tl_variable ***arr, int *n, int *cap, tl_variable *v) {
+  for (int i = 0; i < *n; i++)
+    if ((*arr)[i] == v) return TL_OK;
+  if (*n == *cap) {
+    int c = *cap ? *cap * 2 : 8;
+    tl_variable **a = realloc(*arr, sizeof *a * (size_t)c);
+    if (!a) return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
+    *arr = a;
+    *cap = c;
+  }
+  (*arr)[(*n)++] = tl_variable_retain(v);
+  return TL_OK;
+}
+
+tl_status tl_tape_watch_variable(tl_tape *t, tl_variable *v) {
+  tl_status s = add_var(&t->explicit_vars, &t->n_explicit, &t->cap_explicit, v);
+  if (s) return s;
+  return add_var(&t->vars, &t->n_vars, &t->cap_vars, v);
+}
+
+static bool tape_wants(const tl_tape *t, const tl_variable *v) {
+  if (t->watch_accessed && v->trainable) return true;
+  for (int i = 0; i < t->n_explicit; i++)
+    if (t->explicit_vars[i] == v) return true;
+  return false;
+}
+
+tl_tensor *tl_variable_read(tl_variable *v) {
+  if (n_active == 0 || paused) return tl_tensor_retain(v->value);
+  tl_tensor *read = NULL;
+  for (int k = 0; k < n_active; k++) {
+    tl_tape *t = active[k];
+    if (!t->recording || !tape_wants(t, v)) continue;
+    if (!read) {
+      tl_tensor *cur = v->value;
+      if (tl_tensor_view(cur->storage, cur->dtype, cur->rank, cur->shape, cur->strides, cur->offset, &read))
+        return tl_tensor_retain(v->value);
+    }
+    if (t->n_reads == t->cap_reads) {
+      int c = t->cap_reads ? t->cap_reads * 2 : 16;
+      var_read *r = realloc(t->reads, sizeof *r * (size_t)c);
+      if (!r) continue;
+      t->reads = r;
+      t->cap_reads = c;
+    }
+    t->reads[t->n_reads].var = tl_variable_retain(v);
+    t->reads[t->n_reads].tensor = tl_tensor_retain(read);
+    t->n_reads++;
+    watch_tensor(t, read);
+    add_var(&t->vars, &t->n_vars, &t->cap_vars, v);
+  }
+  return read ? read : tl_tensor_retain(v->value);
+}
+
+int tl_tape_watched_variables(const tl_tape *t, tl_variable ***out) {
+  *out = t->vars;
+  return t->n_vars;
+}
+
+tl_status tl_tape_record_custom(tl_tensor *const *in, int n_in, tl_tensor *const *out, int n_out,
+                                tl_custom_grad_fn fn, void *ctx, void (*free_ctx)(void *)) {
+  bool owned = false;
+  for (int k = 0; k < n_active; k++) {
+    tl_tape *t = active[k];
+    if (!t->recording || !any_watched(t, in, n_in)) continue;
+    record r;
+    tl_status s = fill_record(&r, NULL, in, n_in, NULL, out, n_out);
+    if (s) return s;
+    r.custom = fn;
+    r.ctx = ctx;
+    /* the context is shared by every tape recording it: the first owns it */
+    r.free_ctx = owned ? NULL : free_ctx;
+    owned = true;
+    if ((s = push_record(t, &r))) {
+      free_record(&r);
+      return s;
+    }
+  }
+  if (!owned && free_ctx) free_ctx(ctx);
+  return TL_OK;
+}
+
+/* ---- backward ---------------------------------------------------------- */
+
+static bool differentiable(const tl_tensor *x) {
+  return tl_dtypes[x->dtype].kind == TL_KIND_FLOAT || tl_dtypes[x->dtype].kind == TL_KIND_COMPLEX;
+}
+
+/* Reduces g (the gradient of a broadcast result) to like's shape. */
+static tl_status unbroadcast(tl_tensor *g, const tl_tensor *like, tl_tensor **out) {
+  if (tl_tensor_same_shape(g, like)) {
+    *out = tl_tensor_retain(g);
+    return TL_OK;
+  }
+  int64_t axes[TL_MAX_RANK];
+  int n = 0, lead = g->rank - like->rank;
+  if (lead < 0) return tl_error(TL_INTERNAL, "gradient has lower rank than its operand");
+  for (int i = 0; i < g->rank; i++)
+    if (i < lead || (like->shape[i - lead] == 1 && g->shape[i] != 1)) axes[n++] = i;
+  tl_tensor *summed;
+  tl_status s;
+  if (n > 0) {
+    s = tl_call("reduce_sum", 1, &g, 1, (tl_named_attr[]){TL_A_INTS("axis", n, axes)}, &summed);
+    if (s) return s;
+  } else {
+    summed = tl_tensor_retain(g);
+  }
+  int64_t shape[TL_MAX_RANK];
+  memcpy(shape, like->shape, sizeof(int64_t) * (size_t)like->rank);
+  s = tl_call("reshape", 1, &summed, 1, (tl_named_attr[]){TL_A_INTS("shape", like->rank, shape)}, out);
+  tl_tensor_release(summed);
+  return s;
+}
+
+static tl_status accumulate(pmap *grads, tl_tensor *x, tl_tensor *g) {
+  tl_tensor **slot = pmap_slot(grads, x, true);
+  if (!slot) {
+    tl_tensor_release(g);
+    return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory in gradient");
+  }
+  if (!*slot) {
+    *slot = g;
+    return TL_OK;
+  }
+  tl_tensor *pair[2] = {*slot, g}, *sum;
+  tl_status s = tl_run1("add", pair, 2, &sum);
+  tl_tensor_release(g);
+  if (s) return s;
+  tl_tensor_release(*slot);
+  *slot = sum;
+  return TL_OK;
+}
+
+static tl_status ones_like(const tl_tensor *x, tl_tensor **out) {
+  tl_status s = tl_tensor_new(x->dtype, x->rank, x->shape, out);
+  if (s) return s;
+  void *d = (*out)->storage->data;
+  for (int64_t i = 0; i < x->size; i++) tl_store_f64(d, x->dtype, i, 1.0);
+  return TL_OK;
+}
+
+static tl_status run_record(record *r, pmap *grads) {
+  tl_tensor *gout[64] = {0}, *gin[64] = {0};
+  if (r->n_out > 64 || r->n_in > 64) return tl_error(TL_UNIMPLEMENTED, "gradient of an op with more than 64 operands");
+  bool any = false;
+  for (int i = 0; i < r->n_out; i++) {
+    tl_tensor **slot = pmap_slot(grads, r->out[i], false);
+    gout[i] = slot ? *slot : NULL;
+    any |= gout[i] != NULL;
+  }
+  if (!any) return TL_OK;
+  if (r->op && (r->op->flags & TL_OP_NO_GRADIENT)) return TL_OK;
+  bool need = false;
+  for (int i = 0; i < r->n_in; i++) need |= r->in[i] && differentiable(r->in[i]);
+  if (!need) return TL_OK;
+  tl_status s;
+  if (r->custom) {
+    s = r->custom(r->ctx, gout, r->n_out, gin, r->n_in);
+  } else if (!r->op->grad) {
+    return tl_error(TL_UNIMPLEMENTED, "no gradient is defined for op '%s'", r->op->name);
+  } else {
+    s = r->op->grad(r->op, r->in, r->n_in, r->attrs, r->out, r->n_out, gout, gin);
+    if (s) tl_error_prefix("gradient of %s: ", r->op->name);
+  }
+  if (s) {
+    for (int i = 0; i < r->n_in; i++) tl_tensor_release(gin[i]);
+    return s;
+  }
+  for (int i = 0; i < r->n_in; i++) {
+    if (!gin[i]) continue;
+    if (!r->in[i] || !differentiable(r->in[i])) {
+      tl_tensor_release(gin[i]);
+      continue;
+    }
+    tl_tensor *g;
+    s = unbroadcast(gin[i], r->in[i], &g);
+    tl_tensor_release(gin[i]);
+    gin[i] = NULL;
+    if (!s) s = accumulate(grads, r->in[i], g);
+    if (s) {
+      for (int k = i + 1; k < r->n_in; k++) tl_tensor_release(gin[k]);
+      return s;
+    }
+  }
+  return TL_OK;
+}
+
+void tl_tape_consume(tl_tape *t) {
+  if (t->persistent) return;
+  t->consumed = true;
+  tl_tape_stop(t);
+}
+
+tl_status tl_tape_gradient(tl_tape *t, tl_tensor *target, tl_tensor *output_grad, int n_src,
+                           const tl_grad_source *src, bool unconnected_zero, bool keep,
+                           tl_tensor **grads_out) {
+  for (int i = 0; i < n_src; i++) grads_out[i] = NULL;
+  if (t->consumed)
+    return tl_error(TL_FAILED_PRECONDITION,
+                    "gradient: a non-persistent GradientTape can compute gradients only once; "
+                    "use tf.GradientTape{persistent=true} to call gradient more than once");
+  if (output_grad && (output_grad->dtype != target->dtype || !tl_tensor_same_shape(output_grad, target))) {
+    char a[160], b[160];
+    return tl_error(TL_INVALID_ARGUMENT, "gradient: output_gradients %s must match the target %s",
+                    tl_tensor_describe(output_grad, a, sizeof a), tl_tensor_describe(target, b, sizeof b));
+  }
+  /* The tape does not record its own backward pass; outer tapes do. */
+  bool was = t->recording;
+  t->recording = false;
+  pmap grads = {0};
+  tl_status s = TL_OK;
+  if (differentiable(target)) {
+    tl_tensor *seed;
+    if (output_grad) seed = tl_tensor_retain(output_grad);
+    else if ((s = ones_like(target, &seed))) goto done;
+    if ((s = accumulate(&grads, target, seed))) goto done;
+    for (int i = t->n_recs - 1; i >= 0; i--)
+      if ((s = run_record(&t->recs[i], &grads))) goto done;
+  }
+  for (int i = 0; i < n_src; i++) {
+    tl_tensor *like = src[i].tensor ? src[i].tensor : src[i].variable ? src[i].variable->value : NULL;
+    if (!like || !differentiable(like)) continue;
+    tl_tensor *g = NULL;
+    if (src[i].tensor) {
+      tl_tensor **slot = pmap_slot(&grads, src[i].tensor, false);
+      if (slot && *slot) g = tl_tensor_retain(*slot);
+    } else {
+      for (int k = 0; k < t->n_reads; k++) {
+        if (t->reads[k].var != src[i].variable) continue;
+        tl_tensor **slot = pmap_slot(&grads, t->reads[k].tensor, false);
+        if (!slot || !*slot) continue;
+        if (!g) {
+          g = tl_tensor_retain(*slot);
+        } else {
+          tl_tensor *pair[2] = {g, *slot}, *sum;
+          if ((s = tl_run1("add", pair, 2, &sum))) {
+            tl_tensor_release(g);
+            goto done;
+          }
+          tl_tensor_release(g);
+          g = sum;
+        }
+      }
+    }
+    if (!g && unconnected_zero && (s = tl_tensor_zeros(like->dtype, like->rank, like->shape, &g))) goto done;
+    grads_out[i] = g;
+  }
+done:
+  pmap_free(&grads, true);
+  t->recording = was;
+  if (s) {
+    for (int i = 0; i < n_src; i++) {
+      tl_tensor_release(grads_out[i]);
+      grads_out[i] = NULL;
+    }
+  }
+  if (!keep) tl_tape_consume(t);
+  return s;
+}
+
+/* ---- numeric checks ---------------------------------------------------- */
+
+static bool check_numerics_on;
+void tl_set_check_numerics(bool on) { check_numerics_on = on; }
+bool tl_get_check_numerics(void) { return check_numerics_on; }
+
+typedef struct nan_ctx {
+  int64_t nan, inf;
+  tl_dtype dt;
+} nan_ctx;
+
+static void count_bad(char **p, const int64_t *st, int64_t n, void *vctx) {
+  nan_ctx *c = vctx;
+  for (int64_t i = 0; i < n; i++) {
+    double v = tl_load_f64(p[0], c->dt, i * st[0]);
+    if (isnan(v)) c->nan++;
+    else if (isinf(v)) c->inf++;
+  }
+}
+
+tl_status tl_check_numerics(const tl_tensor *t, const char *what) {
+  if (tl_dtypes[t->dtype].kind != TL_KIND_FLOAT) return TL_OK;
+  nan_ctx c = {0, 0, t->dtype};
+  tl_tensor *ops[1] = {(tl_tensor *)t};
+  tl_iterate(1, ops, count_bad, &c);
+  if (c.nan || c.inf) {
+    char d[160];
+    return tl_error(TL_INVALID_ARGUMENT, "%s: %s has %lld NaN and %lld Inf values", what,
+                    tl_tensor_describe(t, d, sizeof d), (long long)c.nan, (long long)c.inf);
+  }
+  return TL_OK;
+}
