@@ -19,6 +19,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../src/tl.h"
 #include "binding.h"
@@ -1024,6 +1025,14 @@ static int l_interrupt(lua_State *L) {
   return 0;
 }
 
+/* core.now(): monotonic wall-clock seconds (os.clock is CPU time). */
+static int l_now(lua_State *L) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec * 1e-9);
+  return 1;
+}
+
 static int l_random_set_seed(lua_State *L) {
   tl_random_set_seed((uint64_t)luaL_checkinteger(L, 1));
   return 0;
@@ -1071,7 +1080,7 @@ static const luaL_Reg funcs[] = {
     {"is_variable", l_is_variable}, {"op_info", l_op_info}, {"op_names", l_op_names},
     {"memory_stats", l_memory_stats}, {"set_num_threads", l_set_num_threads},
     {"num_threads", l_num_threads}, {"set_hooks", l_set_hooks}, {"raise", l_raise},
-    {"interrupt", l_interrupt}, {"blas_info", l_blas_info}, {"random_set_seed", l_random_set_seed},
+    {"interrupt", l_interrupt}, {"blas_info", l_blas_info}, {"random_set_seed", l_random_set_seed}, {"now", l_now},
     {NULL, NULL},
 };
 

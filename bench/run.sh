@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# bench/run.sh — runs each case in tlua and in PyTorch in the same run, on
+# the same machine, with the same thread count, and prints both times and
+# the ratio (peer time / tlua time: above 1 means tlua is faster).
+#
+# The PyTorch peer runs at its best, not as apt leaves it: Debian's OpenMP
+# build of OpenBLAS (libopenblas0-openmp, unpacked into bench/.peer and put
+# first on LD_LIBRARY_PATH for the peer only), OPENBLAS_CORETYPE=SkylakeX
+# where the CPU has AVX-512, flush-denormal on, the same thread count.
+#
+# Usage: bench/run.sh [--threads "1 2"] [case ...]   (build first: cmake --build build)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+tlua=${TLUA:-$root/build/tlua}
+threads="1 2"
+if [ "${1:-}" = "--threads" ]; then threads=$2; shift 2; fi
+cases=("$@")
+
+peer=$here/.peer
+if [ ! -e "$peer/usr/lib/x86_64-linux-gnu/openblas-openmp" ]; then
+  mkdir -p "$peer/debs"
+  (cd "$peer/debs" && apt-get download libopenblas0-openmp >/dev/null 2>&1) || {
+    apt-get update >/dev/null && (cd "$peer/debs" && apt-get download libopenblas0-openmp); }
+  for f in "$peer"/debs/*.deb; do dpkg -x "$f" "$peer"; done
+fi
+peer_lib=$peer/usr/lib/x86_64-linux-gnu/openblas-openmp
+coretype=
+grep -q avx512f /proc/cpuinfo && coretype=SkylakeX
+
+printf '%-14s %3s %14s %14s %8s\n' case thr "tlua" "pytorch" "ratio"
+for t in $threads; do
+  declare -A T=() P=()
+  while read -r name sec rest; do T[$name]=$sec; done < <(TLUA_NUM_THREADS=$t "$tlua" "$here/tlua_bench.lua" "${cases[@]}")
+  while read -r name sec; do P[$name]=$sec; done < <(
+    LD_LIBRARY_PATH=$peer_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} OPENBLAS_CORETYPE=$coretype \
+    OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t /usr/bin/python3 "$here/torch_bench.py" "$t" "${cases[@]}")
+  for name in add_10 add_1e7 bcast_add sum_1e7 softmax_1000 matmul_256 matmul_1024 matmul_2048; do
+    [ -n "${T[$name]:-}" ] || continue
+    tl=${T[$name]}; py=${P[$name]:-nan}
+    if [ "$tl" = error ]; then printf '%-14s %3s %14s\n' "$name" "$t" "error"; continue; fi
+    awk -v n="$name" -v t="$t" -v a="$tl" -v b="$py" 'BEGIN {
+      unit = (a < 1e-3) ? "us" : "ms"; f = (unit == "us") ? 1e6 : 1e3;
+      extra = "";
+      if (n ~ /^matmul_/) { m = substr(n, 8) + 0; extra = sprintf("  (%.0f vs %.0f GFLOP/s)", 2*m*m*m/a/1e9, 2*m*m*m/b/1e9) }
+      printf "%-14s %3s %11.3f %s %11.3f %s %8.2f%s\n", n, t, a*f, unit, b*f, unit, b/a, extra }'
+  done
+  unset T P
+done

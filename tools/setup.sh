@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# tools/setup.sh — installs the Debian packages tlua needs and builds it.
+#   tools/setup.sh          build dependencies, then build into ./build
+#   tools/setup.sh --test   also what the test suite needs (busted, tmux,
+#                           numpy and PyTorch for reference values)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+pkgs=(build-essential cmake pkg-config lua5.4 liblua5.4-dev libreadline-dev libopenblas-dev zlib1g-dev)
+if [ "${1:-}" = "--test" ]; then
+  pkgs+=(lua-busted tmux python3 python3-numpy python3-torch)
+fi
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$root/build" -j"$(nproc)"
