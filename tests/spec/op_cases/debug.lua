@@ -1,0 +1,8 @@
+-- Conformance cases for src/ops_debug.c
+local tf = require("tlua")
+return {
+  stop_gradient = { nograd = "stops gradients by definition (tested in tape_spec)" },
+  check_numerics = {
+    { fn = function(x) return tf.debugging.check_numerics(x, "x") end, inputs = { { 1.5, -2.0, 3.25 } } },
+  },
+}
