@@ -1,5 +1,8 @@
-/* main.c — the tlua program: script runner and REPL (minimal; the REPL
- * issue part extends it). Structure follows lua.c. */
+/* main.c — the tlua program: script runner and REPL. Structure follows
+ * lua.c, but argument handling, the runner and the REPL loop are Lua
+ * (stdlib/tlua/program.lua, stdlib/tlua/repl.lua); C only creates the state,
+ * makes the core and the readline glue (lua/repl.c) loadable, and turns
+ * program.main's result into the exit status. */
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
@@ -10,6 +13,8 @@
 #include <unistd.h>
 
 #include "binding.h"
+
+int luaopen_tlua_readline(lua_State *L); /* lua/repl.c */
 
 static const char *stdlib_dir(void) {
   const char *env = getenv("TLUA_STDLIB");
@@ -39,6 +44,8 @@ static int setup(lua_State *L) {
   lua_getfield(L, -1, "preload");
   lua_pushcfunction(L, luaopen_tlua_core);
   lua_setfield(L, -2, "tlua.core");
+  lua_pushcfunction(L, luaopen_tlua_readline);
+  lua_setfield(L, -2, "tlua.readline");
   lua_pop(L, 2);
   lua_getglobal(L, "require");
   lua_pushliteral(L, "tlua.program");
@@ -69,6 +76,7 @@ int main(int argc, char **argv) {
   int status = lua_pcall(L, 1, 1, 1);
   int rc = 0;
   if (status != LUA_OK) {
+    fflush(stdout);
     fprintf(stderr, "tlua: %s\n", lua_tostring(L, -1));
     rc = 1;
   } else if (lua_isinteger(L, -1)) {
