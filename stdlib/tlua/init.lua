@@ -17,6 +17,7 @@ for _, d in ipairs(core.dtypes) do
   tf[d.name] = d
   tf.dtypes[d.name] = d
 end
+getmetatable(core.dtypes[1]).__tostring = function(d) return "tf." .. d.name end
 tf.dtypes.as_dtype = function(x)
   if type(x) == "string" then return tf.dtypes[x] end
   return x
