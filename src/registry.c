@@ -26,11 +26,12 @@ extern tl_op_def tl_ops_create[];
 extern tl_op_def tl_ops_sort[];
 extern tl_op_def tl_ops_optim[];
 extern tl_op_def tl_ops_debug[];
+extern tl_op_def tl_ops_random[]; /* random.c */
 
 static tl_op_def *const op_tables[] = {
     tl_ops_elementwise, tl_ops_reduce, tl_ops_shape, tl_ops_index,
     tl_ops_linalg,      tl_ops_nn,     tl_ops_create, tl_ops_sort, tl_ops_optim,
-    tl_ops_debug,
+    tl_ops_debug,       tl_ops_random,
 };
 
 #define MAX_OPS 1024
