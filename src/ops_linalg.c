@@ -1,6 +1,942 @@
-/* ops_linalg.c — (to be filled) */
-#include "tl.h"
+/* ops_linalg.c — matrix products and dense linear algebra.
+ *
+ * matmul hands float32/float64 products to BLAS (loaded at first use by
+ * blas.c) and splits large ones across tlua's compute pool itself: OpenBLAS
+ * runs single-threaded, one call per (batch entry, row or column block), so
+ * only one pool ever owns the cores. Strided and transposed views go to BLAS
+ * as transposes with leading dimensions when their layout allows, else they
+ * are copied once. Integer products use a plain C kernel with wrap-around
+ * (two's complement) arithmetic, as TensorFlow's.
+ *
+ * inv/solve/det use LAPACK getrf/getri/gesv per batch entry. LAPACK is
+ * column-major: a row-major matrix read as column-major is its transpose,
+ * which inv and det can use directly (inv(Aᵀ) = inv(A)ᵀ, det(Aᵀ) = det(A)).
+ *
+ * Not here: decompositions beyond LU (svd, qr, cholesky, eig) and complex
+ * types; matrix 2-norm (needs the SVD).
+ */
+#include "tl_blas.h"
+
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- shared helpers ---------------------------------------------------- */
+
+/* The batch part of a [..., r, c] operand: offsets (in elements, including
+ * the tensor's own offset) of each of the nb matrices of the broadcast batch
+ * shape. Returns a malloc'd array. */
+static int64_t *batch_offsets(const tl_tensor *t, int brank, const int64_t *bshape, int64_t nb) {
+  int64_t *off = malloc(sizeof *off * (size_t)(nb ? nb : 1));
+  if (!off) return NULL;
+  int64_t st[TL_MAX_RANK];
+  int trank = t->rank - 2;
+  for (int i = 0; i < brank; i++) {
+    int j = i - (brank - trank);
+    st[i] = (j < 0 || t->shape[j] == 1) ? 0 : t->strides[j];
+  }
+  int64_t idx[TL_MAX_RANK] = {0};
+  for (int64_t b = 0; b < nb; b++) {
+    int64_t o = t->offset;
+    for (int i = 0; i < brank; i++) o += idx[i] * st[i];
+    off[b] = o;
+    for (int i = brank - 1; i >= 0; i--) {
+      if (++idx[i] < bshape[i]) break;
+      idx[i] = 0;
+    }
+  }
+  return off;
+}
+
+/* Broadcast batch shape of two [..., r, c] operands. */
+static tl_status batch_shape(const tl_tensor *a, const tl_tensor *b, int *brank, int64_t *bshape,
+                             int64_t *nb) {
+  tl_status s = tl_broadcast_shapes(a->rank - 2, a->shape, b->rank - 2, b->shape, brank, bshape);
+  if (s) return s;
+  *nb = tl_shape_numel(*brank, bshape);
+  return TL_OK;
+}
+
+static bool fits_int(int64_t v) { return v >= 0 && v <= INT_MAX; }
+
+/* ---- matmul ------------------------------------------------------------ */
+
+/* A logical matrix op(X) of rows x cols with element (i, j) at
+ * base + i*rs + j*cs. Decides how BLAS can read it: row-major (no
+ * transpose) or column-major (transpose), with leading dimension ld. */
+static bool blas_layout(int64_t rows, int64_t cols, int64_t rs, int64_t cs, bool *trans, int64_t *ld) {
+  int64_t l = rows <= 1 ? (cols > 1 ? cols : 1) : rs;
+  if ((cols <= 1 || cs == 1) && l >= (cols > 1 ? cols : 1) && fits_int(l)) {
+    *trans = false;
+    *ld = l;
+    return true;
+  }
+  l = cols <= 1 ? (rows > 1 ? rows : 1) : cs;
+  if ((rows <= 1 || rs == 1) && l >= (rows > 1 ? rows : 1) && fits_int(l)) {
+    *trans = true;
+    *ld = l;
+    return true;
+  }
+  return false;
+}
+
+/* One operand as matmul sees it: the logical matrix op(X) per batch entry. */
+typedef struct mat_operand {
+  tl_tensor *t;    /* owned reference (maybe a contiguous copy) */
+  int64_t rs, cs;  /* logical row/column strides */
+  bool trans;      /* for BLAS */
+  int64_t ld;
+  int64_t *off;    /* per batch entry */
+} mat_operand;
+
+static void operand_strides(mat_operand *m, bool transpose) {
+  const tl_tensor *t = m->t;
+  int64_t sr = t->strides[t->rank - 2], sc = t->strides[t->rank - 1];
+  m->rs = transpose ? sc : sr;
+  m->cs = transpose ? sr : sc;
+}
+
+static tl_status prepare_operand(mat_operand *m, tl_tensor *t, bool transpose, int64_t rows, int64_t cols,
+                                 bool need_blas, int brank, const int64_t *bshape, int64_t nb) {
+  m->t = tl_tensor_retain(t);
+  operand_strides(m, transpose);
+  if (need_blas && !blas_layout(rows, cols, m->rs, m->cs, &m->trans, &m->ld)) {
+    tl_tensor *c;
+    tl_status s = tl_tensor_contiguous(t, &c);
+    if (s) return s;
+    tl_tensor_release(m->t);
+    m->t = c;
+    operand_strides(m, transpose);
+    if (!blas_layout(rows, cols, m->rs, m->cs, &m->trans, &m->ld))
+      return tl_error(TL_UNIMPLEMENTED, "a matrix dimension is too large for BLAS (more than %d)", INT_MAX);
+  }
+  m->off = batch_offsets(m->t, brank, bshape, nb);
+  if (!m->off) return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
+  return TL_OK;
+}
+
+static void operand_free(mat_operand *m) {
+  tl_tensor_release(m->t);
+  free(m->off);
+}
+
+typedef struct gemm_job {
+  const tl_blas_fns *blas;
+  tl_dtype dt;
+  size_t es;
+  const mat_operand *a, *b;
+  char *c;
+  int64_t M, N, K;
+  int split;        /* parts per batch entry */
+  bool split_rows;  /* parts are row blocks (else column blocks) */
+  int64_t block;
+} gemm_job;
+
+static void gemm_units(int64_t begin, int64_t end, void *ctx) {
+  const gemm_job *j = ctx;
+  const mat_operand *a = j->a, *b = j->b;
+  for (int64_t u = begin; u < end; u++) {
+    int64_t bi = u / j->split, part = u % j->split;
+    int64_t i0 = 0, m = j->M, j0 = 0, n = j->N;
+    if (j->split_rows) {
+      i0 = part * j->block;
+      m = j->M - i0 < j->block ? j->M - i0 : j->block;
+    } else {
+      j0 = part * j->block;
+      n = j->N - j0 < j->block ? j->N - j0 : j->block;
+    }
+    if (m <= 0 || n <= 0) continue;
+    /* Row i0 of op(A) and column j0 of op(B) as BLAS addresses them. */
+    int64_t ao = a->off[bi] + i0 * (a->trans ? 1 : a->ld), bo = b->off[bi] + j0 * (b->trans ? b->ld : 1);
+    const char *pa = (const char *)a->t->storage->data + ao * (int64_t)j->es;
+    const char *pb = (const char *)b->t->storage->data + bo * (int64_t)j->es;
+    char *pc = j->c + ((bi * j->M + i0) * j->N + j0) * (int64_t)j->es;
+    int ta = a->trans ? TL_CBLAS_TRANS : TL_CBLAS_NO_TRANS, tb = b->trans ? TL_CBLAS_TRANS : TL_CBLAS_NO_TRANS;
+    if (j->dt == TL_FLOAT32)
+      j->blas->sgemm(TL_CBLAS_ROW_MAJOR, ta, tb, (int)m, (int)n, (int)j->K, 1.0f, (const float *)pa,
+                     (int)a->ld, (const float *)pb, (int)b->ld, 0.0f, (float *)pc, (int)j->N);
+    else
+      j->blas->dgemm(TL_CBLAS_ROW_MAJOR, ta, tb, (int)m, (int)n, (int)j->K, 1.0, (const double *)pa,
+                     (int)a->ld, (const double *)pb, (int)b->ld, 0.0, (double *)pc, (int)j->N);
+  }
+}
+
+/* Below this many multiply-adds a product runs on the calling thread. */
+#define PARALLEL_MIN_MACS ((int64_t)1 << 21)
+/* Row/column blocks are multiples of the register-block size of the kernels. */
+#define BLOCK_ALIGN 16
+
+static void run_gemm(gemm_job *j, int64_t nb) {
+  int nt = tl_num_threads();
+  double macs = (double)nb * (double)j->M * (double)j->N * (double)j->K;
+  j->split = 1;
+  j->split_rows = true;
+  j->block = j->M;
+  if (nt > 1 && macs >= (double)PARALLEL_MIN_MACS && nb < 2 * nt) {
+    /* Few large products: split each into blocks along its longer side. */
+    j->split_rows = j->M >= j->N;
+    int64_t dim = j->split_rows ? j->M : j->N;
+    int64_t parts = nt;
+    int64_t block = (dim + parts - 1) / parts;
+    block = (block + BLOCK_ALIGN - 1) / BLOCK_ALIGN * BLOCK_ALIGN;
+    parts = (dim + block - 1) / block;
+    j->split = (int)parts;
+    j->block = block;
+  }
+  int64_t units = nb * j->split;
+  if (nt > 1 && macs >= (double)PARALLEL_MIN_MACS) tl_parallel_for(units, 1, gemm_units, j);
+  else gemm_units(0, units, j);
+}
+
+/* Integer kernels: wrap-around arithmetic on the unsigned type. */
+typedef struct int_job {
+  const mat_operand *a, *b;
+  char *c;
+  int64_t M, N, K;
+} int_job;
+
+#define INT_MATMUL(NAME, T, UT)                                                          \
+  static void NAME(int64_t begin, int64_t end, void *ctx) {                             \
+    const int_job *j = ctx;                                                               \
+    const T *A = j->a->t->storage->data, *B = j->b->t->storage->data;                    \
+    for (int64_t r = begin; r < end; r++) {                                               \
+      int64_t bi = r / j->M, i = r % j->M;                                                \
+      UT *out = (UT *)j->c + r * j->N;                                                    \
+      for (int64_t x = 0; x < j->N; x++) out[x] = 0;                                      \
+      const T *arow = A + j->a->off[bi] + i * j->a->rs;                                   \
+      for (int64_t k = 0; k < j->K; k++) {                                                \
+        UT av = (UT)arow[k * j->a->cs];                                                   \
+        const T *brow = B + j->b->off[bi] + k * j->b->rs;                                 \
+        for (int64_t x = 0; x < j->N; x++) out[x] += av * (UT)brow[x * j->b->cs];         \
+      }                                                                                   \
+    }                                                                                     \
+  }
+INT_MATMUL(matmul_i32, int32_t, uint32_t)
+INT_MATMUL(matmul_i64, int64_t, uint64_t)
+
+static tl_status matmul_impl(tl_tensor *a, tl_tensor *b, bool ta, bool tb, tl_tensor **out);
+
+static tl_status matmul_half(tl_tensor *a, tl_tensor *b, bool ta, bool tb, tl_tensor **out) {
+  tl_tensor *fa = NULL, *fb = NULL, *fc = NULL;
+  tl_status s;
+  if ((s = tl_tensor_cast(a, TL_FLOAT32, &fa)) || (s = tl_tensor_cast(b, TL_FLOAT32, &fb)) ||
+      (s = matmul_impl(fa, fb, ta, tb, &fc)) || (s = tl_tensor_cast(fc, a->dtype, out))) {
+    /* fall through to the cleanup */
+  }
+  tl_tensor_release(fa);
+  tl_tensor_release(fb);
+  tl_tensor_release(fc);
+  return s;
+}
+
+static tl_status matmul_impl(tl_tensor *a, tl_tensor *b, bool ta, bool tb, tl_tensor **out) {
+  char da[160], db[160];
+  tl_dtype dt = a->dtype;
+  if (a->rank < 2 || b->rank < 2)
+    return tl_error(TL_INVALID_ARGUMENT, "matmul: %s @ %s: both operands need rank >= 2 (a matrix or a batch of matrices)",
+                    tl_tensor_describe(a, da, sizeof da), tl_tensor_describe(b, db, sizeof db));
+  if (dt == TL_FLOAT16 || dt == TL_BFLOAT16) return matmul_half(a, b, ta, tb, out);
+  if (dt != TL_FLOAT32 && dt != TL_FLOAT64 && dt != TL_INT32 && dt != TL_INT64)
+    return tl_error(TL_UNIMPLEMENTED, "matmul: %s @ %s: dtype %s is not supported (float16, bfloat16, float32, float64, int32, int64 are)",
+                    tl_tensor_describe(a, da, sizeof da), tl_tensor_describe(b, db, sizeof db), tl_dtypes[dt].name);
+  int64_t M = a->shape[a->rank - (ta ? 1 : 2)], Ka = a->shape[a->rank - (ta ? 2 : 1)];
+  int64_t Kb = b->shape[b->rank - (tb ? 1 : 2)], N = b->shape[b->rank - (tb ? 2 : 1)];
+  if (Ka != Kb)
+    return tl_error(TL_INVALID_ARGUMENT, "matmul: %s @ %s%s: inner dimensions differ (%" PRId64 " vs %" PRId64 ")",
+                    tl_tensor_describe(a, da, sizeof da), tl_tensor_describe(b, db, sizeof db),
+                    ta && tb ? " (both transposed)" : ta ? " (a transposed)" : tb ? " (b transposed)" : "", Ka, Kb);
+  int brank;
+  int64_t bshape[TL_MAX_RANK + 2], nb;
+  tl_status s = batch_shape(a, b, &brank, bshape, &nb);
+  if (s) {
+    tl_error(TL_INVALID_ARGUMENT, "matmul: %s @ %s: batch dimensions do not broadcast",
+             tl_tensor_describe(a, da, sizeof da), tl_tensor_describe(b, db, sizeof db));
+    return s;
+  }
+  bshape[brank] = M;
+  bshape[brank + 1] = N;
+  if ((s = tl_tensor_new(dt, brank + 2, bshape, out))) return s;
+  tl_tensor *o = *out;
+  if (o->size == 0) return TL_OK;
+  if (Ka == 0) {
+    memset(tl_tensor_data(o), 0, (size_t)o->size * tl_dtypes[dt].size);
+    return TL_OK;
+  }
+  bool blas = tl_dtype_is_float(dt);
+  const tl_blas_fns *fns = NULL;
+  if (blas && !(fns = tl_blas())) goto fail;
+  if (blas && (!fits_int(M) || !fits_int(N) || !fits_int(Ka))) {
+    tl_error(TL_UNIMPLEMENTED, "matmul: %s @ %s: a dimension is too large for BLAS (more than %d)",
+             tl_tensor_describe(a, da, sizeof da), tl_tensor_describe(b, db, sizeof db), INT_MAX);
+    goto fail;
+  }
+  mat_operand A = {0}, B = {0};
+  if ((s = prepare_operand(&A, a, ta, M, Ka, blas, brank, bshape, nb)) ||
+      (s = prepare_operand(&B, b, tb, Ka, N, blas, brank, bshape, nb))) {
+    operand_free(&A);
+    operand_free(&B);
+    goto fail;
+  }
+  if (blas) {
+    /* b shared by every batch entry and a's entries stacked row after row:
+     * one tall product instead of nb small ones. */
+    int64_t nb_run = nb, M_run = M;
+    if (nb > 1 && !A.trans) {
+      bool fold = true;
+      for (int64_t i = 1; i < nb && fold; i++)
+        fold = B.off[i] == B.off[0] && A.off[i] == A.off[0] + i * M * A.ld;
+      if (fold && fits_int(nb * M)) {
+        nb_run = 1;
+        M_run = nb * M;
+      }
+    }
+    gemm_job j = {fns, dt, tl_dtypes[dt].size, &A, &B, tl_tensor_data(o), M_run, N, Ka, 1, true, M_run};
+    run_gemm(&j, nb_run);
+  } else {
+    int_job j = {&A, &B, tl_tensor_data(o), M, N, Ka};
+    int64_t grain = (1 << 16) / (N * Ka + 1) + 1;
+    tl_parallel_for(nb * M, grain, dt == TL_INT32 ? matmul_i32 : matmul_i64, &j);
+  }
+  operand_free(&A);
+  operand_free(&B);
+  return TL_OK;
+fail:
+  tl_tensor_release(*out);
+  *out = NULL;
+  return tl_last_status();
+}
+
+static tl_status matmul_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
+                            tl_tensor_list *out) {
+  (void)op;
+  (void)n_in;
+  bool ta = attr[0].b, tb = attr[1].b, aa = attr[2].b, ab = attr[3].b;
+  if ((ta && aa) || (tb && ab))
+    return tl_error(TL_INVALID_ARGUMENT, "only one of transpose_%s and adjoint_%s can be true",
+                    ta && aa ? "a" : "b", ta && aa ? "a" : "b");
+  tl_tensor *o;
+  tl_status s = matmul_impl(in[0], in[1], ta || aa, tb || ab, &o);
+  if (s) return s;
+  return tl_list_push(out, o);
+}
+
+
+/* ---- LAPACK-based: inv, solve, det ------------------------------------- */
+
+/* Copies the rows x cols matrix at src (strides rs, cs, elements of es
+ * bytes) into dst in column-major order (leading dimension rows). */
+static void gather_cm(char *dst, const char *src, int64_t rows, int64_t cols, int64_t rs, int64_t cs, size_t es) {
+  for (int64_t j = 0; j < cols; j++)
+    for (int64_t i = 0; i < rows; i++) {
+      const char *p = src + (i * rs + j * cs) * (int64_t)es;
+      char *q = dst + (i + j * rows) * (int64_t)es;
+      if (es == 4) memcpy(q, p, 4);
+      else memcpy(q, p, 8);
+    }
+}
+
+/* The inverse: dst (row-major, contiguous) from column-major src. */
+static void scatter_cm(char *dst, const char *src, int64_t rows, int64_t cols, size_t es) {
+  for (int64_t i = 0; i < rows; i++)
+    for (int64_t j = 0; j < cols; j++) {
+      const char *p = src + (i + j * rows) * (int64_t)es;
+      char *q = dst + (i * cols + j) * (int64_t)es;
+      if (es == 4) memcpy(q, p, 4);
+      else memcpy(q, p, 8);
+    }
+}
+
+static tl_status check_square(const char *name, const tl_tensor *t, bool lapack) {
+  char d[160];
+  if (t->rank < 2)
+    return tl_error(TL_INVALID_ARGUMENT, "%s: %s: input must have rank >= 2 (a matrix or a batch of matrices)",
+                    name, tl_tensor_describe(t, d, sizeof d));
+  int64_t r = t->shape[t->rank - 2], c = t->shape[t->rank - 1];
+  if (r != c)
+    return tl_error(TL_INVALID_ARGUMENT, "%s: %s: input must be square matrices (got %" PRId64 "x%" PRId64 ")",
+                    name, tl_tensor_describe(t, d, sizeof d), r, c);
+  if (lapack && t->dtype != TL_FLOAT32 && t->dtype != TL_FLOAT64)
+    return tl_error(TL_UNIMPLEMENTED, "%s: %s: dtype %s is not supported (float32 and float64 are)", name,
+                    tl_tensor_describe(t, d, sizeof d), tl_dtypes[t->dtype].name);
+  if (!fits_int(r) || (lapack && r > 0 && r > INT_MAX / 64))
+    return tl_error(TL_UNIMPLEMENTED, "%s: %s: matrix too large for LAPACK", name, tl_tensor_describe(t, d, sizeof d));
+  return TL_OK;
+}
+
+typedef enum { LU_INV, LU_DET, LU_SOLVE } lu_kind;
+
+typedef struct lu_job {
+  const tl_blas_fns *blas;
+  lu_kind kind;
+  tl_dtype dt;
+  size_t es;
+  const tl_tensor *a, *b;      /* matrix, rhs (solve) */
+  const int64_t *aoff, *boff;  /* per batch entry */
+  int64_t n, k;                /* order, rhs columns */
+  int64_t ars, acs;            /* logical strides of the matrix (adjoint swaps them) */
+  char *out;
+  int failed;                  /* atomic: 1 + first singular batch entry, 0 if none */
+} lu_job;
+
+static void lu_units(int64_t begin, int64_t end, void *ctx) {
+  lu_job *j = ctx;
+  int n = (int)j->n, k = (int)j->k, lwork = n * 64, info = 0;
+  size_t es = j->es;
+  char *a = malloc((size_t)j->n * (size_t)j->n * es + 1);
+  char *b = j->kind == LU_SOLVE ? malloc((size_t)j->n * (size_t)j->k * es + 1) : NULL;
+  char *work = j->kind == LU_INV ? malloc((size_t)lwork * es + 1) : NULL;
+  int *ipiv = malloc(sizeof(int) * (size_t)(n ? n : 1));
+  if (!a || !ipiv || (j->kind == LU_SOLVE && !b) || (j->kind == LU_INV && !work)) {
+    __atomic_store_n(&j->failed, -1, __ATOMIC_RELAXED);
+    goto done;
+  }
+  for (int64_t bi = begin; bi < end; bi++) {
+    const char *src = (const char *)j->a->storage->data + j->aoff[bi] * (int64_t)es;
+    gather_cm(a, src, j->n, j->n, j->ars, j->acs, es);
+    bool f32 = j->dt == TL_FLOAT32;
+    if (j->kind == LU_SOLVE) {
+      const tl_tensor *B = j->b;
+      const char *bsrc = (const char *)B->storage->data + j->boff[bi] * (int64_t)es;
+      gather_cm(b, bsrc, j->n, j->k, B->strides[B->rank - 2], B->strides[B->rank - 1], es);
+      (f32 ? j->blas->sgesv : j->blas->dgesv)(&n, &k, a, &n, ipiv, b, &n, &info);
+      if (info == 0) scatter_cm(j->out + bi * j->n * j->k * (int64_t)es, b, j->n, j->k, es);
+    } else {
+      (f32 ? j->blas->sgetrf : j->blas->dgetrf)(&n, &n, a, &n, ipiv, &info);
+      if (j->kind == LU_DET) {
+        double det = 1.0;
+        for (int i = 0; i < n; i++) {
+          det *= f32 ? ((float *)a)[i + (int64_t)i * n] : ((double *)a)[i + (int64_t)i * n];
+          if (ipiv[i] != i + 1) det = -det;
+        }
+        if (f32) ((float *)j->out)[bi] = (float)det;
+        else ((double *)j->out)[bi] = det;
+        info = 0;
+      } else if (info == 0) {
+        (f32 ? j->blas->sgetri : j->blas->dgetri)(&n, a, &n, ipiv, work, &lwork, &info);
+        if (info == 0) scatter_cm(j->out + bi * j->n * j->n * (int64_t)es, a, j->n, j->n, es);
+      }
+    }
+    if (info > 0) {
+      int expect = 0;
+      __atomic_compare_exchange_n(&j->failed, &expect, (int)bi + 1, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+    }
+  }
+done:
+  free(a);
+  free(b);
+  free(work);
+  free(ipiv);
+}
+
+/* Runs the per-entry LU work over nb batch entries. */
+static tl_status lu_run(lu_job *j, int64_t nb, const char *name) {
+  if (nb == 0 || j->n == 0) return TL_OK;
+  int64_t cost = j->n * j->n * (j->n + j->k);
+  tl_parallel_for(nb, (1 << 18) / (cost + 1) + 1, lu_units, j);
+  if (j->failed < 0) return tl_error(TL_RESOURCE_EXHAUSTED, "%s: out of memory", name);
+  if (j->failed > 0) {
+    if (nb > 1)
+      return tl_error(TL_INVALID_ARGUMENT, "matrix is not invertible (batch entry %d is singular)", j->failed - 1);
+    return tl_error(TL_INVALID_ARGUMENT, "matrix is not invertible");
+  }
+  return TL_OK;
+}
+
+static tl_status lu_op(lu_kind kind, const char *name, tl_tensor *a, tl_tensor *b, bool adjoint,
+                       tl_tensor_list *out) {
+  tl_status s = check_square(name, a, true);
+  if (s) return s;
+  int64_t n = a->shape[a->rank - 1], k = 0;
+  int brank;
+  int64_t bshape[TL_MAX_RANK + 2], nb;
+  char da[160], db[160];
+  if (kind == LU_SOLVE) {
+    if (b->rank < 2)
+      return tl_error(TL_INVALID_ARGUMENT, "rhs must have rank >= 2 ([..., M, K])");
+    if (b->dtype != a->dtype)
+      return tl_error(TL_INVALID_ARGUMENT, "matrix and rhs have different dtypes (%s vs %s)",
+                      tl_dtypes[a->dtype].name, tl_dtypes[b->dtype].name);
+    if (b->shape[b->rank - 2] != n)
+      return tl_error(TL_INVALID_ARGUMENT, "%s: %s, %s: rhs has %" PRId64 " rows, the matrix is %" PRId64 "x%" PRId64,
+                      name, tl_tensor_describe(a, da, sizeof da), tl_tensor_describe(b, db, sizeof db),
+                      b->shape[b->rank - 2], n, n);
+    k = b->shape[b->rank - 1];
+    if (!fits_int(k)) return tl_error(TL_UNIMPLEMENTED, "rhs has too many columns for LAPACK");
+    if ((s = batch_shape(a, b, &brank, bshape, &nb))) return s;
+  } else {
+    brank = a->rank - 2;
+    memcpy(bshape, a->shape, sizeof(int64_t) * (size_t)brank);
+    nb = tl_shape_numel(brank, bshape);
+  }
+  int orank = brank;
+  if (kind == LU_INV) {
+    bshape[orank++] = n;
+    bshape[orank++] = n;
+  } else if (kind == LU_SOLVE) {
+    bshape[orank++] = n;
+    bshape[orank++] = k;
+  }
+  tl_tensor *o;
+  if ((s = tl_tensor_new(a->dtype, orank, bshape, &o))) return s;
+  if (kind == LU_DET && n == 0) {
+    for (int64_t i = 0; i < nb; i++) tl_store_f64(tl_tensor_data(o), a->dtype, i, 1.0);
+    return tl_list_push(out, o);
+  }
+  const tl_blas_fns *fns = o->size ? tl_blas() : NULL;
+  if (o->size && !fns) {
+    tl_tensor_release(o);
+    return tl_last_status();
+  }
+  int64_t rs = a->strides[a->rank - 2], cs = a->strides[a->rank - 1];
+  lu_job j = {fns, kind, a->dtype, tl_dtypes[a->dtype].size, a, b, NULL, NULL, n, k,
+              adjoint ? cs : rs, adjoint ? rs : cs, tl_tensor_data(o), 0};
+  int64_t *aoff = batch_offsets(a, brank, bshape, nb), *boff = b ? batch_offsets(b, brank, bshape, nb) : NULL;
+  if (!aoff || (b && !boff)) s = tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
+  else {
+    j.aoff = aoff;
+    j.boff = boff;
+    s = o->size ? lu_run(&j, nb, name) : TL_OK;
+  }
+  free(aoff);
+  free(boff);
+  if (s) {
+    tl_tensor_release(o);
+    return s;
+  }
+  return tl_list_push(out, o);
+}
+
+static tl_status inv_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
+                         tl_tensor_list *out) {
+  (void)n_in;
+  return lu_op(LU_INV, op->name, in[0], NULL, attr[0].b, out);
+}
+
+static tl_status det_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
+                         tl_tensor_list *out) {
+  (void)n_in;
+  (void)attr;
+  return lu_op(LU_DET, op->name, in[0], NULL, false, out);
+}
+
+static tl_status solve_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
+                           tl_tensor_list *out) {
+  (void)n_in;
+  return lu_op(LU_SOLVE, op->name, in[0], in[1], attr[0].b, out);
+}
+
+/* ---- views made concrete: matrix_transpose, diag_part, diag, trace ------ */
+
+static tl_status matrix_transpose_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in,
+                                      const tl_attr *attr, tl_tensor_list *out) {
+  (void)op;
+  (void)n_in;
+  (void)attr; /* conjugate: real types only */
+  tl_tensor *t = in[0], *v, *o;
+  if (t->rank < 2) return tl_error(TL_INVALID_ARGUMENT, "input must have rank >= 2");
+  int64_t shape[TL_MAX_RANK], strides[TL_MAX_RANK];
+  memcpy(shape, t->shape, sizeof shape);
+  memcpy(strides, t->strides, sizeof strides);
+  int r = t->rank;
+  shape[r - 2] = t->shape[r - 1];
+  shape[r - 1] = t->shape[r - 2];
+  strides[r - 2] = t->strides[r - 1];
+  strides[r - 1] = t->strides[r - 2];
+  tl_status s = tl_tensor_view(t->storage, t->dtype, r, shape, strides, t->offset, &v);
+  if (s) return s;
+  s = tl_tensor_new(t->dtype, r, shape, &o);
+  if (!s) s = tl_tensor_copy_into(o, v);
+  tl_tensor_release(v);
+  if (s) return s;
+  return tl_list_push(out, o);
+}
+
+/* The diagonal of the last two dims as a strided view. */
+static tl_status diag_view(tl_tensor *t, tl_tensor **v) {
+  int r = t->rank;
+  int64_t shape[TL_MAX_RANK], strides[TL_MAX_RANK];
+  memcpy(shape, t->shape, sizeof shape);
+  memcpy(strides, t->strides, sizeof strides);
+  shape[r - 2] = t->shape[r - 2] < t->shape[r - 1] ? t->shape[r - 2] : t->shape[r - 1];
+  strides[r - 2] = t->strides[r - 2] + t->strides[r - 1];
+  return tl_tensor_view(t->storage, t->dtype, r - 1, shape, strides, t->offset, v);
+}
+
+static tl_status diag_part_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
+                               tl_tensor_list *out) {
+  (void)op;
+  (void)n_in;
+  (void)attr;
+  if (in[0]->rank < 2) return tl_error(TL_INVALID_ARGUMENT, "input must have rank >= 2");
+  tl_tensor *v, *o;
+  tl_status s = diag_view(in[0], &v);
+  if (s) return s;
+  s = tl_tensor_new(v->dtype, v->rank, v->shape, &o);
+  if (!s) s = tl_tensor_copy_into(o, v);
+  tl_tensor_release(v);
+  if (s) return s;
+  return tl_list_push(out, o);
+}
+
+static tl_status diag_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
+                          tl_tensor_list *out) {
+  (void)op;
+  (void)n_in;
+  (void)attr;
+  tl_tensor *d = in[0], *o, *v;
+  if (d->rank < 1) return tl_error(TL_INVALID_ARGUMENT, "diagonal must have rank >= 1");
+  if (d->rank + 1 > TL_MAX_RANK) return tl_error(TL_INVALID_ARGUMENT, "result would have rank > %d", TL_MAX_RANK);
+  if (d->dtype == TL_STRING) return tl_error(TL_UNIMPLEMENTED, "string tensors are not supported");
+  int64_t shape[TL_MAX_RANK];
+  memcpy(shape, d->shape, sizeof(int64_t) * (size_t)d->rank);
+  shape[d->rank] = d->shape[d->rank - 1];
+  tl_status s = tl_tensor_zeros(d->dtype, d->rank + 1, shape, &o);
+  if (s) return s;
+  if (o->size) {
+    if ((s = diag_view(o, &v))) {
+      tl_tensor_release(o);
+      return s;
+    }
+    s = tl_tensor_copy_into(v, d);
+    tl_tensor_release(v);
+  }
+  if (s) {
+    tl_tensor_release(o);
+    return s;
+  }
+  return tl_list_push(out, o);
+}
+
+static tl_status trace_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
+                           tl_tensor_list *out) {
+  (void)op;
+  (void)n_in;
+  (void)attr;
+  tl_tensor *t = in[0], *v, *o;
+  if (t->rank < 2) return tl_error(TL_INVALID_ARGUMENT, "input must have rank >= 2");
+  tl_dtype_kind kind = tl_dtypes[t->dtype].kind;
+  if (kind != TL_KIND_FLOAT && kind != TL_KIND_INT && kind != TL_KIND_UINT)
+    return tl_error(TL_UNIMPLEMENTED, "dtype %s is not supported", tl_dtypes[t->dtype].name);
+  tl_status s = diag_view(t, &v);
+  if (s) return s;
+  if ((s = tl_tensor_new(t->dtype, t->rank - 2, t->shape, &o))) {
+    tl_tensor_release(v);
+    return s;
+  }
+  /* O(n) per matrix: the typed loads are not a hot loop here. */
+  int64_t n = v->shape[v->rank - 1], st = v->strides[v->rank - 1];
+  int64_t *off = batch_offsets(t, t->rank - 2, t->shape, o->size);
+  if (!off) s = tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
+  for (int64_t b = 0; !s && b < o->size; b++) {
+    if (kind == TL_KIND_FLOAT) {
+      double acc = 0;
+      for (int64_t i = 0; i < n; i++) acc += tl_load_f64(t->storage->data, t->dtype, off[b] + i * st);
+      tl_store_f64(tl_tensor_data(o), t->dtype, b, acc);
+    } else {
+      uint64_t acc = 0;
+      for (int64_t i = 0; i < n; i++) acc += (uint64_t)tl_load_i64(t->storage->data, t->dtype, off[b] + i * st);
+      tl_store_i64(tl_tensor_data(o), t->dtype, b, (int64_t)acc);
+    }
+  }
+  free(off);
+  tl_tensor_release(v);
+  if (s) {
+    tl_tensor_release(o);
+    return s;
+  }
+  return tl_list_push(out, o);
+}
+
+/* ---- norm -------------------------------------------------------------- */
+
+/* ord as a string ("euclidean", "fro", "inf", or a number), p = its value. */
+typedef enum { ORD_P, ORD_INF, ORD_FRO } ord_kind;
+
+static tl_status parse_ord(const char *s, bool matrix, ord_kind *kind, double *p) {
+  if (strcmp(s, "euclidean") == 0) {
+    *kind = matrix ? ORD_FRO : ORD_P;
+    *p = 2;
+    return TL_OK;
+  }
+  if (strcmp(s, "fro") == 0) {
+    if (!matrix)
+      return tl_error(TL_INVALID_ARGUMENT, "ord 'fro' is a matrix norm: give axis as a pair of axes "
+                                           "(vector norms: 'euclidean', inf or a positive number)");
+    *kind = ORD_FRO;
+    return TL_OK;
+  }
+  char *end;
+  double v = strtod(s, &end);
+  if (end == s || *end || v != v || v <= 0)
+    return tl_error(TL_INVALID_ARGUMENT, "ord '%s' is not supported (%s)", s,
+                    matrix ? "matrix norms: 'fro', 'euclidean', 1, 2, inf"
+                           : "vector norms: 'euclidean', inf or a positive number");
+  if (isinf(v)) {
+    *kind = ORD_INF;
+    return TL_OK;
+  }
+  if (matrix && v != 1 && v != 2)
+    return tl_error(TL_INVALID_ARGUMENT, "ord '%s' is not supported for matrices ('fro', 'euclidean', 1, 2, inf are)", s);
+  if (matrix && v == 2)
+    return tl_error(TL_UNIMPLEMENTED, "the matrix 2-norm (largest singular value) is not implemented yet");
+  *kind = ORD_P;
+  *p = v;
+  return TL_OK;
+}
+
+typedef struct norm_job {
+  ord_kind kind;
+  double p;
+  bool matrix;
+  int64_t rows, cols; /* matrix: rows x cols; vector: 1 x cols */
+  tl_dtype dt;
+  const char *in;
+  char *out;
+} norm_job;
+
+static double vec_norm(const double *x, int64_t n, int64_t stride, ord_kind kind, double p) {
+  double acc = 0;
+  if (kind == ORD_INF) {
+    for (int64_t i = 0; i < n; i++) acc = fmax(acc, fabs(x[i * stride]));
+  } else if (p == 2 || kind == ORD_FRO) {
+    for (int64_t i = 0; i < n; i++) acc += x[i * stride] * x[i * stride];
+    acc = sqrt(acc);
+  } else if (p == 1) {
+    for (int64_t i = 0; i < n; i++) acc += fabs(x[i * stride]);
+  } else {
+    for (int64_t i = 0; i < n; i++) acc += pow(fabs(x[i * stride]), p);
+    acc = pow(acc, 1.0 / p);
+  }
+  return acc;
+}
+
+static void norm_units(int64_t begin, int64_t end, void *ctx) {
+  const norm_job *j = ctx;
+  int64_t m = j->rows * j->cols;
+  double *buf = malloc(sizeof(double) * (size_t)(m ? m : 1));
+  if (!buf) return; /* checked by the caller's allocation of the same size */
+  for (int64_t b = begin; b < end; b++) {
+    if (j->dt == TL_FLOAT32)
+      for (int64_t i = 0; i < m; i++) buf[i] = ((const float *)j->in)[b * m + i];
+    else
+      memcpy(buf, (const double *)j->in + b * m, sizeof(double) * (size_t)m);
+    double r;
+    if (!j->matrix || j->kind == ORD_FRO) {
+      r = vec_norm(buf, m, 1, j->kind, j->p);
+    } else {
+      /* ord 1: largest column sum; inf: largest row sum. */
+      bool cols = j->kind == ORD_P;
+      int64_t outer = cols ? j->cols : j->rows, inner = cols ? j->rows : j->cols;
+      r = 0;
+      for (int64_t o = 0; o < outer; o++)
+        r = fmax(r, cols ? vec_norm(buf + o, inner, j->cols, ORD_P, 1) : vec_norm(buf + o * j->cols, inner, 1, ORD_P, 1));
+    }
+    if (j->dt == TL_FLOAT32) ((float *)j->out)[b] = (float)r;
+    else ((double *)j->out)[b] = r;
+  }
+  free(buf);
+}
+
+static tl_status norm_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
+                          tl_tensor_list *out) {
+  (void)op;
+  (void)n_in;
+  tl_tensor *t = in[0];
+  tl_dtype dt = t->dtype;
+  if (dt == TL_FLOAT16 || dt == TL_BFLOAT16) {
+    tl_tensor *f, *r;
+    tl_tensor_list l;
+    tl_list_init(&l);
+    tl_status s = tl_tensor_cast(t, TL_FLOAT32, &f);
+    if (s) return s;
+    s = norm_fwd(op, &f, 1, attr, &l);
+    tl_tensor_release(f);
+    if (s) return s;
+    s = tl_tensor_cast(l.items[0], dt, &r);
+    tl_list_clear(&l);
+    if (s) return s;
+    return tl_list_push(out, r);
+  }
+  if (dt != TL_FLOAT32 && dt != TL_FLOAT64)
+    return tl_error(TL_UNIMPLEMENTED, "dtype %s is not supported (norms need a floating-point tensor; use tf.cast)",
+                    tl_dtypes[dt].name);
+  const tl_attr *axis = &attr[1];
+  bool keepdims = attr[2].b;
+  int naxes = axis->present ? axis->n : 0;
+  if (naxes > 2 || (axis->present && naxes == 0))
+    return tl_error(TL_INVALID_ARGUMENT, "axis must be one axis (vector norm) or a pair of axes (matrix norm), got %d", naxes);
+  int ax[2] = {-1, -1};
+  for (int i = 0; i < naxes; i++) {
+    tl_status s = tl_normalize_axis("norm", axis->ints[i], t->rank, &ax[i]);
+    if (s) return s;
+  }
+  if (naxes == 2 && ax[0] == ax[1]) return tl_error(TL_INVALID_ARGUMENT, "the two axes must differ (both are %d)", ax[0]);
+  bool matrix = naxes == 2;
+  norm_job j = {.matrix = matrix, .dt = dt};
+  tl_status s = parse_ord(attr[0].s ? attr[0].s : "euclidean", matrix, &j.kind, &j.p);
+  if (s) return s;
+  /* Permute: kept dims in order, then the reduced ones (rows, cols). */
+  int64_t pshape[TL_MAX_RANK], pstrides[TL_MAX_RANK], oshape[TL_MAX_RANK];
+  int pr = 0, orank = 0;
+  for (int d = 0; d < t->rank; d++) {
+    bool reduced = naxes == 0 || d == ax[0] || d == ax[1];
+    if (!reduced) {
+      pshape[pr] = t->shape[d];
+      pstrides[pr++] = t->strides[d];
+      oshape[orank++] = t->shape[d];
+    } else if (keepdims) {
+      oshape[orank++] = 1;
+    }
+  }
+  int kept = pr;
+  if (naxes == 0) {
+    for (int d = 0; d < t->rank; d++) {
+      pshape[pr] = t->shape[d];
+      pstrides[pr++] = t->strides[d];
+    }
+  } else {
+    for (int i = 0; i < naxes; i++) {
+      pshape[pr] = t->shape[ax[i]];
+      pstrides[pr++] = t->strides[ax[i]];
+    }
+  }
+  j.rows = matrix ? pshape[kept] : 1;
+  j.cols = 1;
+  for (int d = matrix ? kept + 1 : kept; d < pr; d++) j.cols *= pshape[d];
+  tl_tensor *v, *c, *o;
+  if ((s = tl_tensor_view(t->storage, dt, pr, pshape, pstrides, t->offset, &v))) return s;
+  s = tl_tensor_new(dt, pr, pshape, &c);
+  if (!s) s = tl_tensor_copy_into(c, v);
+  tl_tensor_release(v);
+  if (s) return s;
+  if ((s = tl_tensor_new(dt, orank, oshape, &o))) {
+    tl_tensor_release(c);
+    return s;
+  }
+  int64_t m = j.rows * j.cols;
+  if (m == 0) {
+    memset(tl_tensor_data(o), 0, (size_t)o->size * tl_dtypes[dt].size);
+  } else {
+    void *probe = malloc(sizeof(double) * (size_t)m);
+    if (!probe) s = tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
+    free(probe);
+    j.in = tl_tensor_data(c);
+    j.out = tl_tensor_data(o);
+    if (!s) tl_parallel_for(o->size, (1 << 16) / m + 1, norm_units, &j);
+  }
+  tl_tensor_release(c);
+  if (s) {
+    tl_tensor_release(o);
+    return s;
+  }
+  return tl_list_push(out, o);
+}
+
+/* ---- tensordot --------------------------------------------------------- */
+
+static tl_status tensordot_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
+                               tl_tensor_list *out) {
+  (void)op;
+  (void)n_in;
+  tl_tensor *a = in[0], *b = in[1];
+  const tl_attr *xa = &attr[0], *xb = &attr[1];
+  char da[160], db[160];
+  if (xa->n != xb->n)
+    return tl_error(TL_INVALID_ARGUMENT, "tensordot: %s, %s: the axis lists differ in length (%d vs %d)",
+                    tl_tensor_describe(a, da, sizeof da), tl_tensor_describe(b, db, sizeof db), xa->n, xb->n);
+  int na = xa->n;
+  bool used_a[TL_MAX_RANK] = {false}, used_b[TL_MAX_RANK] = {false};
+  int axa[TL_MAX_RANK], axb[TL_MAX_RANK];
+  if (na > a->rank || na > b->rank)
+    return tl_error(TL_INVALID_ARGUMENT, "tensordot: %s, %s: %d contracted axes but the ranks are %d and %d",
+                    tl_tensor_describe(a, da, sizeof da), tl_tensor_describe(b, db, sizeof db), na, a->rank, b->rank);
+  for (int i = 0; i < na; i++) {
+    tl_status s;
+    if ((s = tl_normalize_axis("tensordot", xa->ints[i], a->rank, &axa[i])) ||
+        (s = tl_normalize_axis("tensordot", xb->ints[i], b->rank, &axb[i])))
+      return s;
+    if (used_a[axa[i]] || used_b[axb[i]])
+      return tl_error(TL_INVALID_ARGUMENT, "tensordot: an axis is listed twice");
+    used_a[axa[i]] = used_b[axb[i]] = true;
+    if (a->shape[axa[i]] != b->shape[axb[i]])
+      return tl_error(TL_INVALID_ARGUMENT,
+                      "tensordot: %s, %s: contracted dimensions differ (a axis %d has %" PRId64 ", b axis %d has %" PRId64 ")",
+                      tl_tensor_describe(a, da, sizeof da), tl_tensor_describe(b, db, sizeof db), axa[i],
+                      a->shape[axa[i]], axb[i], b->shape[axb[i]]);
+  }
+  /* a -> [free_a..., contracted...], b -> [contracted..., free_b...] */
+  int64_t sa[TL_MAX_RANK], ta[TL_MAX_RANK], sb[TL_MAX_RANK], tb[TL_MAX_RANK], oshape[2 * TL_MAX_RANK];
+  int ra = 0, rb = 0, orank = 0;
+  int64_t fa = 1, fb = 1, k = 1;
+  for (int d = 0; d < a->rank; d++)
+    if (!used_a[d]) {
+      sa[ra] = a->shape[d];
+      ta[ra++] = a->strides[d];
+      oshape[orank++] = a->shape[d];
+      fa *= a->shape[d];
+    }
+  for (int i = 0; i < na; i++) {
+    sa[ra] = a->shape[axa[i]];
+    ta[ra++] = a->strides[axa[i]];
+    sb[rb] = b->shape[axb[i]];
+    tb[rb++] = b->strides[axb[i]];
+    k *= a->shape[axa[i]];
+  }
+  for (int d = 0; d < b->rank; d++)
+    if (!used_b[d]) {
+      sb[rb] = b->shape[d];
+      tb[rb++] = b->strides[d];
+      oshape[orank++] = b->shape[d];
+      fb *= b->shape[d];
+    }
+  if (orank > TL_MAX_RANK)
+    return tl_error(TL_INVALID_ARGUMENT, "tensordot: %s, %s: the result would have rank %d (at most %d)",
+                    tl_tensor_describe(a, da, sizeof da), tl_tensor_describe(b, db, sizeof db), orank, TL_MAX_RANK);
+  tl_tensor *pa = NULL, *pb = NULL, *ma = NULL, *mb = NULL, *prod = NULL, *o = NULL;
+  int64_t s2a[2] = {fa, k}, s2b[2] = {k, fb};
+  tl_status s;
+  if (!(s = tl_tensor_view(a->storage, a->dtype, ra, sa, ta, a->offset, &pa)) &&
+      !(s = tl_tensor_view(b->storage, b->dtype, rb, sb, tb, b->offset, &pb)) &&
+      !(s = tl_tensor_reshape(pa, 2, s2a, &ma)) && !(s = tl_tensor_reshape(pb, 2, s2b, &mb)) &&
+      !(s = matmul_impl(ma, mb, false, false, &prod)))
+    s = tl_tensor_reshape(prod, orank, oshape, &o);
+  tl_tensor_release(pa);
+  tl_tensor_release(pb);
+  tl_tensor_release(ma);
+  tl_tensor_release(mb);
+  tl_tensor_release(prod);
+  if (s) return s;
+  return tl_list_push(out, o);
+}
 
 tl_op_def tl_ops_linalg[] = {
+    {.name = "matmul", .inputs = "a, b",
+     .attrs = "transpose_a:bool=false, transpose_b:bool=false, adjoint_a:bool=false, adjoint_b:bool=false",
+     .forward = matmul_fwd, .flags = TL_OP_SCALARS_FOLLOW | TL_OP_SAME_DTYPE,
+     .api = "tf.matmul tf.linalg.matmul",
+     .doc = "Matrix product of the last two dimensions, batch dimensions broadcast (a @ b)."},
+    {.name = "tensordot", .inputs = "a, b", .attrs = "a_axes:ints, b_axes:ints", .forward = tensordot_fwd,
+     .flags = TL_OP_SCALARS_FOLLOW | TL_OP_SAME_DTYPE, .api = "-",
+     .doc = "Contraction of a's a_axes with b's b_axes (tf.tensordot in stdlib/tlua/linalg.lua calls it)."},
+    {.name = "norm", .inputs = "tensor", .attrs = "ord:string=euclidean, axis:ints?, keepdims:bool=false",
+     .forward = norm_fwd, .api = "tf.norm tf.linalg.norm",
+     .doc = "Vector norm (axis nil or one axis) or matrix norm (a pair of axes); ord 'euclidean', 'fro', 1, 2, inf or p."},
+    {.name = "inv", .inputs = "input", .attrs = "adjoint:bool=false", .forward = inv_fwd,
+     .api = "tf.linalg.inv", .doc = "Inverse of each square matrix in the last two dimensions (LU, LAPACK getrf/getri)."},
+    {.name = "det", .inputs = "input", .forward = det_fwd, .api = "tf.linalg.det",
+     .doc = "Determinant of each square matrix in the last two dimensions (LU, LAPACK getrf)."},
+    {.name = "solve", .inputs = "matrix, rhs", .attrs = "adjoint:bool=false", .forward = solve_fwd,
+     .flags = TL_OP_SCALARS_FOLLOW | TL_OP_SAME_DTYPE, .api = "tf.linalg.solve",
+     .doc = "X with matrix @ X = rhs for each batch entry (LAPACK gesv); batch dimensions broadcast."},
+    {.name = "matrix_transpose", .inputs = "a", .attrs = "conjugate:bool=false", .forward = matrix_transpose_fwd,
+     .api = "tf.linalg.matrix_transpose tf.linalg.adjoint", .doc = "Swaps the last two dimensions."},
+    {.name = "trace", .inputs = "x", .forward = trace_fwd, .api = "tf.linalg.trace",
+     .doc = "Sum of the main diagonal of the last two dimensions."},
+    {.name = "diag_part", .inputs = "input", .forward = diag_part_fwd, .api = "tf.linalg.diag_part",
+     .doc = "The main diagonal of the last two dimensions."},
+    {.name = "diag", .inputs = "diagonal", .forward = diag_fwd, .api = "tf.linalg.diag",
+     .doc = "Square matrices with the given diagonals (last dimension) and zeros elsewhere."},
     {0},
 };

@@ -1,0 +1,41 @@
+/* tl_blas.h — the BLAS/LAPACK entry points blas.c resolves at run time.
+ *
+ * Internal to the core (ops_linalg.c and friends); the public part is
+ * tl_blas_load/tl_blas_get_info in tl.h. Nothing links BLAS at build time:
+ * blas.c dlopens it at first use so it can pick OpenBLAS's kernel first.
+ * Integers are the LP64 `int` of Debian's libopenblas / netlib ABI.
+ */
+#ifndef TL_BLAS_H
+#define TL_BLAS_H
+
+#include "tl.h"
+
+enum { TL_CBLAS_ROW_MAJOR = 101, TL_CBLAS_NO_TRANS = 111, TL_CBLAS_TRANS = 112 };
+
+typedef void (*tl_sgemm_fn)(int order, int ta, int tb, int m, int n, int k, float alpha,
+                            const float *a, int lda, const float *b, int ldb, float beta, float *c,
+                            int ldc);
+typedef void (*tl_dgemm_fn)(int order, int ta, int tb, int m, int n, int k, double alpha,
+                            const double *a, int lda, const double *b, int ldb, double beta,
+                            double *c, int ldc);
+/* LAPACK, Fortran ABI, column-major. */
+typedef void (*tl_getrf_fn)(const int *m, const int *n, void *a, const int *lda, int *ipiv, int *info);
+typedef void (*tl_getri_fn)(const int *n, void *a, const int *lda, const int *ipiv, void *work,
+                            const int *lwork, int *info);
+typedef void (*tl_gesv_fn)(const int *n, const int *nrhs, void *a, const int *lda, int *ipiv,
+                           void *b, const int *ldb, int *info);
+
+typedef struct tl_blas_fns {
+  tl_sgemm_fn sgemm;
+  tl_dgemm_fn dgemm;
+  tl_getrf_fn sgetrf, dgetrf;
+  tl_getri_fn sgetri, dgetri;
+  tl_gesv_fn sgesv, dgesv;
+  void (*set_num_threads)(int); /* NULL when the library is not OpenBLAS */
+  char *(*get_corename)(void);  /* NULL when the library is not OpenBLAS */
+} tl_blas_fns;
+
+/* Loads once (thread-safe) and returns the table, or NULL with the error set. */
+const tl_blas_fns *tl_blas(void);
+
+#endif
