@@ -168,13 +168,21 @@ static int l_readline(lua_State *L) {
   complete_L = L;
   int interrupted = 0;
   int fd = fileno(rl_instream ? rl_instream : stdin);
+  /* SIGINT stays blocked except inside pselect, so a Ctrl-C that arrives
+   * while readline handles a key is seen at the next wait, not lost. */
+  sigset_t block, orig, waitmask;
+  sigemptyset(&block);
+  sigaddset(&block, SIGINT);
+  sigprocmask(SIG_BLOCK, &block, &orig);
+  waitmask = orig;
+  sigdelset(&waitmask, SIGINT);
   rl_callback_handler_install(prompt, on_line);
   while (!line_done) {
     fd_set fds;
     FD_ZERO(&fds);
     FD_SET(fd, &fds);
-    int r = select(fd + 1, &fds, NULL, NULL, NULL);
-    if (r < 0 && errno == EINTR) {
+    int r = prompt_sigint ? -1 : pselect(fd + 1, &fds, NULL, NULL, NULL, &waitmask);
+    if (r < 0 && (prompt_sigint || errno == EINTR)) {
       if (!prompt_sigint) continue;
       prompt_sigint = 0;
       rl_echo_signal_char(SIGINT);
@@ -192,6 +200,7 @@ static int l_readline(lua_State *L) {
     }
     rl_callback_read_char();
   }
+  sigprocmask(SIG_SETMASK, &orig, NULL);
   complete_L = NULL;
   sigaction(SIGINT, &old, NULL);
   if (interrupted) {

@@ -422,7 +422,7 @@ function M.run(opts)
   while true do
     local f, show_results = read_chunk(sess, read, opts)
     if f == nil then
-      if tty then io.stdout:write("\n") end
+      io.stdout:write("\n")
       break
     end
     if f == "exit" then break end
