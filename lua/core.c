@@ -1127,5 +1127,7 @@ int luaopen_tlua_core(lua_State *L) {
   luaL_getmetatable(L, ERROR_MT);
   lua_setfield(L, -2, "ErrorMeta");
   tlb_open_tape(L);
+  luaopen_tlua_optim(L); /* lua/optim_binding.c: fused optimizer updates */
+  lua_setfield(L, -2, "optim");
   return 1;
 }

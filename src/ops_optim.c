@@ -1,6 +1,509 @@
-/* ops_optim.c — fused optimizer updates (to be filled) */
-#include "tl.h"
+/* ops_optim.c — fused optimizer updates: one pass over memory per variable.
+ *
+ * Each Keras optimizer's update is one rule here: a loop that reads the
+ * gradient, the variable and its slots once and writes the variable and
+ * slots once, in place (see optim.h for the ownership contract). The
+ * gradient is first scaled (clip_by_norm / clip_by_global_norm, computed by
+ * the caller as grad_scale) and clipped by clipvalue, then decoupled weight
+ * decay multiplies the variable by (1 - weight_decay * lr), as tf.keras 2's
+ * base optimizer does before every rule.
+ *
+ * The same rules back functional ops (apply_adam, ...; internal, in
+ * tf.raw_ops) that return new tensors instead of writing in place: the
+ * shape a tracer can record. The eager optimizer path writes in place
+ * through lua/optim_binding.c.
+ *
+ * Scalars derived from the step (bias corrections, Nadam's schedule) are
+ * computed once per call in double, then each rule runs in the variable's
+ * dtype. Large variables are split across the thread pool.
+ */
+#include "optim.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <tgmath.h>
+
+/* ---- rule metadata ------------------------------------------------------ */
+
+typedef struct rule_info {
+  const char *name;
+  const char *slot[TL_OPTIM_MAX_SLOTS];
+} rule_info;
+
+/* ORDER RULES */
+static const rule_info rules[] = {
+    {"sgd", {"momentum", NULL, NULL}},
+    {"rmsprop", {"velocity", "momentum", "average_gradient"}},
+    {"adam", {"m", "v", "vhat"}},
+    {"nadam", {"m", "v", NULL}},
+    {"adamax", {"m", "u", NULL}},
+    {"adagrad", {"accumulator", NULL, NULL}},
+    {"adadelta", {"accumulated_grad", "accumulated_delta_var", NULL}},
+    {"ftrl", {"accumulator", "linear", NULL}},
+    {"lion", {"m", NULL, NULL}},
+};
+_Static_assert(sizeof rules / sizeof rules[0] == TL_OPTIM_RULE_COUNT, "ORDER RULES");
+
+const char *tl_optim_rule_name(tl_optim_rule rule) {
+  return rule < TL_OPTIM_RULE_COUNT ? rules[rule].name : "?";
+}
+
+tl_optim_rule tl_optim_rule_from_name(const char *name) {
+  for (int r = 0; r < TL_OPTIM_RULE_COUNT; r++)
+    if (strcmp(rules[r].name, name) == 0) return (tl_optim_rule)r;
+  return TL_OPTIM_RULE_COUNT;
+}
+
+const char *tl_optim_slot_name(tl_optim_rule rule, int i) {
+  return rule < TL_OPTIM_RULE_COUNT && i >= 0 && i < TL_OPTIM_MAX_SLOTS ? rules[rule].slot[i] : NULL;
+}
+
+void tl_optim_defaults(tl_optim_rule rule, tl_optim_hparams *hp) {
+  memset(hp, 0, sizeof *hp);
+  hp->rule = rule;
+  hp->learning_rate = rule == TL_OPTIM_SGD ? 0.01 : rule == TL_OPTIM_LION ? 1e-4 : 0.001;
+  hp->beta_1 = 0.9;
+  hp->beta_2 = rule == TL_OPTIM_LION ? 0.99 : 0.999;
+  hp->epsilon = 1e-7;
+  hp->rho = rule == TL_OPTIM_ADADELTA ? 0.95 : 0.9;
+  hp->lr_power = -0.5;
+  hp->initial_accumulator_value = 0.1;
+  hp->mu_t = hp->mu_next = hp->mu_product = 0.9;
+  hp->grad_scale = 1.0;
+  hp->step = 1;
+}
+
+bool tl_optim_slot_used(const tl_optim_hparams *hp, int i) {
+  switch (hp->rule) {
+  case TL_OPTIM_SGD: return i == 0 && hp->momentum > 0;
+  case TL_OPTIM_RMSPROP: return i == 0 || (i == 1 && hp->momentum > 0) || (i == 2 && hp->centered);
+  case TL_OPTIM_ADAM: return i < 2 || (i == 2 && hp->amsgrad);
+  case TL_OPTIM_NADAM:
+  case TL_OPTIM_ADAMAX:
+  case TL_OPTIM_ADADELTA:
+  case TL_OPTIM_FTRL: return i < 2;
+  case TL_OPTIM_ADAGRAD:
+  case TL_OPTIM_LION: return i == 0;
+  default: return false;
+  }
+}
+
+double tl_optim_slot_init(const tl_optim_hparams *hp, int i) {
+  if (i == 0 && (hp->rule == TL_OPTIM_ADAGRAD || hp->rule == TL_OPTIM_FTRL))
+    return hp->initial_accumulator_value;
+  return 0.0;
+}
+
+/* ---- the rules ---------------------------------------------------------- */
+
+/* Per-call scalars, in double; each rule converts the ones it uses. */
+typedef struct coeffs {
+  double lr, decay;            /* decay = 1 - weight_decay * lr */
+  double gscale, lo, hi;       /* gradient scale and clip range */
+  double b1, b2, one_m_b1, one_m_b2, eps;
+  double rho, one_m_rho, mom;
+  double alpha;                /* Adam: lr*sqrt(1-b2^t)/(1-b1^t); Adamax: lr/(1-b1^t) */
+  double cg, cm, inv_bc2;      /* Nadam: gradient and momentum weights, 1/(1-b2^t) */
+  double l1, l2, lrp, shrink2; /* Ftrl: l2 includes beta/(2 lr); shrink2 = 2*l2_shrinkage */
+} coeffs;
+
+typedef struct upd upd;
+typedef void (*upd_fn)(const upd *c, int64_t b, int64_t e);
+struct upd {
+  coeffs k;
+  void *p, *s[TL_OPTIM_MAX_SLOTS];
+  const void *g;
+  bool centered, has_mom, sqrt_power;
+  upd_fn fn;
+};
+
+/* Stamps a rule's float and double loop. The body sees `real` (the
+ * element type), i, g (scaled and clipped gradient), p (the variable after
+ * weight decay; the body updates it), the slot arrays S0..S2, and the
+ * coefficients k; it writes the slots it uses. */
+#define RULE_LOOP(T, ...)                                                           \
+  typedef T real;                                                                   \
+  const coeffs k = c->k;                                                            \
+  real *restrict P = c->p;                                                          \
+  real *restrict S0 = c->s[0], *restrict S1 = c->s[1], *restrict S2 = c->s[2];      \
+  const real *restrict G = c->g;                                                    \
+  const real gscale = (real)k.gscale, lo = (real)k.lo, hi = (real)k.hi;             \
+  const real decay = (real)k.decay;                                                 \
+  (void)S0, (void)S1, (void)S2;                                                     \
+  for (int64_t i = b; i < e; i++) {                                                 \
+    real g = G[i] * gscale;                                                         \
+    g = g < lo ? lo : g > hi ? hi : g;                                              \
+    real p = P[i] * decay;                                                          \
+    __VA_ARGS__                                                                     \
+    P[i] = p;                                                                       \
+  }
+#define RULE(f32, f64, ...)                                                                 \
+  static void f32(const upd *c, int64_t b, int64_t e) { RULE_LOOP(float, __VA_ARGS__) }  \
+  static void f64(const upd *c, int64_t b, int64_t e) { RULE_LOOP(double, __VA_ARGS__) }
+
+/* SGD: var += -lr*g, or with momentum m = mom*m - lr*g; var += m
+ * (nesterov: var += mom*m - lr*g). */
+RULE(sgd_f32, sgd_f64, p -= g * (real)k.lr;)
+RULE(sgd_momentum_f32, sgd_momentum_f64,
+     real m = -g * (real)k.lr + S0[i] * (real)k.mom;
+     S0[i] = m;
+     p += m;)
+RULE(sgd_nesterov_f32, sgd_nesterov_f64,
+     real m = -g * (real)k.lr + S0[i] * (real)k.mom;
+     S0[i] = m;
+     p += -g * (real)k.lr + m * (real)k.mom;)
+
+/* RMSprop: epsilon inside the square root, as Keras (and TF's ApplyRMSProp). */
+RULE(rmsprop_f32, rmsprop_f64,
+     real v = (real)k.rho * S0[i] + (real)k.one_m_rho * g * g;
+     S0[i] = v;
+     real denom = v + (real)k.eps;
+     if (c->centered) {
+       real a = (real)k.rho * S2[i] + (real)k.one_m_rho * g;
+       S2[i] = a;
+       denom = v - a * a + (real)k.eps;
+     }
+     real inc = g * (real)k.lr / sqrt(denom);
+     if (c->has_mom) {
+       real mo = (real)k.mom * S1[i] + inc;
+       S1[i] = mo;
+       p -= mo;
+     } else {
+       p -= inc;
+     })
+
+/* Adam: epsilon added to sqrt(v) after folding the bias corrections into
+ * alpha (Keras's epsilon-hat form). */
+RULE(adam_f32, adam_f64,
+     real m = S0[i] + (g - S0[i]) * (real)k.one_m_b1;
+     real v = S1[i] + (g * g - S1[i]) * (real)k.one_m_b2;
+     S0[i] = m;
+     S1[i] = v;
+     p -= m * (real)k.alpha / (sqrt(v) + (real)k.eps);)
+RULE(adam_amsgrad_f32, adam_amsgrad_f64,
+     real m = S0[i] + (g - S0[i]) * (real)k.one_m_b1;
+     real v = S1[i] + (g * g - S1[i]) * (real)k.one_m_b2;
+     real vh = S2[i] > v ? S2[i] : v;
+     S0[i] = m;
+     S1[i] = v;
+     S2[i] = vh;
+     p -= m * (real)k.alpha / (sqrt(vh) + (real)k.eps);)
+
+/* Nadam (tf.keras 2 / PyTorch NAdam): var -= lr * (cg*g + cm*m) /
+ * (sqrt(v/(1-b2^t)) + eps) with cg = (1-mu_t)/(1-prod_t),
+ * cm = mu_{t+1}/(1-prod_t*mu_{t+1}). */
+RULE(nadam_f32, nadam_f64,
+     real m = (real)k.b1 * S0[i] + (real)k.one_m_b1 * g;
+     real v = (real)k.b2 * S1[i] + (real)k.one_m_b2 * g * g;
+     S0[i] = m;
+     S1[i] = v;
+     p -= (real)k.lr * ((real)k.cg * g + (real)k.cm * m) / (sqrt(v * (real)k.inv_bc2) + (real)k.eps);)
+
+/* Adamax: u = max(b2*u, |g|); var -= lr/(1-b1^t) * m / (u + eps). */
+RULE(adamax_f32, adamax_f64,
+     real m = S0[i] + (g - S0[i]) * (real)k.one_m_b1;
+     real u = (real)k.b2 * S1[i];
+     real ag = fabs(g);
+     u = u > ag ? u : ag;
+     S0[i] = m;
+     S1[i] = u;
+     p -= (real)k.alpha * m / (u + (real)k.eps);)
+
+/* Adagrad: epsilon inside the square root (Keras). */
+RULE(adagrad_f32, adagrad_f64,
+     real a = S0[i] + g * g;
+     S0[i] = a;
+     p -= (real)k.lr * g / sqrt(a + (real)k.eps);)
+
+RULE(adadelta_f32, adadelta_f64,
+     real ag = (real)k.rho * S0[i] + (real)k.one_m_rho * g * g;
+     S0[i] = ag;
+     real dv = -sqrt(S1[i] + (real)k.eps) * g / sqrt(ag + (real)k.eps);
+     S1[i] = (real)k.rho * S1[i] + (real)k.one_m_rho * dv * dv;
+     p += (real)k.lr * dv;)
+
+/* Ftrl-proximal as Keras: the new variable is solved from the linear term. */
+RULE(ftrl_f32, ftrl_f64,
+     real acc = S0[i], lin = S1[i];
+     real gu = g + (real)k.shrink2 * p;
+     real na = acc + g * g;
+     real pn = c->sqrt_power ? sqrt(na) : pow(na, (real)-k.lrp);
+     real pa = c->sqrt_power ? sqrt(acc) : pow(acc, (real)-k.lrp);
+     lin += gu - (pn - pa) / (real)k.lr * p;
+     real quad = pn / (real)k.lr + 2 * (real)k.l2;
+     real l1 = (real)k.l1;
+     real lc = lin < -l1 ? -l1 : lin > l1 ? l1 : lin;
+     p = (lc - lin) / quad;
+     S0[i] = na;
+     S1[i] = lin;)
+
+/* Lion: var -= lr * sign(b1*m + (1-b1)*g); m = b2*m + (1-b2)*g. */
+RULE(lion_f32, lion_f64,
+     real u = S0[i] * (real)k.b1 + g * (real)k.one_m_b1;
+     p -= (real)k.lr * (u > 0 ? (real)1 : u < 0 ? (real)-1 : u);
+     S0[i] = S0[i] * (real)k.b2 + g * (real)k.one_m_b2;)
+
+/* ---- driver ------------------------------------------------------------- */
+
+static upd_fn pick(const tl_optim_hparams *hp, bool f64) {
+  switch (hp->rule) {
+  case TL_OPTIM_SGD:
+    if (hp->momentum <= 0) return f64 ? sgd_f64 : sgd_f32;
+    if (hp->nesterov) return f64 ? sgd_nesterov_f64 : sgd_nesterov_f32;
+    return f64 ? sgd_momentum_f64 : sgd_momentum_f32;
+  case TL_OPTIM_RMSPROP: return f64 ? rmsprop_f64 : rmsprop_f32;
+  case TL_OPTIM_ADAM:
+    if (hp->amsgrad) return f64 ? adam_amsgrad_f64 : adam_amsgrad_f32;
+    return f64 ? adam_f64 : adam_f32;
+  case TL_OPTIM_NADAM: return f64 ? nadam_f64 : nadam_f32;
+  case TL_OPTIM_ADAMAX: return f64 ? adamax_f64 : adamax_f32;
+  case TL_OPTIM_ADAGRAD: return f64 ? adagrad_f64 : adagrad_f32;
+  case TL_OPTIM_ADADELTA: return f64 ? adadelta_f64 : adadelta_f32;
+  case TL_OPTIM_FTRL: return f64 ? ftrl_f64 : ftrl_f32;
+  case TL_OPTIM_LION: return f64 ? lion_f64 : lion_f32;
+  default: return NULL;
+  }
+}
+
+static void fill_coeffs(const tl_optim_hparams *hp, coeffs *k) {
+  double t = (double)hp->step;
+  memset(k, 0, sizeof *k);
+  k->lr = hp->learning_rate;
+  k->decay = 1.0 - hp->weight_decay * hp->learning_rate;
+  k->gscale = hp->grad_scale;
+  k->lo = hp->clipvalue > 0 ? -hp->clipvalue : -INFINITY;
+  k->hi = hp->clipvalue > 0 ? hp->clipvalue : INFINITY;
+  k->b1 = hp->beta_1;
+  k->b2 = hp->beta_2;
+  k->one_m_b1 = 1.0 - hp->beta_1;
+  k->one_m_b2 = 1.0 - hp->beta_2;
+  k->eps = hp->epsilon;
+  k->rho = hp->rho;
+  k->one_m_rho = 1.0 - hp->rho;
+  k->mom = hp->momentum;
+  double bc1 = 1.0 - pow(hp->beta_1, t), bc2 = 1.0 - pow(hp->beta_2, t);
+  if (hp->rule == TL_OPTIM_ADAM) k->alpha = hp->learning_rate * sqrt(bc2) / bc1;
+  if (hp->rule == TL_OPTIM_ADAMAX) k->alpha = hp->learning_rate / bc1;
+  if (hp->rule == TL_OPTIM_NADAM) {
+    k->cg = (1.0 - hp->mu_t) / (1.0 - hp->mu_product);
+    k->cm = hp->mu_next / (1.0 - hp->mu_product * hp->mu_next);
+    k->inv_bc2 = 1.0 / bc2;
+  }
+  k->l1 = hp->l1;
+  k->l2 = hp->l2 + hp->beta / (2.0 * hp->learning_rate);
+  k->lrp = hp->lr_power;
+  k->shrink2 = 2.0 * hp->l2_shrinkage;
+}
+
+static void run_range(int64_t b, int64_t e, void *ctx) {
+  const upd *c = ctx;
+  c->fn(c, b, e);
+}
+
+/* Elements per parallel chunk: a few hundred KB of traffic each. */
+#define OPTIM_GRAIN (1 << 15)
+
+static tl_status check_operand(const char *what, const tl_tensor *var, const tl_tensor *t) {
+  if (t->dtype != var->dtype || !tl_tensor_same_shape(t, var)) {
+    char a[160], b[160];
+    return tl_error(TL_INVALID_ARGUMENT, "%s is %s, the variable is %s", what,
+                    tl_tensor_describe(t, a, sizeof a), tl_tensor_describe(var, b, sizeof b));
+  }
+  return TL_OK;
+}
+
+tl_status tl_optim_update(const tl_optim_hparams *hp, tl_tensor *var, tl_tensor *const *slots,
+                          tl_tensor *grad) {
+  if (hp->rule >= TL_OPTIM_RULE_COUNT) return tl_error(TL_INVALID_ARGUMENT, "unknown optimizer rule");
+  if (var->dtype != TL_FLOAT32 && var->dtype != TL_FLOAT64)
+    return tl_error(TL_UNIMPLEMENTED, "%s: only float32 and float64 variables can be optimized (got %s)",
+                    rules[hp->rule].name, tl_dtypes[var->dtype].name);
+  TL_ASSERT(tl_tensor_is_contiguous(var));
+  tl_status s = check_operand("the gradient", var, grad);
+  if (s) return s;
+  upd c;
+  memset(&c, 0, sizeof c);
+  for (int i = 0; i < TL_OPTIM_MAX_SLOTS; i++) {
+    if (!tl_optim_slot_used(hp, i)) continue;
+    if (!slots || !slots[i])
+      return tl_error(TL_INVALID_ARGUMENT, "%s: slot '%s' is missing", rules[hp->rule].name,
+                      rules[hp->rule].slot[i]);
+    char what[64];
+    snprintf(what, sizeof what, "slot '%s'", rules[hp->rule].slot[i]);
+    if ((s = check_operand(what, var, slots[i]))) return s;
+    TL_ASSERT(tl_tensor_is_contiguous(slots[i]));
+    c.s[i] = tl_tensor_data(slots[i]);
+  }
+  tl_tensor *g;
+  if ((s = tl_tensor_contiguous(grad, &g))) return s;
+  fill_coeffs(hp, &c.k);
+  c.p = tl_tensor_data(var);
+  c.g = tl_tensor_data(g);
+  c.centered = hp->centered;
+  c.has_mom = hp->momentum > 0;
+  c.sqrt_power = hp->lr_power == -0.5;
+  c.fn = pick(hp, var->dtype == TL_FLOAT64);
+  tl_parallel_for(var->size, OPTIM_GRAIN, run_range, &c);
+  tl_tensor_release(g);
+  return TL_OK;
+}
+
+typedef struct sumsq_ctx {
+  tl_dtype dt;
+  double acc;
+} sumsq_ctx;
+
+static void sumsq_run(char **ptrs, const int64_t *strides, int64_t n, void *ctx) {
+  sumsq_ctx *c = ctx;
+  double acc = 0;
+  int64_t st = strides[0];
+  if (c->dt == TL_FLOAT32) {
+    const float *x = (const float *)ptrs[0];
+    for (int64_t i = 0; i < n; i++) acc += (double)x[i * st] * x[i * st];
+  } else {
+    const double *x = (const double *)ptrs[0];
+    for (int64_t i = 0; i < n; i++) acc += x[i * st] * x[i * st];
+  }
+  c->acc += acc;
+}
+
+tl_status tl_optim_sumsq(tl_tensor *t, double *out) {
+  if (t->dtype != TL_FLOAT32 && t->dtype != TL_FLOAT64)
+    return tl_error(TL_UNIMPLEMENTED, "sum of squares of a %s tensor", tl_dtypes[t->dtype].name);
+  sumsq_ctx c = {t->dtype, 0};
+  if (t->size > 0) tl_iterate(1, &t, sumsq_run, &c);
+  *out = c.acc;
+  return TL_OK;
+}
+
+/* ---- hyperparameters by name ------------------------------------------ */
+
+static const struct {
+  const char *name;
+  size_t off;
+} double_fields[] = {
+    {"learning_rate", offsetof(tl_optim_hparams, learning_rate)},
+    {"beta_1", offsetof(tl_optim_hparams, beta_1)},
+    {"beta_2", offsetof(tl_optim_hparams, beta_2)},
+    {"epsilon", offsetof(tl_optim_hparams, epsilon)},
+    {"rho", offsetof(tl_optim_hparams, rho)},
+    {"momentum", offsetof(tl_optim_hparams, momentum)},
+    {"lr_power", offsetof(tl_optim_hparams, lr_power)},
+    {"l1", offsetof(tl_optim_hparams, l1)},
+    {"l2", offsetof(tl_optim_hparams, l2)},
+    {"l2_shrinkage", offsetof(tl_optim_hparams, l2_shrinkage)},
+    {"beta", offsetof(tl_optim_hparams, beta)},
+    {"initial_accumulator_value", offsetof(tl_optim_hparams, initial_accumulator_value)},
+    {"mu_t", offsetof(tl_optim_hparams, mu_t)},
+    {"mu_next", offsetof(tl_optim_hparams, mu_next)},
+    {"mu_product", offsetof(tl_optim_hparams, mu_product)},
+    {"weight_decay", offsetof(tl_optim_hparams, weight_decay)},
+    {"grad_scale", offsetof(tl_optim_hparams, grad_scale)},
+    {"clipvalue", offsetof(tl_optim_hparams, clipvalue)},
+};
+
+bool tl_optim_hparams_set(tl_optim_hparams *hp, const char *name, double value) {
+  if (strcmp(name, "step") == 0) hp->step = (int64_t)value;
+  else if (strcmp(name, "nesterov") == 0) hp->nesterov = value != 0;
+  else if (strcmp(name, "amsgrad") == 0) hp->amsgrad = value != 0;
+  else if (strcmp(name, "centered") == 0) hp->centered = value != 0;
+  else {
+    for (size_t f = 0; f < sizeof double_fields / sizeof double_fields[0]; f++)
+      if (strcmp(name, double_fields[f].name) == 0) {
+        *(double *)((char *)hp + double_fields[f].off) = value;
+        return true;
+      }
+    return false;
+  }
+  return true;
+}
+
+/* ---- functional ops ----------------------------------------------------- */
+
+/* apply_<rule>(var, grad, slots...) -> new var, new slots (the used ones,
+ * in the rule's slot order). */
+static tl_status apply_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
+                           tl_tensor_list *out) {
+  tl_optim_hparams hp;
+  tl_optim_rule rule = tl_optim_rule_from_name(op->name + strlen("apply_"));
+  TL_ASSERT(rule < TL_OPTIM_RULE_COUNT);
+  tl_optim_defaults(rule, &hp);
+  for (int a = 0; a < op->n_attrs; a++) {
+    const tl_attr *v = &attr[a];
+    double x = v->type == TL_ATTR_INT ? (double)v->i : v->type == TL_ATTR_BOOL ? (double)v->b : v->f;
+    TL_ASSERT(tl_optim_hparams_set(&hp, op->attr[a].name, x));
+  }
+  int used = 0;
+  char names[160] = "";
+  for (int i = 0; i < TL_OPTIM_MAX_SLOTS; i++)
+    if (tl_optim_slot_used(&hp, i)) {
+      used++;
+      snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", used > 1 ? ", " : "",
+               rules[rule].slot[i]);
+    }
+  if (n_in - 2 != used)
+    return tl_error(TL_INVALID_ARGUMENT, "expected %d slot tensor(s) (%s) for these settings, got %d", used,
+                    used ? names : "none", n_in - 2);
+  tl_tensor *copies[1 + TL_OPTIM_MAX_SLOTS] = {NULL};
+  tl_tensor *slots[TL_OPTIM_MAX_SLOTS] = {NULL};
+  tl_status s = TL_OK;
+  for (int j = 0, i = 0; j < 1 + used; j++) {
+    tl_tensor *src = j == 0 ? in[0] : in[1 + j];
+    if (j > 0 && (s = check_operand("a slot", in[0], src))) goto fail;
+    if ((s = tl_tensor_new(src->dtype, src->rank, src->shape, &copies[j]))) goto fail;
+    if ((s = tl_tensor_copy_into(copies[j], src))) goto fail;
+    if (j > 0) {
+      while (!tl_optim_slot_used(&hp, i)) i++;
+      slots[i++] = copies[j];
+    }
+  }
+  if ((s = tl_optim_update(&hp, copies[0], slots, in[1]))) goto fail;
+  for (int j = 0; j < 1 + used; j++) {
+    tl_list_push(out, copies[j]);
+    copies[j] = NULL;
+  }
+  return TL_OK;
+fail:
+  for (int j = 0; j < 1 + TL_OPTIM_MAX_SLOTS; j++)
+    if (copies[j]) tl_tensor_release(copies[j]);
+  return s;
+}
+
+#define COMMON_ATTRS "weight_decay:float=0, grad_scale:float=1, clipvalue:float=0"
 
 tl_op_def tl_ops_optim[] = {
+    {.name = "apply_sgd", .inputs = "var, grad, slots[]", .forward = apply_fwd, .flags = TL_OP_SAME_DTYPE,
+     .attrs = "learning_rate:float=0.01, momentum:float=0, nesterov:bool=false, " COMMON_ATTRS,
+     .api = "-", .doc = "One SGD step; returns the new variable and momentum (when momentum > 0)."},
+    {.name = "apply_rmsprop", .inputs = "var, grad, slots[]", .forward = apply_fwd, .flags = TL_OP_SAME_DTYPE,
+     .attrs = "learning_rate:float=0.001, rho:float=0.9, momentum:float=0, epsilon:float=1e-7, "
+              "centered:bool=false, " COMMON_ATTRS,
+     .api = "-", .doc = "One RMSprop step; slots velocity, momentum (momentum > 0), average_gradient (centered)."},
+    {.name = "apply_adam", .inputs = "var, grad, slots[]", .forward = apply_fwd, .flags = TL_OP_SAME_DTYPE,
+     .attrs = "learning_rate:float=0.001, beta_1:float=0.9, beta_2:float=0.999, epsilon:float=1e-7, "
+              "amsgrad:bool=false, step:int=1, " COMMON_ATTRS,
+     .api = "-", .doc = "One Adam/AdamW step; slots m, v, vhat (amsgrad)."},
+    {.name = "apply_nadam", .inputs = "var, grad, slots[]", .forward = apply_fwd, .flags = TL_OP_SAME_DTYPE,
+     .attrs = "learning_rate:float=0.001, beta_1:float=0.9, beta_2:float=0.999, epsilon:float=1e-7, "
+              "step:int=1, mu_t:float, mu_next:float, mu_product:float, " COMMON_ATTRS,
+     .api = "-", .doc = "One Nadam step given the momentum schedule (mu_t, mu_next, product through t); slots m, v."},
+    {.name = "apply_adamax", .inputs = "var, grad, slots[]", .forward = apply_fwd, .flags = TL_OP_SAME_DTYPE,
+     .attrs = "learning_rate:float=0.001, beta_1:float=0.9, beta_2:float=0.999, epsilon:float=1e-7, "
+              "step:int=1, " COMMON_ATTRS,
+     .api = "-", .doc = "One Adamax step; slots m, u."},
+    {.name = "apply_adagrad", .inputs = "var, grad, slots[]", .forward = apply_fwd, .flags = TL_OP_SAME_DTYPE,
+     .attrs = "learning_rate:float=0.001, epsilon:float=1e-7, " COMMON_ATTRS,
+     .api = "-", .doc = "One Adagrad step; slot accumulator."},
+    {.name = "apply_adadelta", .inputs = "var, grad, slots[]", .forward = apply_fwd, .flags = TL_OP_SAME_DTYPE,
+     .attrs = "learning_rate:float=0.001, rho:float=0.95, epsilon:float=1e-7, " COMMON_ATTRS,
+     .api = "-", .doc = "One Adadelta step; slots accumulated_grad, accumulated_delta_var."},
+    {.name = "apply_ftrl", .inputs = "var, grad, slots[]", .forward = apply_fwd, .flags = TL_OP_SAME_DTYPE,
+     .attrs = "learning_rate:float=0.001, lr_power:float=-0.5, l1:float=0, l2:float=0, "
+              "l2_shrinkage:float=0, beta:float=0, " COMMON_ATTRS,
+     .api = "-", .doc = "One FTRL-proximal step; slots accumulator, linear."},
+    {.name = "apply_lion", .inputs = "var, grad, slots[]", .forward = apply_fwd, .flags = TL_OP_SAME_DTYPE,
+     .attrs = "learning_rate:float=0.0001, beta_1:float=0.9, beta_2:float=0.99, " COMMON_ATTRS,
+     .api = "-", .doc = "One Lion step; slot m."},
     {0},
 };
