@@ -1,0 +1,382 @@
+/* ops_unary.c — unary element-wise math and activations.
+ *
+ * One typed kernel per (op, dtype) over a contiguous run, chosen once per
+ * call from a table indexed by dtype; the loops vectorize (float32 exp, log,
+ * tanh, sigmoid and friends through vmath.h, sqrt through SSE intrinsics
+ * because libm's errno handling blocks the vectorizer). The float32 kernels
+ * are built twice (x86-64-v3 and baseline) and picked at load time, so AVX2
+ * and FMA are used where the CPU has them. float64 uses libm. float16 and
+ * bfloat16 compute in float32 and round back.
+ *
+ * dtype rules follow TensorFlow: math that only makes sense on reals
+ * (sqrt, exp, sigmoid, ...) rejects integer tensors with an error naming
+ * the dtype; negative/abs/sign/square/relu/relu6/round also take integers
+ * (integer arithmetic wraps); logical_not takes bool only.
+ *
+ * The kernel table is parallel to the op table (both indexed by UN_*).
+ * Not here: binary ops (ops_elementwise.c), softmax (ops_nn.c).
+ */
+#include "tl.h"
+#include "vmath.h"
+
+#include <math.h>
+#include <stdlib.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#pragma GCC optimize("O3")
+
+#define GRAIN_CHEAP 32768 /* memory-bound loops */
+#define GRAIN_HEAVY 4096  /* transcendental: worth splitting earlier */
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define HOT
+#endif
+
+/* out[i] = f(a[i]) for i < n, both contiguous. alpha: the op's float
+ * attribute (leaky_relu), else 0. */
+typedef void (*un_fn)(void *out, const void *a, int64_t n, double alpha);
+
+#define UN(NAME, TI, TO, EXPR)                                                                   \
+  static void NAME(void *out_, const void *a_, int64_t n, double alpha) {                        \
+    (void)alpha;                                                                                 \
+    TO *restrict o = out_;                                                                       \
+    const TI *restrict pa = a_;                                                                  \
+    for (int64_t i = 0; i < n; i++) {                                                            \
+      TI x = pa[i];                                                                              \
+      o[i] = (TO)(EXPR);                                                                         \
+    }                                                                                            \
+  }
+#define UN_HOT(NAME, TI, TO, EXPR) HOT UN(NAME, TI, TO, EXPR)
+
+/* Stamping: F = float32 (vmath or libm float), D = float64 (libm double). */
+#define STAMP_F(OP, EF, ED)                                                                      \
+  UN_HOT(OP##_f32, float, float, EF)                                                             \
+  UN(OP##_f64, double, double, ED)
+#define STAMP_FB(OP, EF, ED)                                                                     \
+  UN_HOT(OP##_f32, float, uint8_t, EF)                                                           \
+  UN(OP##_f64, double, uint8_t, ED)
+#define STAMP_I(OP, EXPR)                                                                        \
+  UN(OP##_i8, int8_t, int8_t, EXPR)                                                              \
+  UN(OP##_u8, uint8_t, uint8_t, EXPR)                                                            \
+  UN(OP##_i16, int16_t, int16_t, EXPR)                                                           \
+  UN(OP##_i32, int32_t, int32_t, EXPR)                                                           \
+  UN(OP##_i64, int64_t, int64_t, EXPR)
+#define TAB_F(OP) [TL_FLOAT32] = OP##_f32, [TL_FLOAT64] = OP##_f64
+#define TAB_I(OP)                                                                                \
+  [TL_INT8] = OP##_i8, [TL_UINT8] = OP##_u8, [TL_INT16] = OP##_i16, [TL_INT32] = OP##_i32,       \
+  [TL_INT64] = OP##_i64
+
+/* Wrapping negate and multiply (narrow types promote to int first). */
+#define WNEG(x)                                                                                  \
+  _Generic((x), int32_t: (int32_t)(0u - (uint32_t)(x)), int64_t: (int64_t)(0u - (uint64_t)(x)),  \
+           default: -(x))
+#define WMUL(x, y)                                                                               \
+  _Generic((x), int32_t: (int32_t)((uint32_t)(x) * (uint32_t)(y)),                               \
+           int64_t: (int64_t)((uint64_t)(x) * (uint64_t)(y)), default: (x) * (y))
+
+/* x < 0 for any integer type without -Wtype-limits noise on uint8. */
+static inline bool is_neg(int64_t v) { return v < 0; }
+
+static const double SELU_SCALE = 1.0507009873554804934193349852946;
+static const double SELU_ALPHA = 1.6732632423543772848170429916717;
+#define SQRT1_2 0.70710678118654752440
+#define SQRT_2_PI 0.79788456080286535588
+
+STAMP_F(neg, -x, -x)
+STAMP_I(neg, WNEG(x))
+STAMP_F(abs, fabsf(x), fabs(x))
+STAMP_I(abs, is_neg(x) ? WNEG(x) : x)
+STAMP_F(sign, x > 0 ? 1.0f : (x < 0 ? -1.0f : x), x > 0 ? 1.0 : (x < 0 ? -1.0 : x))
+STAMP_I(sign, (x > 0) - is_neg(x))
+STAMP_F(square, x * x, x * x)
+STAMP_I(square, WMUL(x, x))
+STAMP_F(relu, x < 0 ? 0.0f : x, x < 0 ? 0.0 : x)
+STAMP_I(relu, is_neg(x) ? 0 : x)
+STAMP_F(relu6, x < 0 ? 0.0f : (x > 6 ? 6.0f : x), x < 0 ? 0.0 : (x > 6 ? 6.0 : x))
+STAMP_I(relu6, is_neg(x) ? 0 : (x > 6 ? 6 : x))
+STAMP_F(round, rintf(x), rint(x)) /* round-half-to-even in the default FP mode */
+STAMP_I(round, x)
+STAMP_F(floor, floorf(x), floor(x))
+STAMP_F(ceil, ceilf(x), ceil(x))
+STAMP_F(exp, tl_vexpf(x), exp(x))
+STAMP_F(expm1, tl_vexpm1f(x), expm1(x))
+STAMP_F(log, tl_vlogf(x), log(x))
+STAMP_F(log1p, tl_vlog1pf(x), log1p(x))
+STAMP_F(tanh, tl_vtanhf(x), tanh(x))
+STAMP_F(sigmoid, tl_vsigmoidf(x), x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x)))
+STAMP_F(softplus, tl_vsoftplusf(x), x != x ? x : (x > 0 ? x : 0) + log1p(exp(-fabs(x))))
+STAMP_F(log_sigmoid, -tl_vsoftplusf(-x), -(x != x ? x : (-x > 0 ? -x : 0) + log1p(exp(-fabs(x)))))
+STAMP_F(softsign, x / (1.0f + fabsf(x)), x / (1.0 + fabs(x)))
+STAMP_F(elu, x > 0 ? x : tl_vexpm1f(x), x > 0 ? x : expm1(x))
+STAMP_F(selu, x > 0 ? (float)SELU_SCALE * x : (float)(SELU_SCALE * SELU_ALPHA) * tl_vexpm1f(x),
+        x > 0 ? SELU_SCALE * x : SELU_SCALE * SELU_ALPHA * expm1(x))
+STAMP_F(leaky_relu, x < 0 ? (float)alpha * x : x, x < 0 ? alpha * x : x)
+STAMP_F(gelu, 0.5f * x * (1.0f + erff(x * (float)SQRT1_2)), 0.5 * x * (1.0 + erf(x * SQRT1_2)))
+STAMP_F(gelu_tanh, 0.5f * x * (1.0f + tl_vtanhf((float)SQRT_2_PI * (x + 0.044715f * x * x * x))),
+        0.5 * x * (1.0 + tanh(SQRT_2_PI * (x + 0.044715 * x * x * x))))
+STAMP_F(reciprocal, 1.0f / x, 1.0 / x)
+STAMP_F(sin, sinf(x), sin(x))
+STAMP_F(cos, cosf(x), cos(x))
+STAMP_F(tan, tanf(x), tan(x))
+STAMP_F(asin, asinf(x), asin(x))
+STAMP_F(acos, acosf(x), acos(x))
+STAMP_F(atan, atanf(x), atan(x))
+STAMP_F(sinh, sinhf(x), sinh(x))
+STAMP_F(cosh, coshf(x), cosh(x))
+STAMP_F(erf, erff(x), erf(x))
+STAMP_FB(is_nan, x != x, x != x)
+STAMP_FB(is_inf, fabsf(x) == INFINITY, fabs(x) == INFINITY)
+STAMP_FB(is_finite, fabsf(x) < INFINITY, fabs(x) < INFINITY)
+UN(not_b, uint8_t, uint8_t, x == 0)
+
+/* sqrt/rsqrt: libm's sqrtf sets errno for x < 0, which keeps GCC from
+ * vectorizing it without -fno-math-errno; the SSE instruction gives the
+ * same correctly rounded result (NaN for x < 0). */
+static void sqrt_f32(void *out_, const void *a_, int64_t n, double alpha) {
+  (void)alpha;
+  float *o = out_;
+  const float *a = a_;
+  int64_t i = 0;
+#if defined(__SSE2__)
+  for (; i + 4 <= n; i += 4) _mm_storeu_ps(o + i, _mm_sqrt_ps(_mm_loadu_ps(a + i)));
+  for (; i < n; i++) _mm_store_ss(o + i, _mm_sqrt_ss(_mm_load_ss(a + i)));
+#else
+  for (; i < n; i++) o[i] = sqrtf(a[i]);
+#endif
+}
+static void sqrt_f64(void *out_, const void *a_, int64_t n, double alpha) {
+  (void)alpha;
+  double *o = out_;
+  const double *a = a_;
+  int64_t i = 0;
+#if defined(__SSE2__)
+  for (; i + 2 <= n; i += 2) _mm_storeu_pd(o + i, _mm_sqrt_pd(_mm_loadu_pd(a + i)));
+#endif
+  for (; i < n; i++) o[i] = sqrt(a[i]);
+}
+static void rsqrt_f32(void *out_, const void *a_, int64_t n, double alpha) {
+  sqrt_f32(out_, a_, n, alpha);
+  float *o = out_;
+  for (int64_t i = 0; i < n; i++) o[i] = 1.0f / o[i];
+}
+static void rsqrt_f64(void *out_, const void *a_, int64_t n, double alpha) {
+  sqrt_f64(out_, a_, n, alpha);
+  double *o = out_;
+  for (int64_t i = 0; i < n; i++) o[i] = 1.0 / o[i];
+}
+
+/* ---- op descriptions --------------------------------------------------- */
+
+enum { D_FLOAT = 1, D_INT = 2, D_BOOL = 4, D_NUM = D_FLOAT | D_INT };
+
+/* ORDER OPS: tl_ops_unary[] and unops[] are both indexed by this. */
+enum {
+  UN_NEGATIVE, UN_ABS, UN_SIGN, UN_SQUARE, UN_RELU, UN_RELU6, UN_ROUND, UN_FLOOR, UN_CEIL,
+  UN_SQRT, UN_RSQRT, UN_EXP, UN_EXPM1, UN_LOG, UN_LOG1P, UN_TANH, UN_SIGMOID, UN_SOFTPLUS,
+  UN_LOG_SIGMOID, UN_SOFTSIGN, UN_ELU, UN_SELU, UN_LEAKY_RELU, UN_GELU, UN_RECIPROCAL, UN_SIN,
+  UN_COS, UN_TAN, UN_ASIN, UN_ACOS, UN_ATAN, UN_SINH, UN_COSH, UN_ERF, UN_IS_NAN, UN_IS_INF,
+  UN_IS_FINITE, UN_LOGICAL_NOT,
+  UN_COUNT
+};
+
+typedef struct unop {
+  unsigned domain;
+  bool bool_out;
+  bool heavy;
+  un_fn k[TL_DTYPE_COUNT];
+} unop;
+
+static const unop unops[UN_COUNT] = {
+    [UN_NEGATIVE] = {D_NUM, false, false, {TAB_F(neg), TAB_I(neg)}},
+    [UN_ABS] = {D_NUM, false, false, {TAB_F(abs), TAB_I(abs)}},
+    [UN_SIGN] = {D_NUM, false, false, {TAB_F(sign), TAB_I(sign)}},
+    [UN_SQUARE] = {D_NUM, false, false, {TAB_F(square), TAB_I(square)}},
+    [UN_RELU] = {D_NUM, false, false, {TAB_F(relu), TAB_I(relu)}},
+    [UN_RELU6] = {D_NUM, false, false, {TAB_F(relu6), TAB_I(relu6)}},
+    [UN_ROUND] = {D_NUM, false, false, {TAB_F(round), TAB_I(round)}},
+    [UN_FLOOR] = {D_FLOAT, false, false, {TAB_F(floor)}},
+    [UN_CEIL] = {D_FLOAT, false, false, {TAB_F(ceil)}},
+    [UN_SQRT] = {D_FLOAT, false, false, {TAB_F(sqrt)}},
+    [UN_RSQRT] = {D_FLOAT, false, false, {TAB_F(rsqrt)}},
+    [UN_EXP] = {D_FLOAT, false, true, {TAB_F(exp)}},
+    [UN_EXPM1] = {D_FLOAT, false, true, {TAB_F(expm1)}},
+    [UN_LOG] = {D_FLOAT, false, true, {TAB_F(log)}},
+    [UN_LOG1P] = {D_FLOAT, false, true, {TAB_F(log1p)}},
+    [UN_TANH] = {D_FLOAT, false, true, {TAB_F(tanh)}},
+    [UN_SIGMOID] = {D_FLOAT, false, true, {TAB_F(sigmoid)}},
+    [UN_SOFTPLUS] = {D_FLOAT, false, true, {TAB_F(softplus)}},
+    [UN_LOG_SIGMOID] = {D_FLOAT, false, true, {TAB_F(log_sigmoid)}},
+    [UN_SOFTSIGN] = {D_FLOAT, false, false, {TAB_F(softsign)}},
+    [UN_ELU] = {D_FLOAT, false, true, {TAB_F(elu)}},
+    [UN_SELU] = {D_FLOAT, false, true, {TAB_F(selu)}},
+    [UN_LEAKY_RELU] = {D_FLOAT, false, false, {TAB_F(leaky_relu)}},
+    [UN_GELU] = {D_FLOAT, false, true, {TAB_F(gelu)}},
+    [UN_RECIPROCAL] = {D_FLOAT, false, false, {TAB_F(reciprocal)}},
+    [UN_SIN] = {D_FLOAT, false, true, {TAB_F(sin)}},
+    [UN_COS] = {D_FLOAT, false, true, {TAB_F(cos)}},
+    [UN_TAN] = {D_FLOAT, false, true, {TAB_F(tan)}},
+    [UN_ASIN] = {D_FLOAT, false, true, {TAB_F(asin)}},
+    [UN_ACOS] = {D_FLOAT, false, true, {TAB_F(acos)}},
+    [UN_ATAN] = {D_FLOAT, false, true, {TAB_F(atan)}},
+    [UN_SINH] = {D_FLOAT, false, true, {TAB_F(sinh)}},
+    [UN_COSH] = {D_FLOAT, false, true, {TAB_F(cosh)}},
+    [UN_ERF] = {D_FLOAT, false, true, {TAB_F(erf)}},
+    [UN_IS_NAN] = {D_FLOAT, true, false, {TAB_F(is_nan)}},
+    [UN_IS_INF] = {D_FLOAT, true, false, {TAB_F(is_inf)}},
+    [UN_IS_FINITE] = {D_FLOAT, true, false, {TAB_F(is_finite)}},
+    [UN_LOGICAL_NOT] = {D_BOOL, true, false, {[TL_BOOL] = not_b}},
+};
+static const un_fn gelu_tanh_k[TL_DTYPE_COUNT] = {TAB_F(gelu_tanh)};
+
+static bool domain_ok(unsigned domain, tl_dtype dt) {
+  switch (tl_dtypes[dt].kind) {
+  case TL_KIND_FLOAT: return domain & D_FLOAT;
+  case TL_KIND_INT:
+  case TL_KIND_UINT: return domain & D_INT;
+  case TL_KIND_BOOL: return domain & D_BOOL;
+  default: return false;
+  }
+}
+
+static tl_status dtype_error(const char *name, unsigned domain, tl_dtype dt) {
+  const char *dn = tl_dtypes[dt].name;
+  tl_dtype_kind kind = tl_dtypes[dt].kind;
+  if (kind == TL_KIND_COMPLEX || kind == TL_KIND_STRING)
+    return tl_error(TL_UNIMPLEMENTED, "%s is not implemented for %s tensors", name, dn);
+  if (domain == D_BOOL)
+    return tl_error(TL_INVALID_ARGUMENT, "%s expects bool tensors, got %s", name, dn);
+  if (!(domain & D_INT))
+    return tl_error(TL_INVALID_ARGUMENT,
+                    "%s needs a floating-point tensor, got %s (use tf.cast to convert)", name, dn);
+  return tl_error(TL_INVALID_ARGUMENT, "%s is not defined for %s tensors (use tf.cast to convert)",
+                  name, dn);
+}
+
+/* ---- the driver -------------------------------------------------------- */
+
+typedef struct un_job {
+  un_fn k;
+  char *o;
+  const char *a;
+  int64_t eo, ea;
+  double alpha;
+} un_job;
+
+static void un_range(int64_t begin, int64_t end, void *ctx) {
+  un_job *j = ctx;
+  j->k(j->o + begin * j->eo, j->a + begin * j->ea, end - begin, j->alpha);
+}
+
+static tl_status un_compute(un_fn k, bool heavy, tl_dtype out_dt, tl_tensor *a, double alpha,
+                            tl_tensor **res) {
+  tl_tensor *c, *o;
+  tl_status s = tl_tensor_contiguous(a, &c);
+  if (s) return s;
+  if ((s = tl_tensor_new(out_dt, c->rank, c->shape, &o))) {
+    tl_tensor_release(c);
+    return s;
+  }
+  un_job j = {k, tl_tensor_data(o), tl_tensor_data(c), (int64_t)tl_dtypes[out_dt].size,
+              (int64_t)tl_dtypes[c->dtype].size, alpha};
+  tl_parallel_for(o->size, heavy ? GRAIN_HEAVY : GRAIN_CHEAP, un_range, &j);
+  tl_tensor_release(c);
+  *res = o;
+  return TL_OK;
+}
+
+static tl_status unary_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
+                           tl_tensor_list *out);
+
+#define UNARY_OP(ID, NAME, API, FLAGS, DOC)                                                      \
+  [ID] = {.name = NAME, .inputs = "x", .forward = unary_fwd, .flags = (FLAGS), .api = API,       \
+          .doc = DOC}
+
+tl_op_def tl_ops_unary[] = {
+    UNARY_OP(UN_NEGATIVE, "negative", "tf.negative tf.math.negative", 0, "-x element-wise."),
+    UNARY_OP(UN_ABS, "abs", "tf.abs tf.math.abs", 0, "|x| element-wise."),
+    UNARY_OP(UN_SIGN, "sign", "tf.sign tf.math.sign", 0, "-1, 0 or 1 by the sign of x (NaN stays NaN)."),
+    UNARY_OP(UN_SQUARE, "square", "tf.square tf.math.square", 0, "x * x element-wise."),
+    UNARY_OP(UN_RELU, "relu", "tf.nn.relu", 0, "max(x, 0)."),
+    UNARY_OP(UN_RELU6, "relu6", "tf.nn.relu6", 0, "min(max(x, 0), 6)."),
+    UNARY_OP(UN_ROUND, "round", "tf.round tf.math.round", TL_OP_NO_GRADIENT,
+             "Rounds half to even (banker's rounding), as TF."),
+    UNARY_OP(UN_FLOOR, "floor", "tf.floor tf.math.floor", TL_OP_NO_GRADIENT, "Largest integer <= x."),
+    UNARY_OP(UN_CEIL, "ceil", "tf.math.ceil", TL_OP_NO_GRADIENT, "Smallest integer >= x."),
+    UNARY_OP(UN_SQRT, "sqrt", "tf.sqrt tf.math.sqrt", 0, "Square root (NaN for x < 0)."),
+    UNARY_OP(UN_RSQRT, "rsqrt", "tf.math.rsqrt", 0, "1 / sqrt(x)."),
+    UNARY_OP(UN_EXP, "exp", "tf.exp tf.math.exp", 0, "e^x."),
+    UNARY_OP(UN_EXPM1, "expm1", "tf.math.expm1", 0, "e^x - 1, accurate near 0."),
+    UNARY_OP(UN_LOG, "log", "tf.math.log", 0, "Natural logarithm (-inf at 0, NaN below)."),
+    UNARY_OP(UN_LOG1P, "log1p", "tf.math.log1p", 0, "log(1 + x), accurate near 0."),
+    UNARY_OP(UN_TANH, "tanh", "tf.tanh tf.math.tanh tf.nn.tanh", 0, "Hyperbolic tangent."),
+    UNARY_OP(UN_SIGMOID, "sigmoid", "tf.sigmoid tf.math.sigmoid tf.nn.sigmoid", 0, "1 / (1 + e^-x)."),
+    UNARY_OP(UN_SOFTPLUS, "softplus", "tf.math.softplus tf.nn.softplus", 0, "log(1 + e^x) without overflow."),
+    UNARY_OP(UN_LOG_SIGMOID, "log_sigmoid", "tf.math.log_sigmoid", 0, "log(sigmoid(x)) = -softplus(-x)."),
+    UNARY_OP(UN_SOFTSIGN, "softsign", "tf.nn.softsign tf.math.softsign", 0, "x / (1 + |x|)."),
+    UNARY_OP(UN_ELU, "elu", "tf.nn.elu", 0, "x for x > 0, e^x - 1 otherwise."),
+    UNARY_OP(UN_SELU, "selu", "tf.nn.selu", 0, "Scaled ELU (Klambauer et al.)."),
+    [UN_LEAKY_RELU] = {.name = "leaky_relu", .inputs = "features", .attrs = "alpha:float=0.2",
+                       .forward = unary_fwd, .api = "tf.nn.leaky_relu",
+                       .doc = "x for x >= 0, alpha * x otherwise."},
+    [UN_GELU] = {.name = "gelu", .inputs = "features", .attrs = "approximate:bool=false",
+                 .forward = unary_fwd, .api = "tf.nn.gelu",
+                 .doc = "x * Phi(x) (exact, via erf), or the tanh approximation."},
+    UNARY_OP(UN_RECIPROCAL, "reciprocal", "tf.math.reciprocal", 0, "1 / x."),
+    UNARY_OP(UN_SIN, "sin", "tf.sin tf.math.sin", 0, "Sine."),
+    UNARY_OP(UN_COS, "cos", "tf.cos tf.math.cos", 0, "Cosine."),
+    UNARY_OP(UN_TAN, "tan", "tf.tan tf.math.tan", 0, "Tangent."),
+    UNARY_OP(UN_ASIN, "asin", "tf.asin tf.math.asin", 0, "Arcsine."),
+    UNARY_OP(UN_ACOS, "acos", "tf.acos tf.math.acos", 0, "Arccosine."),
+    UNARY_OP(UN_ATAN, "atan", "tf.atan tf.math.atan", 0, "Arctangent."),
+    UNARY_OP(UN_SINH, "sinh", "tf.sinh tf.math.sinh", 0, "Hyperbolic sine."),
+    UNARY_OP(UN_COSH, "cosh", "tf.cosh tf.math.cosh", 0, "Hyperbolic cosine."),
+    UNARY_OP(UN_ERF, "erf", "tf.math.erf", 0, "Gauss error function."),
+    UNARY_OP(UN_IS_NAN, "is_nan", "tf.math.is_nan", TL_OP_NO_GRADIENT, "True where x is NaN."),
+    UNARY_OP(UN_IS_INF, "is_inf", "tf.math.is_inf", TL_OP_NO_GRADIENT, "True where x is +inf or -inf."),
+    UNARY_OP(UN_IS_FINITE, "is_finite", "tf.math.is_finite", TL_OP_NO_GRADIENT,
+             "True where x is neither NaN nor infinite."),
+    UNARY_OP(UN_LOGICAL_NOT, "logical_not", "tf.logical_not tf.math.logical_not", TL_OP_NO_GRADIENT,
+             "not x for bool tensors (also ~a)."),
+    {0},
+};
+
+static tl_status unary_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
+                           tl_tensor_list *out) {
+  (void)n_in;
+  ptrdiff_t which = op - tl_ops_unary;
+  TL_ASSERT(which >= 0 && which < UN_COUNT);
+  const unop *u = &unops[which];
+  tl_tensor *a = in[0];
+  tl_dtype dt = a->dtype;
+  if (!domain_ok(u->domain, dt)) return dtype_error(op->name, u->domain, dt);
+  const un_fn *table = u->k;
+  double alpha = 0;
+  if (which == UN_GELU && attr[0].b) table = gelu_tanh_k;
+  if (which == UN_LEAKY_RELU) alpha = attr[0].f;
+  bool half = dt == TL_FLOAT16 || dt == TL_BFLOAT16;
+  tl_dtype cdt = half ? TL_FLOAT32 : dt;
+  if (!table[cdt]) return dtype_error(op->name, u->domain, dt);
+  tl_tensor *r;
+  tl_status s;
+  if (!half) {
+    s = un_compute(table[cdt], u->heavy, u->bool_out ? TL_BOOL : dt, a, alpha, &r);
+  } else {
+    tl_tensor *c, *r32;
+    if ((s = tl_tensor_cast(a, TL_FLOAT32, &c))) return s;
+    s = un_compute(table[cdt], u->heavy, u->bool_out ? TL_BOOL : TL_FLOAT32, c, alpha, &r32);
+    tl_tensor_release(c);
+    if (s) return s;
+    if (u->bool_out) {
+      r = r32;
+    } else {
+      s = tl_tensor_cast(r32, dt, &r);
+      tl_tensor_release(r32);
+    }
+  }
+  if (s) return s;
+  return tl_list_push(out, r);
+}
