@@ -1,0 +1,196 @@
+-- tf.Variable: construction, assign*, sliced assignment, scatter updates,
+-- value semantics of tensors read before an assign, and errors.
+local tf = require("tlua")
+local helpers = require("helpers")
+local assert_error = helpers.assert_error
+
+local function same(t, expected)
+  if type(t) == "userdata" then t = t:totable() end
+  helpers.assert_close(t, expected)
+end
+
+describe("tf.Variable construction", function()
+  it("takes Lua values, tensors and options", function()
+    local v = tf.Variable({ 1.0, 2.0, 3.0 })
+    assert.is_true(tf.is_variable(v))
+    assert.is_true(tf.is_tensor(v))
+    assert.equal(tf.float32, v.dtype)
+    assert.same({ 3 }, v.shape:as_list())
+    assert.equal(1, v.ndim)
+    assert.is_true(v.trainable)
+    assert.equal("Variable", v.name)
+    assert.equal(3, #v)
+
+    local w = tf.Variable({ { 1, 2 } }, { name = "w", trainable = false, dtype = tf.float64 })
+    assert.equal("w", w.name)
+    assert.is_false(w.trainable)
+    assert.equal(tf.float64, w.dtype)
+    same(w, { { 1, 2 } })
+
+    local u = tf.Variable({ initial_value = tf.constant({ 4, 5 }), name = "u" })
+    assert.equal("u", u.name)
+    assert.equal(tf.int32, u.dtype)
+    assert.is_false(tf.Variable(1, false).trainable)
+    same(tf.Variable(function() return tf.constant({ 7 }) end), { 7 })
+    same(tf.Variable(2.5, { dtype = "float64" }), 2.5)
+    assert.is_true(v.id ~= w.id)
+    assert.is_truthy(tostring(w):find("tf.Variable 'w'", 1, true))
+  end)
+
+  it("reports bad construction arguments", function()
+    assert_error("InvalidArgument", { "unknown option 'trainabel'" }, function() return tf.Variable(1, { trainabel = true }) end)
+    assert_error("InvalidArgument", { "initial_value is required" }, function() return tf.Variable(nil) end)
+    assert_error("InvalidArgument", { "Variable", "ragged" }, function() return tf.Variable({ { 1, 2 }, { 3 } }) end)
+    assert_error("InvalidArgument", { "name must be a string" }, function() return tf.Variable(1, { name = 3 }) end)
+  end)
+
+  it("reads like a tensor: methods, slicing, ops", function()
+    local v = tf.Variable({ { 1, 2, 3 }, { 4, 5, 6 } })
+    same(v[1], { 4, 5, 6 })
+    same(v["::-1, 0"], { 4, 1 })
+    same(tf.reshape(v, { -1 }), { 1, 2, 3, 4, 5, 6 })
+    same(v:transpose(), { { 1, 4 }, { 2, 5 }, { 3, 6 } })
+    same(v:value(), { { 1, 2, 3 }, { 4, 5, 6 } })
+    same(v:read_value(), { { 1, 2, 3 }, { 4, 5, 6 } })
+    assert.equal(tf.int32, tf.shape(v).dtype)
+  end)
+end)
+
+describe("assign", function()
+  it("assign, assign_add and assign_sub convert Lua values to the variable's dtype", function()
+    local v = tf.Variable({ 1.0, 2.0 })
+    assert.equal(v, v:assign({ 5, 6 }))
+    same(v, { 5, 6 })
+    assert.equal(tf.float32, v.dtype)
+    v:assign(tf.constant({ 0.5, 0.25 }))
+    same(v, { 0.5, 0.25 })
+    v:assign_add({ 1, 2 })
+    same(v, { 1.5, 2.25 })
+    v:assign_sub(tf.constant({ 0.5, 0.25 }))
+    same(v, { 1, 2 })
+    v:assign_add(10) -- a scalar broadcasts over the variable
+    same(v, { 11, 12 })
+    local n = tf.Variable(0)
+    for _ = 1, 5 do n:assign_add(1) end
+    assert.equal(5, n:item())
+    n:assign_sub(7)
+    assert.equal(-2, n:item())
+    local d = tf.Variable({ 1, 2 }, { dtype = tf.float64 })
+    d:assign_add({ 0.5, 0.5 })
+    same(d, { 1.5, 2.5 })
+  end)
+
+  it("keeps tensors read earlier unchanged (value semantics)", function()
+    local v = tf.Variable({ 1, 2, 3 })
+    local before = v:value()
+    local row = v[0]
+    local sliced = v["1:"]
+    v:assign({ 7, 8, 9 })
+    same(before, { 1, 2, 3 })
+    assert.equal(1, row:item())
+    same(sliced, { 2, 3 })
+    local mid = v:read_value()
+    v:assign_add({ 1, 1, 1 })
+    v[0] = 100
+    v:scatter_nd_update({ { 2 } }, { -1 })
+    same(mid, { 7, 8, 9 })
+    same(v, { 100, 9, -1 })
+    -- in-place updates when nobody else holds the value still work
+    local w = tf.Variable({ 0, 0 })
+    for i = 1, 3 do w:assign({ i, -i }) end
+    same(w, { 3, -3 })
+  end)
+
+  it("reports wrong shapes and dtypes", function()
+    local v = tf.Variable({ 1.0, 2.0 }, { name = "v" })
+    assert_error("InvalidArgument", { "assign", "variable 'v' has shape (2,) but the value has shape (3,)" },
+      function() v:assign({ 1, 2, 3 }) end)
+    assert_error("InvalidArgument", { "cannot assign a int32 value to variable 'v' of dtype float32", "tf.cast" },
+      function() v:assign(tf.constant({ 1, 2 })) end)
+    assert_error("InvalidArgument", { "assign_add", "does not broadcast" }, function() v:assign_add({ 1, 2, 3 }) end)
+    assert_error("InvalidArgument", { "assign_sub", "int32" }, function() v:assign_sub(tf.constant({ 1, 2 })) end)
+    local i = tf.Variable({ 1, 2 })
+    assert_error("InvalidArgument", { "non-integer number cannot become int32" }, function() i:assign({ 1.5, 2 }) end)
+    same(v, { 1, 2 }) -- failed assigns change nothing
+  end)
+
+  it("points tensor assignment at tf.Variable", function()
+    local t = tf.constant({ 1, 2 })
+    assert_error("InvalidArgument", { "immutable", "tf.Variable" }, function() t[0] = 5 end)
+    assert_error("InvalidArgument", { "immutable" }, function() t["0:1"] = 5 end)
+  end)
+end)
+
+describe("sliced assignment", function()
+  local cases = {
+    { "0", "5" }, { "-1", "7" }, { "1:3", "-1" }, { "::2", "[9, 8, 7, 6, 5]" }, { "::-1", "np.arange(5)" },
+    { ":, 1", "0" }, { "1:, ::-2", "[[1, 2, 3]]" }, { "..., 4", "[10, 20, 30, 40]" }, { "0, 1:4:2", "[5, 6]" },
+    { "-2:, :", "np.full((2, 5), 3)" }, { "3:1:-1, 0", "[50, 60]" }, { "0:0", "1" }, { "newaxis, 0", "2" },
+  }
+
+  it("matches numpy's setitem", function()
+    local py = {}
+    for i, c in ipairs(cases) do
+      py[i] = ("b = a.copy(); b[%s] = %s; res.append(b.tolist())"):format(c[1]:gsub("newaxis", "None"), c[2])
+    end
+    local ref = helpers.python("a = np.arange(20).reshape(4, 5)\nres = []\n" .. table.concat(py, "\n") .. "\nout = res")
+    for i, c in ipairs(cases) do
+      local v = tf.Variable(tf.reshape(tf.constant({ 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19 }), { 4, 5 }))
+      local val = helpers.python("out = np.array(" .. c[2] .. ")")
+      v[c[1]] = val
+      local ok, why = helpers.close(v:totable(), ref[i])
+      assert(ok, ("v[%q] = %s: %s"):format(c[1], c[2], tostring(why)))
+    end
+  end)
+
+  it("accepts table keys, integer keys, masks and index tensors", function()
+    local v = tf.Variable({ { 0.0, 0, 0 }, { 0, 0, 0 } })
+    v[{ 0, { 1, nil } }] = { 1, 2 }
+    same(v, { { 0, 1, 2 }, { 0, 0, 0 } })
+    v[1] = tf.constant({ 3.0, 4, 5 })
+    same(v, { { 0, 1, 2 }, { 3, 4, 5 } })
+    v[{ tf.ellipsis, { nil, nil, -1 } }] = tf.constant({ 10.0, 20, 30 })
+    same(v, { { 30, 20, 10 }, { 30, 20, 10 } })
+    v[tf.constant({ { true, false, true }, { false, true, false } })] = -1
+    same(v, { { -1, 20, -1 }, { 30, -1, 10 } })
+    v[tf.constant({ false, true })] = 0
+    same(v, { { -1, 20, -1 }, { 0, 0, 0 } })
+    v[tf.constant({ 1, 0 })] = tf.constant({ { 1.0, 1, 1 }, { 2, 2, 2 } })
+    same(v, { { 2, 2, 2 }, { 1, 1, 1 } })
+  end)
+
+  it("reports bad assignments", function()
+    local v = tf.Variable({ { 1, 2 }, { 3, 4 } }, { name = "m" })
+    assert_error("InvalidArgument", { "value of shape [3] cannot be broadcast to the slice shape [2]" },
+      function() v[0] = { 1, 2, 3 } end)
+    assert_error("InvalidArgument", { "index 2 is out of bounds for dimension 0 with size 2" }, function() v[2] = 0 end)
+    assert_error("InvalidArgument", { "cannot assign a float32 value to variable 'm' of dtype int32" },
+      function() v[0] = tf.constant({ 1.5, 2 }) end)
+    assert_error("InvalidArgument", { "cannot set field 'foo' of tf.Variable 'm'", "assign" }, function() v.foo = 1 end)
+    assert_error("InvalidArgument", { "step cannot be zero" }, function() v["::0"] = 1 end)
+    same(v, { { 1, 2 }, { 3, 4 } })
+  end)
+end)
+
+describe("scatter updates", function()
+  it("scatter_nd_update / add / sub write rows and elements", function()
+    local v = tf.Variable({ { 1, 2 }, { 3, 4 }, { 5, 6 } })
+    v:scatter_nd_update({ { 2 }, { 0 } }, { { 0, 0 }, { 9, 9 } })
+    same(v, { { 9, 9 }, { 3, 4 }, { 0, 0 } })
+    v:scatter_nd_update(tf.constant({ { 1, 1 } }, tf.int64), tf.constant({ 40 }))
+    same(v, { { 9, 9 }, { 3, 40 }, { 0, 0 } })
+    v:scatter_nd_add({ { 0, 0 }, { 0, 0 } }, { 1, 1 })
+    same(v, { { 11, 9 }, { 3, 40 }, { 0, 0 } })
+    v:scatter_nd_sub({ { 1 } }, { { 3, 40 } })
+    same(v, { { 11, 9 }, { 0, 0 }, { 0, 0 } })
+  end)
+
+  it("reports bad indices", function()
+    local v = tf.Variable({ 1.0, 2.0 })
+    assert_error("InvalidArgument", { "indices[0] = [2] does not index into shape [2]" },
+      function() v:scatter_nd_update({ { 2 } }, { 1 }) end)
+    assert_error("InvalidArgument", { "updates have shape [2] but indices [1,1] and shape [2] require [1]" },
+      function() v:scatter_nd_update({ { 0 } }, { 1, 2 }) end)
+    same(v, { 1, 2 })
+  end)
+end)
