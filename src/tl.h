@@ -214,7 +214,7 @@ void tl_iterate(int nops, tl_tensor *const *ops, tl_iter_fn fn, void *ctx);
 typedef struct tl_print_opts {
   int64_t threshold;  /* summarise when size > threshold (default 1000) */
   int edgeitems;      /* items kept at each end when summarising (default 3) */
-  int precision;      /* digits after the point for floats (default 6 max) */
+  int precision;      /* most digits after the point for floats (default 8, as numpy) */
   int linewidth;      /* default 75 */
 } tl_print_opts;
 /* Returns a malloc'd string the caller frees with free(). */
