@@ -27,8 +27,7 @@ function M.install(tf)
   -- tf.tensordot(a, b, axes): axes = n (last n of a with first n of b),
   -- {a_axis, b_axis} or {{a_axes...}, {b_axes...}}.
   local function tensordot(a, b, axes, opts)
-    if type(axes) == "table" and not core.is_tensor(axes) and axes.axes == nil
-       and #axes == 0 and next(axes) ~= nil then
+    if type(axes) == "table" and not core.is_tensor(axes) and #axes == 0 and next(axes) ~= nil then
       opts, axes = axes, nil
     end
     if axes == nil and type(opts) == "table" then axes = opts.axes end
