@@ -87,8 +87,8 @@ tl_status tl_tensor_view(tl_storage *st, tl_dtype dt, int rank, const int64_t *s
   t->refcount = 1;
   t->dtype = dt;
   t->rank = rank;
-  memcpy(t->shape, shape, sizeof(int64_t) * (size_t)rank);
-  if (strides) memcpy(t->strides, strides, sizeof(int64_t) * (size_t)rank);
+  if (rank) memcpy(t->shape, shape, sizeof(int64_t) * (size_t)rank); /* shape may be NULL for scalars */
+  if (strides && rank) memcpy(t->strides, strides, sizeof(int64_t) * (size_t)rank);
   else contiguous_strides(rank, shape, t->strides);
   t->offset = offset;
   t->size = n;
