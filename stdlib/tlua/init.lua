@@ -74,4 +74,5 @@ for k, f in pairs(Tensor.methods) do
 end
 
 core.set_hooks(tf._hooks)
+tf.keras = require("keras") -- stdlib/keras: loads its namespaces on first use
 return tf

@@ -1,0 +1,464 @@
+-- keras.optimizers: SGD, RMSprop, Adam, AdamW, Nadam, Adamax, Adagrad,
+-- Adadelta, Ftrl, Lion, with tf.keras 2's defaults and update formulas.
+--
+--   local opt = keras.optimizers.Nadam{learning_rate = 0.01}
+--   local opt = keras.optimizers.SGD(0.1, {momentum = 0.9, nesterov = true})
+--   opt:apply_gradients(grads, vars)          -- or a list of {grad, var} pairs
+--   opt:minimize(function() return loss end, vars)
+--   opt.iterations                            -- steps applied so far (a number)
+--   opt:get_config() / Adam.from_config(cfg) / keras.optimizers.get("adam")
+--   local state = opt:get_state(); other:set_state(state)   -- resume exactly
+--
+-- Each step is one call into C (core.optim.apply) that clips the gradients
+-- and runs one fused kernel per variable, writing the variable and its slot
+-- variables (m, v, accumulators: non-trainable tf.Variables) in place; see
+-- src/ops_optim.c for the formulas. Per step the Lua side only evaluates the
+-- learning rate and refreshes one reused hyperparameter table.
+--
+-- Options common to every optimizer (tf.keras 2's base optimizer): name,
+-- weight_decay (decoupled: var -= var * weight_decay * lr before the
+-- update), clipnorm (per variable), global_clipnorm (across all
+-- gradients of the step), clipvalue (element-wise; ignored when one of the
+-- norms is set, as in Keras). learning_rate may be a number, a schedule
+-- (keras.optimizers.schedules), a Lua function of the step, or a scalar
+-- tensor/variable.
+local class = require("tlua.class")
+local schedules = require("keras.schedules")
+local core = require("tlua.core")
+local optim = core.optim
+
+local M = { schedules = schedules }
+
+local function raise(kind, msg) core.raise(kind, msg) end
+
+local base_optional = { "name", "weight_decay", "clipnorm", "clipvalue", "global_clipnorm" }
+
+local Optimizer = class("Optimizer")
+M.Optimizer = Optimizer
+
+local function describe(x)
+  if type(x) == "number" then return ("%g"):format(x) end
+  return tostring(x)
+end
+
+function Optimizer:init(...)
+  local cls = getmetatable(self)
+  local spec = rawget(cls, "spec")
+  if not spec then raise("InvalidArgument", cls.class_name .. " is abstract: use a concrete optimizer or define spec and rule") end
+  local cfg = class.options(cls.class_name, spec, ...)
+  for k, v in pairs(cfg) do self[k] = v end
+  self.name = self.name or cls.class_name
+  local lr = self.learning_rate
+  if type(lr) == "table" and getmetatable(lr) == nil and lr.class_name then
+    self.learning_rate = schedules.deserialize(lr)
+  elseif not (type(lr) == "number" or type(lr) == "function" or type(lr) == "userdata"
+              or (type(lr) == "table" and getmetatable(lr) and getmetatable(lr).__call)) then
+    raise("InvalidArgument", ("%s: learning_rate must be a number, a schedule or a function of the step, got %s")
+      :format(cls.class_name, type(lr)))
+  end
+  if self.clipnorm and self.global_clipnorm then
+    raise("InvalidArgument", ("%s: cannot accept both clipnorm and global_clipnorm (got %s and %s)")
+      :format(cls.class_name, describe(self.clipnorm), describe(self.global_clipnorm)))
+  end
+  for _, k in ipairs({ "clipnorm", "clipvalue", "global_clipnorm", "weight_decay" }) do
+    local v = self[k]
+    if v ~= nil and (type(v) ~= "number" or v < 0) then
+      raise("InvalidArgument", ("%s: %s must be a non-negative number, got %s"):format(cls.class_name, k, describe(v)))
+    end
+  end
+  if self.validate then self:validate() end
+  self.iterations = 0
+  self._slots = {}        -- variable -> {slot1, slot2, slot3} (false where unused)
+  self._built = {}        -- variables in the order their slots were made
+  self._pending = {}      -- build position -> restored slot values (set_state before build)
+  self._warned = setmetatable({}, { __mode = "k" })
+  self._hp = { rule = cls.rule }
+  self._g, self._v, self._s = {}, {}, {}  -- per-step scratch lists, reused
+end
+
+function Optimizer:__tostring()
+  return ("<keras.optimizers.%s name=%s learning_rate=%s iterations=%d>"):format(
+    getmetatable(self).class_name, self.name, describe(self.learning_rate), self.iterations)
+end
+
+-- The learning rate for the step after `iterations` steps.
+function Optimizer:_lr_at(iterations)
+  local lr = self.learning_rate
+  if type(lr) ~= "number" then
+    if type(lr) == "userdata" then lr = lr:item() else lr = lr(iterations) end
+    if type(lr) == "userdata" then lr = lr:item() end
+  end
+  return lr
+end
+
+-- The learning rate the next step will use.
+function Optimizer:current_learning_rate() return self:_lr_at(self.iterations) end
+
+-- Copies the hyperparameters into the table the C side reads (users may
+-- change opt.beta_1 etc. between steps, as with Keras's hyperparameters).
+function Optimizer:_refresh_hp()
+  local hp, cls = self._hp, getmetatable(self)
+  local rename = cls.hp_names or {}
+  for k in pairs(cls.spec.defaults) do
+    if k ~= "learning_rate" then hp[rename[k] or k] = self[k] end
+  end
+  hp.weight_decay = self.weight_decay or 0
+  hp.clipnorm = self.clipnorm or 0
+  hp.global_clipnorm = self.global_clipnorm or 0
+  hp.clipvalue = (self.clipnorm or self.global_clipnorm) and 0 or (self.clipvalue or 0)
+  return hp
+end
+
+-- Creates the slot variables of every variable in var_list that has none.
+function Optimizer:build(var_list)
+  local specs = optim.slots(self:_refresh_hp())
+  for _, v in ipairs(var_list) do
+    if not core.is_variable(v) then
+      raise("InvalidArgument", ("%s.build: expected tf.Variables, got %s"):format(self.name, type(v)))
+    end
+    if not self._slots[v] then
+      local slots = {}
+      for j = 1, 3 do
+        local sp = specs[j]
+        slots[j] = sp and core.Variable(optim.full_like(v, sp.init), false, self.name .. "/" .. sp.name .. "/" .. v.name) or false
+      end
+      self._slots[v] = slots
+      local k = #self._built + 1
+      self._built[k] = v
+      if self._pending[k] then
+        self:_restore_slots(k, self._pending[k])
+        self._pending[k] = nil
+      end
+    end
+  end
+end
+
+-- Hooks for optimizers with per-step state beyond slots (Nadam).
+function Optimizer:_prepare(_) end
+function Optimizer:_commit() end
+
+local function warn_missing(self, names)
+  io.stderr:write(("WARNING: %s: Gradients do not exist for variables %s when minimizing the loss. "
+    .. "If you're using `model.compile()`, did you forget to provide a `loss` argument?\n")
+    :format(self.name, table.concat(names, ", ")))
+end
+
+-- apply_gradients(grads, vars) or apply_gradients({{grad, var}, ...}).
+-- Variables whose gradient is nil are skipped (with a warning, once per
+-- variable). Returns the new iterations count.
+function Optimizer:apply_gradients(grads, vars)
+  if vars == nil then
+    local pairs_list = grads
+    if type(pairs_list) ~= "table" then
+      raise("InvalidArgument", ("%s.apply_gradients: expected (grads, vars) or a list of {grad, var} pairs"):format(self.name))
+    end
+    grads, vars = {}, {}
+    for i, pair in ipairs(pairs_list) do
+      if type(pair) ~= "table" or getmetatable(pair) ~= nil then
+        raise("InvalidArgument", ("%s.apply_gradients: element %d is not a {grad, var} pair (pass grads and vars as two lists)")
+          :format(self.name, i))
+      end
+      grads[i], vars[i] = pair[1], pair[2]
+    end
+  end
+  if type(grads) ~= "table" or type(vars) ~= "table" then
+    raise("InvalidArgument", ("%s.apply_gradients: grads and vars must be lists"):format(self.name))
+  end
+  local g, v, s = self._g, self._v, self._s
+  local n, missing = 0, nil
+  for i = 1, #vars do
+    local var = vars[i]
+    if not core.is_variable(var) then
+      raise("InvalidArgument", ("%s.apply_gradients: vars[%d] is a %s, not a tf.Variable"):format(self.name, i, type(var)))
+    end
+    local grad = grads[i]
+    if grad == nil then
+      if not self._warned[var] then
+        self._warned[var] = true
+        missing = missing or {}
+        missing[#missing + 1] = var.name
+      end
+    else
+      n = n + 1
+      g[n], v[n] = grad, var
+      if not self._slots[var] then self:build({ var }) end
+      s[n] = self._slots[var]
+    end
+  end
+  for i = n + 1, #v do g[i], v[i], s[i] = nil, nil, nil end
+  if missing then warn_missing(self, missing) end
+  if n == 0 then
+    local names = {}
+    for i = 1, #vars do names[i] = vars[i].name end
+    raise("InvalidArgument", ("%s.apply_gradients: no gradients provided for any variable: {%s}")
+      :format(self.name, table.concat(names, ", ")))
+  end
+  local hp = self:_refresh_hp()
+  hp.learning_rate = self:_lr_at(self.iterations)
+  hp.step = self.iterations + 1
+  self:_prepare(hp)
+  optim.apply(hp, v, g, s, self:_nodecay(v, n))
+  self:_commit()
+  self.iterations = self.iterations + 1
+  return self.iterations
+end
+Optimizer.apply = Optimizer.apply_gradients
+
+-- minimize(loss_fn, var_list): records loss_fn() on a tf.GradientTape,
+-- applies the gradients, returns the loss. A loss tensor works when its
+-- tape is given: minimize(loss, var_list, tape). var_list may be a function.
+function Optimizer:minimize(loss, var_list, tape)
+  if type(var_list) == "function" then var_list = var_list() end
+  local loss_value
+  if type(loss) == "function" then
+    local tf = require("tlua")
+    if not tf.GradientTape then raise("Unimplemented", "minimize: tf.GradientTape is not available") end
+    tape = tf.GradientTape()
+    loss_value = loss()
+  else
+    if tape == nil then
+      raise("InvalidArgument", ("%s.minimize: a loss tensor needs the tape that recorded it (minimize(loss, vars, tape)) or pass a function")
+        :format(self.name))
+    end
+    loss_value = loss
+  end
+  local grads = tape:gradient(loss_value, var_list)
+  self:apply_gradients(grads, var_list)
+  return loss_value
+end
+
+-- exclude_from_weight_decay{var_list=, var_names=}: variables (or names
+-- containing one of the Lua patterns in var_names) that weight decay skips.
+function Optimizer:exclude_from_weight_decay(opts)
+  opts = opts or {}
+  self._exclude = self._exclude or { vars = {}, names = {} }
+  for _, v in ipairs(opts.var_list or {}) do self._exclude.vars[v] = true end
+  for _, p in ipairs(opts.var_names or {}) do table.insert(self._exclude.names, p) end
+end
+
+function Optimizer:_nodecay(vars, n)
+  local ex = self._exclude
+  if not ex or not self.weight_decay or self.weight_decay == 0 then return nil end
+  local out = {}
+  for i = 1, n do
+    local v = vars[i]
+    local skip = ex.vars[v] or false
+    for _, p in ipairs(ex.names) do
+      if not skip and v.name:find(p) then skip = true end
+    end
+    out[i] = skip
+  end
+  return out
+end
+
+-- The slot variables, in the order they were created.
+function Optimizer:variables()
+  local out = {}
+  for _, v in ipairs(self._built) do
+    for _, s in ipairs(self._slots[v]) do
+      if s then out[#out + 1] = s end
+    end
+  end
+  return out
+end
+
+-- get_slot(var, "m") -> the slot variable.
+function Optimizer:get_slot(var, name)
+  local slots = self._slots[var]
+  if not slots then return nil end
+  for j, sp in ipairs(optim.slots(self:_refresh_hp())) do
+    if sp and sp.name == name then return slots[j] or nil end
+  end
+  return nil
+end
+
+function Optimizer:get_slot_names()
+  local out = {}
+  for _, sp in ipairs(optim.slots(self:_refresh_hp())) do
+    if sp then out[#out + 1] = sp.name end
+  end
+  return out
+end
+
+-- State for checkpoints: iterations, optimizer-level scalars, and the slot
+-- values (tensors) per variable in build order. A new optimizer given the
+-- same variables in the same order continues exactly after set_state.
+function Optimizer:get_state()
+  local state = { iterations = self.iterations, slots = {} }
+  self:_save_extra(state)
+  local names = self:get_slot_names()
+  for k, v in ipairs(self._built) do
+    local entry = { variable = v.name }
+    local slots = self._slots[v]
+    local j = 0
+    for pos = 1, 3 do
+      if slots[pos] then
+        j = j + 1
+        entry[names[j]] = slots[pos]:value()
+      end
+    end
+    state.slots[k] = entry
+  end
+  return state
+end
+
+function Optimizer:_save_extra(_) end
+function Optimizer:_load_extra(_) end
+
+function Optimizer:_restore_slots(k, entry)
+  local v = self._built[k]
+  local slots = self._slots[v]
+  local specs = optim.slots(self:_refresh_hp())
+  for pos = 1, 3 do
+    local sp = specs[pos]
+    if sp and slots[pos] then
+      local t = entry[sp.name]
+      if t == nil then
+        raise("InvalidArgument", ("%s.set_state: the state of variable %d ('%s') has no slot '%s'"):format(self.name, k, v.name, sp.name))
+      end
+      slots[pos]:_assign_raw(t)
+    end
+  end
+end
+
+function Optimizer:set_state(state)
+  if type(state) ~= "table" or type(state.iterations) ~= "number" or type(state.slots) ~= "table" then
+    raise("InvalidArgument", ("%s.set_state: expected a table from get_state()"):format(self.name))
+  end
+  self.iterations = math.tointeger(state.iterations) or state.iterations
+  self:_load_extra(state)
+  self._pending = {}
+  for k, entry in ipairs(state.slots) do
+    if self._built[k] then self:_restore_slots(k, entry) else self._pending[k] = entry end
+  end
+end
+
+function Optimizer:get_config()
+  local cls = getmetatable(self)
+  local cfg = {}
+  for k in pairs(cls.spec.defaults) do cfg[k] = self[k] end
+  for _, k in ipairs(base_optional) do cfg[k] = self[k] end
+  if schedules.is_schedule(self.learning_rate) then cfg.learning_rate = schedules.serialize(self.learning_rate) end
+  return cfg
+end
+
+-- ---- the optimizers --------------------------------------------------------
+
+local function define(name, rule, positional, defaults, extra)
+  local cls = Optimizer:extend(name)
+  cls.rule = rule
+  local optional = {}
+  for _, k in ipairs(base_optional) do
+    if defaults[k] == nil then optional[#optional + 1] = k end
+  end
+  cls.spec = { positional = positional, defaults = defaults, optional = optional }
+  for k, v in pairs(extra or {}) do cls[k] = v end
+  M[name] = cls
+  return cls
+end
+
+local function check_range(self, key, lo, hi)
+  local v = self[key]
+  if type(v) ~= "number" or v < lo or v > hi then
+    raise("InvalidArgument", ("%s: %s must be a number in [%g, %g], got %s"):format(
+      getmetatable(self).class_name, key, lo, hi, describe(v)))
+  end
+end
+
+define("SGD", "sgd", { "learning_rate", "momentum", "nesterov" },
+  { learning_rate = 0.01, momentum = 0.0, nesterov = false },
+  { validate = function(self) check_range(self, "momentum", 0, 1) end })
+
+define("RMSprop", "rmsprop", { "learning_rate", "rho", "momentum", "epsilon", "centered" },
+  { learning_rate = 0.001, rho = 0.9, momentum = 0.0, epsilon = 1e-7, centered = false })
+
+define("Adam", "adam", { "learning_rate", "beta_1", "beta_2", "epsilon", "amsgrad" },
+  { learning_rate = 0.001, beta_1 = 0.9, beta_2 = 0.999, epsilon = 1e-7, amsgrad = false })
+
+define("AdamW", "adam", { "learning_rate", "weight_decay", "beta_1", "beta_2", "epsilon", "amsgrad" },
+  { learning_rate = 0.001, weight_decay = 0.004, beta_1 = 0.9, beta_2 = 0.999, epsilon = 1e-7, amsgrad = false })
+
+-- Nadam's momentum schedule mu_t = beta_1 * (1 - 0.5 * 0.96^(schedule_decay * t))
+-- (tf.keras 2 and PyTorch: schedule_decay = 0.004; Keras 3 uses 0.96^t:
+-- schedule_decay = 1). The running product of mu is optimizer state.
+local Nadam = define("Nadam", "nadam", { "learning_rate", "beta_1", "beta_2", "epsilon" },
+  { learning_rate = 0.001, beta_1 = 0.9, beta_2 = 0.999, epsilon = 1e-7, schedule_decay = 0.004 })
+local function nadam_mu(self, t) return self.beta_1 * (1 - 0.5 * 0.96 ^ (self.schedule_decay * t)) end
+function Nadam:_prepare(hp)
+  local t = hp.step
+  hp.mu_t = nadam_mu(self, t)
+  hp.mu_next = nadam_mu(self, t + 1)
+  hp.mu_product = (self._mu_product or 1.0) * hp.mu_t
+end
+function Nadam:_commit() self._mu_product = self._hp.mu_product end
+function Nadam:_save_extra(state) state.mu_product = self._mu_product or 1.0 end
+function Nadam:_load_extra(state) self._mu_product = state.mu_product or 1.0 end
+
+define("Adamax", "adamax", { "learning_rate", "beta_1", "beta_2", "epsilon" },
+  { learning_rate = 0.001, beta_1 = 0.9, beta_2 = 0.999, epsilon = 1e-7 })
+
+define("Adagrad", "adagrad", { "learning_rate", "initial_accumulator_value", "epsilon" },
+  { learning_rate = 0.001, initial_accumulator_value = 0.1, epsilon = 1e-7 },
+  { validate = function(self) check_range(self, "initial_accumulator_value", 0, math.huge) end })
+
+define("Adadelta", "adadelta", { "learning_rate", "rho", "epsilon" },
+  { learning_rate = 0.001, rho = 0.95, epsilon = 1e-7 })
+
+define("Ftrl", "ftrl", { "learning_rate", "learning_rate_power", "initial_accumulator_value",
+    "l1_regularization_strength", "l2_regularization_strength", "l2_shrinkage_regularization_strength", "beta" },
+  { learning_rate = 0.001, learning_rate_power = -0.5, initial_accumulator_value = 0.1,
+    l1_regularization_strength = 0.0, l2_regularization_strength = 0.0,
+    l2_shrinkage_regularization_strength = 0.0, beta = 0.0 },
+  { hp_names = { learning_rate_power = "lr_power", l1_regularization_strength = "l1",
+                 l2_regularization_strength = "l2", l2_shrinkage_regularization_strength = "l2_shrinkage" },
+    validate = function(self)
+      check_range(self, "initial_accumulator_value", 0, math.huge)
+      check_range(self, "learning_rate_power", -math.huge, 0)
+      check_range(self, "l1_regularization_strength", 0, math.huge)
+      check_range(self, "l2_regularization_strength", 0, math.huge)
+      check_range(self, "l2_shrinkage_regularization_strength", 0, math.huge)
+    end })
+
+define("Lion", "lion", { "learning_rate", "beta_1", "beta_2" },
+  { learning_rate = 1e-4, beta_1 = 0.9, beta_2 = 0.99 },
+  { validate = function(self) check_range(self, "beta_1", 0, 1) check_range(self, "beta_2", 0, 1) end })
+
+-- ---- lookup by name and (de)serialization -------------------------------------
+
+local by_name = {}
+for _, n in ipairs({ "SGD", "RMSprop", "Adam", "AdamW", "Nadam", "Adamax", "Adagrad", "Adadelta", "Ftrl", "Lion" }) do
+  by_name[n:lower()] = M[n]
+end
+
+function M.serialize(opt)
+  return { class_name = getmetatable(opt).class_name, config = opt:get_config() }
+end
+
+function M.deserialize(cfg)
+  local cls = type(cfg) == "table" and type(cfg.class_name) == "string" and (M[cfg.class_name] or by_name[cfg.class_name:lower()])
+  if not cls then
+    raise("InvalidArgument", ("keras.optimizers.deserialize: unknown optimizer '%s'"):format(
+      tostring(type(cfg) == "table" and cfg.class_name)))
+  end
+  return cls.from_config(cfg.config or {})
+end
+
+-- get("adam") / get({class_name="Adam", config={...}}) / get(instance).
+function M.get(identifier)
+  if identifier == nil then return nil end
+  if class.is_instance(identifier, Optimizer) then return identifier end
+  if type(identifier) == "string" then
+    local cls = by_name[identifier:lower()]
+    if not cls then
+      local names = {}
+      for k in pairs(by_name) do names[#names + 1] = k end
+      table.sort(names)
+      raise("InvalidArgument", ("keras.optimizers.get: unknown optimizer '%s' (known: %s)"):format(identifier, table.concat(names, ", ")))
+    end
+    return cls()
+  end
+  if type(identifier) == "table" and identifier.class_name then return M.deserialize(identifier) end
+  raise("InvalidArgument", ("keras.optimizers.get: could not interpret optimizer identifier: %s"):format(tostring(identifier)))
+end
+
+return M
