@@ -14,7 +14,10 @@
  * into fixed blocks so threads fill it in parallel and the result does not
  * depend on the thread count.
  */
-#pragma GCC optimize("O3") /* dynamic vectoriser cost model for unknown trip counts */
+/* O3: the vectoriser's dynamic cost model for unknown trip counts.
+ * no-trapping-math: lets selects in vmath's exp/log if-convert; results are
+ * unchanged (tlua never unmasks floating-point exceptions). */
+#pragma GCC optimize("O3", "no-trapping-math")
 #include "tl.h"
 #if __has_include("vmath.h")
 #include "vmath.h"
@@ -31,7 +34,7 @@ static inline float tl_vlog1pf(float x) { return log1pf(x); }
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
 #define HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define HOT
@@ -99,44 +102,56 @@ static void split_at(const tl_tensor *x, int ax, int64_t *A, int64_t *R, int64_t
 
 /* ---- float32 row kernels -------------------------------------------------- */
 
-HOT static float max_row_f32(const float *x, int64_t n) {
-  float acc[W];
-  for (int j = 0; j < W; j++) acc[j] = x[0];
-  int64_t i = 0;
-  for (; i + W <= n; i += W)
-    for (int j = 0; j < W; j++) {
-      float v = x[i + j];
-      acc[j] = (v > acc[j] || v != v) ? v : acc[j];
-    }
-  for (int j = 0; i < n; i++, j++) acc[j] = (x[i] > acc[j] || x[i] != x[i]) ? x[i] : acc[j];
-  float m = acc[0];
-  for (int j = 1; j < W; j++) m = (acc[j] > m || acc[j] != acc[j]) ? acc[j] : m;
-  return m;
+/* acc[b] = max(acc[b], row[b]) with NaN sticking; two selects vectorise. */
+HOT static void max_into_f32(float *acc, const float *row, int64_t n) {
+  for (int64_t b = 0; b < n; b++) {
+    float v = row[b], a = acc[b];
+    a = v > a ? v : a;
+    acc[b] = v != v ? v : a;
+  }
 }
 
-/* o[i] = exp(x[i] - m) (when o), returns the sum of them. */
-HOT static float exp_sum_row_f32(float *o, const float *x, int64_t n, float m) {
+static float max_row_f32(const float *x, int64_t n) {
+  float acc[256];
+  int64_t w = n < 256 ? n : 256, i = w;
+  memcpy(acc, x, sizeof(float) * (size_t)w);
+  for (; i + 256 <= n; i += 256) max_into_f32(acc, x + i, 256);
+  if (i < n) max_into_f32(acc, x + i, n - i);
+  float r = acc[0];
+  for (int64_t j = 1; j < w; j++) {
+    r = acc[j] > r ? acc[j] : r;
+    r = acc[j] != acc[j] ? acc[j] : r;
+  }
+  return r;
+}
+
+HOT static void exp_row_f32(float *o, const float *x, int64_t n, float m) {
+  for (int64_t i = 0; i < n; i++) o[i] = tl_vexpf(x[i] - m);
+}
+
+HOT static float sum_row_f32(const float *x, int64_t n) {
   float acc[W] = {0};
   int64_t i = 0;
-  if (o) {
-    for (; i + W <= n; i += W)
-      for (int j = 0; j < W; j++) {
-        float e = tl_vexpf(x[i + j] - m);
-        o[i + j] = e;
-        acc[j] += e;
-      }
-  } else {
-    for (; i + W <= n; i += W)
-      for (int j = 0; j < W; j++) acc[j] += tl_vexpf(x[i + j] - m);
-  }
-  for (int j = 0; i < n; i++, j++) {
-    float e = tl_vexpf(x[i] - m);
-    if (o) o[i] = e;
-    acc[j] += e;
-  }
+  for (; i + W <= n; i += W)
+    for (int j = 0; j < W; j++) acc[j] += x[i + j];
+  for (int j = 0; i < n; i++, j++) acc[j] += x[i];
   for (int w = W / 2; w > 0; w /= 2)
     for (int j = 0; j < w; j++) acc[j] += acc[j + w];
   return acc[0];
+}
+
+/* o[i] = exp(x[i] - m) (when o), returns the sum of them. Two simple loops
+ * per block: the exp loop vectorises on its own, the sum keeps W lanes. */
+static float exp_sum_row_f32(float *o, const float *x, int64_t n, float m) {
+  float buf[1024];
+  float s = 0;
+  for (int64_t i0 = 0; i0 < n; i0 += 1024) {
+    int64_t k = n - i0 < 1024 ? n - i0 : 1024;
+    float *dst = o ? o + i0 : buf;
+    exp_row_f32(dst, x + i0, k, m);
+    s += sum_row_f32(dst, k);
+  }
+  return s;
 }
 
 HOT static void scale_row_f32(float *o, int64_t n, float s) {
@@ -154,10 +169,7 @@ HOT static void colstats_f32(float *o, const float *x, int64_t R, int64_t B, flo
   memcpy(m, x, sizeof(float) * (size_t)B);
   for (int64_t r = 1; r < R; r++) {
     const float *row = x + r * B;
-    for (int64_t b = 0; b < B; b++) {
-      float v = row[b];
-      m[b] = (v > m[b] || v != v) ? v : m[b];
-    }
+    max_into_f32(m, row, B);
   }
   for (int64_t b = 0; b < B; b++) s[b] = 0;
   for (int64_t r = 0; r < R; r++) {

@@ -20,6 +20,7 @@
  * Max/min propagate NaN. Empty reductions give the identity (sum 0, prod 1,
  * max -inf / lowest, min +inf / highest, mean NaN).
  */
+#pragma GCC optimize("O3", "no-trapping-math") /* see ops_nn.c */
 #include "tl.h"
 
 #include <inttypes.h>
@@ -28,7 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
 #define HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define HOT
@@ -135,6 +136,7 @@ typedef struct red_kernels {
 #define NACC 32     /* independent accumulators in the row kernels */
 #define LEAF 2048   /* pairwise sum: sequential below this many elements */
 #define LEAF_ROWS 32
+#define EXT_W 256    /* lanes of the max/min row kernels */
 
 /* Pairwise sums and NaN-propagating max/min for float and double. The
  * fixed-width accumulator loops are what the vectoriser turns into SIMD
@@ -166,39 +168,13 @@ typedef struct red_kernels {
       for (int j = 0; j < w; j++) acc[j] *= acc[j + w];                                      \
     return acc[0];                                                                           \
   }                                                                                          \
-  HOT static T max_##S(const T *x, int64_t n) {                                              \
-    T acc[NACC / 2];                                                                         \
-    for (int j = 0; j < NACC / 2; j++) acc[j] = x[0];                                        \
-    int64_t i = 0;                                                                           \
-    for (; i + NACC / 2 <= n; i += NACC / 2)                                                 \
-      for (int j = 0; j < NACC / 2; j++) {                                                   \
-        T v = x[i + j];                                                                      \
-        acc[j] = (v > acc[j] || v != v) ? v : acc[j];                                        \
-      }                                                                                      \
-    for (int j = 0; i < n; i++, j++) acc[j] = (x[i] > acc[j] || x[i] != x[i]) ? x[i] : acc[j]; \
-    for (int j = 1; j < NACC / 2; j++) acc[0] = (acc[j] > acc[0] || acc[j] != acc[j]) ? acc[j] : acc[0]; \
-    return acc[0];                                                                           \
-  }                                                                                          \
-  HOT static T min_##S(const T *x, int64_t n) {                                              \
-    T acc[NACC / 2];                                                                         \
-    for (int j = 0; j < NACC / 2; j++) acc[j] = x[0];                                        \
-    int64_t i = 0;                                                                           \
-    for (; i + NACC / 2 <= n; i += NACC / 2)                                                 \
-      for (int j = 0; j < NACC / 2; j++) {                                                   \
-        T v = x[i + j];                                                                      \
-        acc[j] = (v < acc[j] || v != v) ? v : acc[j];                                        \
-      }                                                                                      \
-    for (int j = 0; i < n; i++, j++) acc[j] = (x[i] < acc[j] || x[i] != x[i]) ? x[i] : acc[j]; \
-    for (int j = 1; j < NACC / 2; j++) acc[0] = (acc[j] < acc[0] || acc[j] != acc[j]) ? acc[j] : acc[0]; \
-    return acc[0];                                                                           \
-  }                                                                                          \
+  static T extreme_##S(const T *x, int64_t n, int kind);                                     \
   static void row_##S(void *acc, const void *x, int64_t n, int kind) {                       \
     T *o = acc;                                                                              \
     switch (kind) {                                                                          \
     case K_SUM: *o = sum_##S(x, n); break;                                                   \
     case K_PROD: *o = prod_##S(x, n); break;                                                 \
-    case K_MAX: *o = max_##S(x, n); break;                                                   \
-    default: *o = min_##S(x, n); break;                                                      \
+    default: *o = extreme_##S(x, n, kind); break;                                            \
     }                                                                                        \
   }                                                                                          \
   /* acc[b] (+|*|max|min)= row[b] */                                                         \
@@ -206,19 +182,36 @@ typedef struct red_kernels {
     switch (kind) {                                                                          \
     case K_SUM: for (int64_t b = 0; b < nb; b++) acc[b] += row[b]; break;                    \
     case K_PROD: for (int64_t b = 0; b < nb; b++) acc[b] *= row[b]; break;                   \
-    case K_MAX:                                                                              \
+    case K_MAX: /* two selects (not one ||) so the loop vectorises; NaN sticks */           \
       for (int64_t b = 0; b < nb; b++) {                                                     \
-        T v = row[b];                                                                        \
-        acc[b] = (v > acc[b] || v != v) ? v : acc[b];                                        \
+        T v = row[b], a = acc[b];                                                            \
+        a = v > a ? v : a;                                                                   \
+        acc[b] = v != v ? v : a;                                                             \
       }                                                                                      \
       break;                                                                                 \
     default:                                                                                 \
       for (int64_t b = 0; b < nb; b++) {                                                     \
-        T v = row[b];                                                                        \
-        acc[b] = (v < acc[b] || v != v) ? v : acc[b];                                        \
+        T v = row[b], a = acc[b];                                                            \
+        a = v < a ? v : a;                                                                   \
+        acc[b] = v != v ? v : a;                                                             \
       }                                                                                      \
       break;                                                                                 \
     }                                                                                        \
+  }                                                                                          \
+  /* max/min of a run: as rows of EXT_W lanes through accum_row, then the lanes. */        \
+  static T extreme_##S(const T *x, int64_t n, int kind) {                                    \
+    T acc[EXT_W];                                                                            \
+    int64_t w = n < EXT_W ? n : EXT_W, i = w;                                                \
+    memcpy(acc, x, sizeof(T) * (size_t)w);                                                   \
+    for (; i + EXT_W <= n; i += EXT_W) accum_row_##S(acc, x + i, EXT_W, kind);               \
+    if (i < n) accum_row_##S(acc, x + i, n - i, kind);                                       \
+    T r = acc[0];                                                                            \
+    for (int64_t j = 1; j < w; j++) {                                                        \
+      T v = acc[j];                                                                          \
+      r = (kind == K_MAX ? v > r : v < r) ? v : r;                                           \
+      r = v != v ? v : r;                                                                    \
+    }                                                                                        \
+    return r;                                                                                \
   }                                                                                          \
   /* Pairwise over rows: scratch holds one row per recursion level. */                     \
   static void sum_rows_##S(T *acc, const T *x, int64_t nrows, int64_t stride, int64_t nb,    \
