@@ -694,6 +694,7 @@ typedef struct norm_job {
   tl_dtype dt;
   const char *in;
   char *out;
+  int failed; /* set when a worker could not allocate its scratch row */
 } norm_job;
 
 static double vec_norm(const double *x, int64_t n, int64_t stride, ord_kind kind, double p) {
@@ -713,10 +714,13 @@ static double vec_norm(const double *x, int64_t n, int64_t stride, ord_kind kind
 }
 
 static void norm_units(int64_t begin, int64_t end, void *ctx) {
-  const norm_job *j = ctx;
+  norm_job *j = ctx;
   int64_t m = j->rows * j->cols;
   double *buf = malloc(sizeof(double) * (size_t)(m ? m : 1));
-  if (!buf) return; /* checked by the caller's allocation of the same size */
+  if (!buf) {
+    __atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
+    return;
+  }
   for (int64_t b = begin; b < end; b++) {
     if (j->dt == TL_FLOAT32)
       for (int64_t i = 0; i < m; i++) buf[i] = ((const float *)j->in)[b * m + i];
@@ -819,12 +823,10 @@ static tl_status norm_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, c
   if (m == 0) {
     memset(tl_tensor_data(o), 0, (size_t)o->size * tl_dtypes[dt].size);
   } else {
-    void *probe = malloc(sizeof(double) * (size_t)m);
-    if (!probe) s = tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
-    free(probe);
     j.in = tl_tensor_data(c);
     j.out = tl_tensor_data(o);
-    if (!s) tl_parallel_for(o->size, (1 << 16) / m + 1, norm_units, &j);
+    tl_parallel_for(o->size, (1 << 16) / m + 1, norm_units, &j);
+    if (j.failed) s = tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
   }
   tl_tensor_release(c);
   if (s) {
