@@ -96,7 +96,7 @@ static tl_status strided_slice_spec(const tl_tensor *t, const tl_attr *attr, sli
   }
   int r = t->rank;
   if (real > r)
-    return tl_error(TL_INVALID_ARGUMENT, "too many indices: %d dimensions are indexed but the tensor has rank %d", real, r);
+    return tl_error(TL_INVALID_ARGUMENT, "too many indices for a tensor of rank %d (%d given)", r, real);
   sp->out_rank = 0;
   int full = 0;
   for (int i = 0; i < sparse_n; i++) {
