@@ -584,14 +584,19 @@ static tl_status diag_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, c
                           tl_tensor_list *out) {
   (void)op;
   (void)n_in;
-  (void)attr;
   tl_tensor *d = in[0], *o, *v;
   if (d->rank < 1) return tl_error(TL_INVALID_ARGUMENT, "diagonal must have rank >= 1");
   if (d->rank + 1 > TL_MAX_RANK) return tl_error(TL_INVALID_ARGUMENT, "result would have rank > %d", TL_MAX_RANK);
   if (d->dtype == TL_STRING) return tl_error(TL_UNIMPLEMENTED, "string tensors are not supported");
+  int64_t n = d->shape[d->rank - 1];
+  int64_t rows = attr[0].i < 0 ? n : attr[0].i, cols = attr[1].i < 0 ? n : attr[1].i;
+  if ((rows < cols ? rows : cols) != n)
+    return tl_error(TL_INVALID_ARGUMENT, "a diagonal of %" PRId64 " elements does not fit num_rows=%" PRId64
+                    ", num_cols=%" PRId64 " (min(num_rows, num_cols) must equal it)", n, rows, cols);
   int64_t shape[TL_MAX_RANK];
   memcpy(shape, d->shape, sizeof(int64_t) * (size_t)d->rank);
-  shape[d->rank] = d->shape[d->rank - 1];
+  shape[d->rank - 1] = rows;
+  shape[d->rank] = cols;
   tl_status s = tl_tensor_zeros(d->dtype, d->rank + 1, shape, &o);
   if (s) return s;
   if (o->size) {
@@ -913,32 +918,322 @@ static tl_status tensordot_fwd(const tl_op_def *op, tl_tensor *const *in, int n_
   return tl_list_push(out, o);
 }
 
+/* ---- gradients (written with ops, so they differentiate again) --------- */
+
+#define UNUSED_GRAD_ARGS \
+  (void)op;              \
+  (void)n_in;            \
+  (void)n_out
+
+static tl_status mm(tl_tensor *x, tl_tensor *y, bool tx, bool ty, tl_tensor **out) {
+  tl_tensor *in[2] = {x, y};
+  return tl_call("matmul", 2, in, 2, (tl_named_attr[]){TL_A_BOOL("transpose_a", tx), TL_A_BOOL("transpose_b", ty)}, out);
+}
+
+static tl_status binop(const char *name, tl_tensor *x, tl_tensor *y, tl_tensor **out) {
+  tl_tensor *in[2] = {x, y};
+  return tl_call(name, 2, in, 0, NULL, out);
+}
+
+/* g with its reduced dims restored as size 1 (so it broadcasts against x). */
+static tl_status expand_last(tl_tensor *g, int times, tl_tensor **out) {
+  int64_t shape[TL_MAX_RANK];
+  memcpy(shape, g->shape, sizeof(int64_t) * (size_t)g->rank);
+  for (int i = 0; i < times; i++) shape[g->rank + i] = 1;
+  return tl_call("reshape", 1, &g, 1, (tl_named_attr[]){TL_A_INTS("shape", g->rank + times, shape)}, out);
+}
+
+/* TensorFlow's _BatchMatMulV2 rule; batch broadcasting is undone by the tape. */
+static tl_status matmul_grad(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
+                             tl_tensor *const *out, int n_out, tl_tensor *const *gout, tl_tensor **gin) {
+  UNUSED_GRAD_ARGS;
+  (void)out;
+  bool ta = attr[0].b || attr[2].b, tb = attr[1].b || attr[3].b;
+  tl_tensor *a = in[0], *b = in[1], *g = gout[0];
+  tl_status s;
+  if (!ta && !tb) {
+    if ((s = mm(g, b, false, true, &gin[0]))) return s;
+    return mm(a, g, true, false, &gin[1]);
+  }
+  if (!ta && tb) {
+    if ((s = mm(g, b, false, false, &gin[0]))) return s;
+    return mm(g, a, true, false, &gin[1]);
+  }
+  if (ta && !tb) {
+    if ((s = mm(b, g, false, true, &gin[0]))) return s;
+    return mm(a, g, false, false, &gin[1]);
+  }
+  if ((s = mm(b, g, true, true, &gin[0]))) return s;
+  return mm(g, a, true, true, &gin[1]);
+}
+
+static tl_status matrix_transpose_grad(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
+                                       tl_tensor *const *out, int n_out, tl_tensor *const *gout, tl_tensor **gin) {
+  UNUSED_GRAD_ARGS;
+  (void)in;
+  (void)attr;
+  (void)out;
+  return tl_call("matrix_transpose", 1, &gout[0], 0, NULL, &gin[0]);
+}
+
+static tl_status diag_part_grad(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
+                                tl_tensor *const *out, int n_out, tl_tensor *const *gout, tl_tensor **gin) {
+  UNUSED_GRAD_ARGS;
+  (void)attr;
+  (void)out;
+  const tl_tensor *x = in[0];
+  return tl_call("diag", 1, &gout[0], 2,
+                 (tl_named_attr[]){TL_A_INT("num_rows", x->shape[x->rank - 2]), TL_A_INT("num_cols", x->shape[x->rank - 1])},
+                 &gin[0]);
+}
+
+static tl_status diag_grad(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
+                           tl_tensor *const *out, int n_out, tl_tensor *const *gout, tl_tensor **gin) {
+  UNUSED_GRAD_ARGS;
+  (void)in;
+  (void)attr;
+  (void)out;
+  return tl_call("diag_part", 1, &gout[0], 0, NULL, &gin[0]);
+}
+
+static tl_status trace_grad(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
+                            tl_tensor *const *out, int n_out, tl_tensor *const *gout, tl_tensor **gin) {
+  UNUSED_GRAD_ARGS;
+  (void)attr;
+  (void)out;
+  const tl_tensor *x = in[0];
+  int64_t m = x->shape[x->rank - 2], n = x->shape[x->rank - 1], shape[TL_MAX_RANK];
+  memcpy(shape, x->shape, sizeof(int64_t) * (size_t)x->rank);
+  shape[x->rank - 2] = m < n ? m : n;
+  tl_tensor *e, *d;
+  tl_status s = expand_last(gout[0], 1, &e);
+  if (s) return s;
+  s = tl_call("broadcast_to", 1, &e, 1, (tl_named_attr[]){TL_A_INTS("shape", x->rank - 1, shape)}, &d);
+  tl_tensor_release(e);
+  if (s) return s;
+  s = tl_call("diag", 1, &d, 2, (tl_named_attr[]){TL_A_INT("num_rows", m), TL_A_INT("num_cols", n)}, &gin[0]);
+  tl_tensor_release(d);
+  return s;
+}
+
+/* d det(A) = det(A) tr(A^-1 dA): grad = g det(A) A^-T. */
+static tl_status det_grad(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
+                          tl_tensor *const *out, int n_out, tl_tensor *const *gout, tl_tensor **gin) {
+  UNUSED_GRAD_ARGS;
+  (void)attr;
+  tl_tensor *a = in[0], *invt = NULL, *gd = NULL, *e = NULL;
+  tl_status s;
+  if (!(s = tl_call("inv", 1, &a, 1, (tl_named_attr[]){TL_A_BOOL("adjoint", true)}, &invt)) &&
+      !(s = binop("multiply", gout[0], out[0], &gd)) && !(s = expand_last(gd, 2, &e)))
+    s = binop("multiply", e, invt, &gin[0]);
+  tl_tensor_release(invt);
+  tl_tensor_release(gd);
+  tl_tensor_release(e);
+  return s;
+}
+
+/* Y = inv(A): gA = -Yᵀ G Yᵀ; Y = inv(Aᵀ): gA = -Y Gᵀ Y. */
+static tl_status inv_grad(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
+                          tl_tensor *const *out, int n_out, tl_tensor *const *gout, tl_tensor **gin) {
+  UNUSED_GRAD_ARGS;
+  (void)in;
+  bool adj = attr[0].b;
+  tl_tensor *y = out[0], *t = NULL, *t2 = NULL;
+  tl_status s;
+  if (!(s = adj ? mm(y, gout[0], false, true, &t) : mm(y, gout[0], true, false, &t)) &&
+      !(s = mm(t, y, false, adj ? false : true, &t2)))
+    s = tl_call("negative", 1, &t2, 0, NULL, &gin[0]);
+  tl_tensor_release(t);
+  tl_tensor_release(t2);
+  return s;
+}
+
+/* TensorFlow's MatrixSolve rule. */
+static tl_status solve_grad(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
+                            tl_tensor *const *out, int n_out, tl_tensor *const *gout, tl_tensor **gin) {
+  UNUSED_GRAD_ARGS;
+  bool adj = attr[0].b;
+  tl_tensor *pair[2] = {in[0], gout[0]}, *gb = NULL, *p = NULL;
+  tl_status s = tl_call("solve", 2, pair, 1, (tl_named_attr[]){TL_A_BOOL("adjoint", !adj)}, &gb);
+  if (s) return s;
+  if (!(s = adj ? mm(out[0], gb, false, true, &p) : mm(gb, out[0], false, true, &p)))
+    s = tl_call("negative", 1, &p, 0, NULL, &gin[0]);
+  tl_tensor_release(p);
+  if (s) {
+    tl_tensor_release(gb);
+    return s;
+  }
+  gin[1] = gb;
+  return TL_OK;
+}
+
+/* Contract g with the other operand over its free dims, then put the
+ * result's dims back in the operand's order. */
+static tl_status tensordot_side(tl_tensor *g, tl_tensor *other, bool g_first, int nfree_self, int g_rank,
+                                const int *self_free, int n_self_free, const int *other_free, int n_other_free,
+                                const int *self_ax, const int *other_ax, int ncontract, int self_rank,
+                                tl_tensor **out) {
+  (void)g_rank;
+  int64_t ga[TL_MAX_RANK], oa[TL_MAX_RANK];
+  int src_order[TL_MAX_RANK], n = 0;
+  /* g's dims: [a_free..., b_free...]; self's free dims come first when self is a. */
+  for (int i = 0; i < n_other_free; i++) {
+    ga[i] = g_first ? nfree_self + i : i;
+    oa[i] = other_free[i];
+  }
+  tl_tensor *pair[2], *r, *t;
+  pair[0] = g_first ? g : other;
+  pair[1] = g_first ? other : g;
+  tl_status s = tl_call("tensordot", 2, pair, 2,
+                        (tl_named_attr[]){TL_A_INTS("a_axes", n_other_free, g_first ? ga : oa),
+                                          TL_A_INTS("b_axes", n_other_free, g_first ? oa : ga)},
+                        &r);
+  if (s) return s;
+  /* r's dims: the remaining dims of its first operand, then of its second.
+   * Those of `other` are its contracted axes in ascending order, each the
+   * partner of one of self's contracted axes. */
+  int other_sorted[TL_MAX_RANK], partner[TL_MAX_RANK], m = 0;
+  for (int d = 0; d < TL_MAX_RANK; d++)
+    for (int i = 0; i < ncontract; i++)
+      if (other_ax[i] == d) {
+        other_sorted[m] = d;
+        partner[m++] = self_ax[i];
+      }
+  (void)other_sorted;
+  if (g_first) {
+    for (int i = 0; i < n_self_free; i++) src_order[n++] = self_free[i];
+    for (int i = 0; i < m; i++) src_order[n++] = partner[i];
+  } else {
+    for (int i = 0; i < m; i++) src_order[n++] = partner[i];
+    for (int i = 0; i < n_self_free; i++) src_order[n++] = self_free[i];
+  }
+  int64_t perm[TL_MAX_RANK];
+  bool identity = true;
+  for (int d = 0; d < self_rank; d++)
+    for (int k = 0; k < n; k++)
+      if (src_order[k] == d) {
+        perm[d] = k;
+        identity &= k == d;
+      }
+  if (identity) {
+    *out = r;
+    return TL_OK;
+  }
+  s = tl_call("transpose", 1, &r, 1, (tl_named_attr[]){TL_A_INTS("perm", self_rank, perm)}, &t);
+  tl_tensor_release(r);
+  if (!s) *out = t;
+  return s;
+}
+
+static tl_status tensordot_grad(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
+                                tl_tensor *const *out, int n_out, tl_tensor *const *gout, tl_tensor **gin) {
+  UNUSED_GRAD_ARGS;
+  (void)out;
+  tl_tensor *a = in[0], *b = in[1], *g = gout[0];
+  int nc = attr[0].n, axa[TL_MAX_RANK], axb[TL_MAX_RANK], fa[TL_MAX_RANK], fb[TL_MAX_RANK], nfa = 0, nfb = 0;
+  bool ua[TL_MAX_RANK] = {false}, ub[TL_MAX_RANK] = {false};
+  for (int i = 0; i < nc; i++) {
+    tl_status s;
+    if ((s = tl_normalize_axis("tensordot", attr[0].ints[i], a->rank, &axa[i])) ||
+        (s = tl_normalize_axis("tensordot", attr[1].ints[i], b->rank, &axb[i])))
+      return s;
+    ua[axa[i]] = ub[axb[i]] = true;
+  }
+  for (int d = 0; d < a->rank; d++)
+    if (!ua[d]) fa[nfa++] = d;
+  for (int d = 0; d < b->rank; d++)
+    if (!ub[d]) fb[nfb++] = d;
+  tl_status s = tensordot_side(g, b, true, nfa, g->rank, fa, nfa, fb, nfb, axa, axb, nc, a->rank, &gin[0]);
+  if (s) return s;
+  return tensordot_side(g, a, false, nfa, g->rank, fb, nfb, fa, nfa, axb, axa, nc, b->rank, &gin[1]);
+}
+
+/* p-norms: g sign(x) |x|^(p-1) / norm^(p-1) (p = 2: g x / norm; p = 1: g sign(x)). */
+static tl_status norm_grad(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
+                           tl_tensor *const *out, int n_out, tl_tensor *const *gout, tl_tensor **gin) {
+  UNUSED_GRAD_ARGS;
+  tl_tensor *x = in[0];
+  const tl_attr *axis = &attr[1];
+  bool matrix = axis->present && axis->n == 2;
+  ord_kind kind;
+  double p = 2;
+  tl_status s = parse_ord(attr[0].s ? attr[0].s : "euclidean", matrix, &kind, &p);
+  if (s) return s;
+  if (kind == ORD_INF || (matrix && kind != ORD_FRO))
+    return tl_error(TL_UNIMPLEMENTED, "the gradient of norm with ord '%s'%s is not implemented",
+                    attr[0].s ? attr[0].s : "euclidean", matrix ? " over a matrix" : "");
+  if (kind == ORD_FRO) p = 2;
+  /* g and the norm with the reduced dims kept as 1. */
+  int64_t kshape[TL_MAX_RANK];
+  for (int d = 0; d < x->rank; d++) {
+    bool reduced = !axis->present;
+    for (int i = 0; axis->present && i < axis->n; i++) {
+      int a;
+      if (tl_normalize_axis("norm", axis->ints[i], x->rank, &a)) return tl_last_status();
+      reduced |= a == d;
+    }
+    kshape[d] = reduced ? 1 : x->shape[d];
+  }
+  tl_tensor *g = NULL, *nrm = NULL, *t = NULL, *u = NULL, *v = NULL, *c = NULL;
+  tl_named_attr rs = TL_A_INTS("shape", x->rank, kshape);
+  if ((s = tl_call("reshape", 1, &gout[0], 1, &rs, &g)) || (s = tl_call("reshape", 1, &out[0], 1, &rs, &nrm)))
+    goto done;
+  if (p == 1) {
+    if (!(s = tl_call("sign", 1, &x, 0, NULL, &t))) s = binop("multiply", t, g, &gin[0]);
+  } else if (p == 2) {
+    if (!(s = binop("multiply", x, g, &t))) s = binop("divide", t, nrm, &gin[0]);
+  } else {
+    /* sign(x) |x|^(p-1) g / nrm^(p-1) */
+    if ((s = tl_tensor_scalar_f64(x->dtype, p - 1, &c)) || (s = tl_call("abs", 1, &x, 0, NULL, &t)) ||
+        (s = binop("pow", t, c, &u)))
+      goto done;
+    tl_tensor_release(t);
+    t = NULL;
+    if ((s = tl_call("sign", 1, &x, 0, NULL, &t)) || (s = binop("multiply", u, t, &v))) goto done;
+    tl_tensor_release(u);
+    tl_tensor_release(t);
+    u = t = NULL;
+    if ((s = binop("multiply", v, g, &u)) || (s = binop("pow", nrm, c, &t))) goto done;
+    s = binop("divide", u, t, &gin[0]);
+  }
+done:
+  tl_tensor_release(g);
+  tl_tensor_release(nrm);
+  tl_tensor_release(t);
+  tl_tensor_release(u);
+  tl_tensor_release(v);
+  tl_tensor_release(c);
+  return s;
+}
+
 tl_op_def tl_ops_linalg[] = {
     {.name = "matmul", .inputs = "a, b",
      .attrs = "transpose_a:bool=false, transpose_b:bool=false, adjoint_a:bool=false, adjoint_b:bool=false",
-     .forward = matmul_fwd, .flags = TL_OP_SCALARS_FOLLOW | TL_OP_SAME_DTYPE,
+     .forward = matmul_fwd, .grad = matmul_grad, .flags = TL_OP_SCALARS_FOLLOW | TL_OP_SAME_DTYPE,
      .api = "tf.matmul tf.linalg.matmul",
      .doc = "Matrix product of the last two dimensions, batch dimensions broadcast (a @ b)."},
     {.name = "tensordot", .inputs = "a, b", .attrs = "a_axes:ints, b_axes:ints", .forward = tensordot_fwd,
-     .flags = TL_OP_SCALARS_FOLLOW | TL_OP_SAME_DTYPE, .api = "-",
+     .grad = tensordot_grad, .flags = TL_OP_SCALARS_FOLLOW | TL_OP_SAME_DTYPE, .api = "-",
      .doc = "Contraction of a's a_axes with b's b_axes (tf.tensordot in stdlib/tlua/linalg.lua calls it)."},
     {.name = "norm", .inputs = "tensor", .attrs = "ord:string=euclidean, axis:ints?, keepdims:bool=false",
-     .forward = norm_fwd, .api = "tf.norm tf.linalg.norm",
+     .forward = norm_fwd, .grad = norm_grad, .api = "tf.norm tf.linalg.norm",
      .doc = "Vector norm (axis nil or one axis) or matrix norm (a pair of axes); ord 'euclidean', 'fro', 1, 2, inf or p."},
-    {.name = "inv", .inputs = "input", .attrs = "adjoint:bool=false", .forward = inv_fwd,
+    {.name = "inv", .inputs = "input", .attrs = "adjoint:bool=false", .forward = inv_fwd, .grad = inv_grad,
      .api = "tf.linalg.inv", .doc = "Inverse of each square matrix in the last two dimensions (LU, LAPACK getrf/getri)."},
-    {.name = "det", .inputs = "input", .forward = det_fwd, .api = "tf.linalg.det",
+    {.name = "det", .inputs = "input", .forward = det_fwd, .grad = det_grad, .api = "tf.linalg.det",
      .doc = "Determinant of each square matrix in the last two dimensions (LU, LAPACK getrf)."},
-    {.name = "solve", .inputs = "matrix, rhs", .attrs = "adjoint:bool=false", .forward = solve_fwd,
+    {.name = "solve", .inputs = "matrix, rhs", .attrs = "adjoint:bool=false", .forward = solve_fwd, .grad = solve_grad,
      .flags = TL_OP_SCALARS_FOLLOW | TL_OP_SAME_DTYPE, .api = "tf.linalg.solve",
      .doc = "X with matrix @ X = rhs for each batch entry (LAPACK gesv); batch dimensions broadcast."},
     {.name = "matrix_transpose", .inputs = "a", .attrs = "conjugate:bool=false", .forward = matrix_transpose_fwd,
-     .api = "tf.linalg.matrix_transpose tf.linalg.adjoint", .doc = "Swaps the last two dimensions."},
-    {.name = "trace", .inputs = "x", .forward = trace_fwd, .api = "tf.linalg.trace",
+     .grad = matrix_transpose_grad, .api = "tf.linalg.matrix_transpose tf.linalg.adjoint",
+     .doc = "Swaps the last two dimensions."},
+    {.name = "trace", .inputs = "x", .forward = trace_fwd, .grad = trace_grad, .api = "tf.linalg.trace",
      .doc = "Sum of the main diagonal of the last two dimensions."},
-    {.name = "diag_part", .inputs = "input", .forward = diag_part_fwd, .api = "tf.linalg.diag_part",
+    {.name = "diag_part", .inputs = "input", .forward = diag_part_fwd, .grad = diag_part_grad, .api = "tf.linalg.diag_part",
      .doc = "The main diagonal of the last two dimensions."},
-    {.name = "diag", .inputs = "diagonal", .forward = diag_fwd, .api = "tf.linalg.diag",
-     .doc = "Square matrices with the given diagonals (last dimension) and zeros elsewhere."},
+    {.name = "diag", .inputs = "diagonal", .attrs = "num_rows:int=-1, num_cols:int=-1", .forward = diag_fwd,
+     .grad = diag_grad, .api = "tf.linalg.diag",
+     .doc = "Matrices with the given main diagonals (last dimension) and zeros elsewhere (square unless num_rows/num_cols)."},
     {0},
 };

@@ -335,3 +335,109 @@ describe("matrix helpers", function()
     assert_error("InvalidArgument", { "trace", "rank >= 2" }, function() return tf.linalg.trace(tf.zeros({ 3 })) end)
   end)
 end)
+
+-- Gradients against float64 central differences. The loss is <w, f(x)> with
+-- fixed weights w passed as output_gradients, so only the rules of the ops
+-- under test are involved (the shared gradcheck needs reduce_sum's rule).
+local function flat(t)
+  local out = {}
+  local function walk(x)
+    if type(x) == "table" then for _, v in ipairs(x) do walk(v) end else out[#out + 1] = x end
+  end
+  walk(type(t) == "table" and t or t:totable())
+  return out
+end
+
+local function gradcheck(fn, inputs, tol)
+  local xs = {}
+  for i, v in ipairs(inputs) do xs[i] = tf.constant(v, tf.float64) end
+  local y0 = fn(table.unpack(xs))
+  local n = #flat(y0)
+  local wv = {}
+  for i = 1, n do wv[i] = math.sin(i * 1.3) + 0.5 end
+  local w = tf.reshape(tf.constant(wv, tf.float64), y0.shape:as_list())
+  local tape = tf.GradientTape()
+  for _, x in ipairs(xs) do tape:watch(x) end
+  local y = fn(table.unpack(xs))
+  local grads = tape:gradient(y, xs, { output_gradients = w })
+  local function loss(args)
+    local f, s = flat(fn(table.unpack(args))), 0
+    for i = 1, n do s = s + f[i] * wv[i] end
+    return s
+  end
+  local eps = 1e-6
+  for i, x in ipairs(xs) do
+    local vals, shape = flat(x), x.shape:as_list()
+    local g = flat(grads[i])
+    assert.equal(#vals, #g)
+    for e = 1, #vals do
+      local args = { table.unpack(xs) }
+      local orig = vals[e]
+      vals[e] = orig + eps
+      args[i] = tf.reshape(tf.constant(vals, tf.float64), shape)
+      local lp = loss(args)
+      vals[e] = orig - eps
+      args[i] = tf.reshape(tf.constant(vals, tf.float64), shape)
+      local lm = loss(args)
+      vals[e] = orig
+      local num = (lp - lm) / (2 * eps)
+      assert(math.abs(num - g[e]) <= (tol or 1e-6) * math.max(1, math.abs(num)),
+        ("input %d element %d: analytic %.10g vs numeric %.10g"):format(i, e, g[e], num))
+    end
+  end
+end
+
+describe("gradients", function()
+  local m23 = { { 0.5, -1.0, 2.0 }, { 1.5, 0.25, -0.75 } }
+  local m32 = { { 1.0, -0.5 }, { 0.75, 2.0 }, { -1.25, 0.5 } }
+  local sq = { { 2.0, 0.5, -0.25 }, { 0.3, 1.5, 0.4 }, { -0.2, 0.1, 1.8 } }
+  local rhs = { { 1.0, -0.5 }, { 0.25, 2.0 }, { -1.0, 0.75 } }
+
+  it("of matmul for every transpose and with batch broadcasting", function()
+    gradcheck(function(a, b) return tf.matmul(a, b) end, { m23, m32 })
+    gradcheck(function(a, b) return tf.matmul(a, b, true, false) end, { m32, m32 })
+    gradcheck(function(a, b) return tf.matmul(a, b, false, true) end, { m23, m23 })
+    gradcheck(function(a, b) return tf.matmul(a, b, { adjoint_a = true, adjoint_b = true }) end, { m32, m23 })
+    gradcheck(function(a, b) return tf.matmul(a, b) end, { { m23, m23 }, m32 })
+    gradcheck(function(a, b) return tf.matmul(a, b) end, { m23, { m32, m32 } })
+  end)
+
+  it("of tensordot", function()
+    gradcheck(function(a, b) return tf.tensordot(a, b, 1) end, { m23, m32 })
+    gradcheck(function(a, b) return tf.tensordot(a, b, { { 0, 1 }, { 1, 0 } }) end, { m23, m32 })
+    gradcheck(function(a, b) return tf.tensordot(a, b, { { 0 }, { 1 } }) end, { { m23, m23 }, m32 })
+    gradcheck(function(a, b) return tf.tensordot(a, b, 0) end, { { 1.0, 2.0 }, m23 })
+  end)
+
+  it("of inv, det and solve (and their adjoints)", function()
+    gradcheck(function(x) return tf.linalg.inv(x) end, { sq }, 1e-5)
+    gradcheck(function(x) return tf.linalg.inv(x, { adjoint = true }) end, { sq }, 1e-5)
+    gradcheck(function(x) return tf.linalg.det(x) end, { sq }, 1e-5)
+    gradcheck(function(x) return tf.linalg.det(x) end, { { sq, sq } }, 1e-5)
+    gradcheck(function(a, b) return tf.linalg.solve(a, b) end, { sq, rhs }, 1e-5)
+    gradcheck(function(a, b) return tf.linalg.solve(a, b, { adjoint = true }) end, { sq, rhs }, 1e-5)
+  end)
+
+  it("of norm (p-norms and Frobenius)", function()
+    gradcheck(function(x) return tf.norm(x) end, { m23 })
+    gradcheck(function(x) return tf.norm(x, 1, 1) end, { m23 })
+    gradcheck(function(x) return tf.norm(x, 3, 0, true) end, { m23 })
+    gradcheck(function(x) return tf.norm(x, "fro", { 0, 1 }) end, { { m23, m23 } })
+    local X = tf.constant(m23, tf.float64)
+    local tape = tf.GradientTape()
+    tape:watch(X)
+    local y = tf.norm(X, math.huge, 1)
+    assert_error("Unimplemented", { "ord 'inf'" }, function()
+      return tape:gradient(y, X, { output_gradients = tf.constant({ 1.0, 1.0 }, tf.float64) })
+    end)
+  end)
+
+  it("of matrix_transpose, trace, diag and diag_part", function()
+    gradcheck(function(x) return tf.linalg.matrix_transpose(x) end, { m23 })
+    gradcheck(function(x) return tf.linalg.trace(x) end, { m23 })
+    gradcheck(function(x) return tf.linalg.trace(x) end, { { sq, sq } })
+    gradcheck(function(x) return tf.linalg.diag_part(x) end, { m32 })
+    gradcheck(function(x) return tf.linalg.diag(x) end, { { 0.5, -1.5, 2.0 } })
+    gradcheck(function(x) return tf.linalg.diag(x, { num_rows = 4 }) end, { { 0.5, -1.5, 2.0 } })
+  end)
+end)
