@@ -15,7 +15,9 @@
  *
  * Scalars derived from the step (bias corrections, Nadam's schedule) are
  * computed once per call in double, then each rule runs in the variable's
- * dtype. Large variables are split across the thread pool.
+ * dtype. Large variables are split across the thread pool. The file is
+ * built with -O3 -fno-math-errno (CMakeLists.txt) so the loops vectorize: with
+ * errno, every sqrt keeps a branch to the library call. Results stay IEEE.
  */
 #include "optim.h"
 
@@ -114,7 +116,7 @@ struct upd {
   coeffs k;
   void *p, *s[TL_OPTIM_MAX_SLOTS];
   const void *g;
-  bool centered, has_mom, sqrt_power;
+  bool centered, has_mom;
   upd_fn fn;
 };
 
@@ -223,25 +225,33 @@ RULE(adadelta_f32, adadelta_f64,
      S1[i] = (real)k.rho * S1[i] + (real)k.one_m_rho * dv * dv;
      p += (real)k.lr * dv;)
 
-/* Ftrl-proximal as Keras: the new variable is solved from the linear term. */
-RULE(ftrl_f32, ftrl_f64,
-     real acc = S0[i], lin = S1[i];
-     real gu = g + (real)k.shrink2 * p;
-     real na = acc + g * g;
-     real pn = c->sqrt_power ? sqrt(na) : pow(na, (real)-k.lrp);
-     real pa = c->sqrt_power ? sqrt(acc) : pow(acc, (real)-k.lrp);
-     lin += gu - (pn - pa) / (real)k.lr * p;
-     real quad = pn / (real)k.lr + 2 * (real)k.l2;
-     real l1 = (real)k.l1;
-     real lc = lin < -l1 ? -l1 : lin > l1 ? l1 : lin;
-     p = (lc - lin) / quad;
-     S0[i] = na;
-     S1[i] = lin;)
+/* Ftrl-proximal as Keras: the new variable is solved from the linear term.
+ * POW(x) is x^(-lr_power); the default lr_power = -0.5 gets sqrt, which
+ * vectorizes. */
+#define FTRL_BODY(POW)                                          \
+  real acc = S0[i], lin = S1[i];                                \
+  real gu = g + (real)k.shrink2 * p;                            \
+  real na = acc + g * g;                                        \
+  real pn = POW(na), pa = POW(acc);                             \
+  lin += gu - (pn - pa) / (real)k.lr * p;                       \
+  real quad = pn / (real)k.lr + 2 * (real)k.l2;                 \
+  real l1 = (real)k.l1;                                         \
+  real lc = lin < -l1 ? -l1 : lin > l1 ? l1 : lin;              \
+  p = (lc - lin) / quad;                                        \
+  S0[i] = na;                                                   \
+  S1[i] = lin;
+#define FTRL_SQRT(x) sqrt(x)
+#define FTRL_POW(x) pow(x, (real)-k.lrp)
+RULE(ftrl_sqrt_f32, ftrl_sqrt_f64, FTRL_BODY(FTRL_SQRT))
+RULE(ftrl_f32, ftrl_f64, FTRL_BODY(FTRL_POW))
 
-/* Lion: var -= lr * sign(b1*m + (1-b1)*g); m = b2*m + (1-b2)*g. */
+/* Lion: var -= lr * sign(b1*m + (1-b1)*g); m = b2*m + (1-b2)*g. sign keeps
+ * NaN, as tf.sign does. */
 RULE(lion_f32, lion_f64,
      real u = S0[i] * (real)k.b1 + g * (real)k.one_m_b1;
-     p -= (real)k.lr * (u > 0 ? (real)1 : u < 0 ? (real)-1 : u);
+     real sg = (real)(u > 0) - (real)(u < 0);
+     sg = u == u ? sg : u;
+     p -= (real)k.lr * sg;
      S0[i] = S0[i] * (real)k.b2 + g * (real)k.one_m_b2;)
 
 /* ---- driver ------------------------------------------------------------- */
@@ -260,7 +270,9 @@ static upd_fn pick(const tl_optim_hparams *hp, bool f64) {
   case TL_OPTIM_ADAMAX: return f64 ? adamax_f64 : adamax_f32;
   case TL_OPTIM_ADAGRAD: return f64 ? adagrad_f64 : adagrad_f32;
   case TL_OPTIM_ADADELTA: return f64 ? adadelta_f64 : adadelta_f32;
-  case TL_OPTIM_FTRL: return f64 ? ftrl_f64 : ftrl_f32;
+  case TL_OPTIM_FTRL:
+    if (hp->lr_power == -0.5) return f64 ? ftrl_sqrt_f64 : ftrl_sqrt_f32;
+    return f64 ? ftrl_f64 : ftrl_f32;
   case TL_OPTIM_LION: return f64 ? lion_f64 : lion_f32;
   default: return NULL;
   }
@@ -342,7 +354,6 @@ tl_status tl_optim_update(const tl_optim_hparams *hp, tl_tensor *var, tl_tensor 
   c.g = tl_tensor_data(g);
   c.centered = hp->centered;
   c.has_mom = hp->momentum > 0;
-  c.sqrt_power = hp->lr_power == -0.5;
   c.fn = pick(hp, var->dtype == TL_FLOAT64);
   tl_parallel_for(var->size, OPTIM_GRAIN, run_range, &c);
   tl_tensor_release(g);
