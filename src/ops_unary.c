@@ -115,9 +115,11 @@ STAMP_F(elu, x > 0 ? x : tl_vexpm1f(x), x > 0 ? x : expm1(x))
 STAMP_F(selu, x > 0 ? (float)SELU_SCALE * x : (float)(SELU_SCALE * SELU_ALPHA) * tl_vexpm1f(x),
         x > 0 ? SELU_SCALE * x : SELU_SCALE * SELU_ALPHA * expm1(x))
 STAMP_F(leaky_relu, x < 0 ? (float)alpha * x : x, x < 0 ? alpha * x : x)
-STAMP_F(gelu, 0.5f * x * (1.0f + erff(x * (float)SQRT1_2)), 0.5 * x * (1.0 + erf(x * SQRT1_2)))
-STAMP_F(gelu_tanh, 0.5f * x * (1.0f + tl_vtanhf((float)SQRT_2_PI * (x + 0.044715f * x * x * x))),
-        0.5 * x * (1.0 + tanh(SQRT_2_PI * (x + 0.044715 * x * x * x))))
+/* Both gelu forms avoid 1 + (something near -1) for negative x: erfc
+ * instead of 1 + erf, and 1 + tanh(z) = 2 sigmoid(2z). */
+STAMP_F(gelu, 0.5f * x * erfcf(-x * (float)SQRT1_2), 0.5 * x * erfc(-x * SQRT1_2))
+STAMP_F(gelu_tanh, x * tl_vsigmoidf(2.0f * (float)SQRT_2_PI * (x + 0.044715f * x * x * x)),
+        x / (1.0 + exp(-2.0 * SQRT_2_PI * (x + 0.044715 * x * x * x))))
 STAMP_F(reciprocal, 1.0f / x, 1.0 / x)
 STAMP_F(sin, sinf(x), sin(x))
 STAMP_F(cos, cosf(x), cos(x))
