@@ -392,16 +392,90 @@ done:
   return s;
 }
 
+/* ---- gradients (written with ops) -------------------------------------- */
+
+/* sort: the gradient goes back through the inverse permutation. With the
+ * axis swapped to the end, perm = argsort(x), inv = argsort(perm), and
+ * dx = take_along_last_axis(g, inv). */
+static tl_status sort_grad(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
+                           tl_tensor *const *out, int n_out, tl_tensor *const *gout, tl_tensor **gin) {
+  (void)n_in;
+  (void)out;
+  (void)n_out;
+  tl_tensor *x = in[0];
+  int axis, r = x->rank;
+  tl_status s = tl_normalize_axis(op->name, attr[0].i, r, &axis);
+  if (s) return s;
+  int64_t swap[TL_MAX_RANK];
+  for (int d = 0; d < r; d++) swap[d] = d;
+  swap[axis] = r - 1;
+  swap[r - 1] = axis;
+  bool moved = axis != r - 1;
+  tl_named_attr perm_attr = TL_A_INTS("perm", r, swap);
+  tl_tensor *xt = NULL, *gt = NULL, *p = NULL, *inv = NULL, *dt = NULL;
+  if (moved) {
+    if ((s = tl_call("transpose", 1, &x, 1, &perm_attr, &xt)) ||
+        (s = tl_call("transpose", 1, &gout[0], 1, &perm_attr, &gt)))
+      goto done;
+  } else {
+    xt = tl_tensor_retain(x);
+    gt = tl_tensor_retain(gout[0]);
+  }
+  const char *dir = attr[1].s ? attr[1].s : "ASCENDING";
+  if ((s = tl_call("argsort", 1, &xt, 2, (tl_named_attr[]){TL_A_INT("axis", -1), TL_A_STRING("direction", dir)}, &p)) ||
+      (s = tl_call("argsort", 1, &p, 1, (tl_named_attr[]){TL_A_INT("axis", -1)}, &inv)))
+    goto done;
+  tl_tensor *pair[2] = {gt, inv};
+  if ((s = tl_call("gather", 2, pair, 2, (tl_named_attr[]){TL_A_INT("axis", r - 1), TL_A_INT("batch_dims", r - 1)}, &dt)))
+    goto done;
+  if (moved) s = tl_call("transpose", 1, &dt, 1, &perm_attr, &gin[0]);
+  else gin[0] = tl_tensor_retain(dt);
+done:
+  tl_tensor_release(xt);
+  tl_tensor_release(gt);
+  tl_tensor_release(p);
+  tl_tensor_release(inv);
+  tl_tensor_release(dt);
+  return s;
+}
+
+/* top_k: dx = sum_k one_hot(indices, n) * g[..., None] (values only; the
+ * indices output is not differentiable). */
+static tl_status top_k_grad(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
+                            tl_tensor *const *out, int n_out, tl_tensor *const *gout, tl_tensor **gin) {
+  (void)op;
+  (void)n_in;
+  (void)attr;
+  (void)n_out;
+  tl_tensor *x = in[0], *g = gout[0];
+  if (!g) return TL_OK;
+  tl_tensor *oh = NULL, *ge = NULL, *prod = NULL;
+  int64_t n = x->shape[x->rank - 1];
+  tl_status s;
+  if (!(s = tl_call("one_hot", 1, &out[1], 2, (tl_named_attr[]){TL_A_INT("depth", n), TL_A_DTYPE("dtype", x->dtype)}, &oh)) &&
+      !(s = tl_call("expand_dims", 1, &g, 1, (tl_named_attr[]){TL_A_INT("axis", -1)}, &ge))) {
+    tl_tensor *pair[2] = {oh, ge};
+    if (!(s = tl_call("multiply", 2, pair, 0, NULL, &prod)))
+      s = tl_call("reduce_sum", 1, &prod, 1, (tl_named_attr[]){TL_A_INTS("axis", 1, (int64_t[]){-2})}, &gin[0]);
+  }
+  tl_tensor_release(oh);
+  tl_tensor_release(ge);
+  tl_tensor_release(prod);
+  return s;
+}
+
 tl_op_def tl_ops_sort[] = {
     {.name = "sort", .inputs = "values", .attrs = "axis:int=-1, direction:string=ASCENDING", .forward = sort_fwd,
-     .api = "tf.sort", .doc = "Sorted values along axis (stable; NaN last ascending, first descending)."},
+     .grad = sort_grad, .api = "tf.sort",
+     .doc = "Sorted values along axis (stable; NaN last ascending, first descending)."},
     {.name = "argsort", .inputs = "values", .attrs = "axis:int=-1, direction:string=ASCENDING, stable:bool=false",
-     .forward = argsort_fwd, .api = "tf.argsort",
+     .forward = argsort_fwd, .flags = TL_OP_NO_GRADIENT, .api = "tf.argsort",
      .doc = "int32 indices that sort values along axis (always stable)."},
-    {.name = "top_k", .inputs = "input", .attrs = "k:int=1, sorted:bool=true", .forward = top_k_fwd,
+    {.name = "top_k", .inputs = "input", .attrs = "k:int=1, sorted:bool=true", .forward = top_k_fwd, .grad = top_k_grad,
      .api = "tf.math.top_k tf.nn.top_k",
      .doc = "The k largest entries of the last dimension: values, int32 indices (ties: lower index first)."},
-    {.name = "unique", .inputs = "x", .attrs = "out_idx:dtype=int32", .forward = unique_fwd, .api = "tf.unique",
+    {.name = "unique", .inputs = "x", .attrs = "out_idx:dtype=int32", .forward = unique_fwd,
+     .flags = TL_OP_NO_GRADIENT, .api = "tf.unique",
      .doc = "Unique elements of a 1-D tensor in order of first occurrence, and each element's index into them."},
     {0},
 };

@@ -199,3 +199,65 @@ describe("unique", function()
       function() return tf.unique(tf.constant({ 1 }), tf.float32) end)
   end)
 end)
+
+describe("gradients", function()
+  -- <w, f(x)> with fixed weights as output_gradients, against central differences.
+  local function flat(t)
+    local out = {}
+    local function walk(x)
+      if type(x) == "table" then for _, v in ipairs(x) do walk(v) end else out[#out + 1] = x end
+    end
+    walk(type(t) == "table" and t or t:totable())
+    return out
+  end
+  local function gradcheck(fn, input)
+    local x = tf.constant(input, tf.float64)
+    local y0 = fn(x)
+    local n = #flat(y0)
+    local wv = {}
+    for i = 1, n do wv[i] = math.sin(i * 1.3) + 0.5 end
+    local w = tf.reshape(tf.constant(wv, tf.float64), y0.shape:as_list())
+    local tape = tf.GradientTape()
+    tape:watch(x)
+    local g = flat(tape:gradient(fn(x), x, { output_gradients = w }))
+    local vals, shape, eps = flat(x), x.shape:as_list(), 1e-6
+    local function loss(v)
+      local f, s = flat(fn(tf.reshape(tf.constant(v, tf.float64), shape))), 0
+      for i = 1, n do s = s + f[i] * wv[i] end
+      return s
+    end
+    for e = 1, #vals do
+      local orig = vals[e]
+      vals[e] = orig + eps
+      local lp = loss(vals)
+      vals[e] = orig - eps
+      local lm = loss(vals)
+      vals[e] = orig
+      local num = (lp - lm) / (2 * eps)
+      assert(math.abs(num - g[e]) <= 1e-6 * math.max(1, math.abs(num)),
+        ("element %d: analytic %.10g vs numeric %.10g"):format(e, g[e], num))
+    end
+  end
+  local m = { { 0.5, -1.0, 2.0, 0.75 }, { 1.5, 0.25, -0.75, 3.0 } }
+
+  it("of sort flow back through the permutation on any axis", function()
+    gradcheck(function(x) return tf.sort(x) end, m)
+    gradcheck(function(x) return tf.sort(x, 0, "DESCENDING") end, m)
+    gradcheck(function(x) return tf.sort(x, -1, "DESCENDING") end, { { m, m } })
+  end)
+
+  it("of top_k reach the selected entries only", function()
+    gradcheck(function(x) return (tf.math.top_k(x, 2)) end, m)
+    gradcheck(function(x) return (tf.math.top_k(x, 4)) end, { 3.0, -1.0, 2.5, 0.5 })
+  end)
+
+  it("do not flow through argsort and unique", function()
+    local x = tf.constant({ 3.0, 1.0, 2.0 }, tf.float64)
+    local tape = tf.GradientTape({ persistent = true })
+    tape:watch(x)
+    local i = tf.argsort(x)
+    local y = tf.unique(x)
+    assert.is_nil(tape:gradient(i, x))
+    assert.is_nil(tape:gradient(y, x))
+  end)
+end)
