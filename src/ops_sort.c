@@ -1,12 +1,12 @@
 /* ops_sort.c — sort, argsort, top_k, unique.
  *
  * One engine: each row along the sorted axis is loaded into (key, index)
- * pairs — double keys for floating types (exact for every one of them),
- * int64 keys for integers and bool — and merge-sorted, which is stable, so
- * equal values keep their original order (argsort is always stable, top_k
- * prefers the lower index among ties, as TensorFlow documents). The outputs
- * are then gathered from the input by index, so values come back bit for bit
- * (-0.0 stays -0.0, NaN payloads survive).
+ * pairs, the key an unsigned integer whose order is the values' order (see
+ * key_f32), and sorted by a stable LSD radix sort (insertion sort for short
+ * rows), so equal values keep their original order: argsort is always
+ * stable, top_k prefers the lower index among ties, as TensorFlow documents.
+ * The outputs are then gathered from the input by index, so values come
+ * back bit for bit (-0.0 stays -0.0, NaN payloads survive).
  *
  * NaN ordering follows numpy and PyTorch: NaN sorts after every number
  * ascending and before every number descending (it is "largest"); top_k
@@ -22,131 +22,142 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct pair_f {
-  double key;
+/* A row element: an order-preserving unsigned key and its position. */
+typedef struct rpair {
+  uint64_t key;
   int64_t idx;
-} pair_f;
+} rpair;
 
-typedef struct pair_i {
-  int64_t key;
-  int64_t idx;
-} pair_i;
+/* Keys: unsigned integers whose order is the values' order. Floats flip
+ * their bits (negatives entirely, positives' sign bit); -0.0 becomes 0.0
+ * (they are equal) and every NaN becomes the largest key of its width.
+ * Signed integers flip their sign bit. Descending order complements the
+ * key within its width, so stability still prefers the lower index. */
+#define NAN_KEY32 UINT64_C(0xFFFFFFFF)
+#define NAN_KEY64 UINT64_MAX
 
-/* Stable merge sort of n pairs (tmp has room for n). BEFORE(x, y) is true
- * when x must come strictly before y. */
-#define MERGE_SORT(NAME, T, BEFORE)                                                \
-  static void NAME(T *v, T *tmp, int64_t n) {                                      \
-    for (int64_t i = 1; i < n; i++) { /* insertion sort runs of 16 */            \
-      if (i % 16 == 0) continue;                                                   \
-      T x = v[i];                                                                  \
-      int64_t j = i;                                                               \
-      for (; j % 16 != 0 && BEFORE(x, v[j - 1]); j--) v[j] = v[j - 1];            \
-      v[j] = x;                                                                    \
-    }                                                                              \
-    T *src = v, *dst = tmp;                                                        \
-    for (int64_t w = 16; w < n; w *= 2) {                                          \
-      for (int64_t lo = 0; lo < n; lo += 2 * w) {                                  \
-        int64_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n; \
-        int64_t a = lo, b = mid, k = lo;                                           \
-        while (a < mid && b < hi) dst[k++] = BEFORE(src[b], src[a]) ? src[b++] : src[a++]; \
-        while (a < mid) dst[k++] = src[a++];                                       \
-        while (b < hi) dst[k++] = src[b++];                                        \
-      }                                                                            \
-      T *t = src;                                                                  \
-      src = dst;                                                                   \
-      dst = t;                                                                     \
-    }                                                                              \
-    if (src != v) memcpy(v, src, sizeof(T) * (size_t)n);                           \
+static inline uint64_t key_f32(float v) {
+  if (v != v) return NAN_KEY32;
+  uint32_t b;
+  if (v == 0) v = 0; /* -0.0 -> 0.0 */
+  memcpy(&b, &v, 4);
+  return (b & 0x80000000u) ? (uint32_t)~b : (b | 0x80000000u);
+}
+
+static inline uint64_t key_f64(double v) {
+  if (v != v) return NAN_KEY64;
+  uint64_t b;
+  if (v == 0) v = 0;
+  memcpy(&b, &v, 8);
+  return (b >> 63) ? ~b : (b | (UINT64_C(1) << 63));
+}
+
+#define LOAD_KEYS(NAME, T, KEY)                                                         \
+  static void NAME(rpair *out, const void *base, int64_t st, int64_t n, uint64_t flip) { \
+    const T *p = base;                                                                  \
+    for (int64_t i = 0; i < n; i++) {                                                   \
+      out[i].key = (KEY(p[i * st])) ^ flip;                                             \
+      out[i].idx = i;                                                                   \
+    }                                                                                   \
   }
-#define ASC(x, y) ((x).key < (y).key)
-#define DESC(x, y) ((x).key > (y).key)
-MERGE_SORT(sort_f_asc, pair_f, ASC)
-MERGE_SORT(sort_f_desc, pair_f, DESC)
-MERGE_SORT(sort_i_asc, pair_i, ASC)
-MERGE_SORT(sort_i_desc, pair_i, DESC)
-
-/* Row loaders: n elements at stride st into keys (index = position). */
-#define LOAD_F(NAME, T, CONV)                                                             \
-  static void NAME(pair_f *out, const void *base, int64_t st, int64_t n) {                \
-    const T *p = base;                                                                    \
-    for (int64_t i = 0; i < n; i++) {                                                     \
-      out[i].key = CONV(p[i * st]);                                                       \
-      out[i].idx = i;                                                                     \
-    }                                                                                     \
-  }
-#define LOAD_I(NAME, T)                                                                   \
-  static void NAME(pair_i *out, const void *base, int64_t st, int64_t n) {                \
-    const T *p = base;                                                                    \
-    for (int64_t i = 0; i < n; i++) {                                                     \
-      out[i].key = (int64_t)p[i * st];                                                    \
-      out[i].idx = i;                                                                     \
-    }                                                                                     \
-  }
-#define AS_DOUBLE(x) ((double)(x))
-LOAD_F(load_f32, float, AS_DOUBLE)
-LOAD_F(load_f64, double, AS_DOUBLE)
-LOAD_F(load_f16, uint16_t, tl_half_to_float)
-LOAD_F(load_bf16, uint16_t, tl_bf16_to_float)
-LOAD_I(load_i8, int8_t)
-LOAD_I(load_u8, uint8_t)
-LOAD_I(load_i16, int16_t)
-LOAD_I(load_i32, int32_t)
-LOAD_I(load_i64, int64_t)
-
-typedef void (*load_f_fn)(pair_f *, const void *, int64_t, int64_t);
-typedef void (*load_i_fn)(pair_i *, const void *, int64_t, int64_t);
+#define K_F32(x) key_f32(x)
+#define K_F64(x) key_f64(x)
+#define K_F16(x) key_f32(tl_half_to_float(x))
+#define K_BF16(x) key_f32(tl_bf16_to_float(x))
+#define K_I8(x) ((uint64_t)(uint8_t)((uint8_t)(x) ^ 0x80u))
+#define K_U8(x) ((uint64_t)(x))
+#define K_I16(x) ((uint64_t)(uint16_t)((uint16_t)(x) ^ 0x8000u))
+#define K_I32(x) ((uint64_t)((uint32_t)(x) ^ 0x80000000u))
+#define K_I64(x) ((uint64_t)(x) ^ (UINT64_C(1) << 63))
+LOAD_KEYS(load_f32, float, K_F32)
+LOAD_KEYS(load_f64, double, K_F64)
+LOAD_KEYS(load_f16, uint16_t, K_F16)
+LOAD_KEYS(load_bf16, uint16_t, K_BF16)
+LOAD_KEYS(load_i8, int8_t, K_I8)
+LOAD_KEYS(load_u8, uint8_t, K_U8)
+LOAD_KEYS(load_i16, int16_t, K_I16)
+LOAD_KEYS(load_i32, int32_t, K_I32)
+LOAD_KEYS(load_i64, int64_t, K_I64)
 
 typedef struct sort_kind {
-  load_f_fn lf; /* one of lf / li is set */
-  load_i_fn li;
+  void (*load)(rpair *, const void *, int64_t, int64_t, uint64_t);
+  int bytes;        /* key width */
+  uint64_t nan_key; /* floats: the key every NaN gets; else 0 (none) */
 } sort_kind;
 
 static tl_status sort_kind_of(tl_dtype d, sort_kind *k) {
-  memset(k, 0, sizeof *k);
   switch (d) {
-  case TL_FLOAT32: k->lf = load_f32; break;
-  case TL_FLOAT64: k->lf = load_f64; break;
-  case TL_FLOAT16: k->lf = load_f16; break;
-  case TL_BFLOAT16: k->lf = load_bf16; break;
-  case TL_INT8: k->li = load_i8; break;
+  case TL_FLOAT32: *k = (sort_kind){load_f32, 4, NAN_KEY32}; break;
+  case TL_FLOAT64: *k = (sort_kind){load_f64, 8, NAN_KEY64}; break;
+  case TL_FLOAT16: *k = (sort_kind){load_f16, 4, NAN_KEY32}; break;
+  case TL_BFLOAT16: *k = (sort_kind){load_bf16, 4, NAN_KEY32}; break;
+  case TL_INT8: *k = (sort_kind){load_i8, 1, 0}; break;
   case TL_UINT8:
-  case TL_BOOL: k->li = load_u8; break;
-  case TL_INT16: k->li = load_i16; break;
-  case TL_INT32: k->li = load_i32; break;
-  case TL_INT64: k->li = load_i64; break;
+  case TL_BOOL: *k = (sort_kind){load_u8, 1, 0}; break;
+  case TL_INT16: *k = (sort_kind){load_i16, 2, 0}; break;
+  case TL_INT32: *k = (sort_kind){load_i32, 4, 0}; break;
+  case TL_INT64: *k = (sort_kind){load_i64, 8, 0}; break;
   default:
     return tl_error(TL_UNIMPLEMENTED, "dtype %s cannot be sorted", tl_dtypes[d].name);
   }
   return TL_OK;
 }
 
-/* Sorts one row; writes the order (positions along the row) into perm.
- * scratch: room for 2*n pairs of 16 bytes. */
-static void sort_row(const sort_kind *k, bool desc, const void *base, int64_t st, int64_t n, void *scratch,
-                     int64_t *perm) {
-  if (k->lf) {
-    pair_f *v = scratch, *tmp = v + n;
-    k->lf(v, base, st, n);
-    /* NaNs out of the comparison: kept in order after (ascending) or before
-     * (descending) the numbers. */
-    int64_t m = 0, nn = 0;
-    for (int64_t i = 0; i < n; i++) {
-      if (isnan(v[i].key)) tmp[nn++] = v[i];
-      else v[m++] = v[i];
+/* Stable sort by key: insertion sort for short rows, else LSD radix sort
+ * on bytes, skipping bytes that are the same in every key. */
+static void key_sort(rpair *v, rpair *tmp, int64_t n, int bytes) {
+  if (n <= 48) {
+    for (int64_t i = 1; i < n; i++) {
+      rpair x = v[i];
+      int64_t j = i;
+      for (; j > 0 && x.key < v[j - 1].key; j--) v[j] = v[j - 1];
+      v[j] = x;
     }
-    (desc ? sort_f_desc : sort_f_asc)(v, tmp + nn, m);
-    int64_t o = 0;
-    if (desc)
-      for (int64_t i = 0; i < nn; i++) perm[o++] = tmp[i].idx;
-    for (int64_t i = 0; i < m; i++) perm[o++] = v[i].idx;
-    if (!desc)
-      for (int64_t i = 0; i < nn; i++) perm[o++] = tmp[i].idx;
-  } else {
-    pair_i *v = scratch, *tmp = v + n;
-    k->li(v, base, st, n);
-    (desc ? sort_i_desc : sort_i_asc)(v, tmp, n);
-    for (int64_t i = 0; i < n; i++) perm[i] = v[i].idx;
+    return;
   }
+  int64_t (*cnt)[256] = calloc((size_t)bytes, sizeof *cnt);
+  if (!cnt) { /* no room for counters: a slower sort that needs none */
+    for (int64_t w = 1; w < n; w *= 2) {
+      for (int64_t lo = 0; lo < n; lo += 2 * w) {
+        int64_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n, a = lo, b = mid, k = lo;
+        while (a < mid && b < hi) tmp[k++] = v[b].key < v[a].key ? v[b++] : v[a++];
+        while (a < mid) tmp[k++] = v[a++];
+        while (b < hi) tmp[k++] = v[b++];
+      }
+      memcpy(v, tmp, sizeof *v * (size_t)n);
+    }
+    return;
+  }
+  for (int64_t i = 0; i < n; i++)
+    for (int b = 0; b < bytes; b++) cnt[b][(v[i].key >> (8 * b)) & 255]++;
+  rpair *src = v, *dst = tmp;
+  for (int b = 0; b < bytes; b++) {
+    int64_t *c = cnt[b];
+    if (c[(src[0].key >> (8 * b)) & 255] == n) continue; /* one digit everywhere */
+    int64_t sum = 0;
+    for (int d = 0; d < 256; d++) {
+      int64_t t = c[d];
+      c[d] = sum;
+      sum += t;
+    }
+    for (int64_t i = 0; i < n; i++) dst[c[(src[i].key >> (8 * b)) & 255]++] = src[i];
+    rpair *t = src;
+    src = dst;
+    dst = t;
+  }
+  if (src != v) memcpy(v, src, sizeof *v * (size_t)n);
+  free(cnt);
+}
+
+/* Sorts one row; writes the order (positions along the row) into perm.
+ * scratch: room for 2*n pairs. */
+static void sort_row(const sort_kind *k, bool desc, const void *base, int64_t st, int64_t n, rpair *scratch,
+                     int64_t *perm) {
+  uint64_t flip = desc ? (k->bytes == 8 ? UINT64_MAX : (UINT64_C(1) << (8 * k->bytes)) - 1) : 0;
+  k->load(scratch, base, st, n, flip);
+  key_sort(scratch, scratch + n, n, k->bytes);
+  if (perm)
+    for (int64_t i = 0; i < n; i++) perm[i] = scratch[i].idx;
 }
 
 /* ---- sort / argsort / top_k: rows along one axis ------------------------ */
@@ -171,7 +182,7 @@ typedef struct rows_job {
 static void rows_units(int64_t begin, int64_t end, void *ctx) {
   rows_job *j = ctx;
   size_t es = tl_dtypes[j->in->dtype].size;
-  void *scratch = malloc(32 * (size_t)(j->n ? j->n : 1));
+  rpair *scratch = malloc(2 * sizeof(rpair) * (size_t)(j->n ? j->n : 1));
   int64_t *perm = malloc(sizeof(int64_t) * (size_t)(j->n ? j->n : 1));
   if (!scratch || !perm) {
     __atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
@@ -323,38 +334,25 @@ static tl_status unique_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in,
   int64_t n = x->shape[0];
   if (it == TL_INT32 && n > INT32_MAX) return tl_error(TL_INVALID_ARGUMENT, "x has more than 2^31-1 elements; use out_idx=int64");
   size_t es = tl_dtypes[x->dtype].size;
-  void *scratch = malloc(32 * (size_t)(n ? n : 1));
-  int64_t *perm = malloc(sizeof(int64_t) * (size_t)(n ? n : 1));
+  rpair *scratch = malloc(2 * sizeof(rpair) * (size_t)(n ? n : 1));
   int64_t *group = malloc(sizeof(int64_t) * (size_t)(n ? n : 1));  /* group of each element */
   int64_t *gid = malloc(sizeof(int64_t) * (size_t)(n ? n : 1));    /* group -> output id */
   int64_t *first = malloc(sizeof(int64_t) * (size_t)(n ? n : 1));  /* output id -> position */
   tl_tensor *y = NULL, *idx = NULL;
-  if (!scratch || !perm || !group || !gid || !first) {
+  if (!scratch || !group || !gid || !first) {
     s = tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
     goto done;
   }
   const char *base = tl_tensor_data(x);
   int64_t st = x->strides[0];
-  sort_row(&kind, false, base, st, n, scratch, perm);
+  sort_row(&kind, false, base, st, n, scratch, NULL);
   /* Equal neighbours in sorted order share a group; NaNs never do. */
   int64_t ngroups = 0;
   for (int64_t i = 0; i < n; i++) {
-    bool same = false;
-    if (i > 0) {
-      if (kind.lf) {
-        pair_f pa[1], pb[1];
-        kind.lf(pa, base + perm[i - 1] * st * (int64_t)es, 1, 1);
-        kind.lf(pb, base + perm[i] * st * (int64_t)es, 1, 1);
-        same = pa[0].key == pb[0].key;
-      } else {
-        pair_i pa[1], pb[1];
-        kind.li(pa, base + perm[i - 1] * st * (int64_t)es, 1, 1);
-        kind.li(pb, base + perm[i] * st * (int64_t)es, 1, 1);
-        same = pa[0].key == pb[0].key;
-      }
-    }
+    uint64_t key = scratch[i].key;
+    bool same = i > 0 && key == scratch[i - 1].key && !(kind.nan_key && key == kind.nan_key);
     if (!same) gid[ngroups++] = -1;
-    group[perm[i]] = ngroups - 1;
+    group[scratch[i].idx] = ngroups - 1;
   }
   /* Ids in order of first occurrence. */
   int64_t nid = 0;
@@ -375,7 +373,6 @@ static tl_status unique_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in,
     for (int64_t i = 0; i < n; i++) ((int64_t *)tl_tensor_data(idx))[i] = gid[group[i]];
 done:
   free(scratch);
-  free(perm);
   free(group);
   free(gid);
   free(first);

@@ -99,6 +99,39 @@ describe("sort and argsort", function()
     assert.same({ 1 }, tf.sort(tf.constant({ 1 })):totable())
   end)
 
+  it("sorts long rows of every key kind (radix path) like a stable reference", function()
+    local v, state = {}, 3
+    for i = 1, 700 do
+      state = (state * 1103515245 + 12345) % 2147483648
+      local r = state % 1000
+      v[i] = (r < 20) and nan or (r < 40) and -0.0 or (r < 60) and 0.0 or (r < 70) and math.huge
+        or (r < 80) and -math.huge or (r - 500) / 7
+    end
+    local ref = helpers.python(("import math\nx=%s\nn=len(x)\n"
+      .. "asc=sorted(range(n), key=lambda i: (1,0,i) if math.isnan(x[i]) else (0,x[i],i))\n"
+      .. "desc=sorted(range(n), key=lambda i: (0,0,i) if math.isnan(x[i]) else (1,-x[i],i))\n"
+      .. "out=[asc, desc]"):format(py(v)))
+    for _, d in ipairs({ tf.float32, tf.float64 }) do
+      local X = tf.constant(v, d)
+      local a = tf.argsort(X):totable()
+      local b = tf.argsort(X, -1, "DESCENDING"):totable()
+      assert.same(ref[1], a, d.name)
+      assert.same(ref[2], b, d.name)
+    end
+    local ints = {}
+    for i = 1, 300 do ints[i] = ((i * 7919) % 601 - 300) * ((i % 3 == 0) and 10000000000 or 1) end
+    local iref = helpers.python(("x=np.array(%s)\nout=[np.argsort(x,kind='stable'), np.argsort(-x,kind='stable')]"):format(py(ints)))
+    assert.same(iref[1], tf.argsort(tf.constant(ints, tf.int64)):totable())
+    assert.same(iref[2], tf.argsort(tf.constant(ints, tf.int64), -1, "DESCENDING"):totable())
+    local small = {}
+    for i = 1, 300 do small[i] = (i * 37) % 255 - 127 end
+    iref = helpers.python(("x=np.array(%s)\nout=[np.argsort(x,kind='stable'), np.argsort(-x,kind='stable')]"):format(py(small)))
+    for _, d in ipairs({ tf.int8, tf.int16, tf.int32 }) do
+      assert.same(iref[1], tf.argsort(tf.constant(small, d)):totable(), d.name)
+      assert.same(iref[2], tf.argsort(tf.constant(small, d), { direction = "DESCENDING" }):totable(), d.name)
+    end
+  end)
+
   it("report bad arguments", function()
     assert_error("InvalidArgument", { "sort", "direction must be 'ASCENDING' or 'DESCENDING' (got 'up')" },
       function() return tf.sort(tf.constant({ 1, 2 }), -1, "up") end)
