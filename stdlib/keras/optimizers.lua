@@ -215,6 +215,7 @@ function Optimizer:minimize(loss, var_list, tape)
     if not tf.GradientTape then raise("Unimplemented", "minimize: tf.GradientTape is not available") end
     tape = tf.GradientTape()
     loss_value = loss()
+    tape:stop()
   else
     if tape == nil then
       raise("InvalidArgument", ("%s.minimize: a loss tensor needs the tape that recorded it (minimize(loss, vars, tape)) or pass a function")
