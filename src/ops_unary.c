@@ -52,7 +52,9 @@ typedef void (*un_fn)(void *out, const void *a, int64_t n, double alpha);
   }
 #define UN_HOT(NAME, TI, TO, EXPR) HOT UN(NAME, TI, TO, EXPR)
 
-/* Stamping: F = float32 (vmath or libm float), D = float64 (libm double). */
+/* In float32 expressions, tl_vm_sel(c, a, b) replaces c ? a : b where an
+ * arm does arithmetic: such a ?: is a branch and stops the vectorizer.
+ * Stamping: F = float32 (vmath or libm float), D = float64 (libm double). */
 #define STAMP_F(OP, EF, ED)                                                                      \
   UN_HOT(OP##_f32, float, float, EF)                                                             \
   UN(OP##_f64, double, double, ED)
@@ -100,8 +102,9 @@ STAMP_F(relu6, x < 0 ? 0.0f : (x > 6 ? 6.0f : x), x < 0 ? 0.0 : (x > 6 ? 6.0 : x
 STAMP_I(relu6, is_neg(x) ? 0 : (x > 6 ? 6 : x))
 STAMP_F(round, rintf(x), rint(x)) /* round-half-to-even in the default FP mode */
 STAMP_I(round, x)
-STAMP_F(floor, floorf(x), floor(x))
-STAMP_F(ceil, ceilf(x), ceil(x))
+/* floorf/ceilf do not vectorize under -ftrapping-math; rintf does. */
+STAMP_F(floor, tl_vm_sel(rintf(x) > x, rintf(x) - 1.0f, rintf(x)), floor(x))
+STAMP_F(ceil, tl_vm_sel(rintf(x) < x, rintf(x) + 1.0f, rintf(x)), ceil(x))
 STAMP_F(exp, tl_vexpf(x), exp(x))
 STAMP_F(expm1, tl_vexpm1f(x), expm1(x))
 STAMP_F(log, tl_vlogf(x), log(x))
@@ -111,10 +114,10 @@ STAMP_F(sigmoid, tl_vsigmoidf(x), x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp
 STAMP_F(softplus, tl_vsoftplusf(x), x != x ? x : (x > 0 ? x : 0) + log1p(exp(-fabs(x))))
 STAMP_F(log_sigmoid, -tl_vsoftplusf(-x), -(x != x ? x : (-x > 0 ? -x : 0) + log1p(exp(-fabs(x)))))
 STAMP_F(softsign, x / (1.0f + fabsf(x)), x / (1.0 + fabs(x)))
-STAMP_F(elu, x > 0 ? x : tl_vexpm1f(x), x > 0 ? x : expm1(x))
-STAMP_F(selu, x > 0 ? (float)SELU_SCALE * x : (float)(SELU_SCALE * SELU_ALPHA) * tl_vexpm1f(x),
+STAMP_F(elu, tl_vm_sel(x > 0, x, tl_vexpm1f(x)), x > 0 ? x : expm1(x))
+STAMP_F(selu, tl_vm_sel(x > 0, (float)SELU_SCALE * x, (float)(SELU_SCALE * SELU_ALPHA) * tl_vexpm1f(x)),
         x > 0 ? SELU_SCALE * x : SELU_SCALE * SELU_ALPHA * expm1(x))
-STAMP_F(leaky_relu, x < 0 ? (float)alpha * x : x, x < 0 ? alpha * x : x)
+STAMP_F(leaky_relu, tl_vm_sel(x < 0, (float)alpha * x, x), x < 0 ? alpha * x : x)
 /* Both gelu forms avoid 1 + (something near -1) for negative x: erfc
  * instead of 1 + erf, and 1 + tanh(z) = 2 sigmoid(2z). */
 STAMP_F(gelu, 0.5f * x * erfcf(-x * (float)SQRT1_2), 0.5 * x * erfc(-x * SQRT1_2))

@@ -16,7 +16,9 @@
  * Use from any kernel file: `#include "vmath.h"` and call tl_vexpf(x) in a
  * loop. Compile the loop with the vectorizer's dynamic cost model (-O3, or
  * `#pragma GCC optimize("O3")` as ops_unary.c does): GCC's -O2 only
- * vectorizes loops whose trip count is a multiple of the vector width.
+ * vectorizes loops whose trip count is a multiple of the vector width. In
+ * your own loop body write tl_vm_sel(c, a, b), not c ? a : b, when an arm
+ * does float arithmetic (see tl_vm_sel).
  * Not provided: double precision (use libm), correctly rounded results.
  */
 #ifndef TL_VMATH_H
@@ -38,6 +40,16 @@ static inline float tl_vm_float(uint32_t u) {
   return x;
 }
 
+/* c ? a : b, with both a and b computed. A plain ?: whose arm does float
+ * arithmetic becomes a branch under -ftrapping-math (the default: the
+ * arithmetic might raise an exception the other arm would not), and a
+ * branch stops the vectorizer; this bit blend compiles to blendvps. c must
+ * be 0 or 1 (a comparison). */
+static inline float tl_vm_sel(int32_t c, float a, float b) {
+  uint32_t m = 0u - (uint32_t)c;
+  return tl_vm_float((tl_vm_bits(a) & m) | (tl_vm_bits(b) & ~m));
+}
+
 /* 2^n for n in [-126, 127] by building the exponent field. */
 static inline float tl_vm_pow2i(int32_t n) { return tl_vm_float((uint32_t)(n + 127) << 23); }
 
@@ -54,8 +66,8 @@ static inline float tl_vm_round(float t, int32_t *n) {
 static inline float tl_vexpf(float x) {
   /* Clamping keeps n in [-150, 129], which the two-step scaling below
    * covers; past the clamps the result is inf or 0 anyway. NaN passes. */
-  float xc = x > 88.8f ? 88.8f : x;
-  xc = xc < -104.0f ? -104.0f : xc;
+  float xc = tl_vm_sel(x > 88.8f, 88.8f, x);
+  xc = tl_vm_sel(xc < -104.0f, -104.0f, xc);
   int32_t n;
   float fn = tl_vm_round(xc * 1.44269504088896341f, &n);
   float r = xc - fn * 0.693359375f;
@@ -72,8 +84,8 @@ static inline float tl_vexpf(float x) {
 }
 
 static inline float tl_vexpm1f(float x) {
-  float xc = x > 89.0f ? 89.0f : x;
-  xc = xc < -88.0f ? -88.0f : xc;
+  float xc = tl_vm_sel(x > 89.0f, 89.0f, x);
+  xc = tl_vm_sel(xc < -88.0f, -88.0f, xc);
   int32_t n;
   float fn = tl_vm_round(xc * 1.44269504088896341f, &n);
   /* For n == 0 (|x| < ln2/2) r == x exactly, so small x keeps full
@@ -94,18 +106,18 @@ static inline float tl_vexpm1f(float x) {
   int32_t na = n > 127 ? 127 : n;
   float s = tl_vm_pow2i(na);
   float y = s * p + (s - 1.0f);
-  return n > 127 ? y * 2.0f : y;
+  return tl_vm_sel(n > 127, y * 2.0f, y);
 }
 
 static inline float tl_vlogf(float x) {
   /* Denormal inputs are scaled up by 2^23 first (without DAZ they are
    * real numbers with a well-defined log). */
   int32_t tiny = x < 1.17549435e-38f;
-  float xs = tiny ? x * 8388608.0f : x;
+  float xs = tl_vm_sel(tiny, x * 8388608.0f, x);
   uint32_t ix = tl_vm_bits(xs);
   /* Split xs = m * 2^e with m in [sqrt(1/2), sqrt(2)). */
   ix += 0x3f800000u - 0x3f3504f3u;
-  int32_t e = (int32_t)(ix >> 23) - 127 - (tiny ? 23 : 0);
+  int32_t e = (int32_t)(ix >> 23) - 127 - 23 * tiny;
   float f = tl_vm_float((ix & 0x007fffffu) + 0x3f3504f3u) - 1.0f;
   float fe = (float)e;
   float z = f * f;
@@ -123,10 +135,10 @@ static inline float tl_vlogf(float x) {
   y = y - 0.5f * z;
   float r = f + y;
   r = r + fe * 0.693359375f;
-  r = x == INFINITY ? x : r;
-  r = x == 0.0f ? -INFINITY : r;
-  r = x < 0.0f ? NAN : r;
-  return x != x ? x : r;
+  r = tl_vm_sel(x == INFINITY, x, r);
+  r = tl_vm_sel(x == 0.0f, -INFINITY, r);
+  r = tl_vm_sel(x < 0.0f, NAN, r);
+  return tl_vm_sel(x != x, x, r);
 }
 
 static inline float tl_vlog1pf(float x) {
@@ -135,8 +147,8 @@ static inline float tl_vlog1pf(float x) {
   float u = 1.0f + x;
   float c = x - (u - 1.0f);
   float r = tl_vlogf(u) + c / u;
-  r = u == 0.0f ? -INFINITY : r;
-  return x == INFINITY ? x : r;
+  r = tl_vm_sel(u == 0.0f, -INFINITY, r);
+  return tl_vm_sel(x == INFINITY, x, r);
 }
 
 static inline float tl_vtanhf(float x) {
@@ -151,21 +163,21 @@ static inline float tl_vtanhf(float x) {
   /* 1 - 2/(e^{2|x|} + 1): exp overflowing to inf gives exactly 1. */
   float pl = 1.0f - 2.0f / (tl_vexpf(2.0f * ax) + 1.0f);
   pl = copysignf(pl, x);
-  return ax < 0.625f ? ps : pl;
+  return tl_vm_sel(ax < 0.625f, ps, pl);
 }
 
 /* With e = e^{-|x|} (never overflows): 1/(1+e) for x >= 0, e/(1+e) below,
  * so tiny results for very negative x stay accurate. */
 static inline float tl_vsigmoidf(float x) {
   float e = tl_vexpf(-fabsf(x));
-  return (x >= 0.0f ? 1.0f : e) / (1.0f + e);
+  return tl_vm_sel(x >= 0.0f, 1.0f, e) / (1.0f + e);
 }
 
 /* log(1 + e^x) without overflow: max(x, 0) + log1p(e^{-|x|}). */
 static inline float tl_vsoftplusf(float x) {
-  float m = x > 0.0f ? x : 0.0f;
+  float m = tl_vm_sel(x > 0.0f, x, 0.0f);
   float r = m + tl_vlog1pf(tl_vexpf(-fabsf(x)));
-  return x != x ? x : r;
+  return tl_vm_sel(x != x, x, r);
 }
 
 #endif
