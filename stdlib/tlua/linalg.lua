@@ -96,8 +96,11 @@ function M.install(tf)
 
   tf.tensordot, tf.linalg.tensordot = tensordot, tensordot
   tf.norm, tf.linalg.norm = norm, norm
-  core.Tensor.methods.tensordot = tensordot
-  core.Tensor.methods.norm = norm
+  -- variables got the C op as a method before this module ran: replace both
+  for _, meta in ipairs({ core.Tensor, core.VariableMeta }) do
+    meta.methods.tensordot = tensordot
+    meta.methods.norm = norm
+  end
 end
 
 return M
