@@ -156,14 +156,26 @@ static void make_dtypes(lua_State *L) {
 
 /* ---- tensors ----------------------------------------------------------- */
 
+/* The metatables' addresses, for type tests without registry lookups
+ * (this is on every op call's path). */
+static const void *tensor_mt, *variable_mt;
+
+static const void *udata_mt(lua_State *L, int idx, void **p) {
+  *p = lua_touserdata(L, idx);
+  if (!*p || lua_type(L, idx) != LUA_TUSERDATA || !lua_getmetatable(L, idx)) return NULL;
+  const void *mt = lua_topointer(L, -1);
+  lua_pop(L, 1);
+  return mt;
+}
+
 tl_tensor *tlb_test_tensor(lua_State *L, int idx) {
-  tl_tensor **p = luaL_testudata(L, idx, TENSOR_MT);
-  return p ? *p : NULL;
+  void *p;
+  return udata_mt(L, idx, &p) == tensor_mt ? *(tl_tensor **)p : NULL;
 }
 
 tl_variable *tlb_test_variable(lua_State *L, int idx) {
-  tl_variable **p = luaL_testudata(L, idx, VARIABLE_MT);
-  return p ? *p : NULL;
+  void *p;
+  return udata_mt(L, idx, &p) == variable_mt ? *(tl_variable **)p : NULL;
 }
 
 tl_tensor *tlb_check_tensor(lua_State *L, int idx) {
@@ -513,12 +525,16 @@ static int t_eq(lua_State *L) {
 
 /* ---- the generic op dispatcher ----------------------------------------- */
 
+/* Per-call scratch, on the C stack: list attributes take their entries
+ * from one small pool. */
+#define POOL 256
 typedef struct call_state {
   tl_tensor *in[64];
   int n_in;
   tl_attr attr[TL_MAX_ATTRS];
-  int64_t ints[TL_MAX_ATTRS][64];
-  double floats[TL_MAX_ATTRS][64];
+  int pool_used;
+  int64_t ints[POOL];
+  double floats[POOL];
 } call_state;
 
 static void release_inputs(call_state *cs) {
@@ -612,8 +628,9 @@ static int set_attr(lua_State *L, call_state *cs, const tl_op_def *op, int ai, i
       if (lua_type(L, -1) == LUA_TTABLE) idx = lua_gettop(L);
       else lua_pop(L, 1);
     }
-    a->ints = cs->ints[ai];
-    a->floats = cs->floats[ai];
+    int room = POOL - cs->pool_used;
+    a->ints = cs->ints + cs->pool_used;
+    a->floats = cs->floats + cs->pool_used;
     tl_tensor *t = tlb_test_tensor(L, idx);
     if (!t) {
       tl_variable *v = tlb_test_variable(L, idx);
@@ -625,7 +642,7 @@ static int set_attr(lua_State *L, call_state *cs, const tl_op_def *op, int ai, i
       a->ints[0] = lua_tointeger(L, idx);
       a->floats[0] = lua_tonumber(L, idx);
     } else if (t) {
-      if (t->rank > 1 || t->size > 64 || (ints && !tl_dtype_is_integer(t->dtype)))
+      if (t->rank > 1 || t->size > 64 || t->size > room || (ints && !tl_dtype_is_integer(t->dtype)))
         return arg_error(L, cs, op, "%s: argument '%s' must be an integer vector%s", d->name, NULL);
       a->n = (int)t->size;
       for (int i = 0; i < a->n; i++) {
@@ -635,7 +652,7 @@ static int set_attr(lua_State *L, call_state *cs, const tl_op_def *op, int ai, i
       }
     } else if (lua_type(L, idx) == LUA_TTABLE) {
       lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
-      if (n > 64) return arg_error(L, cs, op, "%s: argument '%s' has more than 64 entries%s", d->name, NULL);
+      if (n > 64 || n > room) return arg_error(L, cs, op, "%s: argument '%s' has more than 64 entries%s", d->name, NULL);
       a->n = (int)n;
       for (lua_Integer i = 1; i <= n; i++) {
         lua_rawgeti(L, idx, i);
@@ -652,6 +669,7 @@ static int set_attr(lua_State *L, call_state *cs, const tl_op_def *op, int ai, i
     } else {
       return arg_error(L, cs, op, "%s: argument '%s' must be a list%s", d->name, NULL);
     }
+    cs->pool_used += a->n;
     break;
   }
   default: break;
@@ -709,8 +727,9 @@ static int op_call(lua_State *L) {
   int nargs = lua_gettop(L);
   int opts = 0;
   if (nargs > 0 && is_options_table(L, nargs)) opts = nargs--;
-  call_state *cs = lua_newuserdatauv(L, sizeof *cs, 0); /* scratch; collected */
+  call_state state, *cs = &state;
   cs->n_in = 0;
+  cs->pool_used = 0;
   tl_attrs_defaults(op, cs->attr);
   tl_dtype follow = follow_dtype(L, op, nargs);
   /* Inputs: positional first, then by name from the options table. */
@@ -1102,6 +1121,11 @@ int luaopen_tlua_core(lua_State *L) {
   lua_pop(L, 1);
   make_meta(L, TENSOR_MT, tensor_meta, tensor_methods);
   make_meta(L, VARIABLE_MT, variable_meta, variable_methods);
+  luaL_getmetatable(L, TENSOR_MT);
+  tensor_mt = lua_topointer(L, -1);
+  luaL_getmetatable(L, VARIABLE_MT);
+  variable_mt = lua_topointer(L, -1);
+  lua_pop(L, 2);
   make_dtypes(L);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &DTYPES_KEY);
   lua_newtable(L);

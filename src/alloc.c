@@ -16,6 +16,8 @@
 
 #define TL_CACHE_LIMIT ((int64_t)2 << 30)
 #define NBUCKETS 512
+/* the object classes below hold up to 64 and 256 bytes */
+#define TL_ASSERT_SIZE(n) _Static_assert(sizeof(tl_storage) <= 64 && sizeof(tl_tensor) <= 256, "object classes")
 
 typedef struct free_block {
   struct free_block *next;
@@ -117,13 +119,39 @@ tl_memory_stats tl_memory_get_stats(void) {
   return s;
 }
 
+/* Small fixed-size objects (tensor and storage headers) come from per-thread
+ * free lists: the collector frees them in bursts, which overflows malloc's
+ * own per-thread cache and sends every later malloc down its slow path. */
+#define OBJ_CACHE 4096
+typedef struct obj_cache {
+  void *items[OBJ_CACHE];
+  int n;
+} obj_cache;
+static _Thread_local obj_cache obj_caches[2]; /* by size class */
+
+static int obj_class(size_t size) { return size <= 64 ? 0 : 1; }
+
+void *tl_obj_alloc(size_t size) {
+  TL_ASSERT_SIZE(size);
+  obj_cache *c = &obj_caches[obj_class(size)];
+  if (c->n > 0) return c->items[--c->n];
+  return malloc(obj_class(size) == 0 ? 64 : 256);
+}
+
+void tl_obj_free(void *p, size_t size) {
+  if (!p) return;
+  obj_cache *c = &obj_caches[obj_class(size)];
+  if (c->n < OBJ_CACHE) c->items[c->n++] = p;
+  else free(p);
+}
+
 tl_status tl_storage_new(tl_device dev, size_t nbytes, tl_storage **out) {
   if (dev != TL_CPU) return tl_error(TL_UNIMPLEMENTED, "device %d storage is not available", dev);
-  tl_storage *s = malloc(sizeof *s);
+  tl_storage *s = tl_obj_alloc(sizeof *s);
   if (!s) return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory allocating a storage");
   s->data = tl_alloc(nbytes);
   if (!s->data) {
-    free(s);
+    tl_obj_free(s, sizeof *s);
     return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory allocating %zu bytes", nbytes);
   }
   s->refcount = 1;
@@ -139,5 +167,5 @@ void tl_storage_release(tl_storage *s) {
   if (!s) return;
   if (__atomic_sub_fetch(&s->refcount, 1, __ATOMIC_ACQ_REL) != 0) return;
   tl_free(s->data, s->nbytes);
-  free(s);
+  tl_obj_free(s, sizeof *s);
 }

@@ -82,7 +82,7 @@ tl_status tl_tensor_view(tl_storage *st, tl_dtype dt, int rank, const int64_t *s
   int64_t n;
   tl_status s = check_shape(rank, shape, &n, tl_dtypes[dt].size);
   if (s) return s;
-  tl_tensor *t = malloc(sizeof *t);
+  tl_tensor *t = tl_obj_alloc(sizeof *t);
   if (!t) return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
   t->refcount = 1;
   t->dtype = dt;
@@ -141,7 +141,7 @@ void tl_tensor_release(tl_tensor *t) {
   if (!t) return;
   if (__atomic_sub_fetch(&t->refcount, 1, __ATOMIC_ACQ_REL) != 0) return;
   tl_storage_release(t->storage);
-  free(t);
+  tl_obj_free(t, sizeof *t);
 }
 
 bool tl_tensor_is_contiguous(const tl_tensor *t) {

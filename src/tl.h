@@ -140,6 +140,9 @@ typedef struct tl_memory_stats {
   int64_t alloc_count;   /* allocations served (from cache or fresh) */
 } tl_memory_stats;
 tl_memory_stats tl_memory_get_stats(void);
+/* Headers of tensors and storages (at most 256 bytes), from per-thread free lists. */
+void *tl_obj_alloc(size_t size);
+void tl_obj_free(void *p, size_t size);
 void tl_memory_trim(void); /* returns cached buffers to the system */
 
 /* ---- tensors ----------------------------------------------------------- */
