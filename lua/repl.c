@@ -132,6 +132,7 @@ static char **attempt_completion(const char *text, int start, int end) {
   (void)start;
   (void)end;
   rl_attempted_completion_over = 1; /* never fall back to file names */
+  rl_completion_append_character = '\0'; /* readline resets it per attempt */
   lua_State *L = complete_L;
   if (!L || completer_ref == LUA_NOREF) return NULL;
   free_cands();
@@ -280,6 +281,9 @@ int luaopen_tlua_readline(lua_State *L) {
    * completer whole. */
   rl_completer_word_break_characters = (char *)" \t\n\"\\'`@$><=;|&{}()[],+-*/%^~#";
   rl_completion_append_character = '\0';
+  /* One Tab lists the candidates when it cannot add more (~/.inputrc,
+   * read later by readline, may say otherwise). */
+  rl_variable_bind("show-all-if-ambiguous", "on");
   luaL_newlib(L, funcs);
   lua_pushliteral(L, INTERRUPTED_MSG);
   lua_setfield(L, -2, "INTERRUPTED");

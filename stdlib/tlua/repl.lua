@@ -388,7 +388,7 @@ local function read_chunk(sess, read, opts)
   if opts.commands and opts.commands[line:match("^%s*(.-)%s*$")] then
     return opts.commands[line:match("^%s*(.-)%s*$")]
   end
-  line = line:gsub("^=", "return ") -- lua 5.1 habit
+  line = line:gsub("^=", "") -- "=expr", a Lua 5.1 habit
   local silent = line:find(";%s*$") ~= nil
   local f = load("return " .. line, "=stdin", "t", sess.env)
   if f then return f, not silent end
