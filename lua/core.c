@@ -33,15 +33,26 @@ static char HOOKS_KEY, DTYPES_KEY, VARIABLES_KEY;
 
 /* ---- memory accounting ------------------------------------------------- */
 
-static int64_t gc_threshold = 64 << 20;
+/* Tensor bytes count towards Lua's collector as if Lua had allocated them:
+ * every 256 KiB handed out by the core adds that much to the collector's
+ * debt (LUA_GCSTEP), so collection work is paced by all allocation, tensor
+ * bytes included. In generational mode this mostly runs cheap minor
+ * collections, which free short-lived tensors without walking the old heap.
+ * A full collection remains the backstop when tensor bytes still grow past
+ * twice what was live after the last one. */
+static int64_t gc_seen_total, gc_backstop = (int64_t)256 << 20;
 
 void tlb_steer_collector(lua_State *L) {
+  int64_t total = tl_memory_allocated_total(), delta = total - gc_seen_total;
+  if (delta < (256 << 10)) return;
+  gc_seen_total = total;
+  lua_gc(L, LUA_GCSTEP, (int)(delta >> 10 > INT32_MAX ? INT32_MAX : delta >> 10));
   tl_memory_stats st = tl_memory_get_stats();
-  if (st.live_bytes <= gc_threshold) return;
+  if (st.live_bytes <= gc_backstop) return;
   lua_gc(L, LUA_GCCOLLECT);
   st = tl_memory_get_stats();
   int64_t next = st.live_bytes * 2;
-  gc_threshold = next > (64 << 20) ? next : (64 << 20);
+  gc_backstop = next > ((int64_t)256 << 20) ? next : ((int64_t)256 << 20);
 }
 
 /* ---- errors ------------------------------------------------------------ */

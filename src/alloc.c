@@ -31,6 +31,7 @@ typedef struct bucket {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static bucket buckets[NBUCKETS];
 static int64_t live_bytes, peak_bytes, cached_bytes, alloc_count;
+static int64_t allocated_total; /* bytes handed out since start; read without the lock */
 
 static size_t round_size(size_t n) {
   if (n == 0) n = 1;
@@ -66,6 +67,7 @@ void *tl_alloc(size_t nbytes) {
     live_bytes += (int64_t)size;
     if (live_bytes > peak_bytes) peak_bytes = live_bytes;
     alloc_count++;
+    __atomic_store_n(&allocated_total, allocated_total + (int64_t)size, __ATOMIC_RELAXED);
   }
   pthread_mutex_unlock(&lock);
   if (p) return p;
@@ -74,6 +76,7 @@ void *tl_alloc(size_t nbytes) {
   live_bytes += (int64_t)size;
   if (live_bytes > peak_bytes) peak_bytes = live_bytes;
   alloc_count++;
+  __atomic_store_n(&allocated_total, allocated_total + (int64_t)size, __ATOMIC_RELAXED);
   pthread_mutex_unlock(&lock);
   return p;
 }
@@ -111,6 +114,8 @@ void tl_memory_trim(void) {
   cached_bytes = 0;
   pthread_mutex_unlock(&lock);
 }
+
+int64_t tl_memory_allocated_total(void) { return __atomic_load_n(&allocated_total, __ATOMIC_RELAXED); }
 
 tl_memory_stats tl_memory_get_stats(void) {
   pthread_mutex_lock(&lock);

@@ -140,6 +140,8 @@ typedef struct tl_memory_stats {
   int64_t alloc_count;   /* allocations served (from cache or fresh) */
 } tl_memory_stats;
 tl_memory_stats tl_memory_get_stats(void);
+/* Bytes handed out since the start (monotonic; cheap, lock-free read). */
+int64_t tl_memory_allocated_total(void);
 /* Headers of tensors and storages (at most 256 bytes), from per-thread free lists. */
 void *tl_obj_alloc(size_t size);
 void tl_obj_free(void *p, size_t size);
