@@ -238,7 +238,9 @@ tl_tape *tl_tape_retain(tl_tape *t) {
   return t;
 }
 
-void tl_tape_reset(tl_tape *t) {
+/* Drops every record and watch: the retained tensors (variable reads among
+ * them) go back, so an optimizer can update the variables in place. */
+static void clear(tl_tape *t) {
   for (int i = 0; i < t->n_recs; i++) free_record(&t->recs[i]);
   free(t->recs);
   t->recs = NULL;
@@ -259,6 +261,10 @@ void tl_tape_reset(tl_tape *t) {
   free(t->explicit_vars);
   t->explicit_vars = NULL;
   t->n_explicit = t->cap_explicit = 0;
+}
+
+void tl_tape_reset(tl_tape *t) {
+  clear(t);
   t->consumed = false;
 }
 
@@ -488,6 +494,7 @@ void tl_tape_consume(tl_tape *t) {
   if (t->persistent) return;
   t->consumed = true;
   tl_tape_stop(t);
+  clear(t); /* a used non-persistent tape can answer nothing more */
 }
 
 tl_status tl_tape_gradient(tl_tape *t, tl_tensor *target, tl_tensor *output_grad, int n_src,
