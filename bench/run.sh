@@ -8,13 +8,30 @@
 # first on LD_LIBRARY_PATH for the peer only), OPENBLAS_CORETYPE=SkylakeX
 # where the CPU has AVX-512, flush-denormal on, the same thread count.
 #
-# Usage: bench/run.sh [--threads "1 2"] [case ...]   (build first: cmake --build build)
+# Usage: bench/run.sh [--suite core|autodiff] [--threads "1 2"] [case ...]
+#   core:     per-op overhead, element-wise, reductions, softmax, matmul (default)
+#   autodiff: tape recording overhead and the seed MLP's training step (Nadam)
+# Build first: cmake --build build
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 tlua=${TLUA:-$root/build/tlua}
 threads="1 2"
-if [ "${1:-}" = "--threads" ]; then threads=$2; shift 2; fi
+suite=core
+while [ $# -gt 0 ]; do
+  case $1 in
+    --threads) threads=$2; shift 2 ;;
+    --suite) suite=$2; shift 2 ;;
+    *) break ;;
+  esac
+done
+if [ "$suite" = autodiff ]; then
+  tl_script=$here/mlp_bench.lua; py_script=$here/mlp_bench.py
+  order="add10_notape add10_tape mlp_step_32 mlp_step_256"
+else
+  tl_script=$here/tlua_bench.lua; py_script=$here/torch_bench.py
+  order="add_10 add_1e7 bcast_add sum_1e7 softmax_1000 matmul_256 matmul_1024 matmul_2048"
+fi
 cases=("$@")
 
 peer=$here/.peer
@@ -31,11 +48,11 @@ grep -q avx512f /proc/cpuinfo && coretype=SkylakeX
 printf '%-14s %3s %14s %14s %8s\n' case thr "tlua" "pytorch" "ratio"
 for t in $threads; do
   declare -A T=() P=()
-  while read -r name sec rest; do T[$name]=$sec; done < <(TLUA_NUM_THREADS=$t "$tlua" "$here/tlua_bench.lua" "${cases[@]}")
+  while read -r name sec rest; do T[$name]=$sec; done < <(TLUA_NUM_THREADS=$t "$tlua" "$tl_script" "${cases[@]}")
   while read -r name sec; do P[$name]=$sec; done < <(
     LD_LIBRARY_PATH=$peer_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} OPENBLAS_CORETYPE=$coretype \
-    OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t /usr/bin/python3 "$here/torch_bench.py" "$t" "${cases[@]}")
-  for name in add_10 add_1e7 bcast_add sum_1e7 softmax_1000 matmul_256 matmul_1024 matmul_2048; do
+    OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t /usr/bin/python3 "$py_script" "$t" "${cases[@]}")
+  for name in $order; do
     [ -n "${T[$name]:-}" ] || continue
     tl=${T[$name]}; py=${P[$name]:-nan}
     if [ "$tl" = error ]; then printf '%-14s %3s %14s\n' "$name" "$t" "error"; continue; fi
