@@ -1019,45 +1019,325 @@ static tl_status cumprod_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in
   return scan_fwd(op, in, n_in, attr, out, true);
 }
 
+/* ---- gradients ------------------------------------------------------------ */
+/* Written with ordinary ops (tl_call), so an outer tape records them and
+ * gradients of gradients work. The tape reduces broadcast gradients, so a
+ * rule may return anything that broadcasts to its input's shape only when
+ * it is that shape already; here each result has the input's shape. */
+
+typedef struct temps {
+  tl_tensor *t[32];
+  int n;
+} temps;
+
+/* Remembers t for release at the end of a rule; returns it. */
+static tl_tensor *keep_tmp(temps *T, tl_tensor *t) {
+  if (T->n == (int)(sizeof T->t / sizeof T->t[0])) {
+    tl_tensor_release(t);
+    tl_error(TL_INTERNAL, "internal: a gradient rule needs more temporaries");
+    return NULL;
+  }
+  T->t[T->n++] = t;
+  return t;
+}
+
+static void temps_free(temps *T) {
+  for (int i = 0; i < T->n; i++) tl_tensor_release(T->t[i]);
+  T->n = 0;
+}
+
+/* Each returns NULL on error (the status is in tl_last_status()). A NULL
+ * operand passes through as NULL so chains stop at the first failure. */
+static tl_tensor *op1(temps *T, const char *name, tl_tensor *a, int na, const tl_named_attr *attrs) {
+  tl_tensor *o;
+  if (!a || tl_call(name, 1, &a, na, attrs, &o)) return NULL;
+  return keep_tmp(T, o);
+}
+
+static tl_tensor *op2(temps *T, const char *name, tl_tensor *a, tl_tensor *b) {
+  tl_tensor *o, *in[2] = {a, b};
+  if (!a || !b || tl_call(name, 2, in, 0, NULL, &o)) return NULL;
+  return keep_tmp(T, o);
+}
+
+static tl_tensor *where3(temps *T, tl_tensor *c, tl_tensor *a, tl_tensor *b) {
+  tl_tensor *o, *in[3] = {c, a, b};
+  if (!c || !a || !b || tl_call("where", 3, in, 0, NULL, &o)) return NULL;
+  return keep_tmp(T, o);
+}
+
+static tl_tensor *scalar(temps *T, tl_dtype dt, double v) {
+  tl_tensor *o;
+  if (tl_tensor_scalar_f64(dt, v, &o)) return NULL;
+  return keep_tmp(T, o);
+}
+
+static tl_tensor *reshape_to(temps *T, tl_tensor *a, int rank, const int64_t *shape) {
+  return op1(T, "reshape", a, 1, (tl_named_attr[]){TL_A_INTS("shape", rank, shape)});
+}
+
+/* g (a reduction's gradient) with the reduced dims of x restored as 1. */
+static tl_tensor *keep_dims(temps *T, tl_tensor *g, const tl_tensor *x, const bool *mask) {
+  int64_t shape[TL_MAX_RANK];
+  int r = out_shape(x, mask, true, shape);
+  return reshape_to(T, g, r, shape);
+}
+
+static tl_tensor *broadcast_like(temps *T, tl_tensor *g, const tl_tensor *x) {
+  return op1(T, "broadcast_to", g, 1, (tl_named_attr[]){TL_A_INTS("shape", x->rank, x->shape)});
+}
+
+/* Hands `res` (one of T's temporaries, or NULL after a failure) to *gin. */
+static tl_status give(temps *T, tl_tensor *res, tl_tensor **gin) {
+  if (!res) {
+    tl_status s = tl_last_status();
+    temps_free(T);
+    return s ? s : tl_error(TL_INTERNAL, "gradient failed without a message");
+  }
+  *gin = tl_tensor_retain(res);
+  temps_free(T);
+  return TL_OK;
+}
+
+static int64_t reduced_count(const tl_tensor *x, const bool *mask) {
+  int64_t n = 1;
+  for (int i = 0; i < x->rank; i++)
+    if (mask[i]) n *= x->shape[i];
+  return n;
+}
+
+/* The axis attribute of a reduction, to pass on (none: every axis). */
+static int axis_attr(const tl_attr *axis, bool keepdims, tl_named_attr *named) {
+  int n = 0;
+  if (axis->present) named[n++] = TL_A_INTS("axis", axis->n, axis->ints);
+  named[n++] = TL_A_BOOL("keepdims", keepdims);
+  return n;
+}
+
+#define GRAD_ARGS                                                                              \
+  const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr, tl_tensor *const *out, \
+      int n_out, tl_tensor *const *gout, tl_tensor **gin
+#define UNUSED_GRAD_ARGS (void)op, (void)n_in, (void)n_out, (void)out
+
+/* Sum: the gradient is g copied over the reduced dims. */
+static tl_status reduce_sum_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  bool mask[TL_MAX_RANK];
+  if (parse_axes(in[0], &attr[0], mask)) return tl_last_status();
+  temps T = {0};
+  return give(&T, broadcast_like(&T, keep_dims(&T, gout[0], in[0], mask), in[0]), &gin[0]);
+}
+
+/* Mean: g / N over the reduced dims (divided before it is copied out). */
+static tl_status reduce_mean_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  tl_tensor *x = in[0];
+  bool mask[TL_MAX_RANK];
+  if (parse_axes(x, &attr[0], mask)) return tl_last_status();
+  temps T = {0};
+  tl_tensor *g = keep_dims(&T, gout[0], x, mask);
+  g = op2(&T, "divide", g, scalar(&T, x->dtype, (double)reduced_count(x, mask)));
+  return give(&T, broadcast_like(&T, g, x), &gin[0]);
+}
+
+/* Max/min: g shared equally among the elements equal to the result (TF). */
+static tl_status reduce_extreme_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  tl_tensor *x = in[0];
+  bool mask[TL_MAX_RANK];
+  if (parse_axes(x, &attr[0], mask)) return tl_last_status();
+  tl_named_attr ax[2];
+  int nax = axis_attr(&attr[0], true, ax);
+  temps T = {0};
+  tl_tensor *y = keep_dims(&T, out[0], x, mask), *g = keep_dims(&T, gout[0], x, mask);
+  tl_tensor *ind = op1(&T, "cast", op2(&T, "equal", y, x), 1, (tl_named_attr[]){TL_A_DTYPE("dtype", x->dtype)});
+  tl_tensor *cnt = op1(&T, "reduce_sum", ind, nax, ax);
+  return give(&T, op2(&T, "multiply", op2(&T, "divide", ind, cnt), g), &gin[0]);
+}
+
+/* Moves the reduced axes of x to the front: perm, and whether it is the
+ * identity. */
+static bool reduced_first(const tl_tensor *x, const bool *mask, int64_t *perm, int64_t *inv) {
+  int n = 0;
+  for (int pass = 0; pass < 2; pass++)
+    for (int i = 0; i < x->rank; i++)
+      if (mask[i] == (pass == 0)) perm[n++] = i;
+  bool ident = true;
+  for (int i = 0; i < x->rank; i++) {
+    inv[perm[i]] = i;
+    ident &= perm[i] == i;
+  }
+  return ident;
+}
+
+/* Product (TF's rule): the product of all the others is the exclusive
+ * product from the left times the exclusive product from the right, so
+ * zeros need no division. */
+static tl_status reduce_prod_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  tl_tensor *x = in[0];
+  bool mask[TL_MAX_RANK];
+  if (parse_axes(x, &attr[0], mask)) return tl_last_status();
+  temps T = {0};
+  int64_t perm[TL_MAX_RANK], inv[TL_MAX_RANK], tshape[TL_MAX_RANK], flat[2] = {1, 1};
+  bool ident = reduced_first(x, mask, perm, inv);
+  for (int i = 0; i < x->rank; i++) {
+    tshape[i] = x->shape[perm[i]];
+    flat[mask[perm[i]] ? 0 : 1] *= tshape[i];
+  }
+  tl_tensor *xt = ident ? x : op1(&T, "transpose", x, 1, (tl_named_attr[]){TL_A_INTS("perm", x->rank, perm)});
+  tl_tensor *x2 = reshape_to(&T, xt, 2, flat);
+  tl_tensor *left = op1(&T, "cumprod", x2, 2, (tl_named_attr[]){TL_A_INT("axis", 0), TL_A_BOOL("exclusive", true)});
+  tl_tensor *right = op1(&T, "cumprod", x2, 3,
+                         (tl_named_attr[]){TL_A_INT("axis", 0), TL_A_BOOL("exclusive", true), TL_A_BOOL("reverse", true)});
+  tl_tensor *others = reshape_to(&T, op2(&T, "multiply", left, right), x->rank, tshape);
+  if (!ident) others = op1(&T, "transpose", others, 1, (tl_named_attr[]){TL_A_INTS("perm", x->rank, inv)});
+  return give(&T, op2(&T, "multiply", others, keep_dims(&T, gout[0], x, mask)), &gin[0]);
+}
+
+/* d lse / dx = exp(x - lse) = softmax over the reduced dims. */
+static tl_status reduce_logsumexp_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  tl_tensor *x = in[0];
+  bool mask[TL_MAX_RANK];
+  if (parse_axes(x, &attr[0], mask)) return tl_last_status();
+  temps T = {0};
+  tl_tensor *p = op1(&T, "exp", op2(&T, "subtract", x, keep_dims(&T, out[0], x, mask)), 0, NULL);
+  return give(&T, op2(&T, "multiply", p, keep_dims(&T, gout[0], x, mask)), &gin[0]);
+}
+
+/* Variance (population): d var / dx = 2 (x - mean) / N; std: (x - mean) / (N std).
+ * mean_k, when given, is the mean with kept dims (moments has it). */
+static tl_tensor *centered(temps *T, tl_tensor *x, const tl_attr *axis, tl_tensor *mean_k) {
+  if (!mean_k) {
+    tl_named_attr ax[2];
+    int nax = axis_attr(axis, true, ax);
+    mean_k = op1(T, "reduce_mean", x, nax, ax);
+  }
+  return op2(T, "subtract", x, mean_k);
+}
+
+static tl_status reduce_variance_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  tl_tensor *x = in[0];
+  bool mask[TL_MAX_RANK];
+  if (parse_axes(x, &attr[0], mask)) return tl_last_status();
+  temps T = {0};
+  tl_tensor *g = op2(&T, "multiply", keep_dims(&T, gout[0], x, mask),
+                     scalar(&T, x->dtype, 2.0 / (double)reduced_count(x, mask)));
+  return give(&T, op2(&T, "multiply", centered(&T, x, &attr[0], NULL), g), &gin[0]);
+}
+
+static tl_status reduce_std_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  tl_tensor *x = in[0];
+  bool mask[TL_MAX_RANK];
+  if (parse_axes(x, &attr[0], mask)) return tl_last_status();
+  temps T = {0};
+  tl_tensor *nstd = op2(&T, "multiply", keep_dims(&T, out[0], x, mask),
+                        scalar(&T, x->dtype, (double)reduced_count(x, mask)));
+  tl_tensor *g = op2(&T, "divide", keep_dims(&T, gout[0], x, mask), nstd);
+  return give(&T, op2(&T, "multiply", centered(&T, x, &attr[0], NULL), g), &gin[0]);
+}
+
+/* moments -> (mean, variance); either output's gradient may be absent. */
+static tl_status moments_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  tl_tensor *x = in[0];
+  bool mask[TL_MAX_RANK];
+  if (parse_axes(x, &attr[0], mask)) return tl_last_status();
+  double n = (double)reduced_count(x, mask);
+  temps T = {0};
+  tl_tensor *res = NULL, *gm = NULL;
+  if (gout[0]) gm = op2(&T, "divide", keep_dims(&T, gout[0], x, mask), scalar(&T, x->dtype, n));
+  if (gout[1]) {
+    tl_tensor *gv = op2(&T, "multiply", keep_dims(&T, gout[1], x, mask), scalar(&T, x->dtype, 2.0 / n));
+    res = op2(&T, "multiply", centered(&T, x, &attr[0], keep_dims(&T, out[0], x, mask)), gv);
+    if (gout[0]) res = op2(&T, "add", res, gm);
+  } else {
+    res = broadcast_like(&T, gm, x);
+  }
+  return give(&T, res, &gin[0]);
+}
+
+/* The gradient of a scan is the scan of g the other way round. */
+static tl_status cumsum_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  (void)in;
+  temps T = {0};
+  return give(&T,
+              op1(&T, "cumsum", gout[0], 3,
+                  (tl_named_attr[]){TL_A_INT("axis", attr[0].i), TL_A_BOOL("exclusive", attr[1].b),
+                                    TL_A_BOOL("reverse", !attr[2].b)}),
+              &gin[0]);
+}
+
+/* Cumulative product, exact with zeros. In scan order, with y the output:
+ * - before the first zero, dx_i = rscan(g y)_i / x_i (TF's whole rule);
+ * - at the first zero, dx_i = rscan(g y')_i, y' the scan of x with that
+ *   zero replaced by 1 (every later product holds x_i exactly once);
+ * - after it, 0 (every product involving x_i also holds the first zero).
+ * rscan is cumsum the other way with the same exclusive flag. */
+static tl_status cumprod_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  tl_tensor *x = in[0], *g = gout[0];
+  int64_t ax = attr[0].i;
+  bool excl = attr[1].b, rev = attr[2].b;
+  tl_named_attr fwd[3] = {TL_A_INT("axis", ax), TL_A_BOOL("exclusive", excl), TL_A_BOOL("reverse", rev)};
+  tl_named_attr back[3] = {TL_A_INT("axis", ax), TL_A_BOOL("exclusive", excl), TL_A_BOOL("reverse", !rev)};
+  tl_named_attr count[2] = {TL_A_INT("axis", ax), TL_A_BOOL("reverse", rev)};
+  temps T = {0};
+  tl_tensor *zero = scalar(&T, x->dtype, 0), *one = scalar(&T, x->dtype, 1);
+  tl_tensor *z = op2(&T, "equal", x, zero);
+  tl_tensor *c = op1(&T, "cumsum", op1(&T, "cast", z, 1, (tl_named_attr[]){TL_A_DTYPE("dtype", x->dtype)}), 2, count);
+  tl_tensor *before = op2(&T, "equal", c, zero);
+  tl_tensor *first = op2(&T, "logical_and", z, op2(&T, "equal", c, one));
+  tl_tensor *a = op1(&T, "cumsum", op2(&T, "multiply", g, out[0]), 3, back);
+  a = op2(&T, "divide", a, where3(&T, before, x, one));
+  tl_tensor *yp = op1(&T, "cumprod", where3(&T, first, one, x), 3, fwd);
+  tl_tensor *b = op1(&T, "cumsum", op2(&T, "multiply", g, yp), 3, back);
+  return give(&T, where3(&T, first, b, where3(&T, before, a, zero)), &gin[0]);
+}
+
 /* ---- the table ------------------------------------------------------------ */
 
 #define RED_ATTRS "axis:ints?, keepdims:bool=false"
 
 tl_op_def tl_ops_reduce[] = {
-    {.name = "reduce_sum", .inputs = "input_tensor", .attrs = RED_ATTRS, .forward = reduce_sum_fwd,
+    {.name = "reduce_sum", .inputs = "input_tensor", .attrs = RED_ATTRS, .forward = reduce_sum_fwd, .grad = reduce_sum_grad,
      .api = "tf.reduce_sum tf.math.reduce_sum", .doc = "Sum over the given axes (all when axis is nil)."},
-    {.name = "reduce_mean", .inputs = "input_tensor", .attrs = RED_ATTRS, .forward = reduce_mean_fwd,
+    {.name = "reduce_mean", .inputs = "input_tensor", .attrs = RED_ATTRS, .forward = reduce_mean_fwd, .grad = reduce_mean_grad,
      .api = "tf.reduce_mean tf.math.reduce_mean",
      .doc = "Mean over the given axes (integer mean for integer tensors; NaN when empty)."},
-    {.name = "reduce_max", .inputs = "input_tensor", .attrs = RED_ATTRS, .forward = reduce_max_fwd,
+    {.name = "reduce_max", .inputs = "input_tensor", .attrs = RED_ATTRS, .forward = reduce_max_fwd, .grad = reduce_extreme_grad,
      .api = "tf.reduce_max tf.math.reduce_max", .doc = "Maximum over the given axes (NaN propagates; -inf when empty)."},
-    {.name = "reduce_min", .inputs = "input_tensor", .attrs = RED_ATTRS, .forward = reduce_min_fwd,
+    {.name = "reduce_min", .inputs = "input_tensor", .attrs = RED_ATTRS, .forward = reduce_min_fwd, .grad = reduce_extreme_grad,
      .api = "tf.reduce_min tf.math.reduce_min", .doc = "Minimum over the given axes (NaN propagates; +inf when empty)."},
-    {.name = "reduce_prod", .inputs = "input_tensor", .attrs = RED_ATTRS, .forward = reduce_prod_fwd,
+    {.name = "reduce_prod", .inputs = "input_tensor", .attrs = RED_ATTRS, .forward = reduce_prod_fwd, .grad = reduce_prod_grad,
      .api = "tf.reduce_prod tf.math.reduce_prod", .doc = "Product over the given axes (1 when empty)."},
-    {.name = "reduce_any", .inputs = "input_tensor", .attrs = RED_ATTRS, .forward = reduce_any_fwd,
+    {.name = "reduce_any", .inputs = "input_tensor", .attrs = RED_ATTRS, .forward = reduce_any_fwd, .flags = TL_OP_NO_GRADIENT,
      .api = "tf.reduce_any tf.math.reduce_any", .doc = "Logical or of a bool tensor over the given axes."},
-    {.name = "reduce_all", .inputs = "input_tensor", .attrs = RED_ATTRS, .forward = reduce_all_fwd,
+    {.name = "reduce_all", .inputs = "input_tensor", .attrs = RED_ATTRS, .forward = reduce_all_fwd, .flags = TL_OP_NO_GRADIENT,
      .api = "tf.reduce_all tf.math.reduce_all", .doc = "Logical and of a bool tensor over the given axes."},
-    {.name = "reduce_logsumexp", .inputs = "input_tensor", .attrs = RED_ATTRS, .forward = reduce_logsumexp_fwd,
+    {.name = "reduce_logsumexp", .inputs = "input_tensor", .attrs = RED_ATTRS, .forward = reduce_logsumexp_fwd, .grad = reduce_logsumexp_grad,
      .api = "tf.reduce_logsumexp tf.math.reduce_logsumexp",
      .doc = "log(sum(exp(x))) over the given axes, computed stably."},
-    {.name = "reduce_variance", .inputs = "input_tensor", .attrs = RED_ATTRS, .forward = reduce_variance_fwd,
+    {.name = "reduce_variance", .inputs = "input_tensor", .attrs = RED_ATTRS, .forward = reduce_variance_fwd, .grad = reduce_variance_grad,
      .api = "tf.math.reduce_variance", .doc = "Population variance over the given axes."},
-    {.name = "reduce_std", .inputs = "input_tensor", .attrs = RED_ATTRS, .forward = reduce_std_fwd,
+    {.name = "reduce_std", .inputs = "input_tensor", .attrs = RED_ATTRS, .forward = reduce_std_fwd, .grad = reduce_std_grad,
      .api = "tf.math.reduce_std", .doc = "Population standard deviation over the given axes."},
     {.name = "count_nonzero", .inputs = "input", .attrs = RED_ATTRS ", dtype:dtype=int64",
-     .forward = count_nonzero_fwd, .api = "tf.math.count_nonzero",
+     .forward = count_nonzero_fwd, .flags = TL_OP_NO_GRADIENT, .api = "tf.math.count_nonzero",
      .doc = "Number of non-zero elements over the given axes."},
-    {.name = "argmax", .inputs = "input", .attrs = "axis:int=0, output_type:dtype=int64", .forward = argmax_fwd,
+    {.name = "argmax", .inputs = "input", .attrs = "axis:int=0, output_type:dtype=int64", .forward = argmax_fwd, .flags = TL_OP_NO_GRADIENT,
      .api = "tf.argmax tf.math.argmax", .doc = "Index of the largest value along axis (first on ties)."},
-    {.name = "argmin", .inputs = "input", .attrs = "axis:int=0, output_type:dtype=int64", .forward = argmin_fwd,
+    {.name = "argmin", .inputs = "input", .attrs = "axis:int=0, output_type:dtype=int64", .forward = argmin_fwd, .flags = TL_OP_NO_GRADIENT,
      .api = "tf.argmin tf.math.argmin", .doc = "Index of the smallest value along axis (first on ties)."},
     {.name = "cumsum", .inputs = "x", .attrs = "axis:int=0, exclusive:bool=false, reverse:bool=false",
-     .forward = cumsum_fwd, .api = "tf.cumsum tf.math.cumsum", .doc = "Cumulative sum along axis."},
+     .forward = cumsum_fwd, .grad = cumsum_grad, .api = "tf.cumsum tf.math.cumsum", .doc = "Cumulative sum along axis."},
     {.name = "cumprod", .inputs = "x", .attrs = "axis:int=0, exclusive:bool=false, reverse:bool=false",
-     .forward = cumprod_fwd, .api = "tf.math.cumprod", .doc = "Cumulative product along axis."},
-    {.name = "moments", .inputs = "x", .attrs = "axes:ints, keepdims:bool=false", .forward = moments_fwd,
+     .forward = cumprod_fwd, .grad = cumprod_grad, .api = "tf.math.cumprod", .doc = "Cumulative product along axis."},
+    {.name = "moments", .inputs = "x", .attrs = "axes:ints, keepdims:bool=false", .forward = moments_fwd, .grad = moments_grad,
      .api = "tf.nn.moments", .doc = "Mean and variance of x over axes (two results)."},
     {0},
 };
