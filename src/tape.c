@@ -30,10 +30,17 @@ typedef struct pmap {
   size_t cap, n;
 } pmap;
 
-static size_t phash(const void *p) { return ((uintptr_t)p >> 4) * 0x9E3779B97F4A7C15ull; }
+/* Mixes all address bits into the low ones the table mask keeps. */
+static size_t phash(const void *p) {
+  uint64_t x = (uintptr_t)p;
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdull;
+  x ^= x >> 33;
+  return (size_t)x;
+}
 
 static tl_status pmap_grow(pmap *m) {
-  size_t cap = m->cap ? m->cap * 2 : 64;
+  size_t cap = m->cap ? m->cap * 2 : 1024;
   const void **keys = calloc(cap, sizeof *keys);
   tl_tensor **vals = calloc(cap, sizeof *vals);
   if (!keys || !vals) {
@@ -89,15 +96,22 @@ static void pmap_free(pmap *m, bool release_vals) {
 
 /* ---- records ----------------------------------------------------------- */
 
+#define INLINE_OPERANDS 6
 typedef struct record {
   const tl_op_def *op;  /* NULL for a custom-gradient record */
   int n_in, n_out;
-  tl_tensor **in, **out;
-  tl_attr attrs[TL_MAX_ATTRS];
+  tl_tensor **ext;      /* inputs then outputs when they do not fit inline */
+  tl_tensor *inl[INLINE_OPERANDS];
+  tl_attr *attrs;       /* a copy, when the op has attributes */
   tl_custom_grad_fn custom;
   void *ctx;
   void (*free_ctx)(void *);
 } record;
+
+/* Records move when the record array grows: operands are found through
+ * these, never through stored pointers into a record. */
+#define REC_IN(r) ((r)->ext ? (r)->ext : (r)->inl)
+#define REC_OUT(r) (REC_IN(r) + (r)->n_in)
 
 typedef struct var_read {
   tl_variable *var;
@@ -145,16 +159,15 @@ static void copy_attrs(const tl_op_def *op, const tl_attr *src, tl_attr *dst) {
 }
 
 static void free_record(record *r) {
-  for (int i = 0; i < r->n_in; i++) tl_tensor_release(r->in[i]);
-  for (int i = 0; i < r->n_out; i++) tl_tensor_release(r->out[i]);
-  free(r->in);
-  free(r->out);
-  if (r->op)
+  for (int i = 0; i < r->n_in + r->n_out; i++) tl_tensor_release(REC_IN(r)[i]);
+  free(r->ext);
+  if (r->op && r->attrs)
     for (int i = 0; i < r->op->n_attrs; i++) {
       if (r->attrs[i].type == TL_ATTR_INTS) free(r->attrs[i].ints);
       if (r->attrs[i].type == TL_ATTR_FLOATS) free(r->attrs[i].floats);
       if (r->attrs[i].type == TL_ATTR_STRING) free((char *)r->attrs[i].s);
     }
+  free(r->attrs);
   if (r->free_ctx) r->free_ctx(r->ctx);
 }
 
@@ -167,7 +180,7 @@ static tl_status watch_tensor(tl_tape *t, tl_tensor *x) {
 
 static tl_status push_record(tl_tape *t, record *r) {
   if (t->n_recs == t->cap_recs) {
-    int cap = t->cap_recs ? t->cap_recs * 2 : 32;
+    int cap = t->cap_recs ? t->cap_recs * 2 : 256;
     record *recs = realloc(t->recs, sizeof *recs * (size_t)cap);
     if (!recs) return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory recording on a tape");
     t->recs = recs;
@@ -175,26 +188,35 @@ static tl_status push_record(tl_tape *t, record *r) {
   }
   t->recs[t->n_recs++] = *r;
   for (int i = 0; i < r->n_out; i++)
-    if (r->out[i] && watch_tensor(t, r->out[i])) return tl_last_status();
+    if (REC_OUT(r)[i] && watch_tensor(t, REC_OUT(r)[i])) return tl_last_status();
   return TL_OK;
 }
 
 static tl_status fill_record(record *r, const tl_op_def *op, tl_tensor *const *in, int n_in,
                              const tl_attr *attrs, tl_tensor *const *out, int n_out) {
-  memset(r, 0, sizeof *r);
   r->op = op;
   r->n_in = n_in;
   r->n_out = n_out;
-  r->in = calloc((size_t)(n_in ? n_in : 1), sizeof *r->in);
-  r->out = calloc((size_t)(n_out ? n_out : 1), sizeof *r->out);
-  if (!r->in || !r->out) {
-    free(r->in);
-    free(r->out);
-    return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory recording on a tape");
+  r->custom = NULL;
+  r->ctx = NULL;
+  r->free_ctx = NULL;
+  r->ext = NULL;
+  if (n_in + n_out > INLINE_OPERANDS) {
+    r->ext = calloc((size_t)(n_in + n_out), sizeof *r->ext);
+    if (!r->ext) return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory recording on a tape");
   }
-  for (int i = 0; i < n_in; i++) r->in[i] = tl_tensor_retain(in[i]);
-  for (int i = 0; i < n_out; i++) r->out[i] = tl_tensor_retain(out[i]);
-  if (op && attrs) copy_attrs(op, attrs, r->attrs);
+  for (int i = 0; i < n_in; i++) REC_IN(r)[i] = tl_tensor_retain(in[i]);
+  for (int i = 0; i < n_out; i++) REC_OUT(r)[i] = tl_tensor_retain(out[i]);
+  r->attrs = NULL;
+  if (op && attrs && op->n_attrs > 0) {
+    r->attrs = malloc(sizeof(tl_attr) * (size_t)op->n_attrs);
+    if (!r->attrs) {
+      for (int i = 0; i < n_in + n_out; i++) tl_tensor_release(REC_IN(r)[i]);
+      free(r->ext);
+      return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory recording on a tape");
+    }
+    copy_attrs(op, attrs, r->attrs);
+  }
   return TL_OK;
 }
 
@@ -445,18 +467,19 @@ static tl_status ones_like(const tl_tensor *x, tl_tensor **out) {
 }
 
 static tl_status run_record(record *r, pmap *grads) {
+  tl_tensor **rin = REC_IN(r), **rout = REC_OUT(r);
   tl_tensor *gout[64] = {0}, *gin[64] = {0};
   if (r->n_out > 64 || r->n_in > 64) return tl_error(TL_UNIMPLEMENTED, "gradient of an op with more than 64 operands");
   bool any = false;
   for (int i = 0; i < r->n_out; i++) {
-    tl_tensor **slot = pmap_slot(grads, r->out[i], false);
+    tl_tensor **slot = pmap_slot(grads, rout[i], false);
     gout[i] = slot ? *slot : NULL;
     any |= gout[i] != NULL;
   }
   if (!any) return TL_OK;
   if (r->op && (r->op->flags & TL_OP_NO_GRADIENT)) return TL_OK;
   bool need = false;
-  for (int i = 0; i < r->n_in; i++) need |= r->in[i] && differentiable(r->in[i]);
+  for (int i = 0; i < r->n_in; i++) need |= rin[i] && differentiable(rin[i]);
   if (!need) return TL_OK;
   tl_status s;
   if (r->custom) {
@@ -464,7 +487,7 @@ static tl_status run_record(record *r, pmap *grads) {
   } else if (!r->op->grad) {
     return tl_error(TL_UNIMPLEMENTED, "no gradient is defined for op '%s'", r->op->name);
   } else {
-    s = r->op->grad(r->op, r->in, r->n_in, r->attrs, r->out, r->n_out, gout, gin);
+    s = r->op->grad(r->op, rin, r->n_in, r->attrs, rout, r->n_out, gout, gin);
     if (s) tl_error_prefix("gradient of %s: ", r->op->name);
   }
   if (s) {
@@ -473,15 +496,15 @@ static tl_status run_record(record *r, pmap *grads) {
   }
   for (int i = 0; i < r->n_in; i++) {
     if (!gin[i]) continue;
-    if (!r->in[i] || !differentiable(r->in[i])) {
+    if (!rin[i] || !differentiable(rin[i])) {
       tl_tensor_release(gin[i]);
       continue;
     }
     tl_tensor *g;
-    s = unbroadcast(gin[i], r->in[i], &g);
+    s = unbroadcast(gin[i], rin[i], &g);
     tl_tensor_release(gin[i]);
     gin[i] = NULL;
-    if (!s) s = accumulate(grads, r->in[i], g);
+    if (!s) s = accumulate(grads, rin[i], g);
     if (s) {
       for (int k = i + 1; k < r->n_in; k++) tl_tensor_release(gin[k]);
       return s;
