@@ -833,6 +833,10 @@ static int op_call(lua_State *L) {
       lua_rawseti(L, -2, i + 1);
     }
     nres = 1;
+  } else if (op->flags & TL_OP_HIDDEN_OUTPUTS) {
+    tlb_push_tensor(L, out.items[0]);
+    for (int i = 1; i < out.n; i++) tl_tensor_release(out.items[i]);
+    nres = 1;
   } else {
     luaL_checkstack(L, out.n, "too many results");
     for (int i = 0; i < out.n; i++) tlb_push_tensor(L, out.items[i]);

@@ -592,7 +592,7 @@ static tl_status dropout_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in
     nrank = ns->n;
     memcpy(nshape, ns->ints, sizeof(int64_t) * (size_t)ns->n);
   }
-  tl_tensor *keep, *kv = NULL, *o = NULL;
+  tl_tensor *keep, *kv = NULL, *o = NULL, *m = NULL;
   if ((s = tl_tensor_new(TL_UINT8, nrank, nshape, &keep))) return s;
   drop_job j = {.rate = (float)rate, .keep = tl_tensor_data(keep), .n = keep->size};
   tl_random_stream(&attr[2], &j.rng);
@@ -603,11 +603,21 @@ static tl_status dropout_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in
   tl_attr scale = {.f = 1.0 / (1.0 - rate), .dtype = x->dtype};
   tl_tensor *ops[3] = {o, x, kv};
   tl_iterate(3, ops, drop_apply, &scale);
-  s = tl_list_push(out, o);
+  if ((s = tl_tensor_new(x->dtype, nrank, nshape, &m))) goto done;
+  const uint8_t *kd = tl_tensor_data(keep);
+  if (x->dtype == TL_FLOAT32)
+    for (int64_t i = 0; i < m->size; i++) ((float *)m->storage->data)[i] = kd[i] ? (float)scale.f : 0.0f;
+  else
+    for (int64_t i = 0; i < m->size; i++) ((double *)m->storage->data)[i] = kd[i] ? scale.f : 0.0;
+  if ((s = tl_list_push(out, o))) goto done;
+  o = NULL;
+  s = tl_list_push(out, m);
+  m = NULL;
 done:
   tl_tensor_release(keep);
   tl_tensor_release(kv);
-  if (s && o) tl_tensor_release(o);
+  if (o) tl_tensor_release(o);
+  if (m) tl_tensor_release(m);
   return s;
 }
 
@@ -667,26 +677,203 @@ fail:
   return s;
 }
 
+/* ---- gradients ------------------------------------------------------------ */
+/* Written with ordinary ops (tl_call), so an outer tape records them and
+ * gradients of gradients work. Each rule keeps its temporaries in a small
+ * list released at the end; a helper given a NULL operand (an earlier
+ * failure) returns NULL, so a chain stops at the first error. */
+
+typedef struct temps {
+  tl_tensor *t[24];
+  int n;
+} temps;
+
+static tl_tensor *keep_tmp(temps *T, tl_tensor *t) {
+  if (T->n == (int)(sizeof T->t / sizeof T->t[0])) {
+    tl_tensor_release(t);
+    tl_error(TL_INTERNAL, "internal: a gradient rule needs more temporaries");
+    return NULL;
+  }
+  T->t[T->n++] = t;
+  return t;
+}
+
+static void temps_free(temps *T) {
+  for (int i = 0; i < T->n; i++) tl_tensor_release(T->t[i]);
+  T->n = 0;
+}
+
+static tl_tensor *op1(temps *T, const char *name, tl_tensor *a, int na, const tl_named_attr *attrs) {
+  tl_tensor *o;
+  if (!a || tl_call(name, 1, &a, na, attrs, &o)) return NULL;
+  return keep_tmp(T, o);
+}
+
+static tl_tensor *op2(temps *T, const char *name, tl_tensor *a, tl_tensor *b) {
+  tl_tensor *o, *in[2] = {a, b};
+  if (!a || !b || tl_call(name, 2, in, 0, NULL, &o)) return NULL;
+  return keep_tmp(T, o);
+}
+
+/* Sum over one axis, kept as size 1. */
+static tl_tensor *sum_keep(temps *T, tl_tensor *a, int64_t axis) {
+  return op1(T, "reduce_sum", a, 2, (tl_named_attr[]){TL_A_INT("axis", axis), TL_A_BOOL("keepdims", true)});
+}
+
+/* Hands `res` (one of T's temporaries, or NULL after a failure) to *gin;
+ * with free_after, releases the temporaries (the last result of a rule). */
+static tl_status give(temps *T, tl_tensor *res, tl_tensor **gin, bool free_after) {
+  tl_status s = TL_OK;
+  if (!res) {
+    s = tl_last_status();
+    if (!s) s = tl_error(TL_INTERNAL, "gradient failed without a message");
+  } else {
+    *gin = tl_tensor_retain(res);
+  }
+  if (free_after || s) temps_free(T);
+  return s;
+}
+
+#define GRAD_ARGS                                                                              \
+  const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr, tl_tensor *const *out, \
+      int n_out, tl_tensor *const *gout, tl_tensor **gin
+#define UNUSED_GRAD_ARGS (void)op, (void)n_in, (void)n_out
+
+/* dx = (g - sum(g y)) y */
+static tl_status softmax_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  (void)in;
+  temps T = {0};
+  tl_tensor *y = out[0], *g = gout[0];
+  tl_tensor *d = op2(&T, "subtract", g, sum_keep(&T, op2(&T, "multiply", g, y), attr[0].i));
+  return give(&T, op2(&T, "multiply", d, y), &gin[0], true);
+}
+
+/* dx = g - softmax sum(g) = g - exp(y) sum(g) */
+static tl_status log_softmax_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  (void)in;
+  temps T = {0};
+  tl_tensor *g = gout[0];
+  tl_tensor *p = op1(&T, "exp", out[0], 0, NULL);
+  return give(&T, op2(&T, "subtract", g, op2(&T, "multiply", p, sum_keep(&T, g, attr[0].i))), &gin[0], true);
+}
+
+static tl_tensor *expand(temps *T, tl_tensor *g, int64_t axis) {
+  return op1(T, "expand_dims", g, 1, (tl_named_attr[]){TL_A_INT("axis", axis)});
+}
+
+/* TF's backprop: (softmax(logits) - onehot(labels)) g; labels are integers. */
+static tl_status sparse_xent_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  (void)attr;
+  (void)out;
+  tl_tensor *labels = in[0], *logits = in[1];
+  temps T = {0};
+  tl_tensor *p = op1(&T, "softmax", logits, 0, NULL);
+  tl_tensor *oh = op1(&T, "one_hot", labels, 2,
+                      (tl_named_attr[]){TL_A_INT("depth", logits->shape[logits->rank - 1]),
+                                        TL_A_DTYPE("dtype", logits->dtype)});
+  tl_tensor *d = op2(&T, "subtract", p, oh);
+  return give(&T, op2(&T, "multiply", d, expand(&T, gout[0], -1)), &gin[1], true);
+}
+
+/* loss = sum(z) lse(x) - sum(z x) along axis:
+ *   d/dx = (softmax(x) sum(z) - z) g   (TF's softmax - z when z sums to 1)
+ *   d/dz = -log_softmax(x) g           (TF's) */
+static tl_status xent_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  (void)out;
+  tl_tensor *labels = in[0], *logits = in[1];
+  int64_t ax = attr[0].i < 0 ? attr[0].i + logits->rank : attr[0].i;
+  temps T = {0};
+  tl_tensor *z = labels;
+  if (!tl_tensor_same_shape(labels, logits))
+    z = op1(&T, "broadcast_to", labels, 1, (tl_named_attr[]){TL_A_INTS("shape", logits->rank, logits->shape)});
+  tl_tensor *g = expand(&T, gout[0], ax);
+  tl_tensor *p = op1(&T, "softmax", logits, 1, (tl_named_attr[]){TL_A_INT("axis", ax)});
+  tl_tensor *d = op2(&T, "subtract", op2(&T, "multiply", p, sum_keep(&T, z, ax)), z);
+  tl_status s = give(&T, op2(&T, "multiply", d, g), &gin[1], false);
+  if (s) return s;
+  tl_tensor *ls = op1(&T, "log_softmax", logits, 1, (tl_named_attr[]){TL_A_INT("axis", ax)});
+  return give(&T, op1(&T, "negative", op2(&T, "multiply", ls, g), 0, NULL), &gin[0], true);
+}
+
+/* d/dx = (sigmoid(x) - z) g, d/dz = -x g (TF's). */
+static tl_status sigmoid_xent_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  (void)attr;
+  (void)out;
+  tl_tensor *z = in[0], *x = in[1], *g = gout[0];
+  temps T = {0};
+  tl_tensor *d = op2(&T, "subtract", op1(&T, "sigmoid", x, 0, NULL), z);
+  tl_status s = give(&T, op2(&T, "multiply", d, g), &gin[1], false);
+  if (s) return s;
+  return give(&T, op1(&T, "negative", op2(&T, "multiply", x, g), 0, NULL), &gin[0], true);
+}
+
+static tl_status l2_loss_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  (void)attr;
+  (void)out;
+  temps T = {0};
+  return give(&T, op2(&T, "multiply", in[0], gout[0]), &gin[0], true);
+}
+
+/* The forward's hidden second output is the mask already scaled by
+ * 1/(1-rate) (noise_shape, broadcast against x): y = x mask exactly, so
+ * dx = g mask, also where x is 0 (which the output alone cannot tell).
+ * A gradient reaching only the mask output (an outer tape differentiating
+ * this rule) is dropped: the mask does not depend on x. */
+static tl_status dropout_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  (void)attr;
+  (void)in;
+  if (!gout[0]) return TL_OK;
+  if (n_out < 2) return tl_error(TL_INTERNAL, "internal: dropout recorded without its mask");
+  temps T = {0};
+  return give(&T, op2(&T, "multiply", gout[0], out[1]), &gin[0], true);
+}
+
+/* d/dvalue = g; d/dbias = g summed over every axis but the channel one. */
+static tl_status bias_add_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  (void)out;
+  tl_tensor *v = in[0], *g = gout[0];
+  const char *fmt = attr[0].s ? attr[0].s : "NHWC";
+  int ch = strncmp(fmt, "NC", 2) == 0 ? 1 : v->rank - 1;
+  int64_t axes[TL_MAX_RANK];
+  int n = 0;
+  for (int i = 0; i < v->rank; i++)
+    if (i != ch) axes[n++] = i;
+  tl_tensor *gb;
+  tl_status s = tl_call("reduce_sum", 1, &g, 1, (tl_named_attr[]){TL_A_INTS("axis", n, axes)}, &gb);
+  if (s) return s;
+  gin[0] = tl_tensor_retain(g);
+  gin[1] = gb;
+  return TL_OK;
+}
+
 tl_op_def tl_ops_nn[] = {
-    {.name = "softmax", .inputs = "logits", .attrs = "axis:int=-1", .forward = softmax_fwd,
+    {.name = "softmax", .inputs = "logits", .attrs = "axis:int=-1", .forward = softmax_fwd, .grad = softmax_grad,
      .api = "tf.nn.softmax tf.math.softmax", .doc = "exp(x) / sum(exp(x)) along axis, computed stably."},
-    {.name = "log_softmax", .inputs = "logits", .attrs = "axis:int=-1", .forward = log_softmax_fwd,
+    {.name = "log_softmax", .inputs = "logits", .attrs = "axis:int=-1", .forward = log_softmax_fwd, .grad = log_softmax_grad,
      .api = "tf.nn.log_softmax tf.math.log_softmax", .doc = "x - log(sum(exp(x))) along axis, computed stably."},
-    {.name = "sparse_softmax_cross_entropy_with_logits", .inputs = "labels, logits", .forward = sparse_xent_fwd,
+    {.name = "sparse_softmax_cross_entropy_with_logits", .inputs = "labels, logits", .forward = sparse_xent_fwd, .grad = sparse_xent_grad,
      .api = "tf.nn.sparse_softmax_cross_entropy_with_logits",
      .doc = "Per-example cross entropy of integer class labels [...] and logits [..., C]."},
     {.name = "softmax_cross_entropy_with_logits", .inputs = "labels, logits", .attrs = "axis:int=-1",
-     .forward = xent_fwd, .flags = TL_OP_SAME_DTYPE, .api = "tf.nn.softmax_cross_entropy_with_logits",
+     .forward = xent_fwd, .grad = xent_grad, .flags = TL_OP_SAME_DTYPE, .api = "tf.nn.softmax_cross_entropy_with_logits",
      .doc = "Per-example cross entropy of probability labels and logits along axis."},
-    {.name = "sigmoid_cross_entropy_with_logits", .inputs = "labels, logits", .forward = sigmoid_xent_fwd,
+    {.name = "sigmoid_cross_entropy_with_logits", .inputs = "labels, logits", .forward = sigmoid_xent_fwd, .grad = sigmoid_xent_grad,
      .flags = TL_OP_SAME_DTYPE | TL_OP_SCALARS_FOLLOW, .api = "tf.nn.sigmoid_cross_entropy_with_logits",
      .doc = "Element-wise logistic loss, max(x,0) - x*z + log1p(exp(-|x|))."},
-    {.name = "l2_loss", .inputs = "t", .forward = l2_loss_fwd, .api = "tf.nn.l2_loss",
+    {.name = "l2_loss", .inputs = "t", .forward = l2_loss_fwd, .grad = l2_loss_grad, .api = "tf.nn.l2_loss",
      .doc = "sum(t^2) / 2 as a scalar."},
     {.name = "dropout", .inputs = "x", .attrs = "rate:float, noise_shape:ints?, seed:int?", .forward = dropout_fwd,
-     .flags = TL_OP_RANDOM, .api = "tf.nn.dropout",
+     .grad = dropout_grad, .flags = TL_OP_RANDOM | TL_OP_HIDDEN_OUTPUTS, .api = "tf.nn.dropout",
      .doc = "Zeroes elements with probability rate and scales the rest by 1/(1-rate)."},
-    {.name = "bias_add", .inputs = "value, bias", .attrs = "data_format:string=NHWC", .forward = bias_add_fwd,
+    {.name = "bias_add", .inputs = "value, bias", .attrs = "data_format:string=NHWC", .forward = bias_add_fwd, .grad = bias_add_grad,
      .flags = TL_OP_SAME_DTYPE, .api = "tf.nn.bias_add", .doc = "Adds a channel bias vector to value."},
     {0},
 };

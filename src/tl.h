@@ -331,6 +331,10 @@ enum {
   /* No gradient flows through (stop_gradient, comparisons, argmax, shape
    * queries): the tape treats it as a constant instead of an error. */
   TL_OP_NO_GRADIENT = 1 << 5,
+  /* Only the first output is the op's result; the others are kept for its
+   * gradient rule (dropout's scaled mask) and callers other than the tape
+   * drop them (the Lua binding returns one value). */
+  TL_OP_HIDDEN_OUTPUTS = 1 << 6,
 };
 
 typedef struct tl_op_def {
