@@ -352,12 +352,9 @@ static void xent_task(int64_t begin, int64_t end, void *ctx) {
   }
 }
 
-static tl_status sparse_xent_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
-                                 tl_tensor_list *out) {
-  tl_tensor *labels = in[0], *logits = in[1];
-  if (is_half(logits->dtype)) return via_f32(op, in, n_in, attr, out);
-  tl_status s = need_float(logits->dtype, "logits");
-  if (s) return s;
+/* Checks integer labels [...] against logits [..., C] and returns them
+ * contiguous (one reference). */
+static tl_status sparse_labels(tl_tensor *labels, const tl_tensor *logits, tl_tensor **lab) {
   if (labels->dtype != TL_INT32 && labels->dtype != TL_INT64)
     return tl_error(TL_INVALID_ARGUMENT, "labels must be int32 or int64, got %s", tl_dtypes[labels->dtype].name);
   if (logits->rank < 1) return tl_error(TL_INVALID_ARGUMENT, "logits must have rank at least 1 (a class dimension)");
@@ -370,18 +367,31 @@ static tl_status sparse_xent_fwd(const tl_op_def *op, tl_tensor *const *in, int 
                     tl_shape_format(logits->rank, logits->shape, b, sizeof b));
   }
   int64_t C = logits->shape[logits->rank - 1];
-  tl_tensor *lab, *lg, *o;
-  if ((s = tl_tensor_contiguous(labels, &lab))) return s;
-  for (int64_t i = 0; i < lab->size; i++) {
-    int64_t k = tl_load_i64(tl_tensor_data(lab), lab->dtype, i);
+  tl_status s = tl_tensor_contiguous(labels, lab);
+  if (s) return s;
+  for (int64_t i = 0; i < (*lab)->size; i++) {
+    int64_t k = tl_load_i64(tl_tensor_data(*lab), (*lab)->dtype, i);
     if (k < 0 || k >= C) {
-      tl_tensor_release(lab);
+      tl_tensor_release(*lab);
+      *lab = NULL;
       return tl_error(TL_INVALID_ARGUMENT,
                       "received a label value of %" PRId64 " (at position %" PRId64
                       ") which is outside the valid range of [0, %" PRId64 ")",
                       k, i, C);
     }
   }
+  return TL_OK;
+}
+
+static tl_status sparse_xent_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
+                                 tl_tensor_list *out) {
+  tl_tensor *labels = in[0], *logits = in[1];
+  if (is_half(logits->dtype)) return via_f32(op, in, n_in, attr, out);
+  tl_status s = need_float(logits->dtype, "logits");
+  if (s) return s;
+  int64_t C = logits->shape[logits->rank > 0 ? logits->rank - 1 : 0];
+  tl_tensor *lab, *lg, *o;
+  if ((s = sparse_labels(labels, logits, &lab))) return s;
   if ((s = tl_tensor_new(logits->dtype, labels->rank, labels->shape, &o))) goto fail_lab;
   if ((s = tl_tensor_contiguous(logits, &lg))) goto fail_o;
   xent_job j = {logits->dtype, tl_tensor_data(lg), tl_tensor_data(lab), tl_tensor_data(o), C, 1, true,
@@ -394,6 +404,84 @@ fail_o:
   tl_tensor_release(o);
 fail_lab:
   tl_tensor_release(lab);
+  return s;
+}
+
+/* The backward of sparse cross entropy in one pass per row:
+ * out = (softmax(logits) - onehot(labels)) g[..., None]. Fused because the
+ * composition (softmax, one_hot, subtract, expand_dims, multiply) made five
+ * passes and four allocations in every training step (measured in
+ * grad_reduce_spec.lua, which also checks it against that composition). */
+typedef struct xgrad_job {
+  tl_dtype dt;
+  const char *logits, *labels, *g;
+  char *out;
+  int64_t C;
+  tl_dtype label_dt;
+} xgrad_job;
+
+HOT static void xgrad_row_f32(float *o, const float *x, int64_t C, int64_t k, float g) {
+  float m = x[0];
+  for (int64_t c = 1; c < C; c++) m = (x[c] > m || x[c] != x[c]) ? x[c] : m;
+  for (int64_t c = 0; c < C; c++) o[c] = tl_vexpf(x[c] - m);
+  float s = C >= 4 * W ? sum_row_f32(o, C) : 0;
+  if (C < 4 * W)
+    for (int64_t c = 0; c < C; c++) s += o[c];
+  float sc = g / s;
+  for (int64_t c = 0; c < C; c++) o[c] *= sc;
+  o[k] -= g;
+}
+
+static void xgrad_row_f64(double *o, const double *x, int64_t C, int64_t k, double g) {
+  double m = x[0];
+  for (int64_t c = 1; c < C; c++) m = (x[c] > m || x[c] != x[c]) ? x[c] : m;
+  double s = 0;
+  for (int64_t c = 0; c < C; c++) s += o[c] = exp(x[c] - m);
+  double sc = g / s;
+  for (int64_t c = 0; c < C; c++) o[c] *= sc;
+  o[k] -= g;
+}
+
+static void xgrad_task(int64_t begin, int64_t end, void *ctx) {
+  const xgrad_job *j = ctx;
+  for (int64_t r = begin; r < end; r++) {
+    int64_t k = tl_load_i64(j->labels, j->label_dt, r);
+    if (j->dt == TL_FLOAT32)
+      xgrad_row_f32((float *)j->out + r * j->C, (const float *)j->logits + r * j->C, j->C, k,
+                    ((const float *)j->g)[r]);
+    else
+      xgrad_row_f64((double *)j->out + r * j->C, (const double *)j->logits + r * j->C, j->C, k,
+                    ((const double *)j->g)[r]);
+  }
+}
+
+static tl_status sparse_xent_grad_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
+                                      tl_tensor_list *out) {
+  tl_tensor *labels = in[0], *logits = in[1], *g = in[2];
+  if (is_half(logits->dtype)) return via_f32(op, in, n_in, attr, out);
+  tl_status s = need_float(logits->dtype, "logits");
+  if (s) return s;
+  if (g->dtype != logits->dtype || !tl_tensor_same_shape(g, labels)) {
+    char a[200], b[200];
+    return tl_error(TL_INVALID_ARGUMENT, "grad %s must have the labels' shape and the logits' dtype (%s)",
+                    tl_tensor_describe(g, a, sizeof a), tl_tensor_describe(logits, b, sizeof b));
+  }
+  tl_tensor *lab, *lg = NULL, *gc = NULL, *o = NULL;
+  if ((s = sparse_labels(labels, logits, &lab))) return s;
+  if ((s = tl_tensor_new(logits->dtype, logits->rank, logits->shape, &o)) ||
+      (s = tl_tensor_contiguous(logits, &lg)) || (s = tl_tensor_contiguous(g, &gc)))
+    goto done;
+  int64_t C = logits->shape[logits->rank - 1];
+  xgrad_job j = {logits->dtype, tl_tensor_data(lg), tl_tensor_data(lab), tl_tensor_data(gc), tl_tensor_data(o), C,
+                 labels->dtype};
+  if (C > 0) tl_parallel_for(lab->size, C >= TASK_GRAIN ? 1 : TASK_GRAIN / C, xgrad_task, &j);
+  s = tl_list_push(out, o);
+  o = NULL;
+done:
+  tl_tensor_release(lab);
+  tl_tensor_release(lg);
+  tl_tensor_release(gc);
+  if (o) tl_tensor_release(o);
   return s;
 }
 
@@ -763,19 +851,35 @@ static tl_tensor *expand(temps *T, tl_tensor *g, int64_t axis) {
   return op1(T, "expand_dims", g, 1, (tl_named_attr[]){TL_A_INT("axis", axis)});
 }
 
-/* TF's backprop: (softmax(logits) - onehot(labels)) g; labels are integers. */
+/* TF's backprop: (softmax(logits) - onehot(labels)) g, by the fused op;
+ * labels are integers. */
 static tl_status sparse_xent_grad(GRAD_ARGS) {
   UNUSED_GRAD_ARGS;
   (void)attr;
   (void)out;
-  tl_tensor *labels = in[0], *logits = in[1];
+  tl_tensor *args[3] = {in[0], in[1], gout[0]};
+  return tl_call("sparse_softmax_cross_entropy_grad", 3, args, 0, NULL, &gin[1]);
+}
+
+/* Of d = (p - onehot) g_col, p = softmax(x), with gg = d's gradient:
+ *   d/dx = g_col (gg - sum(gg p)) p   (softmax's rule, scaled)
+ *   d/dg = sum(gg (p - onehot))       over the class axis */
+static tl_status sparse_xent_grad_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  (void)attr;
+  (void)out;
+  tl_tensor *labels = in[0], *logits = in[1], *gg = gout[0];
   temps T = {0};
   tl_tensor *p = op1(&T, "softmax", logits, 0, NULL);
+  tl_tensor *u = op2(&T, "subtract", gg, sum_keep(&T, op2(&T, "multiply", gg, p), -1));
+  tl_tensor *dl = op2(&T, "multiply", op2(&T, "multiply", u, p), expand(&T, in[2], -1));
+  tl_status s = give(&T, dl, &gin[1], false);
+  if (s) return s;
   tl_tensor *oh = op1(&T, "one_hot", labels, 2,
                       (tl_named_attr[]){TL_A_INT("depth", logits->shape[logits->rank - 1]),
                                         TL_A_DTYPE("dtype", logits->dtype)});
-  tl_tensor *d = op2(&T, "subtract", p, oh);
-  return give(&T, op2(&T, "multiply", d, expand(&T, gout[0], -1)), &gin[1], true);
+  tl_tensor *q = op2(&T, "multiply", gg, op2(&T, "subtract", p, oh));
+  return give(&T, op1(&T, "reduce_sum", q, 1, (tl_named_attr[]){TL_A_INT("axis", -1)}), &gin[2], true);
 }
 
 /* loss = sum(z) lse(x) - sum(z x) along axis:
@@ -862,6 +966,9 @@ tl_op_def tl_ops_nn[] = {
     {.name = "sparse_softmax_cross_entropy_with_logits", .inputs = "labels, logits", .forward = sparse_xent_fwd, .grad = sparse_xent_grad,
      .api = "tf.nn.sparse_softmax_cross_entropy_with_logits",
      .doc = "Per-example cross entropy of integer class labels [...] and logits [..., C]."},
+    {.name = "sparse_softmax_cross_entropy_grad", .inputs = "labels, logits, grad",
+     .forward = sparse_xent_grad_fwd, .grad = sparse_xent_grad_grad, .api = "-",
+     .doc = "(softmax(logits) - one_hot(labels)) * grad[..., None]: the backward of sparse cross entropy, fused."},
     {.name = "softmax_cross_entropy_with_logits", .inputs = "labels, logits", .attrs = "axis:int=-1",
      .forward = xent_fwd, .grad = xent_grad, .flags = TL_OP_SAME_DTYPE, .api = "tf.nn.softmax_cross_entropy_with_logits",
      .doc = "Per-example cross entropy of probability labels and logits along axis."},

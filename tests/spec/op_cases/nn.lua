@@ -35,6 +35,12 @@ return {
     { fn = function(l, x) return tf.nn.sparse_softmax_cross_entropy_with_logits(l, x) end,
       inputs = { tf.constant({ { 0, 3, 1 }, { 2, 2, 0 } }, tf.int64), t234 } },
   },
+  sparse_softmax_cross_entropy_grad = {
+    { fn = function(l, x, g) return tf.raw_ops.sparse_softmax_cross_entropy_grad(l, x, g) end,
+      inputs = { tf.constant({ 3, 0, 2 }), logits, { 0.5, -1.5, 2.0 } } },
+    { fn = function(l, x, g) return tf.raw_ops.sparse_softmax_cross_entropy_grad(l, x, g) end,
+      inputs = { tf.constant({ { 0, 3, 1 }, { 2, 2, 0 } }, tf.int64), t234, { { 1.0, 0.25, -0.5 }, { 2.0, 1.5, -1.0 } } } },
+  },
   softmax_cross_entropy_with_logits = {
     { fn = function(z, x) return tf.nn.softmax_cross_entropy_with_logits(z, x) end, inputs = { z234, t234 } },
     { fn = function(z, x) return tf.nn.softmax_cross_entropy_with_logits(z, x, 1) end, inputs = { z234, t234 } },
