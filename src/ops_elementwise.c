@@ -19,6 +19,13 @@
  * BIN_* enum (designated initializers), so an op's record and its kernels
  * cannot drift apart.
  *
+ * Gradients: each record carries its rule, written with ordinary ops
+ * (tl_call) so an outer tape records the backward pass and gradients of
+ * gradients work. Rules return full-shape gradients; the tape reduces them
+ * to a broadcast operand's shape. relu_grad, sigmoid_grad and tanh_grad are
+ * internal fused backward ops (one pass, one allocation) for the hot
+ * activations in ops_unary.c, with their own rules.
+ *
  * Not here: unary ops (ops_unary.c), reductions, tf.where (ops_index.c).
  */
 #include "tl.h"
@@ -196,6 +203,12 @@ BIN(ne_b, uint8_t, uint8_t, x != y)
 BIN(and_b, uint8_t, uint8_t, (x != 0) & (y != 0))
 BIN(or_b, uint8_t, uint8_t, (x != 0) | (y != 0))
 BIN(xor_b, uint8_t, uint8_t, (x != 0) ^ (y != 0))
+/* Fused activation backward passes (TF's ReluGrad, SigmoidGrad, TanhGrad):
+ * relu_grad(g, f) = g where f > 0 else 0; sigmoid_grad(y, g) = g y (1 - y);
+ * tanh_grad(y, g) = g (1 - y^2). */
+STAMP_FLOAT(relugrad, SAME, y > 0 ? x : 0)
+STAMP_FLOAT(sigmoidgrad, SAME, y * x * (1 - x))
+STAMP_FLOAT(tanhgrad, SAME, y * (1 - x * x))
 
 /* ---- op descriptions (parallel to the op table) ------------------------ */
 
@@ -208,6 +221,7 @@ enum {
   BIN_FLOORDIV, BIN_TRUNCATEDIV, BIN_FLOORMOD, BIN_TRUNCATEMOD, BIN_POW, BIN_MAXIMUM,
   BIN_MINIMUM, BIN_SQUARED_DIFFERENCE, BIN_EQUAL, BIN_NOT_EQUAL, BIN_LESS, BIN_LESS_EQUAL,
   BIN_GREATER, BIN_GREATER_EQUAL, BIN_LOGICAL_AND, BIN_LOGICAL_OR, BIN_LOGICAL_XOR,
+  BIN_RELU_GRAD, BIN_SIGMOID_GRAD, BIN_TANH_GRAD,
   BIN_COUNT
 };
 
@@ -242,6 +256,9 @@ static const binop binops[BIN_COUNT] = {
     [BIN_LOGICAL_AND] = {D_BOOL, true, false, {[TL_BOOL] = and_b}},
     [BIN_LOGICAL_OR] = {D_BOOL, true, false, {[TL_BOOL] = or_b}},
     [BIN_LOGICAL_XOR] = {D_BOOL, true, false, {[TL_BOOL] = xor_b}},
+    [BIN_RELU_GRAD] = {D_FLOAT, false, false, {TAB_FLOAT(relugrad)}},
+    [BIN_SIGMOID_GRAD] = {D_FLOAT, false, false, {TAB_FLOAT(sigmoidgrad)}},
+    [BIN_TANH_GRAD] = {D_FLOAT, false, false, {TAB_FLOAT(tanhgrad)}},
 };
 
 /* The error for a dtype an op does not take; TF rejects the same ones. */
@@ -463,11 +480,18 @@ static tl_status binary_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in,
 
 /* ---- cast, clip_by_value, add_n ----------------------------------------- */
 
+/* A new tensor header over t's storage. An op's output must never be its
+ * input object: the tape keys gradients by tensor identity, and an output
+ * that is its own input would receive its gradient twice. */
+static tl_status share(tl_tensor *t, tl_tensor **out) {
+  return tl_tensor_view(t->storage, t->dtype, t->rank, t->shape, t->strides, t->offset, out);
+}
+
 static tl_status cast_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
                           tl_tensor_list *out) {
   (void)op, (void)n_in;
   tl_tensor *r;
-  tl_status s = tl_tensor_cast(in[0], attr[0].dtype, &r);
+  tl_status s = in[0]->dtype == attr[0].dtype ? share(in[0], &r) : tl_tensor_cast(in[0], attr[0].dtype, &r);
   if (s) return s;
   return tl_list_push(out, r);
 }
@@ -599,7 +623,11 @@ static tl_status add_n_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, 
                       tl_tensor_describe(t0, a, sizeof a), i, tl_tensor_describe(in[i], b, sizeof b));
     }
   if (!domain_ok(D_NUM, dt)) return dtype_error(op->name, D_NUM, dt);
-  if (n_in == 1) return tl_list_push(out, tl_tensor_retain(t0)); /* tensors are immutable */
+  if (n_in == 1) { /* tensors are immutable: share the storage */
+    tl_tensor *r;
+    tl_status s = share(t0, &r);
+    return s ? s : tl_list_push(out, r);
+  }
   if (!acc_kernels[dt]) {
     /* half types: a chain of adds (each rounds, as TF's half add_n does) */
     tl_tensor *acc = tl_tensor_retain(t0), *next;
@@ -638,61 +666,328 @@ fail:
   return s;
 }
 
+/* ---- gradients ---------------------------------------------------------- */
+/* g is the output's gradient, x/y the inputs, z the output. A rule returns
+ * early when g is NULL or the inputs are not floating point (the tape then
+ * has nothing to do with them). Temporaries live in a small list released at
+ * the end; a helper given a NULL operand (an earlier failure) returns NULL,
+ * so a chain stops at the first error and give() reports it. */
+
+typedef struct temps {
+  tl_tensor *t[16];
+  int n;
+} temps;
+
+static tl_tensor *keep(temps *T, tl_tensor *t) {
+  if (T->n == (int)(sizeof T->t / sizeof T->t[0])) {
+    tl_tensor_release(t);
+    tl_error(TL_INTERNAL, "internal: a gradient rule needs more temporaries");
+    return NULL;
+  }
+  return T->t[T->n++] = t;
+}
+
+static void temps_free(temps *T) {
+  for (int i = 0; i < T->n; i++) tl_tensor_release(T->t[i]);
+  T->n = 0;
+}
+
+static tl_tensor *op1(temps *T, const char *name, tl_tensor *a) {
+  tl_tensor *o;
+  if (!a || tl_call(name, 1, &a, 0, NULL, &o)) return NULL;
+  return keep(T, o);
+}
+
+static tl_tensor *op2(temps *T, const char *name, tl_tensor *a, tl_tensor *b) {
+  tl_tensor *o, *in[2] = {a, b};
+  if (!a || !b || tl_call(name, 2, in, 0, NULL, &o)) return NULL;
+  return keep(T, o);
+}
+
+static tl_tensor *scalar(temps *T, tl_dtype dt, double v) {
+  tl_tensor *o;
+  if (tl_tensor_scalar_f64(dt, v, &o)) return NULL;
+  return keep(T, o);
+}
+
+static tl_tensor *cast_to(temps *T, tl_tensor *a, tl_dtype dt) {
+  tl_tensor *o;
+  if (!a || tl_call("cast", 1, &a, 1, (tl_named_attr[]){TL_A_DTYPE("dtype", dt)}, &o)) return NULL;
+  return keep(T, o);
+}
+
+/* cast(cmp(a, b), dt): a 0/1 mask that multiplies a gradient. */
+static tl_tensor *mask(temps *T, const char *cmp, tl_tensor *a, tl_tensor *b, tl_dtype dt) {
+  return cast_to(T, op2(T, cmp, a, b), dt);
+}
+
+/* Hands res (one of T's temporaries, or NULL after a failure) to *gin; with
+ * last, releases the temporaries (the final result of a rule). */
+static tl_status give(temps *T, tl_tensor *res, tl_tensor **gin, bool last) {
+  tl_status s = TL_OK;
+  if (!res) {
+    s = tl_last_status();
+    if (!s) s = tl_error(TL_INTERNAL, "internal: gradient failed without a message");
+  } else {
+    *gin = tl_tensor_retain(res);
+  }
+  if (last || s) temps_free(T);
+  return s;
+}
+
+static bool is_float(const tl_tensor *t) { return t && tl_dtypes[t->dtype].kind == TL_KIND_FLOAT; }
+
+#define GRAD_ARGS                                                                                \
+  const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr, tl_tensor *const *out, \
+      int n_out, tl_tensor *const *gout, tl_tensor **gin
+#define UNUSED_GRAD_ARGS (void)op, (void)n_in, (void)attr, (void)out, (void)n_out
+/* Binary ops share one dtype (TL_OP_SAME_DTYPE), so one test covers both. */
+#define NEED_FLOAT_GRAD                                                                          \
+  do {                                                                                           \
+    if (!gout[0] || !is_float(in[0])) return TL_OK;                                              \
+  } while (0)
+
+static tl_status add_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  NEED_FLOAT_GRAD;
+  gin[0] = tl_tensor_retain(gout[0]);
+  gin[1] = tl_tensor_retain(gout[0]);
+  return TL_OK;
+}
+
+static tl_status subtract_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  NEED_FLOAT_GRAD;
+  temps T = {0};
+  gin[0] = tl_tensor_retain(gout[0]);
+  return give(&T, op1(&T, "negative", gout[0]), &gin[1], true);
+}
+
+static tl_status multiply_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  NEED_FLOAT_GRAD;
+  temps T = {0};
+  tl_status s = give(&T, op2(&T, "multiply", gout[0], in[1]), &gin[0], false);
+  if (s) return s;
+  return give(&T, op2(&T, "multiply", gout[0], in[0]), &gin[1], true);
+}
+
+/* dx = g / y, dy = -g x / y^2 = -dx z. divide_no_nan: dx is 0 where y is 0,
+ * and so is z, so dy is too (TF's). Integer operands (float result) never
+ * get here: the tape differentiates float inputs only. */
+static tl_status divide_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  NEED_FLOAT_GRAD;
+  temps T = {0};
+  tl_tensor *gx = op2(&T, op->name, gout[0], in[1]);
+  tl_status s = give(&T, gx, &gin[0], false);
+  if (s) return s;
+  return give(&T, op1(&T, "negative", op2(&T, "multiply", gx, out[0])), &gin[1], true);
+}
+
+/* TF: dx = g, dy = -g floor(x / y). */
+static tl_status floormod_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  NEED_FLOAT_GRAD;
+  temps T = {0};
+  gin[0] = tl_tensor_retain(gout[0]);
+  tl_tensor *q = op2(&T, "floordiv", in[0], in[1]);
+  return give(&T, op1(&T, "negative", op2(&T, "multiply", gout[0], q)), &gin[1], true);
+}
+
+/* Smallest normal number of a float dtype (float16's is far above float32's). */
+static double tiny_of(tl_dtype dt) {
+  switch (dt) {
+  case TL_FLOAT16: return 6.103515625e-05;
+  case TL_FLOAT64: return 2.2250738585072014e-308;
+  default: return 1.17549435e-38;
+  }
+}
+
+/* dx = g y x^(y-1); dy = g z log(x) where x > 0 and 0 elsewhere (TF's).
+ * log(max(x, tiny)) * (x > 0) instead of a select keeps both branches
+ * finite, so second derivatives have no 0 * inf NaN at x = 0. */
+static tl_status pow_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  NEED_FLOAT_GRAD;
+  tl_tensor *x = in[0], *y = in[1], *g = gout[0];
+  tl_dtype dt = x->dtype;
+  temps T = {0};
+  tl_tensor *one = scalar(&T, dt, 1.0);
+  tl_tensor *p = op2(&T, "pow", x, op2(&T, "subtract", y, one));
+  tl_status s = give(&T, op2(&T, "multiply", op2(&T, "multiply", g, y), p), &gin[0], false);
+  if (s) return s;
+  tl_tensor *zero = scalar(&T, dt, 0.0);
+  tl_tensor *lx = op1(&T, "log", op2(&T, "maximum", x, scalar(&T, dt, tiny_of(dt))));
+  lx = op2(&T, "multiply", lx, mask(&T, "greater", x, zero, dt));
+  return give(&T, op2(&T, "multiply", op2(&T, "multiply", g, out[0]), lx), &gin[1], true);
+}
+
+/* TF: the gradient goes to x where x >= y (maximum) or x <= y (minimum),
+ * to y elsewhere (so at ties x takes it all). */
+static tl_status extreme_grad(GRAD_ARGS, const char *cmp) {
+  UNUSED_GRAD_ARGS;
+  NEED_FLOAT_GRAD;
+  temps T = {0};
+  tl_tensor *gx = op2(&T, "multiply", gout[0], mask(&T, cmp, in[0], in[1], in[0]->dtype));
+  tl_status s = give(&T, gx, &gin[0], false);
+  if (s) return s;
+  return give(&T, op2(&T, "subtract", gout[0], gx), &gin[1], true);
+}
+static tl_status maximum_grad(GRAD_ARGS) {
+  return extreme_grad(op, in, n_in, attr, out, n_out, gout, gin, "greater_equal");
+}
+static tl_status minimum_grad(GRAD_ARGS) {
+  return extreme_grad(op, in, n_in, attr, out, n_out, gout, gin, "less_equal");
+}
+
+/* dx = 2 g (x - y), dy = -dx. */
+static tl_status squared_difference_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  NEED_FLOAT_GRAD;
+  temps T = {0};
+  tl_tensor *t = op2(&T, "multiply", gout[0], op2(&T, "subtract", in[0], in[1]));
+  tl_tensor *gx = op2(&T, "add", t, t);
+  tl_status s = give(&T, gx, &gin[0], false);
+  if (s) return s;
+  return give(&T, op1(&T, "negative", gx), &gin[1], true);
+}
+
+/* relu_grad(g, f) = g (f > 0): linear in g, piecewise constant in f. */
+static tl_status relu_grad_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  NEED_FLOAT_GRAD;
+  temps T = {0};
+  return give(&T, op2(&T, "relu_grad", gout[0], in[1]), &gin[0], true);
+}
+
+/* sigmoid_grad(y, g) = g y (1 - y): d/dy = gg g (1 - 2y), d/dg = sigmoid_grad(y, gg). */
+static tl_status sigmoid_grad_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  NEED_FLOAT_GRAD;
+  tl_tensor *y = in[0], *g = in[1], *gg = gout[0];
+  temps T = {0};
+  tl_tensor *d = op2(&T, "subtract", scalar(&T, y->dtype, 1.0), op2(&T, "add", y, y));
+  tl_status s = give(&T, op2(&T, "multiply", op2(&T, "multiply", gg, g), d), &gin[0], false);
+  if (s) return s;
+  return give(&T, op2(&T, "sigmoid_grad", y, gg), &gin[1], true);
+}
+
+/* tanh_grad(y, g) = g (1 - y^2): d/dy = -2 gg g y, d/dg = tanh_grad(y, gg). */
+static tl_status tanh_grad_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  NEED_FLOAT_GRAD;
+  tl_tensor *y = in[0], *g = in[1], *gg = gout[0];
+  temps T = {0};
+  tl_tensor *t = op2(&T, "multiply", op2(&T, "multiply", gg, g), y);
+  tl_status s = give(&T, op1(&T, "negative", op2(&T, "add", t, t)), &gin[0], false);
+  if (s) return s;
+  return give(&T, op2(&T, "tanh_grad", y, gg), &gin[1], true);
+}
+
+/* Between float dtypes the gradient is cast back; to or from integers and
+ * bool nothing flows (TF's). */
+static tl_status cast_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  if (!gout[0] || !is_float(in[0]) || !is_float(out[0])) return TL_OK;
+  if (gout[0]->dtype == in[0]->dtype) {
+    gin[0] = tl_tensor_retain(gout[0]);
+    return TL_OK;
+  }
+  temps T = {0};
+  return give(&T, cast_to(&T, gout[0], in[0]->dtype), &gin[0], true);
+}
+
+/* TF: t gets g where clip_value_min <= t <= clip_value_max (NaN too), each
+ * bound gets g where t went past it; the tape sums the bounds' gradients
+ * down to their shapes. */
+static tl_status clip_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  NEED_FLOAT_GRAD;
+  tl_tensor *t = in[0], *g = gout[0];
+  temps T = {0};
+  tl_tensor *below = op2(&T, "less", t, in[1]), *above = op2(&T, "greater", t, in[2]);
+  tl_tensor *inside = op1(&T, "logical_not", op2(&T, "logical_or", below, above));
+  tl_status s = give(&T, op2(&T, "multiply", g, cast_to(&T, inside, t->dtype)), &gin[0], false);
+  if (!s) s = give(&T, op2(&T, "multiply", g, cast_to(&T, below, t->dtype)), &gin[1], false);
+  if (!s) s = give(&T, op2(&T, "multiply", g, cast_to(&T, above, t->dtype)), &gin[2], true);
+  return s;
+}
+
+static tl_status add_n_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  NEED_FLOAT_GRAD;
+  for (int i = 0; i < n_in; i++) gin[i] = tl_tensor_retain(gout[0]);
+  return TL_OK;
+}
+
 /* ---- the op table ------------------------------------------------------ */
 
-#define BINARY_OP(ID, NAME, API, FLAGS, DOC)                                                     \
-  [ID] = {.name = NAME, .inputs = "x, y", .forward = binary_fwd,                                 \
+#define BINARY_OP(ID, NAME, API, FLAGS, GRAD, DOC)                                               \
+  [ID] = {.name = NAME, .inputs = "x, y", .forward = binary_fwd, .grad = GRAD,                   \
           .flags = TL_OP_SCALARS_FOLLOW | TL_OP_SAME_DTYPE | (FLAGS), .api = API, .doc = DOC}
+#define NOGRAD TL_OP_NO_GRADIENT
 
 tl_op_def tl_ops_elementwise[] = {
-    BINARY_OP(BIN_ADD, "add", "tf.add tf.math.add", 0, "x + y element-wise, with broadcasting."),
-    BINARY_OP(BIN_SUBTRACT, "subtract", "tf.subtract tf.math.subtract", 0, "x - y element-wise."),
-    BINARY_OP(BIN_MULTIPLY, "multiply", "tf.multiply tf.math.multiply", 0, "x * y element-wise."),
-    BINARY_OP(BIN_DIVIDE, "divide", "tf.divide tf.math.divide", 0,
+    BINARY_OP(BIN_ADD, "add", "tf.add tf.math.add", 0, add_grad, "x + y element-wise, with broadcasting."),
+    BINARY_OP(BIN_SUBTRACT, "subtract", "tf.subtract tf.math.subtract", 0, subtract_grad, "x - y element-wise."),
+    BINARY_OP(BIN_MULTIPLY, "multiply", "tf.multiply tf.math.multiply", 0, multiply_grad, "x * y element-wise."),
+    BINARY_OP(BIN_DIVIDE, "divide", "tf.divide tf.math.divide", 0, divide_grad,
               "x / y (true division: integers become float32, or float64 for int32/int64)."),
-    BINARY_OP(BIN_TRUEDIV, "truediv", "tf.truediv tf.math.truediv", 0,
+    BINARY_OP(BIN_TRUEDIV, "truediv", "tf.truediv tf.math.truediv", 0, divide_grad,
               "x / y (true division: integers become float32, or float64 for int32/int64)."),
-    BINARY_OP(BIN_DIVIDE_NO_NAN, "divide_no_nan", "tf.math.divide_no_nan", 0,
+    BINARY_OP(BIN_DIVIDE_NO_NAN, "divide_no_nan", "tf.math.divide_no_nan", 0, divide_grad,
               "x / y, and 0 where y is 0."),
-    BINARY_OP(BIN_FLOORDIV, "floordiv", "tf.math.floordiv tf.floordiv", TL_OP_NO_GRADIENT,
+    BINARY_OP(BIN_FLOORDIV, "floordiv", "tf.math.floordiv tf.floordiv", NOGRAD, NULL,
               "floor(x / y); integer division rounds toward -inf as in Python."),
-    BINARY_OP(BIN_TRUNCATEDIV, "truncatediv", "tf.truncatediv tf.math.truncatediv", TL_OP_NO_GRADIENT,
+    BINARY_OP(BIN_TRUNCATEDIV, "truncatediv", "tf.truncatediv tf.math.truncatediv", NOGRAD, NULL,
               "x / y rounded toward zero (C division)."),
-    BINARY_OP(BIN_FLOORMOD, "floormod", "tf.math.floormod tf.math.mod", 0,
+    BINARY_OP(BIN_FLOORMOD, "floormod", "tf.math.floormod tf.math.mod", 0, floormod_grad,
               "Remainder of floordiv: has the sign of y, as Python's %."),
-    BINARY_OP(BIN_TRUNCATEMOD, "truncatemod", "tf.truncatemod tf.math.truncatemod", 0,
+    /* TF registers no gradient for TruncateMod. */
+    BINARY_OP(BIN_TRUNCATEMOD, "truncatemod", "tf.truncatemod tf.math.truncatemod", NOGRAD, NULL,
               "Remainder of truncatediv: has the sign of x, as C's fmod."),
-    BINARY_OP(BIN_POW, "pow", "tf.pow tf.math.pow", 0,
+    BINARY_OP(BIN_POW, "pow", "tf.pow tf.math.pow", 0, pow_grad,
               "x ** y; for integers a negative exponent is an error."),
-    BINARY_OP(BIN_MAXIMUM, "maximum", "tf.maximum tf.math.maximum", 0,
+    BINARY_OP(BIN_MAXIMUM, "maximum", "tf.maximum tf.math.maximum", 0, maximum_grad,
               "Element-wise max (NaN if either is NaN)."),
-    BINARY_OP(BIN_MINIMUM, "minimum", "tf.minimum tf.math.minimum", 0,
+    BINARY_OP(BIN_MINIMUM, "minimum", "tf.minimum tf.math.minimum", 0, minimum_grad,
               "Element-wise min (NaN if either is NaN)."),
     BINARY_OP(BIN_SQUARED_DIFFERENCE, "squared_difference", "tf.math.squared_difference", 0,
-              "(x - y)^2 element-wise."),
-    BINARY_OP(BIN_EQUAL, "equal", "tf.equal tf.math.equal", TL_OP_NO_GRADIENT, "x == y element-wise (bool)."),
-    BINARY_OP(BIN_NOT_EQUAL, "not_equal", "tf.not_equal tf.math.not_equal", TL_OP_NO_GRADIENT,
+              squared_difference_grad, "(x - y)^2 element-wise."),
+    BINARY_OP(BIN_EQUAL, "equal", "tf.equal tf.math.equal", NOGRAD, NULL, "x == y element-wise (bool)."),
+    BINARY_OP(BIN_NOT_EQUAL, "not_equal", "tf.not_equal tf.math.not_equal", NOGRAD, NULL,
               "x ~= y element-wise (bool)."),
-    BINARY_OP(BIN_LESS, "less", "tf.less tf.math.less", TL_OP_NO_GRADIENT, "x < y element-wise (bool)."),
-    BINARY_OP(BIN_LESS_EQUAL, "less_equal", "tf.less_equal tf.math.less_equal", TL_OP_NO_GRADIENT,
+    BINARY_OP(BIN_LESS, "less", "tf.less tf.math.less", NOGRAD, NULL, "x < y element-wise (bool)."),
+    BINARY_OP(BIN_LESS_EQUAL, "less_equal", "tf.less_equal tf.math.less_equal", NOGRAD, NULL,
               "x <= y element-wise (bool)."),
-    BINARY_OP(BIN_GREATER, "greater", "tf.greater tf.math.greater", TL_OP_NO_GRADIENT,
-              "x > y element-wise (bool)."),
-    BINARY_OP(BIN_GREATER_EQUAL, "greater_equal", "tf.greater_equal tf.math.greater_equal",
-              TL_OP_NO_GRADIENT, "x >= y element-wise (bool)."),
-    BINARY_OP(BIN_LOGICAL_AND, "logical_and", "tf.logical_and tf.math.logical_and", TL_OP_NO_GRADIENT,
+    BINARY_OP(BIN_GREATER, "greater", "tf.greater tf.math.greater", NOGRAD, NULL, "x > y element-wise (bool)."),
+    BINARY_OP(BIN_GREATER_EQUAL, "greater_equal", "tf.greater_equal tf.math.greater_equal", NOGRAD, NULL,
+              "x >= y element-wise (bool)."),
+    BINARY_OP(BIN_LOGICAL_AND, "logical_and", "tf.logical_and tf.math.logical_and", NOGRAD, NULL,
               "x and y for bool tensors (also a & b)."),
-    BINARY_OP(BIN_LOGICAL_OR, "logical_or", "tf.logical_or tf.math.logical_or", TL_OP_NO_GRADIENT,
+    BINARY_OP(BIN_LOGICAL_OR, "logical_or", "tf.logical_or tf.math.logical_or", NOGRAD, NULL,
               "x or y for bool tensors (also a | b)."),
-    BINARY_OP(BIN_LOGICAL_XOR, "logical_xor", "tf.math.logical_xor", TL_OP_NO_GRADIENT,
+    BINARY_OP(BIN_LOGICAL_XOR, "logical_xor", "tf.math.logical_xor", NOGRAD, NULL,
               "x xor y for bool tensors (also a ~ b)."),
+    /* Internal fused backward passes of relu, sigmoid, tanh (TF's raw ops
+     * ReluGrad, SigmoidGrad, TanhGrad, same operand order). */
+    [BIN_RELU_GRAD] = {.name = "relu_grad", .inputs = "gradients, features", .forward = binary_fwd,
+                       .grad = relu_grad_grad, .flags = TL_OP_SCALARS_FOLLOW | TL_OP_SAME_DTYPE, .api = "-",
+                       .doc = "gradients where features > 0, else 0 (relu's backward pass)."},
+    [BIN_SIGMOID_GRAD] = {.name = "sigmoid_grad", .inputs = "y, dy", .forward = binary_fwd,
+                          .grad = sigmoid_grad_grad, .flags = TL_OP_SCALARS_FOLLOW | TL_OP_SAME_DTYPE,
+                          .api = "-", .doc = "dy * y * (1 - y) (sigmoid's backward pass from its output y)."},
+    [BIN_TANH_GRAD] = {.name = "tanh_grad", .inputs = "y, dy", .forward = binary_fwd, .grad = tanh_grad_grad,
+                       .flags = TL_OP_SCALARS_FOLLOW | TL_OP_SAME_DTYPE, .api = "-",
+                       .doc = "dy * (1 - y^2) (tanh's backward pass from its output y)."},
     [BIN_COUNT] = {.name = "cast", .inputs = "x", .attrs = "dtype:dtype", .forward = cast_fwd,
-                   .api = "tf.cast tf.dtypes.cast",
+                   .grad = cast_grad, .api = "tf.cast tf.dtypes.cast",
                    .doc = "Converts x to dtype (floats to integers truncate toward zero)."},
-    {.name = "clip_by_value", .inputs = "t, clip_value_min, clip_value_max", .forward = clip_fwd,
+    {.name = "clip_by_value", .inputs = "t, clip_value_min, clip_value_max", .forward = clip_fwd, .grad = clip_grad,
      .flags = TL_OP_SCALARS_FOLLOW | TL_OP_SAME_DTYPE, .api = "tf.clip_by_value",
      .doc = "Clips t to [clip_value_min, clip_value_max] (bounds broadcast to t's shape)."},
-    {.name = "add_n", .inputs = "inputs[]", .forward = add_n_fwd, .flags = TL_OP_SAME_DTYPE,
+    {.name = "add_n", .inputs = "inputs[]", .forward = add_n_fwd, .grad = add_n_grad, .flags = TL_OP_SAME_DTYPE,
      .api = "tf.add_n tf.math.add_n", .doc = "Sum of a list of tensors of the same shape and dtype."},
     {0},
 };

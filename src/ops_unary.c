@@ -296,55 +296,304 @@ static tl_status un_compute(un_fn k, bool heavy, tl_dtype out_dt, tl_tensor *a, 
 static tl_status unary_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
                            tl_tensor_list *out);
 
-#define UNARY_OP(ID, NAME, API, FLAGS, DOC)                                                      \
-  [ID] = {.name = NAME, .inputs = "x", .forward = unary_fwd, .flags = (FLAGS), .api = API,       \
-          .doc = DOC}
+/* ---- gradients ---------------------------------------------------------- */
+/* Written with ordinary ops (tl_call), so an outer tape records the
+ * backward pass and gradients of gradients work. g is the output's
+ * gradient, x the input, y the output. relu, sigmoid and tanh use the fused
+ * backward ops of ops_elementwise.c (relu_grad, sigmoid_grad, tanh_grad):
+ * they run in every training step. The others are compositions; where a
+ * derivative has a kink or a select, it is written with 0/1 masks or
+ * minimum so both arms stay finite (no 0 * inf NaN in second derivatives).
+ * Temporaries live in a small list released at the end; a helper given a
+ * NULL operand (an earlier failure) returns NULL, and give() reports it. */
+
+typedef struct temps {
+  tl_tensor *t[24];
+  int n;
+} temps;
+
+static tl_tensor *keep(temps *T, tl_tensor *t) {
+  if (T->n == (int)(sizeof T->t / sizeof T->t[0])) {
+    tl_tensor_release(t);
+    tl_error(TL_INTERNAL, "internal: a gradient rule needs more temporaries");
+    return NULL;
+  }
+  return T->t[T->n++] = t;
+}
+
+static tl_tensor *op1(temps *T, const char *name, tl_tensor *a) {
+  tl_tensor *o;
+  if (!a || tl_call(name, 1, &a, 0, NULL, &o)) return NULL;
+  return keep(T, o);
+}
+
+static tl_tensor *op2(temps *T, const char *name, tl_tensor *a, tl_tensor *b) {
+  tl_tensor *o, *in[2] = {a, b};
+  if (!a || !b || tl_call(name, 2, in, 0, NULL, &o)) return NULL;
+  return keep(T, o);
+}
+
+static tl_tensor *scalar(temps *T, tl_dtype dt, double v) {
+  tl_tensor *o;
+  if (tl_tensor_scalar_f64(dt, v, &o)) return NULL;
+  return keep(T, o);
+}
+
+/* a * v for a constant v */
+static tl_tensor *scale(temps *T, tl_tensor *a, double v) {
+  return a ? op2(T, "multiply", a, scalar(T, a->dtype, v)) : NULL;
+}
+
+/* Hands res (one of T's temporaries, or NULL after a failure) to *gin and
+ * releases the temporaries. */
+static tl_status give(temps *T, tl_tensor *res, tl_tensor **gin) {
+  tl_status s = TL_OK;
+  if (!res) {
+    s = tl_last_status();
+    if (!s) s = tl_error(TL_INTERNAL, "internal: gradient failed without a message");
+  } else {
+    *gin = tl_tensor_retain(res);
+  }
+  for (int i = 0; i < T->n; i++) tl_tensor_release(T->t[i]);
+  T->n = 0;
+  return s;
+}
+
+#define GRAD_ARGS                                                                                \
+  const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr, tl_tensor *const *out, \
+      int n_out, tl_tensor *const *gout, tl_tensor **gin
+/* Each rule: g, x, y, and a temporaries list; nothing to do without an
+ * incoming gradient or for integer inputs. */
+#define GRAD_PROLOGUE                                                                            \
+  (void)op, (void)n_in, (void)attr, (void)n_out;                                                 \
+  tl_tensor *g = gout[0], *x = in[0], *y = out[0];                                               \
+  (void)x, (void)y;                                                                              \
+  if (!g || tl_dtypes[x->dtype].kind != TL_KIND_FLOAT) return TL_OK;                             \
+  temps T = {0}
+
+#define MUL(a, b) op2(&T, "multiply", a, b)
+#define ADD(a, b) op2(&T, "add", a, b)
+#define SUB(a, b) op2(&T, "subtract", a, b)
+#define DIV(a, b) op2(&T, "divide", a, b)
+#define F(name, a) op1(&T, name, a)
+#define K(v) scalar(&T, x->dtype, v)
+
+static tl_status negative_grad(GRAD_ARGS) {
+  GRAD_PROLOGUE;
+  return give(&T, F("negative", g), gin);
+}
+static tl_status abs_grad(GRAD_ARGS) {
+  GRAD_PROLOGUE;
+  return give(&T, MUL(g, F("sign", x)), gin);
+}
+/* TF returns zeros, not "no gradient". */
+static tl_status sign_grad(GRAD_ARGS) {
+  GRAD_PROLOGUE;
+  (void)T;
+  return tl_tensor_zeros(x->dtype, x->rank, x->shape, gin);
+}
+static tl_status square_grad(GRAD_ARGS) {
+  GRAD_PROLOGUE;
+  tl_tensor *t = MUL(g, x);
+  return give(&T, ADD(t, t), gin);
+}
+static tl_status relu_grad(GRAD_ARGS) {
+  GRAD_PROLOGUE;
+  return give(&T, op2(&T, "relu_grad", g, y), gin);
+}
+/* g where 0 < y < 6: relu_grad twice (y > 0, then 6 - y > 0). */
+static tl_status relu6_grad(GRAD_ARGS) {
+  GRAD_PROLOGUE;
+  return give(&T, op2(&T, "relu_grad", op2(&T, "relu_grad", g, y), SUB(K(6.0), y)), gin);
+}
+/* g / (2 sqrt(x)) */
+static tl_status sqrt_grad(GRAD_ARGS) {
+  GRAD_PROLOGUE;
+  return give(&T, DIV(g, ADD(y, y)), gin);
+}
+/* -g y^3 / 2 */
+static tl_status rsqrt_grad(GRAD_ARGS) {
+  GRAD_PROLOGUE;
+  return give(&T, scale(&T, MUL(MUL(MUL(g, y), y), y), -0.5), gin);
+}
+static tl_status exp_grad(GRAD_ARGS) {
+  GRAD_PROLOGUE;
+  return give(&T, MUL(g, y), gin);
+}
+static tl_status expm1_grad(GRAD_ARGS) {
+  GRAD_PROLOGUE;
+  return give(&T, MUL(g, F("exp", x)), gin);
+}
+static tl_status log_grad(GRAD_ARGS) {
+  GRAD_PROLOGUE;
+  return give(&T, DIV(g, x), gin);
+}
+static tl_status log1p_grad(GRAD_ARGS) {
+  GRAD_PROLOGUE;
+  return give(&T, DIV(g, ADD(x, K(1.0))), gin);
+}
+static tl_status tanh_grad(GRAD_ARGS) {
+  GRAD_PROLOGUE;
+  return give(&T, op2(&T, "tanh_grad", y, g), gin);
+}
+static tl_status sigmoid_grad(GRAD_ARGS) {
+  GRAD_PROLOGUE;
+  return give(&T, op2(&T, "sigmoid_grad", y, g), gin);
+}
+static tl_status softplus_grad(GRAD_ARGS) {
+  GRAD_PROLOGUE;
+  return give(&T, MUL(g, F("sigmoid", x)), gin);
+}
+/* d log(sigmoid(x)) = sigmoid(-x) */
+static tl_status log_sigmoid_grad(GRAD_ARGS) {
+  GRAD_PROLOGUE;
+  return give(&T, MUL(g, F("sigmoid", F("negative", x))), gin);
+}
+static tl_status softsign_grad(GRAD_ARGS) {
+  GRAD_PROLOGUE;
+  return give(&T, DIV(g, F("square", ADD(F("abs", x), K(1.0)))), gin);
+}
+/* elu' = 1 for x > 0, e^x otherwise = exp(min(x, 0)) (TF's EluGrad at 0 too) */
+static tl_status elu_grad(GRAD_ARGS) {
+  GRAD_PROLOGUE;
+  return give(&T, MUL(g, F("exp", op2(&T, "minimum", x, K(0.0)))), gin);
+}
+/* selu' = scale for x > 0, scale alpha e^x otherwise
+ *       = scale alpha exp(min(x, 0)) + scale (1 - alpha) (x > 0) */
+static tl_status selu_grad(GRAD_ARGS) {
+  GRAD_PROLOGUE;
+  tl_tensor *neg = scale(&T, F("exp", op2(&T, "minimum", x, K(0.0))), SELU_SCALE * SELU_ALPHA);
+  tl_tensor *pos = op2(&T, "relu_grad", K(SELU_SCALE * (1.0 - SELU_ALPHA)), x);
+  return give(&T, MUL(g, ADD(neg, pos)), gin);
+}
+/* g where x > 0, alpha g elsewhere (TF's LeakyReluGrad) */
+static tl_status leaky_relu_grad(GRAD_ARGS) {
+  GRAD_PROLOGUE;
+  double alpha = attr ? attr[0].f : 0.2;
+  tl_tensor *pos = op2(&T, "relu_grad", scale(&T, g, 1.0 - alpha), x);
+  return give(&T, ADD(pos, scale(&T, g, alpha)), gin);
+}
+/* exact: Phi(x) + x phi(x); tanh form, y = x s with s = sigmoid(2u),
+ * u = c (x + k x^3): y' = s + x s (1 - s) 2c (1 + 3k x^2). */
+static tl_status gelu_grad(GRAD_ARGS) {
+  GRAD_PROLOGUE;
+  bool approximate = attr && attr[0].b;
+  tl_tensor *x2 = MUL(x, x), *d;
+  if (!approximate) {
+    tl_tensor *cdf = ADD(scale(&T, F("erf", scale(&T, x, SQRT1_2)), 0.5), K(0.5));
+    tl_tensor *pdf = scale(&T, F("exp", scale(&T, x2, -0.5)), 0.39894228040143267794);
+    d = ADD(cdf, MUL(x, pdf));
+  } else {
+    const double k = 0.044715, c2 = 2.0 * SQRT_2_PI;
+    tl_tensor *s = F("sigmoid", scale(&T, ADD(x, scale(&T, MUL(x2, x), k)), c2));
+    tl_tensor *inner = ADD(scale(&T, x2, 3.0 * k * c2), K(c2));
+    d = ADD(s, op2(&T, "sigmoid_grad", s, MUL(x, inner)));
+  }
+  return give(&T, MUL(g, d), gin);
+}
+/* -g y^2 */
+static tl_status reciprocal_grad(GRAD_ARGS) {
+  GRAD_PROLOGUE;
+  return give(&T, F("negative", MUL(MUL(g, y), y)), gin);
+}
+static tl_status sin_grad(GRAD_ARGS) {
+  GRAD_PROLOGUE;
+  return give(&T, MUL(g, F("cos", x)), gin);
+}
+static tl_status cos_grad(GRAD_ARGS) {
+  GRAD_PROLOGUE;
+  return give(&T, F("negative", MUL(g, F("sin", x))), gin);
+}
+static tl_status tan_grad(GRAD_ARGS) {
+  GRAD_PROLOGUE;
+  return give(&T, DIV(g, F("square", F("cos", x))), gin);
+}
+static tl_status asin_grad(GRAD_ARGS) {
+  GRAD_PROLOGUE;
+  return give(&T, DIV(g, F("sqrt", SUB(K(1.0), MUL(x, x)))), gin);
+}
+static tl_status acos_grad(GRAD_ARGS) {
+  GRAD_PROLOGUE;
+  return give(&T, F("negative", DIV(g, F("sqrt", SUB(K(1.0), MUL(x, x))))), gin);
+}
+static tl_status atan_grad(GRAD_ARGS) {
+  GRAD_PROLOGUE;
+  return give(&T, DIV(g, ADD(MUL(x, x), K(1.0))), gin);
+}
+static tl_status sinh_grad(GRAD_ARGS) {
+  GRAD_PROLOGUE;
+  return give(&T, MUL(g, F("cosh", x)), gin);
+}
+static tl_status cosh_grad(GRAD_ARGS) {
+  GRAD_PROLOGUE;
+  return give(&T, MUL(g, F("sinh", x)), gin);
+}
+/* 2/sqrt(pi) e^(-x^2) */
+static tl_status erf_grad(GRAD_ARGS) {
+  GRAD_PROLOGUE;
+  tl_tensor *e = F("exp", F("negative", MUL(x, x)));
+  return give(&T, MUL(g, scale(&T, e, 1.12837916709551257390)), gin);
+}
+
+#undef MUL
+#undef ADD
+#undef SUB
+#undef DIV
+#undef F
+#undef K
+
+
+#define UNARY_OP(ID, NAME, API, GRAD, DOC)                                                       \
+  [ID] = {.name = NAME, .inputs = "x", .forward = unary_fwd, .grad = GRAD, .api = API, .doc = DOC}
+#define UNARY_NOGRAD(ID, NAME, API, DOC)                                                         \
+  [ID] = {.name = NAME, .inputs = "x", .forward = unary_fwd, .flags = TL_OP_NO_GRADIENT,         \
+          .api = API, .doc = DOC}
 
 tl_op_def tl_ops_unary[] = {
-    UNARY_OP(UN_NEGATIVE, "negative", "tf.negative tf.math.negative", 0, "-x element-wise."),
-    UNARY_OP(UN_ABS, "abs", "tf.abs tf.math.abs", 0, "|x| element-wise."),
-    UNARY_OP(UN_SIGN, "sign", "tf.sign tf.math.sign", 0, "-1, 0 or 1 by the sign of x (NaN stays NaN)."),
-    UNARY_OP(UN_SQUARE, "square", "tf.square tf.math.square", 0, "x * x element-wise."),
-    UNARY_OP(UN_RELU, "relu", "tf.nn.relu", 0, "max(x, 0)."),
-    UNARY_OP(UN_RELU6, "relu6", "tf.nn.relu6", 0, "min(max(x, 0), 6)."),
-    UNARY_OP(UN_ROUND, "round", "tf.round tf.math.round", TL_OP_NO_GRADIENT,
+    UNARY_OP(UN_NEGATIVE, "negative", "tf.negative tf.math.negative", negative_grad, "-x element-wise."),
+    UNARY_OP(UN_ABS, "abs", "tf.abs tf.math.abs", abs_grad, "|x| element-wise."),
+    UNARY_OP(UN_SIGN, "sign", "tf.sign tf.math.sign", sign_grad, "-1, 0 or 1 by the sign of x (NaN stays NaN)."),
+    UNARY_OP(UN_SQUARE, "square", "tf.square tf.math.square", square_grad, "x * x element-wise."),
+    UNARY_OP(UN_RELU, "relu", "tf.nn.relu", relu_grad, "max(x, 0)."),
+    UNARY_OP(UN_RELU6, "relu6", "tf.nn.relu6", relu6_grad, "min(max(x, 0), 6)."),
+    UNARY_NOGRAD(UN_ROUND, "round", "tf.round tf.math.round",
              "Rounds half to even (banker's rounding), as TF."),
-    UNARY_OP(UN_FLOOR, "floor", "tf.floor tf.math.floor", TL_OP_NO_GRADIENT, "Largest integer <= x."),
-    UNARY_OP(UN_CEIL, "ceil", "tf.math.ceil", TL_OP_NO_GRADIENT, "Smallest integer >= x."),
-    UNARY_OP(UN_SQRT, "sqrt", "tf.sqrt tf.math.sqrt", 0, "Square root (NaN for x < 0)."),
-    UNARY_OP(UN_RSQRT, "rsqrt", "tf.math.rsqrt", 0, "1 / sqrt(x)."),
-    UNARY_OP(UN_EXP, "exp", "tf.exp tf.math.exp", 0, "e^x."),
-    UNARY_OP(UN_EXPM1, "expm1", "tf.math.expm1", 0, "e^x - 1, accurate near 0."),
-    UNARY_OP(UN_LOG, "log", "tf.math.log", 0, "Natural logarithm (-inf at 0, NaN below)."),
-    UNARY_OP(UN_LOG1P, "log1p", "tf.math.log1p", 0, "log(1 + x), accurate near 0."),
-    UNARY_OP(UN_TANH, "tanh", "tf.tanh tf.math.tanh tf.nn.tanh", 0, "Hyperbolic tangent."),
-    UNARY_OP(UN_SIGMOID, "sigmoid", "tf.sigmoid tf.math.sigmoid tf.nn.sigmoid", 0, "1 / (1 + e^-x)."),
-    UNARY_OP(UN_SOFTPLUS, "softplus", "tf.math.softplus tf.nn.softplus", 0, "log(1 + e^x) without overflow."),
-    UNARY_OP(UN_LOG_SIGMOID, "log_sigmoid", "tf.math.log_sigmoid", 0, "log(sigmoid(x)) = -softplus(-x)."),
-    UNARY_OP(UN_SOFTSIGN, "softsign", "tf.nn.softsign tf.math.softsign", 0, "x / (1 + |x|)."),
-    UNARY_OP(UN_ELU, "elu", "tf.nn.elu", 0, "x for x > 0, e^x - 1 otherwise."),
-    UNARY_OP(UN_SELU, "selu", "tf.nn.selu", 0, "Scaled ELU (Klambauer et al.)."),
+    UNARY_NOGRAD(UN_FLOOR, "floor", "tf.floor tf.math.floor", "Largest integer <= x."),
+    UNARY_NOGRAD(UN_CEIL, "ceil", "tf.math.ceil", "Smallest integer >= x."),
+    UNARY_OP(UN_SQRT, "sqrt", "tf.sqrt tf.math.sqrt", sqrt_grad, "Square root (NaN for x < 0)."),
+    UNARY_OP(UN_RSQRT, "rsqrt", "tf.math.rsqrt", rsqrt_grad, "1 / sqrt(x)."),
+    UNARY_OP(UN_EXP, "exp", "tf.exp tf.math.exp", exp_grad, "e^x."),
+    UNARY_OP(UN_EXPM1, "expm1", "tf.math.expm1", expm1_grad, "e^x - 1, accurate near 0."),
+    UNARY_OP(UN_LOG, "log", "tf.math.log", log_grad, "Natural logarithm (-inf at 0, NaN below)."),
+    UNARY_OP(UN_LOG1P, "log1p", "tf.math.log1p", log1p_grad, "log(1 + x), accurate near 0."),
+    UNARY_OP(UN_TANH, "tanh", "tf.tanh tf.math.tanh tf.nn.tanh", tanh_grad, "Hyperbolic tangent."),
+    UNARY_OP(UN_SIGMOID, "sigmoid", "tf.sigmoid tf.math.sigmoid tf.nn.sigmoid", sigmoid_grad, "1 / (1 + e^-x)."),
+    UNARY_OP(UN_SOFTPLUS, "softplus", "tf.math.softplus tf.nn.softplus", softplus_grad, "log(1 + e^x) without overflow."),
+    UNARY_OP(UN_LOG_SIGMOID, "log_sigmoid", "tf.math.log_sigmoid", log_sigmoid_grad, "log(sigmoid(x)) = -softplus(-x)."),
+    UNARY_OP(UN_SOFTSIGN, "softsign", "tf.nn.softsign tf.math.softsign", softsign_grad, "x / (1 + |x|)."),
+    UNARY_OP(UN_ELU, "elu", "tf.nn.elu", elu_grad, "x for x > 0, e^x - 1 otherwise."),
+    UNARY_OP(UN_SELU, "selu", "tf.nn.selu", selu_grad, "Scaled ELU (Klambauer et al.)."),
     [UN_LEAKY_RELU] = {.name = "leaky_relu", .inputs = "features", .attrs = "alpha:float=0.2",
-                       .forward = unary_fwd, .api = "tf.nn.leaky_relu",
+                       .forward = unary_fwd, .grad = leaky_relu_grad, .api = "tf.nn.leaky_relu",
                        .doc = "x for x >= 0, alpha * x otherwise."},
     [UN_GELU] = {.name = "gelu", .inputs = "features", .attrs = "approximate:bool=false",
-                 .forward = unary_fwd, .api = "tf.nn.gelu",
+                 .forward = unary_fwd, .grad = gelu_grad, .api = "tf.nn.gelu",
                  .doc = "x * Phi(x) (exact, via erf), or the tanh approximation."},
-    UNARY_OP(UN_RECIPROCAL, "reciprocal", "tf.math.reciprocal", 0, "1 / x."),
-    UNARY_OP(UN_SIN, "sin", "tf.sin tf.math.sin", 0, "Sine."),
-    UNARY_OP(UN_COS, "cos", "tf.cos tf.math.cos", 0, "Cosine."),
-    UNARY_OP(UN_TAN, "tan", "tf.tan tf.math.tan", 0, "Tangent."),
-    UNARY_OP(UN_ASIN, "asin", "tf.asin tf.math.asin", 0, "Arcsine."),
-    UNARY_OP(UN_ACOS, "acos", "tf.acos tf.math.acos", 0, "Arccosine."),
-    UNARY_OP(UN_ATAN, "atan", "tf.atan tf.math.atan", 0, "Arctangent."),
-    UNARY_OP(UN_SINH, "sinh", "tf.sinh tf.math.sinh", 0, "Hyperbolic sine."),
-    UNARY_OP(UN_COSH, "cosh", "tf.cosh tf.math.cosh", 0, "Hyperbolic cosine."),
-    UNARY_OP(UN_ERF, "erf", "tf.math.erf", 0, "Gauss error function."),
-    UNARY_OP(UN_IS_NAN, "is_nan", "tf.math.is_nan", TL_OP_NO_GRADIENT, "True where x is NaN."),
-    UNARY_OP(UN_IS_INF, "is_inf", "tf.math.is_inf", TL_OP_NO_GRADIENT, "True where x is +inf or -inf."),
-    UNARY_OP(UN_IS_FINITE, "is_finite", "tf.math.is_finite", TL_OP_NO_GRADIENT,
+    UNARY_OP(UN_RECIPROCAL, "reciprocal", "tf.math.reciprocal", reciprocal_grad, "1 / x."),
+    UNARY_OP(UN_SIN, "sin", "tf.sin tf.math.sin", sin_grad, "Sine."),
+    UNARY_OP(UN_COS, "cos", "tf.cos tf.math.cos", cos_grad, "Cosine."),
+    UNARY_OP(UN_TAN, "tan", "tf.tan tf.math.tan", tan_grad, "Tangent."),
+    UNARY_OP(UN_ASIN, "asin", "tf.asin tf.math.asin", asin_grad, "Arcsine."),
+    UNARY_OP(UN_ACOS, "acos", "tf.acos tf.math.acos", acos_grad, "Arccosine."),
+    UNARY_OP(UN_ATAN, "atan", "tf.atan tf.math.atan", atan_grad, "Arctangent."),
+    UNARY_OP(UN_SINH, "sinh", "tf.sinh tf.math.sinh", sinh_grad, "Hyperbolic sine."),
+    UNARY_OP(UN_COSH, "cosh", "tf.cosh tf.math.cosh", cosh_grad, "Hyperbolic cosine."),
+    UNARY_OP(UN_ERF, "erf", "tf.math.erf", erf_grad, "Gauss error function."),
+    UNARY_NOGRAD(UN_IS_NAN, "is_nan", "tf.math.is_nan", "True where x is NaN."),
+    UNARY_NOGRAD(UN_IS_INF, "is_inf", "tf.math.is_inf", "True where x is +inf or -inf."),
+    UNARY_NOGRAD(UN_IS_FINITE, "is_finite", "tf.math.is_finite",
              "True where x is neither NaN nor infinite."),
-    UNARY_OP(UN_LOGICAL_NOT, "logical_not", "tf.logical_not tf.math.logical_not", TL_OP_NO_GRADIENT,
+    UNARY_NOGRAD(UN_LOGICAL_NOT, "logical_not", "tf.logical_not tf.math.logical_not",
              "not x for bool tensors (also ~a)."),
     {0},
 };

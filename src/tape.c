@@ -466,7 +466,15 @@ static tl_status ones_like(const tl_tensor *x, tl_tensor **out) {
   return TL_OK;
 }
 
-static tl_status run_record(record *r, pmap *grads) {
+/* Only inputs the tape watches (sources, variable reads, outputs of recorded
+ * ops) can lead to a source: gradients for the others (constants) are
+ * dropped before they are un-broadcast or stored, so they never reach a
+ * caller asking about an unwatched tensor (TF answers None there). */
+static bool wanted(const tl_tape *t, const tl_tensor *x) {
+  return x && differentiable(x) && pmap_has(&t->watched, x);
+}
+
+static tl_status run_record(const tl_tape *t, record *r, pmap *grads) {
   tl_tensor **rin = REC_IN(r), **rout = REC_OUT(r);
   tl_tensor *gout[64] = {0}, *gin[64] = {0};
   if (r->n_out > 64 || r->n_in > 64) return tl_error(TL_UNIMPLEMENTED, "gradient of an op with more than 64 operands");
@@ -479,7 +487,7 @@ static tl_status run_record(record *r, pmap *grads) {
   if (!any) return TL_OK;
   if (r->op && (r->op->flags & TL_OP_NO_GRADIENT)) return TL_OK;
   bool need = false;
-  for (int i = 0; i < r->n_in; i++) need |= rin[i] && differentiable(rin[i]);
+  for (int i = 0; i < r->n_in; i++) need |= wanted(t, rin[i]);
   if (!need) return TL_OK;
   tl_status s;
   if (r->custom) {
@@ -496,7 +504,7 @@ static tl_status run_record(record *r, pmap *grads) {
   }
   for (int i = 0; i < r->n_in; i++) {
     if (!gin[i]) continue;
-    if (!rin[i] || !differentiable(rin[i])) {
+    if (!wanted(t, rin[i])) {
       tl_tensor_release(gin[i]);
       continue;
     }
@@ -544,7 +552,7 @@ tl_status tl_tape_gradient(tl_tape *t, tl_tensor *target, tl_tensor *output_grad
     else if ((s = ones_like(target, &seed))) goto done;
     if ((s = accumulate(&grads, target, seed))) goto done;
     for (int i = t->n_recs - 1; i >= 0; i--)
-      if ((s = run_record(&t->recs[i], &grads))) goto done;
+      if ((s = run_record(t, &t->recs[i], &grads))) goto done;
   }
   for (int i = 0; i < n_src; i++) {
     tl_tensor *like = src[i].tensor ? src[i].tensor : src[i].variable ? src[i].variable->value : NULL;
