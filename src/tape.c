@@ -427,10 +427,18 @@ static tl_status unbroadcast(tl_tensor *g, const tl_tensor *like, tl_tensor **ou
   tl_tensor *summed;
   tl_status s;
   if (n > 0) {
-    s = tl_call("reduce_sum", 1, &g, 1, (tl_named_attr[]){TL_A_INTS("axis", n, axes)}, &summed);
+    /* Equal ranks: keepdims gives like's shape at once; only leading axes
+     * summed: so does the plain sum. Then no reshape is needed (one op
+     * fewer, and none that an outer tape must differentiate). */
+    s = tl_call("reduce_sum", 1, &g, 2,
+                (tl_named_attr[]){TL_A_INTS("axis", n, axes), TL_A_BOOL("keepdims", lead == 0)}, &summed);
     if (s) return s;
   } else {
     summed = tl_tensor_retain(g);
+  }
+  if (tl_tensor_same_shape(summed, like)) {
+    *out = summed;
+    return TL_OK;
   }
   int64_t shape[TL_MAX_RANK];
   memcpy(shape, like->shape, sizeof(int64_t) * (size_t)like->rank);
