@@ -853,12 +853,15 @@ static tl_status squared_difference_grad(GRAD_ARGS) {
   return give(&T, op1(&T, "negative", gx), &gin[1], true);
 }
 
-/* relu_grad(g, f) = g (f > 0): linear in g, piecewise constant in f. */
+/* relu_grad(g, f) = g (f > 0): linear in g, piecewise constant in f (a zero
+ * gradient, not none: TF's, so relu's second derivative is 0, not unconnected). */
 static tl_status relu_grad_grad(GRAD_ARGS) {
   UNUSED_GRAD_ARGS;
   NEED_FLOAT_GRAD;
   temps T = {0};
-  return give(&T, op2(&T, "relu_grad", gout[0], in[1]), &gin[0], true);
+  tl_status s = give(&T, op2(&T, "relu_grad", gout[0], in[1]), &gin[0], true);
+  if (s) return s;
+  return tl_tensor_zeros(in[1]->dtype, in[1]->rank, in[1]->shape, &gin[1]);
 }
 
 /* sigmoid_grad(y, g) = g y (1 - y): d/dy = gg g (1 - 2y), d/dg = sigmoid_grad(y, gg). */
