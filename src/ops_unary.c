@@ -14,6 +14,9 @@
  * (integer arithmetic wraps); logical_not takes bool only.
  *
  * The kernel table is parallel to the op table (both indexed by UN_*).
+ * Gradient rules sit in the records, written with ordinary ops so gradients
+ * of gradients work; relu, sigmoid and tanh use the fused backward ops of
+ * ops_elementwise.c. round/floor/ceil and the predicates have none.
  * Not here: binary ops (ops_elementwise.c), softmax (ops_nn.c).
  */
 #include "tl.h"
@@ -542,7 +545,6 @@ static tl_status erf_grad(GRAD_ARGS) {
 #undef F
 #undef K
 
-
 #define UNARY_OP(ID, NAME, API, GRAD, DOC)                                                       \
   [ID] = {.name = NAME, .inputs = "x", .forward = unary_fwd, .grad = GRAD, .api = API, .doc = DOC}
 #define UNARY_NOGRAD(ID, NAME, API, DOC)                                                         \
@@ -552,12 +554,13 @@ static tl_status erf_grad(GRAD_ARGS) {
 tl_op_def tl_ops_unary[] = {
     UNARY_OP(UN_NEGATIVE, "negative", "tf.negative tf.math.negative", negative_grad, "-x element-wise."),
     UNARY_OP(UN_ABS, "abs", "tf.abs tf.math.abs", abs_grad, "|x| element-wise."),
-    UNARY_OP(UN_SIGN, "sign", "tf.sign tf.math.sign", sign_grad, "-1, 0 or 1 by the sign of x (NaN stays NaN)."),
+    UNARY_OP(UN_SIGN, "sign", "tf.sign tf.math.sign", sign_grad,
+             "-1, 0 or 1 by the sign of x (NaN stays NaN)."),
     UNARY_OP(UN_SQUARE, "square", "tf.square tf.math.square", square_grad, "x * x element-wise."),
     UNARY_OP(UN_RELU, "relu", "tf.nn.relu", relu_grad, "max(x, 0)."),
     UNARY_OP(UN_RELU6, "relu6", "tf.nn.relu6", relu6_grad, "min(max(x, 0), 6)."),
     UNARY_NOGRAD(UN_ROUND, "round", "tf.round tf.math.round",
-             "Rounds half to even (banker's rounding), as TF."),
+                 "Rounds half to even (banker's rounding), as TF."),
     UNARY_NOGRAD(UN_FLOOR, "floor", "tf.floor tf.math.floor", "Largest integer <= x."),
     UNARY_NOGRAD(UN_CEIL, "ceil", "tf.math.ceil", "Smallest integer >= x."),
     UNARY_OP(UN_SQRT, "sqrt", "tf.sqrt tf.math.sqrt", sqrt_grad, "Square root (NaN for x < 0)."),
@@ -567,9 +570,12 @@ tl_op_def tl_ops_unary[] = {
     UNARY_OP(UN_LOG, "log", "tf.math.log", log_grad, "Natural logarithm (-inf at 0, NaN below)."),
     UNARY_OP(UN_LOG1P, "log1p", "tf.math.log1p", log1p_grad, "log(1 + x), accurate near 0."),
     UNARY_OP(UN_TANH, "tanh", "tf.tanh tf.math.tanh tf.nn.tanh", tanh_grad, "Hyperbolic tangent."),
-    UNARY_OP(UN_SIGMOID, "sigmoid", "tf.sigmoid tf.math.sigmoid tf.nn.sigmoid", sigmoid_grad, "1 / (1 + e^-x)."),
-    UNARY_OP(UN_SOFTPLUS, "softplus", "tf.math.softplus tf.nn.softplus", softplus_grad, "log(1 + e^x) without overflow."),
-    UNARY_OP(UN_LOG_SIGMOID, "log_sigmoid", "tf.math.log_sigmoid", log_sigmoid_grad, "log(sigmoid(x)) = -softplus(-x)."),
+    UNARY_OP(UN_SIGMOID, "sigmoid", "tf.sigmoid tf.math.sigmoid tf.nn.sigmoid", sigmoid_grad,
+             "1 / (1 + e^-x)."),
+    UNARY_OP(UN_SOFTPLUS, "softplus", "tf.math.softplus tf.nn.softplus", softplus_grad,
+             "log(1 + e^x) without overflow."),
+    UNARY_OP(UN_LOG_SIGMOID, "log_sigmoid", "tf.math.log_sigmoid", log_sigmoid_grad,
+             "log(sigmoid(x)) = -softplus(-x)."),
     UNARY_OP(UN_SOFTSIGN, "softsign", "tf.nn.softsign tf.math.softsign", softsign_grad, "x / (1 + |x|)."),
     UNARY_OP(UN_ELU, "elu", "tf.nn.elu", elu_grad, "x for x > 0, e^x - 1 otherwise."),
     UNARY_OP(UN_SELU, "selu", "tf.nn.selu", selu_grad, "Scaled ELU (Klambauer et al.)."),
@@ -592,9 +598,9 @@ tl_op_def tl_ops_unary[] = {
     UNARY_NOGRAD(UN_IS_NAN, "is_nan", "tf.math.is_nan", "True where x is NaN."),
     UNARY_NOGRAD(UN_IS_INF, "is_inf", "tf.math.is_inf", "True where x is +inf or -inf."),
     UNARY_NOGRAD(UN_IS_FINITE, "is_finite", "tf.math.is_finite",
-             "True where x is neither NaN nor infinite."),
+                 "True where x is neither NaN nor infinite."),
     UNARY_NOGRAD(UN_LOGICAL_NOT, "logical_not", "tf.logical_not tf.math.logical_not",
-             "not x for bool tensors (also ~a)."),
+                 "not x for bool tensors (also ~a)."),
     {0},
 };
 
