@@ -40,7 +40,7 @@ static size_t phash(const void *p) {
 }
 
 static tl_status pmap_grow(pmap *m) {
-  size_t cap = m->cap ? m->cap * 2 : 1024;
+  size_t cap = m->cap ? m->cap * 2 : 64;
   const void **keys = calloc(cap, sizeof *keys);
   tl_tensor **vals = calloc(cap, sizeof *vals);
   if (!keys || !vals) {
@@ -180,7 +180,7 @@ static tl_status watch_tensor(tl_tape *t, tl_tensor *x) {
 
 static tl_status push_record(tl_tape *t, record *r) {
   if (t->n_recs == t->cap_recs) {
-    int cap = t->cap_recs ? t->cap_recs * 2 : 256;
+    int cap = t->cap_recs ? t->cap_recs * 2 : 32;
     record *recs = realloc(t->recs, sizeof *recs * (size_t)cap);
     if (!recs) return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory recording on a tape");
     t->recs = recs;
