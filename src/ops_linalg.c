@@ -950,21 +950,24 @@ static tl_status matmul_grad(const tl_op_def *op, tl_tensor *const *in, int n_in
   (void)out;
   bool ta = attr[0].b || attr[2].b, tb = attr[1].b || attr[3].b;
   tl_tensor *a = in[0], *b = in[1], *g = gout[0];
-  tl_status s;
+  tl_status s = TL_OK;
+  /* Only the products some source needs: in a Dense layer the data input
+   * needs none, and its product is the largest of the backward pass. */
+  bool wa = tl_grad_wants(0), wb = tl_grad_wants(1);
   if (!ta && !tb) {
-    if ((s = mm(g, b, false, true, &gin[0]))) return s;
-    return mm(a, g, true, false, &gin[1]);
+    if (wa && (s = mm(g, b, false, true, &gin[0]))) return s;
+    return wb ? mm(a, g, true, false, &gin[1]) : s;
   }
   if (!ta && tb) {
-    if ((s = mm(g, b, false, false, &gin[0]))) return s;
-    return mm(g, a, true, false, &gin[1]);
+    if (wa && (s = mm(g, b, false, false, &gin[0]))) return s;
+    return wb ? mm(g, a, true, false, &gin[1]) : s;
   }
   if (ta && !tb) {
-    if ((s = mm(b, g, false, true, &gin[0]))) return s;
-    return mm(a, g, false, false, &gin[1]);
+    if (wa && (s = mm(b, g, false, true, &gin[0]))) return s;
+    return wb ? mm(a, g, false, false, &gin[1]) : s;
   }
-  if ((s = mm(b, g, true, true, &gin[0]))) return s;
-  return mm(g, a, true, true, &gin[1]);
+  if (wa && (s = mm(b, g, true, true, &gin[0]))) return s;
+  return wb ? mm(g, a, true, true, &gin[1]) : s;
 }
 
 static tl_status matrix_transpose_grad(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,

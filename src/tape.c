@@ -482,6 +482,12 @@ static bool wanted(const tl_tape *t, const tl_tensor *x) {
   return x && differentiable(x) && pmap_has(&t->watched, x);
 }
 
+/* Which inputs of the rule being run need a gradient (bit i = input i);
+ * all of them outside a backward pass. */
+static _Thread_local uint64_t wants_mask = ~(uint64_t)0;
+
+bool tl_grad_wants(int input) { return input >= 64 || ((wants_mask >> input) & 1); }
+
 static tl_status run_record(const tl_tape *t, record *r, pmap *grads) {
   tl_tensor **rin = REC_IN(r), **rout = REC_OUT(r);
   tl_tensor *gout[64] = {0}, *gin[64] = {0};
@@ -494,16 +500,20 @@ static tl_status run_record(const tl_tape *t, record *r, pmap *grads) {
   }
   if (!any) return TL_OK;
   if (r->op && (r->op->flags & TL_OP_NO_GRADIENT)) return TL_OK;
-  bool need = false;
-  for (int i = 0; i < r->n_in; i++) need |= wanted(t, rin[i]);
-  if (!need) return TL_OK;
+  uint64_t mask = 0;
+  for (int i = 0; i < r->n_in; i++)
+    if (i >= 64 || wanted(t, rin[i])) mask |= (uint64_t)1 << (i < 64 ? i : 63);
+  if (!mask) return TL_OK;
   tl_status s;
   if (r->custom) {
     s = r->custom(r->ctx, gout, r->n_out, gin, r->n_in);
   } else if (!r->op->grad) {
     return tl_error(TL_UNIMPLEMENTED, "no gradient is defined for op '%s'", r->op->name);
   } else {
+    uint64_t saved = wants_mask;
+    wants_mask = mask;
     s = r->op->grad(r->op, rin, r->n_in, r->attrs, rout, r->n_out, gout, gin);
+    wants_mask = saved;
     if (s) tl_error_prefix("gradient of %s: ", r->op->name);
   }
   if (s) {

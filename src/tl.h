@@ -396,6 +396,11 @@ tl_status tl_call(const char *op, int n_in, tl_tensor *const *in, int n_attrs,
 tl_status tl_call_list(const char *op, int n_in, tl_tensor *const *in, int n_attrs,
                        const tl_named_attr *attrs, tl_tensor_list *out);
 
+/* Inside a grad rule: whether input i needs a gradient at all (it is a
+ * watched float tensor). Rules may skip the work for the others; what they
+ * return for them anyway is dropped. True outside a backward pass. */
+bool tl_grad_wants(int input);
+
 /* Hook the autodiff and tracing layers install to see each op application. */
 typedef void (*tl_op_observer)(const tl_op_def *op, tl_tensor *const *in, int n_in,
                                const tl_attr *attrs, const tl_tensor_list *out, void *ctx);
