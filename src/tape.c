@@ -123,7 +123,10 @@ struct tl_tape {
   bool persistent, watch_accessed, recording, consumed;
   record *recs;
   int n_recs, cap_recs;
-  pmap watched;      /* tensor -> itself (retained once) */
+  uint64_t serial;   /* unique per tape, never reused; marks tensors */
+  tl_tensor **marked; /* tensors carrying this tape's mark (retained) */
+  int n_marked, cap_marked;
+  pmap watched;      /* watched tensors whose two mark slots were taken (retained) */
   var_read *reads;
   int n_reads, cap_reads;
   tl_variable **vars; /* explicitly watched or accessed, in order */
@@ -171,7 +174,31 @@ static void free_record(record *r) {
   if (r->free_ctx) r->free_ctx(r->ctx);
 }
 
+static inline bool is_watched(const tl_tape *t, const tl_tensor *x) {
+  if (__atomic_load_n(&x->tape_marks[0], __ATOMIC_RELAXED) == t->serial ||
+      __atomic_load_n(&x->tape_marks[1], __ATOMIC_RELAXED) == t->serial)
+    return true;
+  return t->watched.n && pmap_has(&t->watched, x);
+}
+
 static tl_status watch_tensor(tl_tape *t, tl_tensor *x) {
+  if (is_watched(t, x)) return TL_OK;
+  if (t->n_marked == t->cap_marked) {
+    int cap = t->cap_marked ? t->cap_marked * 2 : 64;
+    tl_tensor **m = realloc(t->marked, sizeof *m * (size_t)cap);
+    if (!m) return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory watching a tensor");
+    t->marked = m;
+    t->cap_marked = cap;
+  }
+  for (int k = 0; k < 2; k++) {
+    uint64_t expected = 0;
+    if (__atomic_compare_exchange_n(&x->tape_marks[k], &expected, t->serial, false, __ATOMIC_RELAXED,
+                                    __ATOMIC_RELAXED)) {
+      t->marked[t->n_marked++] = tl_tensor_retain(x);
+      return TL_OK;
+    }
+  }
+  /* Both slots taken (three tapes watch x): the hash set. */
   tl_tensor **slot = pmap_slot(&t->watched, x, true);
   if (!slot) return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory watching a tensor");
   if (!*slot) *slot = tl_tensor_retain(x);
@@ -222,7 +249,7 @@ static tl_status fill_record(record *r, const tl_op_def *op, tl_tensor *const *i
 
 static bool any_watched(const tl_tape *t, tl_tensor *const *in, int n_in) {
   for (int i = 0; i < n_in; i++)
-    if (in[i] && pmap_has(&t->watched, in[i])) return true;
+    if (in[i] && is_watched(t, in[i])) return true;
   return false;
 }
 
@@ -248,6 +275,8 @@ tl_status tl_tape_new(bool persistent, bool watch_accessed_variables, tl_tape **
   pthread_once(&once, install_observer);
   tl_tape *t = calloc(1, sizeof *t);
   if (!t) return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
+  static uint64_t next_serial = 1;
+  t->serial = __atomic_fetch_add(&next_serial, 1, __ATOMIC_RELAXED);
   t->refcount = 1;
   t->persistent = persistent;
   t->watch_accessed = watch_accessed_variables;
@@ -268,6 +297,17 @@ static void clear(tl_tape *t) {
   t->recs = NULL;
   t->n_recs = t->cap_recs = 0;
   pmap_free(&t->watched, true);
+  for (int i = 0; i < t->n_marked; i++) {
+    tl_tensor *x = t->marked[i];
+    for (int k = 0; k < 2; k++) {
+      uint64_t mine = t->serial;
+      __atomic_compare_exchange_n(&x->tape_marks[k], &mine, 0, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+    }
+    tl_tensor_release(x);
+  }
+  free(t->marked);
+  t->marked = NULL;
+  t->n_marked = t->cap_marked = 0;
   for (int i = 0; i < t->n_reads; i++) {
     tl_variable_release(t->reads[i].var);
     tl_tensor_release(t->reads[i].tensor);
@@ -479,7 +519,7 @@ static tl_status ones_like(const tl_tensor *x, tl_tensor **out) {
  * dropped before they are un-broadcast or stored, so they never reach a
  * caller asking about an unwatched tensor (TF answers None there). */
 static bool wanted(const tl_tape *t, const tl_tensor *x) {
-  return x && differentiable(x) && pmap_has(&t->watched, x);
+  return x && differentiable(x) && is_watched(t, x);
 }
 
 /* Which inputs of the rule being run need a gradient (bit i = input i);

@@ -93,6 +93,7 @@ tl_status tl_tensor_view(tl_storage *st, tl_dtype dt, int rank, const int64_t *s
   t->offset = offset;
   t->size = n;
   t->storage = st;
+  t->tape_marks[0] = t->tape_marks[1] = 0;
   tl_storage_retain(st);
   *out = t;
   return TL_OK;

@@ -160,6 +160,10 @@ typedef struct tl_tensor {
   int64_t offset;                  /* in elements */
   int64_t size;                    /* product of shape */
   tl_storage *storage;
+  /* Serial numbers of (up to two) gradient tapes watching this tensor, so
+   * the tape's hot path needs no hash lookups; 0 = free slot. Owned by
+   * tape.c; zero in every new tensor. */
+  uint64_t tape_marks[2];
 } tl_tensor;
 
 /* Strings are stored as pointer+length owned by the storage (later issue). */
