@@ -996,10 +996,22 @@ static int v_newindex(lua_State *L) {
 static int v_tostring(lua_State *L) {
   tl_variable *v = check_variable(L, 1);
   char *s;
-  tl_status st = tl_tensor_format(v->value, NULL, &s);
+  tl_print_opts o = {-1, -1, -1, 0, true};
+  tl_status st = tl_tensor_format(v->value, &o, &s);
   if (st) return tlb_raise(L, st);
-  lua_pushfstring(L, "<tf.Variable '%s' %s>", v->name, s);
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  lua_pushfstring(L, "<tf.Variable '%s' shape=(", v->name);
+  luaL_addvalue(&b);
+  for (int i = 0; i < v->value->rank; i++) {
+    lua_pushfstring(L, i ? ", %I" : "%I", (lua_Integer)v->value->shape[i]);
+    luaL_addvalue(&b);
+  }
+  lua_pushfstring(L, "%s) dtype=%s, numpy=%s%s>", v->value->rank == 1 ? "," : "", tl_dtypes[v->value->dtype].name,
+                  strchr(s, '\n') ? "\n" : "", s);
+  luaL_addvalue(&b);
   free(s);
+  luaL_pushresult(&b);
   return 1;
 }
 

@@ -543,7 +543,7 @@ static void rec(const layout *L, int d, int64_t off, int hang, int width) {
 /* ---- entry ------------------------------------------------------------- */
 
 tl_status tl_tensor_format(const tl_tensor *t, const tl_print_opts *opts, char **out) {
-  tl_print_opts o = {1000, 3, 8, 75};
+  tl_print_opts o = {1000, 3, 8, 75, false};
   if (opts) {
     if (opts->threshold >= 0) o.threshold = opts->threshold;
     if (opts->edgeitems >= 0) o.edgeitems = opts->edgeitems;
@@ -588,6 +588,11 @@ tl_status tl_tensor_format(const tl_tensor *t, const tl_print_opts *opts, char *
   }
   if (text.oom) {
     s = tl_error(TL_RESOURCE_EXHAUSTED, "format: out of memory");
+    goto fail;
+  }
+  if (opts && opts->values_only) {
+    *out = text.p;
+    text.p = NULL;
     goto fail;
   }
   {

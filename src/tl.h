@@ -225,6 +225,7 @@ typedef struct tl_print_opts {
   int edgeitems;      /* items kept at each end when summarising (default 3) */
   int precision;      /* most digits after the point for floats (default 8, as numpy) */
   int linewidth;      /* default 75 */
+  bool values_only;   /* just the values, without tf.Tensor(..., shape, dtype) */
 } tl_print_opts;
 /* Returns a malloc'd string the caller frees with free(). */
 tl_status tl_tensor_format(const tl_tensor *t, const tl_print_opts *opts, char **out);

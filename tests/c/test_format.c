@@ -68,15 +68,16 @@ int main(void) {
   memset(sv, 0, sizeof *sv * 3); /* the literals are not the storage's to free */
 
   tl_tensor *f = f32_tensor(1, (int64_t[]){3}, (float[]){1.0f / 3, 2.0f / 3, 10});
-  expect(f, &(tl_print_opts){1000, 3, 3, 75}, "tf.Tensor([ 0.333  0.667 10.   ], shape=(3,), dtype=float32)");
+  expect(f, &(tl_print_opts){1000, 3, 3, 75, false}, "tf.Tensor([ 0.333  0.667 10.   ], shape=(3,), dtype=float32)");
   tl_tensor *r;
   if (tl_tensor_new(TL_INT32, 1, (int64_t[]){12}, &r)) return 1;
   for (int i = 0; i < 12; i++) ((int32_t *)tl_tensor_data(r))[i] = i;
-  expect(r, &(tl_print_opts){5, 1, 8, 75}, "tf.Tensor([ 0 ... 11], shape=(12,), dtype=int32)");
-  expect(r, &(tl_print_opts){1000, 3, 8, 20},
+  expect(r, &(tl_print_opts){5, 1, 8, 75, false}, "tf.Tensor([ 0 ... 11], shape=(12,), dtype=int32)");
+  expect(r, &(tl_print_opts){1000, 3, 8, 20, false},
          "tf.Tensor(\n[ 0  1  2  3  4  5\n  6  7  8  9 10 11], shape=(12,), dtype=int32)");
-  expect(r, &(tl_print_opts){-1, -1, -1, 0},
+  expect(r, &(tl_print_opts){-1, -1, -1, 0, false},
          "tf.Tensor([ 0  1  2  3  4  5  6  7  8  9 10 11], shape=(12,), dtype=int32)");
+  expect(r, &(tl_print_opts){-1, -1, -1, 0, true}, "[ 0  1  2  3  4  5  6  7  8  9 10 11]");
   /* a strided view (every other element, reversed rows) prints its own values */
   tl_tensor *v;
   if (tl_tensor_view(r->storage, TL_INT32, 2, (int64_t[]){2, 3}, (int64_t[]){-6, 2}, 6, &v)) return 1;

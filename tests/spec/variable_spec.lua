@@ -194,3 +194,14 @@ describe("scatter updates", function()
     same(v, { 1, 2 })
   end)
 end)
+
+describe("printing a variable", function()
+  it("reads like TensorFlow's repr", function()
+    local tf = require("tlua")
+    assert.equal("<tf.Variable 'w' shape=(2,) dtype=float32, numpy=[1.5 2. ]>",
+      tostring(tf.Variable({ 1.5, 2 }, { name = "w" })))
+    assert.equal("<tf.Variable 'Variable' shape=() dtype=int32, numpy=3>", tostring(tf.Variable(3)))
+    assert.equal("<tf.Variable 'm' shape=(2, 2) dtype=float32, numpy=\n[[0. 0.]\n [0. 0.]]>",
+      tostring(tf.Variable(tf.zeros({ 2, 2 }), { name = "m" })))
+  end)
+end)
