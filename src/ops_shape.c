@@ -35,6 +35,14 @@ static tl_status axis_window(const tl_tensor *t, int axis, int64_t lo, int64_t l
 
 static tl_status push(tl_tensor_list *out, tl_tensor *t) { return tl_list_push(out, t); }
 
+/* A new tensor object over the same data: an output is never the input
+ * object itself, so a tape keys their gradients apart. */
+static tl_status same_view(const tl_tensor *t, tl_tensor_list *out) {
+  tl_tensor *v;
+  tl_status s = view_of(t, t->rank, t->shape, t->strides, t->offset, &v);
+  return s ? s : push(out, v);
+}
+
 /* ---- reshape ----------------------------------------------------------- */
 
 static tl_status reshape_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
@@ -209,7 +217,7 @@ static tl_status concat_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in,
     if (__builtin_add_overflow(shape[ax], t->shape[ax], &shape[ax]))
       return tl_error(TL_INVALID_ARGUMENT, "the concatenated dimension overflows");
   }
-  if (n_in == 1) return push(out, tl_tensor_retain(in[0]));
+  if (n_in == 1) return same_view(in[0], out);
   tl_tensor *r;
   s = tl_tensor_new(t0->dtype, t0->rank, shape, &r);
   if (s) return s;
@@ -612,43 +620,315 @@ static tl_status shape_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, 
 static tl_status identity_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
                               tl_tensor_list *out) {
   (void)op, (void)n_in, (void)attr;
-  return push(out, tl_tensor_retain(in[0]));
+  return same_view(in[0], out);
+}
+
+/* ---- gradients --------------------------------------------------------- */
+/* Written with ordinary ops (tl_call), so an outer tape records them and
+ * gradients of gradients work. Each result has its input's shape. The
+ * list-output ops (unstack, split) may get NULL for outputs nobody used:
+ * those count as zeros. */
+
+#define GRAD_ARGS                                                                                \
+  const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr, tl_tensor *const *out, \
+      int n_out, tl_tensor *const *gout, tl_tensor **gin
+#define UNUSED_GRAD_ARGS (void)op, (void)in, (void)n_in, (void)attr, (void)out, (void)n_out
+
+static tl_status reshape_to(tl_tensor *g, int rank, const int64_t *shape, tl_tensor **out) {
+  return tl_call("reshape", 1, &g, 1, (tl_named_attr[]){TL_A_INTS("shape", rank, shape)}, out);
+}
+
+/* reshape, expand_dims, squeeze: the same elements back in the input's shape. */
+static tl_status reshape_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  return reshape_to(gout[0], in[0]->rank, in[0]->shape, &gin[0]);
+}
+
+static tl_status identity_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  gin[0] = tl_tensor_retain(gout[0]);
+  return TL_OK;
+}
+
+static tl_status transpose_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  int r = in[0]->rank;
+  int64_t inv[TL_MAX_RANK];
+  for (int i = 0; i < r; i++) {
+    int p = attr[0].present ? (int)attr[0].ints[i] : r - 1 - i;
+    inv[p] = i;
+  }
+  return tl_call("transpose", 1, &gout[0], 1, (tl_named_attr[]){TL_A_INTS("perm", r, inv)}, &gin[0]);
+}
+
+/* Concat: the pieces of g along the axis, as split would cut them. */
+static tl_status concat_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  if (n_in == 1) return identity_grad(op, in, n_in, attr, out, n_out, gout, gin);
+  int ax;
+  tl_status s = tl_normalize_axis(op->name, attr[0].i, in[0]->rank, &ax);
+  if (s) return s;
+  int64_t *sizes = malloc(sizeof *sizes * (size_t)n_in);
+  if (!sizes) return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
+  for (int i = 0; i < n_in; i++) sizes[i] = in[i]->shape[ax];
+  tl_tensor_list parts;
+  s = tl_call_list("split", 1, &gout[0], 2,
+                   (tl_named_attr[]){TL_A_INTS("num_or_size_splits", n_in, sizes), TL_A_INT("axis", ax)}, &parts);
+  free(sizes);
+  if (s) return s;
+  TL_ASSERT(parts.n == n_in);
+  for (int i = 0; i < n_in; i++) {
+    gin[i] = parts.items[i];
+    parts.items[i] = NULL;
+  }
+  tl_list_clear(&parts);
+  return TL_OK;
+}
+
+static tl_status stack_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  tl_tensor_list parts;
+  tl_status s = tl_call_list("unstack", 1, &gout[0], 1, (tl_named_attr[]){TL_A_INT("axis", attr[0].i)}, &parts);
+  if (s) return s;
+  TL_ASSERT(parts.n == n_in);
+  for (int i = 0; i < n_in; i++) {
+    gin[i] = parts.items[i];
+    parts.items[i] = NULL;
+  }
+  tl_list_clear(&parts);
+  return TL_OK;
+}
+
+/* The output gradients of a list-output op, zeros (constants) standing in
+ * for the NULL ones; then `join` (stack or concat) along axis. */
+static tl_status join_grads(const char *join, int axis, tl_tensor *const *out, int n_out, tl_tensor *const *gout,
+                            tl_tensor **res) {
+  tl_tensor **parts = calloc((size_t)n_out, sizeof *parts);
+  if (!parts) return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
+  tl_status s = TL_OK;
+  for (int i = 0; i < n_out && !s; i++) {
+    if (gout[i]) parts[i] = tl_tensor_retain(gout[i]);
+    else s = tl_tensor_zeros(out[i]->dtype, out[i]->rank, out[i]->shape, &parts[i]);
+  }
+  if (!s) s = tl_call(join, n_out, parts, 1, (tl_named_attr[]){TL_A_INT("axis", axis)}, res);
+  for (int i = 0; i < n_out; i++) tl_tensor_release(parts[i]);
+  free(parts);
+  return s;
+}
+
+static tl_status unstack_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  int ax;
+  tl_status s = tl_normalize_axis(op->name, attr[1].i, in[0]->rank, &ax);
+  return s ? s : join_grads("stack", ax, out, n_out, gout, &gin[0]);
+}
+
+static tl_status split_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  int ax;
+  tl_status s = tl_normalize_axis(op->name, attr[1].i, in[0]->rank, &ax);
+  if (s) return s;
+  if (n_out == 1 && gout[0]) return identity_grad(op, in, n_in, attr, out, n_out, gout, gin);
+  return join_grads("concat", ax, out, n_out, gout, &gin[0]);
+}
+
+/* Sum of g over the copies: g as [m0, d0, m1, d1, ...] (dims with multiple 1
+ * left alone) summed over the m axes; one dimension at a time, as
+ * [before, m, d * after], when that shape would have too many dimensions. */
+static tl_status tile_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  const tl_tensor *x = in[0];
+  const int64_t *m = attr[0].ints;
+  int r = x->rank, n = 0, nsum = 0;
+  int64_t shape[2 * TL_MAX_RANK], axes[TL_MAX_RANK];
+  for (int i = 0; i < r; i++) {
+    if (m[i] != 1) {
+      axes[nsum++] = n;
+      shape[n++] = m[i];
+    }
+    shape[n++] = x->shape[i];
+  }
+  if (nsum == 0) return reshape_to(gout[0], r, x->shape, &gin[0]);
+  tl_tensor *g = tl_tensor_retain(gout[0]), *t;
+  tl_status s = TL_OK;
+  if (n <= TL_MAX_RANK) {
+    s = reshape_to(g, n, shape, &t);
+    tl_tensor_release(g);
+    if (s) return s;
+    s = tl_call("reduce_sum", 1, &t, 1, (tl_named_attr[]){TL_A_INTS("axis", nsum, axes)}, &gin[0]);
+    tl_tensor_release(t);
+    return s;
+  }
+  int64_t cur[TL_MAX_RANK];
+  memcpy(cur, g->shape, sizeof(int64_t) * (size_t)r);
+  for (int d = 0; d < r && !s; d++) {
+    if (m[d] == 1) continue;
+    int64_t three[3] = {1, m[d], x->shape[d]}, one = 1;
+    for (int i = 0; i < d; i++) three[0] *= cur[i];
+    for (int i = d + 1; i < r; i++) three[2] *= cur[i];
+    cur[d] = x->shape[d];
+    s = reshape_to(g, 3, three, &t);
+    tl_tensor_release(g);
+    g = NULL;
+    if (s) break;
+    s = tl_call("reduce_sum", 1, &t, 1, (tl_named_attr[]){TL_A_INTS("axis", 1, &one)}, &g);
+    tl_tensor_release(t);
+    if (s) break;
+    s = reshape_to(g, r, cur, &t);
+    tl_tensor_release(g);
+    g = s ? NULL : t;
+  }
+  if (s) {
+    tl_tensor_release(g);
+    return s;
+  }
+  gin[0] = g;
+  return TL_OK;
+}
+
+static tl_status padding_tensor(int r, const int64_t *before, const int64_t *after, tl_tensor **out) {
+  int64_t shape[2] = {r, 2};
+  tl_status s = tl_tensor_new(TL_INT64, 2, shape, out);
+  if (s) return s;
+  int64_t *p = tl_tensor_data(*out);
+  for (int i = 0; i < r; i++) p[2 * i] = before[i], p[2 * i + 1] = after[i];
+  return TL_OK;
+}
+
+/* slice(g, begin, size) with begin/size given per dimension. */
+static tl_status slice_of(tl_tensor *g, const int64_t *begin, const int64_t *size, tl_tensor **out) {
+  int r = g->rank;
+  return tl_call("slice", 1, &g, 2, (tl_named_attr[]){TL_A_INTS("begin", r, begin), TL_A_INTS("size", r, size)}, out);
+}
+
+/* One dimension's share of a REFLECT/SYMMETRIC pad gradient: the padding
+ * slab [lo, lo+len) of g along d, reversed, and zero-padded back onto the
+ * input positions it was copied from; added into *acc. */
+static tl_status fold_slab(tl_tensor *g, int d, int64_t lo, int64_t len, int64_t pad_lo, int64_t pad_hi, tl_tensor **acc) {
+  int r = g->rank;
+  int64_t begin[TL_MAX_RANK] = {0}, size[TL_MAX_RANK], zero[TL_MAX_RANK] = {0}, hi[TL_MAX_RANK] = {0};
+  for (int i = 0; i < r; i++) size[i] = -1;
+  begin[d] = lo, size[d] = len;
+  int64_t axis = d;
+  tl_tensor *slab, *rev, *pd, *pads, *sum;
+  tl_status s = slice_of(g, begin, size, &slab);
+  if (s) return s;
+  s = tl_call("reverse", 1, &slab, 1, (tl_named_attr[]){TL_A_INTS("axis", 1, &axis)}, &rev);
+  tl_tensor_release(slab);
+  if (s) return s;
+  zero[d] = pad_lo, hi[d] = pad_hi;
+  s = padding_tensor(r, zero, hi, &pads);
+  if (!s) s = tl_call("pad", 2, (tl_tensor *[]){rev, pads}, 0, NULL, &pd);
+  tl_tensor_release(rev);
+  tl_tensor_release(pads);
+  if (s) return s;
+  s = tl_call("add", 2, (tl_tensor *[]){*acc, pd}, 0, NULL, &sum);
+  tl_tensor_release(pd);
+  if (s) return s;
+  tl_tensor_release(*acc);
+  *acc = sum;
+  return TL_OK;
+}
+
+/* CONSTANT: the interior of g. REFLECT/SYMMETRIC: one dimension at a time
+ * (the paddings of different dimensions commute), the interior plus each
+ * padding slab folded back onto the elements it copies. */
+static tl_status pad_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  const tl_tensor *x = in[0];
+  int r = x->rank;
+  const char *ms = attr[0].s ? attr[0].s : "CONSTANT";
+  bool constant = strcasecmp(ms, "CONSTANT") == 0, sym = strcasecmp(ms, "SYMMETRIC") == 0;
+  int64_t before[TL_MAX_RANK], after[TL_MAX_RANK], size[TL_MAX_RANK];
+  tl_tensor *pc;
+  tl_status s = tl_tensor_contiguous(in[1], &pc);
+  if (s) return s;
+  for (int i = 0; i < r; i++) {
+    before[i] = tl_load_i64(tl_tensor_data(pc), pc->dtype, 2 * i);
+    after[i] = tl_load_i64(tl_tensor_data(pc), pc->dtype, 2 * i + 1);
+  }
+  tl_tensor_release(pc);
+  if (constant) return slice_of(gout[0], before, x->shape, &gin[0]);
+  tl_tensor *g = tl_tensor_retain(gout[0]);
+  for (int d = 0; d < r && !s; d++) {
+    int64_t b = before[d], a = after[d], n = x->shape[d], begin[TL_MAX_RANK] = {0};
+    if (!b && !a) continue;
+    for (int i = 0; i < r; i++) size[i] = -1;
+    begin[d] = b, size[d] = n;
+    tl_tensor *acc;
+    s = slice_of(g, begin, size, &acc);
+    if (s) break;
+    if (b) s = fold_slab(g, d, 0, b, 1 - sym, n - 1 + sym - b, &acc);
+    if (!s && a) s = fold_slab(g, d, b + n, a, n - 1 + sym - a, 1 - sym, &acc);
+    tl_tensor_release(g);
+    g = acc;
+  }
+  if (s) {
+    tl_tensor_release(g);
+    return s;
+  }
+  gin[0] = g;
+  return TL_OK;
+}
+
+static tl_status reverse_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  return tl_call("reverse", 1, &gout[0], 1, (tl_named_attr[]){TL_A_INTS("axis", attr[0].n, attr[0].ints)}, &gin[0]);
+}
+
+/* Sum over the leading dimensions and those broadcast from 1 (kept), then
+ * the input's shape. */
+static tl_status broadcast_to_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  const tl_tensor *x = in[0], *g = gout[0];
+  int lead = g->rank - x->rank, n = 0;
+  int64_t axes[TL_MAX_RANK];
+  for (int i = 0; i < g->rank; i++)
+    if (i < lead || (x->shape[i - lead] == 1 && g->shape[i] != 1)) axes[n++] = i;
+  if (n == 0) return reshape_to(gout[0], x->rank, x->shape, &gin[0]);
+  tl_tensor *t;
+  tl_status s = tl_call("reduce_sum", 1, &gout[0], 2,
+                        (tl_named_attr[]){TL_A_INTS("axis", n, axes), TL_A_BOOL("keepdims", true)}, &t);
+  if (s) return s;
+  s = reshape_to(t, x->rank, x->shape, &gin[0]);
+  tl_tensor_release(t);
+  return s;
 }
 
 tl_op_def tl_ops_shape[] = {
-    {.name = "reshape", .inputs = "tensor", .attrs = "shape:ints", .forward = reshape_fwd,
+    {.name = "reshape", .inputs = "tensor", .attrs = "shape:ints", .forward = reshape_fwd, .grad = reshape_grad,
      .doc = "Same elements in a new shape; one dimension may be -1 (inferred)."},
-    {.name = "transpose", .inputs = "a", .attrs = "perm:ints?", .forward = transpose_fwd,
+    {.name = "transpose", .inputs = "a", .attrs = "perm:ints?", .forward = transpose_fwd, .grad = transpose_grad,
      .doc = "Permutes dimensions by perm (default: reversed)."},
-    {.name = "expand_dims", .inputs = "input", .attrs = "axis:int", .forward = expand_dims_fwd,
+    {.name = "expand_dims", .inputs = "input", .attrs = "axis:int", .forward = expand_dims_fwd, .grad = reshape_grad,
      .doc = "Inserts a dimension of size 1 at axis (in [-rank-1, rank])."},
-    {.name = "squeeze", .inputs = "input", .attrs = "axis:ints?", .forward = squeeze_fwd,
+    {.name = "squeeze", .inputs = "input", .attrs = "axis:ints?", .forward = squeeze_fwd, .grad = reshape_grad,
      .doc = "Removes dimensions of size 1 (all of them, or those in axis)."},
-    {.name = "concat", .inputs = "values[]", .attrs = "axis:int", .forward = concat_fwd, .flags = TL_OP_SAME_DTYPE,
+    {.name = "concat", .inputs = "values[]", .attrs = "axis:int", .forward = concat_fwd, .grad = concat_grad, .flags = TL_OP_SAME_DTYPE,
      .doc = "Joins tensors along an existing axis."},
-    {.name = "stack", .inputs = "values[]", .attrs = "axis:int=0", .forward = stack_fwd, .flags = TL_OP_SAME_DTYPE,
+    {.name = "stack", .inputs = "values[]", .attrs = "axis:int=0", .forward = stack_fwd, .grad = stack_grad, .flags = TL_OP_SAME_DTYPE,
      .doc = "Joins same-shaped tensors along a new axis."},
-    {.name = "unstack", .inputs = "value", .attrs = "num:int?, axis:int=0", .forward = unstack_fwd,
+    {.name = "unstack", .inputs = "value", .attrs = "num:int?, axis:int=0", .forward = unstack_fwd, .grad = unstack_grad,
      .flags = TL_OP_LIST_OUTPUT, .doc = "Splits a tensor into a list of its slices along axis."},
-    {.name = "split", .inputs = "value", .attrs = "num_or_size_splits:ints, axis:int=0", .forward = split_fwd,
+    {.name = "split", .inputs = "value", .attrs = "num_or_size_splits:ints, axis:int=0", .forward = split_fwd, .grad = split_grad,
      .flags = TL_OP_LIST_OUTPUT,
      .doc = "Splits along axis into n equal parts (one integer) or parts of the given sizes (a list; one -1 allowed)."},
-    {.name = "tile", .inputs = "input", .attrs = "multiples:ints", .forward = tile_fwd,
+    {.name = "tile", .inputs = "input", .attrs = "multiples:ints", .forward = tile_fwd, .grad = tile_grad,
      .doc = "Repeats the tensor multiples[i] times along each dimension i."},
     {.name = "pad", .inputs = "tensor, paddings", .attrs = "mode:string=CONSTANT, constant_values:float=0",
-     .forward = pad_fwd,
+     .forward = pad_fwd, .grad = pad_grad,
      .doc = "Pads each dimension by paddings[i] = {before, after}; mode CONSTANT, REFLECT or SYMMETRIC."},
-    {.name = "reverse", .inputs = "tensor", .attrs = "axis:ints", .forward = reverse_fwd,
+    {.name = "reverse", .inputs = "tensor", .attrs = "axis:ints", .forward = reverse_fwd, .grad = reverse_grad,
      .doc = "Reverses the order of elements along the given axes."},
-    {.name = "broadcast_to", .inputs = "input", .attrs = "shape:ints", .forward = broadcast_to_fwd,
+    {.name = "broadcast_to", .inputs = "input", .attrs = "shape:ints", .forward = broadcast_to_fwd, .grad = broadcast_to_grad,
      .doc = "Broadcasts the tensor to a compatible shape (numpy rules)."},
-    {.name = "size", .inputs = "input", .attrs = "out_type:dtype=int32", .forward = size_fwd,
+    {.name = "size", .inputs = "input", .attrs = "out_type:dtype=int32", .forward = size_fwd, .flags = TL_OP_NO_GRADIENT,
      .doc = "Number of elements, as a scalar tensor."},
-    {.name = "rank", .inputs = "input", .attrs = "", .forward = rank_fwd,
+    {.name = "rank", .inputs = "input", .attrs = "", .forward = rank_fwd, .flags = TL_OP_NO_GRADIENT,
      .doc = "Number of dimensions, as an int32 scalar tensor."},
-    {.name = "shape", .inputs = "input", .attrs = "out_type:dtype=int32", .forward = shape_fwd,
+    {.name = "shape", .inputs = "input", .attrs = "out_type:dtype=int32", .forward = shape_fwd, .flags = TL_OP_NO_GRADIENT,
      .doc = "The shape as a 1-D integer tensor (t.shape gives a TensorShape)."},
-    {.name = "identity", .inputs = "input", .attrs = "", .forward = identity_fwd,
+    {.name = "identity", .inputs = "input", .attrs = "", .forward = identity_fwd, .grad = identity_grad,
      .doc = "Returns the input tensor."},
     {0},
 };
