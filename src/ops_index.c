@@ -75,7 +75,7 @@ typedef struct slice_spec {
 
 /* attr: begin, end, strides?, begin_mask, end_mask, ellipsis_mask,
  * new_axis_mask, shrink_axis_mask — TensorFlow's semantics. */
-static tl_status strided_slice_spec(const tl_tensor *t, const tl_attr *attr, slice_spec *sp) {
+static tl_status strided_slice_spec(int r, const int64_t *shape, const tl_attr *attr, slice_spec *sp) {
   const tl_attr *b = &attr[0], *e = &attr[1], *st = &attr[2];
   int n = b->n;
   if (e->n != n || (st->present && st->n != n))
@@ -94,7 +94,6 @@ static tl_status strided_slice_spec(const tl_tensor *t, const tl_attr *attr, sli
     if (is_new && i > ell_at) new_after++;
     if (!is_ell && !is_new) real++;
   }
-  int r = t->rank;
   if (real > r)
     return tl_error(TL_INVALID_ARGUMENT, "too many indices for a tensor of rank %d (%d given)", r, real);
   sp->out_rank = 0;
@@ -105,7 +104,7 @@ static tl_status strided_slice_spec(const tl_tensor *t, const tl_attr *attr, sli
       if (next > r) next = r;
       for (; full < next; full++) {
         sp->begin[full] = 0;
-        sp->len[full] = t->shape[full];
+        sp->len[full] = shape[full];
         sp->step[full] = 1;
         if (sp->out_rank == TL_MAX_RANK) goto too_many;
         sp->out_src[sp->out_rank++] = full;
@@ -118,7 +117,7 @@ static tl_status strided_slice_spec(const tl_tensor *t, const tl_attr *attr, sli
       continue;
     }
     int d = full++;
-    int64_t dim = t->shape[d], stride = st->present ? st->ints[i] : 1;
+    int64_t dim = shape[d], stride = st->present ? st->ints[i] : 1;
     int64_t bi = b->ints[i], ei = e->ints[i];
     if (stride == 0) return tl_error(TL_INVALID_ARGUMENT, "strides[%d] is 0 (a step must be non-zero)", i);
     if ((shm >> i) & 1) {
@@ -192,7 +191,7 @@ static tl_status strided_slice_fwd(const tl_op_def *op, tl_tensor *const *in, in
                                    tl_tensor_list *out) {
   (void)op, (void)n_in;
   slice_spec sp;
-  tl_status s = strided_slice_spec(in[0], attr, &sp);
+  tl_status s = strided_slice_spec(in[0]->rank, in[0]->shape, attr, &sp);
   if (s) return s;
   tl_tensor *v;
   s = spec_view(in[0], &sp, &v);
@@ -235,7 +234,7 @@ static tl_status strided_slice_update_fwd(const tl_op_def *op, tl_tensor *const 
     return tl_error(TL_INVALID_ARGUMENT, "value has dtype %s but the tensor is %s (use tf.cast)", tl_dtypes[val->dtype].name,
                     tl_dtypes[t->dtype].name);
   slice_spec sp;
-  tl_status s = strided_slice_spec(t, attr, &sp);
+  tl_status s = strided_slice_spec(t->rank, t->shape, attr, &sp);
   if (s) return s;
   tl_tensor *res, *w = NULL, *bv = NULL;
   s = tl_tensor_new(t->dtype, t->rank, t->shape, &res);
@@ -253,6 +252,46 @@ static tl_status strided_slice_update_fwd(const tl_op_def *op, tl_tensor *const 
   if (!s && w->size) s = tl_tensor_copy_into(w, bv);
   tl_tensor_release(w);
   tl_tensor_release(bv);
+  if (s) {
+    tl_tensor_release(res);
+    return s;
+  }
+  return push(out, res);
+}
+
+/* Validates a shape attribute naming a result's shape. */
+static tl_status check_shape_attr(const tl_attr *sh) {
+  char ss[SHAPE_BUF];
+  tl_shape_format(sh->n, sh->ints, ss, sizeof ss);
+  if (sh->n > TL_MAX_RANK) return tl_error(TL_INVALID_ARGUMENT, "shape %s has more than %d dimensions", ss, TL_MAX_RANK);
+  for (int i = 0; i < sh->n; i++)
+    if (sh->ints[i] < 0) return tl_error(TL_INVALID_ARGUMENT, "dimension %d of shape %s is negative", i, ss);
+  if (tl_shape_numel(sh->n, sh->ints) < 0) return tl_error(TL_INVALID_ARGUMENT, "shape %s is too large", ss);
+  return TL_OK;
+}
+
+/* strided_slice's gradient: zeros of the input's shape with dy in the
+ * slice (attr[0] the shape, then strided_slice's attributes). */
+static tl_status strided_slice_grad_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
+                                        tl_tensor_list *out) {
+  (void)op, (void)n_in;
+  tl_tensor *dy = in[0];
+  const tl_attr *sh = &attr[0];
+  tl_status s = check_shape_attr(sh);
+  if (s) return s;
+  slice_spec sp;
+  if ((s = strided_slice_spec(sh->n, sh->ints, attr + 1, &sp))) return s;
+  tl_tensor *res, *w = NULL;
+  if ((s = tl_tensor_zeros(dy->dtype, sh->n, sh->ints, &res))) return s;
+  s = spec_view(res, &sp, &w);
+  if (!s && !tl_tensor_same_shape(w, dy)) {
+    char a[SHAPE_BUF], b[SHAPE_BUF], c[SHAPE_BUF];
+    s = tl_error(TL_INVALID_ARGUMENT, "dy has shape %s but the slice of shape %s has shape %s",
+                 tl_shape_format(dy->rank, dy->shape, a, sizeof a), tl_shape_format(sh->n, sh->ints, b, sizeof b),
+                 tl_shape_format(w->rank, w->shape, c, sizeof c));
+  }
+  if (!s && w->size) s = tl_tensor_copy_into(w, dy);
+  tl_tensor_release(w);
   if (s) {
     tl_tensor_release(res);
     return s;
@@ -284,37 +323,47 @@ static void gather_rows(tl_tensor *res, const tl_tensor *src, const int64_t *src
   tl_parallel_for(rows, grain, copy_rows, &c);
 }
 
-static tl_status gather_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr, tl_tensor_list *out) {
-  (void)op, (void)n_in;
-  tl_tensor *p = in[0], *ix = in[1];
-  int r = p->rank, q = ix->rank;
-  int64_t bd = attr[1].i;
+/* Where gather's output rows come from: validated against params of
+ * shape (r, pshape), with the output's shape and one source offset per
+ * output row (NULL when the output is empty). */
+typedef struct gather_plan {
+  int orank;
+  int64_t shape[TL_MAX_RANK];
+  int64_t *off;
+  int64_t rows, inner;
+} gather_plan;
+
+static tl_status gather_plan_make(int r, const int64_t *pshape, const tl_tensor *ix, const tl_attr *axis,
+                                  const tl_attr *batch_dims, gather_plan *pl) {
+  int q = ix->rank;
+  int64_t bd = batch_dims->i;
+  pl->off = NULL;
   if (bd < 0) bd += q;
-  if (bd < 0 || bd > q) return tl_error(TL_INVALID_ARGUMENT, "batch_dims %" PRId64 " is out of range for indices of rank %d", attr[1].i, q);
-  if (bd >= r && r > 0) return tl_error(TL_INVALID_ARGUMENT, "batch_dims %" PRId64 " must be less than the rank of params (%d)", attr[1].i, r);
-  int64_t a = attr[0].present ? attr[0].i : bd;
+  if (bd < 0 || bd > q) return tl_error(TL_INVALID_ARGUMENT, "batch_dims %" PRId64 " is out of range for indices of rank %d", batch_dims->i, q);
+  if (bd >= r && r > 0) return tl_error(TL_INVALID_ARGUMENT, "batch_dims %" PRId64 " must be less than the rank of params (%d)", batch_dims->i, r);
+  int64_t a = axis->present ? axis->i : bd;
   if (a < 0) a += r;
   if (a < 0 || a >= r)
-    return tl_error(TL_INVALID_ARGUMENT, "axis %" PRId64 " is out of range for params of rank %d%s", attr[0].i, r,
+    return tl_error(TL_INVALID_ARGUMENT, "axis %" PRId64 " is out of range for params of rank %d%s", axis->i, r,
                     r ? "" : " (a scalar cannot be gathered from)");
   if (a < bd) return tl_error(TL_INVALID_ARGUMENT, "axis %" PRId64 " must be at least batch_dims (%" PRId64 ")", a, bd);
   for (int d = 0; d < bd; d++)
-    if (p->shape[d] != ix->shape[d]) {
+    if (pshape[d] != ix->shape[d]) {
       char x[SHAPE_BUF], y[SHAPE_BUF];
       return tl_error(TL_INVALID_ARGUMENT, "batch dimension %d differs: params %s, indices %s", d,
-                      tl_shape_format(r, p->shape, x, sizeof x), tl_shape_format(q, ix->shape, y, sizeof y));
+                      tl_shape_format(r, pshape, x, sizeof x), tl_shape_format(q, ix->shape, y, sizeof y));
     }
   int orank = (int)(a + (q - bd) + (r - a - 1));
   if (orank > TL_MAX_RANK) return tl_error(TL_INVALID_ARGUMENT, "the result would have %d dimensions (at most %d)", orank, TL_MAX_RANK);
-  int64_t shape[TL_MAX_RANK];
+  pl->orank = orank;
   int k = 0;
-  for (int d = 0; d < a; d++) shape[k++] = p->shape[d];
-  for (int d = (int)bd; d < q; d++) shape[k++] = ix->shape[d];
-  for (int d = (int)a + 1; d < r; d++) shape[k++] = p->shape[d];
+  for (int d = 0; d < a; d++) pl->shape[k++] = pshape[d];
+  for (int d = (int)bd; d < q; d++) pl->shape[k++] = ix->shape[d];
+  for (int d = (int)a + 1; d < r; d++) pl->shape[k++] = pshape[d];
   int64_t *idx;
   tl_status s = load_indices(ix, "indices", &idx);
   if (s) return s;
-  int64_t n = p->shape[a];
+  int64_t n = pshape[a];
   for (int64_t i = 0; i < ix->size; i++)
     if (idx[i] < 0 || idx[i] >= n) {
       char pos[SHAPE_BUF];
@@ -323,27 +372,36 @@ static tl_status gather_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in,
       free(idx);
       return tl_error(TL_INVALID_ARGUMENT, "indices%s = %" PRId64 " is not in [0, %" PRId64 ")", q ? pos : "", v, n);
     }
-  tl_tensor *res = NULL, *pc = NULL;
-  int64_t *off = NULL;
-  s = tl_tensor_new(p->dtype, orank, shape, &res);
-  if (s) goto done;
-  int64_t batch = prod(p->shape, 0, (int)bd), outer = prod(p->shape, (int)bd, (int)a), inner = prod(p->shape, (int)a + 1, r);
-  int64_t nidx = prod(ix->shape, (int)bd, q), rows = batch * outer * nidx;
-  if (res->size == 0) goto done;
-  s = tl_tensor_contiguous(p, &pc);
-  if (s) goto done;
-  off = malloc(sizeof *off * (size_t)rows);
-  if (!off) {
-    s = tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
-    goto done;
+  int64_t batch = prod(pshape, 0, (int)bd), outer = prod(pshape, (int)bd, (int)a);
+  int64_t nidx = prod(ix->shape, (int)bd, q);
+  pl->inner = prod(pshape, (int)a + 1, r);
+  pl->rows = batch * outer * nidx;
+  if (tl_shape_numel(orank, pl->shape) == 0) {
+    free(idx);
+    return TL_OK;
+  }
+  pl->off = malloc(sizeof *pl->off * (size_t)pl->rows);
+  if (!pl->off) {
+    free(idx);
+    return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
   }
   for (int64_t bt = 0, row = 0; bt < batch; bt++)
     for (int64_t o = 0; o < outer; o++)
-      for (int64_t j = 0; j < nidx; j++) off[row++] = ((bt * outer + o) * n + idx[bt * nidx + j]) * inner;
-  gather_rows(res, pc, off, rows, inner);
-done:
+      for (int64_t j = 0; j < nidx; j++) pl->off[row++] = ((bt * outer + o) * n + idx[bt * nidx + j]) * pl->inner;
   free(idx);
-  free(off);
+  return TL_OK;
+}
+
+static tl_status gather_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr, tl_tensor_list *out) {
+  (void)op, (void)n_in;
+  tl_tensor *p = in[0], *res = NULL, *pc = NULL;
+  gather_plan pl;
+  tl_status s = gather_plan_make(p->rank, p->shape, in[1], &attr[0], &attr[1], &pl);
+  if (s) return s;
+  s = tl_tensor_new(p->dtype, pl.orank, pl.shape, &res);
+  if (!s && res->size) s = tl_tensor_contiguous(p, &pc);
+  if (!s && res->size) gather_rows(res, pc, pl.off, pl.rows, pl.inner);
+  free(pl.off);
   tl_tensor_release(pc);
   if (s) {
     tl_tensor_release(res);
@@ -387,12 +445,10 @@ static tl_status nd_offsets(const int64_t *idx, const tl_tensor *ix, int rank, c
   return TL_OK;
 }
 
-static tl_status gather_nd_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
-                               tl_tensor_list *out) {
-  (void)op, (void)n_in;
-  tl_tensor *p = in[0], *ix = in[1];
-  int r = p->rank, q = ix->rank;
-  int64_t bd = attr[0].i;
+/* gather_nd's plan against params of shape (r, pshape). */
+static tl_status gather_nd_plan_make(int r, const int64_t *pshape, const tl_tensor *ix, int64_t bd, gather_plan *pl) {
+  int q = ix->rank;
+  pl->off = NULL;
   if (q < 1) return tl_error(TL_INVALID_ARGUMENT, "indices must have rank at least 1");
   if (bd < 0 || bd >= q || bd > r)
     return tl_error(TL_INVALID_ARGUMENT, "batch_dims %" PRId64 " is out of range (indices rank %d, params rank %d)", bd, q, r);
@@ -401,28 +457,36 @@ static tl_status gather_nd_fwd(const tl_op_def *op, tl_tensor *const *in, int n_
     return tl_error(TL_INVALID_ARGUMENT, "the last dimension of indices (%" PRId64 ") is larger than the rank of params after batch_dims (%" PRId64 ")",
                     K, r - bd);
   for (int d = 0; d < bd; d++)
-    if (p->shape[d] != ix->shape[d]) {
+    if (pshape[d] != ix->shape[d]) {
       char x[SHAPE_BUF], y[SHAPE_BUF];
       return tl_error(TL_INVALID_ARGUMENT, "batch dimension %d differs: params %s, indices %s", d,
-                      tl_shape_format(r, p->shape, x, sizeof x), tl_shape_format(q, ix->shape, y, sizeof y));
+                      tl_shape_format(r, pshape, x, sizeof x), tl_shape_format(q, ix->shape, y, sizeof y));
     }
   int orank = (q - 1) + (int)(r - bd - K);
   if (orank > TL_MAX_RANK) return tl_error(TL_INVALID_ARGUMENT, "the result would have %d dimensions (at most %d)", orank, TL_MAX_RANK);
-  int64_t shape[TL_MAX_RANK];
+  pl->orank = orank;
   int k = 0;
-  for (int d = 0; d < q - 1; d++) shape[k++] = ix->shape[d];
-  for (int d = (int)(bd + K); d < r; d++) shape[k++] = p->shape[d];
-  int64_t *idx, *off = NULL, rows;
+  for (int d = 0; d < q - 1; d++) pl->shape[k++] = ix->shape[d];
+  for (int d = (int)(bd + K); d < r; d++) pl->shape[k++] = pshape[d];
+  int64_t *idx;
   tl_status s = load_indices(ix, "indices", &idx);
   if (s) return s;
-  int64_t inner = prod(p->shape, (int)(bd + K), r);
-  tl_tensor *res = NULL, *pc = NULL;
-  s = nd_offsets(idx, ix, r, p->shape, (int)bd, K, inner, &off, &rows);
-  if (!s) s = tl_tensor_new(p->dtype, orank, shape, &res);
-  if (!s && res->size) s = tl_tensor_contiguous(p, &pc);
-  if (!s && res->size) gather_rows(res, pc, off, rows, inner);
+  pl->inner = prod(pshape, (int)(bd + K), r);
+  s = nd_offsets(idx, ix, r, pshape, (int)bd, K, pl->inner, &pl->off, &pl->rows);
   free(idx);
-  free(off);
+  return s;
+}
+
+static tl_status gather_nd_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
+                               tl_tensor_list *out) {
+  (void)op, (void)n_in;
+  tl_tensor *p = in[0], *res = NULL, *pc = NULL;
+  gather_plan pl;
+  tl_status s = gather_nd_plan_make(p->rank, p->shape, in[1], attr[0].i, &pl);
+  if (!s) s = tl_tensor_new(p->dtype, pl.orank, pl.shape, &res);
+  if (!s && res->size) s = tl_tensor_contiguous(p, &pc);
+  if (!s && res->size) gather_rows(res, pc, pl.off, pl.rows, pl.inner);
+  free(pl.off);
   tl_tensor_release(pc);
   if (s) {
     tl_tensor_release(res);
@@ -725,32 +789,286 @@ static tl_status tensor_scatter_nd_sub_fwd(const tl_op_def *op, tl_tensor *const
   return tensor_scatter(in, SCATTER_SUB, out);
 }
 
+/* ---- gradient ops ------------------------------------------------------ */
+/* gather_grad and gather_nd_grad add dy's rows into zeros of params' shape
+ * at the rows gather/gather_nd read (duplicates add): the unsorted segment
+ * sums their gradients need. Each one's own gradient is the gather. */
+
+/* res (contiguous, zeros) row off[i] += dy row i. Serial: rows may repeat. */
+static tl_status add_rows(tl_tensor *res, const tl_tensor *dy, const gather_plan *pl) {
+  combine_fn fn = add_fns[res->dtype];
+  if (!fn) return tl_error(TL_UNIMPLEMENTED, "adding %s values is not supported", tl_dtypes[res->dtype].name);
+  if (!pl->off || pl->inner == 0) return TL_OK;
+  tl_tensor *dc;
+  tl_status s = tl_tensor_contiguous((tl_tensor *)dy, &dc);
+  if (s) return s;
+  size_t es = tl_dtypes[res->dtype].size;
+  char *dst = tl_tensor_data(res);
+  const char *src = tl_tensor_data(dc);
+  for (int64_t i = 0; i < pl->rows; i++) fn(dst + (size_t)pl->off[i] * es, src + (size_t)(i * pl->inner) * es, pl->inner);
+  tl_tensor_release(dc);
+  return TL_OK;
+}
+
+/* Zeros of shape sh with dy's rows added by the plan, after checking that
+ * dy has the shape the gather would produce. */
+static tl_status scatter_rows(tl_tensor *dy, const tl_attr *sh, gather_plan *pl, tl_tensor_list *out) {
+  tl_tensor *res = NULL;
+  tl_status s = TL_OK;
+  if (pl->orank != dy->rank || memcmp(pl->shape, dy->shape, sizeof(int64_t) * (size_t)dy->rank) != 0) {
+    char a[SHAPE_BUF], b[SHAPE_BUF], c[SHAPE_BUF];
+    s = tl_error(TL_INVALID_ARGUMENT, "dy has shape %s but gathering from shape %s gives %s",
+                 tl_shape_format(dy->rank, dy->shape, a, sizeof a), tl_shape_format(sh->n, sh->ints, b, sizeof b),
+                 tl_shape_format(pl->orank, pl->shape, c, sizeof c));
+  }
+  if (!s) s = tl_tensor_zeros(dy->dtype, sh->n, sh->ints, &res);
+  if (!s) s = add_rows(res, dy, pl);
+  free(pl->off);
+  if (s) {
+    tl_tensor_release(res);
+    return s;
+  }
+  return push(out, res);
+}
+
+/* attr: shape, axis, batch_dims (gather's, with the params' shape first). */
+static tl_status gather_grad_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
+                                 tl_tensor_list *out) {
+  (void)op, (void)n_in;
+  gather_plan pl;
+  tl_status s = check_shape_attr(&attr[0]);
+  if (!s) s = gather_plan_make(attr[0].n, attr[0].ints, in[1], &attr[1], &attr[2], &pl);
+  return s ? s : scatter_rows(in[0], &attr[0], &pl, out);
+}
+
+/* attr: shape, batch_dims. */
+static tl_status gather_nd_grad_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
+                                    tl_tensor_list *out) {
+  (void)op, (void)n_in;
+  gather_plan pl;
+  tl_status s = check_shape_attr(&attr[0]);
+  if (!s) s = gather_nd_plan_make(attr[0].n, attr[0].ints, in[1], attr[1].i, &pl);
+  return s ? s : scatter_rows(in[0], &attr[0], &pl, out);
+}
+
+/* ---- gradients --------------------------------------------------------- */
+/* Written with ordinary ops (tl_call), so an outer tape records them and
+ * gradients of gradients work. Indices, masks and conditions get none. */
+
+#define GRAD_ARGS                                                                                \
+  const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr, tl_tensor *const *out, \
+      int n_out, tl_tensor *const *gout, tl_tensor **gin
+#define UNUSED_GRAD_ARGS (void)op, (void)in, (void)n_in, (void)attr, (void)out, (void)n_out
+
+/* strided_slice's attributes (attr[0..7]) as named ones; returns the count. */
+static int slice_named(const tl_attr *attr, tl_named_attr *named) {
+  static const char *const names[8] = {"begin", "end", "strides", "begin_mask", "end_mask",
+                                       "ellipsis_mask", "new_axis_mask", "shrink_axis_mask"};
+  int n = 0;
+  for (int i = 0; i < 8; i++)
+    if (attr[i].present) named[n++] = (tl_named_attr){names[i], attr[i]};
+  return n;
+}
+
+static tl_status strided_slice_of(tl_tensor *g, const tl_attr *slice_attr, tl_tensor **out) {
+  tl_named_attr named[8];
+  int n = slice_named(slice_attr, named);
+  return tl_call("strided_slice", 1, &g, n, named, out);
+}
+
+static tl_status slice_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  const tl_tensor *x = in[0];
+  int r = x->rank;
+  int64_t shape[2] = {r, 2};
+  tl_tensor *pads;
+  tl_status s = tl_tensor_new(TL_INT64, 2, shape, &pads);
+  if (s) return s;
+  int64_t *p = tl_tensor_data(pads);
+  for (int d = 0; d < r; d++) {
+    p[2 * d] = attr[0].ints[d];
+    p[2 * d + 1] = x->shape[d] - attr[0].ints[d] - out[0]->shape[d];
+  }
+  s = tl_call("pad", 2, (tl_tensor *[]){gout[0], pads}, 0, NULL, &gin[0]);
+  tl_tensor_release(pads);
+  return s;
+}
+
+static tl_status strided_slice_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  tl_named_attr named[9];
+  named[0] = TL_A_INTS("shape", in[0]->rank, in[0]->shape);
+  int n = 1 + slice_named(attr, named + 1);
+  return tl_call("strided_slice_grad", 1, &gout[0], n, named, &gin[0]);
+}
+
+static tl_status strided_slice_grad_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  return strided_slice_of(gout[0], attr + 1, &gin[0]);
+}
+
+/* input: g with the slice zeroed; value: the slice of g (the tape sums it
+ * down to value's shape where value was broadcast). */
+static tl_status strided_slice_update_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  tl_status s = TL_OK;
+  if (tl_grad_wants(0)) {
+    tl_named_attr named[8];
+    int n = slice_named(attr, named);
+    tl_tensor *zero;
+    if ((s = tl_tensor_scalar_f64(gout[0]->dtype, 0, &zero))) return s;
+    s = tl_call("tensor_strided_slice_update", 2, (tl_tensor *[]){gout[0], zero}, n, named, &gin[0]);
+    tl_tensor_release(zero);
+    if (s) return s;
+  }
+  if (tl_grad_wants(1)) s = strided_slice_of(gout[0], attr, &gin[1]);
+  return s;
+}
+
+static tl_status gather_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  const tl_tensor *p = in[0];
+  int64_t bd = attr[1].i < 0 ? attr[1].i + in[1]->rank : attr[1].i;
+  int64_t a = attr[0].present ? attr[0].i : bd;
+  if (a < 0) a += p->rank;
+  return tl_call("gather_grad", 2, (tl_tensor *[]){gout[0], in[1]}, 3,
+                 (tl_named_attr[]){TL_A_INTS("shape", p->rank, p->shape), TL_A_INT("axis", a), TL_A_INT("batch_dims", bd)},
+                 &gin[0]);
+}
+
+static tl_status gather_grad_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  tl_named_attr named[2] = {TL_A_INT("batch_dims", attr[2].i), TL_A_INT("axis", attr[1].i)};
+  return tl_call("gather", 2, (tl_tensor *[]){gout[0], in[1]}, attr[1].present ? 2 : 1, named, &gin[0]);
+}
+
+static tl_status gather_nd_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  return tl_call("gather_nd_grad", 2, (tl_tensor *[]){gout[0], in[1]}, 2,
+                 (tl_named_attr[]){TL_A_INTS("shape", in[0]->rank, in[0]->shape), TL_A_INT("batch_dims", attr[0].i)},
+                 &gin[0]);
+}
+
+/* gather_nd of g at the indices: scatter_nd's and the tensor scatters'
+ * gradient for updates, and gather_nd_grad's for dy. */
+static tl_status gather_nd_of(tl_tensor *g, tl_tensor *indices, int64_t batch_dims, tl_tensor **out) {
+  return tl_call("gather_nd", 2, (tl_tensor *[]){g, indices}, 1, (tl_named_attr[]){TL_A_INT("batch_dims", batch_dims)}, out);
+}
+
+static tl_status gather_nd_grad_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  return gather_nd_of(gout[0], in[1], attr[1].i, &gin[0]);
+}
+
+/* The mask selects rows of tensor as [outer..., M, inner...]: gather's
+ * gradient at the positions where(mask) of the flattened mask. */
+static tl_status boolean_mask_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  const tl_tensor *x = in[0];
+  tl_tensor *m = in[1];
+  int64_t a = attr[0].i < 0 ? attr[0].i + x->rank : attr[0].i;
+  int64_t shape[TL_MAX_RANK], count, M = m->size;
+  int k = 0;
+  for (int d = 0; d < a; d++) shape[k++] = x->shape[d];
+  shape[k++] = M;
+  for (int d = (int)a + m->rank; d < x->rank; d++) shape[k++] = x->shape[d];
+  tl_tensor *flat = NULL, *pos = NULL, *idx = NULL, *g = NULL;
+  tl_status s = tl_call("reshape", 1, &m, 1, (tl_named_attr[]){TL_A_INTS("shape", 1, &M)}, &flat);
+  if (!s) s = tl_call("where", 3, (tl_tensor *[]){flat, NULL, NULL}, 0, NULL, &pos);
+  if (!s) {
+    count = pos->shape[0];
+    s = tl_call("reshape", 1, &pos, 1, (tl_named_attr[]){TL_A_INTS("shape", 1, &count)}, &idx);
+  }
+  if (!s)
+    s = tl_call("gather_grad", 2, (tl_tensor *[]){gout[0], idx}, 2,
+                (tl_named_attr[]){TL_A_INTS("shape", k, shape), TL_A_INT("axis", a)}, &g);
+  if (!s) s = tl_call("reshape", 1, &g, 1, (tl_named_attr[]){TL_A_INTS("shape", x->rank, x->shape)}, &gin[0]);
+  tl_tensor_release(flat);
+  tl_tensor_release(pos);
+  tl_tensor_release(idx);
+  tl_tensor_release(g);
+  return s;
+}
+
+/* x gets g where the condition holds, y where it does not; both at the
+ * broadcast shape (the tape reduces them). where(c) alone gives int64. */
+static tl_status where_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  if (n_in < 3 || !in[1] || !in[2]) return TL_OK;
+  tl_tensor *zero;
+  tl_status s = tl_tensor_scalar_f64(gout[0]->dtype, 0, &zero);
+  if (s) return s;
+  if (tl_grad_wants(1)) s = tl_call("where", 3, (tl_tensor *[]){in[0], gout[0], zero}, 0, NULL, &gin[1]);
+  if (!s && tl_grad_wants(2)) s = tl_call("where", 3, (tl_tensor *[]){in[0], zero, gout[0]}, 0, NULL, &gin[2]);
+  tl_tensor_release(zero);
+  return s;
+}
+
+static tl_status scatter_nd_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  return gather_nd_of(gout[0], in[0], 0, &gin[1]);
+}
+
+/* tensor: g, with the replaced positions zeroed for update; updates: the
+ * gathered g (negated for sub). */
+static tl_status tensor_scatter_grad(GRAD_ARGS) {
+  UNUSED_GRAD_ARGS;
+  tl_status s = TL_OK;
+  if (tl_grad_wants(0)) {
+    if (strcmp(op->name, "tensor_scatter_nd_update") == 0) {
+      tl_tensor *z;
+      if ((s = tl_tensor_zeros(in[2]->dtype, in[2]->rank, in[2]->shape, &z))) return s;
+      s = tl_call("tensor_scatter_nd_update", 3, (tl_tensor *[]){gout[0], in[1], z}, 0, NULL, &gin[0]);
+      tl_tensor_release(z);
+      if (s) return s;
+    } else {
+      gin[0] = tl_tensor_retain(gout[0]);
+    }
+  }
+  if (!tl_grad_wants(2)) return TL_OK;
+  if (strcmp(op->name, "tensor_scatter_nd_sub") != 0) return gather_nd_of(gout[0], in[1], 0, &gin[2]);
+  tl_tensor *t;
+  if ((s = gather_nd_of(gout[0], in[1], 0, &t))) return s;
+  s = tl_call("negative", 1, &t, 0, NULL, &gin[2]);
+  tl_tensor_release(t);
+  return s;
+}
+
 #define SLICE_MASKS \
   "begin:ints, end:ints, strides:ints?, begin_mask:int=0, end_mask:int=0, ellipsis_mask:int=0, new_axis_mask:int=0, shrink_axis_mask:int=0"
 
 tl_op_def tl_ops_index[] = {
-    {.name = "slice", .inputs = "input", .attrs = "begin:ints, size:ints", .forward = slice_fwd,
+    {.name = "slice", .inputs = "input", .attrs = "begin:ints, size:ints", .forward = slice_fwd, .grad = slice_grad,
      .doc = "The block starting at begin with the given size (-1: to the end)."},
-    {.name = "strided_slice", .inputs = "input", .attrs = SLICE_MASKS, .forward = strided_slice_fwd,
+    {.name = "strided_slice", .inputs = "input", .attrs = SLICE_MASKS, .forward = strided_slice_fwd, .grad = strided_slice_grad,
      .doc = "Python-style slicing begin:end:stride per dimension with TensorFlow's masks (what t[...] uses)."},
     {.name = "tensor_strided_slice_update", .inputs = "input, value", .attrs = SLICE_MASKS,
-     .forward = strided_slice_update_fwd, .api = "-",
+     .forward = strided_slice_update_fwd, .grad = strided_slice_update_grad, .api = "-",
      .doc = "A copy of input with the strided slice replaced by value (broadcast); what v[...] = x uses."},
-    {.name = "gather", .inputs = "params, indices", .attrs = "axis:int?, batch_dims:int=0", .forward = gather_fwd,
+    {.name = "strided_slice_grad", .inputs = "dy", .attrs = "shape:ints, " SLICE_MASKS, .forward = strided_slice_grad_fwd,
+     .grad = strided_slice_grad_grad, .api = "-",
+     .doc = "Zeros of shape with dy in the strided slice: strided_slice's gradient."},
+    {.name = "gather", .inputs = "params, indices", .attrs = "axis:int?, batch_dims:int=0", .forward = gather_fwd, .grad = gather_grad,
      .doc = "Slices of params along axis at the given indices (0-based)."},
-    {.name = "gather_nd", .inputs = "params, indices", .attrs = "batch_dims:int=0", .forward = gather_nd_fwd,
+    {.name = "gather_grad", .inputs = "dy, indices", .attrs = "shape:ints, axis:int?, batch_dims:int=0",
+     .forward = gather_grad_fwd, .grad = gather_grad_grad, .api = "-",
+     .doc = "Zeros of shape (params') with the rows of dy added where gather read them: gather's gradient."},
+    {.name = "gather_nd", .inputs = "params, indices", .attrs = "batch_dims:int=0", .forward = gather_nd_fwd, .grad = gather_nd_grad,
      .doc = "Slices of params addressed by the last dimension of indices."},
-    {.name = "boolean_mask", .inputs = "tensor, mask", .attrs = "axis:int=0", .forward = boolean_mask_fwd,
+    {.name = "gather_nd_grad", .inputs = "dy, indices", .attrs = "shape:ints, batch_dims:int=0",
+     .forward = gather_nd_grad_fwd, .grad = gather_nd_grad_grad, .api = "-",
+     .doc = "Zeros of shape (params') with the slices of dy added where gather_nd read them: gather_nd's gradient."},
+    {.name = "boolean_mask", .inputs = "tensor, mask", .attrs = "axis:int=0", .forward = boolean_mask_fwd, .grad = boolean_mask_grad,
      .doc = "The elements (or slices from axis on) where mask is true."},
-    {.name = "where", .inputs = "condition, x?, y?", .attrs = "", .forward = where_fwd,
+    {.name = "where", .inputs = "condition, x?, y?", .attrs = "", .forward = where_fwd, .grad = where_grad,
      .doc = "where(c): int64 coordinates of true elements; where(c, x, y): x where c else y, broadcast."},
-    {.name = "scatter_nd", .inputs = "indices, updates", .attrs = "shape:ints", .forward = scatter_nd_fwd,
+    {.name = "scatter_nd", .inputs = "indices, updates", .attrs = "shape:ints", .forward = scatter_nd_fwd, .grad = scatter_nd_grad,
      .doc = "A zero tensor of shape with updates added at indices (duplicates add)."},
-    {.name = "tensor_scatter_nd_update", .inputs = "tensor, indices, updates", .forward = tensor_scatter_nd_update_fwd,
+    {.name = "tensor_scatter_nd_update", .inputs = "tensor, indices, updates", .forward = tensor_scatter_nd_update_fwd, .grad = tensor_scatter_grad,
      .doc = "A copy of tensor with the slices at indices replaced by updates."},
-    {.name = "tensor_scatter_nd_add", .inputs = "tensor, indices, updates", .forward = tensor_scatter_nd_add_fwd,
+    {.name = "tensor_scatter_nd_add", .inputs = "tensor, indices, updates", .forward = tensor_scatter_nd_add_fwd, .grad = tensor_scatter_grad,
      .doc = "A copy of tensor with updates added at indices."},
-    {.name = "tensor_scatter_nd_sub", .inputs = "tensor, indices, updates", .forward = tensor_scatter_nd_sub_fwd,
+    {.name = "tensor_scatter_nd_sub", .inputs = "tensor, indices, updates", .forward = tensor_scatter_nd_sub_fwd, .grad = tensor_scatter_grad,
      .doc = "A copy of tensor with updates subtracted at indices."},
     {0},
 };
