@@ -16,6 +16,7 @@
 #include <lua.h>
 #include <lualib.h>
 
+#include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -937,7 +938,7 @@ static int v_gc(lua_State *L) {
 /* v:value() / v:read_value(): a tensor that later assigns do not change. */
 static int v_value(lua_State *L) {
   tl_variable *v = check_variable(L, 1);
-  tlb_push_tensor(L, tl_tensor_retain(v->value));
+  tlb_push_tensor(L, tl_variable_read(v)); /* a tape may record this read */
   return 1;
 }
 
@@ -982,8 +983,16 @@ static int v_index(lua_State *L) {
     if (!lua_isnil(L, -1)) return 1;
     lua_pop(L, 3);
   }
-  /* everything else reads the value: v.shape, v[0], v:reduce_sum() */
-  tlb_push_tensor(L, tl_tensor_retain(v->value));
+  /* everything else reads the value: v.shape, v[0], v:reduce_sum();
+   * indexing (v[0], v["1:, ::2"]) is a read a tape may record, so it is
+   * differentiable; field names are not */
+  bool field = false;
+  if (lua_type(L, 2) == LUA_TSTRING) {
+    const char *k = lua_tostring(L, 2);
+    field = isalpha((unsigned char)k[0]) || k[0] == '_';
+    for (const char *c = k; field && *c; c++) field = isalnum((unsigned char)*c) || *c == '_';
+  }
+  tlb_push_tensor(L, field ? tl_tensor_retain(v->value) : tl_variable_read(v));
   lua_replace(L, 1);
   return t_index(L);
 }
