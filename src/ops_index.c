@@ -10,6 +10,12 @@
  * negative steps produce a copy, so no view here has a negative stride.
  * Data movement is by element size (any dtype); only scatter's add/sub look
  * at the values, through a small table of typed loops.
+ *
+ * Gradients: the adjoint of each selection is a scatter into zeros, done by
+ * internal ops with their own rules (strided_slice_grad <-> strided_slice,
+ * gather_grad <-> gather, gather_nd_grad <-> gather_nd), so gradients of
+ * gradients work. Indices, masks and where's condition get no gradient;
+ * where(c) alone (int64 coordinates) has none to give.
  */
 #include "tl.h"
 

@@ -9,6 +9,13 @@
  * transpose, expand_dims, squeeze, unstack, split) return views sharing the
  * input's storage; tensors are immutable, so a view is never observable.
  * Views made here always have non-negative strides: reverse copies.
+ * No output is ever the input object itself (identity and a one-tensor
+ * concat return new views): a tape keys gradients by tensor object.
+ *
+ * Gradient rules are in each op's record and written with ops: the
+ * adjoint data movement (split for concat, unstack for stack, reduce_sum
+ * for tile and broadcast_to, slice/reverse/pad folding for pad). size,
+ * rank and shape are not differentiable.
  */
 #include "tl.h"
 
