@@ -1278,25 +1278,51 @@ static tl_status cumsum_grad(GRAD_ARGS) {
  *   zero replaced by 1 (every later product holds x_i exactly once);
  * - after it, 0 (every product involving x_i also holds the first zero).
  * rscan is cumsum the other way with the same exclusive flag. */
+/* The gradient of y = cumprod(x) for the upstream g, exact with zeros and,
+ * being written in ops, exact in its own derivatives as well. Before a
+ * row's first zero z the usual rcumsum(g*y)/x; at z the products with x_z
+ * taken as 1; after z, x_z times the gradient of the same products with x_z
+ * replaced by 1 (a recursion, one level per zero in the row): those entries
+ * are 0 in value but not in their derivative with respect to x_z. */
+static tl_tensor *cumprod_grad_rec(temps *Tout, tl_tensor *x, tl_tensor *g, tl_tensor *y, const tl_named_attr *fwd,
+                                   const tl_named_attr *back, const tl_named_attr *count) {
+  temps T = {0};
+  tl_tensor *zero = scalar(&T, x->dtype, 0), *one = scalar(&T, x->dtype, 1);
+  tl_tensor *z = op2(&T, "equal", x, zero), *res = NULL;
+  bool any = false;
+  if (z) {
+    const uint8_t *zb = tl_tensor_data(z);
+    for (int64_t i = 0; i < z->size && !any; i++) any = zb[i] != 0;
+  }
+  tl_tensor *a = op1(&T, "cumsum", op2(&T, "multiply", g, y), 3, back);
+  if (!any) {
+    res = op2(&T, "divide", a, x);
+  } else {
+    tl_tensor *c = op1(&T, "cumsum", op1(&T, "cast", z, 1, (tl_named_attr[]){TL_A_DTYPE("dtype", x->dtype)}), 2, count);
+    tl_tensor *before = op2(&T, "equal", c, zero);
+    tl_tensor *first = op2(&T, "logical_and", z, op2(&T, "equal", c, one));
+    a = op2(&T, "divide", a, where3(&T, before, x, one));
+    tl_tensor *xp = where3(&T, first, one, x);
+    tl_tensor *yp = op1(&T, "cumprod", xp, 3, fwd);
+    tl_tensor *b = op1(&T, "cumsum", op2(&T, "multiply", g, yp), 3, back);
+    tl_tensor *xz = op1(&T, "cumsum", where3(&T, first, x, zero), 2, count);
+    tl_tensor *rest = xp && yp ? cumprod_grad_rec(&T, xp, g, yp, fwd, back, count) : NULL;
+    res = where3(&T, first, b, where3(&T, before, a, op2(&T, "multiply", xz, rest)));
+  }
+  if (res) res = keep_tmp(Tout, tl_tensor_retain(res));
+  temps_free(&T);
+  return res;
+}
+
 static tl_status cumprod_grad(GRAD_ARGS) {
   UNUSED_GRAD_ARGS;
-  tl_tensor *x = in[0], *g = gout[0];
   int64_t ax = attr[0].i;
   bool excl = attr[1].b, rev = attr[2].b;
   tl_named_attr fwd[3] = {TL_A_INT("axis", ax), TL_A_BOOL("exclusive", excl), TL_A_BOOL("reverse", rev)};
   tl_named_attr back[3] = {TL_A_INT("axis", ax), TL_A_BOOL("exclusive", excl), TL_A_BOOL("reverse", !rev)};
   tl_named_attr count[2] = {TL_A_INT("axis", ax), TL_A_BOOL("reverse", rev)};
   temps T = {0};
-  tl_tensor *zero = scalar(&T, x->dtype, 0), *one = scalar(&T, x->dtype, 1);
-  tl_tensor *z = op2(&T, "equal", x, zero);
-  tl_tensor *c = op1(&T, "cumsum", op1(&T, "cast", z, 1, (tl_named_attr[]){TL_A_DTYPE("dtype", x->dtype)}), 2, count);
-  tl_tensor *before = op2(&T, "equal", c, zero);
-  tl_tensor *first = op2(&T, "logical_and", z, op2(&T, "equal", c, one));
-  tl_tensor *a = op1(&T, "cumsum", op2(&T, "multiply", g, out[0]), 3, back);
-  a = op2(&T, "divide", a, where3(&T, before, x, one));
-  tl_tensor *yp = op1(&T, "cumprod", where3(&T, first, one, x), 3, fwd);
-  tl_tensor *b = op1(&T, "cumsum", op2(&T, "multiply", g, yp), 3, back);
-  return give(&T, where3(&T, first, b, where3(&T, before, a, zero)), &gin[0]);
+  return give(&T, cumprod_grad_rec(&T, in[0], gout[0], out[0], fwd, back, count), &gin[0]);
 }
 
 /* ---- the table ------------------------------------------------------------ */
