@@ -751,13 +751,10 @@ static tl_status scatter_nd_fwd(const tl_op_def *op, tl_tensor *const *in, int n
                                 tl_tensor_list *out) {
   (void)op, (void)n_in;
   const tl_attr *sh = &attr[0];
-  char ss[SHAPE_BUF];
-  tl_shape_format(sh->n, sh->ints, ss, sizeof ss);
-  if (sh->n > TL_MAX_RANK) return tl_error(TL_INVALID_ARGUMENT, "shape %s has more than %d dimensions", ss, TL_MAX_RANK);
-  for (int i = 0; i < sh->n; i++)
-    if (sh->ints[i] < 0) return tl_error(TL_INVALID_ARGUMENT, "dimension %d of shape %s is negative", i, ss);
-  tl_tensor *res;
-  tl_status s = tl_tensor_zeros(in[1]->dtype, sh->n, sh->ints, &res);
+  tl_status s = check_shape_attr(sh);
+  if (s) return s;
+  tl_tensor *res = NULL;
+  s = tl_tensor_zeros(in[1]->dtype, sh->n, sh->ints, &res);
   if (!s) s = scatter_into(res, in[0], in[1], SCATTER_ADD);
   if (s) {
     tl_tensor_release(res);

@@ -566,7 +566,7 @@ static tl_status broadcast_to_fwd(const tl_op_def *op, tl_tensor *const *in, int
   }
   if (!ok)
     return tl_error(TL_INVALID_ARGUMENT, "cannot broadcast shape %s to shape %s", tl_shape_format(t->rank, t->shape, a, sizeof a), b);
-  tl_tensor *v, *res;
+  tl_tensor *v, *res = NULL;
   tl_status s = tl_tensor_broadcast_view(t, sh->n, sh->ints, &v);
   if (s) return s;
   s = tl_tensor_new(t->dtype, sh->n, sh->ints, &res);
