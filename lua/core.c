@@ -541,13 +541,30 @@ static int t_eq(lua_State *L) {
  * from one small pool. */
 #define POOL 256
 typedef struct call_state {
-  tl_tensor *in[64];
-  int n_in;
+  tl_tensor **in; /* in_inline, or a Lua-owned buffer for long lists */
+  int n_in, cap_in;
+  tl_tensor *in_inline[64];
   tl_attr attr[TL_MAX_ATTRS];
   int pool_used;
   int64_t ints[POOL];
   double floats[POOL];
 } call_state;
+
+/* Makes room for one more input; a long list (concat of hundreds of
+ * tensors) moves to a userdata anchored in the registry under the call's
+ * address (so the stack stays as the argument code expects, and an error
+ * that unwinds the call leaves only that one anchor, reused later). */
+static bool reserve_input(lua_State *L, call_state *cs) {
+  if (cs->n_in < cs->cap_in) return true;
+  if (cs->cap_in >= (1 << 20)) return false;
+  int cap = cs->cap_in * 2;
+  tl_tensor **bigger = lua_newuserdatauv(L, sizeof *bigger * (size_t)cap, 0);
+  memcpy(bigger, cs->in, sizeof *bigger * (size_t)cs->n_in);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, cs);
+  cs->in = bigger;
+  cs->cap_in = cap;
+  return true;
+}
 
 static void release_inputs(call_state *cs) {
   for (int i = 0; i < cs->n_in; i++) tl_tensor_release(cs->in[i]);
@@ -693,7 +710,7 @@ static int set_attr(lua_State *L, call_state *cs, const tl_op_def *op, int ai, i
  * TL_OP_SCALARS_FOLLOW), or TL_DTYPE_COUNT. */
 static int add_input(lua_State *L, call_state *cs, const tl_op_def *op, const char *name, int idx,
                      tl_dtype follow, bool optional) {
-  if (cs->n_in == 64) return arg_error(L, cs, op, "%s: too many inputs%s%s", "", NULL);
+  if (!reserve_input(L, cs)) return arg_error(L, cs, op, "%s: too many inputs%s%s", "", NULL);
   if (lua_isnoneornil(L, idx)) {
     if (!optional) return arg_error(L, cs, op, "%s: input '%s' is missing (got nil)%s", name, NULL);
     cs->in[cs->n_in++] = NULL;
@@ -741,6 +758,8 @@ static int op_call(lua_State *L) {
   if (nargs > 0 && is_options_table(L, nargs)) opts = nargs--;
   call_state state, *cs = &state;
   cs->n_in = 0;
+  cs->in = cs->in_inline;
+  cs->cap_in = 64;
   cs->pool_used = 0;
   tl_attrs_defaults(op, cs->attr);
   tl_dtype follow = follow_dtype(L, op, nargs);
@@ -761,8 +780,9 @@ static int op_call(lua_State *L) {
         if (idx && (tlb_test_tensor(L, idx) || tlb_test_variable(L, idx))) {
           tl_tensor *t = tlb_check_tensor(L, idx);
           if (t->rank == 0) return arg_error(L, cs, op, "%s: input '%s' must be a list of tensors%s", in->name, NULL);
-          for (int64_t k = 0; k < t->shape[0] && cs->n_in < 64; k++) {
+          for (int64_t k = 0; k < t->shape[0]; k++) {
             tl_tensor *v;
+            if (!reserve_input(L, cs)) return arg_error(L, cs, op, "%s: too many inputs%s%s", "", NULL);
             int64_t strides[TL_MAX_RANK];
             memcpy(strides, t->strides + 1, sizeof(int64_t) * (size_t)(t->rank - 1));
             if (tl_tensor_view(t->storage, t->dtype, t->rank - 1, t->shape + 1, strides,
@@ -825,6 +845,10 @@ static int op_call(lua_State *L) {
   tl_list_init(&out);
   tl_status s = tl_op_run(op, cs->in, cs->n_in, cs->attr, &out);
   release_inputs(cs);
+  if (cs->in != cs->in_inline) {
+    lua_pushnil(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, cs);
+  }
   if (s) return tlb_raise(L, s);
   int nres;
   if (op->flags & TL_OP_LIST_OUTPUT) {

@@ -528,10 +528,24 @@ static _Thread_local uint64_t wants_mask = ~(uint64_t)0;
 
 bool tl_grad_wants(int input) { return input >= 64 || ((wants_mask >> input) & 1); }
 
+static tl_status run_rule(const tl_tape *t, record *r, pmap *grads, tl_tensor **gout, tl_tensor **gin);
+
+/* Operand gradients live on the stack for ordinary ops, on the heap for
+ * list ops with many operands (concat of hundreds of tensors). */
 static tl_status run_record(const tl_tape *t, record *r, pmap *grads) {
+  enum { SMALL = 16 };
+  tl_tensor *gout_s[SMALL] = {0}, *gin_s[SMALL] = {0};
+  if (r->n_out <= SMALL && r->n_in <= SMALL) return run_rule(t, r, grads, gout_s, gin_s);
+  tl_tensor **gout = calloc((size_t)r->n_out + 1, sizeof *gout), **gin = calloc((size_t)r->n_in + 1, sizeof *gin);
+  tl_status s = gout && gin ? run_rule(t, r, grads, gout, gin)
+                            : tl_error(TL_RESOURCE_EXHAUSTED, "out of memory in gradient");
+  free(gout);
+  free(gin);
+  return s;
+}
+
+static tl_status run_rule(const tl_tape *t, record *r, pmap *grads, tl_tensor **gout, tl_tensor **gin) {
   tl_tensor **rin = REC_IN(r), **rout = REC_OUT(r);
-  tl_tensor *gout[64] = {0}, *gin[64] = {0};
-  if (r->n_out > 64 || r->n_in > 64) return tl_error(TL_UNIMPLEMENTED, "gradient of an op with more than 64 operands");
   bool any = false;
   for (int i = 0; i < r->n_out; i++) {
     tl_tensor **slot = pmap_slot(grads, rout[i], false);

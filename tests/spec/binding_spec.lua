@@ -141,3 +141,24 @@ describe("tensors", function()
     end
   end)
 end)
+
+describe("long list inputs", function()
+  it("concatenate hundreds of tensors and differentiate through them", function()
+    local xs = {}
+    for i = 1, 300 do xs[i] = tf.constant({ i * 1.0 }) end
+    local c = tf.concat(xs, 0)
+    assert.same({ 300 }, c.shape:as_list())
+    assert.equal(300, c[-1]:item())
+    local tape = tf.GradientTape()
+    tape:watch(xs)
+    local y = tf.reduce_sum(tf.concat(xs, 0) ^ 2)
+    local g = tape:gradient(y, xs)
+    assert.equal(2, g[1]:item())
+    assert.equal(600, g[300]:item())
+  end)
+
+  it("take a tensor as the list of its rows, however many", function()
+    H.assert_close(tf.add_n(tf.ones({ 100, 3 })), { 100, 100, 100 })
+    assert.equal(150, #tf.split(tf.range(300.0, nil, nil, tf.float32), 150))
+  end)
+end)
