@@ -181,8 +181,19 @@ static inline bool is_watched(const tl_tape *t, const tl_tensor *x) {
   return t->watched.n && pmap_has(&t->watched, x);
 }
 
-static tl_status watch_tensor(tl_tape *t, tl_tensor *x) {
+/* in_record: x is an output of one of t's records, which already holds a
+ * reference and from which clear() removes the mark; other watched tensors
+ * are kept in t->marked. */
+static tl_status watch_tensor(tl_tape *t, tl_tensor *x, bool in_record) {
   if (is_watched(t, x)) return TL_OK;
+  if (in_record) {
+    for (int k = 0; k < 2; k++) {
+      uint64_t expected = 0;
+      if (__atomic_compare_exchange_n(&x->tape_marks[k], &expected, t->serial, false, __ATOMIC_RELAXED,
+                                      __ATOMIC_RELAXED))
+        return TL_OK;
+    }
+  }
   if (t->n_marked == t->cap_marked) {
     int cap = t->cap_marked ? t->cap_marked * 2 : 64;
     tl_tensor **m = realloc(t->marked, sizeof *m * (size_t)cap);
@@ -215,7 +226,7 @@ static tl_status push_record(tl_tape *t, record *r) {
   }
   t->recs[t->n_recs++] = *r;
   for (int i = 0; i < r->n_out; i++)
-    if (REC_OUT(r)[i] && watch_tensor(t, REC_OUT(r)[i])) return tl_last_status();
+    if (REC_OUT(r)[i] && watch_tensor(t, REC_OUT(r)[i], true)) return tl_last_status();
   return TL_OK;
 }
 
@@ -291,19 +302,27 @@ tl_tape *tl_tape_retain(tl_tape *t) {
 
 /* Drops every record and watch: the retained tensors (variable reads among
  * them) go back, so an optimizer can update the variables in place. */
+static void unmark(tl_tensor *x, uint64_t serial) {
+  for (int k = 0; k < 2; k++) {
+    uint64_t mine = serial;
+    __atomic_compare_exchange_n(&x->tape_marks[k], &mine, 0, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+  }
+}
+
 static void clear(tl_tape *t) {
-  for (int i = 0; i < t->n_recs; i++) free_record(&t->recs[i]);
+  for (int i = 0; i < t->n_recs; i++) {
+    record *r = &t->recs[i];
+    for (int k = 0; k < r->n_out; k++)
+      if (REC_OUT(r)[k]) unmark(REC_OUT(r)[k], t->serial);
+    free_record(r);
+  }
   free(t->recs);
   t->recs = NULL;
   t->n_recs = t->cap_recs = 0;
   pmap_free(&t->watched, true);
   for (int i = 0; i < t->n_marked; i++) {
-    tl_tensor *x = t->marked[i];
-    for (int k = 0; k < 2; k++) {
-      uint64_t mine = t->serial;
-      __atomic_compare_exchange_n(&x->tape_marks[k], &mine, 0, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
-    }
-    tl_tensor_release(x);
+    unmark(t->marked[i], t->serial);
+    tl_tensor_release(t->marked[i]);
   }
   free(t->marked);
   t->marked = NULL;
@@ -363,7 +382,7 @@ void tl_tape_resume(void) {
   if (paused > 0) paused--;
 }
 
-tl_status tl_tape_watch(tl_tape *t, tl_tensor *x) { return watch_tensor(t, x); }
+tl_status tl_tape_watch(tl_tape *t, tl_tensor *x) { return watch_tensor(t, x, false); }
 
 static tl_status add_var(tl_variable ***arr, int *n, int *cap, tl_variable *v) {
   for (int i = 0; i < *n; i++)
@@ -413,7 +432,7 @@ tl_tensor *tl_variable_read(tl_variable *v) {
     t->reads[t->n_reads].var = tl_variable_retain(v);
     t->reads[t->n_reads].tensor = tl_tensor_retain(read);
     t->n_reads++;
-    watch_tensor(t, read);
+    watch_tensor(t, read, false);
     add_var(&t->vars, &t->n_vars, &t->cap_vars, v);
   }
   return read ? read : tl_tensor_retain(v->value);
