@@ -252,3 +252,64 @@ describe("bias_add", function()
       tf.nn.bias_add, x, tf.constant({ 1.0, 2 }))
   end)
 end)
+
+-- float32 rows shorter than 64 along the last axis take a blocked path (rows
+-- in blocks, one flat exp loop); padding a row with -inf columns to 64 or
+-- more sends the same values through the row-at-a-time path.
+describe("short rows (blocked float32 path)", function()
+  local function padded(x, width)
+    local n, c = x.shape[0], x.shape[1]
+    return tf.concat({ x, tf.fill({ n, width - c }, -math.huge) }, 1), n, c
+  end
+  local function head(t, n, c) return tf.slice(t, { 0, 0 }, { n, c }) end
+  local function with_specials(n, c, seed)
+    local v = (tf.random.normal({ n, c }, { seed = seed }) * 4):totable()
+    v[1][1] = 0 / 0                                  -- NaN row
+    for j = 1, c do v[2][j] = -math.huge end         -- all -inf: NaN row
+    v[3][1] = -math.huge                             -- one -inf: probability 0
+    v[4][c] = 1e30                                   -- one huge logit
+    if c > 1 then v[5][1], v[5][2] = 88, -88 end
+    return tf.constant(v)
+  end
+
+  for _, shp in ipairs({ { 256, 10 }, { 32, 10 }, { 7, 1 }, { 20000, 3 }, { 300, 63 }, { 50, 2 } }) do
+    local n, c = shp[1], shp[2]
+    it(("matches the row path and float64 (%dx%d)"):format(n, c), function()
+      local x = n >= 5 and c >= 2 and with_specials(n, c, n + c) or tf.random.normal({ n, c }, { seed = 7 })
+      local xp = padded(x, 64 + c)
+      local lab = tf.random.uniform({ n }, 0, c, tf.int32, { seed = 11 })
+      local z = tf.nn.softmax(tf.random.normal({ n, c }, { seed = 12 }))
+      local zp = tf.concat({ z, tf.zeros({ n, 64 }) }, 1)
+      local x64 = tf.cast(x, tf.float64)
+      -- (log_softmax near 0 is (x - m) - log(s): one ulp of s is ~1e-7 absolute)
+      for f, atol in pairs({ [tf.nn.softmax] = 1e-7, [tf.nn.log_softmax] = 1e-6 }) do
+        local s = f(x)
+        helpers.assert_close(s, head(f(xp), n, c), 2e-6, atol)
+        helpers.assert_close(s, tf.cast(f(x64), tf.float32), 2e-6, 1e-6)
+      end
+      local sx = tf.nn.sparse_softmax_cross_entropy_with_logits(lab, x)
+      helpers.assert_close(sx, tf.nn.sparse_softmax_cross_entropy_with_logits(lab, xp), 2e-6, 1e-6)
+      helpers.assert_close(sx, tf.cast(tf.nn.sparse_softmax_cross_entropy_with_logits(lab, x64), tf.float32), 2e-6, 1e-6)
+      local dx = tf.nn.softmax_cross_entropy_with_logits(z, x)
+      helpers.assert_close(dx, tf.nn.softmax_cross_entropy_with_logits(zp, xp), 2e-6, 1e-6)
+      -- the fused backward of the sparse loss
+      local g = tf.random.uniform({ n }, { seed = 13 })
+      local gr = tf.raw_ops.sparse_softmax_cross_entropy_grad(lab, x, g)
+      helpers.assert_close(gr, head(tf.raw_ops.sparse_softmax_cross_entropy_grad(lab, xp, g), n, c), 2e-6, 1e-6)
+      helpers.assert_close(gr, tf.cast(tf.raw_ops.sparse_softmax_cross_entropy_grad(lab, x64, tf.cast(g, tf.float64)),
+        tf.float32), 2e-6, 1e-6)
+    end)
+  end
+
+  it("matches numpy on the MLP's logits shape", function()
+    local x = tf.random.normal({ 256, 10 }, { seed = 5 }) * 3
+    local vals = x:totable()
+    local flat = {}
+    for i = 1, 256 do for j = 1, 10 do flat[#flat + 1] = vals[i][j] end end
+    local ref = helpers.numpy("x = np.array(" .. pylist(flat) .. ", dtype=np.float64).reshape(256, 10)\n" ..
+      "m = x.max(1, keepdims=True); e = np.exp(x - m); s = e.sum(1, keepdims=True)\n" ..
+      "out = [e / s, (x - m) - np.log(s)]")
+    helpers.assert_close(tf.nn.softmax(x), ref[1], 2e-6, 1e-7)
+    helpers.assert_close(tf.nn.log_softmax(x), ref[2], 2e-6, 1e-6)
+  end)
+end)
