@@ -216,18 +216,27 @@ static tl_status watch_tensor(tl_tape *t, tl_tensor *x, bool in_record) {
   return TL_OK;
 }
 
-static tl_status push_record(tl_tape *t, record *r) {
+/* Records are filled in place: reserve a slot, fill it, then commit. */
+static record *reserve_record(tl_tape *t) {
   if (t->n_recs == t->cap_recs) {
     int cap = t->cap_recs ? t->cap_recs * 2 : 32;
     record *recs = realloc(t->recs, sizeof *recs * (size_t)cap);
-    if (!recs) return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory recording on a tape");
+    if (!recs) {
+      tl_error(TL_RESOURCE_EXHAUSTED, "out of memory recording on a tape");
+      return NULL;
+    }
     t->recs = recs;
     t->cap_recs = cap;
   }
-  t->recs[t->n_recs++] = *r;
+  return &t->recs[t->n_recs];
+}
+
+/* The outputs become watched; a failure to mark one (out of memory) only
+ * means later ops on it go unrecorded, as if it were a constant. */
+static void commit_record(tl_tape *t) {
+  record *r = &t->recs[t->n_recs++];
   for (int i = 0; i < r->n_out; i++)
-    if (REC_OUT(r)[i] && watch_tensor(t, REC_OUT(r)[i], true)) return tl_last_status();
-  return TL_OK;
+    if (REC_OUT(r)[i]) watch_tensor(t, REC_OUT(r)[i], true);
 }
 
 static tl_status fill_record(record *r, const tl_op_def *op, tl_tensor *const *in, int n_in,
@@ -271,9 +280,9 @@ static void observe(const tl_op_def *op, tl_tensor *const *in, int n_in, const t
   for (int k = 0; k < n_active; k++) {
     tl_tape *t = active[k];
     if (!t->recording || !any_watched(t, in, n_in)) continue;
-    record r;
-    if (fill_record(&r, op, in, n_in, attrs, out->items, out->n)) continue;
-    if (push_record(t, &r)) free_record(&r);
+    record *r = reserve_record(t);
+    if (!r || fill_record(r, op, in, n_in, attrs, out->items, out->n)) continue;
+    commit_record(t);
   }
 }
 
@@ -449,18 +458,18 @@ tl_status tl_tape_record_custom(tl_tensor *const *in, int n_in, tl_tensor *const
   for (int k = 0; k < n_active; k++) {
     tl_tape *t = active[k];
     if (!t->recording || !any_watched(t, in, n_in)) continue;
-    record r;
-    tl_status s = fill_record(&r, NULL, in, n_in, NULL, out, n_out);
-    if (s) return s;
-    r.custom = fn;
-    r.ctx = ctx;
-    /* the context is shared by every tape recording it: the first owns it */
-    r.free_ctx = owned ? NULL : free_ctx;
-    owned = true;
-    if ((s = push_record(t, &r))) {
-      free_record(&r);
+    record *r = reserve_record(t);
+    tl_status s = r ? fill_record(r, NULL, in, n_in, NULL, out, n_out) : tl_last_status();
+    if (s) {
+      if (!owned && free_ctx) free_ctx(ctx);
       return s;
     }
+    r->custom = fn;
+    r->ctx = ctx;
+    /* the context is shared by every tape recording it: the first owns it */
+    r->free_ctx = owned ? NULL : free_ctx;
+    owned = true;
+    commit_record(t);
   }
   if (!owned && free_ctx) free_ctx(ctx);
   return TL_OK;
