@@ -36,20 +36,35 @@ typedef struct pool {
   tl_range_fn fn;
   void *ctx;
   int64_t n, chunk;
-  atomic_int_fast64_t next;  /* next chunk start */
-  int pending;          /* workers still running the job */
+  /* The job's chunks are claimed from `next`: the low 32 bits count claims,
+   * bits 32-47 hold the job's chunk count. A claim below the count is a
+   * chunk of the job that published the word, which cannot finish (and be
+   * replaced) before that chunk is done, so fn/ctx/n/chunk read after it
+   * are that job's. A claim past the count takes nothing. */
+  _Atomic uint64_t next;
+  _Atomic int64_t done;  /* chunks finished */
+  int caller_waiting;    /* under mu: the caller sleeps on done_cv */
 } pool;
 
 static pool P = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER,
-                 0, 0, 0, NULL, NULL, 0, 0, 0, 0};
+                 0, 0, 0, NULL, NULL, 0, 0, 0, 0, 0};
 static pthread_mutex_t job_lock = PTHREAD_MUTEX_INITIALIZER; /* one job at a time */
 
+/* Runs chunks until none is left. The caller waits for the chunks to be
+ * done, not for every worker to check in: a worker still waking up (20-50
+ * us here) when the caller has taken all the chunks costs nothing. */
 static void run_chunks(void) {
   for (;;) {
-    int64_t b = atomic_fetch_add(&P.next, P.chunk);
-    if (b >= P.n) break;
-    int64_t e = b + P.chunk < P.n ? b + P.chunk : P.n;
+    uint64_t v = atomic_fetch_add_explicit(&P.next, 1, memory_order_acq_rel);
+    int64_t idx = (int64_t)(v & 0xffffffffu), nch = (int64_t)((v >> 32) & 0xffffu);
+    if (idx >= nch) break;
+    int64_t b = idx * P.chunk, e = b + P.chunk < P.n ? b + P.chunk : P.n;
     P.fn(b, e, P.ctx);
+    if (atomic_fetch_add_explicit(&P.done, 1, memory_order_acq_rel) + 1 == nch) {
+      pthread_mutex_lock(&P.mu);
+      if (P.caller_waiting) pthread_cond_signal(&P.done_cv);
+      pthread_mutex_unlock(&P.mu);
+    }
   }
 }
 
@@ -75,9 +90,6 @@ static void *worker(void *arg) {
     seen = P.generation;
     pthread_mutex_unlock(&P.mu);
     run_chunks();
-    pthread_mutex_lock(&P.mu);
-    if (--P.pending == 0) pthread_cond_signal(&P.done_cv);
-    pthread_mutex_unlock(&P.mu);
   }
   return NULL;
 }
@@ -120,21 +132,27 @@ void tl_parallel_for(int64_t n, int64_t grain, tl_range_fn fn, void *ctx) {
     pthread_detach(th);
     P.started++;
   }
-  int helpers = P.started < parts - 1 ? P.started : (int)parts - 1;
   P.fn = fn;
   P.ctx = ctx;
   P.n = n;
   P.chunk = (n + parts - 1) / parts;
-  atomic_store(&P.next, 0);
-  P.pending = P.started; /* every started worker wakes and checks in */
+  int64_t nch = (n + P.chunk - 1) / P.chunk;
+  P.caller_waiting = 0;
+  atomic_store_explicit(&P.done, 0, memory_order_relaxed);
+  atomic_store_explicit(&P.next, (uint64_t)nch << 32, memory_order_release);
   __atomic_store_n(&P.generation, P.generation + 1, __ATOMIC_RELEASE);
   pthread_cond_broadcast(&P.work_cv);
   pthread_mutex_unlock(&P.mu);
-  (void)helpers;
   run_chunks();
-  for (int i = 0; i < SPIN_ITERS && __atomic_load_n(&P.pending, __ATOMIC_ACQUIRE) > 0; i++) cpu_relax();
-  pthread_mutex_lock(&P.mu);
-  while (P.pending > 0) pthread_cond_wait(&P.done_cv, &P.mu);
-  pthread_mutex_unlock(&P.mu);
+  for (int i = 0; i < SPIN_ITERS && atomic_load_explicit(&P.done, memory_order_acquire) < nch; i++) cpu_relax();
+  if (atomic_load_explicit(&P.done, memory_order_acquire) < nch) {
+    pthread_mutex_lock(&P.mu);
+    P.caller_waiting = 1;
+    while (atomic_load_explicit(&P.done, memory_order_acquire) < nch) pthread_cond_wait(&P.done_cv, &P.mu);
+    P.caller_waiting = 0;
+    pthread_mutex_unlock(&P.mu);
+  }
+  /* Leave the claim word exhausted so a worker waking late takes nothing. */
+  atomic_store_explicit(&P.next, 0, memory_order_release);
   pthread_mutex_unlock(&job_lock);
 }
