@@ -55,26 +55,35 @@
 
 /* ---- kernels ----------------------------------------------------------- */
 
-/* out[i] = f(a[i*sa], b[i*sb]) for i < n; out is contiguous and never aliases
- * an input. Returns 0, or 1 for "integer division by zero", 2 for "negative
- * integer exponent" (checked kernels only). */
-typedef int (*bin_fn)(void *out, const void *a, int64_t sa, const void *b, int64_t sb, int64_t n);
+/* out[r*n + i] = f(a[r*ra + i*sa], b[r*rb + i*sb]) for r < rows, i < n: rows
+ * of n contiguous outputs (one call covers a whole broadcast [M, N] block, so
+ * no call and stride dispatch per row); out never aliases an input. Returns
+ * 0, or 1 for "integer division by zero", 2 for "negative integer exponent"
+ * (checked kernels only). */
+typedef int (*bin_fn)(void *out, const void *a, int64_t sa, int64_t ra, const void *b, int64_t sb,
+                      int64_t rb, int64_t n, int64_t rows);
 
 #define BIN(NAME, TI, TO, EXPR)                                                                  \
-  HOT static int NAME(void *out_, const void *a_, int64_t sa, const void *b_, int64_t sb,            \
-                  int64_t n) {                                                                   \
+  HOT static int NAME(void *out_, const void *a_, int64_t sa, int64_t ra, const void *b_,        \
+                      int64_t sb, int64_t rb, int64_t n, int64_t rows) {                         \
     TO *restrict o = out_;                                                                       \
     const TI *restrict pa = a_, *restrict pb = b_;                                               \
     if (sa == 1 && sb == 1) {                                                                    \
-      for (int64_t i = 0; i < n; i++) { TI x = pa[i], y = pb[i]; o[i] = (TO)(EXPR); }            \
+      for (int64_t r = 0; r < rows; r++, o += n, pa += ra, pb += rb)                             \
+        for (int64_t i = 0; i < n; i++) { TI x = pa[i], y = pb[i]; o[i] = (TO)(EXPR); }          \
     } else if (sa == 1 && sb == 0) {                                                             \
-      const TI y = pb[0];                                                                        \
-      for (int64_t i = 0; i < n; i++) { TI x = pa[i]; o[i] = (TO)(EXPR); }                       \
+      for (int64_t r = 0; r < rows; r++, o += n, pa += ra, pb += rb) {                           \
+        const TI y = pb[0];                                                                      \
+        for (int64_t i = 0; i < n; i++) { TI x = pa[i]; o[i] = (TO)(EXPR); }                     \
+      }                                                                                          \
     } else if (sa == 0 && sb == 1) {                                                             \
-      const TI x = pa[0];                                                                        \
-      for (int64_t i = 0; i < n; i++) { TI y = pb[i]; o[i] = (TO)(EXPR); }                       \
+      for (int64_t r = 0; r < rows; r++, o += n, pa += ra, pb += rb) {                           \
+        const TI x = pa[0];                                                                      \
+        for (int64_t i = 0; i < n; i++) { TI y = pb[i]; o[i] = (TO)(EXPR); }                     \
+      }                                                                                          \
     } else {                                                                                     \
-      for (int64_t i = 0; i < n; i++) { TI x = pa[i * sa], y = pb[i * sb]; o[i] = (TO)(EXPR); }  \
+      for (int64_t r = 0; r < rows; r++, o += n, pa += ra, pb += rb)                             \
+        for (int64_t i = 0; i < n; i++) { TI x = pa[i * sa], y = pb[i * sb]; o[i] = (TO)(EXPR); } \
     }                                                                                            \
     return 0;                                                                                    \
   }
@@ -82,15 +91,16 @@ typedef int (*bin_fn)(void *out, const void *a, int64_t sa, const void *b, int64
 /* Integer division and power: not vectorizable anyway, so one strided loop
  * that stops at the first bad operand. */
 #define BIN_CHECKED(NAME, TI, TO, BAD, CODE, EXPR)                                               \
-  static int NAME(void *out_, const void *a_, int64_t sa, const void *b_, int64_t sb,            \
-                  int64_t n) {                                                                   \
+  static int NAME(void *out_, const void *a_, int64_t sa, int64_t ra, const void *b_, int64_t sb, \
+                  int64_t rb, int64_t n, int64_t rows) {                                         \
     TO *restrict o = out_;                                                                       \
     const TI *restrict pa = a_, *restrict pb = b_;                                               \
-    for (int64_t i = 0; i < n; i++) {                                                            \
-      TI x = pa[i * sa], y = pb[i * sb];                                                         \
-      if (BAD) return CODE;                                                                      \
-      o[i] = (TO)(EXPR);                                                                         \
-    }                                                                                            \
+    for (int64_t r = 0; r < rows; r++, o += n, pa += ra, pb += rb)                               \
+      for (int64_t i = 0; i < n; i++) {                                                          \
+        TI x = pa[i * sa], y = pb[i * sb];                                                       \
+        if (BAD) return CODE;                                                                    \
+        o[i] = (TO)(EXPR);                                                                       \
+      }                                                                                          \
     return 0;                                                                                    \
   }
 
@@ -314,8 +324,15 @@ static void bin_range(int64_t begin, int64_t end, void *ctx) {
   bin_job *j = ctx;
   int r = j->rank, e;
   if (r == 1) {
-    e = j->k(j->o + begin * j->eo, j->a + begin * j->sa[0] * j->ea, j->sa[0],
-             j->b + begin * j->sb[0] * j->eb, j->sb[0], end - begin);
+    e = j->k(j->o + begin * j->eo, j->a + begin * j->sa[0] * j->ea, j->sa[0], 0,
+             j->b + begin * j->sb[0] * j->eb, j->sb[0], 0, end - begin, 1);
+    if (e) __atomic_store_n(&j->err, e, __ATOMIC_RELAXED);
+    return;
+  }
+  if (r == 2) { /* [rows, inner]: the whole range in one call */
+    int64_t inner = j->shape[1];
+    e = j->k(j->o + begin * inner * j->eo, j->a + begin * j->sa[0] * j->ea, j->sa[1], j->sa[0],
+             j->b + begin * j->sb[0] * j->eb, j->sb[1], j->sb[0], inner, end - begin);
     if (e) __atomic_store_n(&j->err, e, __ATOMIC_RELAXED);
     return;
   }
@@ -327,8 +344,8 @@ static void bin_range(int64_t begin, int64_t end, void *ctx) {
     offb += idx[d] * j->sb[d];
   }
   for (int64_t row = begin; row < end; row++) {
-    e = j->k(j->o + row * inner * j->eo, j->a + offa * j->ea, j->sa[r - 1], j->b + offb * j->eb,
-             j->sb[r - 1], inner);
+    e = j->k(j->o + row * inner * j->eo, j->a + offa * j->ea, j->sa[r - 1], 0, j->b + offb * j->eb,
+             j->sb[r - 1], 0, inner, 1);
     if (e) {
       __atomic_store_n(&j->err, e, __ATOMIC_RELAXED);
       return;
@@ -616,7 +633,7 @@ typedef struct addn_job {
 static void addn_range(int64_t begin, int64_t end, void *ctx) {
   addn_job *j = ctx;
   int64_t off = begin * j->es, m = end - begin;
-  j->add2(j->o + off, j->in[0] + off, 1, j->in[1] + off, 1, m);
+  j->add2(j->o + off, j->in[0] + off, 1, 0, j->in[1] + off, 1, 0, m, 1);
   for (int i = 2; i < j->n; i++) j->k(j->o + off, j->in[i] + off, m);
 }
 

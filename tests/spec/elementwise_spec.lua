@@ -454,6 +454,53 @@ out=[a+b, a*c, c-b, d+e, d*f, a.T+np.float32(1), a.T*c.T, d.transpose(2,0,1)-e.r
   end)
 end)
 
+-- A coalesced rank-2 broadcast ([M, N] with [N], [M, 1], scalars, views)
+-- runs as one kernel call over a block of rows; rank 3 runs row by row.
+describe("two-dimensional broadcast blocks", function()
+  it("match numpy for every stride pattern, threaded and not", function()
+    for _, shp in ipairs({ { 300, 257 }, { 7, 5 }, { 1000, 1 } }) do
+      local m, n = shp[1], shp[2]
+      local ref = helpers.python(([==[
+m, n = %d, %d
+a = (np.arange(m * n, dtype=np.float32).reshape(m, n) %% 23 - 11) / np.float32(4)
+a[0, 0] = np.nan
+r = np.arange(n, dtype=np.float32) - n / 2
+c = (np.arange(m, dtype=np.float32) %% 5 - 2).reshape(m, 1)
+t = np.ascontiguousarray(a.T).T  # same values, transposed storage
+out = [a + r, a - c, c * r, r / (c + np.float32(0.5)), np.maximum(a, r), (t - r) * 2, t + c, (a < r).tolist(),
+       np.arange(2 * m * n, dtype=np.float32).reshape(2, m, n) + r.reshape(1, 1, n) * c.reshape(1, m, 1)]
+]==]):format(m, n))
+      local av = {}
+      for i = 1, m * n do av[i] = ((i - 1) % 23 - 11) / 4 end
+      av[1] = 0 / 0
+      local a = tf.reshape(tf.constant(av, tf.float32), { m, n })
+      local r = tf.cast(tf.range(n), tf.float32) - n / 2
+      local c = tf.reshape((tf.cast(tf.range(m), tf.float32) % 5) - 2, { m, 1 })
+      local t = tf.transpose(tf.identity(tf.transpose(a)))
+      local close = function(want, got) helpers.assert_close(got, want, 1e-6, 0) end
+      close(ref[1], a + r)
+      close(ref[2], a - c)
+      close(ref[3], c * r)
+      close(ref[4], r / (c + 0.5))
+      close(ref[5], tf.maximum(a, r))
+      close(ref[6], (t - r) * 2)
+      close(ref[7], t + c)
+      assert.same(ref[8], tf.less(a, r):totable())
+      local d = tf.reshape(tf.cast(tf.range(2 * m * n), tf.float32), { 2, m, n })
+      close(ref[9], d + tf.reshape(r, { 1, 1, n }) * tf.reshape(c, { 1, m, 1 }))
+    end
+  end)
+
+  it("report integer division by zero from any row of a block", function()
+    local a = tf.ones({ 400, 300 }, tf.int32)
+    local col = {}
+    for i = 1, 400 do col[i] = { i == 399 and 0 or 2 } end
+    assert_error("InvalidArgument", "integer division by zero", function() return a // tf.constant(col) end)
+    local q = (tf.fill({ 400, 300 }, 7) // tf.fill({ 400, 1 }, 2)):totable()
+    assert.equal(3, q[400][300])
+  end)
+end)
+
 describe("Lua operators", function()
   it("map to the element-wise ops with scalars following the tensor dtype", function()
     local a = tf.constant({ 1.0, 2.0, 4.0 })
