@@ -124,6 +124,9 @@ struct tl_tape {
   record *recs;
   int n_recs, cap_recs;
   uint64_t serial;   /* unique per tape, never reused; marks tensors */
+  bool marks_set;    /* tensors carry the mark only while the tape records
+                      * (or computes a gradient): a stopped tape frees its
+                      * slots for other tapes */
   tl_tensor **marked; /* tensors carrying this tape's mark (retained) */
   int n_marked, cap_marked;
   pmap watched;      /* watched tensors whose two mark slots were taken (retained) */
@@ -181,40 +184,46 @@ static inline bool is_watched(const tl_tape *t, const tl_tensor *x) {
   return t->watched.n && pmap_has(&t->watched, x);
 }
 
-/* in_record: x is an output of one of t's records, which already holds a
- * reference and from which clear() removes the mark; other watched tensors
- * are kept in t->marked. */
-static tl_status watch_tensor(tl_tape *t, tl_tensor *x, bool in_record) {
-  if (is_watched(t, x)) return TL_OK;
-  if (in_record) {
-    for (int k = 0; k < 2; k++) {
-      uint64_t expected = 0;
-      if (__atomic_compare_exchange_n(&x->tape_marks[k], &expected, t->serial, false, __ATOMIC_RELAXED,
-                                      __ATOMIC_RELAXED))
-        return TL_OK;
-    }
-  }
-  if (t->n_marked == t->cap_marked) {
-    int cap = t->cap_marked ? t->cap_marked * 2 : 64;
-    tl_tensor **m = realloc(t->marked, sizeof *m * (size_t)cap);
-    if (!m) return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory watching a tensor");
-    t->marked = m;
-    t->cap_marked = cap;
-  }
+/* Puts t's mark on x: one of its two slots, else the hash set. */
+static tl_status mark(tl_tape *t, tl_tensor *x) {
   for (int k = 0; k < 2; k++) {
     uint64_t expected = 0;
     if (__atomic_compare_exchange_n(&x->tape_marks[k], &expected, t->serial, false, __ATOMIC_RELAXED,
-                                    __ATOMIC_RELAXED)) {
-      t->marked[t->n_marked++] = tl_tensor_retain(x);
+                                    __ATOMIC_RELAXED))
       return TL_OK;
-    }
   }
-  /* Both slots taken (three tapes watch x): the hash set. */
   tl_tensor **slot = pmap_slot(&t->watched, x, true);
   if (!slot) return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory watching a tensor");
   if (!*slot) *slot = tl_tensor_retain(x);
   return TL_OK;
 }
+
+static void unmark(tl_tensor *x, uint64_t serial) {
+  for (int k = 0; k < 2; k++) {
+    uint64_t mine = serial;
+    __atomic_compare_exchange_n(&x->tape_marks[k], &mine, 0, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+  }
+}
+
+/* in_record: x is an output of one of t's records, which holds the
+ * reference; other watched tensors are kept (retained) in t->marked. */
+static tl_status watch_tensor(tl_tape *t, tl_tensor *x, bool in_record) {
+  if (t->marks_set && is_watched(t, x)) return TL_OK;
+  if (!in_record) {
+    if (t->n_marked == t->cap_marked) {
+      int cap = t->cap_marked ? t->cap_marked * 2 : 64;
+      tl_tensor **m = realloc(t->marked, sizeof *m * (size_t)cap);
+      if (!m) return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory watching a tensor");
+      t->marked = m;
+      t->cap_marked = cap;
+    }
+    t->marked[t->n_marked++] = tl_tensor_retain(x);
+  }
+  return t->marks_set ? mark(t, x) : TL_OK;
+}
+
+/* Marks (on) or unmarks (off) every tensor the tape watches. */
+static void set_marks(tl_tape *t, bool on);
 
 /* Records are filled in place: reserve a slot, fill it, then commit. */
 static record *reserve_record(tl_tape *t) {
@@ -297,6 +306,7 @@ tl_status tl_tape_new(bool persistent, bool watch_accessed_variables, tl_tape **
   if (!t) return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
   static uint64_t next_serial = 1;
   t->serial = __atomic_fetch_add(&next_serial, 1, __ATOMIC_RELAXED);
+  t->marks_set = false;
   t->refcount = 1;
   t->persistent = persistent;
   t->watch_accessed = watch_accessed_variables;
@@ -311,13 +321,6 @@ tl_tape *tl_tape_retain(tl_tape *t) {
 
 /* Drops every record and watch: the retained tensors (variable reads among
  * them) go back, so an optimizer can update the variables in place. */
-static void unmark(tl_tensor *x, uint64_t serial) {
-  for (int k = 0; k < 2; k++) {
-    uint64_t mine = serial;
-    __atomic_compare_exchange_n(&x->tape_marks[k], &mine, 0, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
-  }
-}
-
 static void clear(tl_tape *t) {
   for (int i = 0; i < t->n_recs; i++) {
     record *r = &t->recs[i];
@@ -353,6 +356,24 @@ static void clear(tl_tape *t) {
   t->n_explicit = t->cap_explicit = 0;
 }
 
+static void set_marks(tl_tape *t, bool on) {
+  if (t->marks_set == on) return;
+  t->marks_set = on;
+  for (int i = 0; i < t->n_recs; i++) {
+    record *r = &t->recs[i];
+    for (int k = 0; k < r->n_out; k++) {
+      tl_tensor *x = REC_OUT(r)[k];
+      if (!x) continue;
+      if (on) mark(t, x);
+      else unmark(x, t->serial);
+    }
+  }
+  for (int i = 0; i < t->n_marked; i++) {
+    if (on) mark(t, t->marked[i]);
+    else unmark(t->marked[i], t->serial);
+  }
+}
+
 void tl_tape_reset(tl_tape *t) {
   clear(t);
   t->consumed = false;
@@ -370,12 +391,14 @@ tl_status tl_tape_start(tl_tape *t) {
   if (n_active == MAX_ACTIVE) return tl_error(TL_RESOURCE_EXHAUSTED, "too many nested gradient tapes (%d)", MAX_ACTIVE);
   active[n_active++] = t;
   t->recording = true;
+  set_marks(t, true);
   return TL_OK;
 }
 
 void tl_tape_stop(tl_tape *t) {
   if (!t->recording) return;
   t->recording = false;
+  set_marks(t, false);
   for (int i = 0; i < n_active; i++)
     if (active[i] == t) {
       memmove(&active[i], &active[i + 1], sizeof active[0] * (size_t)(n_active - i - 1));
@@ -642,7 +665,8 @@ tl_status tl_tape_gradient(tl_tape *t, tl_tensor *target, tl_tensor *output_grad
                     tl_tensor_describe(output_grad, a, sizeof a), tl_tensor_describe(target, b, sizeof b));
   }
   /* The tape does not record its own backward pass; outer tapes do. */
-  bool was = t->recording;
+  bool was = t->recording, marked = t->marks_set;
+  set_marks(t, true); /* wanted() asks the marks */
   t->recording = false;
   pmap grads = {0};
   tl_status s = TL_OK;
@@ -685,6 +709,7 @@ tl_status tl_tape_gradient(tl_tape *t, tl_tensor *target, tl_tensor *output_grad
 done:
   pmap_free(&grads, true);
   t->recording = was;
+  set_marks(t, marked);
   if (s) {
     for (int i = 0; i < n_src; i++) {
       tl_tensor_release(grads_out[i]);

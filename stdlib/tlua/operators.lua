@@ -6,10 +6,9 @@ local M = {}
 
 function M.install(tf)
   local ops = core.ops
-  local function bin(name)
-    local f = ops[name]
-    return f and function(a, b) return f(a, b) end
-  end
+  -- The op functions themselves: a binary metamethod receives exactly
+  -- (a, b), so no Lua wrapper (and its call frame) is needed.
+  local function bin(name) return ops[name] end
   for _, mt in ipairs({ core.Tensor, core.VariableMeta }) do
     mt.__add = bin("add")
     mt.__sub = bin("subtract")
