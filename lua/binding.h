@@ -23,6 +23,8 @@ void tlb_push_variable(lua_State *L, tl_variable *v);
 void tlb_steer_collector(lua_State *L);
 /* Adds the tape functions (tape_new, record_custom, ...) to the module table on top. */
 void tlb_open_tape(lua_State *L);
+/* Puts the small-block caching layer over the state's allocator (lalloc.c). */
+void tlb_install_allocator(lua_State *L);
 /* The core.optim table (lua/optim_binding.c): fused optimizer updates. */
 int luaopen_tlua_optim(lua_State *L);
 #endif

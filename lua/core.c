@@ -1178,6 +1178,7 @@ static void make_meta(lua_State *L, const char *name, const luaL_Reg *meta, cons
 int luaopen_tlua_core(lua_State *L) {
   tl_status s = tl_init();
   if (s) return luaL_error(L, "tlua: core failed to initialise: %s", tl_last_error());
+  tlb_install_allocator(L);
   luaL_newmetatable(L, ERROR_MT);
   lua_pushcfunction(L, error_tostring);
   lua_setfield(L, -2, "__tostring");

@@ -162,3 +162,22 @@ describe("long list inputs", function()
     assert.equal(150, #tf.split(tf.range(300.0, nil, nil, tf.float32), 150))
   end)
 end)
+
+describe("the module under a plain lua5.4", function()
+  it("closes the state cleanly after heavy use (allocator layer, C library unload)", function()
+    local code = [[
+      local tf = require("tlua")
+      for i = 1, 20000 do local t = tf.constant({ i * 1.0 }) + 1.0 end
+      local tape = tf.GradientTape()
+      local x = tf.Variable({ 1.0, 2.0 })
+      local y = tf.reduce_sum(x * x)
+      assert(tape:gradient(y, x):totable()[2] == 4)
+      os.exit(0, true) -- close the state: finalizers, then every block freed
+    ]]
+    local cmd = ("LUA_PATH=%q LUA_CPATH=%q lua5.4 -e %q; echo exit=$?"):format(package.path, package.cpath, code)
+    local p = io.popen(cmd .. " 2>&1")
+    local out = p:read("a")
+    p:close()
+    assert.truthy(out:find("exit=0", 1, true), out)
+  end)
+end)
