@@ -19,6 +19,7 @@
  * unchanged (tlua never unmasks floating-point exceptions). */
 #pragma GCC optimize("O3", "no-trapping-math")
 #include "tl.h"
+#include "grad_temps.h"
 #if __has_include("vmath.h")
 #include "vmath.h"
 #else /* scalar fallbacks until vmath.h (the element-wise issue) lands */
@@ -904,46 +905,14 @@ fail:
  * list released at the end; a helper given a NULL operand (an earlier
  * failure) returns NULL, so a chain stops at the first error. */
 
-typedef struct temps {
-  tl_tensor *t[24];
-  int n;
-} temps;
-
-static tl_tensor *keep_tmp(temps *T, tl_tensor *t) {
-  if (T->n == (int)(sizeof T->t / sizeof T->t[0])) {
-    tl_tensor_release(t);
-    tl_error(TL_INTERNAL, "internal: a gradient rule needs more temporaries");
-    return NULL;
-  }
-  T->t[T->n++] = t;
-  return t;
-}
-
-static void temps_free(temps *T) {
-  for (int i = 0; i < T->n; i++) tl_tensor_release(T->t[i]);
-  T->n = 0;
-}
-
-static tl_tensor *op1(temps *T, const char *name, tl_tensor *a, int na, const tl_named_attr *attrs) {
-  tl_tensor *o;
-  if (!a || tl_call(name, 1, &a, na, attrs, &o)) return NULL;
-  return keep_tmp(T, o);
-}
-
-static tl_tensor *op2(temps *T, const char *name, tl_tensor *a, tl_tensor *b) {
-  tl_tensor *o, *in[2] = {a, b};
-  if (!a || !b || tl_call(name, 2, in, 0, NULL, &o)) return NULL;
-  return keep_tmp(T, o);
-}
-
 /* Sum over one axis, kept as size 1. */
-static tl_tensor *sum_keep(temps *T, tl_tensor *a, int64_t axis) {
-  return op1(T, "reduce_sum", a, 2, (tl_named_attr[]){TL_A_INT("axis", axis), TL_A_BOOL("keepdims", true)});
+static tl_tensor *sum_keep(tl_temps *T, tl_tensor *a, int64_t axis) {
+  return tl_temps_op1(T, "reduce_sum", a, 2, (tl_named_attr[]){TL_A_INT("axis", axis), TL_A_BOOL("keepdims", true)});
 }
 
 /* Hands `res` (one of T's temporaries, or NULL after a failure) to *gin;
  * with free_after, releases the temporaries (the last result of a rule). */
-static tl_status give(temps *T, tl_tensor *res, tl_tensor **gin, bool free_after) {
+static tl_status give(tl_temps *T, tl_tensor *res, tl_tensor **gin, bool free_after) {
   tl_status s = TL_OK;
   if (!res) {
     s = tl_last_status();
@@ -951,7 +920,7 @@ static tl_status give(temps *T, tl_tensor *res, tl_tensor **gin, bool free_after
   } else {
     *gin = tl_tensor_retain(res);
   }
-  if (free_after || s) temps_free(T);
+  if (free_after || s) tl_temps_free(T);
   return s;
 }
 
@@ -964,24 +933,24 @@ static tl_status give(temps *T, tl_tensor *res, tl_tensor **gin, bool free_after
 static tl_status softmax_grad(GRAD_ARGS) {
   UNUSED_GRAD_ARGS;
   (void)in;
-  temps T = {0};
+  tl_temps T = {0};
   tl_tensor *y = out[0], *g = gout[0];
-  tl_tensor *d = op2(&T, "subtract", g, sum_keep(&T, op2(&T, "multiply", g, y), attr[0].i));
-  return give(&T, op2(&T, "multiply", d, y), &gin[0], true);
+  tl_tensor *d = tl_temps_op2(&T, "subtract", g, sum_keep(&T, tl_temps_op2(&T, "multiply", g, y), attr[0].i));
+  return give(&T, tl_temps_op2(&T, "multiply", d, y), &gin[0], true);
 }
 
 /* dx = g - softmax sum(g) = g - exp(y) sum(g) */
 static tl_status log_softmax_grad(GRAD_ARGS) {
   UNUSED_GRAD_ARGS;
   (void)in;
-  temps T = {0};
+  tl_temps T = {0};
   tl_tensor *g = gout[0];
-  tl_tensor *p = op1(&T, "exp", out[0], 0, NULL);
-  return give(&T, op2(&T, "subtract", g, op2(&T, "multiply", p, sum_keep(&T, g, attr[0].i))), &gin[0], true);
+  tl_tensor *p = tl_temps_op1(&T, "exp", out[0], 0, NULL);
+  return give(&T, tl_temps_op2(&T, "subtract", g, tl_temps_op2(&T, "multiply", p, sum_keep(&T, g, attr[0].i))), &gin[0], true);
 }
 
-static tl_tensor *expand(temps *T, tl_tensor *g, int64_t axis) {
-  return op1(T, "expand_dims", g, 1, (tl_named_attr[]){TL_A_INT("axis", axis)});
+static tl_tensor *expand(tl_temps *T, tl_tensor *g, int64_t axis) {
+  return tl_temps_op1(T, "expand_dims", g, 1, (tl_named_attr[]){TL_A_INT("axis", axis)});
 }
 
 /* TF's backprop: (softmax(logits) - onehot(labels)) g, by the fused op;
@@ -1002,17 +971,17 @@ static tl_status sparse_xent_grad_grad(GRAD_ARGS) {
   (void)attr;
   (void)out;
   tl_tensor *labels = in[0], *logits = in[1], *gg = gout[0];
-  temps T = {0};
-  tl_tensor *p = op1(&T, "softmax", logits, 0, NULL);
-  tl_tensor *u = op2(&T, "subtract", gg, sum_keep(&T, op2(&T, "multiply", gg, p), -1));
-  tl_tensor *dl = op2(&T, "multiply", op2(&T, "multiply", u, p), expand(&T, in[2], -1));
+  tl_temps T = {0};
+  tl_tensor *p = tl_temps_op1(&T, "softmax", logits, 0, NULL);
+  tl_tensor *u = tl_temps_op2(&T, "subtract", gg, sum_keep(&T, tl_temps_op2(&T, "multiply", gg, p), -1));
+  tl_tensor *dl = tl_temps_op2(&T, "multiply", tl_temps_op2(&T, "multiply", u, p), expand(&T, in[2], -1));
   tl_status s = give(&T, dl, &gin[1], false);
   if (s) return s;
-  tl_tensor *oh = op1(&T, "one_hot", labels, 2,
+  tl_tensor *oh = tl_temps_op1(&T, "one_hot", labels, 2,
                       (tl_named_attr[]){TL_A_INT("depth", logits->shape[logits->rank - 1]),
                                         TL_A_DTYPE("dtype", logits->dtype)});
-  tl_tensor *q = op2(&T, "multiply", gg, op2(&T, "subtract", p, oh));
-  return give(&T, op1(&T, "reduce_sum", q, 1, (tl_named_attr[]){TL_A_INT("axis", -1)}), &gin[2], true);
+  tl_tensor *q = tl_temps_op2(&T, "multiply", gg, tl_temps_op2(&T, "subtract", p, oh));
+  return give(&T, tl_temps_op1(&T, "reduce_sum", q, 1, (tl_named_attr[]){TL_A_INT("axis", -1)}), &gin[2], true);
 }
 
 /* loss = sum(z) lse(x) - sum(z x) along axis:
@@ -1023,17 +992,17 @@ static tl_status xent_grad(GRAD_ARGS) {
   (void)out;
   tl_tensor *labels = in[0], *logits = in[1];
   int64_t ax = attr[0].i < 0 ? attr[0].i + logits->rank : attr[0].i;
-  temps T = {0};
+  tl_temps T = {0};
   tl_tensor *z = labels;
   if (!tl_tensor_same_shape(labels, logits))
-    z = op1(&T, "broadcast_to", labels, 1, (tl_named_attr[]){TL_A_INTS("shape", logits->rank, logits->shape)});
+    z = tl_temps_op1(&T, "broadcast_to", labels, 1, (tl_named_attr[]){TL_A_INTS("shape", logits->rank, logits->shape)});
   tl_tensor *g = expand(&T, gout[0], ax);
-  tl_tensor *p = op1(&T, "softmax", logits, 1, (tl_named_attr[]){TL_A_INT("axis", ax)});
-  tl_tensor *d = op2(&T, "subtract", op2(&T, "multiply", p, sum_keep(&T, z, ax)), z);
-  tl_status s = give(&T, op2(&T, "multiply", d, g), &gin[1], false);
+  tl_tensor *p = tl_temps_op1(&T, "softmax", logits, 1, (tl_named_attr[]){TL_A_INT("axis", ax)});
+  tl_tensor *d = tl_temps_op2(&T, "subtract", tl_temps_op2(&T, "multiply", p, sum_keep(&T, z, ax)), z);
+  tl_status s = give(&T, tl_temps_op2(&T, "multiply", d, g), &gin[1], false);
   if (s) return s;
-  tl_tensor *ls = op1(&T, "log_softmax", logits, 1, (tl_named_attr[]){TL_A_INT("axis", ax)});
-  return give(&T, op1(&T, "negative", op2(&T, "multiply", ls, g), 0, NULL), &gin[0], true);
+  tl_tensor *ls = tl_temps_op1(&T, "log_softmax", logits, 1, (tl_named_attr[]){TL_A_INT("axis", ax)});
+  return give(&T, tl_temps_op1(&T, "negative", tl_temps_op2(&T, "multiply", ls, g), 0, NULL), &gin[0], true);
 }
 
 /* d/dx = (sigmoid(x) - z) g, d/dz = -x g (TF's). */
@@ -1042,19 +1011,19 @@ static tl_status sigmoid_xent_grad(GRAD_ARGS) {
   (void)attr;
   (void)out;
   tl_tensor *z = in[0], *x = in[1], *g = gout[0];
-  temps T = {0};
-  tl_tensor *d = op2(&T, "subtract", op1(&T, "sigmoid", x, 0, NULL), z);
-  tl_status s = give(&T, op2(&T, "multiply", d, g), &gin[1], false);
+  tl_temps T = {0};
+  tl_tensor *d = tl_temps_op2(&T, "subtract", tl_temps_op1(&T, "sigmoid", x, 0, NULL), z);
+  tl_status s = give(&T, tl_temps_op2(&T, "multiply", d, g), &gin[1], false);
   if (s) return s;
-  return give(&T, op1(&T, "negative", op2(&T, "multiply", x, g), 0, NULL), &gin[0], true);
+  return give(&T, tl_temps_op1(&T, "negative", tl_temps_op2(&T, "multiply", x, g), 0, NULL), &gin[0], true);
 }
 
 static tl_status l2_loss_grad(GRAD_ARGS) {
   UNUSED_GRAD_ARGS;
   (void)attr;
   (void)out;
-  temps T = {0};
-  return give(&T, op2(&T, "multiply", in[0], gout[0]), &gin[0], true);
+  tl_temps T = {0};
+  return give(&T, tl_temps_op2(&T, "multiply", in[0], gout[0]), &gin[0], true);
 }
 
 /* The forward's hidden second output is the mask already scaled by
@@ -1068,8 +1037,8 @@ static tl_status dropout_grad(GRAD_ARGS) {
   (void)in;
   if (!gout[0]) return TL_OK;
   if (n_out < 2) return tl_error(TL_INTERNAL, "internal: dropout recorded without its mask");
-  temps T = {0};
-  return give(&T, op2(&T, "multiply", gout[0], out[1]), &gin[0], true);
+  tl_temps T = {0};
+  return give(&T, tl_temps_op2(&T, "multiply", gout[0], out[1]), &gin[0], true);
 }
 
 /* d/dvalue = g; d/dbias = g summed over every axis but the channel one. */

@@ -22,6 +22,7 @@
  */
 #pragma GCC optimize("O3", "no-trapping-math") /* see ops_nn.c */
 #include "tl.h"
+#include "grad_temps.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -1025,77 +1026,42 @@ static tl_status cumprod_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in
  * rule may return anything that broadcasts to its input's shape only when
  * it is that shape already; here each result has the input's shape. */
 
-typedef struct temps {
-  tl_tensor *t[32];
-  int n;
-} temps;
-
-/* Remembers t for release at the end of a rule; returns it. */
-static tl_tensor *keep_tmp(temps *T, tl_tensor *t) {
-  if (T->n == (int)(sizeof T->t / sizeof T->t[0])) {
-    tl_tensor_release(t);
-    tl_error(TL_INTERNAL, "internal: a gradient rule needs more temporaries");
-    return NULL;
-  }
-  T->t[T->n++] = t;
-  return t;
-}
-
-static void temps_free(temps *T) {
-  for (int i = 0; i < T->n; i++) tl_tensor_release(T->t[i]);
-  T->n = 0;
-}
-
-/* Each returns NULL on error (the status is in tl_last_status()). A NULL
- * operand passes through as NULL so chains stop at the first failure. */
-static tl_tensor *op1(temps *T, const char *name, tl_tensor *a, int na, const tl_named_attr *attrs) {
-  tl_tensor *o;
-  if (!a || tl_call(name, 1, &a, na, attrs, &o)) return NULL;
-  return keep_tmp(T, o);
-}
-
-static tl_tensor *op2(temps *T, const char *name, tl_tensor *a, tl_tensor *b) {
-  tl_tensor *o, *in[2] = {a, b};
-  if (!a || !b || tl_call(name, 2, in, 0, NULL, &o)) return NULL;
-  return keep_tmp(T, o);
-}
-
-static tl_tensor *where3(temps *T, tl_tensor *c, tl_tensor *a, tl_tensor *b) {
+static tl_tensor *where3(tl_temps *T, tl_tensor *c, tl_tensor *a, tl_tensor *b) {
   tl_tensor *o, *in[3] = {c, a, b};
   if (!c || !a || !b || tl_call("where", 3, in, 0, NULL, &o)) return NULL;
-  return keep_tmp(T, o);
+  return tl_temps_keep(T, o);
 }
 
-static tl_tensor *scalar(temps *T, tl_dtype dt, double v) {
+static tl_tensor *scalar(tl_temps *T, tl_dtype dt, double v) {
   tl_tensor *o;
   if (tl_tensor_scalar_f64(dt, v, &o)) return NULL;
-  return keep_tmp(T, o);
+  return tl_temps_keep(T, o);
 }
 
-static tl_tensor *reshape_to(temps *T, tl_tensor *a, int rank, const int64_t *shape) {
-  return op1(T, "reshape", a, 1, (tl_named_attr[]){TL_A_INTS("shape", rank, shape)});
+static tl_tensor *reshape_to(tl_temps *T, tl_tensor *a, int rank, const int64_t *shape) {
+  return tl_temps_op1(T, "reshape", a, 1, (tl_named_attr[]){TL_A_INTS("shape", rank, shape)});
 }
 
 /* g (a reduction's gradient) with the reduced dims of x restored as 1. */
-static tl_tensor *keep_dims(temps *T, tl_tensor *g, const tl_tensor *x, const bool *mask) {
+static tl_tensor *keep_dims(tl_temps *T, tl_tensor *g, const tl_tensor *x, const bool *mask) {
   int64_t shape[TL_MAX_RANK];
   int r = out_shape(x, mask, true, shape);
   return reshape_to(T, g, r, shape);
 }
 
-static tl_tensor *broadcast_like(temps *T, tl_tensor *g, const tl_tensor *x) {
-  return op1(T, "broadcast_to", g, 1, (tl_named_attr[]){TL_A_INTS("shape", x->rank, x->shape)});
+static tl_tensor *broadcast_like(tl_temps *T, tl_tensor *g, const tl_tensor *x) {
+  return tl_temps_op1(T, "broadcast_to", g, 1, (tl_named_attr[]){TL_A_INTS("shape", x->rank, x->shape)});
 }
 
 /* Hands `res` (one of T's temporaries, or NULL after a failure) to *gin. */
-static tl_status give(temps *T, tl_tensor *res, tl_tensor **gin) {
+static tl_status give(tl_temps *T, tl_tensor *res, tl_tensor **gin) {
   if (!res) {
     tl_status s = tl_last_status();
-    temps_free(T);
+    tl_temps_free(T);
     return s ? s : tl_error(TL_INTERNAL, "gradient failed without a message");
   }
   *gin = tl_tensor_retain(res);
-  temps_free(T);
+  tl_temps_free(T);
   return TL_OK;
 }
 
@@ -1124,7 +1090,7 @@ static tl_status reduce_sum_grad(GRAD_ARGS) {
   UNUSED_GRAD_ARGS;
   bool mask[TL_MAX_RANK];
   if (parse_axes(in[0], &attr[0], mask)) return tl_last_status();
-  temps T = {0};
+  tl_temps T = {0};
   return give(&T, broadcast_like(&T, keep_dims(&T, gout[0], in[0], mask), in[0]), &gin[0]);
 }
 
@@ -1134,9 +1100,9 @@ static tl_status reduce_mean_grad(GRAD_ARGS) {
   tl_tensor *x = in[0];
   bool mask[TL_MAX_RANK];
   if (parse_axes(x, &attr[0], mask)) return tl_last_status();
-  temps T = {0};
+  tl_temps T = {0};
   tl_tensor *g = keep_dims(&T, gout[0], x, mask);
-  g = op2(&T, "divide", g, scalar(&T, x->dtype, (double)reduced_count(x, mask)));
+  g = tl_temps_op2(&T, "divide", g, scalar(&T, x->dtype, (double)reduced_count(x, mask)));
   return give(&T, broadcast_like(&T, g, x), &gin[0]);
 }
 
@@ -1148,11 +1114,11 @@ static tl_status reduce_extreme_grad(GRAD_ARGS) {
   if (parse_axes(x, &attr[0], mask)) return tl_last_status();
   tl_named_attr ax[2];
   int nax = axis_attr(&attr[0], true, ax);
-  temps T = {0};
+  tl_temps T = {0};
   tl_tensor *y = keep_dims(&T, out[0], x, mask), *g = keep_dims(&T, gout[0], x, mask);
-  tl_tensor *ind = op1(&T, "cast", op2(&T, "equal", y, x), 1, (tl_named_attr[]){TL_A_DTYPE("dtype", x->dtype)});
-  tl_tensor *cnt = op1(&T, "reduce_sum", ind, nax, ax);
-  return give(&T, op2(&T, "multiply", op2(&T, "divide", ind, cnt), g), &gin[0]);
+  tl_tensor *ind = tl_temps_op1(&T, "cast", tl_temps_op2(&T, "equal", y, x), 1, (tl_named_attr[]){TL_A_DTYPE("dtype", x->dtype)});
+  tl_tensor *cnt = tl_temps_op1(&T, "reduce_sum", ind, nax, ax);
+  return give(&T, tl_temps_op2(&T, "multiply", tl_temps_op2(&T, "divide", ind, cnt), g), &gin[0]);
 }
 
 /* Moves the reduced axes of x to the front: perm, and whether it is the
@@ -1178,21 +1144,21 @@ static tl_status reduce_prod_grad(GRAD_ARGS) {
   tl_tensor *x = in[0];
   bool mask[TL_MAX_RANK];
   if (parse_axes(x, &attr[0], mask)) return tl_last_status();
-  temps T = {0};
+  tl_temps T = {0};
   int64_t perm[TL_MAX_RANK], inv[TL_MAX_RANK], tshape[TL_MAX_RANK], flat[2] = {1, 1};
   bool ident = reduced_first(x, mask, perm, inv);
   for (int i = 0; i < x->rank; i++) {
     tshape[i] = x->shape[perm[i]];
     flat[mask[perm[i]] ? 0 : 1] *= tshape[i];
   }
-  tl_tensor *xt = ident ? x : op1(&T, "transpose", x, 1, (tl_named_attr[]){TL_A_INTS("perm", x->rank, perm)});
+  tl_tensor *xt = ident ? x : tl_temps_op1(&T, "transpose", x, 1, (tl_named_attr[]){TL_A_INTS("perm", x->rank, perm)});
   tl_tensor *x2 = reshape_to(&T, xt, 2, flat);
-  tl_tensor *left = op1(&T, "cumprod", x2, 2, (tl_named_attr[]){TL_A_INT("axis", 0), TL_A_BOOL("exclusive", true)});
-  tl_tensor *right = op1(&T, "cumprod", x2, 3,
+  tl_tensor *left = tl_temps_op1(&T, "cumprod", x2, 2, (tl_named_attr[]){TL_A_INT("axis", 0), TL_A_BOOL("exclusive", true)});
+  tl_tensor *right = tl_temps_op1(&T, "cumprod", x2, 3,
                          (tl_named_attr[]){TL_A_INT("axis", 0), TL_A_BOOL("exclusive", true), TL_A_BOOL("reverse", true)});
-  tl_tensor *others = reshape_to(&T, op2(&T, "multiply", left, right), x->rank, tshape);
-  if (!ident) others = op1(&T, "transpose", others, 1, (tl_named_attr[]){TL_A_INTS("perm", x->rank, inv)});
-  return give(&T, op2(&T, "multiply", others, keep_dims(&T, gout[0], x, mask)), &gin[0]);
+  tl_tensor *others = reshape_to(&T, tl_temps_op2(&T, "multiply", left, right), x->rank, tshape);
+  if (!ident) others = tl_temps_op1(&T, "transpose", others, 1, (tl_named_attr[]){TL_A_INTS("perm", x->rank, inv)});
+  return give(&T, tl_temps_op2(&T, "multiply", others, keep_dims(&T, gout[0], x, mask)), &gin[0]);
 }
 
 /* d lse / dx = exp(x - lse) = softmax over the reduced dims. */
@@ -1201,20 +1167,20 @@ static tl_status reduce_logsumexp_grad(GRAD_ARGS) {
   tl_tensor *x = in[0];
   bool mask[TL_MAX_RANK];
   if (parse_axes(x, &attr[0], mask)) return tl_last_status();
-  temps T = {0};
-  tl_tensor *p = op1(&T, "exp", op2(&T, "subtract", x, keep_dims(&T, out[0], x, mask)), 0, NULL);
-  return give(&T, op2(&T, "multiply", p, keep_dims(&T, gout[0], x, mask)), &gin[0]);
+  tl_temps T = {0};
+  tl_tensor *p = tl_temps_op1(&T, "exp", tl_temps_op2(&T, "subtract", x, keep_dims(&T, out[0], x, mask)), 0, NULL);
+  return give(&T, tl_temps_op2(&T, "multiply", p, keep_dims(&T, gout[0], x, mask)), &gin[0]);
 }
 
 /* Variance (population): d var / dx = 2 (x - mean) / N; std: (x - mean) / (N std).
  * mean_k, when given, is the mean with kept dims (moments has it). */
-static tl_tensor *centered(temps *T, tl_tensor *x, const tl_attr *axis, tl_tensor *mean_k) {
+static tl_tensor *centered(tl_temps *T, tl_tensor *x, const tl_attr *axis, tl_tensor *mean_k) {
   if (!mean_k) {
     tl_named_attr ax[2];
     int nax = axis_attr(axis, true, ax);
-    mean_k = op1(T, "reduce_mean", x, nax, ax);
+    mean_k = tl_temps_op1(T, "reduce_mean", x, nax, ax);
   }
-  return op2(T, "subtract", x, mean_k);
+  return tl_temps_op2(T, "subtract", x, mean_k);
 }
 
 static tl_status reduce_variance_grad(GRAD_ARGS) {
@@ -1222,10 +1188,10 @@ static tl_status reduce_variance_grad(GRAD_ARGS) {
   tl_tensor *x = in[0];
   bool mask[TL_MAX_RANK];
   if (parse_axes(x, &attr[0], mask)) return tl_last_status();
-  temps T = {0};
-  tl_tensor *g = op2(&T, "multiply", keep_dims(&T, gout[0], x, mask),
+  tl_temps T = {0};
+  tl_tensor *g = tl_temps_op2(&T, "multiply", keep_dims(&T, gout[0], x, mask),
                      scalar(&T, x->dtype, 2.0 / (double)reduced_count(x, mask)));
-  return give(&T, op2(&T, "multiply", centered(&T, x, &attr[0], NULL), g), &gin[0]);
+  return give(&T, tl_temps_op2(&T, "multiply", centered(&T, x, &attr[0], NULL), g), &gin[0]);
 }
 
 static tl_status reduce_std_grad(GRAD_ARGS) {
@@ -1233,11 +1199,11 @@ static tl_status reduce_std_grad(GRAD_ARGS) {
   tl_tensor *x = in[0];
   bool mask[TL_MAX_RANK];
   if (parse_axes(x, &attr[0], mask)) return tl_last_status();
-  temps T = {0};
-  tl_tensor *nstd = op2(&T, "multiply", keep_dims(&T, out[0], x, mask),
+  tl_temps T = {0};
+  tl_tensor *nstd = tl_temps_op2(&T, "multiply", keep_dims(&T, out[0], x, mask),
                         scalar(&T, x->dtype, (double)reduced_count(x, mask)));
-  tl_tensor *g = op2(&T, "divide", keep_dims(&T, gout[0], x, mask), nstd);
-  return give(&T, op2(&T, "multiply", centered(&T, x, &attr[0], NULL), g), &gin[0]);
+  tl_tensor *g = tl_temps_op2(&T, "divide", keep_dims(&T, gout[0], x, mask), nstd);
+  return give(&T, tl_temps_op2(&T, "multiply", centered(&T, x, &attr[0], NULL), g), &gin[0]);
 }
 
 /* moments -> (mean, variance); either output's gradient may be absent. */
@@ -1247,13 +1213,13 @@ static tl_status moments_grad(GRAD_ARGS) {
   bool mask[TL_MAX_RANK];
   if (parse_axes(x, &attr[0], mask)) return tl_last_status();
   double n = (double)reduced_count(x, mask);
-  temps T = {0};
+  tl_temps T = {0};
   tl_tensor *res = NULL, *gm = NULL;
-  if (gout[0]) gm = op2(&T, "divide", keep_dims(&T, gout[0], x, mask), scalar(&T, x->dtype, n));
+  if (gout[0]) gm = tl_temps_op2(&T, "divide", keep_dims(&T, gout[0], x, mask), scalar(&T, x->dtype, n));
   if (gout[1]) {
-    tl_tensor *gv = op2(&T, "multiply", keep_dims(&T, gout[1], x, mask), scalar(&T, x->dtype, 2.0 / n));
-    res = op2(&T, "multiply", centered(&T, x, &attr[0], keep_dims(&T, out[0], x, mask)), gv);
-    if (gout[0]) res = op2(&T, "add", res, gm);
+    tl_tensor *gv = tl_temps_op2(&T, "multiply", keep_dims(&T, gout[1], x, mask), scalar(&T, x->dtype, 2.0 / n));
+    res = tl_temps_op2(&T, "multiply", centered(&T, x, &attr[0], keep_dims(&T, out[0], x, mask)), gv);
+    if (gout[0]) res = tl_temps_op2(&T, "add", res, gm);
   } else {
     res = broadcast_like(&T, gm, x);
   }
@@ -1264,9 +1230,9 @@ static tl_status moments_grad(GRAD_ARGS) {
 static tl_status cumsum_grad(GRAD_ARGS) {
   UNUSED_GRAD_ARGS;
   (void)in;
-  temps T = {0};
+  tl_temps T = {0};
   return give(&T,
-              op1(&T, "cumsum", gout[0], 3,
+              tl_temps_op1(&T, "cumsum", gout[0], 3,
                   (tl_named_attr[]){TL_A_INT("axis", attr[0].i), TL_A_BOOL("exclusive", attr[1].b),
                                     TL_A_BOOL("reverse", !attr[2].b)}),
               &gin[0]);
@@ -1284,33 +1250,33 @@ static tl_status cumsum_grad(GRAD_ARGS) {
  * taken as 1; after z, x_z times the gradient of the same products with x_z
  * replaced by 1 (a recursion, one level per zero in the row): those entries
  * are 0 in value but not in their derivative with respect to x_z. */
-static tl_tensor *cumprod_grad_rec(temps *Tout, tl_tensor *x, tl_tensor *g, tl_tensor *y, const tl_named_attr *fwd,
+static tl_tensor *cumprod_grad_rec(tl_temps *Tout, tl_tensor *x, tl_tensor *g, tl_tensor *y, const tl_named_attr *fwd,
                                    const tl_named_attr *back, const tl_named_attr *count) {
-  temps T = {0};
+  tl_temps T = {0};
   tl_tensor *zero = scalar(&T, x->dtype, 0), *one = scalar(&T, x->dtype, 1);
-  tl_tensor *z = op2(&T, "equal", x, zero), *res = NULL;
+  tl_tensor *z = tl_temps_op2(&T, "equal", x, zero), *res = NULL;
   bool any = false;
   if (z) {
     const uint8_t *zb = tl_tensor_data(z);
     for (int64_t i = 0; i < z->size && !any; i++) any = zb[i] != 0;
   }
-  tl_tensor *a = op1(&T, "cumsum", op2(&T, "multiply", g, y), 3, back);
+  tl_tensor *a = tl_temps_op1(&T, "cumsum", tl_temps_op2(&T, "multiply", g, y), 3, back);
   if (!any) {
-    res = op2(&T, "divide", a, x);
+    res = tl_temps_op2(&T, "divide", a, x);
   } else {
-    tl_tensor *c = op1(&T, "cumsum", op1(&T, "cast", z, 1, (tl_named_attr[]){TL_A_DTYPE("dtype", x->dtype)}), 2, count);
-    tl_tensor *before = op2(&T, "equal", c, zero);
-    tl_tensor *first = op2(&T, "logical_and", z, op2(&T, "equal", c, one));
-    a = op2(&T, "divide", a, where3(&T, before, x, one));
+    tl_tensor *c = tl_temps_op1(&T, "cumsum", tl_temps_op1(&T, "cast", z, 1, (tl_named_attr[]){TL_A_DTYPE("dtype", x->dtype)}), 2, count);
+    tl_tensor *before = tl_temps_op2(&T, "equal", c, zero);
+    tl_tensor *first = tl_temps_op2(&T, "logical_and", z, tl_temps_op2(&T, "equal", c, one));
+    a = tl_temps_op2(&T, "divide", a, where3(&T, before, x, one));
     tl_tensor *xp = where3(&T, first, one, x);
-    tl_tensor *yp = op1(&T, "cumprod", xp, 3, fwd);
-    tl_tensor *b = op1(&T, "cumsum", op2(&T, "multiply", g, yp), 3, back);
-    tl_tensor *xz = op1(&T, "cumsum", where3(&T, first, x, zero), 2, count);
+    tl_tensor *yp = tl_temps_op1(&T, "cumprod", xp, 3, fwd);
+    tl_tensor *b = tl_temps_op1(&T, "cumsum", tl_temps_op2(&T, "multiply", g, yp), 3, back);
+    tl_tensor *xz = tl_temps_op1(&T, "cumsum", where3(&T, first, x, zero), 2, count);
     tl_tensor *rest = xp && yp ? cumprod_grad_rec(&T, xp, g, yp, fwd, back, count) : NULL;
-    res = where3(&T, first, b, where3(&T, before, a, op2(&T, "multiply", xz, rest)));
+    res = where3(&T, first, b, where3(&T, before, a, tl_temps_op2(&T, "multiply", xz, rest)));
   }
-  if (res) res = keep_tmp(Tout, tl_tensor_retain(res));
-  temps_free(&T);
+  if (res) res = tl_temps_keep(Tout, tl_tensor_retain(res));
+  tl_temps_free(&T);
   return res;
 }
 
@@ -1321,7 +1287,7 @@ static tl_status cumprod_grad(GRAD_ARGS) {
   tl_named_attr fwd[3] = {TL_A_INT("axis", ax), TL_A_BOOL("exclusive", excl), TL_A_BOOL("reverse", rev)};
   tl_named_attr back[3] = {TL_A_INT("axis", ax), TL_A_BOOL("exclusive", excl), TL_A_BOOL("reverse", !rev)};
   tl_named_attr count[2] = {TL_A_INT("axis", ax), TL_A_BOOL("reverse", rev)};
-  temps T = {0};
+  tl_temps T = {0};
   return give(&T, cumprod_grad_rec(&T, in[0], gout[0], out[0], fwd, back, count), &gin[0]);
 }
 

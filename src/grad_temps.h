@@ -1,0 +1,22 @@
+/* grad_temps.h — temporaries for gradient rules written with ops.
+ *
+ * A rule keeps the tensors it makes in a tl_temps and releases them all at
+ * the end. Each helper returns NULL on failure (the status is in
+ * tl_last_status()) and passes a NULL operand through as NULL, so a chain
+ * of calls stops at the first error and is checked once. */
+#ifndef TL_GRAD_TEMPS_H
+#define TL_GRAD_TEMPS_H
+#include "tl.h"
+
+typedef struct tl_temps {
+  tl_tensor *t[32];
+  int n;
+} tl_temps;
+
+/* Remembers t (a new reference) for release by tl_temps_free; returns it. */
+tl_tensor *tl_temps_keep(tl_temps *T, tl_tensor *t);
+void tl_temps_free(tl_temps *T);
+/* op(a) / op(a, b) through tl_call; the result is kept in T. */
+tl_tensor *tl_temps_op1(tl_temps *T, const char *name, tl_tensor *a, int na, const tl_named_attr *attrs);
+tl_tensor *tl_temps_op2(tl_temps *T, const char *name, tl_tensor *a, tl_tensor *b);
+#endif
