@@ -59,8 +59,17 @@ static tl_status check_shape(int rank, const int64_t *shape, int64_t *numel, siz
       return tl_error(TL_INVALID_ARGUMENT, "dimension %d of the shape is negative (%" PRId64 ")", i,
                       shape[i]);
   int64_t n = tl_shape_numel(rank, shape);
+  /* The strides of a tensor with a zero-sized dimension are products of the
+     other dimensions, so those must stay in range too: [0, 2^62, 3] has no
+     elements but its first stride would overflow. */
+  int64_t span = (int64_t)elsize;
+  bool huge = false;
+  for (int i = 0; i < rank && !huge; i++)
+    huge = __builtin_mul_overflow(span, shape[i] > 0 ? shape[i] : 1, &span) ||
+           span > ((int64_t)1 << 46);
   int64_t bytes;
-  if (n < 0 || __builtin_mul_overflow(n, (int64_t)elsize, &bytes) || bytes > ((int64_t)1 << 46)) {
+  if (huge || n < 0 || __builtin_mul_overflow(n, (int64_t)elsize, &bytes) ||
+      bytes > ((int64_t)1 << 46)) {
     char s[200];
     return tl_error(TL_RESOURCE_EXHAUSTED, "shape %s is too large to allocate",
                     tl_shape_format(rank, shape, s, sizeof s));

@@ -65,6 +65,13 @@ describe("tf.zeros / tf.ones", function()
     helpers.assert_error("ResourceExhausted", { "ones:", "too large" }, tf.ones,
       { 4611686018427387904, 4 })
     helpers.assert_error("ResourceExhausted", { "too large" }, tf.zeros, { 1 << 40, 1 << 20 }, tf.float64)
+    -- no elements, but the strides of the other dimensions would overflow
+    helpers.assert_error("ResourceExhausted", { "zeros:", "too large" }, tf.zeros,
+      { 3, 4611686018427387904, 0 })
+    helpers.assert_error("ResourceExhausted", { "reshape:", "too large" }, tf.reshape,
+      tf.zeros({ 0 }), { 0, 4611686018427387904, 3 })
+    -- a zero-sized tensor with large (representable) other dimensions is fine
+    assert.are.same({ 0, 1 << 30, 4 }, tf.zeros({ 0, 1 << 30, 4 }).shape:as_list())
   end)
 
   it("reject too many dimensions, non-integer dims and a bad dtype", function()

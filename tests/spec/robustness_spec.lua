@@ -42,7 +42,7 @@ local function is_tf_error(e)
 end
 
 -- Deterministic pseudo-random choice so failures reproduce.
-local seed = 12345
+local seed = tonumber(os.getenv("TLUA_FUZZ_SEED") or "") or 12345
 local function rnd(n)
   seed = (seed * 1103515245 + 12345) % 2147483648
   return seed % n + 1
