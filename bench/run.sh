@@ -8,6 +8,11 @@
 # first on LD_LIBRARY_PATH for the peer only), OPENBLAS_CORETYPE=SkylakeX
 # where the CPU has AVX-512, flush-denormal on, the same thread count.
 #
+# After the matmul cases it prints a second table: tlua's GFLOP/s against
+# the fastest OpenBLAS kernel called directly from C (bench/peak.c, one
+# process per OPENBLAS_CORETYPE) and against the cores' float32 FMA ceiling,
+# all measured in this run.
+#
 # Usage: bench/run.sh [--suite core|autodiff] [--threads "1 2"] [case ...]
 #   core:     per-op overhead, element-wise, reductions, softmax, matmul (default)
 #   autodiff: tape recording overhead and the seed MLP's training step (Nadam)
@@ -45,6 +50,7 @@ peer_lib=$peer/usr/lib/x86_64-linux-gnu/openblas-openmp
 coretype=
 grep -q avx512f /proc/cpuinfo && coretype=SkylakeX
 
+declare -A TL_ALL=()
 printf '%-14s %3s %14s %14s %8s\n' case thr "tlua" "pytorch" "ratio"
 for t in $threads; do
   declare -A T=() P=()
@@ -55,6 +61,7 @@ for t in $threads; do
   for name in $order; do
     [ -n "${T[$name]:-}" ] || continue
     tl=${T[$name]}; py=${P[$name]:-nan}
+    TL_ALL[$name/$t]=$tl
     if [ "$tl" = error ]; then printf '%-14s %3s %14s\n' "$name" "$t" "error"; continue; fi
     awk -v n="$name" -v t="$t" -v a="$tl" -v b="$py" 'BEGIN {
       unit = (a < 1e-3) ? "us" : "ms"; f = (unit == "us") ? 1e6 : 1e3;
@@ -63,4 +70,35 @@ for t in $threads; do
       printf "%-14s %3s %11.3f %s %11.3f %s %8.2f%s\n", n, t, a*f, unit, b*f, unit, b/a, extra }'
   done
   unset T P
+done
+
+# Matmul against the machine itself: the float32 FMA ceiling of these cores
+# and the fastest OpenBLAS kernel called directly from C (one process per
+# kernel, OPENBLAS_CORETYPE read at load), both measured now.
+mm=$(for k in "${!TL_ALL[@]}"; do case $k in matmul_*) echo "$k";; esac; done | sort -t_ -k2 -n)
+[ -n "$mm" ] || exit 0
+peak=$peer/peak
+if [ ! -x "$peak" ] || [ "$here/peak.c" -nt "$peak" ]; then
+  cc -O2 -std=c11 -o "$peak" "$here/peak.c" -lopenblas -lpthread
+fi
+kernels=Haswell
+if grep -q avx512f /proc/cpuinfo; then kernels="Haswell SkylakeX"; fi
+if grep -q avx512_bf16 /proc/cpuinfo; then kernels="$kernels Cooperlake"; fi
+echo
+printf '%-14s %3s %10s %22s %8s %12s %8s\n' case thr "tlua" "best OpenBLAS kernel" "ratio" "FMA ceiling" "of it"
+for t in $threads; do
+  read -r _ fma isa < <("$peak" fma "$t")
+  for key in $mm; do
+    case $key in */$t) ;; *) continue ;; esac
+    name=${key%/*}; n=${name#matmul_}
+    best=0; bestk=
+    for k in $kernels; do
+      read -r _ gf _ < <(OPENBLAS_CORETYPE=$k "$peak" sgemm "$n" "$t")
+      if awk -v a="$gf" -v b="$best" 'BEGIN { exit !(a > b) }'; then best=$gf; bestk=$k; fi
+    done
+    awk -v n="$name" -v t="$t" -v a="${TL_ALL[$key]}" -v m="$n" -v b="$best" -v k="$bestk" \
+        -v f="$fma" -v isa="$isa" 'BEGIN {
+      g = 2*m*m*m/a/1e9
+      printf "%-14s %3s %6.0f GF/s %9.0f GF/s %-9s %8.2f %6.0f GF/s %8.2f\n", n, t, g, b, "(" k ")", g/b, f, g/f }'
+  done
 done
