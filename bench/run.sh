@@ -13,7 +13,11 @@
 # process per OPENBLAS_CORETYPE) and against the cores' float32 FMA ceiling,
 # all measured in this run.
 #
-# Usage: bench/run.sh [--suite core|autodiff] [--threads "1 2"] [case ...]
+# Each side runs --rounds times, alternating, and the table gives the median
+# times, the median of the per-round ratios and their range: this machine is
+# a VM whose memory bandwidth moves by +-30% from one second to the next.
+#
+# Usage: bench/run.sh [--suite core|autodiff] [--threads "1 2"] [--rounds N] [case ...]
 #   core:     per-op overhead, element-wise, reductions, softmax, matmul (default)
 #   autodiff: tape recording overhead and the seed MLP's training step (Nadam)
 # Build first: cmake --build build
@@ -22,11 +26,13 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 tlua=${TLUA:-$root/build/tlua}
 threads="1 2"
+rounds=3
 suite=core
 while [ $# -gt 0 ]; do
   case $1 in
     --threads) threads=$2; shift 2 ;;
     --suite) suite=$2; shift 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
     *) break ;;
   esac
 done
@@ -51,25 +57,40 @@ coretype=
 grep -q avx512f /proc/cpuinfo && coretype=SkylakeX
 
 declare -A TL_ALL=()
-printf '%-14s %3s %14s %14s %8s\n' case thr "tlua" "pytorch" "ratio"
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+printf '%-14s %3s %14s %14s %8s   %s\n' case thr "tlua" "pytorch" "ratio" "(median of $rounds rounds; ratio range)"
 for t in $threads; do
-  declare -A T=() P=()
-  while read -r name sec rest; do T[$name]=$sec; done < <(TLUA_NUM_THREADS=$t "$tlua" "$tl_script" "${cases[@]}")
-  while read -r name sec; do P[$name]=$sec; done < <(
-    LD_LIBRARY_PATH=$peer_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} OPENBLAS_CORETYPE=$coretype \
-    OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t /usr/bin/python3 "$py_script" "$t" "${cases[@]}")
+  declare -A T=() P=() R=()
+  for ((r = 1; r <= rounds; r++)); do
+    declare -A t1=() p1=()
+    while read -r name sec rest; do t1[$name]=$sec; done < <(TLUA_NUM_THREADS=$t "$tlua" "$tl_script" "${cases[@]}")
+    while read -r name sec; do p1[$name]=$sec; done < <(
+      LD_LIBRARY_PATH=$peer_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} OPENBLAS_CORETYPE=$coretype \
+      OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t /usr/bin/python3 "$py_script" "$t" "${cases[@]}")
+    for name in "${!t1[@]}"; do
+      T[$name]="${T[$name]:-} ${t1[$name]}"
+      P[$name]="${P[$name]:-} ${p1[$name]:-nan}"
+      if [ "${t1[$name]}" != error ] && [ -n "${p1[$name]:-}" ]; then
+        R[$name]="${R[$name]:-} $(awk -v a="${t1[$name]}" -v b="${p1[$name]}" 'BEGIN { print b / a }')"
+      fi
+    done
+    unset t1 p1
+  done
   for name in $order; do
     [ -n "${T[$name]:-}" ] || continue
-    tl=${T[$name]}; py=${P[$name]:-nan}
+    case " ${T[$name]} " in *" error "*) printf '%-14s %3s %14s\n' "$name" "$t" "error"; continue ;; esac
+    tl=$(echo "${T[$name]}" | median); py=$(echo "${P[$name]}" | median)
+    ratio=$(echo "${R[$name]:-nan}" | median)
+    lo=$(echo "${R[$name]:-nan}" | tr ' ' '\n' | grep -v '^$' | sort -g | head -1)
+    hi=$(echo "${R[$name]:-nan}" | tr ' ' '\n' | grep -v '^$' | sort -g | tail -1)
     TL_ALL[$name/$t]=$tl
-    if [ "$tl" = error ]; then printf '%-14s %3s %14s\n' "$name" "$t" "error"; continue; fi
-    awk -v n="$name" -v t="$t" -v a="$tl" -v b="$py" 'BEGIN {
+    awk -v n="$name" -v t="$t" -v a="$tl" -v b="$py" -v q="$ratio" -v lo="$lo" -v hi="$hi" 'BEGIN {
       unit = (a < 1e-3) ? "us" : "ms"; f = (unit == "us") ? 1e6 : 1e3;
       extra = "";
       if (n ~ /^matmul_/) { m = substr(n, 8) + 0; extra = sprintf("  (%.0f vs %.0f GFLOP/s)", 2*m*m*m/a/1e9, 2*m*m*m/b/1e9) }
-      printf "%-14s %3s %11.3f %s %11.3f %s %8.2f%s\n", n, t, a*f, unit, b*f, unit, b/a, extra }'
+      printf "%-14s %3s %11.3f %s %11.3f %s %8.2f   %.2f-%.2f%s\n", n, t, a*f, unit, b*f, unit, q, lo, hi, extra }'
   done
-  unset T P
+  unset T P R
 done
 
 # Matmul against the machine itself: the float32 FMA ceiling of these cores
