@@ -27,4 +27,6 @@ void tlb_open_tape(lua_State *L);
 void tlb_install_allocator(lua_State *L);
 /* The core.optim table (lua/optim_binding.c): fused optimizer updates. */
 int luaopen_tlua_optim(lua_State *L);
+/* The core.io table (lua/io_binding.c): tensors as strings and back. */
+int luaopen_tlua_io(lua_State *L);
 #endif

@@ -1217,5 +1217,7 @@ int luaopen_tlua_core(lua_State *L) {
   tlb_open_tape(L);
   luaopen_tlua_optim(L); /* lua/optim_binding.c: fused optimizer updates */
   lua_setfield(L, -2, "optim");
+  luaopen_tlua_io(L); /* lua/io_binding.c: serialize_tensor, parse_tensor */
+  lua_setfield(L, -2, "io");
   return 1;
 }

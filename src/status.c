@@ -15,7 +15,7 @@
 static const char *const status_names[] = {
     "OK",           "InvalidArgument",  "OutOfRange", "FailedPrecondition",
     "NotFound",     "ResourceExhausted", "Unimplemented", "Cancelled",
-    "DeadlineExceeded", "Internal",
+    "DeadlineExceeded", "Internal", "DataLoss",
 };
 _Static_assert(sizeof(status_names) / sizeof(status_names[0]) == TL_STATUS_COUNT,
                "status_names must follow tl_status");

@@ -34,6 +34,7 @@ typedef enum tl_status {
   TL_CANCELLED,
   TL_DEADLINE_EXCEEDED,
   TL_INTERNAL,
+  TL_DATA_LOSS, /* unreadable or corrupted stored data (checkpoints) */
   TL_STATUS_COUNT
 } tl_status;
 
@@ -202,6 +203,13 @@ char *tl_shape_format(int rank, const int64_t *shape, char *buf, size_t n);
 /* Normalises axis (negative from end) against rank; error names op. */
 tl_status tl_normalize_axis(const char *op, int64_t axis, int rank, int *out);
 bool tl_tensor_same_shape(const tl_tensor *a, const tl_tensor *b);
+/* A tensor as self-describing bytes ("TLT1", dtype name, shape, values;
+ * serialize.c documents the layout); *out is malloc'd, the caller frees it.
+ * tl_tensor_parse checks every length and never reads past len. */
+tl_status tl_tensor_serialize(tl_tensor *t, char **out, size_t *out_len);
+tl_status tl_tensor_parse(const void *buf, size_t len, tl_tensor **out);
+/* CRC-32 as zlib computes it: tl_crc32(0, "123456789", 9) == 0xCBF43926. */
+uint32_t tl_crc32(uint32_t crc, const void *buf, size_t len);
 
 /* Broadcasting: the shape of a op b under numpy rules. */
 tl_status tl_broadcast_shapes(int ra, const int64_t *sa, int rb, const int64_t *sb,

@@ -5,7 +5,7 @@ local M = {}
 
 local kinds = {
   "InvalidArgument", "OutOfRange", "FailedPrecondition", "NotFound",
-  "ResourceExhausted", "Unimplemented", "Cancelled", "DeadlineExceeded", "Internal",
+  "ResourceExhausted", "Unimplemented", "Cancelled", "DeadlineExceeded", "Internal", "DataLoss",
 }
 
 function M.install(tf)

@@ -8,7 +8,7 @@ local tf = { core = core, __version__ = "0.1.0" }
 local namespaces = {
   "math", "linalg", "nn", "random", "sparse", "ragged", "strings", "sets",
   "queue", "data", "image", "signal", "io", "debugging", "errors", "dtypes",
-  "raw_ops", "config",
+  "raw_ops", "config", "train",
 }
 for _, ns in ipairs(namespaces) do tf[ns] = tf[ns] or {} end
 
@@ -64,7 +64,7 @@ tf.Tensor = core.Tensor
 local modules = {
   "tlua.errors", "tlua.shape", "tlua.operators", "tlua.variable",
   "tlua.indexing", "tlua.creation", "tlua.extra", "tlua.help", "tlua.tape",
-  "tlua.linalg",
+  "tlua.linalg", "tlua.checkpoint",
 }
 for _, m in ipairs(modules) do require(m).install(tf) end
 

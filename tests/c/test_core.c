@@ -109,6 +109,35 @@ static void test_dtypes(void) {
   CHECK(tl_half_to_float(0x0001) > 0.0f); /* smallest subnormal */
 }
 
+/* The C API of serialize.c without Lua: a view round-trips through bytes,
+ * every truncation is refused, CRC-32 has zlib's check value. */
+static void test_serialize(void) {
+  int64_t shape[2] = {2, 3};
+  tl_tensor *m, *t, *back;
+  CHECK(tl_tensor_new(TL_INT64, 2, shape, &m) == TL_OK);
+  for (int i = 0; i < 6; i++) ((int64_t *)tl_tensor_data(m))[i] = (int64_t)i * 1000000000000LL - 7;
+  int64_t tshape[2] = {3, 2}, tstrides[2] = {1, 3};
+  CHECK(tl_tensor_view(m->storage, TL_INT64, 2, tshape, tstrides, 0, &t) == TL_OK);
+  char *buf;
+  size_t len;
+  CHECK(tl_tensor_serialize(t, &buf, &len) == TL_OK && len == 4 + 1 + 5 + 1 + 16 + 48);
+  CHECK(tl_tensor_parse(buf, len, &back) == TL_OK);
+  CHECK(back->dtype == TL_INT64 && back->rank == 2 && back->shape[0] == 3 && back->shape[1] == 2);
+  const int64_t *v = tl_tensor_data(back);
+  CHECK(v[1] == 3 * 1000000000000LL - 7 && v[2] == 1000000000000LL - 7); /* transposed order */
+  int refused = 0;
+  for (size_t n = 0; n < len; n++) {
+    tl_tensor *x = NULL;
+    refused += tl_tensor_parse(buf, n, &x) == TL_INVALID_ARGUMENT && x == NULL;
+  }
+  CHECK(refused == (int)len);
+  CHECK(tl_crc32(0, "123456789", 9) == 0xCBF43926u);
+  free(buf);
+  tl_tensor_release(back);
+  tl_tensor_release(t);
+  tl_tensor_release(m);
+}
+
 int main(void) {
   if (tl_init() != TL_OK) {
     fprintf(stderr, "init failed: %s\n", tl_last_error());
@@ -119,6 +148,7 @@ int main(void) {
   test_allocator();
   test_philox();
   test_dtypes();
+  test_serialize();
   printf("%d checks, %d failed\n", checks, failures);
   return failures ? 1 : 0;
 }
