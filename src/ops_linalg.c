@@ -15,6 +15,7 @@
  * Not here: decompositions beyond LU (svd, qr, cholesky, eig) and complex
  * types; matrix 2-norm (needs the SVD).
  */
+#include "grad_temps.h"
 #include "tl_blas.h"
 
 #include <inttypes.h>
@@ -1151,6 +1152,53 @@ static tl_status tensordot_grad(const tl_op_def *op, tl_tensor *const *in, int n
   return tensordot_side(g, a, false, nfa, g->rank, fb, nfb, fa, nfa, axb, axa, nc, b->rank, &gin[1]);
 }
 
+/* Norms that are a maximum: vector inf (max |x|), matrix 1 (max over ax[1]
+ * of the sums of |x| over ax[0]) and matrix inf (the axes swapped). As for
+ * reduce_max, g is shared equally among the maxima (TensorFlow's rule), times
+ * sign(x): sign(x) g mask / count, with mask 1 where the (summed) |x| equals
+ * the norm. Written with ops, so it can itself be differentiated. */
+static tl_status norm_max_grad(tl_tensor *x, const tl_attr *attr, bool matrix, ord_kind kind, tl_tensor *nrm,
+                               tl_tensor *gout, tl_tensor **gin) {
+  const tl_attr *axis = &attr[1];
+  int ax[TL_MAX_RANK], nax = 0;
+  if (axis->present)
+    for (int i = 0; i < axis->n; i++)
+      if (tl_normalize_axis("norm", axis->ints[i], x->rank, &ax[nax++])) return tl_last_status();
+  if (!axis->present)
+    for (int d = 0; d < x->rank; d++) ax[nax++] = d;
+  int64_t kshape[TL_MAX_RANK], axes64[TL_MAX_RANK];
+  for (int d = 0; d < x->rank; d++) kshape[d] = x->shape[d];
+  for (int i = 0; i < nax; i++) kshape[ax[i]] = 1;
+  tl_temps T = {0};
+  tl_named_attr rs = TL_A_INTS("shape", x->rank, kshape);
+  tl_tensor *g = tl_temps_op1(&T, "reshape", gout, 1, &rs);
+  tl_tensor *ref = tl_temps_op1(&T, "reshape", nrm, 1, &rs);
+  tl_tensor *s = tl_temps_op1(&T, "abs", x, 0, NULL);
+  int sum_ax = -1, max_ax[TL_MAX_RANK], nmax = 0;
+  if (matrix) {
+    /* ord 1 sums over the first axis of the pair and takes the max over the
+       second; inf the other way round. */
+    sum_ax = kind == ORD_INF ? ax[1] : ax[0];
+    max_ax[nmax++] = kind == ORD_INF ? ax[0] : ax[1];
+    int64_t a = sum_ax;
+    tl_named_attr sa[2] = {TL_A_INTS("axis", 1, &a), TL_A_BOOL("keepdims", true)};
+    s = tl_temps_op1(&T, "reduce_sum", s, 2, sa);
+  } else {
+    for (int i = 0; i < nax; i++) max_ax[nmax++] = ax[i];
+  }
+  for (int i = 0; i < nmax; i++) axes64[i] = max_ax[i];
+  tl_named_attr ca[2] = {TL_A_INTS("axis", nmax, axes64), TL_A_BOOL("keepdims", true)};
+  tl_tensor *mask = tl_temps_op1(&T, "cast", tl_temps_op2(&T, "equal", s, ref), 1,
+                                 (tl_named_attr[]){TL_A_DTYPE("dtype", x->dtype)});
+  tl_tensor *cnt = tl_temps_op1(&T, "reduce_sum", mask, 2, ca);
+  tl_tensor *share = tl_temps_op2(&T, "multiply", tl_temps_op2(&T, "divide", mask, cnt), g);
+  tl_tensor *r = tl_temps_op2(&T, "multiply", tl_temps_op1(&T, "sign", x, 0, NULL), share);
+  if (r) *gin = tl_tensor_retain(r);
+  tl_status st = r ? TL_OK : tl_last_status();
+  tl_temps_free(&T);
+  return st;
+}
+
 /* p-norms: g sign(x) |x|^(p-1) / norm^(p-1) (p = 2: g x / norm; p = 1: g sign(x)). */
 static tl_status norm_grad(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
                            tl_tensor *const *out, int n_out, tl_tensor *const *gout, tl_tensor **gin) {
@@ -1162,9 +1210,7 @@ static tl_status norm_grad(const tl_op_def *op, tl_tensor *const *in, int n_in, 
   double p = 2;
   tl_status s = parse_ord(attr[0].s ? attr[0].s : "euclidean", matrix, &kind, &p);
   if (s) return s;
-  if (kind == ORD_INF || (matrix && kind != ORD_FRO))
-    return tl_error(TL_UNIMPLEMENTED, "the gradient of norm with ord '%s'%s is not implemented",
-                    attr[0].s ? attr[0].s : "euclidean", matrix ? " over a matrix" : "");
+  if (kind == ORD_INF || (matrix && kind != ORD_FRO)) return norm_max_grad(x, attr, matrix, kind, out[0], gout[0], gin);
   if (kind == ORD_FRO) p = 2;
   /* g and the norm with the reduced dims kept as 1. */
   int64_t kshape[TL_MAX_RANK];

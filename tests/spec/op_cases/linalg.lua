@@ -21,6 +21,13 @@ return {
     { fn = function(x) return tf.norm(x, 1, 1) end, inputs = { m23 } },
     { fn = function(x) return tf.norm(x, 3, 0) end, inputs = { m23 } },
     { fn = function(x) return tf.norm(x, "fro", { 0, 1 }) end, inputs = { m23 } },
+    -- the maxima (ties share the gradient; here each maximum is unique)
+    { fn = function(x) return tf.norm(x, math.huge) end, inputs = { m23 } },
+    { fn = function(x) return tf.norm(x, math.huge, 1) end, inputs = { m23 } },
+    { fn = function(x) return tf.norm(x, 1, { 0, 1 }) end, inputs = { m23 } },
+    { fn = function(x) return tf.norm(x, math.huge, { 0, 1 }) end, inputs = { m23 } },
+    { fn = function(x) return tf.norm(x, 1, { 1, 0 }) end, inputs = { m23 } },
+    { fn = function(x) return tf.norm(tf.reshape(x, { 1, 2, 3 }), math.huge, { 2, 1 }) end, inputs = { m23 } },
   },
   inv = { { fn = function(x) return tf.linalg.inv(x) end, inputs = { sq } } },
   det = { { fn = function(x) return tf.linalg.det(x) end, inputs = { sq } } },
