@@ -74,6 +74,7 @@ static bool resolve(void *h, void *lapack) {
   fns.dgetri = (tl_getri_fn)find(h, lapack, "dgetri_");
   fns.sgesv = (tl_gesv_fn)find(h, lapack, "sgesv_");
   fns.dgesv = (tl_gesv_fn)find(h, lapack, "dgesv_");
+  fns.dgesvd = (tl_gesvd_fn)find(h, lapack, "dgesvd_");
   fns.set_num_threads = (void (*)(int))find(h, lapack, "openblas_set_num_threads");
   fns.get_corename = (char *(*)(void))find(h, lapack, "openblas_get_corename");
   return fns.sgemm && fns.dgemm && fns.sgetrf && fns.dgetrf && fns.sgetri && fns.dgetri &&

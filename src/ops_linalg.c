@@ -13,7 +13,8 @@
  * which inv and det can use directly (inv(Aᵀ) = inv(A)ᵀ, det(Aᵀ) = det(A)).
  *
  * Not here: decompositions beyond LU (svd, qr, cholesky, eig) and complex
- * types; matrix 2-norm (needs the SVD).
+ * types. The matrix 2-norm calls LAPACK's dgesvd for the largest singular
+ * value (and its vectors, for the gradient) without exposing an svd op.
  */
 #include "grad_temps.h"
 #include "tl_blas.h"
@@ -658,7 +659,7 @@ static tl_status trace_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, 
 /* ---- norm -------------------------------------------------------------- */
 
 /* ord as a string ("euclidean", "fro", "inf", or a number), p = its value. */
-typedef enum { ORD_P, ORD_INF, ORD_FRO } ord_kind;
+typedef enum { ORD_P, ORD_INF, ORD_FRO, ORD_TWO /* matrix: largest singular value */ } ord_kind;
 
 static tl_status parse_ord(const char *s, bool matrix, ord_kind *kind, double *p) {
   if (strcmp(s, "euclidean") == 0) {
@@ -685,14 +686,58 @@ static tl_status parse_ord(const char *s, bool matrix, ord_kind *kind, double *p
   }
   if (matrix && v != 1 && v != 2)
     return tl_error(TL_INVALID_ARGUMENT, "ord '%s' is not supported for matrices ('fro', 'euclidean', 1, 2, inf are)", s);
-  if (matrix && v == 2)
-    return tl_error(TL_UNIMPLEMENTED, "the matrix 2-norm (largest singular value) is not implemented yet");
+  if (matrix && v == 2) {
+    *kind = ORD_TWO;
+    *p = 2;
+    return TL_OK;
+  }
   *kind = ORD_P;
   *p = v;
   return TL_OK;
 }
 
+/* The largest singular value of the rows x cols row-major matrix a (which
+ * LAPACK overwrites) and, when u and v are given, its singular vectors (u:
+ * rows, v: cols). LAPACK is column-major, so it sees the transpose
+ * a' = V S U': its left vectors are our right ones and the other way round.
+ * Returns LAPACK's info (0 = converged) or -1000 when out of memory. */
+static int svd_top(const tl_blas_fns *blas, double *a, int64_t rows, int64_t cols, double *sigma, double *u,
+                   double *v) {
+  int m = (int)cols, n = (int)rows, k = m < n ? m : n, lda = m, info = 0, lwork = -1;
+  bool vecs = u && v;
+  int ldu = vecs ? m : 1, ldvt = vecs ? k : 1;
+  double q, *sv = malloc(sizeof(double) * (size_t)k);
+  double *U = vecs ? malloc(sizeof(double) * (size_t)m * (size_t)k) : NULL;
+  double *VT = vecs ? malloc(sizeof(double) * (size_t)k * (size_t)n) : NULL;
+  double dummy = 0;
+  const char *job = vecs ? "S" : "N";
+  if (!sv || (vecs && (!U || !VT))) info = -1000;
+  if (!info) blas->dgesvd(job, job, &m, &n, a, &lda, sv, vecs ? U : &dummy, &ldu, vecs ? VT : &dummy, &ldvt, &q, &lwork,
+                          &info, 1, 1);
+  double *work = NULL;
+  if (!info) {
+    lwork = (int)q;
+    work = malloc(sizeof(double) * (size_t)(lwork > 1 ? lwork : 1));
+    if (!work) info = -1000;
+  }
+  if (!info) blas->dgesvd(job, job, &m, &n, a, &lda, sv, vecs ? U : &dummy, &ldu, vecs ? VT : &dummy, &ldvt, work,
+                          &lwork, &info, 1, 1);
+  if (!info) {
+    *sigma = sv[0];
+    if (vecs) {
+      for (int64_t j = 0; j < cols; j++) v[j] = U[j];             /* first column of LAPACK's U */
+      for (int64_t i = 0; i < rows; i++) u[i] = VT[i * ldvt];     /* first row of LAPACK's VT */
+    }
+  }
+  free(work);
+  free(sv);
+  free(U);
+  free(VT);
+  return info;
+}
+
 typedef struct norm_job {
+  const tl_blas_fns *blas; /* ORD_TWO */
   ord_kind kind;
   double p;
   bool matrix;
@@ -733,7 +778,21 @@ static void norm_units(int64_t begin, int64_t end, void *ctx) {
     else
       memcpy(buf, (const double *)j->in + b * m, sizeof(double) * (size_t)m);
     double r;
-    if (!j->matrix || j->kind == ORD_FRO) {
+    bool finite = true;
+    if (j->kind == ORD_TWO) /* LAPACK is not given NaN or inf: the norm is NaN if any is NaN, else inf */
+      for (int64_t i = 0; i < m; i++)
+        if (!isfinite(buf[i])) {
+          r = finite || isnan(buf[i]) ? buf[i] * buf[i] : r;
+          finite = false;
+        }
+    if (!finite) {
+      /* r set above */
+    } else if (j->kind == ORD_TWO) {
+      if (svd_top(j->blas, buf, j->rows, j->cols, &r, NULL, NULL) != 0) {
+        __atomic_store_n(&j->failed, 2, __ATOMIC_RELAXED);
+        r = NAN;
+      }
+    } else if (!j->matrix || j->kind == ORD_FRO) {
       r = vec_norm(buf, m, 1, j->kind, j->p);
     } else {
       /* ord 1: largest column sum; inf: largest row sum. */
@@ -787,6 +846,14 @@ static tl_status norm_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, c
   norm_job j = {.matrix = matrix, .dt = dt};
   tl_status s = parse_ord(attr[0].s ? attr[0].s : "euclidean", matrix, &j.kind, &j.p);
   if (s) return s;
+  if (j.kind == ORD_TWO && t->size > 0) {
+    if (!(j.blas = tl_blas())) return tl_last_status();
+    if (!j.blas->dgesvd)
+      return tl_error(TL_UNIMPLEMENTED, "the matrix 2-norm needs LAPACK's dgesvd, which %s lacks",
+                      tl_blas_get_info().library ? tl_blas_get_info().library : "the BLAS library");
+    if (t->shape[ax[0]] > INT_MAX || t->shape[ax[1]] > INT_MAX)
+      return tl_error(TL_UNIMPLEMENTED, "a matrix dimension is too large for LAPACK (more than %d)", INT_MAX);
+  }
   /* Permute: kept dims in order, then the reduced ones (rows, cols). */
   int64_t pshape[TL_MAX_RANK], pstrides[TL_MAX_RANK], oshape[TL_MAX_RANK];
   int pr = 0, orank = 0;
@@ -832,7 +899,8 @@ static tl_status norm_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, c
     j.in = tl_tensor_data(c);
     j.out = tl_tensor_data(o);
     tl_parallel_for(o->size, (1 << 16) / m + 1, norm_units, &j);
-    if (j.failed) s = tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
+    if (j.failed == 1) s = tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
+    else if (j.failed) s = tl_error(TL_INTERNAL, "the SVD behind the matrix 2-norm did not converge (or ran out of memory)");
   }
   tl_tensor_release(c);
   if (s) {
@@ -840,6 +908,94 @@ static tl_status norm_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, c
     return s;
   }
   return tl_list_push(out, o);
+}
+
+/* norm2_direction(x, axis = {rows, cols}): u1 v1' for each matrix over the
+ * two axes (u1, v1: the singular vectors of the largest singular value), the
+ * gradient of the matrix 2-norm; zeros where the matrix is zero (0 is a
+ * subgradient there). Internal: norm's gradient rule calls it, and its own
+ * gradient (the 2-norm's second derivative) is Unimplemented, loudly. */
+static tl_status norm2_direction_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
+                                     tl_tensor_list *out) {
+  (void)op;
+  (void)n_in;
+  tl_tensor *x = in[0];
+  tl_dtype dt = x->dtype;
+  if (dt != TL_FLOAT32 && dt != TL_FLOAT64)
+    return tl_error(TL_UNIMPLEMENTED, "dtype %s is not supported (float32 or float64)", tl_dtypes[dt].name);
+  if (attr[0].n != 2) return tl_error(TL_INVALID_ARGUMENT, "axis must be a pair of axes, got %d", attr[0].n);
+  int ax[2];
+  for (int i = 0; i < 2; i++)
+    if (tl_normalize_axis("norm2_direction", attr[0].ints[i], x->rank, &ax[i])) return tl_last_status();
+  if (ax[0] == ax[1]) return tl_error(TL_INVALID_ARGUMENT, "the two axes must differ (both are %d)", ax[0]);
+  int64_t rows = x->shape[ax[0]], cols = x->shape[ax[1]];
+  if (rows > INT_MAX || cols > INT_MAX)
+    return tl_error(TL_UNIMPLEMENTED, "a matrix dimension is too large for LAPACK (more than %d)", INT_MAX);
+  int64_t pshape[TL_MAX_RANK], pstrides[TL_MAX_RANK], perm[TL_MAX_RANK], inv[TL_MAX_RANK];
+  int pr = 0;
+  for (int d = 0; d < x->rank; d++)
+    if (d != ax[0] && d != ax[1]) perm[pr++] = d;
+  perm[pr++] = ax[0];
+  perm[pr++] = ax[1];
+  for (int d = 0; d < pr; d++) {
+    pshape[d] = x->shape[perm[d]];
+    pstrides[d] = x->strides[perm[d]];
+    inv[perm[d]] = d;
+  }
+  const tl_blas_fns *blas = NULL;
+  if (x->size > 0) {
+    if (!(blas = tl_blas())) return tl_last_status();
+    if (!blas->dgesvd) return tl_error(TL_UNIMPLEMENTED, "the matrix 2-norm needs LAPACK's dgesvd");
+  }
+  tl_tensor *v, *c = NULL, *d = NULL, *o = NULL;
+  tl_status s = tl_tensor_view(x->storage, dt, pr, pshape, pstrides, x->offset, &v);
+  if (s) return s;
+  if (!(s = tl_tensor_new(dt, pr, pshape, &c))) s = tl_tensor_copy_into(c, v);
+  tl_tensor_release(v);
+  if (!s) s = tl_tensor_new(dt, pr, pshape, &d);
+  int64_t m = rows * cols, nb = m ? x->size / m : 0;
+  double *buf = NULL, *u = NULL, *w = NULL;
+  if (!s && nb) {
+    buf = malloc(sizeof(double) * (size_t)m);
+    u = malloc(sizeof(double) * (size_t)rows);
+    w = malloc(sizeof(double) * (size_t)cols);
+    if (!buf || !u || !w) s = tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
+  }
+  for (int64_t b = 0; !s && b < nb; b++) {
+    bool finite = true, zero = true;
+    for (int64_t i = 0; i < m; i++) {
+      buf[i] = tl_load_f64(tl_tensor_data(c), dt, b * m + i);
+      finite &= isfinite(buf[i]) != 0;
+      zero &= buf[i] == 0;
+    }
+    double sigma = 0;
+    if (!finite) {
+      for (int64_t i = 0; i < m; i++) tl_store_f64(tl_tensor_data(d), dt, b * m + i, NAN);
+      continue;
+    }
+    if (!zero && svd_top(blas, buf, rows, cols, &sigma, u, w) != 0) {
+      s = tl_error(TL_INTERNAL, "the SVD behind the matrix 2-norm did not converge (or ran out of memory)");
+      break;
+    }
+    for (int64_t i = 0; i < rows; i++)
+      for (int64_t k = 0; k < cols; k++)
+        tl_store_f64(tl_tensor_data(d), dt, b * m + i * cols + k, zero ? 0.0 : u[i] * w[k]);
+  }
+  free(buf);
+  free(u);
+  free(w);
+  tl_tensor_release(c);
+  if (!s) s = tl_call("transpose", 1, &d, 1, &TL_A_INTS("perm", pr, inv), &o);
+  tl_tensor_release(d);
+  if (s) return s;
+  return tl_list_push(out, o);
+}
+
+static tl_status norm2_direction_grad(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
+                                      tl_tensor *const *out, int n_out, tl_tensor *const *gout, tl_tensor **gin) {
+  (void)op, (void)in, (void)n_in, (void)attr, (void)out, (void)n_out, (void)gout, (void)gin;
+  return tl_error(TL_UNIMPLEMENTED,
+                  "the second derivative of the matrix 2-norm (tf.norm with ord 2 over a pair of axes) is not implemented");
 }
 
 /* ---- tensordot --------------------------------------------------------- */
@@ -1210,8 +1366,26 @@ static tl_status norm_grad(const tl_op_def *op, tl_tensor *const *in, int n_in, 
   double p = 2;
   tl_status s = parse_ord(attr[0].s ? attr[0].s : "euclidean", matrix, &kind, &p);
   if (s) return s;
-  if (kind == ORD_INF || (matrix && kind != ORD_FRO)) return norm_max_grad(x, attr, matrix, kind, out[0], gout[0], gin);
+  if (kind == ORD_INF || (matrix && kind == ORD_P)) return norm_max_grad(x, attr, matrix, kind, out[0], gout[0], gin);
   if (kind == ORD_FRO) p = 2;
+  if (kind == ORD_TWO) {
+    /* d sigma_1 / dx = u1 v1' (per matrix), times g broadcast over it. */
+    tl_temps T = {0};
+    int64_t kshape2[TL_MAX_RANK];
+    int a0, a1;
+    if (tl_normalize_axis("norm", axis->ints[0], x->rank, &a0) || tl_normalize_axis("norm", axis->ints[1], x->rank, &a1))
+      return tl_last_status();
+    for (int d = 0; d < x->rank; d++) kshape2[d] = (d == a0 || d == a1) ? 1 : x->shape[d];
+    tl_named_attr rs2 = TL_A_INTS("shape", x->rank, kshape2);
+    int64_t pair[2] = {a0, a1};
+    tl_named_attr pa = TL_A_INTS("axis", 2, pair);
+    tl_tensor *dir = tl_temps_op1(&T, "norm2_direction", x, 1, &pa);
+    tl_tensor *r = tl_temps_op2(&T, "multiply", tl_temps_op1(&T, "reshape", gout[0], 1, &rs2), dir);
+    if (r) gin[0] = tl_tensor_retain(r);
+    s = r ? TL_OK : tl_last_status();
+    tl_temps_free(&T);
+    return s;
+  }
   /* g and the norm with the reduced dims kept as 1. */
   int64_t kshape[TL_MAX_RANK];
   for (int d = 0; d < x->rank; d++) {
@@ -1261,6 +1435,9 @@ tl_op_def tl_ops_linalg[] = {
      .forward = matmul_fwd, .grad = matmul_grad, .flags = TL_OP_SCALARS_FOLLOW | TL_OP_SAME_DTYPE,
      .api = "tf.matmul tf.linalg.matmul",
      .doc = "Matrix product of the last two dimensions, batch dimensions broadcast (a @ b)."},
+    {.name = "norm2_direction", .inputs = "tensor", .attrs = "axis:ints", .forward = norm2_direction_fwd,
+     .grad = norm2_direction_grad, .api = "-",
+     .doc = "u1 v1' of the largest singular value of each matrix over the pair of axes (the matrix 2-norm's gradient)."},
     {.name = "tensordot", .inputs = "a, b", .attrs = "a_axes:ints, b_axes:ints", .forward = tensordot_fwd,
      .grad = tensordot_grad, .flags = TL_OP_SCALARS_FOLLOW | TL_OP_SAME_DTYPE, .api = "-",
      .doc = "Contraction of a's a_axes with b's b_axes (tf.tensordot in stdlib/tlua/linalg.lua calls it)."},

@@ -25,12 +25,20 @@ typedef void (*tl_getri_fn)(const int *n, void *a, const int *lda, const int *ip
 typedef void (*tl_gesv_fn)(const int *n, const int *nrhs, void *a, const int *lda, int *ipiv,
                            void *b, const int *ldb, int *info);
 
+/* dgesvd; the two trailing arguments are the hidden lengths of the
+   CHARACTER arguments jobu and jobvt (gfortran's ABI). */
+typedef void (*tl_gesvd_fn)(const char *jobu, const char *jobvt, const int *m, const int *n, double *a,
+                            const int *lda, double *s, double *u, const int *ldu, double *vt,
+                            const int *ldvt, double *work, const int *lwork, int *info, size_t ljobu,
+                            size_t ljobvt);
+
 typedef struct tl_blas_fns {
   tl_sgemm_fn sgemm;
   tl_dgemm_fn dgemm;
   tl_getrf_fn sgetrf, dgetrf;
   tl_getri_fn sgetri, dgetri;
   tl_gesv_fn sgesv, dgesv;
+  tl_gesvd_fn dgesvd;           /* NULL when the LAPACK lacks it (only the matrix 2-norm needs it) */
   void (*set_num_threads)(int); /* NULL when the library is not OpenBLAS */
   char *(*get_corename)(void);  /* NULL when the library is not OpenBLAS */
 } tl_blas_fns;
