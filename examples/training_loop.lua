@@ -81,3 +81,27 @@ local inner = tf.GradientTape()
 local cube = v ^ 3
 local d1 = inner:gradient(cube, v)
 print(("d/dx x^3 = %g, d2/dx2 x^3 = %g at x = 3"):format(d1:item(), outer:gradient(d1, v):item()))
+
+-- Checkpoints: both optimizers and their variables to disk, then a restore
+-- into fresh objects continues exactly where the first run stopped
+local dir = os.tmpname()
+os.remove(dir)
+local path = tf.train.Checkpoint({ opt_w = opt_w, opt_c = opt_c, w = w, c = c }):save(dir .. "/two_opt")
+local w2, c2 = tf.Variable(0.0), tf.Variable(0.0)
+local opt_w2 = keras.optimizers.SGD({ learning_rate = 0.1 })
+local opt_c2 = keras.optimizers.Adam({ learning_rate = 0.1 })
+tf.train.Checkpoint({ opt_w = opt_w2, opt_c = opt_c2, w = w2, c = c2 })
+  :restore(tf.train.latest_checkpoint(dir))
+local function one_step(wv, cv, ow, oc)
+  local tp = tf.GradientTape({ persistent = true })
+  local l = (wv - 3.0) ^ 2 + (cv + 1.0) ^ 2
+  ow:apply_gradients({ tp:gradient(l, wv) }, { wv })
+  oc:apply_gradients({ tp:gradient(l, cv) }, { cv })
+end
+one_step(w, c, opt_w, opt_c)
+one_step(w2, c2, opt_w2, opt_c2)
+assert(c:item() == c2:item() and opt_c2.iterations == 101, "resumed run differs")
+print(("checkpoint %s: resumed Adam at step %d, c = %.6f in both runs"):format(path, opt_c2.iterations, c2:item()))
+os.remove(path)
+os.remove(dir .. "/checkpoint")
+os.remove(dir)
