@@ -12,6 +12,7 @@
  */
 #include "tl.h"
 
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,21 +86,24 @@ tl_status tl_tensor_parse(const void *buf, size_t len, tl_tensor **out) {
     if (shape[i] < 0)
       return tl_error(TL_INVALID_ARGUMENT, "parse_tensor: dimension %d in the header is negative", i);
   }
+  /* The header's claim is checked against the bytes that are there before
+     anything is allocated: a lying header must not reserve terabytes. */
+  int64_t n = tl_shape_numel(rank, shape), data64;
+  size_t have = (size_t)(end - p);
+  if (n >= 0 && !__builtin_mul_overflow(n, (int64_t)tl_dtypes[dt].size, &data64) && (uint64_t)data64 != have) {
+    char sh[200];
+    tl_shape_format(rank, shape, sh, sizeof sh);
+    return tl_error(TL_INVALID_ARGUMENT,
+                    "parse_tensor: a %s%s tensor needs %" PRId64 " bytes of values, the buffer has %zu", name, sh,
+                    data64, have);
+  }
   tl_tensor *t;
-  tl_status s = tl_tensor_new(dt, rank, shape, &t);
+  tl_status s = tl_tensor_new(dt, rank, shape, &t); /* refuses shapes whose size overflows */
   if (s) {
     tl_error_prefix("parse_tensor: ");
     return s;
   }
   size_t data = (size_t)t->size * tl_dtypes[dt].size;
-  if ((size_t)(end - p) != data) {
-    char sh[200];
-    tl_shape_format(rank, shape, sh, sizeof sh);
-    tl_tensor_release(t);
-    return tl_error(TL_INVALID_ARGUMENT,
-                    "parse_tensor: a %s%s tensor needs %zu bytes of values, the buffer has %zu", name, sh, data,
-                    (size_t)(end - p));
-  }
   if (data) memcpy(tl_tensor_data(t), p, data);
   if (dt == TL_BOOL) { /* a bool is 0 or 1, whatever the bytes said */
     unsigned char *b = tl_tensor_data(t);
