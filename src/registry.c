@@ -22,6 +22,7 @@ extern tl_op_def tl_ops_reduce[];
 extern tl_op_def tl_ops_shape[];
 extern tl_op_def tl_ops_index[];
 extern tl_op_def tl_ops_linalg[];
+extern tl_op_def tl_ops_norm[];
 extern tl_op_def tl_ops_nn[];
 extern tl_op_def tl_ops_create[];
 extern tl_op_def tl_ops_sort[];
@@ -31,7 +32,7 @@ extern tl_op_def tl_ops_random[]; /* random.c */
 
 static tl_op_def *const op_tables[] = {
     tl_ops_elementwise, tl_ops_unary, tl_ops_reduce, tl_ops_shape, tl_ops_index,
-    tl_ops_linalg,      tl_ops_nn,     tl_ops_create, tl_ops_sort, tl_ops_optim,
+    tl_ops_linalg,      tl_ops_norm,   tl_ops_nn,     tl_ops_create, tl_ops_sort, tl_ops_optim,
     tl_ops_debug,       tl_ops_random,
 };
 

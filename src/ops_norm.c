@@ -1,0 +1,503 @@
+/* ops_norm.c — tf.norm / tf.linalg.norm: vector p-norms and inf, matrix
+ * norms 'fro', 1, inf and 2 over any pair of axes, with their gradients.
+ *
+ * Each norm is computed in float64 on a copy of one vector or matrix at a
+ * time (float16/bfloat16 go through float32). The matrix 2-norm is the
+ * largest singular value from LAPACK's dgesvd; its gradient u1 v1' comes
+ * from the internal op norm2_direction, whose own gradient (the second
+ * derivative) raises Unimplemented rather than being silently wrong. The
+ * other gradients are written with ops, so they differentiate again.
+ */
+#include "grad_temps.h"
+#include "tl_blas.h"
+
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define UNUSED_GRAD_ARGS \
+  (void)op;              \
+  (void)n_in;            \
+  (void)n_out
+
+static tl_status binop(const char *name, tl_tensor *x, tl_tensor *y, tl_tensor **out) {
+  tl_tensor *in[2] = {x, y};
+  return tl_call(name, 2, in, 0, NULL, out);
+}
+
+/* ---- norm -------------------------------------------------------------- */
+
+/* ord as a string ("euclidean", "fro", "inf", or a number), p = its value. */
+typedef enum { ORD_P, ORD_INF, ORD_FRO, ORD_TWO /* matrix: largest singular value */ } ord_kind;
+
+static tl_status parse_ord(const char *s, bool matrix, ord_kind *kind, double *p) {
+  if (strcmp(s, "euclidean") == 0) {
+    *kind = matrix ? ORD_FRO : ORD_P;
+    *p = 2;
+    return TL_OK;
+  }
+  if (strcmp(s, "fro") == 0) {
+    if (!matrix)
+      return tl_error(TL_INVALID_ARGUMENT, "ord 'fro' is a matrix norm: give axis as a pair of axes "
+                                           "(vector norms: 'euclidean', inf or a positive number)");
+    *kind = ORD_FRO;
+    return TL_OK;
+  }
+  char *end;
+  double v = strtod(s, &end);
+  if (end == s || *end || v != v || v <= 0)
+    return tl_error(TL_INVALID_ARGUMENT, "ord '%s' is not supported (%s)", s,
+                    matrix ? "matrix norms: 'fro', 'euclidean', 1, 2, inf"
+                           : "vector norms: 'euclidean', inf or a positive number");
+  if (isinf(v)) {
+    *kind = ORD_INF;
+    return TL_OK;
+  }
+  if (matrix && v != 1 && v != 2)
+    return tl_error(TL_INVALID_ARGUMENT, "ord '%s' is not supported for matrices ('fro', 'euclidean', 1, 2, inf are)", s);
+  if (matrix && v == 2) {
+    *kind = ORD_TWO;
+    *p = 2;
+    return TL_OK;
+  }
+  *kind = ORD_P;
+  *p = v;
+  return TL_OK;
+}
+
+/* The largest singular value of the rows x cols row-major matrix a (which
+ * LAPACK overwrites) and, when u and v are given, its singular vectors (u:
+ * rows, v: cols). LAPACK is column-major, so it sees the transpose
+ * a' = V S U': its left vectors are our right ones and the other way round.
+ * Returns LAPACK's info (0 = converged) or -1000 when out of memory. */
+static int svd_top(const tl_blas_fns *blas, double *a, int64_t rows, int64_t cols, double *sigma, double *u,
+                   double *v) {
+  int m = (int)cols, n = (int)rows, k = m < n ? m : n, lda = m, info = 0, lwork = -1;
+  bool vecs = u && v;
+  int ldu = vecs ? m : 1, ldvt = vecs ? k : 1;
+  double q, *sv = malloc(sizeof(double) * (size_t)k);
+  double *U = vecs ? malloc(sizeof(double) * (size_t)m * (size_t)k) : NULL;
+  double *VT = vecs ? malloc(sizeof(double) * (size_t)k * (size_t)n) : NULL;
+  double dummy = 0;
+  const char *job = vecs ? "S" : "N";
+  if (!sv || (vecs && (!U || !VT))) info = -1000;
+  if (!info) blas->dgesvd(job, job, &m, &n, a, &lda, sv, vecs ? U : &dummy, &ldu, vecs ? VT : &dummy, &ldvt, &q, &lwork,
+                          &info, 1, 1);
+  double *work = NULL;
+  if (!info) {
+    lwork = (int)q;
+    work = malloc(sizeof(double) * (size_t)(lwork > 1 ? lwork : 1));
+    if (!work) info = -1000;
+  }
+  if (!info) blas->dgesvd(job, job, &m, &n, a, &lda, sv, vecs ? U : &dummy, &ldu, vecs ? VT : &dummy, &ldvt, work,
+                          &lwork, &info, 1, 1);
+  if (!info) {
+    *sigma = sv[0];
+    if (vecs) {
+      for (int64_t j = 0; j < cols; j++) v[j] = U[j];             /* first column of LAPACK's U */
+      for (int64_t i = 0; i < rows; i++) u[i] = VT[i * ldvt];     /* first row of LAPACK's VT */
+    }
+  }
+  free(work);
+  free(sv);
+  free(U);
+  free(VT);
+  return info;
+}
+
+typedef struct norm_job {
+  const tl_blas_fns *blas; /* ORD_TWO */
+  ord_kind kind;
+  double p;
+  bool matrix;
+  int64_t rows, cols; /* matrix: rows x cols; vector: 1 x cols */
+  tl_dtype dt;
+  const char *in;
+  char *out;
+  int failed; /* set when a worker could not allocate its scratch row */
+} norm_job;
+
+static double vec_norm(const double *x, int64_t n, int64_t stride, ord_kind kind, double p) {
+  double acc = 0;
+  if (kind == ORD_INF) {
+    for (int64_t i = 0; i < n; i++) acc = fmax(acc, fabs(x[i * stride]));
+  } else if (p == 2 || kind == ORD_FRO) {
+    for (int64_t i = 0; i < n; i++) acc += x[i * stride] * x[i * stride];
+    acc = sqrt(acc);
+  } else if (p == 1) {
+    for (int64_t i = 0; i < n; i++) acc += fabs(x[i * stride]);
+  } else {
+    for (int64_t i = 0; i < n; i++) acc += pow(fabs(x[i * stride]), p);
+    acc = pow(acc, 1.0 / p);
+  }
+  return acc;
+}
+
+static void norm_units(int64_t begin, int64_t end, void *ctx) {
+  norm_job *j = ctx;
+  int64_t m = j->rows * j->cols;
+  double *buf = malloc(sizeof(double) * (size_t)(m ? m : 1));
+  if (!buf) {
+    __atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
+    return;
+  }
+  for (int64_t b = begin; b < end; b++) {
+    if (j->dt == TL_FLOAT32)
+      for (int64_t i = 0; i < m; i++) buf[i] = ((const float *)j->in)[b * m + i];
+    else
+      memcpy(buf, (const double *)j->in + b * m, sizeof(double) * (size_t)m);
+    double r;
+    bool finite = true;
+    if (j->kind == ORD_TWO) /* LAPACK is not given NaN or inf: the norm is NaN if any is NaN, else inf */
+      for (int64_t i = 0; i < m; i++)
+        if (!isfinite(buf[i])) {
+          r = finite || isnan(buf[i]) ? buf[i] * buf[i] : r;
+          finite = false;
+        }
+    if (!finite) {
+      /* r set above */
+    } else if (j->kind == ORD_TWO) {
+      if (svd_top(j->blas, buf, j->rows, j->cols, &r, NULL, NULL) != 0) {
+        __atomic_store_n(&j->failed, 2, __ATOMIC_RELAXED);
+        r = NAN;
+      }
+    } else if (!j->matrix || j->kind == ORD_FRO) {
+      r = vec_norm(buf, m, 1, j->kind, j->p);
+    } else {
+      /* ord 1: largest column sum; inf: largest row sum. */
+      bool cols = j->kind == ORD_P;
+      int64_t outer = cols ? j->cols : j->rows, inner = cols ? j->rows : j->cols;
+      r = 0;
+      for (int64_t o = 0; o < outer; o++)
+        r = fmax(r, cols ? vec_norm(buf + o, inner, j->cols, ORD_P, 1) : vec_norm(buf + o * j->cols, inner, 1, ORD_P, 1));
+    }
+    if (j->dt == TL_FLOAT32) ((float *)j->out)[b] = (float)r;
+    else ((double *)j->out)[b] = r;
+  }
+  free(buf);
+}
+
+static tl_status norm_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
+                          tl_tensor_list *out) {
+  (void)op;
+  (void)n_in;
+  tl_tensor *t = in[0];
+  tl_dtype dt = t->dtype;
+  if (dt == TL_FLOAT16 || dt == TL_BFLOAT16) {
+    tl_tensor *f, *r;
+    tl_tensor_list l;
+    tl_list_init(&l);
+    tl_status s = tl_tensor_cast(t, TL_FLOAT32, &f);
+    if (s) return s;
+    s = norm_fwd(op, &f, 1, attr, &l);
+    tl_tensor_release(f);
+    if (s) return s;
+    s = tl_tensor_cast(l.items[0], dt, &r);
+    tl_list_clear(&l);
+    if (s) return s;
+    return tl_list_push(out, r);
+  }
+  if (dt != TL_FLOAT32 && dt != TL_FLOAT64)
+    return tl_error(TL_UNIMPLEMENTED, "dtype %s is not supported (norms need a floating-point tensor; use tf.cast)",
+                    tl_dtypes[dt].name);
+  const tl_attr *axis = &attr[1];
+  bool keepdims = attr[2].b;
+  int naxes = axis->present ? axis->n : 0;
+  if (naxes > 2 || (axis->present && naxes == 0))
+    return tl_error(TL_INVALID_ARGUMENT, "axis must be one axis (vector norm) or a pair of axes (matrix norm), got %d", naxes);
+  int ax[2] = {-1, -1};
+  for (int i = 0; i < naxes; i++) {
+    tl_status s = tl_normalize_axis("norm", axis->ints[i], t->rank, &ax[i]);
+    if (s) return s;
+  }
+  if (naxes == 2 && ax[0] == ax[1]) return tl_error(TL_INVALID_ARGUMENT, "the two axes must differ (both are %d)", ax[0]);
+  bool matrix = naxes == 2;
+  norm_job j = {.matrix = matrix, .dt = dt};
+  tl_status s = parse_ord(attr[0].s ? attr[0].s : "euclidean", matrix, &j.kind, &j.p);
+  if (s) return s;
+  if (j.kind == ORD_TWO && t->size > 0) {
+    if (!(j.blas = tl_blas())) return tl_last_status();
+    if (!j.blas->dgesvd)
+      return tl_error(TL_UNIMPLEMENTED, "the matrix 2-norm needs LAPACK's dgesvd, which %s lacks",
+                      tl_blas_get_info().library ? tl_blas_get_info().library : "the BLAS library");
+    if (t->shape[ax[0]] > INT_MAX || t->shape[ax[1]] > INT_MAX)
+      return tl_error(TL_UNIMPLEMENTED, "a matrix dimension is too large for LAPACK (more than %d)", INT_MAX);
+  }
+  /* Permute: kept dims in order, then the reduced ones (rows, cols). */
+  int64_t pshape[TL_MAX_RANK], pstrides[TL_MAX_RANK], oshape[TL_MAX_RANK];
+  int pr = 0, orank = 0;
+  for (int d = 0; d < t->rank; d++) {
+    bool reduced = naxes == 0 || d == ax[0] || d == ax[1];
+    if (!reduced) {
+      pshape[pr] = t->shape[d];
+      pstrides[pr++] = t->strides[d];
+      oshape[orank++] = t->shape[d];
+    } else if (keepdims) {
+      oshape[orank++] = 1;
+    }
+  }
+  int kept = pr;
+  if (naxes == 0) {
+    for (int d = 0; d < t->rank; d++) {
+      pshape[pr] = t->shape[d];
+      pstrides[pr++] = t->strides[d];
+    }
+  } else {
+    for (int i = 0; i < naxes; i++) {
+      pshape[pr] = t->shape[ax[i]];
+      pstrides[pr++] = t->strides[ax[i]];
+    }
+  }
+  j.rows = matrix ? pshape[kept] : 1;
+  j.cols = 1;
+  for (int d = matrix ? kept + 1 : kept; d < pr; d++) j.cols *= pshape[d];
+  tl_tensor *v, *c, *o;
+  if ((s = tl_tensor_view(t->storage, dt, pr, pshape, pstrides, t->offset, &v))) return s;
+  s = tl_tensor_new(dt, pr, pshape, &c);
+  if (!s) s = tl_tensor_copy_into(c, v);
+  tl_tensor_release(v);
+  if (s) return s;
+  if ((s = tl_tensor_new(dt, orank, oshape, &o))) {
+    tl_tensor_release(c);
+    return s;
+  }
+  int64_t m = j.rows * j.cols;
+  if (m == 0) {
+    memset(tl_tensor_data(o), 0, (size_t)o->size * tl_dtypes[dt].size);
+  } else {
+    j.in = tl_tensor_data(c);
+    j.out = tl_tensor_data(o);
+    tl_parallel_for(o->size, (1 << 16) / m + 1, norm_units, &j);
+    if (j.failed == 1) s = tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
+    else if (j.failed) s = tl_error(TL_INTERNAL, "the SVD behind the matrix 2-norm did not converge (or ran out of memory)");
+  }
+  tl_tensor_release(c);
+  if (s) {
+    tl_tensor_release(o);
+    return s;
+  }
+  return tl_list_push(out, o);
+}
+
+/* norm2_direction(x, axis = {rows, cols}): u1 v1' for each matrix over the
+ * two axes (u1, v1: the singular vectors of the largest singular value), the
+ * gradient of the matrix 2-norm; zeros where the matrix is zero (0 is a
+ * subgradient there). Internal: norm's gradient rule calls it, and its own
+ * gradient (the 2-norm's second derivative) is Unimplemented, loudly. */
+static tl_status norm2_direction_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
+                                     tl_tensor_list *out) {
+  (void)op;
+  (void)n_in;
+  tl_tensor *x = in[0];
+  tl_dtype dt = x->dtype;
+  if (dt != TL_FLOAT32 && dt != TL_FLOAT64)
+    return tl_error(TL_UNIMPLEMENTED, "dtype %s is not supported (float32 or float64)", tl_dtypes[dt].name);
+  if (attr[0].n != 2) return tl_error(TL_INVALID_ARGUMENT, "axis must be a pair of axes, got %d", attr[0].n);
+  int ax[2];
+  for (int i = 0; i < 2; i++)
+    if (tl_normalize_axis("norm2_direction", attr[0].ints[i], x->rank, &ax[i])) return tl_last_status();
+  if (ax[0] == ax[1]) return tl_error(TL_INVALID_ARGUMENT, "the two axes must differ (both are %d)", ax[0]);
+  int64_t rows = x->shape[ax[0]], cols = x->shape[ax[1]];
+  if (rows > INT_MAX || cols > INT_MAX)
+    return tl_error(TL_UNIMPLEMENTED, "a matrix dimension is too large for LAPACK (more than %d)", INT_MAX);
+  int64_t pshape[TL_MAX_RANK], pstrides[TL_MAX_RANK], perm[TL_MAX_RANK], inv[TL_MAX_RANK];
+  int pr = 0;
+  for (int d = 0; d < x->rank; d++)
+    if (d != ax[0] && d != ax[1]) perm[pr++] = d;
+  perm[pr++] = ax[0];
+  perm[pr++] = ax[1];
+  for (int d = 0; d < pr; d++) {
+    pshape[d] = x->shape[perm[d]];
+    pstrides[d] = x->strides[perm[d]];
+    inv[perm[d]] = d;
+  }
+  const tl_blas_fns *blas = NULL;
+  if (x->size > 0) {
+    if (!(blas = tl_blas())) return tl_last_status();
+    if (!blas->dgesvd) return tl_error(TL_UNIMPLEMENTED, "the matrix 2-norm needs LAPACK's dgesvd");
+  }
+  tl_tensor *v, *c = NULL, *d = NULL, *o = NULL;
+  tl_status s = tl_tensor_view(x->storage, dt, pr, pshape, pstrides, x->offset, &v);
+  if (s) return s;
+  if (!(s = tl_tensor_new(dt, pr, pshape, &c))) s = tl_tensor_copy_into(c, v);
+  tl_tensor_release(v);
+  if (!s) s = tl_tensor_new(dt, pr, pshape, &d);
+  int64_t m = rows * cols, nb = m ? x->size / m : 0;
+  double *buf = NULL, *u = NULL, *w = NULL;
+  if (!s && nb) {
+    buf = malloc(sizeof(double) * (size_t)m);
+    u = malloc(sizeof(double) * (size_t)rows);
+    w = malloc(sizeof(double) * (size_t)cols);
+    if (!buf || !u || !w) s = tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
+  }
+  for (int64_t b = 0; !s && b < nb; b++) {
+    bool finite = true, zero = true;
+    for (int64_t i = 0; i < m; i++) {
+      buf[i] = tl_load_f64(tl_tensor_data(c), dt, b * m + i);
+      finite &= isfinite(buf[i]) != 0;
+      zero &= buf[i] == 0;
+    }
+    double sigma = 0;
+    if (!finite) {
+      for (int64_t i = 0; i < m; i++) tl_store_f64(tl_tensor_data(d), dt, b * m + i, NAN);
+      continue;
+    }
+    if (!zero && svd_top(blas, buf, rows, cols, &sigma, u, w) != 0) {
+      s = tl_error(TL_INTERNAL, "the SVD behind the matrix 2-norm did not converge (or ran out of memory)");
+      break;
+    }
+    for (int64_t i = 0; i < rows; i++)
+      for (int64_t k = 0; k < cols; k++)
+        tl_store_f64(tl_tensor_data(d), dt, b * m + i * cols + k, zero ? 0.0 : u[i] * w[k]);
+  }
+  free(buf);
+  free(u);
+  free(w);
+  tl_tensor_release(c);
+  if (!s) s = tl_call("transpose", 1, &d, 1, &TL_A_INTS("perm", pr, inv), &o);
+  tl_tensor_release(d);
+  if (s) return s;
+  return tl_list_push(out, o);
+}
+
+static tl_status norm2_direction_grad(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
+                                      tl_tensor *const *out, int n_out, tl_tensor *const *gout, tl_tensor **gin) {
+  (void)op, (void)in, (void)n_in, (void)attr, (void)out, (void)n_out, (void)gout, (void)gin;
+  return tl_error(TL_UNIMPLEMENTED,
+                  "the second derivative of the matrix 2-norm (tf.norm with ord 2 over a pair of axes) is not implemented");
+}
+
+/* ---- gradients ---------------------------------------------------------- */
+
+/* Norms that are a maximum: vector inf (max |x|), matrix 1 (max over ax[1]
+ * of the sums of |x| over ax[0]) and matrix inf (the axes swapped). As for
+ * reduce_max, g is shared equally among the maxima (TensorFlow's rule), times
+ * sign(x): sign(x) g mask / count, with mask 1 where the (summed) |x| equals
+ * the norm. Written with ops, so it can itself be differentiated. */
+static tl_status norm_max_grad(tl_tensor *x, const tl_attr *attr, bool matrix, ord_kind kind, tl_tensor *nrm,
+                               tl_tensor *gout, tl_tensor **gin) {
+  const tl_attr *axis = &attr[1];
+  int ax[TL_MAX_RANK], nax = 0;
+  if (axis->present)
+    for (int i = 0; i < axis->n; i++)
+      if (tl_normalize_axis("norm", axis->ints[i], x->rank, &ax[nax++])) return tl_last_status();
+  if (!axis->present)
+    for (int d = 0; d < x->rank; d++) ax[nax++] = d;
+  int64_t kshape[TL_MAX_RANK], axes64[TL_MAX_RANK];
+  for (int d = 0; d < x->rank; d++) kshape[d] = x->shape[d];
+  for (int i = 0; i < nax; i++) kshape[ax[i]] = 1;
+  tl_temps T = {0};
+  tl_named_attr rs = TL_A_INTS("shape", x->rank, kshape);
+  tl_tensor *g = tl_temps_op1(&T, "reshape", gout, 1, &rs);
+  tl_tensor *ref = tl_temps_op1(&T, "reshape", nrm, 1, &rs);
+  tl_tensor *s = tl_temps_op1(&T, "abs", x, 0, NULL);
+  int sum_ax = -1, max_ax[TL_MAX_RANK], nmax = 0;
+  if (matrix) {
+    /* ord 1 sums over the first axis of the pair and takes the max over the
+       second; inf the other way round. */
+    sum_ax = kind == ORD_INF ? ax[1] : ax[0];
+    max_ax[nmax++] = kind == ORD_INF ? ax[0] : ax[1];
+    int64_t a = sum_ax;
+    tl_named_attr sa[2] = {TL_A_INTS("axis", 1, &a), TL_A_BOOL("keepdims", true)};
+    s = tl_temps_op1(&T, "reduce_sum", s, 2, sa);
+  } else {
+    for (int i = 0; i < nax; i++) max_ax[nmax++] = ax[i];
+  }
+  for (int i = 0; i < nmax; i++) axes64[i] = max_ax[i];
+  tl_named_attr ca[2] = {TL_A_INTS("axis", nmax, axes64), TL_A_BOOL("keepdims", true)};
+  tl_tensor *mask = tl_temps_op1(&T, "cast", tl_temps_op2(&T, "equal", s, ref), 1,
+                                 (tl_named_attr[]){TL_A_DTYPE("dtype", x->dtype)});
+  tl_tensor *cnt = tl_temps_op1(&T, "reduce_sum", mask, 2, ca);
+  tl_tensor *share = tl_temps_op2(&T, "multiply", tl_temps_op2(&T, "divide", mask, cnt), g);
+  tl_tensor *r = tl_temps_op2(&T, "multiply", tl_temps_op1(&T, "sign", x, 0, NULL), share);
+  if (r) *gin = tl_tensor_retain(r);
+  tl_status st = r ? TL_OK : tl_last_status();
+  tl_temps_free(&T);
+  return st;
+}
+
+/* p-norms: g sign(x) |x|^(p-1) / norm^(p-1) (p = 2: g x / norm; p = 1: g sign(x)). */
+static tl_status norm_grad(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
+                           tl_tensor *const *out, int n_out, tl_tensor *const *gout, tl_tensor **gin) {
+  UNUSED_GRAD_ARGS;
+  tl_tensor *x = in[0];
+  const tl_attr *axis = &attr[1];
+  bool matrix = axis->present && axis->n == 2;
+  ord_kind kind;
+  double p = 2;
+  tl_status s = parse_ord(attr[0].s ? attr[0].s : "euclidean", matrix, &kind, &p);
+  if (s) return s;
+  if (kind == ORD_INF || (matrix && kind == ORD_P)) return norm_max_grad(x, attr, matrix, kind, out[0], gout[0], gin);
+  if (kind == ORD_FRO) p = 2;
+  if (kind == ORD_TWO) {
+    /* d sigma_1 / dx = u1 v1' (per matrix), times g broadcast over it. */
+    tl_temps T = {0};
+    int64_t kshape2[TL_MAX_RANK];
+    int a0, a1;
+    if (tl_normalize_axis("norm", axis->ints[0], x->rank, &a0) || tl_normalize_axis("norm", axis->ints[1], x->rank, &a1))
+      return tl_last_status();
+    for (int d = 0; d < x->rank; d++) kshape2[d] = (d == a0 || d == a1) ? 1 : x->shape[d];
+    tl_named_attr rs2 = TL_A_INTS("shape", x->rank, kshape2);
+    int64_t pair[2] = {a0, a1};
+    tl_named_attr pa = TL_A_INTS("axis", 2, pair);
+    tl_tensor *dir = tl_temps_op1(&T, "norm2_direction", x, 1, &pa);
+    tl_tensor *r = tl_temps_op2(&T, "multiply", tl_temps_op1(&T, "reshape", gout[0], 1, &rs2), dir);
+    if (r) gin[0] = tl_tensor_retain(r);
+    s = r ? TL_OK : tl_last_status();
+    tl_temps_free(&T);
+    return s;
+  }
+  /* g and the norm with the reduced dims kept as 1. */
+  int64_t kshape[TL_MAX_RANK];
+  for (int d = 0; d < x->rank; d++) {
+    bool reduced = !axis->present;
+    for (int i = 0; axis->present && i < axis->n; i++) {
+      int a;
+      if (tl_normalize_axis("norm", axis->ints[i], x->rank, &a)) return tl_last_status();
+      reduced |= a == d;
+    }
+    kshape[d] = reduced ? 1 : x->shape[d];
+  }
+  tl_tensor *g = NULL, *nrm = NULL, *t = NULL, *u = NULL, *v = NULL, *c = NULL;
+  tl_named_attr rs = TL_A_INTS("shape", x->rank, kshape);
+  if ((s = tl_call("reshape", 1, &gout[0], 1, &rs, &g)) || (s = tl_call("reshape", 1, &out[0], 1, &rs, &nrm)))
+    goto done;
+  if (p == 1) {
+    if (!(s = tl_call("sign", 1, &x, 0, NULL, &t))) s = binop("multiply", t, g, &gin[0]);
+  } else if (p == 2) {
+    if (!(s = binop("multiply", x, g, &t))) s = binop("divide", t, nrm, &gin[0]);
+  } else {
+    /* sign(x) |x|^(p-1) g / nrm^(p-1) */
+    if ((s = tl_tensor_scalar_f64(x->dtype, p - 1, &c)) || (s = tl_call("abs", 1, &x, 0, NULL, &t)) ||
+        (s = binop("pow", t, c, &u)))
+      goto done;
+    tl_tensor_release(t);
+    t = NULL;
+    if ((s = tl_call("sign", 1, &x, 0, NULL, &t)) || (s = binop("multiply", u, t, &v))) goto done;
+    tl_tensor_release(u);
+    tl_tensor_release(t);
+    u = t = NULL;
+    if ((s = binop("multiply", v, g, &u)) || (s = binop("pow", nrm, c, &t))) goto done;
+    s = binop("divide", u, t, &gin[0]);
+  }
+done:
+  tl_tensor_release(g);
+  tl_tensor_release(nrm);
+  tl_tensor_release(t);
+  tl_tensor_release(u);
+  tl_tensor_release(v);
+  tl_tensor_release(c);
+  return s;
+}
+
+tl_op_def tl_ops_norm[] = {
+    {.name = "norm", .inputs = "tensor", .attrs = "ord:string=euclidean, axis:ints?, keepdims:bool=false",
+     .forward = norm_fwd, .grad = norm_grad, .api = "tf.norm tf.linalg.norm",
+     .doc = "Vector norm (axis nil or one axis) or matrix norm (a pair of axes); ord 'euclidean', 'fro', 1, 2, inf or p."},
+    {.name = "norm2_direction", .inputs = "tensor", .attrs = "axis:ints", .forward = norm2_direction_fwd,
+     .grad = norm2_direction_grad, .api = "-",
+     .doc = "u1 v1' of the largest singular value of each matrix over the pair of axes (the matrix 2-norm's gradient)."},
+    {0},
+};
