@@ -1,25 +1,9 @@
--- tlua side of bench/run_autodiff.sh: one training step of the seed's MLP
+-- tlua side of bench/run.sh --suite autodiff: one training step of the seed's MLP
 -- (784-256-128-10, relu, softmax cross-entropy, Nadam) built from tlua ops
 -- and the tape; and the tape's recording overhead on a 10-element op.
 -- Prints "case seconds_per_iteration" lines.
-local now = tf.core.now
-
-local function timeit(fn, min_time)
-  min_time = min_time or 0.5
-  for _ = 1, 5 do fn() end
-  local best = math.huge
-  for _ = 1, 5 do
-    local iters, t0 = 0, now()
-    local elapsed
-    repeat
-      fn()
-      iters = iters + 1
-      elapsed = now() - t0
-    until elapsed >= min_time / 5
-    best = math.min(best, elapsed / iters)
-  end
-  return best
-end
+local bench = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/common.lua")
+local function timeit(fn, min_time) return bench.timeit(fn, min_time or 0.5, 5) end
 
 local function glorot(fan_in, fan_out)
   local limit = math.sqrt(6 / (fan_in + fan_out))
@@ -66,12 +50,4 @@ cases.add10_tape = function()
 end
 
 local order = { "add10_notape", "add10_tape", "mlp_step_32", "mlp_step_256" }
-local want = {}
-for i = 1, #arg do want[arg[i]] = true end
-for _, name in ipairs(order) do
-  if next(want) == nil or want[name] then
-    local ok, t = pcall(cases[name])
-    if ok then print(("%s %.9g"):format(name, t)) else print(("%s error %s"):format(name, tostring(t))) end
-    io.stdout:flush()
-  end
-end
+bench.run(cases, order)

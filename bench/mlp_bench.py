@@ -1,21 +1,11 @@
-# PyTorch side of bench/run_autodiff.sh (same cases as mlp_bench.lua).
-import sys, time, torch
+# PyTorch side of bench/run.sh --suite autodiff (same cases as mlp_bench.lua).
+import sys, torch
 import torch.nn.functional as F
 torch.set_flush_denormal(True)
 torch.set_num_threads(int(sys.argv[1]))
-now = time.perf_counter
+from timing import timeit as _timeit
 
-def timeit(fn, min_time=0.5):
-    for _ in range(5): fn()
-    best = float("inf")
-    for _ in range(5):
-        iters, t0 = 0, now()
-        while True:
-            fn(); iters += 1
-            el = now() - t0
-            if el >= min_time / 5: break
-        best = min(best, el / iters)
-    return best
+def timeit(fn, min_time=0.5): return _timeit(fn, min_time, warmup=5)
 
 def mlp(batch):
     torch.manual_seed(1)

@@ -1,21 +1,9 @@
 # PyTorch side of bench/run.sh: prints "case seconds_per_iteration" lines.
-import sys, time, torch
+import sys, torch
 torch.set_flush_denormal(True)
 n_threads = int(sys.argv[1])
 torch.set_num_threads(n_threads)
-now = time.perf_counter
-
-def timeit(fn, min_time=0.3):
-    fn(); fn()
-    best = float("inf")
-    for _ in range(5):
-        iters, t0 = 0, now()
-        while True:
-            fn(); iters += 1
-            el = now() - t0
-            if el >= min_time / 5: break
-        best = min(best, el / iters)
-    return best
+from timing import timeit
 
 def add_10():
     a, b = torch.rand(10), torch.rand(10)

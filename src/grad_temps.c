@@ -27,3 +27,25 @@ tl_tensor *tl_temps_op2(tl_temps *T, const char *name, tl_tensor *a, tl_tensor *
   if (!a || !b || tl_call(name, 2, in, 0, NULL, &o)) return NULL;
   return tl_temps_keep(T, o);
 }
+
+tl_tensor *tl_temps_scalar(tl_temps *T, tl_dtype dt, double v) {
+  tl_tensor *o;
+  if (tl_tensor_scalar_f64(dt, v, &o)) return NULL;
+  return tl_temps_keep(T, o);
+}
+
+tl_tensor *tl_temps_cast(tl_temps *T, tl_tensor *a, tl_dtype dt) {
+  return tl_temps_op1(T, "cast", a, 1, (tl_named_attr[]){TL_A_DTYPE("dtype", dt)});
+}
+
+tl_status tl_temps_give(tl_temps *T, tl_tensor *res, tl_tensor **gin, bool last) {
+  tl_status s = TL_OK;
+  if (!res) {
+    s = tl_last_status();
+    if (!s) s = tl_error(TL_INTERNAL, "internal: gradient failed without a message");
+  } else {
+    *gin = tl_tensor_retain(res);
+  }
+  if (last || s) tl_temps_free(T);
+  return s;
+}

@@ -19,4 +19,16 @@ void tl_temps_free(tl_temps *T);
 /* op(a) / op(a, b) through tl_call; the result is kept in T. */
 tl_tensor *tl_temps_op1(tl_temps *T, const char *name, tl_tensor *a, int na, const tl_named_attr *attrs);
 tl_tensor *tl_temps_op2(tl_temps *T, const char *name, tl_tensor *a, tl_tensor *b);
+/* op(a) without attributes. */
+static inline tl_tensor *tl_temps_un(tl_temps *T, const char *name, tl_tensor *a) {
+  return tl_temps_op1(T, name, a, 0, NULL);
+}
+/* A scalar of dtype dt, kept in T. */
+tl_tensor *tl_temps_scalar(tl_temps *T, tl_dtype dt, double v);
+/* cast(a, dt), kept in T. */
+tl_tensor *tl_temps_cast(tl_temps *T, tl_tensor *a, tl_dtype dt);
+/* Hands res (one of T's temporaries, or NULL after a failure) to *gin as a
+ * new reference and returns the status; releases T's temporaries when last
+ * (the rule's final result) or on failure. */
+tl_status tl_temps_give(tl_temps *T, tl_tensor *res, tl_tensor **gin, bool last);
 #endif

@@ -29,6 +29,7 @@
  * Not here: unary ops (ops_unary.c), reductions, tf.where (ops_index.c).
  */
 #include "tl.h"
+#include "grad_temps.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -698,68 +699,11 @@ fail:
  * early when g is NULL or the inputs are not floating point (the tape then
  * has nothing to do with them). Temporaries live in a small list released at
  * the end; a helper given a NULL operand (an earlier failure) returns NULL,
- * so a chain stops at the first error and give() reports it. */
-
-typedef struct temps {
-  tl_tensor *t[16];
-  int n;
-} temps;
-
-static tl_tensor *keep(temps *T, tl_tensor *t) {
-  if (T->n == (int)(sizeof T->t / sizeof T->t[0])) {
-    tl_tensor_release(t);
-    tl_error(TL_INTERNAL, "internal: a gradient rule needs more temporaries");
-    return NULL;
-  }
-  return T->t[T->n++] = t;
-}
-
-static void temps_free(temps *T) {
-  for (int i = 0; i < T->n; i++) tl_tensor_release(T->t[i]);
-  T->n = 0;
-}
-
-static tl_tensor *op1(temps *T, const char *name, tl_tensor *a) {
-  tl_tensor *o;
-  if (!a || tl_call(name, 1, &a, 0, NULL, &o)) return NULL;
-  return keep(T, o);
-}
-
-static tl_tensor *op2(temps *T, const char *name, tl_tensor *a, tl_tensor *b) {
-  tl_tensor *o, *in[2] = {a, b};
-  if (!a || !b || tl_call(name, 2, in, 0, NULL, &o)) return NULL;
-  return keep(T, o);
-}
-
-static tl_tensor *scalar(temps *T, tl_dtype dt, double v) {
-  tl_tensor *o;
-  if (tl_tensor_scalar_f64(dt, v, &o)) return NULL;
-  return keep(T, o);
-}
-
-static tl_tensor *cast_to(temps *T, tl_tensor *a, tl_dtype dt) {
-  tl_tensor *o;
-  if (!a || tl_call("cast", 1, &a, 1, (tl_named_attr[]){TL_A_DTYPE("dtype", dt)}, &o)) return NULL;
-  return keep(T, o);
-}
+ * so a chain stops at the first error and tl_temps_give reports it. */
 
 /* cast(cmp(a, b), dt): a 0/1 mask that multiplies a gradient. */
-static tl_tensor *mask(temps *T, const char *cmp, tl_tensor *a, tl_tensor *b, tl_dtype dt) {
-  return cast_to(T, op2(T, cmp, a, b), dt);
-}
-
-/* Hands res (one of T's temporaries, or NULL after a failure) to *gin; with
- * last, releases the temporaries (the final result of a rule). */
-static tl_status give(temps *T, tl_tensor *res, tl_tensor **gin, bool last) {
-  tl_status s = TL_OK;
-  if (!res) {
-    s = tl_last_status();
-    if (!s) s = tl_error(TL_INTERNAL, "internal: gradient failed without a message");
-  } else {
-    *gin = tl_tensor_retain(res);
-  }
-  if (last || s) temps_free(T);
-  return s;
+static tl_tensor *mask(tl_temps *T, const char *cmp, tl_tensor *a, tl_tensor *b, tl_dtype dt) {
+  return tl_temps_cast(T, tl_temps_op2(T, cmp, a, b), dt);
 }
 
 static bool is_float(const tl_tensor *t) { return t && tl_dtypes[t->dtype].kind == TL_KIND_FLOAT; }
@@ -785,18 +729,18 @@ static tl_status add_grad(GRAD_ARGS) {
 static tl_status subtract_grad(GRAD_ARGS) {
   UNUSED_GRAD_ARGS;
   NEED_FLOAT_GRAD;
-  temps T = {0};
+  tl_temps T = {0};
   gin[0] = tl_tensor_retain(gout[0]);
-  return give(&T, op1(&T, "negative", gout[0]), &gin[1], true);
+  return tl_temps_give(&T, tl_temps_un(&T, "negative", gout[0]), &gin[1], true);
 }
 
 static tl_status multiply_grad(GRAD_ARGS) {
   UNUSED_GRAD_ARGS;
   NEED_FLOAT_GRAD;
-  temps T = {0};
-  tl_status s = give(&T, op2(&T, "multiply", gout[0], in[1]), &gin[0], false);
+  tl_temps T = {0};
+  tl_status s = tl_temps_give(&T, tl_temps_op2(&T, "multiply", gout[0], in[1]), &gin[0], false);
   if (s) return s;
-  return give(&T, op2(&T, "multiply", gout[0], in[0]), &gin[1], true);
+  return tl_temps_give(&T, tl_temps_op2(&T, "multiply", gout[0], in[0]), &gin[1], true);
 }
 
 /* dx = g / y, dy = -g x / y^2 = -dx z. divide_no_nan: dx is 0 where y is 0,
@@ -805,21 +749,21 @@ static tl_status multiply_grad(GRAD_ARGS) {
 static tl_status divide_grad(GRAD_ARGS) {
   UNUSED_GRAD_ARGS;
   NEED_FLOAT_GRAD;
-  temps T = {0};
-  tl_tensor *gx = op2(&T, op->name, gout[0], in[1]);
-  tl_status s = give(&T, gx, &gin[0], false);
+  tl_temps T = {0};
+  tl_tensor *gx = tl_temps_op2(&T, op->name, gout[0], in[1]);
+  tl_status s = tl_temps_give(&T, gx, &gin[0], false);
   if (s) return s;
-  return give(&T, op1(&T, "negative", op2(&T, "multiply", gx, out[0])), &gin[1], true);
+  return tl_temps_give(&T, tl_temps_un(&T, "negative", tl_temps_op2(&T, "multiply", gx, out[0])), &gin[1], true);
 }
 
 /* TF: dx = g, dy = -g floor(x / y). */
 static tl_status floormod_grad(GRAD_ARGS) {
   UNUSED_GRAD_ARGS;
   NEED_FLOAT_GRAD;
-  temps T = {0};
+  tl_temps T = {0};
   gin[0] = tl_tensor_retain(gout[0]);
-  tl_tensor *q = op2(&T, "floordiv", in[0], in[1]);
-  return give(&T, op1(&T, "negative", op2(&T, "multiply", gout[0], q)), &gin[1], true);
+  tl_tensor *q = tl_temps_op2(&T, "floordiv", in[0], in[1]);
+  return tl_temps_give(&T, tl_temps_un(&T, "negative", tl_temps_op2(&T, "multiply", gout[0], q)), &gin[1], true);
 }
 
 /* Smallest normal number of a float dtype (float16's is far above float32's). */
@@ -839,15 +783,15 @@ static tl_status pow_grad(GRAD_ARGS) {
   NEED_FLOAT_GRAD;
   tl_tensor *x = in[0], *y = in[1], *g = gout[0];
   tl_dtype dt = x->dtype;
-  temps T = {0};
-  tl_tensor *one = scalar(&T, dt, 1.0);
-  tl_tensor *p = op2(&T, "pow", x, op2(&T, "subtract", y, one));
-  tl_status s = give(&T, op2(&T, "multiply", op2(&T, "multiply", g, y), p), &gin[0], false);
+  tl_temps T = {0};
+  tl_tensor *one = tl_temps_scalar(&T, dt, 1.0);
+  tl_tensor *p = tl_temps_op2(&T, "pow", x, tl_temps_op2(&T, "subtract", y, one));
+  tl_status s = tl_temps_give(&T, tl_temps_op2(&T, "multiply", tl_temps_op2(&T, "multiply", g, y), p), &gin[0], false);
   if (s) return s;
-  tl_tensor *zero = scalar(&T, dt, 0.0);
-  tl_tensor *lx = op1(&T, "log", op2(&T, "maximum", x, scalar(&T, dt, tiny_of(dt))));
-  lx = op2(&T, "multiply", lx, mask(&T, "greater", x, zero, dt));
-  return give(&T, op2(&T, "multiply", op2(&T, "multiply", g, out[0]), lx), &gin[1], true);
+  tl_tensor *zero = tl_temps_scalar(&T, dt, 0.0);
+  tl_tensor *lx = tl_temps_un(&T, "log", tl_temps_op2(&T, "maximum", x, tl_temps_scalar(&T, dt, tiny_of(dt))));
+  lx = tl_temps_op2(&T, "multiply", lx, mask(&T, "greater", x, zero, dt));
+  return tl_temps_give(&T, tl_temps_op2(&T, "multiply", tl_temps_op2(&T, "multiply", g, out[0]), lx), &gin[1], true);
 }
 
 /* TF: the gradient goes to x where x >= y (maximum) or x <= y (minimum),
@@ -855,11 +799,11 @@ static tl_status pow_grad(GRAD_ARGS) {
 static tl_status extreme_grad(GRAD_ARGS, const char *cmp) {
   UNUSED_GRAD_ARGS;
   NEED_FLOAT_GRAD;
-  temps T = {0};
-  tl_tensor *gx = op2(&T, "multiply", gout[0], mask(&T, cmp, in[0], in[1], in[0]->dtype));
-  tl_status s = give(&T, gx, &gin[0], false);
+  tl_temps T = {0};
+  tl_tensor *gx = tl_temps_op2(&T, "multiply", gout[0], mask(&T, cmp, in[0], in[1], in[0]->dtype));
+  tl_status s = tl_temps_give(&T, gx, &gin[0], false);
   if (s) return s;
-  return give(&T, op2(&T, "subtract", gout[0], gx), &gin[1], true);
+  return tl_temps_give(&T, tl_temps_op2(&T, "subtract", gout[0], gx), &gin[1], true);
 }
 static tl_status maximum_grad(GRAD_ARGS) {
   return extreme_grad(op, in, n_in, attr, out, n_out, gout, gin, "greater_equal");
@@ -872,12 +816,12 @@ static tl_status minimum_grad(GRAD_ARGS) {
 static tl_status squared_difference_grad(GRAD_ARGS) {
   UNUSED_GRAD_ARGS;
   NEED_FLOAT_GRAD;
-  temps T = {0};
-  tl_tensor *t = op2(&T, "multiply", gout[0], op2(&T, "subtract", in[0], in[1]));
-  tl_tensor *gx = op2(&T, "add", t, t);
-  tl_status s = give(&T, gx, &gin[0], false);
+  tl_temps T = {0};
+  tl_tensor *t = tl_temps_op2(&T, "multiply", gout[0], tl_temps_op2(&T, "subtract", in[0], in[1]));
+  tl_tensor *gx = tl_temps_op2(&T, "add", t, t);
+  tl_status s = tl_temps_give(&T, gx, &gin[0], false);
   if (s) return s;
-  return give(&T, op1(&T, "negative", gx), &gin[1], true);
+  return tl_temps_give(&T, tl_temps_un(&T, "negative", gx), &gin[1], true);
 }
 
 /* relu_grad(g, f) = g (f > 0): linear in g, piecewise constant in f (a zero
@@ -885,8 +829,8 @@ static tl_status squared_difference_grad(GRAD_ARGS) {
 static tl_status relu_grad_grad(GRAD_ARGS) {
   UNUSED_GRAD_ARGS;
   NEED_FLOAT_GRAD;
-  temps T = {0};
-  tl_status s = give(&T, op2(&T, "relu_grad", gout[0], in[1]), &gin[0], true);
+  tl_temps T = {0};
+  tl_status s = tl_temps_give(&T, tl_temps_op2(&T, "relu_grad", gout[0], in[1]), &gin[0], true);
   if (s) return s;
   return tl_tensor_zeros(in[1]->dtype, in[1]->rank, in[1]->shape, &gin[1]);
 }
@@ -896,11 +840,11 @@ static tl_status sigmoid_grad_grad(GRAD_ARGS) {
   UNUSED_GRAD_ARGS;
   NEED_FLOAT_GRAD;
   tl_tensor *y = in[0], *g = in[1], *gg = gout[0];
-  temps T = {0};
-  tl_tensor *d = op2(&T, "subtract", scalar(&T, y->dtype, 1.0), op2(&T, "add", y, y));
-  tl_status s = give(&T, op2(&T, "multiply", op2(&T, "multiply", gg, g), d), &gin[0], false);
+  tl_temps T = {0};
+  tl_tensor *d = tl_temps_op2(&T, "subtract", tl_temps_scalar(&T, y->dtype, 1.0), tl_temps_op2(&T, "add", y, y));
+  tl_status s = tl_temps_give(&T, tl_temps_op2(&T, "multiply", tl_temps_op2(&T, "multiply", gg, g), d), &gin[0], false);
   if (s) return s;
-  return give(&T, op2(&T, "sigmoid_grad", y, gg), &gin[1], true);
+  return tl_temps_give(&T, tl_temps_op2(&T, "sigmoid_grad", y, gg), &gin[1], true);
 }
 
 /* tanh_grad(y, g) = g (1 - y^2): d/dy = -2 gg g y, d/dg = tanh_grad(y, gg). */
@@ -908,11 +852,11 @@ static tl_status tanh_grad_grad(GRAD_ARGS) {
   UNUSED_GRAD_ARGS;
   NEED_FLOAT_GRAD;
   tl_tensor *y = in[0], *g = in[1], *gg = gout[0];
-  temps T = {0};
-  tl_tensor *t = op2(&T, "multiply", op2(&T, "multiply", gg, g), y);
-  tl_status s = give(&T, op1(&T, "negative", op2(&T, "add", t, t)), &gin[0], false);
+  tl_temps T = {0};
+  tl_tensor *t = tl_temps_op2(&T, "multiply", tl_temps_op2(&T, "multiply", gg, g), y);
+  tl_status s = tl_temps_give(&T, tl_temps_un(&T, "negative", tl_temps_op2(&T, "add", t, t)), &gin[0], false);
   if (s) return s;
-  return give(&T, op2(&T, "tanh_grad", y, gg), &gin[1], true);
+  return tl_temps_give(&T, tl_temps_op2(&T, "tanh_grad", y, gg), &gin[1], true);
 }
 
 /* Between float dtypes the gradient is cast back; to or from integers and
@@ -924,8 +868,8 @@ static tl_status cast_grad(GRAD_ARGS) {
     gin[0] = tl_tensor_retain(gout[0]);
     return TL_OK;
   }
-  temps T = {0};
-  return give(&T, cast_to(&T, gout[0], in[0]->dtype), &gin[0], true);
+  tl_temps T = {0};
+  return tl_temps_give(&T, tl_temps_cast(&T, gout[0], in[0]->dtype), &gin[0], true);
 }
 
 /* TF: t gets g where clip_value_min <= t <= clip_value_max (NaN too), each
@@ -935,12 +879,12 @@ static tl_status clip_grad(GRAD_ARGS) {
   UNUSED_GRAD_ARGS;
   NEED_FLOAT_GRAD;
   tl_tensor *t = in[0], *g = gout[0];
-  temps T = {0};
-  tl_tensor *below = op2(&T, "less", t, in[1]), *above = op2(&T, "greater", t, in[2]);
-  tl_tensor *inside = op1(&T, "logical_not", op2(&T, "logical_or", below, above));
-  tl_status s = give(&T, op2(&T, "multiply", g, cast_to(&T, inside, t->dtype)), &gin[0], false);
-  if (!s) s = give(&T, op2(&T, "multiply", g, cast_to(&T, below, t->dtype)), &gin[1], false);
-  if (!s) s = give(&T, op2(&T, "multiply", g, cast_to(&T, above, t->dtype)), &gin[2], true);
+  tl_temps T = {0};
+  tl_tensor *below = tl_temps_op2(&T, "less", t, in[1]), *above = tl_temps_op2(&T, "greater", t, in[2]);
+  tl_tensor *inside = tl_temps_un(&T, "logical_not", tl_temps_op2(&T, "logical_or", below, above));
+  tl_status s = tl_temps_give(&T, tl_temps_op2(&T, "multiply", g, tl_temps_cast(&T, inside, t->dtype)), &gin[0], false);
+  if (!s) s = tl_temps_give(&T, tl_temps_op2(&T, "multiply", g, tl_temps_cast(&T, below, t->dtype)), &gin[1], false);
+  if (!s) s = tl_temps_give(&T, tl_temps_op2(&T, "multiply", g, tl_temps_cast(&T, above, t->dtype)), &gin[2], true);
   return s;
 }
 

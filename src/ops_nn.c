@@ -910,20 +910,6 @@ static tl_tensor *sum_keep(tl_temps *T, tl_tensor *a, int64_t axis) {
   return tl_temps_op1(T, "reduce_sum", a, 2, (tl_named_attr[]){TL_A_INT("axis", axis), TL_A_BOOL("keepdims", true)});
 }
 
-/* Hands `res` (one of T's temporaries, or NULL after a failure) to *gin;
- * with free_after, releases the temporaries (the last result of a rule). */
-static tl_status give(tl_temps *T, tl_tensor *res, tl_tensor **gin, bool free_after) {
-  tl_status s = TL_OK;
-  if (!res) {
-    s = tl_last_status();
-    if (!s) s = tl_error(TL_INTERNAL, "gradient failed without a message");
-  } else {
-    *gin = tl_tensor_retain(res);
-  }
-  if (free_after || s) tl_temps_free(T);
-  return s;
-}
-
 #define GRAD_ARGS                                                                              \
   const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr, tl_tensor *const *out, \
       int n_out, tl_tensor *const *gout, tl_tensor **gin
@@ -936,7 +922,7 @@ static tl_status softmax_grad(GRAD_ARGS) {
   tl_temps T = {0};
   tl_tensor *y = out[0], *g = gout[0];
   tl_tensor *d = tl_temps_op2(&T, "subtract", g, sum_keep(&T, tl_temps_op2(&T, "multiply", g, y), attr[0].i));
-  return give(&T, tl_temps_op2(&T, "multiply", d, y), &gin[0], true);
+  return tl_temps_give(&T, tl_temps_op2(&T, "multiply", d, y), &gin[0], true);
 }
 
 /* dx = g - softmax sum(g) = g - exp(y) sum(g) */
@@ -946,7 +932,7 @@ static tl_status log_softmax_grad(GRAD_ARGS) {
   tl_temps T = {0};
   tl_tensor *g = gout[0];
   tl_tensor *p = tl_temps_op1(&T, "exp", out[0], 0, NULL);
-  return give(&T, tl_temps_op2(&T, "subtract", g, tl_temps_op2(&T, "multiply", p, sum_keep(&T, g, attr[0].i))), &gin[0], true);
+  return tl_temps_give(&T, tl_temps_op2(&T, "subtract", g, tl_temps_op2(&T, "multiply", p, sum_keep(&T, g, attr[0].i))), &gin[0], true);
 }
 
 static tl_tensor *expand(tl_temps *T, tl_tensor *g, int64_t axis) {
@@ -975,13 +961,13 @@ static tl_status sparse_xent_grad_grad(GRAD_ARGS) {
   tl_tensor *p = tl_temps_op1(&T, "softmax", logits, 0, NULL);
   tl_tensor *u = tl_temps_op2(&T, "subtract", gg, sum_keep(&T, tl_temps_op2(&T, "multiply", gg, p), -1));
   tl_tensor *dl = tl_temps_op2(&T, "multiply", tl_temps_op2(&T, "multiply", u, p), expand(&T, in[2], -1));
-  tl_status s = give(&T, dl, &gin[1], false);
+  tl_status s = tl_temps_give(&T, dl, &gin[1], false);
   if (s) return s;
   tl_tensor *oh = tl_temps_op1(&T, "one_hot", labels, 2,
                       (tl_named_attr[]){TL_A_INT("depth", logits->shape[logits->rank - 1]),
                                         TL_A_DTYPE("dtype", logits->dtype)});
   tl_tensor *q = tl_temps_op2(&T, "multiply", gg, tl_temps_op2(&T, "subtract", p, oh));
-  return give(&T, tl_temps_op1(&T, "reduce_sum", q, 1, (tl_named_attr[]){TL_A_INT("axis", -1)}), &gin[2], true);
+  return tl_temps_give(&T, tl_temps_op1(&T, "reduce_sum", q, 1, (tl_named_attr[]){TL_A_INT("axis", -1)}), &gin[2], true);
 }
 
 /* loss = sum(z) lse(x) - sum(z x) along axis:
@@ -999,10 +985,10 @@ static tl_status xent_grad(GRAD_ARGS) {
   tl_tensor *g = expand(&T, gout[0], ax);
   tl_tensor *p = tl_temps_op1(&T, "softmax", logits, 1, (tl_named_attr[]){TL_A_INT("axis", ax)});
   tl_tensor *d = tl_temps_op2(&T, "subtract", tl_temps_op2(&T, "multiply", p, sum_keep(&T, z, ax)), z);
-  tl_status s = give(&T, tl_temps_op2(&T, "multiply", d, g), &gin[1], false);
+  tl_status s = tl_temps_give(&T, tl_temps_op2(&T, "multiply", d, g), &gin[1], false);
   if (s) return s;
   tl_tensor *ls = tl_temps_op1(&T, "log_softmax", logits, 1, (tl_named_attr[]){TL_A_INT("axis", ax)});
-  return give(&T, tl_temps_op1(&T, "negative", tl_temps_op2(&T, "multiply", ls, g), 0, NULL), &gin[0], true);
+  return tl_temps_give(&T, tl_temps_op1(&T, "negative", tl_temps_op2(&T, "multiply", ls, g), 0, NULL), &gin[0], true);
 }
 
 /* d/dx = (sigmoid(x) - z) g, d/dz = -x g (TF's). */
@@ -1013,9 +999,9 @@ static tl_status sigmoid_xent_grad(GRAD_ARGS) {
   tl_tensor *z = in[0], *x = in[1], *g = gout[0];
   tl_temps T = {0};
   tl_tensor *d = tl_temps_op2(&T, "subtract", tl_temps_op1(&T, "sigmoid", x, 0, NULL), z);
-  tl_status s = give(&T, tl_temps_op2(&T, "multiply", d, g), &gin[1], false);
+  tl_status s = tl_temps_give(&T, tl_temps_op2(&T, "multiply", d, g), &gin[1], false);
   if (s) return s;
-  return give(&T, tl_temps_op1(&T, "negative", tl_temps_op2(&T, "multiply", x, g), 0, NULL), &gin[0], true);
+  return tl_temps_give(&T, tl_temps_op1(&T, "negative", tl_temps_op2(&T, "multiply", x, g), 0, NULL), &gin[0], true);
 }
 
 static tl_status l2_loss_grad(GRAD_ARGS) {
@@ -1023,7 +1009,7 @@ static tl_status l2_loss_grad(GRAD_ARGS) {
   (void)attr;
   (void)out;
   tl_temps T = {0};
-  return give(&T, tl_temps_op2(&T, "multiply", in[0], gout[0]), &gin[0], true);
+  return tl_temps_give(&T, tl_temps_op2(&T, "multiply", in[0], gout[0]), &gin[0], true);
 }
 
 /* The forward's hidden second output is the mask already scaled by
@@ -1038,7 +1024,7 @@ static tl_status dropout_grad(GRAD_ARGS) {
   if (!gout[0]) return TL_OK;
   if (n_out < 2) return tl_error(TL_INTERNAL, "internal: dropout recorded without its mask");
   tl_temps T = {0};
-  return give(&T, tl_temps_op2(&T, "multiply", gout[0], out[1]), &gin[0], true);
+  return tl_temps_give(&T, tl_temps_op2(&T, "multiply", gout[0], out[1]), &gin[0], true);
 }
 
 /* d/dvalue = g; d/dbias = g summed over every axis but the channel one. */

@@ -149,15 +149,14 @@ static void norm_units(int64_t begin, int64_t end, void *ctx) {
     else
       memcpy(buf, (const double *)j->in + b * m, sizeof(double) * (size_t)m);
     double r;
-    bool finite = true;
+    bool has_nan = false, has_inf = false;
     if (j->kind == ORD_TWO) /* LAPACK is not given NaN or inf: the norm is NaN if any is NaN, else inf */
-      for (int64_t i = 0; i < m; i++)
-        if (!isfinite(buf[i])) {
-          r = finite || isnan(buf[i]) ? buf[i] * buf[i] : r;
-          finite = false;
-        }
-    if (!finite) {
-      /* r set above */
+      for (int64_t i = 0; i < m; i++) {
+        has_nan |= isnan(buf[i]) != 0;
+        has_inf |= isinf(buf[i]) != 0;
+      }
+    if (has_nan || has_inf) {
+      r = has_nan ? NAN : INFINITY;
     } else if (j->kind == ORD_TWO) {
       if (svd_top(j->blas, buf, j->rows, j->cols, &r, NULL, NULL) != 0) {
         __atomic_store_n(&j->failed, 2, __ATOMIC_RELAXED);
@@ -392,7 +391,7 @@ static tl_status norm_max_grad(tl_tensor *x, const tl_attr *attr, bool matrix, o
   tl_named_attr rs = TL_A_INTS("shape", x->rank, kshape);
   tl_tensor *g = tl_temps_op1(&T, "reshape", gout, 1, &rs);
   tl_tensor *ref = tl_temps_op1(&T, "reshape", nrm, 1, &rs);
-  tl_tensor *s = tl_temps_op1(&T, "abs", x, 0, NULL);
+  tl_tensor *s = tl_temps_un(&T, "abs", x);
   int sum_ax = -1, max_ax[TL_MAX_RANK], nmax = 0;
   if (matrix) {
     /* ord 1 sums over the first axis of the pair and takes the max over the
@@ -407,15 +406,10 @@ static tl_status norm_max_grad(tl_tensor *x, const tl_attr *attr, bool matrix, o
   }
   for (int i = 0; i < nmax; i++) axes64[i] = max_ax[i];
   tl_named_attr ca[2] = {TL_A_INTS("axis", nmax, axes64), TL_A_BOOL("keepdims", true)};
-  tl_tensor *mask = tl_temps_op1(&T, "cast", tl_temps_op2(&T, "equal", s, ref), 1,
-                                 (tl_named_attr[]){TL_A_DTYPE("dtype", x->dtype)});
+  tl_tensor *mask = tl_temps_cast(&T, tl_temps_op2(&T, "equal", s, ref), x->dtype);
   tl_tensor *cnt = tl_temps_op1(&T, "reduce_sum", mask, 2, ca);
   tl_tensor *share = tl_temps_op2(&T, "multiply", tl_temps_op2(&T, "divide", mask, cnt), g);
-  tl_tensor *r = tl_temps_op2(&T, "multiply", tl_temps_op1(&T, "sign", x, 0, NULL), share);
-  if (r) *gin = tl_tensor_retain(r);
-  tl_status st = r ? TL_OK : tl_last_status();
-  tl_temps_free(&T);
-  return st;
+  return tl_temps_give(&T, tl_temps_op2(&T, "multiply", tl_temps_un(&T, "sign", x), share), gin, true);
 }
 
 /* p-norms: g sign(x) |x|^(p-1) / norm^(p-1) (p = 2: g x / norm; p = 1: g sign(x)). */
@@ -431,24 +425,6 @@ static tl_status norm_grad(const tl_op_def *op, tl_tensor *const *in, int n_in, 
   if (s) return s;
   if (kind == ORD_INF || (matrix && kind == ORD_P)) return norm_max_grad(x, attr, matrix, kind, out[0], gout[0], gin);
   if (kind == ORD_FRO) p = 2;
-  if (kind == ORD_TWO) {
-    /* d sigma_1 / dx = u1 v1' (per matrix), times g broadcast over it. */
-    tl_temps T = {0};
-    int64_t kshape2[TL_MAX_RANK];
-    int a0, a1;
-    if (tl_normalize_axis("norm", axis->ints[0], x->rank, &a0) || tl_normalize_axis("norm", axis->ints[1], x->rank, &a1))
-      return tl_last_status();
-    for (int d = 0; d < x->rank; d++) kshape2[d] = (d == a0 || d == a1) ? 1 : x->shape[d];
-    tl_named_attr rs2 = TL_A_INTS("shape", x->rank, kshape2);
-    int64_t pair[2] = {a0, a1};
-    tl_named_attr pa = TL_A_INTS("axis", 2, pair);
-    tl_tensor *dir = tl_temps_op1(&T, "norm2_direction", x, 1, &pa);
-    tl_tensor *r = tl_temps_op2(&T, "multiply", tl_temps_op1(&T, "reshape", gout[0], 1, &rs2), dir);
-    if (r) gin[0] = tl_tensor_retain(r);
-    s = r ? TL_OK : tl_last_status();
-    tl_temps_free(&T);
-    return s;
-  }
   /* g and the norm with the reduced dims kept as 1. */
   int64_t kshape[TL_MAX_RANK];
   for (int d = 0; d < x->rank; d++) {
@@ -464,6 +440,12 @@ static tl_status norm_grad(const tl_op_def *op, tl_tensor *const *in, int n_in, 
   tl_named_attr rs = TL_A_INTS("shape", x->rank, kshape);
   if ((s = tl_call("reshape", 1, &gout[0], 1, &rs, &g)) || (s = tl_call("reshape", 1, &out[0], 1, &rs, &nrm)))
     goto done;
+  if (kind == ORD_TWO) {
+    /* d sigma_1 / dx = u1 v1' per matrix (norm2_direction normalizes the axes), times g. */
+    int64_t pair[2] = {axis->ints[0], axis->ints[1]};
+    if (!(s = tl_call("norm2_direction", 1, &x, 1, &TL_A_INTS("axis", 2, pair), &t))) s = binop("multiply", g, t, &gin[0]);
+    goto done;
+  }
   if (p == 1) {
     if (!(s = tl_call("sign", 1, &x, 0, NULL, &t))) s = binop("multiply", t, g, &gin[0]);
   } else if (p == 2) {

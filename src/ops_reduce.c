@@ -1032,12 +1032,6 @@ static tl_tensor *where3(tl_temps *T, tl_tensor *c, tl_tensor *a, tl_tensor *b) 
   return tl_temps_keep(T, o);
 }
 
-static tl_tensor *scalar(tl_temps *T, tl_dtype dt, double v) {
-  tl_tensor *o;
-  if (tl_tensor_scalar_f64(dt, v, &o)) return NULL;
-  return tl_temps_keep(T, o);
-}
-
 static tl_tensor *reshape_to(tl_temps *T, tl_tensor *a, int rank, const int64_t *shape) {
   return tl_temps_op1(T, "reshape", a, 1, (tl_named_attr[]){TL_A_INTS("shape", rank, shape)});
 }
@@ -1051,18 +1045,6 @@ static tl_tensor *keep_dims(tl_temps *T, tl_tensor *g, const tl_tensor *x, const
 
 static tl_tensor *broadcast_like(tl_temps *T, tl_tensor *g, const tl_tensor *x) {
   return tl_temps_op1(T, "broadcast_to", g, 1, (tl_named_attr[]){TL_A_INTS("shape", x->rank, x->shape)});
-}
-
-/* Hands `res` (one of T's temporaries, or NULL after a failure) to *gin. */
-static tl_status give(tl_temps *T, tl_tensor *res, tl_tensor **gin) {
-  if (!res) {
-    tl_status s = tl_last_status();
-    tl_temps_free(T);
-    return s ? s : tl_error(TL_INTERNAL, "gradient failed without a message");
-  }
-  *gin = tl_tensor_retain(res);
-  tl_temps_free(T);
-  return TL_OK;
 }
 
 static int64_t reduced_count(const tl_tensor *x, const bool *mask) {
@@ -1091,7 +1073,7 @@ static tl_status reduce_sum_grad(GRAD_ARGS) {
   bool mask[TL_MAX_RANK];
   if (parse_axes(in[0], &attr[0], mask)) return tl_last_status();
   tl_temps T = {0};
-  return give(&T, broadcast_like(&T, keep_dims(&T, gout[0], in[0], mask), in[0]), &gin[0]);
+  return tl_temps_give(&T, broadcast_like(&T, keep_dims(&T, gout[0], in[0], mask), in[0]), &gin[0], true);
 }
 
 /* Mean: g / N over the reduced dims (divided before it is copied out). */
@@ -1102,8 +1084,8 @@ static tl_status reduce_mean_grad(GRAD_ARGS) {
   if (parse_axes(x, &attr[0], mask)) return tl_last_status();
   tl_temps T = {0};
   tl_tensor *g = keep_dims(&T, gout[0], x, mask);
-  g = tl_temps_op2(&T, "divide", g, scalar(&T, x->dtype, (double)reduced_count(x, mask)));
-  return give(&T, broadcast_like(&T, g, x), &gin[0]);
+  g = tl_temps_op2(&T, "divide", g, tl_temps_scalar(&T, x->dtype, (double)reduced_count(x, mask)));
+  return tl_temps_give(&T, broadcast_like(&T, g, x), &gin[0], true);
 }
 
 /* Max/min: g shared equally among the elements equal to the result (TF). */
@@ -1118,7 +1100,7 @@ static tl_status reduce_extreme_grad(GRAD_ARGS) {
   tl_tensor *y = keep_dims(&T, out[0], x, mask), *g = keep_dims(&T, gout[0], x, mask);
   tl_tensor *ind = tl_temps_op1(&T, "cast", tl_temps_op2(&T, "equal", y, x), 1, (tl_named_attr[]){TL_A_DTYPE("dtype", x->dtype)});
   tl_tensor *cnt = tl_temps_op1(&T, "reduce_sum", ind, nax, ax);
-  return give(&T, tl_temps_op2(&T, "multiply", tl_temps_op2(&T, "divide", ind, cnt), g), &gin[0]);
+  return tl_temps_give(&T, tl_temps_op2(&T, "multiply", tl_temps_op2(&T, "divide", ind, cnt), g), &gin[0], true);
 }
 
 /* Moves the reduced axes of x to the front: perm, and whether it is the
@@ -1158,7 +1140,7 @@ static tl_status reduce_prod_grad(GRAD_ARGS) {
                          (tl_named_attr[]){TL_A_INT("axis", 0), TL_A_BOOL("exclusive", true), TL_A_BOOL("reverse", true)});
   tl_tensor *others = reshape_to(&T, tl_temps_op2(&T, "multiply", left, right), x->rank, tshape);
   if (!ident) others = tl_temps_op1(&T, "transpose", others, 1, (tl_named_attr[]){TL_A_INTS("perm", x->rank, inv)});
-  return give(&T, tl_temps_op2(&T, "multiply", others, keep_dims(&T, gout[0], x, mask)), &gin[0]);
+  return tl_temps_give(&T, tl_temps_op2(&T, "multiply", others, keep_dims(&T, gout[0], x, mask)), &gin[0], true);
 }
 
 /* d lse / dx = exp(x - lse) = softmax over the reduced dims. */
@@ -1169,7 +1151,7 @@ static tl_status reduce_logsumexp_grad(GRAD_ARGS) {
   if (parse_axes(x, &attr[0], mask)) return tl_last_status();
   tl_temps T = {0};
   tl_tensor *p = tl_temps_op1(&T, "exp", tl_temps_op2(&T, "subtract", x, keep_dims(&T, out[0], x, mask)), 0, NULL);
-  return give(&T, tl_temps_op2(&T, "multiply", p, keep_dims(&T, gout[0], x, mask)), &gin[0]);
+  return tl_temps_give(&T, tl_temps_op2(&T, "multiply", p, keep_dims(&T, gout[0], x, mask)), &gin[0], true);
 }
 
 /* Variance (population): d var / dx = 2 (x - mean) / N; std: (x - mean) / (N std).
@@ -1190,8 +1172,8 @@ static tl_status reduce_variance_grad(GRAD_ARGS) {
   if (parse_axes(x, &attr[0], mask)) return tl_last_status();
   tl_temps T = {0};
   tl_tensor *g = tl_temps_op2(&T, "multiply", keep_dims(&T, gout[0], x, mask),
-                     scalar(&T, x->dtype, 2.0 / (double)reduced_count(x, mask)));
-  return give(&T, tl_temps_op2(&T, "multiply", centered(&T, x, &attr[0], NULL), g), &gin[0]);
+                     tl_temps_scalar(&T, x->dtype, 2.0 / (double)reduced_count(x, mask)));
+  return tl_temps_give(&T, tl_temps_op2(&T, "multiply", centered(&T, x, &attr[0], NULL), g), &gin[0], true);
 }
 
 static tl_status reduce_std_grad(GRAD_ARGS) {
@@ -1201,9 +1183,9 @@ static tl_status reduce_std_grad(GRAD_ARGS) {
   if (parse_axes(x, &attr[0], mask)) return tl_last_status();
   tl_temps T = {0};
   tl_tensor *nstd = tl_temps_op2(&T, "multiply", keep_dims(&T, out[0], x, mask),
-                        scalar(&T, x->dtype, (double)reduced_count(x, mask)));
+                        tl_temps_scalar(&T, x->dtype, (double)reduced_count(x, mask)));
   tl_tensor *g = tl_temps_op2(&T, "divide", keep_dims(&T, gout[0], x, mask), nstd);
-  return give(&T, tl_temps_op2(&T, "multiply", centered(&T, x, &attr[0], NULL), g), &gin[0]);
+  return tl_temps_give(&T, tl_temps_op2(&T, "multiply", centered(&T, x, &attr[0], NULL), g), &gin[0], true);
 }
 
 /* moments -> (mean, variance); either output's gradient may be absent. */
@@ -1215,15 +1197,15 @@ static tl_status moments_grad(GRAD_ARGS) {
   double n = (double)reduced_count(x, mask);
   tl_temps T = {0};
   tl_tensor *res = NULL, *gm = NULL;
-  if (gout[0]) gm = tl_temps_op2(&T, "divide", keep_dims(&T, gout[0], x, mask), scalar(&T, x->dtype, n));
+  if (gout[0]) gm = tl_temps_op2(&T, "divide", keep_dims(&T, gout[0], x, mask), tl_temps_scalar(&T, x->dtype, n));
   if (gout[1]) {
-    tl_tensor *gv = tl_temps_op2(&T, "multiply", keep_dims(&T, gout[1], x, mask), scalar(&T, x->dtype, 2.0 / n));
+    tl_tensor *gv = tl_temps_op2(&T, "multiply", keep_dims(&T, gout[1], x, mask), tl_temps_scalar(&T, x->dtype, 2.0 / n));
     res = tl_temps_op2(&T, "multiply", centered(&T, x, &attr[0], keep_dims(&T, out[0], x, mask)), gv);
     if (gout[0]) res = tl_temps_op2(&T, "add", res, gm);
   } else {
     res = broadcast_like(&T, gm, x);
   }
-  return give(&T, res, &gin[0]);
+  return tl_temps_give(&T, res, &gin[0], true);
 }
 
 /* The gradient of a scan is the scan of g the other way round. */
@@ -1231,11 +1213,11 @@ static tl_status cumsum_grad(GRAD_ARGS) {
   UNUSED_GRAD_ARGS;
   (void)in;
   tl_temps T = {0};
-  return give(&T,
+  return tl_temps_give(&T,
               tl_temps_op1(&T, "cumsum", gout[0], 3,
                   (tl_named_attr[]){TL_A_INT("axis", attr[0].i), TL_A_BOOL("exclusive", attr[1].b),
                                     TL_A_BOOL("reverse", !attr[2].b)}),
-              &gin[0]);
+              &gin[0], true);
 }
 
 /* Cumulative product, exact with zeros. In scan order, with y the output:
@@ -1253,7 +1235,7 @@ static tl_status cumsum_grad(GRAD_ARGS) {
 static tl_tensor *cumprod_grad_rec(tl_temps *Tout, tl_tensor *x, tl_tensor *g, tl_tensor *y, const tl_named_attr *fwd,
                                    const tl_named_attr *back, const tl_named_attr *count) {
   tl_temps T = {0};
-  tl_tensor *zero = scalar(&T, x->dtype, 0), *one = scalar(&T, x->dtype, 1);
+  tl_tensor *zero = tl_temps_scalar(&T, x->dtype, 0), *one = tl_temps_scalar(&T, x->dtype, 1);
   tl_tensor *z = tl_temps_op2(&T, "equal", x, zero), *res = NULL;
   bool any = false;
   if (z) {
@@ -1288,7 +1270,7 @@ static tl_status cumprod_grad(GRAD_ARGS) {
   tl_named_attr back[3] = {TL_A_INT("axis", ax), TL_A_BOOL("exclusive", excl), TL_A_BOOL("reverse", !rev)};
   tl_named_attr count[2] = {TL_A_INT("axis", ax), TL_A_BOOL("reverse", rev)};
   tl_temps T = {0};
-  return give(&T, cumprod_grad_rec(&T, in[0], gout[0], out[0], fwd, back, count), &gin[0]);
+  return tl_temps_give(&T, cumprod_grad_rec(&T, in[0], gout[0], out[0], fwd, back, count), &gin[0], true);
 }
 
 /* ---- the table ------------------------------------------------------------ */

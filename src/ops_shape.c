@@ -668,6 +668,20 @@ static tl_status transpose_grad(GRAD_ARGS) {
   return tl_call("transpose", 1, &gout[0], 1, (tl_named_attr[]){TL_A_INTS("perm", r, inv)}, &gin[0]);
 }
 
+/* Moves the n pieces of a split/unstack of the output gradient into gin. */
+static tl_status parts_to_gin(tl_tensor_list *parts, int n, tl_tensor **gin) {
+  if (parts->n != n) {
+    tl_list_clear(parts);
+    return tl_error(TL_INTERNAL, "internal: %d gradient pieces for %d inputs", parts->n, n);
+  }
+  for (int i = 0; i < n; i++) {
+    gin[i] = parts->items[i];
+    parts->items[i] = NULL;
+  }
+  tl_list_clear(parts);
+  return TL_OK;
+}
+
 /* Concat: the pieces of g along the axis, as split would cut them. */
 static tl_status concat_grad(GRAD_ARGS) {
   UNUSED_GRAD_ARGS;
@@ -683,13 +697,7 @@ static tl_status concat_grad(GRAD_ARGS) {
                    (tl_named_attr[]){TL_A_INTS("num_or_size_splits", n_in, sizes), TL_A_INT("axis", ax)}, &parts);
   free(sizes);
   if (s) return s;
-  TL_ASSERT(parts.n == n_in);
-  for (int i = 0; i < n_in; i++) {
-    gin[i] = parts.items[i];
-    parts.items[i] = NULL;
-  }
-  tl_list_clear(&parts);
-  return TL_OK;
+  return parts_to_gin(&parts, n_in, gin);
 }
 
 static tl_status stack_grad(GRAD_ARGS) {
@@ -697,13 +705,7 @@ static tl_status stack_grad(GRAD_ARGS) {
   tl_tensor_list parts;
   tl_status s = tl_call_list("unstack", 1, &gout[0], 1, (tl_named_attr[]){TL_A_INT("axis", attr[0].i)}, &parts);
   if (s) return s;
-  TL_ASSERT(parts.n == n_in);
-  for (int i = 0; i < n_in; i++) {
-    gin[i] = parts.items[i];
-    parts.items[i] = NULL;
-  }
-  tl_list_clear(&parts);
-  return TL_OK;
+  return parts_to_gin(&parts, n_in, gin);
 }
 
 /* The output gradients of a list-output op, zeros (constants) standing in

@@ -20,6 +20,7 @@
  * Not here: binary ops (ops_elementwise.c), softmax (ops_nn.c).
  */
 #include "tl.h"
+#include "grad_temps.h"
 #include "vmath.h"
 
 #include <math.h>
@@ -308,58 +309,11 @@ static tl_status unary_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, 
  * derivative has a kink or a select, it is written with 0/1 masks or
  * minimum so both arms stay finite (no 0 * inf NaN in second derivatives).
  * Temporaries live in a small list released at the end; a helper given a
- * NULL operand (an earlier failure) returns NULL, and give() reports it. */
-
-typedef struct temps {
-  tl_tensor *t[24];
-  int n;
-} temps;
-
-static tl_tensor *keep(temps *T, tl_tensor *t) {
-  if (T->n == (int)(sizeof T->t / sizeof T->t[0])) {
-    tl_tensor_release(t);
-    tl_error(TL_INTERNAL, "internal: a gradient rule needs more temporaries");
-    return NULL;
-  }
-  return T->t[T->n++] = t;
-}
-
-static tl_tensor *op1(temps *T, const char *name, tl_tensor *a) {
-  tl_tensor *o;
-  if (!a || tl_call(name, 1, &a, 0, NULL, &o)) return NULL;
-  return keep(T, o);
-}
-
-static tl_tensor *op2(temps *T, const char *name, tl_tensor *a, tl_tensor *b) {
-  tl_tensor *o, *in[2] = {a, b};
-  if (!a || !b || tl_call(name, 2, in, 0, NULL, &o)) return NULL;
-  return keep(T, o);
-}
-
-static tl_tensor *scalar(temps *T, tl_dtype dt, double v) {
-  tl_tensor *o;
-  if (tl_tensor_scalar_f64(dt, v, &o)) return NULL;
-  return keep(T, o);
-}
+ * NULL operand (an earlier failure) returns NULL, and tl_temps_give reports it. */
 
 /* a * v for a constant v */
-static tl_tensor *scale(temps *T, tl_tensor *a, double v) {
-  return a ? op2(T, "multiply", a, scalar(T, a->dtype, v)) : NULL;
-}
-
-/* Hands res (one of T's temporaries, or NULL after a failure) to *gin and
- * releases the temporaries. */
-static tl_status give(temps *T, tl_tensor *res, tl_tensor **gin) {
-  tl_status s = TL_OK;
-  if (!res) {
-    s = tl_last_status();
-    if (!s) s = tl_error(TL_INTERNAL, "internal: gradient failed without a message");
-  } else {
-    *gin = tl_tensor_retain(res);
-  }
-  for (int i = 0; i < T->n; i++) tl_tensor_release(T->t[i]);
-  T->n = 0;
-  return s;
+static tl_tensor *scale(tl_temps *T, tl_tensor *a, double v) {
+  return a ? tl_temps_op2(T, "multiply", a, tl_temps_scalar(T, a->dtype, v)) : NULL;
 }
 
 #define GRAD_ARGS                                                                                \
@@ -372,22 +326,22 @@ static tl_status give(temps *T, tl_tensor *res, tl_tensor **gin) {
   tl_tensor *g = gout[0], *x = in[0], *y = out[0];                                               \
   (void)x, (void)y;                                                                              \
   if (!g || tl_dtypes[x->dtype].kind != TL_KIND_FLOAT) return TL_OK;                             \
-  temps T = {0}
+  tl_temps T = {0}
 
-#define MUL(a, b) op2(&T, "multiply", a, b)
-#define ADD(a, b) op2(&T, "add", a, b)
-#define SUB(a, b) op2(&T, "subtract", a, b)
-#define DIV(a, b) op2(&T, "divide", a, b)
-#define F(name, a) op1(&T, name, a)
-#define K(v) scalar(&T, x->dtype, v)
+#define MUL(a, b) tl_temps_op2(&T, "multiply", a, b)
+#define ADD(a, b) tl_temps_op2(&T, "add", a, b)
+#define SUB(a, b) tl_temps_op2(&T, "subtract", a, b)
+#define DIV(a, b) tl_temps_op2(&T, "divide", a, b)
+#define F(name, a) tl_temps_un(&T, name, a)
+#define K(v) tl_temps_scalar(&T, x->dtype, v)
 
 static tl_status negative_grad(GRAD_ARGS) {
   GRAD_PROLOGUE;
-  return give(&T, F("negative", g), gin);
+  return tl_temps_give(&T, F("negative", g), gin, true);
 }
 static tl_status abs_grad(GRAD_ARGS) {
   GRAD_PROLOGUE;
-  return give(&T, MUL(g, F("sign", x)), gin);
+  return tl_temps_give(&T, MUL(g, F("sign", x)), gin, true);
 }
 /* TF returns zeros, not "no gradient". */
 static tl_status sign_grad(GRAD_ARGS) {
@@ -398,83 +352,83 @@ static tl_status sign_grad(GRAD_ARGS) {
 static tl_status square_grad(GRAD_ARGS) {
   GRAD_PROLOGUE;
   tl_tensor *t = MUL(g, x);
-  return give(&T, ADD(t, t), gin);
+  return tl_temps_give(&T, ADD(t, t), gin, true);
 }
 static tl_status relu_grad(GRAD_ARGS) {
   GRAD_PROLOGUE;
-  return give(&T, op2(&T, "relu_grad", g, y), gin);
+  return tl_temps_give(&T, tl_temps_op2(&T, "relu_grad", g, y), gin, true);
 }
 /* g where 0 < y < 6: relu_grad twice (y > 0, then 6 - y > 0). */
 static tl_status relu6_grad(GRAD_ARGS) {
   GRAD_PROLOGUE;
-  return give(&T, op2(&T, "relu_grad", op2(&T, "relu_grad", g, y), SUB(K(6.0), y)), gin);
+  return tl_temps_give(&T, tl_temps_op2(&T, "relu_grad", tl_temps_op2(&T, "relu_grad", g, y), SUB(K(6.0), y)), gin, true);
 }
 /* g / (2 sqrt(x)) */
 static tl_status sqrt_grad(GRAD_ARGS) {
   GRAD_PROLOGUE;
-  return give(&T, DIV(g, ADD(y, y)), gin);
+  return tl_temps_give(&T, DIV(g, ADD(y, y)), gin, true);
 }
 /* -g y^3 / 2 */
 static tl_status rsqrt_grad(GRAD_ARGS) {
   GRAD_PROLOGUE;
-  return give(&T, scale(&T, MUL(MUL(MUL(g, y), y), y), -0.5), gin);
+  return tl_temps_give(&T, scale(&T, MUL(MUL(MUL(g, y), y), y), -0.5), gin, true);
 }
 static tl_status exp_grad(GRAD_ARGS) {
   GRAD_PROLOGUE;
-  return give(&T, MUL(g, y), gin);
+  return tl_temps_give(&T, MUL(g, y), gin, true);
 }
 static tl_status expm1_grad(GRAD_ARGS) {
   GRAD_PROLOGUE;
-  return give(&T, MUL(g, F("exp", x)), gin);
+  return tl_temps_give(&T, MUL(g, F("exp", x)), gin, true);
 }
 static tl_status log_grad(GRAD_ARGS) {
   GRAD_PROLOGUE;
-  return give(&T, DIV(g, x), gin);
+  return tl_temps_give(&T, DIV(g, x), gin, true);
 }
 static tl_status log1p_grad(GRAD_ARGS) {
   GRAD_PROLOGUE;
-  return give(&T, DIV(g, ADD(x, K(1.0))), gin);
+  return tl_temps_give(&T, DIV(g, ADD(x, K(1.0))), gin, true);
 }
 static tl_status tanh_grad(GRAD_ARGS) {
   GRAD_PROLOGUE;
-  return give(&T, op2(&T, "tanh_grad", y, g), gin);
+  return tl_temps_give(&T, tl_temps_op2(&T, "tanh_grad", y, g), gin, true);
 }
 static tl_status sigmoid_grad(GRAD_ARGS) {
   GRAD_PROLOGUE;
-  return give(&T, op2(&T, "sigmoid_grad", y, g), gin);
+  return tl_temps_give(&T, tl_temps_op2(&T, "sigmoid_grad", y, g), gin, true);
 }
 static tl_status softplus_grad(GRAD_ARGS) {
   GRAD_PROLOGUE;
-  return give(&T, MUL(g, F("sigmoid", x)), gin);
+  return tl_temps_give(&T, MUL(g, F("sigmoid", x)), gin, true);
 }
 /* d log(sigmoid(x)) = sigmoid(-x) */
 static tl_status log_sigmoid_grad(GRAD_ARGS) {
   GRAD_PROLOGUE;
-  return give(&T, MUL(g, F("sigmoid", F("negative", x))), gin);
+  return tl_temps_give(&T, MUL(g, F("sigmoid", F("negative", x))), gin, true);
 }
 static tl_status softsign_grad(GRAD_ARGS) {
   GRAD_PROLOGUE;
-  return give(&T, DIV(g, F("square", ADD(F("abs", x), K(1.0)))), gin);
+  return tl_temps_give(&T, DIV(g, F("square", ADD(F("abs", x), K(1.0)))), gin, true);
 }
 /* elu' = 1 for x > 0, e^x otherwise = exp(min(x, 0)) (TF's EluGrad at 0 too) */
 static tl_status elu_grad(GRAD_ARGS) {
   GRAD_PROLOGUE;
-  return give(&T, MUL(g, F("exp", op2(&T, "minimum", x, K(0.0)))), gin);
+  return tl_temps_give(&T, MUL(g, F("exp", tl_temps_op2(&T, "minimum", x, K(0.0)))), gin, true);
 }
 /* selu' = scale for x > 0, scale alpha e^x otherwise
  *       = scale alpha exp(min(x, 0)) + scale (1 - alpha) (x > 0) */
 static tl_status selu_grad(GRAD_ARGS) {
   GRAD_PROLOGUE;
-  tl_tensor *neg = scale(&T, F("exp", op2(&T, "minimum", x, K(0.0))), SELU_SCALE * SELU_ALPHA);
-  tl_tensor *pos = op2(&T, "relu_grad", K(SELU_SCALE * (1.0 - SELU_ALPHA)), x);
-  return give(&T, MUL(g, ADD(neg, pos)), gin);
+  tl_tensor *neg = scale(&T, F("exp", tl_temps_op2(&T, "minimum", x, K(0.0))), SELU_SCALE * SELU_ALPHA);
+  tl_tensor *pos = tl_temps_op2(&T, "relu_grad", K(SELU_SCALE * (1.0 - SELU_ALPHA)), x);
+  return tl_temps_give(&T, MUL(g, ADD(neg, pos)), gin, true);
 }
 /* g where x > 0, alpha g elsewhere (TF's LeakyReluGrad) */
 static tl_status leaky_relu_grad(GRAD_ARGS) {
   GRAD_PROLOGUE;
   double alpha = attr ? attr[0].f : 0.2;
-  tl_tensor *pos = op2(&T, "relu_grad", scale(&T, g, 1.0 - alpha), x);
-  return give(&T, ADD(pos, scale(&T, g, alpha)), gin);
+  tl_tensor *pos = tl_temps_op2(&T, "relu_grad", scale(&T, g, 1.0 - alpha), x);
+  return tl_temps_give(&T, ADD(pos, scale(&T, g, alpha)), gin, true);
 }
 /* exact: Phi(x) + x phi(x); tanh form, y = x s with s = sigmoid(2u),
  * u = c (x + k x^3): y' = s + x s (1 - s) 2c (1 + 3k x^2). */
@@ -490,52 +444,52 @@ static tl_status gelu_grad(GRAD_ARGS) {
     const double k = 0.044715, c2 = 2.0 * SQRT_2_PI;
     tl_tensor *s = F("sigmoid", scale(&T, ADD(x, scale(&T, MUL(x2, x), k)), c2));
     tl_tensor *inner = ADD(scale(&T, x2, 3.0 * k * c2), K(c2));
-    d = ADD(s, op2(&T, "sigmoid_grad", s, MUL(x, inner)));
+    d = ADD(s, tl_temps_op2(&T, "sigmoid_grad", s, MUL(x, inner)));
   }
-  return give(&T, MUL(g, d), gin);
+  return tl_temps_give(&T, MUL(g, d), gin, true);
 }
 /* -g y^2 */
 static tl_status reciprocal_grad(GRAD_ARGS) {
   GRAD_PROLOGUE;
-  return give(&T, F("negative", MUL(MUL(g, y), y)), gin);
+  return tl_temps_give(&T, F("negative", MUL(MUL(g, y), y)), gin, true);
 }
 static tl_status sin_grad(GRAD_ARGS) {
   GRAD_PROLOGUE;
-  return give(&T, MUL(g, F("cos", x)), gin);
+  return tl_temps_give(&T, MUL(g, F("cos", x)), gin, true);
 }
 static tl_status cos_grad(GRAD_ARGS) {
   GRAD_PROLOGUE;
-  return give(&T, F("negative", MUL(g, F("sin", x))), gin);
+  return tl_temps_give(&T, F("negative", MUL(g, F("sin", x))), gin, true);
 }
 static tl_status tan_grad(GRAD_ARGS) {
   GRAD_PROLOGUE;
-  return give(&T, DIV(g, F("square", F("cos", x))), gin);
+  return tl_temps_give(&T, DIV(g, F("square", F("cos", x))), gin, true);
 }
 static tl_status asin_grad(GRAD_ARGS) {
   GRAD_PROLOGUE;
-  return give(&T, DIV(g, F("sqrt", SUB(K(1.0), MUL(x, x)))), gin);
+  return tl_temps_give(&T, DIV(g, F("sqrt", SUB(K(1.0), MUL(x, x)))), gin, true);
 }
 static tl_status acos_grad(GRAD_ARGS) {
   GRAD_PROLOGUE;
-  return give(&T, F("negative", DIV(g, F("sqrt", SUB(K(1.0), MUL(x, x))))), gin);
+  return tl_temps_give(&T, F("negative", DIV(g, F("sqrt", SUB(K(1.0), MUL(x, x))))), gin, true);
 }
 static tl_status atan_grad(GRAD_ARGS) {
   GRAD_PROLOGUE;
-  return give(&T, DIV(g, ADD(MUL(x, x), K(1.0))), gin);
+  return tl_temps_give(&T, DIV(g, ADD(MUL(x, x), K(1.0))), gin, true);
 }
 static tl_status sinh_grad(GRAD_ARGS) {
   GRAD_PROLOGUE;
-  return give(&T, MUL(g, F("cosh", x)), gin);
+  return tl_temps_give(&T, MUL(g, F("cosh", x)), gin, true);
 }
 static tl_status cosh_grad(GRAD_ARGS) {
   GRAD_PROLOGUE;
-  return give(&T, MUL(g, F("sinh", x)), gin);
+  return tl_temps_give(&T, MUL(g, F("sinh", x)), gin, true);
 }
 /* 2/sqrt(pi) e^(-x^2) */
 static tl_status erf_grad(GRAD_ARGS) {
   GRAD_PROLOGUE;
   tl_tensor *e = F("exp", F("negative", MUL(x, x)));
-  return give(&T, MUL(g, scale(&T, e, 1.12837916709551257390)), gin);
+  return tl_temps_give(&T, MUL(g, scale(&T, e, 1.12837916709551257390)), gin, true);
 }
 
 #undef MUL

@@ -237,10 +237,14 @@ local function collect(self)
 end
 
 -- write(path): exactly this file; returns path.
-function Checkpoint:write(path)
-  if type(path) ~= "string" or path == "" then
-    raise("InvalidArgument", "Checkpoint:write: expected a file path, got %s", type(path))
+local function check_path(method, what, p)
+  if type(p) ~= "string" or p == "" then
+    raise("InvalidArgument", "Checkpoint:%s: expected a file %s, got %s", method, what, type(p) == "string" and "''" or type(p))
   end
+end
+
+function Checkpoint:write(path)
+  check_path("write", "path", path)
   write_file(path, collect(self))
   return path
 end
@@ -248,9 +252,7 @@ end
 -- save(prefix): prefix-N with N = save_counter + 1, and the directory's
 -- "checkpoint" index names it; returns the path.
 function Checkpoint:save(prefix)
-  if type(prefix) ~= "string" or prefix == "" then
-    raise("InvalidArgument", "Checkpoint:save: expected a file prefix, got %s", type(prefix))
-  end
+  check_path("save", "prefix", prefix)
   self.save_counter = self.save_counter + 1
   local path = ("%s-%d"):format(prefix, self.save_counter)
   local ok, err = pcall(self.write, self, path)

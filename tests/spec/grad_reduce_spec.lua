@@ -27,17 +27,7 @@ local XZ = { 0.5, 0.0, 2.0, 0.0, 1.5, -1.0, 1.25, -0.75, 0.0, 3.0, -2.0, 0.5,
 
 local function t64(vals, shape) return tf.reshape(tf.constant(vals, tf.float64), shape) end
 
--- g = d<w, f(x)>/dx and h = d<v, g>/dx with nested tapes.
-local function hvp(f, x, w, v)
-  local outer = tf.GradientTape()
-  outer:watch(x)
-  local inner = tf.GradientTape()
-  inner:watch(x)
-  local y = f(x)
-  local g = inner:gradient(y, x, { output_gradients = w })
-  local h = outer:gradient(g, x, { output_gradients = v })
-  return g, h
-end
+local hvp = require("gradcheck").hvp -- nested tapes: g = d<w, f(x)>/dx, h = d<v, g>/dx
 
 -- The same with PyTorch (create_graph=True); torch_f is Python code of a
 -- function f(x); returns {g, h}.

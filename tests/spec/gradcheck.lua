@@ -91,4 +91,28 @@ function M.assert_grad(fn, inputs, opts)
   assert(err <= tol, ("gradient mismatch %.3g > %.3g at %s"):format(err, tol, where))
 end
 
+-- Second order with nested tapes: g = d<w, f(x)>/dx and h = d<v, g>/dx
+-- (a Hessian-vector product), for checks against PyTorch's double backward.
+function M.hvp(f, x, w, v)
+  local outer = tf.GradientTape()
+  outer:watch(x)
+  local inner = tf.GradientTape()
+  inner:watch(x)
+  local y = f(x)
+  local g = inner:gradient(y, x, { output_gradients = w })
+  local h = outer:gradient(g, x, { output_gradients = v })
+  return g, h
+end
+
+-- A 2x3x4 nested table of distinct smooth values (no ties, no zeros), the
+-- rank-3 input of the op_cases files. Treat it as read-only.
+M.t234 = {}
+for i = 1, 2 do
+  M.t234[i] = {}
+  for j = 1, 3 do
+    M.t234[i][j] = {}
+    for k = 1, 4 do M.t234[i][j][k] = math.sin(i * 7 + j * 3 + k) * 2 end
+  end
+end
+
 return M

@@ -8,14 +8,7 @@ local tf = require("tlua")
 local raw = tf.raw_ops
 
 local m34 = { { 0.5, -1.0, 2.0, 0.1 }, { 1.5, 0.25, -0.75, 3.0 }, { -2.5, 1.25, 0.6, -0.2 } }
-local t234 = {}
-for i = 1, 2 do
-  t234[i] = {}
-  for j = 1, 3 do
-    t234[i][j] = {}
-    for k = 1, 4 do t234[i][j][k] = math.sin(i * 7 + j * 3 + k) * 2 end
-  end
-end
+local t234 = require("gradcheck").t234
 local function ints(v) return tf.constant(v, tf.int64) end
 local function tview(x) return tf.transpose(x) end
 

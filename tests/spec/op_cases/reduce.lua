@@ -5,14 +5,7 @@
 local tf = require("tlua")
 
 local m23 = { { 0.5, -1.25, 2.0 }, { 1.5, 0.75, -0.5 } }
-local t234 = {}
-for i = 1, 2 do
-  t234[i] = {}
-  for j = 1, 3 do
-    t234[i][j] = {}
-    for k = 1, 4 do t234[i][j][k] = math.sin(i * 7 + j * 3 + k) * 2 end
-  end
-end
+local t234 = require("gradcheck").t234
 local zeros = { { 0.5, 0.0, 2.0, 0.0, 1.5 }, { 1.25, -0.75, 0.0, 3.0, -2.0 } }
 
 return {

@@ -7,14 +7,7 @@
 local tf = require("tlua")
 
 local m23 = { { 0.5, -1.0, 2.0 }, { 1.5, 0.25, -0.75 } }
-local t234 = {}
-for i = 1, 2 do
-  t234[i] = {}
-  for j = 1, 3 do
-    t234[i][j] = {}
-    for k = 1, 4 do t234[i][j][k] = math.sin(i * 7 + j * 3 + k) * 2 end
-  end
-end
+local t234 = require("gradcheck").t234
 local function vals(n)
   local v = {}
   for i = 1, n do v[i] = math.cos(i * 0.7) end
