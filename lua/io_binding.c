@@ -1,6 +1,6 @@
 /* io_binding.c — core.io: tensors as Lua strings and back.
  *
- *   core.io.serialize_tensor(t)        -> string (src/serialize.c layout)
+ *   core.io.serialize_tensor(t)        -> string (src/core/serialize.c layout)
  *   core.io.parse_tensor(s, dtype?)    -> tensor; with dtype, a tensor of
  *                                         another dtype is an error (as in
  *                                         TensorFlow's tf.io.parse_tensor)

@@ -6,7 +6,7 @@
  * (so a bad one leaves every variable untouched), clipped by norm (per
  * variable, or by the global norm across all of them), and then each
  * variable and its slots are updated in place by one fused kernel
- * (src/ops_optim.c). The storage comes from tl_variable_mutable, which
+ * (src/ops/optim.c). The storage comes from tl_variable_mutable, which
  * copies first when a reader still shares the value, so tensors read from a
  * variable never change. Nothing is allocated per step otherwise.
  *
@@ -21,7 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../src/optim.h"
+#include "../src/ops/optim.h"
 #include "binding.h"
 
 static tl_variable *check_var(lua_State *L, int idx, const char *what, lua_Integer i) {

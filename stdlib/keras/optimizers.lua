@@ -12,7 +12,7 @@
 -- Each step is one call into C (core.optim.apply) that clips the gradients
 -- and runs one fused kernel per variable, writing the variable and its slot
 -- variables (m, v, accumulators: non-trainable tf.Variables) in place; see
--- src/ops_optim.c for the formulas. Per step the Lua side only evaluates the
+-- src/ops/optim.c for the formulas. Per step the Lua side only evaluates the
 -- learning rate and refreshes one reused hyperparameter table.
 --
 -- Options common to every optimizer (tf.keras 2's base optimizer): name,

@@ -338,7 +338,7 @@ function M.install(tf)
   tf.train.Checkpoint = M.Checkpoint
   tf.train.latest_checkpoint = M.latest_checkpoint
   tf.io.serialize_tensor = help.register(cio.serialize_tensor,
-    "tf.io.serialize_tensor(t): the tensor as a Lua string (dtype, shape, values; see src/serialize.c).")
+    "tf.io.serialize_tensor(t): the tensor as a Lua string (dtype, shape, values; see src/core/serialize.c).")
   -- parse_tensor(s, out_type?) or parse_tensor(s, {out_type = ...})
   tf.io.parse_tensor = function(s, out_type)
     if type(out_type) == "table" and out_type.enum == nil then out_type = out_type.out_type end

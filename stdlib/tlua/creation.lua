@@ -1,7 +1,7 @@
 -- tlua.creation: Lua-side sugar over the creation and random ops where
 -- TensorFlow's calling forms do not fit the generic dispatcher: tf.fill's
 -- dims given as a TensorShape, tf.one_hot's dtype inferred from on_value /
--- off_value, and tf.random.set_seed. The ops themselves are C (ops_create.c,
+-- off_value, and tf.random.set_seed. The ops themselves are C (ops/create.c,
 -- random.c); these wrappers only reshape arguments and call core.ops.
 local core = require("tlua.core")
 

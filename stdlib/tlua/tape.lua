@@ -1,6 +1,6 @@
 -- tf.GradientTape, tf.custom_gradient and numeric checking.
 --
--- The recording and the backward walk are in C (src/tape.c); this module
+-- The recording and the backward walk are in C (src/autodiff/tape.c); this module
 -- gives them TensorFlow's shape: a tape records from creation until
 -- tape:stop(), until it is closed (`local tape <close> = tf.GradientTape()`),
 -- or, when not persistent, until its first gradient call. Sources and

@@ -9,7 +9,7 @@
  * results are checked too.
  */
 #include "tl.h"
-#include "vmath.h"
+#include "ops/vmath.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
--- Gradient rules of src/ops_elementwise.c and src/ops_unary.c beyond the
+-- Gradient rules of src/ops/elementwise.c and src/ops/unary.c beyond the
 -- central-difference checks of op_conformance_spec: values TensorFlow
 -- defines by convention (ties, kinks, pow at x <= 0, divide_no_nan at 0,
 -- clip bounds, casts), the fused relu/sigmoid/tanh backward ops against

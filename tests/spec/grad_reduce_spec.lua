@@ -1,4 +1,4 @@
--- Gradient rules of src/ops_reduce.c and src/ops_nn.c beyond the central
+-- Gradient rules of src/ops/reduce.c and src/ops/nn.c beyond the central
 -- difference checks of op_conformance_spec: values TensorFlow defines by
 -- convention (ties of max/min, zeros in products, dropout where x is 0),
 -- the fused sparse cross-entropy backward against its unfused composition,

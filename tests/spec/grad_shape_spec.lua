@@ -1,4 +1,4 @@
--- Gradient rules of src/ops_shape.c and src/ops_index.c beyond the central
+-- Gradient rules of src/ops/shape.c and src/ops/index.c beyond the central
 -- difference checks of op_conformance_spec: second derivatives (nested
 -- tapes) through chains of data-movement ops against hand values, the
 -- gradient ops' own gradients (gather_grad -> gather, gather_nd_grad ->

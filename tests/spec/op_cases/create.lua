@@ -1,4 +1,4 @@
--- Conformance cases for src/ops_create.c and the random ops of src/random.c
+-- Conformance cases for src/ops/create.c and the random ops of src/ops/random.c
 -- (values, dtypes and errors are in create_spec.lua and random_spec.lua).
 -- None is differentiable: they make constants or random draws from shapes
 -- and integer indices.

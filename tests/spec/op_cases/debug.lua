@@ -1,4 +1,4 @@
--- Conformance cases for src/ops_debug.c
+-- Conformance cases for src/ops/debug.c
 local tf = require("tlua")
 return {
   stop_gradient = { nograd = "stops gradients by definition (tested in tape_spec)" },

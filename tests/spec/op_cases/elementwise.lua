@@ -1,4 +1,4 @@
--- Conformance cases for src/ops_elementwise.c and src/ops_unary.c.
+-- Conformance cases for src/ops/elementwise.c and src/ops/unary.c.
 -- Inputs stay away from kinks (0 for abs/relu, bounds for relu6/clip, ties
 -- for maximum/minimum) so central differences are meaningful.
 local tf = require("tlua")

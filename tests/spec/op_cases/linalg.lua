@@ -1,4 +1,4 @@
--- Conformance cases for src/ops_linalg.c (values are checked against numpy
+-- Conformance cases for src/ops/linalg.c (values are checked against numpy
 -- in linalg_spec.lua). Matrices are well conditioned so central differences
 -- of inv/solve/det are accurate.
 local tf = require("tlua")

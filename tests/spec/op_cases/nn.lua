@@ -1,4 +1,4 @@
--- Conformance cases for src/ops_nn.c (values are checked against PyTorch in
+-- Conformance cases for src/ops/nn.c (values are checked against PyTorch in
 -- nn_spec.lua; second derivatives in grad_reduce_spec.lua). Integer labels
 -- are passed as tensors so only the float inputs are differentiated; the
 -- probability labels of softmax_cross_entropy_with_logits deliberately do

@@ -1,4 +1,4 @@
--- Conformance cases for src/ops_optim.c: optimizer updates are state
+-- Conformance cases for src/ops/optim.c: optimizer updates are state
 -- transitions, not differentiated; their values are checked against
 -- PyTorch and float64 references in optimizers_spec.lua.
 local why = "optimizer update (values tested in optimizers_spec)"

@@ -1,4 +1,4 @@
--- Conformance cases for src/ops_reduce.c (values are checked against numpy
+-- Conformance cases for src/ops/reduce.c (values are checked against numpy
 -- in reduce_spec.lua; second derivatives in grad_reduce_spec.lua). Inputs
 -- have no ties where max/min are taken, and the cumprod/reduce_prod cases
 -- include zeros (one and several along an axis).

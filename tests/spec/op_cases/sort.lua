@@ -1,4 +1,4 @@
--- Conformance cases for src/ops_sort.c (values are checked against numpy in
+-- Conformance cases for src/ops/sort.c (values are checked against numpy in
 -- sort_spec.lua). Inputs have no ties, so the sorted order is locally fixed.
 local tf = require("tlua")
 local m = { { 0.5, -1.0, 2.0, 0.75 }, { 1.5, 0.25, -0.75, 3.0 } }

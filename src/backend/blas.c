@@ -10,7 +10,7 @@
  * OPENBLAS_CORETYPE unless the user already did, and dlopen the library.
  *
  * OpenBLAS runs single-threaded: tlua's one compute pool splits large
- * products across its threads (see ops_linalg.c), so OpenBLAS's own
+ * products across its threads (see ops/linalg.c), so OpenBLAS's own
  * busy-waiting threads never compete with it for the cores. (Measured on
  * the 2-core development machine: the same GFLOP/s as OpenBLAS's own
  * threading for 1024^3 and 2048^3 products, 0.94x at 256^3, and no
@@ -18,7 +18,7 @@
  * 10-17% and, under load from other processes, half the throughput.)
  */
 #define _GNU_SOURCE
-#include "tl_blas.h"
+#include "backend/blas.h"
 
 #include <dlfcn.h>
 #include <pthread.h>

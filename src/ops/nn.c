@@ -1,4 +1,4 @@
-/* ops_nn.c — neural-network ops: softmax, log_softmax, cross entropies,
+/* ops/nn.c — neural-network ops: softmax, log_softmax, cross entropies,
  * l2_loss, dropout, bias_add.
  *
  * The softmax family works on the same [A, R, B] view as the reductions
@@ -19,7 +19,7 @@
  * unchanged (tlua never unmasks floating-point exceptions). */
 #pragma GCC optimize("O3", "no-trapping-math")
 #include "tl.h"
-#include "grad_temps.h"
+#include "autodiff/grad_temps.h"
 #if __has_include("vmath.h")
 #include "vmath.h"
 #else /* scalar fallbacks until vmath.h (the element-wise issue) lands */

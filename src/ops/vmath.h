@@ -15,7 +15,7 @@
  *
  * Use from any kernel file: `#include "vmath.h"` and call tl_vexpf(x) in a
  * loop. Compile the loop with the vectorizer's dynamic cost model (-O3, or
- * `#pragma GCC optimize("O3")` as ops_unary.c does): GCC's -O2 only
+ * `#pragma GCC optimize("O3")` as ops/unary.c does): GCC's -O2 only
  * vectorizes loops whose trip count is a multiple of the vector width. In
  * your own loop body write tl_vm_sel(c, a, b), not c ? a : b, when an arm
  * does float arithmetic (see tl_vm_sel).

@@ -1,4 +1,4 @@
-/* ops_optim.c — fused optimizer updates: one pass over memory per variable.
+/* ops/optim.c — fused optimizer updates: one pass over memory per variable.
  *
  * Each Keras optimizer's update is one rule here: a loop that reads the
  * gradient, the variable and its slots once and writes the variable and

@@ -1,5 +1,5 @@
 /* grad_temps.c — temporaries for gradient rules (see grad_temps.h). */
-#include "grad_temps.h"
+#include "autodiff/grad_temps.h"
 
 tl_tensor *tl_temps_keep(tl_temps *T, tl_tensor *t) {
   if (T->n == (int)(sizeof T->t / sizeof T->t[0])) {

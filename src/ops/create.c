@@ -1,4 +1,4 @@
-/* ops_create.c — creation ops: zeros, ones, fill, *_like, eye, range,
+/* ops/create.c — creation ops: zeros, ones, fill, *_like, eye, range,
  * linspace, one_hot.
  *
  * Shapes arrive as an `ints` attribute (a Lua list, a TensorShape or an int

@@ -1,4 +1,4 @@
-/* ops_debug.c — ops that exist for autodiff and debugging: stop_gradient,
+/* ops/debug.c — ops that exist for autodiff and debugging: stop_gradient,
  * check_numerics. Both return their input unchanged (the same storage). */
 #include "tl.h"
 

@@ -1,4 +1,4 @@
-/* ops_shape.c — shape ops: reshape, transpose, expand_dims, squeeze, concat,
+/* ops/shape.c — shape ops: reshape, transpose, expand_dims, squeeze, concat,
  * stack, unstack, split, tile, pad, reverse, broadcast_to, size, rank,
  * shape, identity.
  *

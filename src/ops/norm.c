@@ -1,4 +1,4 @@
-/* ops_norm.c — tf.norm / tf.linalg.norm: vector p-norms and inf, matrix
+/* ops/norm.c — tf.norm / tf.linalg.norm: vector p-norms and inf, matrix
  * norms 'fro', 1, inf and 2 over any pair of axes, with their gradients.
  *
  * Each norm is computed in float64 on a copy of one vector or matrix at a
@@ -8,8 +8,8 @@
  * derivative) raises Unimplemented rather than being silently wrong. The
  * other gradients are written with ops, so they differentiate again.
  */
-#include "grad_temps.h"
-#include "tl_blas.h"
+#include "autodiff/grad_temps.h"
+#include "backend/blas.h"
 
 #include <inttypes.h>
 #include <limits.h>

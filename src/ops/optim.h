@@ -1,4 +1,4 @@
-/* optim.h — fused optimizer updates of the C core (src/ops_optim.c).
+/* optim.h — fused optimizer updates of the C core (src/ops/optim.c).
  *
  * One update rule per Keras optimizer, each a single pass over the
  * variable, its slots (m, v, accumulators: tensors of the variable's dtype
@@ -14,7 +14,7 @@
 
 #include "tl.h"
 
-/* ORDER RULES: rules[] in ops_optim.c follows this order. */
+/* ORDER RULES: rules[] in ops/optim.c follows this order. */
 typedef enum tl_optim_rule {
   TL_OPTIM_SGD = 0,  /* slots: momentum (when momentum > 0) */
   TL_OPTIM_RMSPROP,  /* velocity, momentum (momentum > 0), average_gradient (centered) */

@@ -1,4 +1,4 @@
-/* ops_reduce.c — reductions, arg-reductions, scans and moments.
+/* ops/reduce.c — reductions, arg-reductions, scans and moments.
  *
  * Every reduction is brought to one layout: a contiguous [A, R, B] block
  * reduced over R into [A, B]. A contiguous input whose reduced axes form
@@ -20,9 +20,9 @@
  * Max/min propagate NaN. Empty reductions give the identity (sum 0, prod 1,
  * max -inf / lowest, min +inf / highest, mean NaN).
  */
-#pragma GCC optimize("O3", "no-trapping-math") /* see ops_nn.c */
+#pragma GCC optimize("O3", "no-trapping-math") /* see ops/nn.c */
 #include "tl.h"
-#include "grad_temps.h"
+#include "autodiff/grad_temps.h"
 
 #include <inttypes.h>
 #include <math.h>

@@ -1,4 +1,4 @@
-/* ops_index.c — indexing ops: slice, strided_slice (the backbone of Lua's
+/* ops/index.c — indexing ops: slice, strided_slice (the backbone of Lua's
  * t[...] syntax), tensor_strided_slice_update (v[...] = x), gather,
  * gather_nd, boolean_mask, where, scatter_nd and tensor_scatter_nd_*.
  *

@@ -1,6 +1,6 @@
 /* tl_blas.h — the BLAS/LAPACK entry points blas.c resolves at run time.
  *
- * Internal to the core (ops_linalg.c and friends); the public part is
+ * Internal to the core (ops/linalg.c and friends); the public part is
  * tl_blas_load/tl_blas_get_info in tl.h. Nothing links BLAS at build time:
  * blas.c dlopens it at first use so it can pick OpenBLAS's kernel first.
  * Integers are the LP64 `int` of Debian's libopenblas / netlib ABI.

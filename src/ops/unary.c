@@ -1,4 +1,4 @@
-/* ops_unary.c — unary element-wise math and activations.
+/* ops/unary.c — unary element-wise math and activations.
  *
  * One typed kernel per (op, dtype) over a contiguous run, chosen once per
  * call from a table indexed by dtype; the loops vectorize (float32 exp, log,
@@ -16,11 +16,11 @@
  * The kernel table is parallel to the op table (both indexed by UN_*).
  * Gradient rules sit in the records, written with ordinary ops so gradients
  * of gradients work; relu, sigmoid and tanh use the fused backward ops of
- * ops_elementwise.c. round/floor/ceil and the predicates have none.
- * Not here: binary ops (ops_elementwise.c), softmax (ops_nn.c).
+ * ops/elementwise.c. round/floor/ceil and the predicates have none.
+ * Not here: binary ops (ops/elementwise.c), softmax (ops/nn.c).
  */
 #include "tl.h"
-#include "grad_temps.h"
+#include "autodiff/grad_temps.h"
 #include "vmath.h"
 
 #include <math.h>
@@ -304,7 +304,7 @@ static tl_status unary_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, 
 /* Written with ordinary ops (tl_call), so an outer tape records the
  * backward pass and gradients of gradients work. g is the output's
  * gradient, x the input, y the output. relu, sigmoid and tanh use the fused
- * backward ops of ops_elementwise.c (relu_grad, sigmoid_grad, tanh_grad):
+ * backward ops of ops/elementwise.c (relu_grad, sigmoid_grad, tanh_grad):
  * they run in every training step. The others are compositions; where a
  * derivative has a kink or a select, it is written with 0/1 masks or
  * minimum so both arms stay finite (no 0 * inf NaN in second derivatives).

@@ -1,4 +1,4 @@
-/* ops_linalg.c — matrix products and dense linear algebra.
+/* ops/linalg.c — matrix products and dense linear algebra.
  *
  * matmul hands float32/float64 products to BLAS (loaded at first use by
  * blas.c) and splits large ones across tlua's compute pool itself: OpenBLAS
@@ -13,9 +13,9 @@
  * which inv and det can use directly (inv(Aᵀ) = inv(A)ᵀ, det(Aᵀ) = det(A)).
  *
  * Not here: decompositions beyond LU (svd, qr, cholesky, eig) and complex
- * types; norms are in ops_norm.c.
+ * types; norms are in ops/norm.c.
  */
-#include "tl_blas.h"
+#include "backend/blas.h"
 
 #include <inttypes.h>
 #include <limits.h>

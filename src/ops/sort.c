@@ -1,4 +1,4 @@
-/* ops_sort.c — sort, argsort, top_k, unique.
+/* ops/sort.c — sort, argsort, top_k, unique.
  *
  * One engine: each row along the sorted axis is loaded into (key, index)
  * pairs, the key an unsigned integer whose order is the values' order (see

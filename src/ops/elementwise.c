@@ -1,4 +1,4 @@
-/* ops_elementwise.c — binary element-wise ops with numpy broadcasting, and
+/* ops/elementwise.c — binary element-wise ops with numpy broadcasting, and
  * the small n-ary ones built on them: cast, clip_by_value, add_n.
  *
  * Semantics follow TensorFlow: operands share one dtype (the dispatcher
@@ -24,12 +24,12 @@
  * gradients work. Rules return full-shape gradients; the tape reduces them
  * to a broadcast operand's shape. relu_grad, sigmoid_grad and tanh_grad are
  * internal fused backward ops (one pass, one allocation) for the hot
- * activations in ops_unary.c, with their own rules.
+ * activations in ops/unary.c, with their own rules.
  *
- * Not here: unary ops (ops_unary.c), reductions, tf.where (ops_index.c).
+ * Not here: unary ops (ops/unary.c), reductions, tf.where (ops/index.c).
  */
 #include "tl.h"
-#include "grad_temps.h"
+#include "autodiff/grad_temps.h"
 
 #include <math.h>
 #include <stdio.h>
