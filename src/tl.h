@@ -77,6 +77,7 @@ typedef enum tl_dtype {
   TL_BOOL,
   TL_COMPLEX64,
   TL_STRING,
+  TL_RESOURCE, /* a handle to a tl_variable: the state input of assign/read/optimizer ops */
   TL_DTYPE_COUNT
 } tl_dtype;
 
@@ -87,6 +88,7 @@ typedef enum tl_dtype_kind {
   TL_KIND_BOOL,
   TL_KIND_COMPLEX,
   TL_KIND_STRING,
+  TL_KIND_RESOURCE,
   TL_KIND_COUNT
 } tl_dtype_kind;
 
@@ -118,14 +120,47 @@ uint16_t tl_float_to_bf16(float f);
 
 /* ---- devices and storage ----------------------------------------------- */
 
-typedef enum tl_device { TL_CPU = 0, TL_CUDA, TL_DEVICE_COUNT } tl_device;
+/* ORDER DEVICES: the device table in backend/device.c follows this order.
+ * TL_TEST is the test-only device: its memory is kept PROT_NONE except
+ * while one of its kernels runs (it runs the CPU kernels), so any host code
+ * that reads device memory outside a kernel faults at once. */
+typedef enum tl_device { TL_CPU = 0, TL_TEST, TL_CUDA, TL_DEVICE_COUNT } tl_device;
 
 typedef struct tl_storage {
   int refcount;      /* atomic */
   tl_device device;
   size_t nbytes;
-  void *data;
+  void *data;        /* device memory: host code must not touch it outside a kernel */
 } tl_storage;
+
+/* What a backend provides (backend/device.c holds the table). */
+typedef struct tl_device_impl {
+  const char *name;        /* "CPU", "TEST", "GPU" (TensorFlow's device type names) */
+  bool available;
+  bool runs_cpu_kernels;   /* an op without a kernel for it runs its CPU kernel */
+  void *(*alloc)(size_t nbytes);
+  void (*free)(void *p, size_t nbytes);
+  /* Copies between host memory and a storage of this device. */
+  tl_status (*upload)(tl_storage *dst, size_t offset, const void *src, size_t n);
+  tl_status (*download)(void *dst, const tl_storage *src, size_t offset, size_t n);
+  /* Around the outermost kernel that runs on this device (nested ops inside
+   * a kernel do not call them again). */
+  void (*kernel_begin)(void);
+  void (*kernel_end)(void);
+} tl_device_impl;
+const tl_device_impl *tl_device_get(tl_device d);
+/* Parses "CPU", "CPU:0", "/device:CPU:0", "/job:localhost/replica:0/task:0/device:TEST:0"
+ * (case-insensitive type, index 0 only); TL_DEVICE_COUNT when unknown or unavailable. */
+tl_device tl_device_from_name(const char *name);
+/* "/job:localhost/replica:0/task:0/device:CPU:0", as TensorFlow prints t.device. */
+const char *tl_device_name(tl_device d);
+/* The device of ops without tensor inputs (creation, random): per thread,
+ * set by tf.device scopes. CPU by default. */
+tl_device tl_default_device(void);
+void tl_set_default_device(tl_device d);
+/* Where tl_tensor_new allocates: the device of the kernel now running on
+ * this thread, CPU outside kernels. */
+tl_device tl_current_device(void);
 
 tl_status tl_storage_new(tl_device dev, size_t nbytes, tl_storage **out);
 void tl_storage_retain(tl_storage *s);
@@ -135,7 +170,8 @@ void tl_storage_release(tl_storage *s);
 void *tl_alloc(size_t nbytes);
 void tl_free(void *p, size_t nbytes);
 typedef struct tl_memory_stats {
-  int64_t live_bytes;    /* bytes held by live storages */
+  int64_t live_bytes;    /* bytes held by live storages, all devices */
+  int64_t device_live_bytes[TL_DEVICE_COUNT];
   int64_t peak_bytes;
   int64_t cached_bytes;  /* freed buffers kept for reuse */
   int64_t alloc_count;   /* allocations served (from cache or fresh) */
@@ -152,11 +188,27 @@ void tl_memory_trim(void); /* returns cached buffers to the system */
 
 #define TL_MAX_RANK 8
 
-typedef struct tl_tensor {
-  int refcount;                    /* atomic */
+/* What a shape rule sees of a tensor: dtype, rank and shape, no data.
+ * -1 marks an unknown rank or dimension (a symbolic tensor in a trace, or
+ * the value-dependent output of boolean_mask). */
+typedef struct tl_meta {
   tl_dtype dtype;
   int rank;
   int64_t shape[TL_MAX_RANK];
+} tl_meta;
+
+typedef struct tl_tensor {
+  /* The leading fields are a tl_meta, so t->meta is the tensor's meta
+   * without a copy (the dispatcher hands &t->meta to shape rules). */
+  union {
+    tl_meta meta;
+    struct {
+      tl_dtype dtype;
+      int rank;
+      int64_t shape[TL_MAX_RANK];
+    };
+  };
+  int refcount;                    /* atomic */
   int64_t strides[TL_MAX_RANK];    /* in elements; may be 0 (broadcast view) */
   int64_t offset;                  /* in elements */
   int64_t size;                    /* product of shape */
@@ -173,8 +225,19 @@ typedef struct tl_string {
   int64_t len;
 } tl_string;
 
-/* A new contiguous tensor with uninitialised contents (zeroed for strings). */
+/* A new contiguous tensor with uninitialised contents (zeroed for strings),
+ * on tl_current_device() (the running kernel's device; CPU outside kernels). */
 tl_status tl_tensor_new(tl_dtype dt, int rank, const int64_t *shape, tl_tensor **out);
+tl_status tl_tensor_new_on(tl_device dev, tl_dtype dt, int rank, const int64_t *shape, tl_tensor **out);
+static inline tl_device tl_tensor_device(const tl_tensor *t) { return t->storage->device; }
+/* A copy of t on dev (t retained when already there), outside the registry:
+ * for host code that must read values (printing, conversion to Lua,
+ * serialization). Users copy with the copy_to_device op. Strings and
+ * resources live on the CPU only. */
+tl_status tl_tensor_copy_to(tl_tensor *t, tl_device dev, tl_tensor **out);
+/* A scalar of dtype dt on the device of like (a CPU tensor when like is NULL):
+ * the constants of gradient rules and the tape. */
+tl_status tl_tensor_scalar_like(const tl_tensor *like, tl_dtype dt, double v, tl_tensor **out);
 tl_status tl_tensor_zeros(tl_dtype dt, int rank, const int64_t *shape, tl_tensor **out);
 /* A tensor over an existing storage (a view). */
 tl_status tl_tensor_view(tl_storage *s, tl_dtype dt, int rank, const int64_t *shape,
@@ -304,6 +367,8 @@ typedef struct tl_input_def {
   char name[24];
   bool list;       /* a list of tensors (concat, stack, add_n); only last */
   bool optional;   /* may be nil (tf.where's x, y) */
+  bool resource;   /* "var:resource": a variable handle (TL_RESOURCE); its
+                      shape rule sees the variable's value meta */
 } tl_input_def;
 
 /* Growable list of output tensors (ops like split/unstack produce many). */
@@ -316,16 +381,40 @@ void tl_list_init(tl_tensor_list *l);
 tl_status tl_list_push(tl_tensor_list *l, tl_tensor *t); /* takes the reference */
 void tl_list_clear(tl_tensor_list *l);                   /* releases all */
 
+/* Growable list of output metas (what a shape rule produces). */
+typedef struct tl_meta_list {
+  tl_meta *items;
+  int n, cap;
+  tl_meta inline_items[2];
+} tl_meta_list;
+void tl_meta_list_init(tl_meta_list *l);
+/* A new slot at the end (rank 0, dtype float32), or NULL when out of memory
+ * (the status is set). */
+tl_meta *tl_meta_push(tl_meta_list *l, tl_dtype dt, int rank, const int64_t *shape);
+void tl_meta_list_free(tl_meta_list *l);
+
 struct tl_op_def;
-/* in: n_in tensors (a list input is flattened into the tail; optional
- * inputs that were not given are NULL). attr: one per declared attribute,
- * in declaration order, defaults filled in. */
-typedef tl_status (*tl_forward_fn)(const struct tl_op_def *op, tl_tensor *const *in, int n_in,
-                                   const tl_attr *attr, tl_tensor_list *out);
-/* Gradient rule (filled by the autodiff issue): given the forward inputs,
- * outputs and the gradients of the outputs (NULL where none), produce one
- * gradient per input (NULL where not differentiable). Written with ordinary
- * ops through tl_op_run so gradients of gradients work. */
+/* The shape/dtype rule: the inputs' metas (NULL for an optional input that
+ * was not given; a list input is flattened into the tail; for a resource
+ * input, the meta of the variable's value) and the attributes in, one meta
+ * per output out. It checks everything that can be checked without data
+ * and reads no data: a tracer, a graph optimizer and a memory planner call
+ * it with symbolic inputs (-1 dimensions), so it propagates unknowns. */
+typedef tl_status (*tl_infer_fn)(const struct tl_op_def *op, const tl_meta *const *in, int n_in,
+                                 const tl_attr *attr, tl_meta_list *out);
+/* A kernel for one device. in: n_in tensors, all on that device. attr: one
+ * per declared attribute, in declaration order, defaults filled in. out
+ * arrives holding the outputs the shape rule described, allocated on the
+ * device (contiguous, uninitialised); the kernel fills them. With
+ * TL_OP_KERNEL_ALLOCATES, out arrives empty and the kernel pushes its
+ * outputs (views of its inputs, or value-dependent shapes). */
+typedef tl_status (*tl_kernel_fn)(const struct tl_op_def *op, tl_tensor *const *in, int n_in,
+                                  const tl_attr *attr, tl_tensor_list *out);
+/* Gradient rule: given the forward inputs, outputs and the gradients of
+ * the outputs (NULL where none), produce one gradient per input (NULL where
+ * not differentiable). Written with ordinary ops through tl_call so
+ * gradients of gradients work; constants come from tl_tensor_scalar_like
+ * so they live on the operands' device. */
 typedef tl_status (*tl_grad_fn)(const struct tl_op_def *op, tl_tensor *const *in, int n_in,
                                 const tl_attr *attr, tl_tensor *const *out, int n_out,
                                 tl_tensor *const *grad_out, tl_tensor **grad_in);
@@ -337,7 +426,8 @@ enum {
   TL_OP_SAME_DTYPE = 1 << 1,
   /* Op draws random numbers (not pure; the tracer must not fold it). */
   TL_OP_RANDOM = 1 << 2,
-  /* Op has no tensor input (creation ops: zeros, fill, range...). */
+  /* Op has no tensor input (creation ops: zeros, fill, range...): it runs
+   * on tl_default_device(). */
   TL_OP_NO_INPUT = 1 << 3,
   /* Outputs form one list (split, unstack): Lua gets a table, not values. */
   TL_OP_LIST_OUTPUT = 1 << 4,
@@ -348,19 +438,41 @@ enum {
    * gradient rule (dropout's scaled mask) and callers other than the tape
    * drop them (the Lua binding returns one value). */
   TL_OP_HIDDEN_OUTPUTS = 1 << 6,
+  /* The kernel makes its outputs itself (views of its inputs, or shapes
+   * known only from values); the dispatcher allocates nothing. */
+  TL_OP_KERNEL_ALLOCATES = 1 << 7,
+  /* Output shapes depend on input values (boolean_mask, one-argument where,
+   * unique): the shape rule gives rank and dtype with -1 dimensions.
+   * Implies TL_OP_KERNEL_ALLOCATES. */
+  TL_OP_VALUE_SHAPE = 1 << 8 | TL_OP_KERNEL_ALLOCATES,
+  /* float16/bfloat16 inputs are computed in float32: the dispatcher casts
+   * them up, runs the op, and rounds outputs the shape rule gives as half
+   * back down. The kernels see float32 only. */
+  TL_OP_HALF_VIA_F32 = 1 << 9,
+  /* Changes state (a resource input is written): never folded, never
+   * reordered by a graph optimizer. */
+  TL_OP_STATEFUL = 1 << 10,
+  /* Inputs may live on different devices (copy_to_device). */
+  TL_OP_ANY_DEVICE = 1 << 11,
 };
 
 typedef struct tl_op_def {
   const char *name;     /* canonical name, e.g. "reduce_sum" */
-  const char *inputs;   /* spec: "x, y" | "values[]" | "condition, x?, y?" */
+  const char *inputs;   /* spec: "x, y" | "values[]" | "condition, x?, y?" | "var:resource, value" */
   const char *attrs;    /* spec: "axis:ints?, keepdims:bool=false" */
-  tl_forward_fn forward;
+  tl_infer_fn infer;    /* shape/dtype rule; every op has one */
+  tl_kernel_fn kernel[TL_DEVICE_COUNT]; /* .kernel[TL_CPU] = ...; a device without
+                                           one may borrow the CPU's (runs_cpu_kernels) */
   tl_grad_fn grad;
   unsigned flags;
   /* Where the binding exposes it: space separated paths, e.g.
    * "tf.add tf.math.add". Empty means "tf.<name>". "-" means internal only. */
   const char *api;
   const char *doc;      /* one line for help() */
+  /* The op's own constant data for kernels shared by several records (the
+   * element-wise table entry of add, the rule of an optimizer update), so
+   * a kernel never recovers its op from table positions or names. */
+  const void *impl;
   /* Filled at registration from the specs: */
   int n_inputs;
   tl_input_def input[TL_MAX_INPUTS];
@@ -380,11 +492,16 @@ const tl_op_def *tl_op_find(const char *name);
 void tl_attrs_defaults(const tl_op_def *op, tl_attr *attrs);
 int tl_attr_index(const tl_op_def *op, const char *name);
 
-/* The dispatcher: checks arity and dtypes, runs the kernel, prefixes errors
- * with the op name, records on active tapes (autodiff issue), and checks
- * outputs for NaN/Inf when numeric checking is on. */
+/* The dispatcher: checks arity, dtypes and devices, asks the shape rule
+ * for the outputs, allocates them on the inputs' device, runs that device's
+ * kernel, prefixes errors with the op name and operands, tells the
+ * observers, and checks outputs for NaN/Inf when numeric checking is on. */
 tl_status tl_op_run(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attrs,
                     tl_tensor_list *out);
+/* The shape rule alone on concrete tensors (tests, the tracer's checks):
+ * the same checks and messages as tl_op_run, no kernel. */
+tl_status tl_op_infer(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attrs,
+                      tl_meta_list *out);
 /* Convenience for C callers with no attributes beyond defaults and one output. */
 tl_status tl_run1(const char *name, tl_tensor *const *in, int n_in, tl_tensor **out);
 
@@ -414,10 +531,25 @@ tl_status tl_call_list(const char *op, int n_in, tl_tensor *const *in, int n_att
  * return for them anyway is dropped. True outside a backward pass. */
 bool tl_grad_wants(int input);
 
-/* Hook the autodiff and tracing layers install to see each op application. */
-typedef void (*tl_op_observer)(const tl_op_def *op, tl_tensor *const *in, int n_in,
-                               const tl_attr *attrs, const tl_tensor_list *out, void *ctx);
-void tl_set_op_observer(tl_op_observer fn, void *ctx);
+/* Observers see every op application: the tape, later the tracer and a
+ * profiler, together. depth is 0 for an op called from outside any kernel
+ * (the user's ops, and the ops of gradient rules) and n > 0 for an op that
+ * a kernel (or the dispatcher itself: half casts, numeric checks) called
+ * while another op ran, so observers that record user ops skip depth > 0.
+ * `before` runs after the checks and before the kernel; `after` runs after
+ * a successful kernel. An error from either fails the op. Observers are
+ * registered for the life of the process or until removed; at most 8. */
+typedef struct tl_observer {
+  tl_status (*before)(void *ctx, const tl_op_def *op, tl_tensor *const *in, int n_in,
+                      const tl_attr *attrs, int depth);
+  tl_status (*after)(void *ctx, const tl_op_def *op, tl_tensor *const *in, int n_in,
+                     const tl_attr *attrs, const tl_tensor_list *out, int depth);
+  void *ctx;
+} tl_observer;
+tl_status tl_observer_add(const tl_observer *o); /* o must stay valid until removed */
+void tl_observer_remove(const tl_observer *o);
+/* The calling thread's op nesting depth (0 outside kernels). */
+int tl_op_depth(void);
 
 /* ---- variables --------------------------------------------------------- */
 /* Mutable state with value semantics for readers: a tensor read from a
@@ -426,6 +558,10 @@ void tl_set_op_observer(tl_op_observer fn, void *ctx);
 typedef struct tl_variable {
   int refcount;
   tl_tensor *value;
+  /* The variable as an op input: a CPU scalar of dtype TL_RESOURCE whose
+   * storage points back here (without a reference; cleared when the
+   * variable dies, so a handle kept by a tape outlives it safely). */
+  tl_tensor *handle;
   bool trainable;
   char name[64];
   uint64_t id;       /* unique per process, for tapes and checkpoints */
@@ -435,6 +571,9 @@ tl_variable *tl_variable_retain(tl_variable *v);
 void tl_variable_release(tl_variable *v);
 /* t must have the variable's dtype and shape (broadcast is not applied). */
 tl_status tl_variable_assign(tl_variable *v, tl_tensor *t);
+/* The variable behind a resource tensor; an error when t is not a resource
+ * or its variable is gone. */
+tl_status tl_resource_variable(const tl_tensor *t, tl_variable **out);
 /* Returns a pointer where the value may be written in place (copying first
  * if a reader shares it), for fused optimizer updates. */
 tl_status tl_variable_mutable(tl_variable *v, tl_tensor **value);

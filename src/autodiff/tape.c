@@ -282,20 +282,27 @@ static bool any_watched(const tl_tape *t, tl_tensor *const *in, int n_in) {
   return false;
 }
 
-static void observe(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attrs,
-                    const tl_tensor_list *out, void *ctx) {
+/* The tape's observer: after each op called from outside a kernel (depth
+ * 0), a record on every recording tape that watches one of its inputs.
+ * Ops that a kernel calls are part of that op and are not recorded. */
+static tl_status observe(void *ctx, const tl_op_def *op, tl_tensor *const *in, int n_in,
+                         const tl_attr *attrs, const tl_tensor_list *out, int depth) {
   (void)ctx;
-  if (n_active == 0 || paused) return;
+  if (n_active == 0 || paused || depth > 0) return TL_OK;
   for (int k = 0; k < n_active; k++) {
     tl_tape *t = active[k];
     if (!t->recording || !any_watched(t, in, n_in)) continue;
     record *r = reserve_record(t);
-    if (!r || fill_record(r, op, in, n_in, attrs, out->items, out->n)) continue;
+    if (!r) return TL_RESOURCE_EXHAUSTED; /* message set by reserve_record */
+    tl_status s = fill_record(r, op, in, n_in, attrs, out->items, out->n);
+    if (s) return s;
     commit_record(t);
   }
+  return TL_OK;
 }
 
-static void install_observer(void) { tl_set_op_observer(observe, NULL); }
+static const tl_observer tape_observer = {.after = observe};
+static void install_observer(void) { tl_observer_add(&tape_observer); }
 
 /* ---- tape objects ------------------------------------------------------ */
 

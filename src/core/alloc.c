@@ -129,10 +129,19 @@ void tl_memory_trim(void) {
 
 int64_t tl_memory_allocated_total(void) { return __atomic_load_n(&allocated_total, __ATOMIC_RELAXED); }
 
+/* Bytes held by live storages per device (the CPU's also count in
+ * live_bytes, which is the allocator's own view, cache excluded). */
+static int64_t device_live[TL_DEVICE_COUNT];
+
 tl_memory_stats tl_memory_get_stats(void) {
   pthread_mutex_lock(&lock);
-  tl_memory_stats s = {live_bytes, peak_bytes, cached_bytes, alloc_count};
+  tl_memory_stats s = {.live_bytes = live_bytes, .peak_bytes = peak_bytes,
+                       .cached_bytes = cached_bytes, .alloc_count = alloc_count};
   pthread_mutex_unlock(&lock);
+  for (int d = 0; d < TL_DEVICE_COUNT; d++) {
+    s.device_live_bytes[d] = __atomic_load_n(&device_live[d], __ATOMIC_RELAXED);
+    if (d != TL_CPU) s.live_bytes += s.device_live_bytes[d];
+  }
   return s;
 }
 
@@ -163,17 +172,20 @@ void tl_obj_free(void *p, size_t size) {
 }
 
 tl_status tl_storage_new(tl_device dev, size_t nbytes, tl_storage **out) {
-  if (dev != TL_CPU) return tl_error(TL_UNIMPLEMENTED, "device %d storage is not available", dev);
+  const tl_device_impl *impl = tl_device_get(dev);
+  if ((unsigned)dev >= TL_DEVICE_COUNT || !impl->available)
+    return tl_error(TL_UNIMPLEMENTED, "device %s is not available", impl->name);
   tl_storage *s = tl_obj_alloc(sizeof *s);
   if (!s) return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory allocating a storage");
-  s->data = tl_alloc(nbytes);
+  s->data = impl->alloc(nbytes);
   if (!s->data) {
     tl_obj_free(s, sizeof *s);
-    return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory allocating %zu bytes", nbytes);
+    return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory allocating %zu bytes on %s", nbytes, impl->name);
   }
   s->refcount = 1;
   s->device = dev;
   s->nbytes = nbytes;
+  __atomic_add_fetch(&device_live[dev], (int64_t)nbytes, __ATOMIC_RELAXED);
   *out = s;
   return TL_OK;
 }
@@ -183,6 +195,8 @@ void tl_storage_retain(tl_storage *s) { __atomic_add_fetch(&s->refcount, 1, __AT
 void tl_storage_release(tl_storage *s) {
   if (!s) return;
   if (__atomic_sub_fetch(&s->refcount, 1, __ATOMIC_ACQ_REL) != 0) return;
-  tl_free(s->data, s->nbytes);
+  __atomic_sub_fetch(&device_live[s->device], (int64_t)s->nbytes, __ATOMIC_RELAXED);
+  if (s->device == TL_CPU) tl_free(s->data, s->nbytes);
+  else tl_device_get(s->device)->free(s->data, s->nbytes);
   tl_obj_free(s, sizeof *s);
 }

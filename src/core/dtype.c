@@ -24,6 +24,7 @@ const tl_dtype_info tl_dtypes[TL_DTYPE_COUNT] = {
     [TL_BOOL] = {"bool", 1, TL_KIND_BOOL, true},
     [TL_COMPLEX64] = {"complex64", 8, TL_KIND_COMPLEX, false},
     [TL_STRING] = {"string", sizeof(tl_string), TL_KIND_STRING, false},
+    [TL_RESOURCE] = {"resource", sizeof(void *), TL_KIND_RESOURCE, false},
 };
 _Static_assert(sizeof(tl_dtypes) / sizeof(tl_dtypes[0]) == TL_DTYPE_COUNT, "dtype table");
 

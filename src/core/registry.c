@@ -28,12 +28,13 @@ extern tl_op_def tl_ops_create[];
 extern tl_op_def tl_ops_sort[];
 extern tl_op_def tl_ops_optim[];
 extern tl_op_def tl_ops_debug[];
-extern tl_op_def tl_ops_random[]; /* random.c */
+extern tl_op_def tl_ops_random[];
+extern tl_op_def tl_ops_device[];
 
 static tl_op_def *const op_tables[] = {
     tl_ops_elementwise, tl_ops_unary, tl_ops_reduce, tl_ops_shape, tl_ops_index,
     tl_ops_linalg,      tl_ops_norm,   tl_ops_nn,     tl_ops_create, tl_ops_sort, tl_ops_optim,
-    tl_ops_debug,       tl_ops_random,
+    tl_ops_debug,       tl_ops_random, tl_ops_device,
 };
 
 #define MAX_OPS 1024
@@ -59,6 +60,14 @@ static tl_status parse_inputs(tl_op_def *op) {
     tok = trim(tok);
     if (op->n_inputs == TL_MAX_INPUTS) return tl_error(TL_INTERNAL, "op %s: too many inputs", op->name);
     tl_input_def *in = &op->input[op->n_inputs++];
+    char *colon = strchr(tok, ':');
+    if (colon) {
+      if (strcmp(trim(colon + 1), "resource") != 0)
+        return tl_error(TL_INTERNAL, "op %s: unknown input kind '%s'", op->name, colon + 1);
+      in->resource = true;
+      *colon = 0;
+      tok = trim(tok);
+    }
     size_t len = strlen(tok);
     if (len > 2 && strcmp(tok + len - 2, "[]") == 0) {
       in->list = true;
@@ -262,15 +271,80 @@ void tl_list_clear(tl_tensor_list *l) {
   tl_list_init(l);
 }
 
-/* ---- dispatch ---------------------------------------------------------- */
+/* ---- metas ------------------------------------------------------------ */
 
-static tl_op_observer observer;
-static void *observer_ctx;
-
-void tl_set_op_observer(tl_op_observer fn, void *ctx) {
-  observer = fn;
-  observer_ctx = ctx;
+void tl_meta_list_init(tl_meta_list *l) {
+  l->items = l->inline_items;
+  l->n = 0;
+  l->cap = (int)(sizeof l->inline_items / sizeof l->inline_items[0]);
 }
+
+tl_meta *tl_meta_push(tl_meta_list *l, tl_dtype dt, int rank, const int64_t *shape) {
+  if (l->n == l->cap) {
+    int cap = l->cap * 2;
+    tl_meta *items = malloc(sizeof *items * (size_t)cap);
+    if (!items) {
+      tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
+      return NULL;
+    }
+    memcpy(items, l->items, sizeof *items * (size_t)l->n);
+    if (l->items != l->inline_items) free(l->items);
+    l->items = items;
+    l->cap = cap;
+  }
+  tl_meta *m = &l->items[l->n++];
+  m->dtype = dt;
+  m->rank = rank;
+  if (rank > 0 && shape) memcpy(m->shape, shape, sizeof(int64_t) * (size_t)rank);
+  return m;
+}
+
+void tl_meta_list_free(tl_meta_list *l) {
+  if (l->items != l->inline_items) free(l->items);
+  tl_meta_list_init(l);
+}
+
+/* ---- observers --------------------------------------------------------- */
+
+#define MAX_OBSERVERS 8
+static const tl_observer *observers[MAX_OBSERVERS];
+static int n_observers; /* read without the lock on the hot path */
+static pthread_mutex_t observer_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Thread_local int op_depth;
+
+tl_status tl_observer_add(const tl_observer *o) {
+  pthread_mutex_lock(&observer_lock);
+  int n = __atomic_load_n(&n_observers, __ATOMIC_ACQUIRE);
+  for (int i = 0; i < n; i++)
+    if (observers[i] == o) {
+      pthread_mutex_unlock(&observer_lock);
+      return TL_OK;
+    }
+  if (n == MAX_OBSERVERS) {
+    pthread_mutex_unlock(&observer_lock);
+    return tl_error(TL_RESOURCE_EXHAUSTED, "too many op observers (at most %d)", MAX_OBSERVERS);
+  }
+  observers[n] = o;
+  __atomic_store_n(&n_observers, n + 1, __ATOMIC_RELEASE);
+  pthread_mutex_unlock(&observer_lock);
+  return TL_OK;
+}
+
+void tl_observer_remove(const tl_observer *o) {
+  pthread_mutex_lock(&observer_lock);
+  int n = n_observers;
+  for (int i = 0; i < n; i++)
+    if (observers[i] == o) {
+      memmove(&observers[i], &observers[i + 1], sizeof observers[0] * (size_t)(n - i - 1));
+      __atomic_store_n(&n_observers, n - 1, __ATOMIC_RELEASE);
+      break;
+    }
+  pthread_mutex_unlock(&observer_lock);
+}
+
+int tl_op_depth(void) { return op_depth; }
+
+/* ---- dispatch ---------------------------------------------------------- */
 
 static void prefix_error(const tl_op_def *op, tl_tensor *const *in, int n_in) {
   char pre[600];
@@ -285,55 +359,249 @@ static void prefix_error(const tl_op_def *op, tl_tensor *const *in, int n_in) {
   tl_error_prefix("%s", pre);
 }
 
-tl_status tl_op_run(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attrs,
-                    tl_tensor_list *out) {
-  if (tl_interrupt_pending()) {
-    tl_interrupted();
-    return tl_error(TL_CANCELLED, "%s: interrupted", op->name);
-  }
+static inline bool is_half(tl_dtype d) { return d == TL_FLOAT16 || d == TL_BFLOAT16; }
+
+/* The checks that need no shape rule: arity, missing inputs, resources,
+ * one dtype, one device. Sets *dev to the device the op runs on. */
+static tl_status check_inputs(const tl_op_def *op, tl_tensor *const *in, int n_in, tl_device *dev) {
   bool has_list = op->n_inputs && op->input[op->n_inputs - 1].list;
   int fixed = has_list ? op->n_inputs - 1 : op->n_inputs;
   if (has_list ? n_in < fixed : n_in != op->n_inputs)
     return tl_error(TL_INVALID_ARGUMENT, "%s: expected %s%d inputs, got %d", op->name,
                     has_list ? "at least " : "", fixed, n_in);
   tl_dtype common = TL_DTYPE_COUNT;
-  const tl_tensor *first = NULL;
+  const tl_tensor *first = NULL, *placed = NULL;
+  tl_device where = TL_DEVICE_COUNT;
   for (int i = 0; i < n_in; i++) {
     const tl_input_def *d = &op->input[i < fixed ? i : fixed];
-    if (!in[i]) {
+    const tl_tensor *t = in[i];
+    if (!t) {
       if (!d->optional)
         return tl_error(TL_INVALID_ARGUMENT, "%s: input '%s' is missing", op->name, d->name);
       continue;
     }
-    if (op->flags & TL_OP_SAME_DTYPE) {
+    tl_device td = t->storage->device;
+    if (d->resource) {
+      tl_variable *v;
+      if (t->dtype != TL_RESOURCE)
+        return tl_error(TL_INVALID_ARGUMENT, "%s: input '%s' must be a variable, not a %s tensor",
+                        op->name, d->name, tl_dtypes[t->dtype].name);
+      if (tl_resource_variable(t, &v)) {
+        tl_error_prefix("%s: input '%s': ", op->name, d->name);
+        return TL_FAILED_PRECONDITION;
+      }
+      td = v->value->storage->device;
+      t = v->value;
+    } else if (t->dtype == TL_RESOURCE) {
+      return tl_error(TL_INVALID_ARGUMENT, "%s: input '%s' is a variable handle; read its value first",
+                      op->name, d->name);
+    } else if (op->flags & TL_OP_SAME_DTYPE) {
       if (common == TL_DTYPE_COUNT) {
-        common = in[i]->dtype;
-        first = in[i];
-      } else if (in[i]->dtype != common) {
+        common = t->dtype;
+        first = t;
+      } else if (t->dtype != common) {
         char a[160], b[160];
         return tl_error(TL_INVALID_ARGUMENT,
                         "%s: %s, %s: operands have different dtypes (%s vs %s); use tf.cast to convert",
-                        op->name, tl_tensor_describe(first, a, sizeof a), tl_tensor_describe(in[i], b, sizeof b),
-                        tl_dtypes[common].name, tl_dtypes[in[i]->dtype].name);
+                        op->name, tl_tensor_describe(first, a, sizeof a), tl_tensor_describe(t, b, sizeof b),
+                        tl_dtypes[common].name, tl_dtypes[t->dtype].name);
       }
     }
+    if (where == TL_DEVICE_COUNT) {
+      where = td;
+      placed = t;
+    } else if (td != where && !(op->flags & TL_OP_ANY_DEVICE)) {
+      char a[160], b[160];
+      return tl_error(TL_INVALID_ARGUMENT,
+                      "%s: %s on %s, %s on %s: operands are on different devices; copy one with "
+                      "tf.copy_to_device",
+                      op->name, tl_tensor_describe(placed, a, sizeof a), tl_device_get(where)->name,
+                      tl_tensor_describe(t, b, sizeof b), tl_device_get(td)->name);
+    }
   }
-  tl_status s = op->forward(op, in, n_in, attrs, out);
-  if (s) {
-    tl_list_clear(out);
+  *dev = where == TL_DEVICE_COUNT ? tl_default_device() : where;
+  return TL_OK;
+}
+
+/* The metas the shape rule reads: the tensors' own (no copy), or for a
+ * resource input its variable's value. */
+static void input_metas(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_meta **m) {
+  bool has_list = op->n_inputs && op->input[op->n_inputs - 1].list;
+  int fixed = has_list ? op->n_inputs - 1 : op->n_inputs;
+  for (int i = 0; i < n_in; i++) {
+    const tl_input_def *d = &op->input[i < fixed ? i : fixed];
+    if (!in[i]) m[i] = NULL;
+    else if (d->resource) {
+      tl_variable *v = NULL;
+      tl_resource_variable(in[i], &v); /* checked by check_inputs */
+      m[i] = &v->value->meta;
+    } else m[i] = &in[i]->meta;
+  }
+}
+
+static tl_status run_infer(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attrs,
+                           tl_meta_list *metas) {
+  const tl_meta *small[16], **m = small;
+  if (n_in > 16 && !(m = malloc(sizeof *m * (size_t)n_in)))
+    return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
+  input_metas(op, in, n_in, m);
+  tl_status s = op->infer(op, m, n_in, attrs, metas);
+  if (m != small) free(m);
+  return s;
+}
+
+/* Device bookkeeping around a kernel: the outermost kernel on a device
+ * opens it (the test device makes its memory readable), nested ops inside
+ * run on the same device without reopening it. */
+static _Thread_local tl_device kernel_device = TL_CPU;
+static _Thread_local int kernel_nesting;
+
+tl_device tl_current_device(void) { return kernel_nesting ? kernel_device : TL_CPU; }
+
+static tl_status run_kernel(const tl_op_def *op, tl_device dev, tl_tensor *const *in, int n_in,
+                            const tl_attr *attrs, tl_tensor_list *out) {
+  tl_kernel_fn k = op->kernel[dev];
+  const tl_device_impl *impl = tl_device_get(dev);
+  if (!k && impl->runs_cpu_kernels) k = op->kernel[TL_CPU];
+  if (!k) return tl_error(TL_UNIMPLEMENTED, "%s: no kernel for device %s", op->name, impl->name);
+  tl_device saved = kernel_device;
+  bool outer = kernel_nesting == 0 || kernel_device != dev;
+  if (outer && impl->kernel_begin) impl->kernel_begin();
+  kernel_device = dev;
+  kernel_nesting++;
+  tl_status s = k(op, in, n_in, attrs, out);
+  kernel_nesting--;
+  kernel_device = saved;
+  if (outer && impl->kernel_end) impl->kernel_end();
+  return s;
+}
+
+/* Shape rule, allocation, kernel: the core of tl_op_run on inputs whose
+ * dtypes the kernel handles. */
+static tl_status infer_and_run(const tl_op_def *op, tl_device dev, tl_tensor *const *in, int n_in,
+                               const tl_attr *attrs, tl_tensor_list *out) {
+  tl_status s;
+  if (op->infer && !(op->flags & TL_OP_KERNEL_ALLOCATES)) {
+    tl_meta_list metas;
+    tl_meta_list_init(&metas);
+    if ((s = run_infer(op, in, n_in, attrs, &metas))) {
+      tl_meta_list_free(&metas);
+      return s;
+    }
+    for (int i = 0; i < metas.n; i++) {
+      const tl_meta *m = &metas.items[i];
+      tl_tensor *t;
+      if (m->rank < 0) {
+        s = tl_error(TL_INTERNAL, "%s: shape rule left output %d's rank unknown", op->name, i);
+        break;
+      }
+      if ((s = tl_tensor_new_on(dev, m->dtype, m->rank, m->shape, &t))) break;
+      if ((s = tl_list_push(out, t))) break;
+    }
+    tl_meta_list_free(&metas);
+    if (s) return s;
+  } else if (op->infer && tl_get_check_numerics()) {
+    /* Kernel-allocating ops still get their shape rule's checks. */
+    tl_meta_list metas;
+    tl_meta_list_init(&metas);
+    s = run_infer(op, in, n_in, attrs, &metas);
+    tl_meta_list_free(&metas);
+    if (s) return s;
+  }
+  return run_kernel(op, dev, in, n_in, attrs, out);
+}
+
+/* TL_OP_HALF_VIA_F32: cast half inputs up, run, round half outputs back. */
+static tl_status run_half(const tl_op_def *op, tl_device dev, tl_tensor *const *in, int n_in,
+                          const tl_attr *attrs, tl_tensor_list *out) {
+  tl_meta_list want;
+  tl_meta_list_init(&want);
+  tl_status s = op->infer ? run_infer(op, in, n_in, attrs, &want) : TL_OK;
+  tl_tensor *small[16], **args = small;
+  if (!s && n_in > 16 && !(args = malloc(sizeof *args * (size_t)n_in)))
+    s = tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
+  int made = 0;
+  for (; made < n_in && !s; made++) {
+    if (in[made] && is_half(in[made]->dtype))
+      s = tl_call("cast", 1, &in[made], 1, (tl_named_attr[]){TL_A_DTYPE("dtype", TL_FLOAT32)},
+                  &args[made]);
+    else
+      args[made] = in[made] ? tl_tensor_retain(in[made]) : NULL;
+    if (s) break;
+  }
+  tl_tensor_list tmp;
+  tl_list_init(&tmp);
+  if (!s) s = infer_and_run(op, dev, args, n_in, attrs, &tmp);
+  for (int i = 0; i < made; i++) tl_tensor_release(args[i]);
+  if (args != small) free(args);
+  for (int i = 0; i < tmp.n && !s; i++) {
+    tl_tensor *c = tmp.items[i];
+    tl_dtype back = i < want.n ? want.items[i].dtype : c->dtype;
+    if (c->dtype == TL_FLOAT32 && is_half(back)) {
+      s = tl_call("cast", 1, &c, 1, (tl_named_attr[]){TL_A_DTYPE("dtype", back)}, &c);
+      if (s) break;
+    } else {
+      tl_tensor_retain(c);
+    }
+    s = tl_list_push(out, c);
+  }
+  tl_list_clear(&tmp);
+  tl_meta_list_free(&want);
+  return s;
+}
+
+tl_status tl_op_infer(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attrs,
+                      tl_meta_list *out) {
+  tl_device dev;
+  tl_status s = check_inputs(op, in, n_in, &dev);
+  if (s) return s;
+  if (!op->infer) return tl_error(TL_UNIMPLEMENTED, "%s has no shape rule", op->name);
+  if ((s = run_infer(op, in, n_in, attrs, out))) {
+    tl_meta_list_free(out);
     prefix_error(op, in, n_in);
-    return s;
   }
-  if (tl_get_check_numerics()) {
-    for (int i = 0; i < out->n; i++) {
-      if (!(s = tl_check_numerics(out->items[i], op->name))) continue;
+  return s;
+}
+
+tl_status tl_op_run(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attrs,
+                    tl_tensor_list *out) {
+  if (tl_interrupt_pending()) {
+    tl_interrupted();
+    return tl_error(TL_CANCELLED, "%s: interrupted", op->name);
+  }
+  tl_device dev;
+  tl_status s = check_inputs(op, in, n_in, &dev);
+  if (s) return s;
+  int depth = op_depth;
+  int nobs = __atomic_load_n(&n_observers, __ATOMIC_ACQUIRE);
+  for (int i = 0; i < nobs; i++)
+    if (observers[i]->before && (s = observers[i]->before(observers[i]->ctx, op, in, n_in, attrs, depth)))
+      goto failed;
+  op_depth = depth + 1;
+  bool half = false;
+  if (op->flags & TL_OP_HALF_VIA_F32)
+    for (int i = 0; i < n_in && !half; i++) half = in[i] && is_half(in[i]->dtype);
+  s = half ? run_half(op, dev, in, n_in, attrs, out) : infer_and_run(op, dev, in, n_in, attrs, out);
+  if (!s && tl_get_check_numerics()) {
+    for (int i = 0; i < out->n && !s; i++)
+      if ((s = tl_check_numerics(out->items[i], op->name)))
+        tl_error_prefix("check_numerics: op produced NaN/Inf: ");
+    if (s) {
+      op_depth = depth;
       tl_list_clear(out);
-      tl_error_prefix("check_numerics: op produced NaN/Inf: ");
       return s;
     }
   }
-  if (observer) observer(op, in, n_in, attrs, out, observer_ctx);
+  op_depth = depth;
+  if (s) goto failed;
+  for (int i = 0; i < nobs; i++)
+    if (observers[i]->after && (s = observers[i]->after(observers[i]->ctx, op, in, n_in, attrs, out, depth)))
+      goto failed;
   return TL_OK;
+failed:
+  tl_list_clear(out);
+  prefix_error(op, in, n_in);
+  return s;
 }
 
 tl_status tl_call_list(const char *name, int n_in, tl_tensor *const *in, int n_attrs,

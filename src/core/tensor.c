@@ -108,16 +108,85 @@ tl_status tl_tensor_view(tl_storage *st, tl_dtype dt, int rank, const int64_t *s
   return TL_OK;
 }
 
-tl_status tl_tensor_new(tl_dtype dt, int rank, const int64_t *shape, tl_tensor **out) {
+tl_status tl_tensor_new_on(tl_device dev, tl_dtype dt, int rank, const int64_t *shape, tl_tensor **out) {
   int64_t n;
   tl_status s = check_shape(rank, shape, &n, tl_dtypes[dt].size);
   if (s) return s;
+  if (dev != TL_CPU && (dt == TL_STRING || dt == TL_RESOURCE))
+    return tl_error(TL_UNIMPLEMENTED, "%s tensors live on the CPU only", tl_dtypes[dt].name);
   tl_storage *st;
-  s = tl_storage_new(TL_CPU, (size_t)n * tl_dtypes[dt].size, &st);
+  s = tl_storage_new(dev, (size_t)n * tl_dtypes[dt].size, &st);
   if (s) return s;
-  if (dt == TL_STRING) memset(st->data, 0, st->nbytes);
+  if (dt == TL_STRING || dt == TL_RESOURCE) memset(st->data, 0, st->nbytes);
   s = tl_tensor_view(st, dt, rank, shape, NULL, 0, out);
   tl_storage_release(st);
+  return s;
+}
+
+tl_status tl_tensor_new(tl_dtype dt, int rank, const int64_t *shape, tl_tensor **out) {
+  tl_device dev = tl_current_device();
+  if (dt == TL_STRING || dt == TL_RESOURCE) dev = TL_CPU;
+  return tl_tensor_new_on(dev, dt, rank, shape, out);
+}
+
+tl_status tl_tensor_copy_to(tl_tensor *t, tl_device dev, tl_tensor **out) {
+  tl_device from = t->storage->device;
+  if (from == dev) {
+    *out = tl_tensor_retain(t);
+    return TL_OK;
+  }
+  if (t->dtype == TL_STRING || t->dtype == TL_RESOURCE)
+    return tl_error(TL_UNIMPLEMENTED, "%s tensors live on the CPU only", tl_dtypes[t->dtype].name);
+  /* The source's window as one contiguous run: copy the storage span the
+   * view covers, then take the view of it on the other side. */
+  size_t es = tl_dtypes[t->dtype].size;
+  int64_t lo = t->offset, hi = t->offset;
+  for (int i = 0; i < t->rank; i++) {
+    if (t->shape[i] == 0) {
+      hi = lo - 1;
+      break;
+    }
+    int64_t ext = (t->shape[i] - 1) * t->strides[i];
+    if (ext < 0) lo += ext;
+    else hi += ext;
+  }
+  size_t span = hi >= lo ? (size_t)(hi - lo + 1) * es : 0;
+  tl_storage *st;
+  tl_status s = tl_storage_new(dev, span, &st);
+  if (s) return s;
+  const tl_device_impl *src = tl_device_get(from), *dst = tl_device_get(dev);
+  if (span) {
+    if (from == TL_CPU) s = dst->upload(st, 0, (char *)t->storage->data + lo * (int64_t)es, span);
+    else if (dev == TL_CPU) s = src->download(st->data, t->storage, (size_t)lo * es, span);
+    else {
+      void *bounce = malloc(span);
+      s = bounce ? src->download(bounce, t->storage, (size_t)lo * es, span)
+                 : tl_error(TL_RESOURCE_EXHAUSTED, "out of memory copying between devices");
+      if (!s) s = dst->upload(st, 0, bounce, span);
+      free(bounce);
+    }
+  }
+  if (!s) s = tl_tensor_view(st, t->dtype, t->rank, t->shape, t->strides, t->offset - lo, out);
+  tl_storage_release(st);
+  return s;
+}
+
+tl_status tl_tensor_scalar_like(const tl_tensor *like, tl_dtype dt, double v, tl_tensor **out) {
+  tl_device dev = like ? like->storage->device : TL_CPU;
+  if (dev == TL_CPU || dev == tl_current_device()) {
+    tl_status s = tl_tensor_new_on(dev, dt, 0, NULL, out);
+    if (s) return s;
+    tl_store_f64(tl_tensor_data(*out), dt, 0, v);
+    return TL_OK;
+  }
+  char buf[16];
+  tl_store_f64(buf, dt, 0, v);
+  tl_status s = tl_tensor_new_on(dev, dt, 0, NULL, out);
+  if (s) return s;
+  if ((s = tl_device_get(dev)->upload((*out)->storage, 0, buf, tl_dtypes[dt].size))) {
+    tl_tensor_release(*out);
+    *out = NULL;
+  }
   return s;
 }
 

@@ -13,16 +13,40 @@
 
 static uint64_t next_id = 1;
 
+/* The variable's own contiguous copy of init, on init's device. */
+static tl_status own_copy(tl_tensor *init, tl_tensor **out) {
+  tl_device dev = init->storage->device;
+  if (dev == TL_CPU || dev == tl_current_device()) {
+    tl_status s = tl_tensor_new_on(dev, init->dtype, init->rank, init->shape, out);
+    if (s) return s;
+    return tl_tensor_copy_into(*out, init);
+  }
+  /* Outside a kernel another device's memory is not ours to read: go
+   * through the host with explicit copies. */
+  tl_tensor *host, *flat;
+  tl_status s = tl_tensor_copy_to(init, TL_CPU, &host);
+  if (s) return s;
+  s = own_copy(host, &flat);
+  tl_tensor_release(host);
+  if (s) return s;
+  s = tl_tensor_copy_to(flat, dev, out);
+  tl_tensor_release(flat);
+  return s;
+}
+
 tl_status tl_variable_new(tl_tensor *init, bool trainable, const char *name, tl_variable **out) {
+  if (init->dtype == TL_RESOURCE) return tl_error(TL_INVALID_ARGUMENT, "a variable cannot hold a resource");
   tl_variable *v = calloc(1, sizeof *v);
   if (!v) return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
-  tl_tensor *copy;
-  tl_status s = tl_tensor_new(init->dtype, init->rank, init->shape, &copy);
+  tl_tensor *copy = NULL;
+  tl_status s = own_copy(init, &copy);
+  if (!s) s = tl_tensor_new_on(TL_CPU, TL_RESOURCE, 0, NULL, &v->handle);
   if (s) {
+    tl_tensor_release(copy);
     free(v);
     return s;
   }
-  tl_tensor_copy_into(copy, init);
+  *(tl_variable **)v->handle->storage->data = v;
   v->refcount = 1;
   v->value = copy;
   v->trainable = trainable;
@@ -39,8 +63,20 @@ tl_variable *tl_variable_retain(tl_variable *v) {
 
 void tl_variable_release(tl_variable *v) {
   if (!v || __atomic_sub_fetch(&v->refcount, 1, __ATOMIC_ACQ_REL) != 0) return;
+  *(tl_variable **)v->handle->storage->data = NULL;
+  tl_tensor_release(v->handle);
   tl_tensor_release(v->value);
   free(v);
+}
+
+tl_status tl_resource_variable(const tl_tensor *t, tl_variable **out) {
+  if (!t || t->dtype != TL_RESOURCE)
+    return tl_error(TL_INVALID_ARGUMENT, "expected a variable handle, got %s",
+                    t ? tl_dtypes[t->dtype].name : "nil");
+  tl_variable *v = *(tl_variable *const *)t->storage->data;
+  if (!v) return tl_error(TL_FAILED_PRECONDITION, "the variable behind this handle no longer exists");
+  *out = v;
+  return TL_OK;
 }
 
 tl_status tl_variable_mutable(tl_variable *v, tl_tensor **value) {

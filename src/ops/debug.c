@@ -30,9 +30,9 @@ static tl_status check_numerics_grad(const tl_op_def *op, tl_tensor *const *in, 
 }
 
 tl_op_def tl_ops_debug[] = {
-    {.name = "stop_gradient", .inputs = "input", .forward = identity_fwd, .flags = TL_OP_NO_GRADIENT,
+    {.name = "stop_gradient", .inputs = "input", .kernel[TL_CPU] = identity_fwd, .flags = TL_OP_NO_GRADIENT,
      .doc = "Returns input unchanged; gradients do not flow through it."},
-    {.name = "check_numerics", .inputs = "tensor", .attrs = "message:string?", .forward = check_numerics_fwd,
+    {.name = "check_numerics", .inputs = "tensor", .attrs = "message:string?", .kernel[TL_CPU] = check_numerics_fwd,
      .grad = check_numerics_grad, .api = "tf.debugging.check_numerics",
      .doc = "Returns tensor, or raises InvalidArgument naming message if it holds NaN or Inf."},
     {0},

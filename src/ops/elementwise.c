@@ -898,7 +898,7 @@ static tl_status add_n_grad(GRAD_ARGS) {
 /* ---- the op table ------------------------------------------------------ */
 
 #define BINARY_OP(ID, NAME, API, FLAGS, GRAD, DOC)                                               \
-  [ID] = {.name = NAME, .inputs = "x, y", .forward = binary_fwd, .grad = GRAD,                   \
+  [ID] = {.name = NAME, .inputs = "x, y", .kernel[TL_CPU] = binary_fwd, .grad = GRAD,                   \
           .flags = TL_OP_SCALARS_FOLLOW | TL_OP_SAME_DTYPE | (FLAGS), .api = API, .doc = DOC}
 #define NOGRAD TL_OP_NO_GRADIENT
 
@@ -949,22 +949,22 @@ tl_op_def tl_ops_elementwise[] = {
               "x xor y for bool tensors (also a ~ b)."),
     /* Internal fused backward passes of relu, sigmoid, tanh (TF's raw ops
      * ReluGrad, SigmoidGrad, TanhGrad, same operand order). */
-    [BIN_RELU_GRAD] = {.name = "relu_grad", .inputs = "gradients, features", .forward = binary_fwd,
+    [BIN_RELU_GRAD] = {.name = "relu_grad", .inputs = "gradients, features", .kernel[TL_CPU] = binary_fwd,
                        .grad = relu_grad_grad, .flags = TL_OP_SCALARS_FOLLOW | TL_OP_SAME_DTYPE, .api = "-",
                        .doc = "gradients where features > 0, else 0 (relu's backward pass)."},
-    [BIN_SIGMOID_GRAD] = {.name = "sigmoid_grad", .inputs = "y, dy", .forward = binary_fwd,
+    [BIN_SIGMOID_GRAD] = {.name = "sigmoid_grad", .inputs = "y, dy", .kernel[TL_CPU] = binary_fwd,
                           .grad = sigmoid_grad_grad, .flags = TL_OP_SCALARS_FOLLOW | TL_OP_SAME_DTYPE,
                           .api = "-", .doc = "dy * y * (1 - y) (sigmoid's backward pass from its output y)."},
-    [BIN_TANH_GRAD] = {.name = "tanh_grad", .inputs = "y, dy", .forward = binary_fwd, .grad = tanh_grad_grad,
+    [BIN_TANH_GRAD] = {.name = "tanh_grad", .inputs = "y, dy", .kernel[TL_CPU] = binary_fwd, .grad = tanh_grad_grad,
                        .flags = TL_OP_SCALARS_FOLLOW | TL_OP_SAME_DTYPE, .api = "-",
                        .doc = "dy * (1 - y^2) (tanh's backward pass from its output y)."},
-    [BIN_COUNT] = {.name = "cast", .inputs = "x", .attrs = "dtype:dtype", .forward = cast_fwd,
+    [BIN_COUNT] = {.name = "cast", .inputs = "x", .attrs = "dtype:dtype", .kernel[TL_CPU] = cast_fwd,
                    .grad = cast_grad, .api = "tf.cast tf.dtypes.cast",
                    .doc = "Converts x to dtype (floats to integers truncate toward zero)."},
-    {.name = "clip_by_value", .inputs = "t, clip_value_min, clip_value_max", .forward = clip_fwd,
+    {.name = "clip_by_value", .inputs = "t, clip_value_min, clip_value_max", .kernel[TL_CPU] = clip_fwd,
      .grad = clip_grad, .flags = TL_OP_SCALARS_FOLLOW | TL_OP_SAME_DTYPE, .api = "tf.clip_by_value",
      .doc = "Clips t to [clip_value_min, clip_value_max] (bounds broadcast to t's shape)."},
-    {.name = "add_n", .inputs = "inputs[]", .forward = add_n_fwd, .grad = add_n_grad,
+    {.name = "add_n", .inputs = "inputs[]", .kernel[TL_CPU] = add_n_fwd, .grad = add_n_grad,
      .flags = TL_OP_SAME_DTYPE, .api = "tf.add_n tf.math.add_n",
      .doc = "Sum of a list of tensors of the same shape and dtype."},
     {0},

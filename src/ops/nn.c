@@ -69,7 +69,7 @@ static tl_status via_f32(const tl_op_def *op, tl_tensor *const *in, int n_in, co
   }
   tl_tensor_list tmp;
   tl_list_init(&tmp);
-  if (!s) s = op->forward(op, args, n_in, attr, &tmp);
+  if (!s) s = op->kernel[TL_CPU](op, args, n_in, attr, &tmp);
   for (int i = 0; i < n_in; i++) tl_tensor_release(args[i]);
   for (int i = 0; i < tmp.n && !s; i++) {
     tl_tensor *c;
@@ -1047,28 +1047,28 @@ static tl_status bias_add_grad(GRAD_ARGS) {
 }
 
 tl_op_def tl_ops_nn[] = {
-    {.name = "softmax", .inputs = "logits", .attrs = "axis:int=-1", .forward = softmax_fwd, .grad = softmax_grad,
+    {.name = "softmax", .inputs = "logits", .attrs = "axis:int=-1", .kernel[TL_CPU] = softmax_fwd, .grad = softmax_grad,
      .api = "tf.nn.softmax tf.math.softmax", .doc = "exp(x) / sum(exp(x)) along axis, computed stably."},
-    {.name = "log_softmax", .inputs = "logits", .attrs = "axis:int=-1", .forward = log_softmax_fwd, .grad = log_softmax_grad,
+    {.name = "log_softmax", .inputs = "logits", .attrs = "axis:int=-1", .kernel[TL_CPU] = log_softmax_fwd, .grad = log_softmax_grad,
      .api = "tf.nn.log_softmax tf.math.log_softmax", .doc = "x - log(sum(exp(x))) along axis, computed stably."},
-    {.name = "sparse_softmax_cross_entropy_with_logits", .inputs = "labels, logits", .forward = sparse_xent_fwd, .grad = sparse_xent_grad,
+    {.name = "sparse_softmax_cross_entropy_with_logits", .inputs = "labels, logits", .kernel[TL_CPU] = sparse_xent_fwd, .grad = sparse_xent_grad,
      .api = "tf.nn.sparse_softmax_cross_entropy_with_logits",
      .doc = "Per-example cross entropy of integer class labels [...] and logits [..., C]."},
     {.name = "sparse_softmax_cross_entropy_grad", .inputs = "labels, logits, grad",
-     .forward = sparse_xent_grad_fwd, .grad = sparse_xent_grad_grad, .api = "-",
+     .kernel[TL_CPU] = sparse_xent_grad_fwd, .grad = sparse_xent_grad_grad, .api = "-",
      .doc = "(softmax(logits) - one_hot(labels)) * grad[..., None]: the backward of sparse cross entropy, fused."},
     {.name = "softmax_cross_entropy_with_logits", .inputs = "labels, logits", .attrs = "axis:int=-1",
-     .forward = xent_fwd, .grad = xent_grad, .flags = TL_OP_SAME_DTYPE, .api = "tf.nn.softmax_cross_entropy_with_logits",
+     .kernel[TL_CPU] = xent_fwd, .grad = xent_grad, .flags = TL_OP_SAME_DTYPE, .api = "tf.nn.softmax_cross_entropy_with_logits",
      .doc = "Per-example cross entropy of probability labels and logits along axis."},
-    {.name = "sigmoid_cross_entropy_with_logits", .inputs = "labels, logits", .forward = sigmoid_xent_fwd, .grad = sigmoid_xent_grad,
+    {.name = "sigmoid_cross_entropy_with_logits", .inputs = "labels, logits", .kernel[TL_CPU] = sigmoid_xent_fwd, .grad = sigmoid_xent_grad,
      .flags = TL_OP_SAME_DTYPE | TL_OP_SCALARS_FOLLOW, .api = "tf.nn.sigmoid_cross_entropy_with_logits",
      .doc = "Element-wise logistic loss, max(x,0) - x*z + log1p(exp(-|x|))."},
-    {.name = "l2_loss", .inputs = "t", .forward = l2_loss_fwd, .grad = l2_loss_grad, .api = "tf.nn.l2_loss",
+    {.name = "l2_loss", .inputs = "t", .kernel[TL_CPU] = l2_loss_fwd, .grad = l2_loss_grad, .api = "tf.nn.l2_loss",
      .doc = "sum(t^2) / 2 as a scalar."},
-    {.name = "dropout", .inputs = "x", .attrs = "rate:float, noise_shape:ints?, seed:int?", .forward = dropout_fwd,
+    {.name = "dropout", .inputs = "x", .attrs = "rate:float, noise_shape:ints?, seed:int?", .kernel[TL_CPU] = dropout_fwd,
      .grad = dropout_grad, .flags = TL_OP_RANDOM | TL_OP_HIDDEN_OUTPUTS, .api = "tf.nn.dropout",
      .doc = "Zeroes elements with probability rate and scales the rest by 1/(1-rate)."},
-    {.name = "bias_add", .inputs = "value, bias", .attrs = "data_format:string=NHWC", .forward = bias_add_fwd, .grad = bias_add_grad,
+    {.name = "bias_add", .inputs = "value, bias", .attrs = "data_format:string=NHWC", .kernel[TL_CPU] = bias_add_fwd, .grad = bias_add_grad,
      .flags = TL_OP_SAME_DTYPE, .api = "tf.nn.bias_add", .doc = "Adds a channel bias vector to value."},
     {0},
 };

@@ -476,9 +476,9 @@ done:
 
 tl_op_def tl_ops_norm[] = {
     {.name = "norm", .inputs = "tensor", .attrs = "ord:string=euclidean, axis:ints?, keepdims:bool=false",
-     .forward = norm_fwd, .grad = norm_grad, .api = "tf.norm tf.linalg.norm",
+     .kernel[TL_CPU] = norm_fwd, .grad = norm_grad, .api = "tf.norm tf.linalg.norm",
      .doc = "Vector norm (axis nil or one axis) or matrix norm (a pair of axes); ord 'euclidean', 'fro', 1, 2, inf or p."},
-    {.name = "norm2_direction", .inputs = "tensor", .attrs = "axis:ints", .forward = norm2_direction_fwd,
+    {.name = "norm2_direction", .inputs = "tensor", .attrs = "axis:ints", .kernel[TL_CPU] = norm2_direction_fwd,
      .grad = norm2_direction_grad, .api = "-",
      .doc = "u1 v1' of the largest singular value of each matrix over the pair of axes (the matrix 2-norm's gradient)."},
     {0},

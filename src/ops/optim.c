@@ -484,36 +484,36 @@ fail:
 #define COMMON_ATTRS "weight_decay:float=0, grad_scale:float=1, clipvalue:float=0"
 
 tl_op_def tl_ops_optim[] = {
-    {.name = "apply_sgd", .inputs = "var, grad, slots[]", .forward = apply_fwd, .flags = TL_OP_SAME_DTYPE,
+    {.name = "apply_sgd", .inputs = "var, grad, slots[]", .kernel[TL_CPU] = apply_fwd, .flags = TL_OP_SAME_DTYPE,
      .attrs = "learning_rate:float=0.01, momentum:float=0, nesterov:bool=false, " COMMON_ATTRS,
      .api = "-", .doc = "One SGD step; returns the new variable and momentum (when momentum > 0)."},
-    {.name = "apply_rmsprop", .inputs = "var, grad, slots[]", .forward = apply_fwd, .flags = TL_OP_SAME_DTYPE,
+    {.name = "apply_rmsprop", .inputs = "var, grad, slots[]", .kernel[TL_CPU] = apply_fwd, .flags = TL_OP_SAME_DTYPE,
      .attrs = "learning_rate:float=0.001, rho:float=0.9, momentum:float=0, epsilon:float=1e-7, "
               "centered:bool=false, " COMMON_ATTRS,
      .api = "-", .doc = "One RMSprop step; slots velocity, momentum (momentum > 0), average_gradient (centered)."},
-    {.name = "apply_adam", .inputs = "var, grad, slots[]", .forward = apply_fwd, .flags = TL_OP_SAME_DTYPE,
+    {.name = "apply_adam", .inputs = "var, grad, slots[]", .kernel[TL_CPU] = apply_fwd, .flags = TL_OP_SAME_DTYPE,
      .attrs = "learning_rate:float=0.001, beta_1:float=0.9, beta_2:float=0.999, epsilon:float=1e-7, "
               "amsgrad:bool=false, step:int=1, " COMMON_ATTRS,
      .api = "-", .doc = "One Adam/AdamW step; slots m, v, vhat (amsgrad)."},
-    {.name = "apply_nadam", .inputs = "var, grad, slots[]", .forward = apply_fwd, .flags = TL_OP_SAME_DTYPE,
+    {.name = "apply_nadam", .inputs = "var, grad, slots[]", .kernel[TL_CPU] = apply_fwd, .flags = TL_OP_SAME_DTYPE,
      .attrs = "learning_rate:float=0.001, beta_1:float=0.9, beta_2:float=0.999, epsilon:float=1e-7, "
               "step:int=1, mu_t:float, mu_next:float, mu_product:float, " COMMON_ATTRS,
      .api = "-", .doc = "One Nadam step given the momentum schedule (mu_t, mu_next, product through t); slots m, v."},
-    {.name = "apply_adamax", .inputs = "var, grad, slots[]", .forward = apply_fwd, .flags = TL_OP_SAME_DTYPE,
+    {.name = "apply_adamax", .inputs = "var, grad, slots[]", .kernel[TL_CPU] = apply_fwd, .flags = TL_OP_SAME_DTYPE,
      .attrs = "learning_rate:float=0.001, beta_1:float=0.9, beta_2:float=0.999, epsilon:float=1e-7, "
               "step:int=1, " COMMON_ATTRS,
      .api = "-", .doc = "One Adamax step; slots m, u."},
-    {.name = "apply_adagrad", .inputs = "var, grad, slots[]", .forward = apply_fwd, .flags = TL_OP_SAME_DTYPE,
+    {.name = "apply_adagrad", .inputs = "var, grad, slots[]", .kernel[TL_CPU] = apply_fwd, .flags = TL_OP_SAME_DTYPE,
      .attrs = "learning_rate:float=0.001, epsilon:float=1e-7, " COMMON_ATTRS,
      .api = "-", .doc = "One Adagrad step; slot accumulator."},
-    {.name = "apply_adadelta", .inputs = "var, grad, slots[]", .forward = apply_fwd, .flags = TL_OP_SAME_DTYPE,
+    {.name = "apply_adadelta", .inputs = "var, grad, slots[]", .kernel[TL_CPU] = apply_fwd, .flags = TL_OP_SAME_DTYPE,
      .attrs = "learning_rate:float=0.001, rho:float=0.95, epsilon:float=1e-7, " COMMON_ATTRS,
      .api = "-", .doc = "One Adadelta step; slots accumulated_grad, accumulated_delta_var."},
-    {.name = "apply_ftrl", .inputs = "var, grad, slots[]", .forward = apply_fwd, .flags = TL_OP_SAME_DTYPE,
+    {.name = "apply_ftrl", .inputs = "var, grad, slots[]", .kernel[TL_CPU] = apply_fwd, .flags = TL_OP_SAME_DTYPE,
      .attrs = "learning_rate:float=0.001, lr_power:float=-0.5, l1:float=0, l2:float=0, "
               "l2_shrinkage:float=0, beta:float=0, " COMMON_ATTRS,
      .api = "-", .doc = "One FTRL-proximal step; slots accumulator, linear."},
-    {.name = "apply_lion", .inputs = "var, grad, slots[]", .forward = apply_fwd, .flags = TL_OP_SAME_DTYPE,
+    {.name = "apply_lion", .inputs = "var, grad, slots[]", .kernel[TL_CPU] = apply_fwd, .flags = TL_OP_SAME_DTYPE,
      .attrs = "learning_rate:float=0.0001, beta_1:float=0.9, beta_2:float=0.99, " COMMON_ATTRS,
      .api = "-", .doc = "One Lion step; slot m."},
     {0},

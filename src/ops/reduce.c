@@ -549,7 +549,7 @@ static tl_status via_f32(const tl_op_def *op, tl_tensor *x, tl_tensor *const *in
   for (int i = 0; i < n_in; i++) args[i] = i == which ? xf : in[i];
   tl_tensor_list tmp;
   tl_list_init(&tmp);
-  s = op->forward(op, args, n_in, attr, &tmp);
+  s = op->kernel[TL_CPU](op, args, n_in, attr, &tmp);
   tl_tensor_release(xf);
   for (int i = 0; i < tmp.n && !s; i++) {
     tl_tensor *c;
@@ -1278,40 +1278,40 @@ static tl_status cumprod_grad(GRAD_ARGS) {
 #define RED_ATTRS "axis:ints?, keepdims:bool=false"
 
 tl_op_def tl_ops_reduce[] = {
-    {.name = "reduce_sum", .inputs = "input_tensor", .attrs = RED_ATTRS, .forward = reduce_sum_fwd, .grad = reduce_sum_grad,
+    {.name = "reduce_sum", .inputs = "input_tensor", .attrs = RED_ATTRS, .kernel[TL_CPU] = reduce_sum_fwd, .grad = reduce_sum_grad,
      .api = "tf.reduce_sum tf.math.reduce_sum", .doc = "Sum over the given axes (all when axis is nil)."},
-    {.name = "reduce_mean", .inputs = "input_tensor", .attrs = RED_ATTRS, .forward = reduce_mean_fwd, .grad = reduce_mean_grad,
+    {.name = "reduce_mean", .inputs = "input_tensor", .attrs = RED_ATTRS, .kernel[TL_CPU] = reduce_mean_fwd, .grad = reduce_mean_grad,
      .api = "tf.reduce_mean tf.math.reduce_mean",
      .doc = "Mean over the given axes (integer mean for integer tensors; NaN when empty)."},
-    {.name = "reduce_max", .inputs = "input_tensor", .attrs = RED_ATTRS, .forward = reduce_max_fwd, .grad = reduce_extreme_grad,
+    {.name = "reduce_max", .inputs = "input_tensor", .attrs = RED_ATTRS, .kernel[TL_CPU] = reduce_max_fwd, .grad = reduce_extreme_grad,
      .api = "tf.reduce_max tf.math.reduce_max", .doc = "Maximum over the given axes (NaN propagates; -inf when empty)."},
-    {.name = "reduce_min", .inputs = "input_tensor", .attrs = RED_ATTRS, .forward = reduce_min_fwd, .grad = reduce_extreme_grad,
+    {.name = "reduce_min", .inputs = "input_tensor", .attrs = RED_ATTRS, .kernel[TL_CPU] = reduce_min_fwd, .grad = reduce_extreme_grad,
      .api = "tf.reduce_min tf.math.reduce_min", .doc = "Minimum over the given axes (NaN propagates; +inf when empty)."},
-    {.name = "reduce_prod", .inputs = "input_tensor", .attrs = RED_ATTRS, .forward = reduce_prod_fwd, .grad = reduce_prod_grad,
+    {.name = "reduce_prod", .inputs = "input_tensor", .attrs = RED_ATTRS, .kernel[TL_CPU] = reduce_prod_fwd, .grad = reduce_prod_grad,
      .api = "tf.reduce_prod tf.math.reduce_prod", .doc = "Product over the given axes (1 when empty)."},
-    {.name = "reduce_any", .inputs = "input_tensor", .attrs = RED_ATTRS, .forward = reduce_any_fwd, .flags = TL_OP_NO_GRADIENT,
+    {.name = "reduce_any", .inputs = "input_tensor", .attrs = RED_ATTRS, .kernel[TL_CPU] = reduce_any_fwd, .flags = TL_OP_NO_GRADIENT,
      .api = "tf.reduce_any tf.math.reduce_any", .doc = "Logical or of a bool tensor over the given axes."},
-    {.name = "reduce_all", .inputs = "input_tensor", .attrs = RED_ATTRS, .forward = reduce_all_fwd, .flags = TL_OP_NO_GRADIENT,
+    {.name = "reduce_all", .inputs = "input_tensor", .attrs = RED_ATTRS, .kernel[TL_CPU] = reduce_all_fwd, .flags = TL_OP_NO_GRADIENT,
      .api = "tf.reduce_all tf.math.reduce_all", .doc = "Logical and of a bool tensor over the given axes."},
-    {.name = "reduce_logsumexp", .inputs = "input_tensor", .attrs = RED_ATTRS, .forward = reduce_logsumexp_fwd, .grad = reduce_logsumexp_grad,
+    {.name = "reduce_logsumexp", .inputs = "input_tensor", .attrs = RED_ATTRS, .kernel[TL_CPU] = reduce_logsumexp_fwd, .grad = reduce_logsumexp_grad,
      .api = "tf.reduce_logsumexp tf.math.reduce_logsumexp",
      .doc = "log(sum(exp(x))) over the given axes, computed stably."},
-    {.name = "reduce_variance", .inputs = "input_tensor", .attrs = RED_ATTRS, .forward = reduce_variance_fwd, .grad = reduce_variance_grad,
+    {.name = "reduce_variance", .inputs = "input_tensor", .attrs = RED_ATTRS, .kernel[TL_CPU] = reduce_variance_fwd, .grad = reduce_variance_grad,
      .api = "tf.math.reduce_variance", .doc = "Population variance over the given axes."},
-    {.name = "reduce_std", .inputs = "input_tensor", .attrs = RED_ATTRS, .forward = reduce_std_fwd, .grad = reduce_std_grad,
+    {.name = "reduce_std", .inputs = "input_tensor", .attrs = RED_ATTRS, .kernel[TL_CPU] = reduce_std_fwd, .grad = reduce_std_grad,
      .api = "tf.math.reduce_std", .doc = "Population standard deviation over the given axes."},
     {.name = "count_nonzero", .inputs = "input", .attrs = RED_ATTRS ", dtype:dtype=int64",
-     .forward = count_nonzero_fwd, .flags = TL_OP_NO_GRADIENT, .api = "tf.math.count_nonzero",
+     .kernel[TL_CPU] = count_nonzero_fwd, .flags = TL_OP_NO_GRADIENT, .api = "tf.math.count_nonzero",
      .doc = "Number of non-zero elements over the given axes."},
-    {.name = "argmax", .inputs = "input", .attrs = "axis:int=0, output_type:dtype=int64", .forward = argmax_fwd, .flags = TL_OP_NO_GRADIENT,
+    {.name = "argmax", .inputs = "input", .attrs = "axis:int=0, output_type:dtype=int64", .kernel[TL_CPU] = argmax_fwd, .flags = TL_OP_NO_GRADIENT,
      .api = "tf.argmax tf.math.argmax", .doc = "Index of the largest value along axis (first on ties)."},
-    {.name = "argmin", .inputs = "input", .attrs = "axis:int=0, output_type:dtype=int64", .forward = argmin_fwd, .flags = TL_OP_NO_GRADIENT,
+    {.name = "argmin", .inputs = "input", .attrs = "axis:int=0, output_type:dtype=int64", .kernel[TL_CPU] = argmin_fwd, .flags = TL_OP_NO_GRADIENT,
      .api = "tf.argmin tf.math.argmin", .doc = "Index of the smallest value along axis (first on ties)."},
     {.name = "cumsum", .inputs = "x", .attrs = "axis:int=0, exclusive:bool=false, reverse:bool=false",
-     .forward = cumsum_fwd, .grad = cumsum_grad, .api = "tf.cumsum tf.math.cumsum", .doc = "Cumulative sum along axis."},
+     .kernel[TL_CPU] = cumsum_fwd, .grad = cumsum_grad, .api = "tf.cumsum tf.math.cumsum", .doc = "Cumulative sum along axis."},
     {.name = "cumprod", .inputs = "x", .attrs = "axis:int=0, exclusive:bool=false, reverse:bool=false",
-     .forward = cumprod_fwd, .grad = cumprod_grad, .api = "tf.math.cumprod", .doc = "Cumulative product along axis."},
-    {.name = "moments", .inputs = "x", .attrs = "axes:ints, keepdims:bool=false", .forward = moments_fwd, .grad = moments_grad,
+     .kernel[TL_CPU] = cumprod_fwd, .grad = cumprod_grad, .api = "tf.math.cumprod", .doc = "Cumulative product along axis."},
+    {.name = "moments", .inputs = "x", .attrs = "axes:ints, keepdims:bool=false", .kernel[TL_CPU] = moments_fwd, .grad = moments_grad,
      .api = "tf.nn.moments", .doc = "Mean and variance of x over axes (two results)."},
     {0},
 };

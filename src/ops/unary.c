@@ -500,9 +500,9 @@ static tl_status erf_grad(GRAD_ARGS) {
 #undef K
 
 #define UNARY_OP(ID, NAME, API, GRAD, DOC)                                                       \
-  [ID] = {.name = NAME, .inputs = "x", .forward = unary_fwd, .grad = GRAD, .api = API, .doc = DOC}
+  [ID] = {.name = NAME, .inputs = "x", .kernel[TL_CPU] = unary_fwd, .grad = GRAD, .api = API, .doc = DOC}
 #define UNARY_NOGRAD(ID, NAME, API, DOC)                                                         \
-  [ID] = {.name = NAME, .inputs = "x", .forward = unary_fwd, .flags = TL_OP_NO_GRADIENT,         \
+  [ID] = {.name = NAME, .inputs = "x", .kernel[TL_CPU] = unary_fwd, .flags = TL_OP_NO_GRADIENT,         \
           .api = API, .doc = DOC}
 
 tl_op_def tl_ops_unary[] = {
@@ -534,10 +534,10 @@ tl_op_def tl_ops_unary[] = {
     UNARY_OP(UN_ELU, "elu", "tf.nn.elu", elu_grad, "x for x > 0, e^x - 1 otherwise."),
     UNARY_OP(UN_SELU, "selu", "tf.nn.selu", selu_grad, "Scaled ELU (Klambauer et al.)."),
     [UN_LEAKY_RELU] = {.name = "leaky_relu", .inputs = "features", .attrs = "alpha:float=0.2",
-                       .forward = unary_fwd, .grad = leaky_relu_grad, .api = "tf.nn.leaky_relu",
+                       .kernel[TL_CPU] = unary_fwd, .grad = leaky_relu_grad, .api = "tf.nn.leaky_relu",
                        .doc = "x for x >= 0, alpha * x otherwise."},
     [UN_GELU] = {.name = "gelu", .inputs = "features", .attrs = "approximate:bool=false",
-                 .forward = unary_fwd, .grad = gelu_grad, .api = "tf.nn.gelu",
+                 .kernel[TL_CPU] = unary_fwd, .grad = gelu_grad, .api = "tf.nn.gelu",
                  .doc = "x * Phi(x) (exact, via erf), or the tanh approximation."},
     UNARY_OP(UN_RECIPROCAL, "reciprocal", "tf.math.reciprocal", reciprocal_grad, "1 / x."),
     UNARY_OP(UN_SIN, "sin", "tf.sin tf.math.sin", sin_grad, "Sine."),

@@ -1,0 +1,67 @@
+/* meta.c — helpers for shape rules: metas are (dtype, rank, shape) with -1
+ * for what a symbolic tensor does not know yet. */
+#include "ops/ops.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+tl_meta *tl_meta_push_like(tl_meta_list *out, const tl_meta *m, tl_dtype dt) {
+  return tl_meta_push(out, dt == TL_DTYPE_COUNT ? m->dtype : dt, m->rank, m->shape);
+}
+
+tl_status tl_meta_broadcast(const tl_meta *a, const tl_meta *b, tl_meta *out) {
+  out->dtype = a->dtype;
+  if (a->rank < 0 || b->rank < 0) {
+    out->rank = -1;
+    return TL_OK;
+  }
+  int r = a->rank > b->rank ? a->rank : b->rank;
+  for (int i = 0; i < r; i++) {
+    int ia = i - (r - a->rank), ib = i - (r - b->rank);
+    int64_t da = ia >= 0 ? a->shape[ia] : 1, db = ib >= 0 ? b->shape[ib] : 1, d;
+    if (da == db) d = da;
+    else if (da == 1) d = db;
+    else if (db == 1) d = da;
+    else if (da < 0) d = db;
+    else if (db < 0) d = da;
+    else {
+      char x[200], y[200];
+      return tl_error(TL_INVALID_ARGUMENT, "shapes %s and %s are not broadcastable",
+                      tl_meta_describe(a, x, sizeof x), tl_meta_describe(b, y, sizeof y));
+    }
+    out->shape[i] = d;
+  }
+  out->rank = r;
+  return TL_OK;
+}
+
+char *tl_meta_describe(const tl_meta *m, char *buf, size_t n) {
+  if (!m) {
+    snprintf(buf, n, "nil");
+    return buf;
+  }
+  size_t used = (size_t)snprintf(buf, n, "%s[", tl_dtypes[m->dtype].name);
+  if (m->rank < 0) used += (size_t)snprintf(buf + (used < n ? used : n), used < n ? n - used : 0, "...");
+  for (int i = 0; i < m->rank && used < n; i++) {
+    if (m->shape[i] < 0) used += (size_t)snprintf(buf + used, n - used, i ? ",?" : "?");
+    else used += (size_t)snprintf(buf + used, n - used, i ? ",%" PRId64 : "%" PRId64, m->shape[i]);
+  }
+  if (used < n) snprintf(buf + used, n - used, "]");
+  return buf;
+}
+
+int64_t tl_meta_numel(const tl_meta *m) {
+  if (m->rank < 0) return -1;
+  for (int i = 0; i < m->rank; i++)
+    if (m->shape[i] < 0) return -1;
+  return tl_shape_numel(m->rank, m->shape);
+}
+
+bool tl_meta_compatible(const tl_meta *a, const tl_meta *b) {
+  if (a->rank < 0 || b->rank < 0) return true;
+  if (a->rank != b->rank) return false;
+  for (int i = 0; i < a->rank; i++)
+    if (a->shape[i] >= 0 && b->shape[i] >= 0 && a->shape[i] != b->shape[i]) return false;
+  return true;
+}
