@@ -1,8 +1,45 @@
 /* binding.h — helpers the binding files share (tensor userdata, errors). */
 #ifndef TLUA_BINDING_H
 #define TLUA_BINDING_H
+#include <lauxlib.h>
 #include <lua.h>
 #include "../src/tl.h"
+
+#define TENSOR_MT "tl.Tensor"
+#define VARIABLE_MT "tl.Variable"
+#define ERROR_MT "tl.Error"
+
+/* Registry keys (their addresses are the keys) and the metatables'
+ * addresses, for type tests without registry lookups (lbinding.c). */
+extern char tlb_hooks_key, tlb_dtypes_key, tlb_variables_key;
+extern const void *tlb_tensor_mt, *tlb_variable_mt;
+/* The metamethod and method tables of the two userdata (ltensor.c, lvariable.c). */
+extern const luaL_Reg tlb_tensor_meta[], tlb_tensor_methods[];
+extern const luaL_Reg tlb_variable_meta[], tlb_variable_methods[];
+
+/* The one rule for "is this an options table" (used by the dispatcher and,
+ * through core.is_options, by every Lua wrapper). */
+bool tlb_is_options(lua_State *L, int idx);
+/* Calls stdlib hook `name` with the nargs values on top; leaves nres results. */
+int tlb_call_hook(lua_State *L, const char *name, int nargs, int nres);
+void tlb_make_dtypes(lua_State *L);
+int tlb_error_tostring(lua_State *L);
+int tlb_l_raise(lua_State *L);
+/* Tensor values to Lua: one element / the nested table from dimension dim. */
+void tlb_push_element(lua_State *L, const tl_tensor *t, int64_t off);
+void tlb_push_nested(lua_State *L, const tl_tensor *t, int dim, int64_t off);
+int tlb_tensor_gc(lua_State *L);
+int tlb_tensor_index(lua_State *L);
+int tlb_tensor_totable(lua_State *L);
+int tlb_tensor_item(lua_State *L);
+int tlb_compare_error(lua_State *L);
+int tlb_identity_eq(lua_State *L);
+int tlb_l_constant(lua_State *L);
+int tlb_l_variable(lua_State *L);
+/* Pushes core.ops (name -> op function); op_info / op_names functions. */
+void tlb_push_ops(lua_State *L);
+int tlb_l_op_info(lua_State *L);
+int tlb_l_op_names(lua_State *L);
 
 tl_tensor *tlb_test_tensor(lua_State *L, int idx);
 tl_variable *tlb_test_variable(lua_State *L, int idx);

@@ -502,6 +502,11 @@ tl_status tl_op_run(const tl_op_def *op, tl_tensor *const *in, int n_in, const t
  * the same checks and messages as tl_op_run, no kernel. */
 tl_status tl_op_infer(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attrs,
                       tl_meta_list *out);
+/* Test mode: after every kernel, run the op's shape rule on the same inputs
+ * and fail with TL_INTERNAL if it disagrees with the outputs (or the op has
+ * none). tl_op_infer_checks counts the agreeing calls per op. */
+void tl_set_check_infer(bool on);
+int64_t tl_op_infer_checks(const tl_op_def *op);
 /* Convenience for C callers with no attributes beyond defaults and one output. */
 tl_status tl_run1(const char *name, tl_tensor *const *in, int n_in, tl_tensor **out);
 

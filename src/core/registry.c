@@ -8,6 +8,7 @@
  * observers (tape, tracer) see each application.
  */
 #include "tl.h"
+#include "ops/ops.h"
 
 #include <ctype.h>
 #include <pthread.h>
@@ -476,6 +477,47 @@ static tl_status run_kernel(const tl_op_def *op, tl_device dev, tl_tensor *const
   return s;
 }
 
+/* ---- checking shape rules against kernels (the conformance suite) ------ */
+
+static bool check_infer;
+static int64_t infer_checks[MAX_OPS];
+
+void tl_set_check_infer(bool on) { check_infer = on; }
+int64_t tl_op_infer_checks(const tl_op_def *op) { return infer_checks[op->id]; }
+
+/* The outputs a kernel produced against what its shape rule says: same
+ * count, dtypes and ranks, and every dimension the rule knows. With
+ * concrete inputs only a value-dependent op may leave dimensions unknown. */
+static tl_status verify_infer(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attrs,
+                              const tl_tensor_list *out) {
+  if (!op->infer) return tl_error(TL_INTERNAL, "%s has no shape rule", op->name);
+  tl_meta_list metas;
+  tl_meta_list_init(&metas);
+  tl_status s = run_infer(op, in, n_in, attrs, &metas);
+  if (s) {
+    tl_meta_list_free(&metas);
+    return tl_error(TL_INTERNAL, "%s: the shape rule rejects inputs the kernel accepted: %s", op->name,
+                    tl_last_error());
+  }
+  if (metas.n != out->n) s = tl_error(TL_INTERNAL, "%s: shape rule gives %d outputs, kernel %d", op->name,
+                                      metas.n, out->n);
+  for (int i = 0; i < metas.n && !s; i++) {
+    const tl_meta *m = &metas.items[i];
+    const tl_tensor *t = out->items[i];
+    bool ok = m->dtype == t->dtype && (m->rank < 0 ? (op->flags & TL_OP_VALUE_SHAPE) : m->rank == t->rank);
+    for (int k = 0; ok && m->rank >= 0 && k < m->rank; k++)
+      ok = m->shape[k] == t->shape[k] || (m->shape[k] < 0 && (op->flags & TL_OP_VALUE_SHAPE));
+    if (!ok) {
+      char a[200], b[200];
+      s = tl_error(TL_INTERNAL, "%s: output %d: shape rule says %s, kernel made %s", op->name, i,
+                   tl_meta_describe(m, a, sizeof a), tl_tensor_describe(t, b, sizeof b));
+    }
+  }
+  tl_meta_list_free(&metas);
+  if (!s) __atomic_add_fetch(&infer_checks[op->id], 1, __ATOMIC_RELAXED);
+  return s;
+}
+
 /* Shape rule, allocation, kernel: the core of tl_op_run on inputs whose
  * dtypes the kernel handles. */
 static tl_status infer_and_run(const tl_op_def *op, tl_device dev, tl_tensor *const *in, int n_in,
@@ -508,7 +550,9 @@ static tl_status infer_and_run(const tl_op_def *op, tl_device dev, tl_tensor *co
     tl_meta_list_free(&metas);
     if (s) return s;
   }
-  return run_kernel(op, dev, in, n_in, attrs, out);
+  if ((s = run_kernel(op, dev, in, n_in, attrs, out))) return s;
+  if (check_infer) s = verify_infer(op, in, n_in, attrs, out);
+  return s;
 }
 
 /* TL_OP_HALF_VIA_F32: cast half inputs up, run, round half outputs back. */

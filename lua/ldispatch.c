@@ -1,0 +1,412 @@
+/* ldispatch.c — the generic op dispatcher: one Lua closure per registered
+ * op that reads the op's declaration (inputs, attributes by name) and
+ * calls tl_op_run, so a new op appears in Lua without binding code.
+ */
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "binding.h"
+
+/* ---- the generic op dispatcher ----------------------------------------- */
+
+/* Per-call scratch, on the C stack: list attributes take their entries
+ * from one small pool. */
+#define POOL 256
+typedef struct call_state {
+  tl_tensor **in; /* in_inline, or a Lua-owned buffer for long lists */
+  int n_in, cap_in;
+  tl_tensor *in_inline[64];
+  tl_attr attr[TL_MAX_ATTRS];
+  int pool_used;
+  tl_device device; /* where Lua values converted for the call are placed */
+  int64_t ints[POOL];
+  double floats[POOL];
+} call_state;
+
+/* Makes room for one more input; a long list (concat of hundreds of
+ * tensors) moves to a userdata anchored in the registry under the call's
+ * address (so the stack stays as the argument code expects, and an error
+ * that unwinds the call leaves only that one anchor, reused later). */
+static bool reserve_input(lua_State *L, call_state *cs) {
+  if (cs->n_in < cs->cap_in) return true;
+  if (cs->cap_in >= (1 << 20)) return false;
+  int cap = cs->cap_in * 2;
+  tl_tensor **bigger = lua_newuserdatauv(L, sizeof *bigger * (size_t)cap, 0);
+  memcpy(bigger, cs->in, sizeof *bigger * (size_t)cs->n_in);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, cs);
+  cs->in = bigger;
+  cs->cap_in = cap;
+  return true;
+}
+
+static void release_inputs(call_state *cs) {
+  for (int i = 0; i < cs->n_in; i++) tl_tensor_release(cs->in[i]);
+  cs->n_in = 0;
+}
+
+static int arg_error(lua_State *L, call_state *cs, const tl_op_def *op, const char *fmt, const char *what,
+                     const char *detail) {
+  char buf[600];
+  snprintf(buf, sizeof buf, fmt, op->name, what, detail ? detail : "");
+  release_inputs(cs);
+  return tlb_raise_kind(L, "InvalidArgument", buf);
+}
+
+bool tlb_is_options(lua_State *L, int idx) {
+  if (lua_type(L, idx) != LUA_TTABLE || lua_getmetatable(L, idx)) {
+    if (lua_type(L, idx) == LUA_TTABLE) lua_pop(L, 1);
+    return false;
+  }
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    bool str = lua_type(L, -2) == LUA_TSTRING;
+    lua_pop(L, 1);
+    if (str) {
+      lua_pop(L, 1);
+      return true;
+    }
+  }
+  return false;
+}
+
+static int set_attr(lua_State *L, call_state *cs, const tl_op_def *op, int ai, int idx) {
+  const tl_attr_def *d = &op->attr[ai];
+  tl_attr *a = &cs->attr[ai];
+  if (lua_isnil(L, idx)) {
+    if (!d->has_default) a->present = false;
+    return 0;
+  }
+  a->present = true;
+  char detail[200];
+  switch (d->type) {
+  case TL_ATTR_INT: {
+    int isnum;
+    lua_Integer v = lua_tointegerx(L, idx, &isnum);
+    if (!isnum) {
+      tl_tensor *t = tlb_test_tensor(L, idx);
+      if (t && t->size == 1 && tl_dtype_is_integer(t->dtype)) v = tl_load_i64(t->storage->data, t->dtype, t->offset);
+      else return arg_error(L, cs, op, "%s: argument '%s' must be an integer%s", d->name, NULL);
+    }
+    a->i = v;
+    break;
+  }
+  case TL_ATTR_FLOAT: {
+    int isnum;
+    lua_Number v = lua_tonumberx(L, idx, &isnum);
+    if (!isnum) {
+      tl_tensor *t = tlb_test_tensor(L, idx);
+      if (t && t->size == 1) v = tl_load_f64(t->storage->data, t->dtype, t->offset);
+      else return arg_error(L, cs, op, "%s: argument '%s' must be a number%s", d->name, NULL);
+    }
+    a->f = v;
+    break;
+  }
+  case TL_ATTR_BOOL:
+    if (!lua_isboolean(L, idx)) return arg_error(L, cs, op, "%s: argument '%s' must be a boolean%s", d->name, NULL);
+    a->b = lua_toboolean(L, idx);
+    break;
+  case TL_ATTR_DTYPE: {
+    tl_dtype dt = TL_DTYPE_COUNT;
+    if (lua_type(L, idx) == LUA_TSTRING) dt = tl_dtype_from_name(lua_tostring(L, idx));
+    else if (lua_type(L, idx) == LUA_TTABLE) {
+      lua_getfield(L, idx, "enum");
+      if (lua_isinteger(L, -1)) dt = (tl_dtype)lua_tointeger(L, -1);
+      lua_pop(L, 1);
+    }
+    if (dt < 0 || dt >= TL_DTYPE_COUNT) return arg_error(L, cs, op, "%s: argument '%s' must be a dtype%s", d->name, NULL);
+    a->dtype = dt;
+    break;
+  }
+  case TL_ATTR_STRING:
+    if (lua_type(L, idx) != LUA_TSTRING) return arg_error(L, cs, op, "%s: argument '%s' must be a string%s", d->name, NULL);
+    a->s = lua_tostring(L, idx); /* stays on the Lua stack during the call */
+    break;
+  case TL_ATTR_INTS:
+  case TL_ATTR_FLOATS: {
+    bool ints = d->type == TL_ATTR_INTS;
+    if (lua_type(L, idx) == LUA_TTABLE && lua_getmetatable(L, idx)) {
+      lua_pop(L, 1); /* a TensorShape: read its dims */
+      lua_getfield(L, idx, "_dims");
+      if (lua_type(L, -1) == LUA_TTABLE) idx = lua_gettop(L);
+      else lua_pop(L, 1);
+    }
+    int room = POOL - cs->pool_used;
+    a->ints = cs->ints + cs->pool_used;
+    a->floats = cs->floats + cs->pool_used;
+    tl_tensor *t = tlb_test_tensor(L, idx);
+    if (!t) {
+      tl_variable *v = tlb_test_variable(L, idx);
+      if (v) t = v->value;
+    }
+    if (lua_type(L, idx) == LUA_TNUMBER) {
+      if (ints && !lua_isinteger(L, idx)) return arg_error(L, cs, op, "%s: argument '%s' must be an integer or a list of integers%s", d->name, NULL);
+      a->n = 1;
+      a->ints[0] = lua_tointeger(L, idx);
+      a->floats[0] = lua_tonumber(L, idx);
+    } else if (t) {
+      if (t->rank > 1 || t->size > 64 || t->size > room || (ints && !tl_dtype_is_integer(t->dtype)))
+        return arg_error(L, cs, op, "%s: argument '%s' must be an integer vector%s", d->name, NULL);
+      a->n = (int)t->size;
+      for (int i = 0; i < a->n; i++) {
+        int64_t off = t->offset + (t->rank ? i * t->strides[0] : 0);
+        a->ints[i] = tl_load_i64(t->storage->data, t->dtype, off);
+        a->floats[i] = tl_load_f64(t->storage->data, t->dtype, off);
+      }
+    } else if (lua_type(L, idx) == LUA_TTABLE) {
+      lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
+      if (n > 64 || n > room) return arg_error(L, cs, op, "%s: argument '%s' has more than 64 entries%s", d->name, NULL);
+      a->n = (int)n;
+      for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, idx, i);
+        int isnum = lua_type(L, -1) == LUA_TNUMBER;
+        if (!isnum || (ints && !lua_isinteger(L, -1))) {
+          lua_pop(L, 1);
+          snprintf(detail, sizeof detail, " (entry %lld is not %s)", (long long)i, ints ? "an integer" : "a number");
+          return arg_error(L, cs, op, "%s: argument '%s' must be a list of numbers%s", d->name, detail);
+        }
+        a->ints[i - 1] = lua_tointeger(L, -1);
+        a->floats[i - 1] = lua_tonumber(L, -1);
+        lua_pop(L, 1);
+      }
+    } else {
+      return arg_error(L, cs, op, "%s: argument '%s' must be a list%s", d->name, NULL);
+    }
+    cs->pool_used += a->n;
+    break;
+  }
+  default: break;
+  }
+  return 0;
+}
+
+/* Converts one input value. follow: dtype Lua numbers take (op flag
+ * TL_OP_SCALARS_FOLLOW), or TL_DTYPE_COUNT. */
+static int add_input(lua_State *L, call_state *cs, const tl_op_def *op, const char *name, int idx,
+                     tl_dtype follow, bool optional) {
+  if (!reserve_input(L, cs)) return arg_error(L, cs, op, "%s: too many inputs%s%s", "", NULL);
+  if (lua_isnoneornil(L, idx)) {
+    if (!optional) return arg_error(L, cs, op, "%s: input '%s' is missing (got nil)%s", name, NULL);
+    cs->in[cs->n_in++] = NULL;
+    return 0;
+  }
+  const char *err;
+  bool is_lua = !tlb_test_tensor(L, idx) && !tlb_test_variable(L, idx);
+  tl_tensor *t = tlb_to_tensor(L, idx, is_lua ? follow : TL_DTYPE_COUNT, &err);
+  if (!t) {
+    char detail[400];
+    snprintf(detail, sizeof detail, ": %s", err);
+    return arg_error(L, cs, op, "%s: input '%s'%s", name, detail);
+  }
+  if (is_lua && cs->device != TL_CPU) {
+    /* A Lua value is a constant of the call: it goes where the op runs. */
+    tl_tensor *moved;
+    tl_status s = tl_tensor_copy_to(t, cs->device, &moved);
+    tl_tensor_release(t);
+    if (s) {
+      release_inputs(cs);
+      return tlb_raise(L, s);
+    }
+    t = moved;
+  }
+  cs->in[cs->n_in++] = t;
+  return 0;
+}
+
+/* The first tensor among the positional inputs (a list input's first
+ * tensor counts), borrowed; NULL when there is none. Lua values converted
+ * for the call take its dtype (TL_OP_SCALARS_FOLLOW) and its device. */
+static tl_tensor *first_tensor(lua_State *L, const tl_op_def *op, int nargs) {
+  for (int i = 1; i <= nargs && i <= op->n_inputs; i++) {
+    tl_tensor *t = tlb_test_tensor(L, i);
+    if (!t) {
+      tl_variable *v = tlb_test_variable(L, i);
+      if (v) t = v->value;
+    }
+    if (t) return t;
+    if (op->input[i - 1].list && lua_type(L, i) == LUA_TTABLE) {
+      lua_Integer n = (lua_Integer)lua_rawlen(L, i);
+      for (lua_Integer k = 1; k <= n; k++) {
+        lua_rawgeti(L, i, k);
+        t = tlb_test_tensor(L, -1);
+        if (!t && tlb_test_variable(L, -1)) t = tlb_test_variable(L, -1)->value;
+        lua_pop(L, 1);
+        if (t) return t;
+      }
+    }
+  }
+  return NULL;
+}
+
+static int op_call(lua_State *L) {
+  const tl_op_def *op = lua_touserdata(L, lua_upvalueindex(1));
+  /* Pay the collector for earlier allocations before this op allocates:
+   * results the caller has dropped since then are freed now, and this
+   * op's output reuses their buffers (hot in cache, no page faults). */
+  tlb_steer_collector(L);
+  int nargs = lua_gettop(L);
+  int opts = 0;
+  if (nargs > 0 && tlb_is_options(L, nargs)) opts = nargs--;
+  call_state state, *cs = &state;
+  cs->n_in = 0;
+  cs->in = cs->in_inline;
+  cs->cap_in = 64;
+  cs->pool_used = 0;
+  tl_attrs_defaults(op, cs->attr);
+  tl_tensor *leader = first_tensor(L, op, nargs);
+  tl_dtype follow = leader && (op->flags & TL_OP_SCALARS_FOLLOW) ? leader->dtype : TL_DTYPE_COUNT;
+  cs->device = leader ? tl_tensor_device(leader) : tl_default_device();
+  /* Inputs: positional first, then by name from the options table. */
+  int pos = 1;
+  for (int i = 0; i < op->n_inputs; i++) {
+    const tl_input_def *in = &op->input[i];
+    int idx = 0;
+    if (pos <= nargs) idx = pos++;
+    else if (opts) {
+      lua_getfield(L, opts, in->name);
+      if (!lua_isnil(L, -1)) idx = lua_gettop(L);
+      else lua_pop(L, 1);
+    }
+    if (in->list) {
+      if (!idx || lua_type(L, idx) != LUA_TTABLE || tlb_test_tensor(L, idx)) {
+        /* a single tensor is accepted as a list of its slices along axis 0 */
+        if (idx && (tlb_test_tensor(L, idx) || tlb_test_variable(L, idx))) {
+          tl_tensor *t = tlb_check_tensor(L, idx);
+          if (t->rank == 0) return arg_error(L, cs, op, "%s: input '%s' must be a list of tensors%s", in->name, NULL);
+          for (int64_t k = 0; k < t->shape[0]; k++) {
+            tl_tensor *v;
+            if (!reserve_input(L, cs)) return arg_error(L, cs, op, "%s: too many inputs%s%s", "", NULL);
+            int64_t strides[TL_MAX_RANK];
+            memcpy(strides, t->strides + 1, sizeof(int64_t) * (size_t)(t->rank - 1));
+            if (tl_tensor_view(t->storage, t->dtype, t->rank - 1, t->shape + 1, strides,
+                               t->offset + k * t->strides[0], &v)) {
+              release_inputs(cs);
+              return tlb_raise(L, tl_last_status());
+            }
+            cs->in[cs->n_in++] = v;
+          }
+          continue;
+        }
+        return arg_error(L, cs, op, "%s: input '%s' must be a list of tensors%s", in->name, NULL);
+      }
+      lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
+      for (lua_Integer k = 1; k <= n; k++) {
+        lua_rawgeti(L, idx, k);
+        if (add_input(L, cs, op, in->name, lua_gettop(L), follow, false)) return 0;
+        lua_pop(L, 1);
+      }
+      continue;
+    }
+    if (add_input(L, cs, op, in->name, idx ? idx : nargs + 1000, follow, in->optional)) return 0;
+  }
+  /* Attributes: remaining positional, in declaration order, then named. */
+  for (int ai = 0; ai < op->n_attrs; ai++) {
+    int idx = 0;
+    if (pos <= nargs) idx = pos++;
+    if (opts) {
+      lua_getfield(L, opts, op->attr[ai].name);
+      if (!lua_isnil(L, -1)) idx = lua_gettop(L);
+      else lua_pop(L, 1);
+    }
+    if (idx) set_attr(L, cs, op, ai, idx);
+    if (!cs->attr[ai].present && !op->attr[ai].optional)
+      return arg_error(L, cs, op, "%s: argument '%s' is required%s", op->attr[ai].name, NULL);
+  }
+  if (pos <= nargs) {
+    char detail[100];
+    snprintf(detail, sizeof detail, "%d", nargs);
+    return arg_error(L, cs, op, "%s: too many arguments (%s given)%s", detail, NULL);
+  }
+  if (opts) {
+    /* Unknown option names are errors, not silently ignored. */
+    lua_pushnil(L);
+    while (lua_next(L, opts)) {
+      lua_pop(L, 1);
+      if (lua_type(L, -1) != LUA_TSTRING) continue;
+      const char *k = lua_tostring(L, -1);
+      bool known = strcmp(k, "name") == 0 || tl_attr_index(op, k) >= 0;
+      for (int i = 0; i < op->n_inputs && !known; i++) known = strcmp(op->input[i].name, k) == 0;
+      if (!known) {
+        char detail[200];
+        snprintf(detail, sizeof detail, "%s", k);
+        lua_pop(L, 1);
+        return arg_error(L, cs, op, "%s: unknown option '%s'%s", detail, NULL);
+      }
+    }
+  }
+  tl_tensor_list out;
+  tl_list_init(&out);
+  tl_status s = tl_op_run(op, cs->in, cs->n_in, cs->attr, &out);
+  release_inputs(cs);
+  if (cs->in != cs->in_inline) {
+    lua_pushnil(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, cs);
+  }
+  if (s) return tlb_raise(L, s);
+  int nres;
+  if (op->flags & TL_OP_LIST_OUTPUT) {
+    lua_createtable(L, out.n, 0);
+    for (int i = 0; i < out.n; i++) {
+      tlb_push_tensor(L, out.items[i]);
+      lua_rawseti(L, -2, i + 1);
+    }
+    nres = 1;
+  } else if (op->flags & TL_OP_HIDDEN_OUTPUTS) {
+    tlb_push_tensor(L, out.items[0]);
+    for (int i = 1; i < out.n; i++) tl_tensor_release(out.items[i]);
+    nres = 1;
+  } else {
+    luaL_checkstack(L, out.n, "too many results");
+    for (int i = 0; i < out.n; i++) tlb_push_tensor(L, out.items[i]);
+    nres = out.n;
+  }
+  if (out.items != out.inline_items) free(out.items);
+  return nres;
+}
+
+/* core.ops: name -> function; core.op_info(name) -> declaration table */
+void tlb_push_ops(lua_State *L) {
+  lua_createtable(L, 0, tl_op_count());
+  for (int i = 0; i < tl_op_count(); i++) {
+    const tl_op_def *op = tl_op_at(i);
+    lua_pushlightuserdata(L, (void *)op);
+    lua_pushcclosure(L, op_call, 1);
+    lua_setfield(L, -2, op->name);
+  }
+}
+
+int tlb_l_op_info(lua_State *L) {
+  const tl_op_def *op = tl_op_find(luaL_checkstring(L, 1));
+  if (!op) return 0;
+  lua_createtable(L, 0, 6);
+  lua_pushstring(L, op->name);
+  lua_setfield(L, -2, "name");
+  lua_pushstring(L, op->inputs ? op->inputs : "");
+  lua_setfield(L, -2, "inputs");
+  lua_pushstring(L, op->attrs ? op->attrs : "");
+  lua_setfield(L, -2, "attrs");
+  lua_pushstring(L, op->api ? op->api : "");
+  lua_setfield(L, -2, "api");
+  lua_pushstring(L, op->doc ? op->doc : "");
+  lua_setfield(L, -2, "doc");
+  lua_pushboolean(L, op->grad != NULL);
+  lua_setfield(L, -2, "has_gradient");
+  return 1;
+}
+
+int tlb_l_op_names(lua_State *L) {
+  lua_createtable(L, tl_op_count(), 0);
+  for (int i = 0; i < tl_op_count(); i++) {
+    lua_pushstring(L, tl_op_at(i)->name);
+    lua_rawseti(L, -2, i + 1);
+  }
+  return 1;
+}
+

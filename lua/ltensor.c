@@ -1,0 +1,149 @@
+/* ltensor.c — the tl.Tensor userdata: its metamethods (indexing goes to
+ * the stdlib indexer, printing to the core's formatter), conversion back
+ * to Lua values, and core.constant. Values are immutable once created.
+ */
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "binding.h"
+
+int tlb_tensor_gc(lua_State *L) {
+  tl_tensor **p = luaL_checkudata(L, 1, TENSOR_MT);
+  tl_tensor_release(*p);
+  *p = NULL;
+  return 0;
+}
+
+/* core.constant(value, dtype?) */
+int tlb_l_constant(lua_State *L) {
+  tl_dtype d = lua_isnoneornil(L, 2) ? TL_DTYPE_COUNT : tlb_check_dtype(L, 2);
+  const char *err;
+  tl_tensor *t = tlb_to_tensor(L, 1, d, &err);
+  if (!t) {
+    char buf[400];
+    snprintf(buf, sizeof buf, "constant: %s", err);
+    return tlb_raise_kind(L, "InvalidArgument", buf);
+  }
+  tlb_push_tensor(L, t);
+  tlb_steer_collector(L);
+  return 1;
+}
+
+int tlb_tensor_totable(lua_State *L) {
+  tl_tensor *t = tlb_check_tensor(L, 1);
+  tlb_push_nested(L, t, 0, t->offset);
+  return 1;
+}
+
+int tlb_tensor_item(lua_State *L) {
+  tl_tensor *t = tlb_check_tensor(L, 1);
+  if (t->size != 1) {
+    char d[160], buf[300];
+    snprintf(buf, sizeof buf, "item: %s: only a one-element tensor can become a Lua value (it has %lld)",
+             tl_tensor_describe(t, d, sizeof d), (long long)t->size);
+    return tlb_raise_kind(L, "InvalidArgument", buf);
+  }
+  int64_t off = t->offset;
+  for (int i = 0; i < t->rank; i++) (void)i; /* all dims are 1: offset is the element */
+  tlb_push_element(L, t, off);
+  return 1;
+}
+
+static void push_shape_table(lua_State *L, const tl_tensor *t) {
+  lua_createtable(L, t->rank, 0);
+  for (int i = 0; i < t->rank; i++) {
+    lua_pushinteger(L, t->shape[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+}
+
+int tlb_tensor_index(lua_State *L) {
+  if (lua_type(L, 2) == LUA_TSTRING) {
+    const char *k = lua_tostring(L, 2);
+    tl_tensor *t = tlb_check_tensor(L, 1);
+    if (strcmp(k, "shape") == 0) {
+      push_shape_table(L, t);
+      return tlb_call_hook(L, "shape", 1, 1);
+    }
+    if (strcmp(k, "dtype") == 0) {
+      tlb_push_dtype(L, t->dtype);
+      return 1;
+    }
+    if (strcmp(k, "ndim") == 0) {
+      lua_pushinteger(L, t->rank);
+      return 1;
+    }
+    if (strcmp(k, "device") == 0) {
+      lua_pushstring(L, t->storage->device == TL_CPU ? "cpu" : "cuda");
+      return 1;
+    }
+    /* methods: the metatable's method table, then every op by name */
+    lua_getmetatable(L, 1);
+    lua_getfield(L, -1, "methods");
+    lua_pushvalue(L, 2);
+    lua_rawget(L, -2);
+    if (!lua_isnil(L, -1)) return 1;
+    lua_pop(L, 3);
+  }
+  /* integers, slices and everything else go to the stdlib indexer */
+  lua_pushvalue(L, 1);
+  lua_pushvalue(L, 2);
+  return tlb_call_hook(L, "index", 2, 1);
+}
+
+static int t_newindex(lua_State *L) {
+  return tlb_raise_kind(L, "InvalidArgument",
+                        "a tf.Tensor is immutable: its elements cannot be assigned; "
+                        "use a tf.Variable and :assign (or v[...] = x on the variable)");
+}
+
+static int t_tostring(lua_State *L) {
+  tl_tensor *t = tlb_check_tensor(L, 1);
+  char *s;
+  tl_status st = tl_tensor_format(t, NULL, &s);
+  if (st) return tlb_raise(L, st);
+  lua_pushstring(L, s);
+  free(s);
+  return 1;
+}
+
+static int t_len(lua_State *L) {
+  tl_tensor *t = tlb_check_tensor(L, 1);
+  if (t->rank == 0) return tlb_raise_kind(L, "InvalidArgument", "len: a scalar tensor has no length");
+  lua_pushinteger(L, t->shape[0]);
+  return 1;
+}
+
+static int t_close(lua_State *L) { return tlb_tensor_gc(L); }
+
+int tlb_compare_error(lua_State *L) {
+  return tlb_raise_kind(L, "InvalidArgument",
+                        "tensors cannot be compared with < or <= (Lua needs a boolean): "
+                        "use tf.less(a, b) / a:lt(b), tf.less_equal / a:le(b)");
+}
+
+int tlb_identity_eq(lua_State *L) {
+  /* Lua's == must be a boolean; identity, as for Python objects' `is`. */
+  lua_pushboolean(L, lua_rawequal(L, 1, 2));
+  return 1;
+}
+
+const luaL_Reg tlb_tensor_meta[] = {
+    {"__gc", tlb_tensor_gc},        {"__close", t_close}, {"__index", tlb_tensor_index},
+    {"__newindex", t_newindex}, {"__tostring", t_tostring}, {"__len", t_len},
+    {"__lt", tlb_compare_error},  {"__le", tlb_compare_error},  {"__eq", tlb_identity_eq},
+    {NULL, NULL},
+};
+
+const luaL_Reg tlb_tensor_methods[] = {
+    {"totable", tlb_tensor_totable}, {"item", tlb_tensor_item}, {NULL, NULL},
+};
+

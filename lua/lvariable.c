@@ -1,0 +1,173 @@
+/* lvariable.c — the tl.Variable userdata: mutable state whose reads are
+ * tensors that later assigns do not change.
+ */
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "binding.h"
+
+
+
+/* ---- variables --------------------------------------------------------- */
+
+static tl_variable *check_variable(lua_State *L, int idx) {
+  tl_variable **p = luaL_checkudata(L, idx, VARIABLE_MT);
+  if (!*p) luaL_argerror(L, idx, "variable was closed");
+  return *p;
+}
+
+/* core.Variable(initial, trainable, name, dtype) */
+int tlb_l_variable(lua_State *L) {
+  tl_dtype d = lua_isnoneornil(L, 4) ? TL_DTYPE_COUNT : tlb_check_dtype(L, 4);
+  const char *err;
+  tl_tensor *t = tlb_to_tensor(L, 1, d, &err);
+  if (!t) {
+    char buf[400];
+    snprintf(buf, sizeof buf, "Variable: initial value: %s", err);
+    return tlb_raise_kind(L, "InvalidArgument", buf);
+  }
+  bool trainable = lua_isnoneornil(L, 2) ? true : lua_toboolean(L, 2);
+  tl_variable *v;
+  tl_status s = tl_variable_new(t, trainable, luaL_optstring(L, 3, "Variable"), &v);
+  tl_tensor_release(t);
+  if (s) return tlb_raise(L, s);
+  tl_variable **p = lua_newuserdatauv(L, sizeof *p, 1);
+  *p = v;
+  luaL_setmetatable(L, VARIABLE_MT);
+  /* remember the userdata so C can hand the same object back (weak) */
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &tlb_variables_key);
+  lua_pushvalue(L, -2);
+  lua_rawsetp(L, -2, v);
+  lua_pop(L, 1);
+  tlb_steer_collector(L);
+  return 1;
+}
+
+void tlb_push_variable(lua_State *L, tl_variable *v) {
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &tlb_variables_key);
+  lua_rawgetp(L, -1, v);
+  lua_remove(L, -2);
+}
+
+static int v_gc(lua_State *L) {
+  tl_variable **p = luaL_checkudata(L, 1, VARIABLE_MT);
+  tl_variable_release(*p);
+  *p = NULL;
+  return 0;
+}
+
+/* v:value() / v:read_value(): a tensor that later assigns do not change. */
+static int v_value(lua_State *L) {
+  tl_variable *v = check_variable(L, 1);
+  tlb_push_tensor(L, tl_variable_read(v)); /* a tape may record this read */
+  return 1;
+}
+
+/* v:_assign_raw(t): the value must already have the right dtype/shape;
+ * stdlib's assign converts Lua values and numbers first. */
+static int v_assign_raw(lua_State *L) {
+  tl_variable *v = check_variable(L, 1);
+  const char *err;
+  tl_tensor *t = tlb_to_tensor(L, 2, lua_type(L, 2) == LUA_TUSERDATA ? TL_DTYPE_COUNT : v->value->dtype, &err);
+  if (!t) {
+    char buf[400];
+    snprintf(buf, sizeof buf, "assign: %s", err);
+    return tlb_raise_kind(L, "InvalidArgument", buf);
+  }
+  tl_status s = tl_variable_assign(v, t);
+  tl_tensor_release(t);
+  if (s) return tlb_raise(L, s);
+  lua_settop(L, 1);
+  return 1;
+}
+
+static int v_index(lua_State *L) {
+  tl_variable *v = check_variable(L, 1);
+  if (lua_type(L, 2) == LUA_TSTRING) {
+    const char *k = lua_tostring(L, 2);
+    if (strcmp(k, "trainable") == 0) {
+      lua_pushboolean(L, v->trainable);
+      return 1;
+    }
+    if (strcmp(k, "name") == 0) {
+      lua_pushstring(L, v->name);
+      return 1;
+    }
+    if (strcmp(k, "id") == 0) {
+      lua_pushinteger(L, (lua_Integer)v->id);
+      return 1;
+    }
+    lua_getmetatable(L, 1);
+    lua_getfield(L, -1, "methods");
+    lua_pushvalue(L, 2);
+    lua_rawget(L, -2);
+    if (!lua_isnil(L, -1)) return 1;
+    lua_pop(L, 3);
+  }
+  /* everything else reads the value: v.shape, v[0], v:reduce_sum();
+   * indexing (v[0], v["1:, ::2"]) is a read a tape may record, so it is
+   * differentiable; field names are not */
+  bool field = false;
+  if (lua_type(L, 2) == LUA_TSTRING) {
+    const char *k = lua_tostring(L, 2);
+    field = isalpha((unsigned char)k[0]) || k[0] == '_';
+    for (const char *c = k; field && *c; c++) field = isalnum((unsigned char)*c) || *c == '_';
+  }
+  tlb_push_tensor(L, field ? tl_tensor_retain(v->value) : tl_variable_read(v));
+  lua_replace(L, 1);
+  return tlb_tensor_index(L);
+}
+
+static int v_newindex(lua_State *L) {
+  check_variable(L, 1);
+  return tlb_call_hook(L, "variable_setitem", 3, 0);
+}
+
+static int v_tostring(lua_State *L) {
+  tl_variable *v = check_variable(L, 1);
+  char *s;
+  tl_print_opts o = {-1, -1, -1, 0, true};
+  tl_status st = tl_tensor_format(v->value, &o, &s);
+  if (st) return tlb_raise(L, st);
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  lua_pushfstring(L, "<tf.Variable '%s' shape=(", v->name);
+  luaL_addvalue(&b);
+  for (int i = 0; i < v->value->rank; i++) {
+    lua_pushfstring(L, i ? ", %I" : "%I", (lua_Integer)v->value->shape[i]);
+    luaL_addvalue(&b);
+  }
+  lua_pushfstring(L, "%s) dtype=%s, numpy=%s%s>", v->value->rank == 1 ? "," : "", tl_dtypes[v->value->dtype].name,
+                  strchr(s, '\n') ? "\n" : "", s);
+  luaL_addvalue(&b);
+  free(s);
+  luaL_pushresult(&b);
+  return 1;
+}
+
+static int v_len(lua_State *L) {
+  tl_variable *v = check_variable(L, 1);
+  if (v->value->rank == 0) return tlb_raise_kind(L, "InvalidArgument", "len: a scalar variable has no length");
+  lua_pushinteger(L, v->value->shape[0]);
+  return 1;
+}
+
+const luaL_Reg tlb_variable_meta[] = {
+    {"__gc", v_gc},        {"__close", v_gc},   {"__index", v_index},  {"__newindex", v_newindex},
+    {"__tostring", v_tostring}, {"__len", v_len}, {"__lt", tlb_compare_error}, {"__le", tlb_compare_error},
+    {"__eq", tlb_identity_eq}, {NULL, NULL},
+};
+
+const luaL_Reg tlb_variable_methods[] = {
+    {"value", v_value}, {"read_value", v_value}, {"_assign_raw", v_assign_raw},
+    {"totable", tlb_tensor_totable}, {"item", tlb_tensor_item}, {NULL, NULL},
+};
+
