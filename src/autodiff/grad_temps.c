@@ -28,9 +28,9 @@ tl_tensor *tl_temps_op2(tl_temps *T, const char *name, tl_tensor *a, tl_tensor *
   return tl_temps_keep(T, o);
 }
 
-tl_tensor *tl_temps_scalar(tl_temps *T, tl_dtype dt, double v) {
+tl_tensor *tl_temps_scalar(tl_temps *T, const tl_tensor *like, tl_dtype dt, double v) {
   tl_tensor *o;
-  if (tl_tensor_scalar_f64(dt, v, &o)) return NULL;
+  if (tl_tensor_scalar_like(like, dt, v, &o)) return NULL;
   return tl_temps_keep(T, o);
 }
 

@@ -23,8 +23,8 @@ tl_tensor *tl_temps_op2(tl_temps *T, const char *name, tl_tensor *a, tl_tensor *
 static inline tl_tensor *tl_temps_un(tl_temps *T, const char *name, tl_tensor *a) {
   return tl_temps_op1(T, name, a, 0, NULL);
 }
-/* A scalar of dtype dt, kept in T. */
-tl_tensor *tl_temps_scalar(tl_temps *T, tl_dtype dt, double v);
+/* A scalar of dtype dt on like's device, kept in T. */
+tl_tensor *tl_temps_scalar(tl_temps *T, const tl_tensor *like, tl_dtype dt, double v);
 /* cast(a, dt), kept in T. */
 tl_tensor *tl_temps_cast(tl_temps *T, tl_tensor *a, tl_dtype dt);
 /* Hands res (one of T's temporaries, or NULL after a failure) to *gin as a

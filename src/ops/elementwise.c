@@ -784,12 +784,12 @@ static tl_status pow_grad(GRAD_ARGS) {
   tl_tensor *x = in[0], *y = in[1], *g = gout[0];
   tl_dtype dt = x->dtype;
   tl_temps T = {0};
-  tl_tensor *one = tl_temps_scalar(&T, dt, 1.0);
+  tl_tensor *one = tl_temps_scalar(&T, x, dt, 1.0);
   tl_tensor *p = tl_temps_op2(&T, "pow", x, tl_temps_op2(&T, "subtract", y, one));
   tl_status s = tl_temps_give(&T, tl_temps_op2(&T, "multiply", tl_temps_op2(&T, "multiply", g, y), p), &gin[0], false);
   if (s) return s;
-  tl_tensor *zero = tl_temps_scalar(&T, dt, 0.0);
-  tl_tensor *lx = tl_temps_un(&T, "log", tl_temps_op2(&T, "maximum", x, tl_temps_scalar(&T, dt, tiny_of(dt))));
+  tl_tensor *zero = tl_temps_scalar(&T, x, dt, 0.0);
+  tl_tensor *lx = tl_temps_un(&T, "log", tl_temps_op2(&T, "maximum", x, tl_temps_scalar(&T, x, dt, tiny_of(dt))));
   lx = tl_temps_op2(&T, "multiply", lx, mask(&T, "greater", x, zero, dt));
   return tl_temps_give(&T, tl_temps_op2(&T, "multiply", tl_temps_op2(&T, "multiply", g, out[0]), lx), &gin[1], true);
 }
@@ -841,7 +841,7 @@ static tl_status sigmoid_grad_grad(GRAD_ARGS) {
   NEED_FLOAT_GRAD;
   tl_tensor *y = in[0], *g = in[1], *gg = gout[0];
   tl_temps T = {0};
-  tl_tensor *d = tl_temps_op2(&T, "subtract", tl_temps_scalar(&T, y->dtype, 1.0), tl_temps_op2(&T, "add", y, y));
+  tl_tensor *d = tl_temps_op2(&T, "subtract", tl_temps_scalar(&T, y, y->dtype, 1.0), tl_temps_op2(&T, "add", y, y));
   tl_status s = tl_temps_give(&T, tl_temps_op2(&T, "multiply", tl_temps_op2(&T, "multiply", gg, g), d), &gin[0], false);
   if (s) return s;
   return tl_temps_give(&T, tl_temps_op2(&T, "sigmoid_grad", y, gg), &gin[1], true);

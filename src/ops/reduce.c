@@ -1084,7 +1084,7 @@ static tl_status reduce_mean_grad(GRAD_ARGS) {
   if (parse_axes(x, &attr[0], mask)) return tl_last_status();
   tl_temps T = {0};
   tl_tensor *g = keep_dims(&T, gout[0], x, mask);
-  g = tl_temps_op2(&T, "divide", g, tl_temps_scalar(&T, x->dtype, (double)reduced_count(x, mask)));
+  g = tl_temps_op2(&T, "divide", g, tl_temps_scalar(&T, x, x->dtype, (double)reduced_count(x, mask)));
   return tl_temps_give(&T, broadcast_like(&T, g, x), &gin[0], true);
 }
 
@@ -1172,7 +1172,7 @@ static tl_status reduce_variance_grad(GRAD_ARGS) {
   if (parse_axes(x, &attr[0], mask)) return tl_last_status();
   tl_temps T = {0};
   tl_tensor *g = tl_temps_op2(&T, "multiply", keep_dims(&T, gout[0], x, mask),
-                     tl_temps_scalar(&T, x->dtype, 2.0 / (double)reduced_count(x, mask)));
+                     tl_temps_scalar(&T, x, x->dtype, 2.0 / (double)reduced_count(x, mask)));
   return tl_temps_give(&T, tl_temps_op2(&T, "multiply", centered(&T, x, &attr[0], NULL), g), &gin[0], true);
 }
 
@@ -1183,7 +1183,7 @@ static tl_status reduce_std_grad(GRAD_ARGS) {
   if (parse_axes(x, &attr[0], mask)) return tl_last_status();
   tl_temps T = {0};
   tl_tensor *nstd = tl_temps_op2(&T, "multiply", keep_dims(&T, out[0], x, mask),
-                        tl_temps_scalar(&T, x->dtype, (double)reduced_count(x, mask)));
+                        tl_temps_scalar(&T, x, x->dtype, (double)reduced_count(x, mask)));
   tl_tensor *g = tl_temps_op2(&T, "divide", keep_dims(&T, gout[0], x, mask), nstd);
   return tl_temps_give(&T, tl_temps_op2(&T, "multiply", centered(&T, x, &attr[0], NULL), g), &gin[0], true);
 }
@@ -1197,9 +1197,9 @@ static tl_status moments_grad(GRAD_ARGS) {
   double n = (double)reduced_count(x, mask);
   tl_temps T = {0};
   tl_tensor *res = NULL, *gm = NULL;
-  if (gout[0]) gm = tl_temps_op2(&T, "divide", keep_dims(&T, gout[0], x, mask), tl_temps_scalar(&T, x->dtype, n));
+  if (gout[0]) gm = tl_temps_op2(&T, "divide", keep_dims(&T, gout[0], x, mask), tl_temps_scalar(&T, x, x->dtype, n));
   if (gout[1]) {
-    tl_tensor *gv = tl_temps_op2(&T, "multiply", keep_dims(&T, gout[1], x, mask), tl_temps_scalar(&T, x->dtype, 2.0 / n));
+    tl_tensor *gv = tl_temps_op2(&T, "multiply", keep_dims(&T, gout[1], x, mask), tl_temps_scalar(&T, x, x->dtype, 2.0 / n));
     res = tl_temps_op2(&T, "multiply", centered(&T, x, &attr[0], keep_dims(&T, out[0], x, mask)), gv);
     if (gout[0]) res = tl_temps_op2(&T, "add", res, gm);
   } else {
@@ -1235,7 +1235,7 @@ static tl_status cumsum_grad(GRAD_ARGS) {
 static tl_tensor *cumprod_grad_rec(tl_temps *Tout, tl_tensor *x, tl_tensor *g, tl_tensor *y, const tl_named_attr *fwd,
                                    const tl_named_attr *back, const tl_named_attr *count) {
   tl_temps T = {0};
-  tl_tensor *zero = tl_temps_scalar(&T, x->dtype, 0), *one = tl_temps_scalar(&T, x->dtype, 1);
+  tl_tensor *zero = tl_temps_scalar(&T, x, x->dtype, 0), *one = tl_temps_scalar(&T, x, x->dtype, 1);
   tl_tensor *z = tl_temps_op2(&T, "equal", x, zero), *res = NULL;
   bool any = false;
   if (z) {

@@ -313,7 +313,7 @@ static tl_status unary_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, 
 
 /* a * v for a constant v */
 static tl_tensor *scale(tl_temps *T, tl_tensor *a, double v) {
-  return a ? tl_temps_op2(T, "multiply", a, tl_temps_scalar(T, a->dtype, v)) : NULL;
+  return a ? tl_temps_op2(T, "multiply", a, tl_temps_scalar(T, a, a->dtype, v)) : NULL;
 }
 
 #define GRAD_ARGS                                                                                \
@@ -333,7 +333,7 @@ static tl_tensor *scale(tl_temps *T, tl_tensor *a, double v) {
 #define SUB(a, b) tl_temps_op2(&T, "subtract", a, b)
 #define DIV(a, b) tl_temps_op2(&T, "divide", a, b)
 #define F(name, a) tl_temps_un(&T, name, a)
-#define K(v) tl_temps_scalar(&T, x->dtype, v)
+#define K(v) tl_temps_scalar(&T, x, x->dtype, v)
 
 static tl_status negative_grad(GRAD_ARGS) {
   GRAD_PROLOGUE;
