@@ -109,7 +109,14 @@ static int l_infer_checks(lua_State *L) {
   return 1;
 }
 
+/* core.is_options(x): the one rule for "is this an options table". */
+static int l_is_options(lua_State *L) {
+  lua_pushboolean(L, tlb_is_options(L, 1));
+  return 1;
+}
+
 static const luaL_Reg funcs[] = {
+    {"is_options", l_is_options},
     {"set_check_infer", l_set_check_infer}, {"infer_checks", l_infer_checks},
     {"constant", tlb_l_constant},   {"Variable", tlb_l_variable},   {"is_tensor", l_is_tensor},
     {"is_variable", l_is_variable}, {"op_info", tlb_l_op_info}, {"op_names", tlb_l_op_names},

@@ -69,7 +69,10 @@ static int tape_watch(lua_State *L) {
     s = tl_tape_watch_variable(t, v);
   } else {
     tl_tensor *x = tlb_test_tensor(L, 2);
-    if (!x) return luaL_typeerror(L, 2, "tf.Tensor or tf.Variable");
+    if (!x) {
+      lua_pushfstring(L, "watch: expected a tf.Tensor or tf.Variable, got %s", luaL_typename(L, 2));
+      return tlb_raise_kind(L, "InvalidArgument", lua_tostring(L, -1));
+    }
     s = tl_tape_watch(t, x);
   }
   if (s) return tlb_raise(L, s);
@@ -99,7 +102,7 @@ static int tape_gradient(lua_State *L) {
   tl_tensor *target_owned = NULL;
   if (!target) {
     tl_variable *v = tlb_test_variable(L, 2);
-    if (!v) return luaL_typeerror(L, 2, "tf.Tensor");
+    if (!v) return tlb_raise_kind(L, "InvalidArgument", "gradient: the target must be a tf.Tensor or tf.Variable");
     target = target_owned = tl_tensor_retain(v->value);
   }
   luaL_checktype(L, 3, LUA_TTABLE);
@@ -112,7 +115,7 @@ static int tape_gradient(lua_State *L) {
     free(src);
     free(grads);
     tl_tensor_release(target_owned);
-    return luaL_error(L, "out of memory");
+    return tlb_raise_kind(L, "ResourceExhausted", "gradient: out of memory");
   }
   for (int i = 0; i < n; i++) {
     lua_rawgeti(L, 3, i + 1);
@@ -183,7 +186,8 @@ static tl_status custom_backward(void *p, tl_tensor *const *gout, int n_out, tl_
   if (lua_pcall(L, n_out, n_in, 0) != LUA_OK) {
     const char *msg = lua_tostring(L, -1);
     if (!msg && luaL_callmeta(L, -1, "__tostring")) msg = lua_tostring(L, -1);
-    tl_status s = tl_error(TL_INVALID_ARGUMENT, "custom_gradient: the gradient function failed: %s",
+    tl_status s = tl_error(TL_INVALID_ARGUMENT,
+                           "custom_gradient: the gradient function (Lua, run in the backward pass) failed: %s",
                            msg ? msg : "(error object)");
     lua_settop(L, base);
     return s;
@@ -211,26 +215,56 @@ static int l_record_custom(lua_State *L) {
   luaL_checktype(L, 2, LUA_TTABLE);
   luaL_checktype(L, 3, LUA_TFUNCTION);
   int n_in = (int)luaL_len(L, 1), n_out = (int)luaL_len(L, 2);
-  if (n_in > 64 || n_out > 64) return luaL_error(L, "custom_gradient: too many tensors");
+  if (n_in > 64 || n_out > 64) {
+    lua_pushfstring(L, "custom_gradient: at most 64 inputs and 64 outputs (got %d and %d)", n_in, n_out);
+    return tlb_raise_kind(L, "InvalidArgument", lua_tostring(L, -1));
+  }
   tl_tensor *in[64], *out[64];
   for (int i = 0; i < n_in; i++) {
     lua_rawgeti(L, 1, i + 1);
-    in[i] = tlb_check_tensor(L, -1);
+    in[i] = tlb_test_tensor(L, -1);
     lua_pop(L, 1);
+    if (!in[i]) return tlb_raise_kind(L, "InvalidArgument", "custom_gradient: inputs must be tensors (read variables first)");
   }
   for (int i = 0; i < n_out; i++) {
     lua_rawgeti(L, 2, i + 1);
-    out[i] = tlb_check_tensor(L, -1);
+    out[i] = tlb_test_tensor(L, -1);
     lua_pop(L, 1);
+    if (!out[i]) return tlb_raise_kind(L, "InvalidArgument", "custom_gradient: f must return tensors before its gradient function");
   }
   custom_ctx *c = malloc(sizeof *c);
-  if (!c) return luaL_error(L, "out of memory");
+  if (!c) return tlb_raise_kind(L, "ResourceExhausted", "custom_gradient: out of memory");
   c->L = L;
   lua_pushvalue(L, 3);
   c->ref = luaL_ref(L, LUA_REGISTRYINDEX);
   tl_status s = tl_tape_record_custom(in, n_in, out, n_out, custom_backward, c, custom_free);
   if (s) return tlb_raise(L, s);
   return 0;
+}
+
+/* core.variable_watch_begin() / core.variable_watch_end() -> list of the
+ * variables read in between (tf.custom_gradient's VariableWatcher). */
+static int l_variable_watch_begin(lua_State *L) {
+  tl_status s = tl_variable_watch_begin();
+  if (s) return tlb_raise(L, s);
+  return 0;
+}
+
+static int l_variable_watch_end(lua_State *L) {
+  tl_variable **vars;
+  int n;
+  tl_status s = tl_variable_watch_end(&vars, &n);
+  if (s) return tlb_raise(L, s);
+  lua_createtable(L, n, 0);
+  int k = 0;
+  for (int i = 0; i < n; i++) {
+    tlb_push_variable(L, vars[i]); /* nil for a variable Lua no longer holds */
+    if (lua_isnil(L, -1)) lua_pop(L, 1);
+    else lua_rawseti(L, -2, ++k);
+    tl_variable_release(vars[i]);
+  }
+  free(vars);
+  return 1;
 }
 
 static int l_tape_pause(lua_State *L) {
@@ -268,6 +302,7 @@ static const luaL_Reg tape_methods[] = {
 
 static const luaL_Reg funcs[] = {
     {"tape_new", l_tape_new},       {"record_custom", l_record_custom},
+    {"variable_watch_begin", l_variable_watch_begin}, {"variable_watch_end", l_variable_watch_end},
     {"tape_pause", l_tape_pause},   {"tape_resume", l_tape_resume},
     {"tapes_active", l_tapes_active}, {"set_check_numerics", l_set_check_numerics},
     {"get_check_numerics", l_get_check_numerics}, {NULL, NULL},

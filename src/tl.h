@@ -634,6 +634,17 @@ typedef tl_status (*tl_custom_grad_fn)(void *ctx, tl_tensor *const *grad_out, in
 tl_status tl_tape_record_custom(tl_tensor *const *in, int n_in, tl_tensor *const *out, int n_out,
                                 tl_custom_grad_fn fn, void *ctx, void (*free_ctx)(void *));
 
+/* Variable watchers (tf.custom_gradient's VariableWatcher): every variable
+ * read on this thread between begin and end is collected, whether or not
+ * a tape records (reads inside a paused region count). Nestable: a read
+ * is seen by every open watcher. end returns the variables in first-read
+ * order as new references in a malloc'd array the caller frees (after
+ * releasing each). */
+tl_status tl_variable_watch_begin(void);
+tl_status tl_variable_watch_end(tl_variable ***vars, int *n);
+/* Called by every path that reads a variable's value for an op. */
+void tl_variable_watch_notify(tl_variable *v);
+
 /* Numeric checking: when on, every op output (forward and backward) is
  * checked for NaN/Inf and the op is named in the error. */
 void tl_set_check_numerics(bool on);

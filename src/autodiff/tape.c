@@ -450,7 +450,49 @@ static bool tape_wants(const tl_tape *t, const tl_variable *v) {
   return false;
 }
 
+/* ---- variable watchers --------------------------------------------------- */
+
+typedef struct var_watch {
+  tl_variable **vars;
+  int n, cap;
+  bool failed; /* out of memory while collecting: end reports it */
+} var_watch;
+
+#define MAX_WATCHES 16
+static _Thread_local var_watch watches[MAX_WATCHES];
+static _Thread_local int n_watches;
+
+tl_status tl_variable_watch_begin(void) {
+  if (n_watches == MAX_WATCHES)
+    return tl_error(TL_RESOURCE_EXHAUSTED, "variable watchers nested deeper than %d", MAX_WATCHES);
+  watches[n_watches++] = (var_watch){0};
+  return TL_OK;
+}
+
+tl_status tl_variable_watch_end(tl_variable ***vars, int *n) {
+  *vars = NULL;
+  *n = 0;
+  if (n_watches == 0) return tl_error(TL_FAILED_PRECONDITION, "no variable watcher is open");
+  var_watch w = watches[--n_watches];
+  if (w.failed) {
+    for (int i = 0; i < w.n; i++) tl_variable_release(w.vars[i]);
+    free(w.vars);
+    return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory watching variable reads");
+  }
+  *vars = w.vars;
+  *n = w.n;
+  return TL_OK;
+}
+
+void tl_variable_watch_notify(tl_variable *v) {
+  for (int k = 0; k < n_watches; k++) {
+    var_watch *w = &watches[k];
+    if (!w->failed && add_var(&w->vars, &w->n, &w->cap, v)) w->failed = true;
+  }
+}
+
 tl_tensor *tl_variable_read(tl_variable *v) {
+  if (n_watches) tl_variable_watch_notify(v);
   if (n_active == 0 || paused) return tl_tensor_retain(v->value);
   tl_tensor *read = NULL;
   for (int k = 0; k < n_active; k++) {

@@ -16,20 +16,22 @@ GradientTape.__name = "tf.GradientTape"
 local function is_tensorish(x) return core.is_tensor(x) end
 
 -- Flattens nested Lua lists of tensors/variables into `flat`, returning a
--- function that rebuilds the structure from a list of results.
-local function flatten(x, flat)
+-- function that rebuilds the structure from a list of results. `what`
+-- names the argument in errors ("source", "target", "watch").
+local function flatten(x, flat, what)
   if is_tensorish(x) then
     flat[#flat + 1] = x
     local i = #flat
     return function(res) return res[i] end
   end
-  if type(x) ~= "table" then
-    error(("gradient: a source must be a tf.Tensor, tf.Variable or a list of them, got %s"):format(type(x)), 3)
+  if type(x) ~= "table" or getmetatable(x) ~= nil then
+    core.raise("InvalidArgument", ("%s must be a tf.Tensor, tf.Variable or a list of them, got %s"):format(
+      what, type(x) == "table" and (getmetatable(x).__name or "an object") or type(x)))
   end
   local builders, keys = {}, {}
   for k, v in pairs(x) do
     keys[#keys + 1] = k
-    builders[#builders + 1] = flatten(v, flat)
+    builders[#builders + 1] = flatten(v, flat, what)
   end
   return function(res)
     local out = {}
@@ -38,9 +40,26 @@ local function flatten(x, flat)
   end
 end
 
+-- Unknown option names are errors, not silently ignored.
+local function check_options(opts, known, where)
+  for k in pairs(opts) do
+    if not known[k] then
+      local names = {}
+      for n in pairs(known) do names[#names + 1] = n end
+      table.sort(names)
+      core.raise("InvalidArgument", ("%s: unknown option '%s' (known: %s)"):format(where, tostring(k), table.concat(names, ", ")))
+    end
+  end
+end
+
+local TAPE_OPTIONS = { persistent = true, watch_accessed_variables = true }
+
 function M.GradientTape(opts)
   opts = opts or {}
-  if type(opts) ~= "table" then error("tf.GradientTape: options must be a table", 2) end
+  if type(opts) ~= "table" or not (next(opts) == nil or core.is_options(opts)) then
+    core.raise("InvalidArgument", ("tf.GradientTape: expected an options table {persistent=, watch_accessed_variables=}, got %s"):format(type(opts)))
+  end
+  check_options(opts, TAPE_OPTIONS, "tf.GradientTape")
   local self = setmetatable({
     persistent = opts.persistent or false,
     watch_accessed_variables = opts.watch_accessed_variables ~= false,
@@ -64,7 +83,7 @@ end
 
 function GradientTape:watch(x)
   local flat = {}
-  flatten(x, flat)
+  flatten(x, flat, "watch: the argument")
   for _, t in ipairs(flat) do self._tape:watch(t) end
 end
 
@@ -74,21 +93,53 @@ function GradientTape:watched_variables() return self._tape:watched_variables() 
 local function target_list(target)
   if is_tensorish(target) then return { target } end
   local flat = {}
-  flatten(target, flat)
+  flatten(target, flat, "gradient: the target")
   return flat
 end
 
--- gradient(target, sources, {output_gradients=, unconnected_gradients="none"|"zero"})
-function GradientTape:gradient(target, sources, opts)
-  opts = opts or {}
-  if target == nil then error("gradient: target is nil", 2) end
-  if sources == nil then error("gradient: sources is nil", 2) end
-  local zero = opts.unconnected_gradients == "zero" or opts.unconnected_gradients == "ZERO"
-  local flat = {}
-  local rebuild = flatten(sources, flat)
+local GRADIENT_OPTIONS = { output_gradients = true, unconnected_gradients = true }
+local UNCONNECTED = { none = false, NONE = false, zero = true, ZERO = true }
+
+-- gradient(target, sources, output_gradients?, unconnected_gradients?, {output_gradients=,
+-- unconnected_gradients="none"|"zero"}): TensorFlow's argument order, then
+-- the options table.
+function GradientTape:gradient(target, sources, ...)
+  local rest = table.pack(...)
+  local opts = {}
+  if rest.n > 0 and type(rest[rest.n]) == "table" and not core.is_tensor(rest[rest.n])
+      and next(rest[rest.n]) ~= nil and core.is_options(rest[rest.n]) then
+    opts = rest[rest.n]
+    rest[rest.n] = nil
+    rest.n = rest.n - 1
+  end
+  check_options(opts, GRADIENT_OPTIONS, "gradient")
+  if rest.n > 2 then core.raise("InvalidArgument", ("gradient: too many arguments (%d given)"):format(rest.n + 2)) end
+  local function pick(i, name)
+    if rest[i] ~= nil and opts[name] ~= nil then
+      core.raise("InvalidArgument", ("gradient: %s given both by position and by name"):format(name))
+    end
+    if rest[i] ~= nil then return rest[i] end
+    return opts[name]
+  end
+  local ogs = pick(1, "output_gradients")
+  local unconnected = pick(2, "unconnected_gradients")
+  if target == nil then core.raise("InvalidArgument", "gradient: the target is nil") end
+  if sources == nil then core.raise("InvalidArgument", "gradient: the sources are nil") end
+  local zero = false
+  if unconnected ~= nil then
+    zero = UNCONNECTED[unconnected]
+    if zero == nil then
+      core.raise("InvalidArgument", ("gradient: unconnected_gradients must be \"none\" or \"zero\", got %s"):format(tostring(unconnected)))
+    end
+  end
   local targets = target_list(target)
-  local ogs = opts.output_gradients
+  local flat = {}
+  local rebuild = flatten(sources, flat, "gradient: a source")
   if ogs ~= nil and is_tensorish(ogs) then ogs = { ogs } end
+  if ogs ~= nil and (type(ogs) ~= "table" or #ogs ~= #targets) then
+    core.raise("InvalidArgument", ("gradient: output_gradients must give one gradient per target (%d targets, got %s)"):format(
+      #targets, type(ogs) == "table" and tostring(#ogs) or type(ogs)))
+  end
   local total
   for i, t in ipairs(targets) do
     local last = i == #targets
@@ -115,7 +166,7 @@ function GradientTape:jacobian(target, source, opts)
   local tshape = target.shape:as_list()
   local rows = {}
   local flat = {}
-  local rebuild = flatten(source, flat)
+  local rebuild = flatten(source, flat, "jacobian: a source")
   local zero = opts.unconnected_gradients == "zero"
   local per_source = {}
   for k = 1, #flat do per_source[k] = {} end
@@ -170,29 +221,88 @@ function GradientTape:batch_jacobian(target, source)
   return tf.reshape(tf.stack(cols, 1), full)
 end
 
--- tf.custom_gradient(f): f(...) returns result(s) and a function that maps
--- the result gradients to the input gradients. Inside f nothing is recorded.
+-- tf.custom_gradient(f): f(...) returns its result(s) and then a gradient
+-- function. Inside f nothing is recorded; the tape records one application
+-- whose backward is that Lua function: this is the one place where Lua code
+-- runs inside a backward pass (the tape calls back into Lua, so a graph
+-- exported from a trace cannot contain it).
+--
+-- Variables work as in TensorFlow: a tf.Variable passed as an argument is
+-- read (a read the tape sees), so the gradient function's result for that
+-- argument flows to the variable. Variables that f reads but that are not
+-- arguments are found by watching variable reads during f; the gradient
+-- function is then called as grad_fn(dy1, ..., dyn, variables) with
+-- `variables` the list of them, and must return the argument gradients
+-- followed by one list with a gradient per variable (TensorFlow's
+-- `grad_fn(*dys, variables=None) -> (input_grads, variable_grads)`).
 function M.custom_gradient(f)
+  if type(f) ~= "function" then
+    core.raise("InvalidArgument", ("custom_gradient: expected a function, got %s"):format(type(f)))
+  end
   return function(...)
     local args = table.pack(...)
+    core.variable_watch_begin()
     core.tape_pause()
     local res = table.pack(pcall(f, ...))
     core.tape_resume()
+    local used = core.variable_watch_end()
     if not res[1] then error(res[2], 0) end
     local grad_fn = res[res.n]
     if type(grad_fn) ~= "function" then
-      error("custom_gradient: f must return its result(s) and then a gradient function", 2)
+      core.raise("InvalidArgument", "custom_gradient: f must return its result(s) and then a gradient function")
     end
-    local outs = {}
-    for i = 2, res.n - 1 do outs[#outs + 1] = res[i] end
-    local ins = {}
+    -- The recorded inputs: the tensor arguments (variables as reads), then
+    -- the variables read inside f that were not arguments.
+    local ins, is_arg = {}, {}
     for i = 1, args.n do
-      if core.is_tensor(args[i]) then ins[#ins + 1] = args[i] end
+      local a = args[i]
+      if core.is_variable(a) then
+        is_arg[a] = true
+        ins[#ins + 1] = a:value()
+      elseif core.is_tensor(a) then
+        ins[#ins + 1] = a
+      end
+    end
+    local n_args = #ins
+    local vars = {}
+    for _, v in ipairs(used) do
+      if not is_arg[v] then
+        vars[#vars + 1] = v
+        ins[#ins + 1] = v:value()
+      end
+    end
+    local outs, seen = {}, {}
+    for _, x in ipairs(ins) do seen[x] = true end
+    for i = 2, res.n - 1 do
+      local o = res[i]
+      -- An output that is one of the inputs gets its own tensor, so the
+      -- record's output is not its input (identity, as TensorFlow does).
+      if seen[o] then
+        core.tape_pause()
+        o = core.ops.identity(o)
+        core.tape_resume()
+      end
+      outs[#outs + 1] = o
     end
     if core.tapes_active() then
       core.record_custom(ins, outs, function(...)
-        local g = table.pack(grad_fn(...))
-        return table.unpack(g, 1, #ins)
+        local dys = table.pack(...)
+        if #vars == 0 then
+          local g = table.pack(grad_fn(table.unpack(dys, 1, dys.n)))
+          return table.unpack(g, 1, n_args)
+        end
+        dys.n = dys.n + 1
+        dys[dys.n] = vars
+        local g = table.pack(grad_fn(table.unpack(dys, 1, dys.n)))
+        local vg = g[n_args + 1]
+        if type(vg) ~= "table" or core.is_tensor(vg) or #vg ~= #vars then
+          core.raise("InvalidArgument", ("custom_gradient: f reads %d variable(s) that are not arguments, so the gradient function must return the %d argument gradient(s) followed by a list of %d variable gradient(s)"):format(
+            #vars, n_args, #vars))
+        end
+        local all = {}
+        for i = 1, n_args do all[i] = g[i] end
+        for i = 1, #vars do all[n_args + i] = vg[i] end
+        return table.unpack(all, 1, n_args + #vars)
       end)
     end
     return table.unpack(outs)

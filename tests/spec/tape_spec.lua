@@ -187,4 +187,96 @@ describe("GradientTape", function()
     assert.is_false(ok2)
     assert.truthy(tostring(err2):find("NaN", 1, true) or tostring(err2):find("Inf", 1, true), tostring(err2))
   end)
+
+  -- tf.custom_gradient and variables (TensorFlow's rules: a variable argument
+  -- is read, so the custom rule's gradient for it reaches the variable; a
+  -- variable read inside f but not passed in is given to the gradient
+  -- function, which returns its gradient after the argument gradients).
+  it("custom_gradient sends the rule's gradient to a variable argument", function()
+    local scale3 = tf.custom_gradient(function(x)
+      return x * 2.0, function(dy) return dy * 3.0 end -- deliberately not the true derivative
+    end)
+    local v = tf.Variable({ 1.0, 2.0 })
+    local tape = tf.GradientTape()
+    local y = tf.reduce_sum(scale3(v))
+    local g = tape:gradient(y, v)
+    assert.is_not_nil(g)
+    H.assert_close(g, { 3, 3 })
+  end)
+
+  it("custom_gradient passes variables read inside f to the gradient function", function()
+    local w = tf.Variable({ 2.0, -1.0 })
+    local seen
+    local f = tf.custom_gradient(function(x)
+      local y = x * w
+      return y, function(dy, variables)
+        seen = variables
+        return dy * w, { dy * x * 10.0 } -- 10x marks the custom rule
+      end
+    end)
+    local x = tf.constant({ 3.0, 4.0 })
+    local tape = tf.GradientTape()
+    tape:watch(x)
+    local y = tf.reduce_sum(f(x))
+    local gx, gw = table.unpack(tape:gradient(y, { x, w }))
+    H.assert_close(gx, { 2, -1 })
+    H.assert_close(gw, { 30, 40 })
+    assert.equals(1, #seen)
+    assert.equals(w, seen[1])
+  end)
+
+  it("custom_gradient says what is missing when variable gradients are not returned", function()
+    local w = tf.Variable(2.0)
+    local f = tf.custom_gradient(function(x)
+      return x * w, function(dy) return dy * w end
+    end)
+    local x = tf.constant(3.0)
+    local tape = tf.GradientTape()
+    tape:watch(x)
+    local y = f(x)
+    H.assert_error("InvalidArgument", { "custom_gradient", "variable" }, function() return tape:gradient(y, { x, w }) end)
+  end)
+
+  it("custom_gradient may return its input unchanged", function()
+    local ident = tf.custom_gradient(function(x) return x, function(dy) return dy * 5.0 end end)
+    local x = tf.constant({ 1.0, 2.0 })
+    local tape = tf.GradientTape()
+    tape:watch(x)
+    local y = ident(x)
+    H.assert_close(tape:gradient(y, x), { 5, 5 })
+  end)
+
+  it("takes output_gradients and unconnected_gradients by position, as TensorFlow", function()
+    local x = tf.constant({ 1.0, 2.0 })
+    local u = tf.constant({ 5.0 })
+    local tape = tf.GradientTape({ persistent = true })
+    tape:watch({ x, u })
+    local y = x * 3.0
+    H.assert_close(tape:gradient(y, x, tf.constant({ 1.0, 10.0 })), { 3, 30 })
+    H.assert_close(tape:gradient(y, u, nil, "zero"), { 0 })
+    assert.is_nil(tape:gradient(y, u, nil, "none"))
+    H.assert_error("InvalidArgument", { "both by position and by name" }, function()
+      return tape:gradient(y, x, tf.constant({ 1.0, 1.0 }), { output_gradients = tf.constant({ 1.0, 1.0 }) })
+    end)
+    H.assert_error("InvalidArgument", { "unconnected_gradients", "none", "zero" }, function()
+      return tape:gradient(y, x, nil, "sometimes")
+    end)
+    H.assert_error("InvalidArgument", { "unknown option", "output_gradient" }, function()
+      return tape:gradient(y, x, { output_gradient = tf.constant({ 1.0, 1.0 }) })
+    end)
+  end)
+
+  it("names the argument that is wrong", function()
+    local w = tf.Variable(1.0)
+    local tape = tf.GradientTape()
+    local _ = w * 2.0
+    H.assert_error("InvalidArgument", { "target" }, function() return tape:gradient(5, w) end)
+    local ok, err = pcall(function() return tape:gradient(5, w) end)
+    assert.is_false(ok)
+    assert.is_nil(tostring(err):find("source", 1, true), tostring(err))
+    H.assert_error("InvalidArgument", { "watch" }, function() return tape:watch(5) end)
+    H.assert_error("InvalidArgument", { "a source", "string" }, function() return tape:gradient(w * 1.0, "w") end)
+    H.assert_error("InvalidArgument", { "GradientTape", "options" }, tf.GradientTape, "persistent")
+    H.assert_error("InvalidArgument", { "unknown option", "persistant" }, tf.GradientTape, { persistant = true })
+  end)
 end)
