@@ -53,6 +53,10 @@ tl_dtype tlb_check_dtype(lua_State *L, int idx);
 /* Raise a tf.errors value: kind name ("InvalidArgument") and message. */
 int tlb_raise_kind(lua_State *L, const char *kind, const char *msg);
 int tlb_raise(lua_State *L, tl_status s);
+/* luaL_argerror's message, raised as a tf.errors InvalidArgument value. */
+int tlb_arg_error(lua_State *L, int arg, const char *msg);
+/* core.as_dtype: a DType object from a DType or a dtype name. */
+int tlb_l_as_dtype(lua_State *L);
 int luaopen_tlua_core(lua_State *L);
 /* Pushes the Lua object of a variable created by core.Variable (or nil). */
 void tlb_push_variable(lua_State *L, tl_variable *v);

@@ -117,7 +117,7 @@ static int l_is_options(lua_State *L) {
 
 static const luaL_Reg funcs[] = {
     {"is_options", l_is_options},
-    {"set_check_infer", l_set_check_infer}, {"infer_checks", l_infer_checks},
+    {"set_check_infer", l_set_check_infer}, {"infer_checks", l_infer_checks}, {"as_dtype", tlb_l_as_dtype},
     {"constant", tlb_l_constant},   {"Variable", tlb_l_variable},   {"is_tensor", l_is_tensor},
     {"is_variable", l_is_variable}, {"op_info", tlb_l_op_info}, {"op_names", tlb_l_op_names},
     {"memory_stats", l_memory_stats}, {"set_num_threads", l_set_num_threads},

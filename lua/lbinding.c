@@ -45,19 +45,39 @@ void tlb_steer_collector(lua_State *L) {
 
 /* ---- errors ------------------------------------------------------------ */
 
+/* Is source (a chunk's "@path") one of tlua's own library files? The
+ * stdlib tells where it was loaded from (hooks.library_root, set by
+ * tlua/init.lua): files in its tlua/ and keras/ folders are library code
+ * wherever it is installed. Without that, the source tree's and the
+ * installed tree's folder names are recognised. */
+static bool is_library(const char *source, const char *root, size_t rootlen) {
+  if (strncmp(source, "=[tlua]", 7) == 0) return true;
+  if (root && source[0] == '@' && strncmp(source + 1, root, rootlen) == 0) {
+    const char *rest = source + 1 + rootlen;
+    if (strncmp(rest, "tlua/", 5) == 0 || strncmp(rest, "keras/", 6) == 0) return true;
+  }
+  return strstr(source, "/stdlib/tlua/") || strstr(source, "/stdlib/keras/") || strstr(source, "/tlua/stdlib/");
+}
+
 /* The position of the user's code: the first Lua frame that is neither C
- * nor tlua's own stdlib, so errors point at the line the user wrote. */
+ * nor tlua's own stdlib (tf and keras), so errors point at the line the
+ * user wrote. */
 static void push_where(lua_State *L) {
+  int top = lua_gettop(L);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &tlb_hooks_key);
+  const char *root = NULL;
+  size_t rootlen = 0;
+  if (lua_type(L, -1) == LUA_TTABLE && lua_getfield(L, -1, "library_root") == LUA_TSTRING)
+    root = lua_tolstring(L, -1, &rootlen);
   lua_Debug ar;
   for (int level = 1; lua_getstack(L, level, &ar); level++) {
     if (!lua_getinfo(L, "Sl", &ar)) break;
-    if (ar.currentline <= 0) continue;
-    if (strstr(ar.source, "/stdlib/tlua/") || strstr(ar.source, "/tlua/stdlib/") ||
-        strncmp(ar.source, "=[tlua]", 7) == 0)
-      continue;
+    if (ar.currentline <= 0 || is_library(ar.source, root, rootlen)) continue;
+    lua_settop(L, top); /* root stays alive: the hooks table holds it */
     lua_pushfstring(L, "%s:%d", ar.short_src, ar.currentline);
     return;
   }
+  lua_settop(L, top);
   lua_pushliteral(L, "?");
 }
 
@@ -101,12 +121,30 @@ void tlb_push_dtype(lua_State *L, tl_dtype d) {
   lua_remove(L, -2);
 }
 
+/* luaL_argerror's text as a tf.errors InvalidArgument value, so argument
+ * errors can be tested with tf.errors.is like every other user error. */
+int tlb_arg_error(lua_State *L, int arg, const char *msg) {
+  char buf[400];
+  lua_Debug ar;
+  const char *fname = NULL;
+  if (lua_getstack(L, 0, &ar)) {
+    lua_getinfo(L, "n", &ar);
+    if (ar.namewhat && strcmp(ar.namewhat, "method") == 0) arg--;
+    fname = ar.name;
+  }
+  if (fname) snprintf(buf, sizeof buf, "bad argument #%d to '%s' (%s)", arg, fname, msg);
+  else snprintf(buf, sizeof buf, "bad argument #%d (%s)", arg, msg);
+  return tlb_raise_kind(L, "InvalidArgument", buf);
+}
+
 /* Accepts a DType object (table with .enum) or a name string. */
 tl_dtype tlb_check_dtype(lua_State *L, int idx) {
+  char msg[200];
   if (lua_type(L, idx) == LUA_TSTRING) {
     tl_dtype d = tl_dtype_from_name(lua_tostring(L, idx));
-    if (d == TL_DTYPE_COUNT) luaL_argerror(L, idx, lua_pushfstring(L, "unknown dtype '%s'", lua_tostring(L, idx)));
-    return d;
+    if (d != TL_DTYPE_COUNT) return d;
+    snprintf(msg, sizeof msg, "unknown dtype '%.60s'", lua_tostring(L, idx));
+    tlb_arg_error(L, idx, msg);
   }
   if (lua_type(L, idx) == LUA_TTABLE) {
     lua_getfield(L, idx, "enum");
@@ -118,8 +156,15 @@ tl_dtype tlb_check_dtype(lua_State *L, int idx) {
       lua_pop(L, 1);
     }
   }
-  luaL_typeerror(L, idx, "dtype");
+  snprintf(msg, sizeof msg, "dtype expected, got %s", luaL_typename(L, idx));
+  tlb_arg_error(L, idx, msg);
   return TL_FLOAT32;
+}
+
+/* core.as_dtype(x): tf.as_dtype, a DType object from a DType or a name. */
+int tlb_l_as_dtype(lua_State *L) {
+  tlb_push_dtype(L, tlb_check_dtype(L, 1));
+  return 1;
 }
 
 void tlb_make_dtypes(lua_State *L) {
@@ -182,8 +227,10 @@ tl_tensor *tlb_check_tensor(lua_State *L, int idx) {
   if (t) return t;
   tl_variable *v = tlb_test_variable(L, idx);
   if (v) return v->value;
-  if (luaL_testudata(L, idx, TENSOR_MT)) luaL_argerror(L, idx, "tensor was closed");
-  luaL_typeerror(L, idx, "tf.Tensor");
+  char msg[120];
+  if (luaL_testudata(L, idx, TENSOR_MT)) tlb_arg_error(L, idx, "tensor was closed");
+  snprintf(msg, sizeof msg, "tf.Tensor expected, got %s", luaL_typename(L, idx));
+  tlb_arg_error(L, idx, msg);
   return NULL;
 }
 
@@ -196,55 +243,108 @@ void tlb_push_tensor(lua_State *L, tl_tensor *t) {
 
 /* -- Lua values to tensors -- */
 
+/* What one walk over a nested table learns: its shape (from the first
+ * entry at each level; every other entry is checked against it) and the
+ * kinds and extremes of its leaves, so the dtype's range can be checked
+ * without a second walk. */
 typedef struct conv {
   int rank;
   int64_t shape[TL_MAX_RANK];
-  bool any_float, any_int, any_bool, big_int;
+  bool any_float, any_int, any_bool, non_integral, any_finite;
+  lua_Integer imin, imax; /* over integer leaves */
+  double fmin, fmax;      /* over finite float leaves */
   char err[256];
 } conv;
 
-/* Walks a nested table once to find its shape and the kinds of its leaves;
- * a ragged nesting is an error naming the position. */
+static const char *where_at(const char *path) { return path[0] ? path : "the top level"; }
+
+/* The shape is what the first entries say: {{1, 2}, ...} is [n, 2]. */
+static bool find_shape(lua_State *L, int idx, conv *c) {
+  lua_pushvalue(L, idx);
+  while (lua_type(L, -1) == LUA_TTABLE) {
+    if (c->rank >= TL_MAX_RANK) {
+      lua_pop(L, 1);
+      snprintf(c->err, sizeof c->err, "nesting deeper than %d levels", TL_MAX_RANK);
+      return false;
+    }
+    lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+    c->shape[c->rank++] = n;
+    if (n == 0) break;
+    lua_rawgeti(L, -1, 1);
+    lua_remove(L, -2);
+  }
+  lua_pop(L, 1);
+  return true;
+}
+
+/* Only the list entries 1..n become elements: a table with other keys
+ * ({1, 2, x = 3}) is refused rather than silently losing them. */
+static bool check_keys(lua_State *L, int idx, lua_Integer n, conv *c, const char *path) {
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    lua_pop(L, 1);
+    if (lua_isinteger(L, -1)) {
+      lua_Integer k = lua_tointeger(L, -1);
+      if (k >= 1 && k <= n) continue;
+    }
+    if (lua_type(L, -1) == LUA_TSTRING)
+      snprintf(c->err, sizeof c->err, "table key '%s' at %s: only list entries become tensor elements",
+               lua_tostring(L, -1), where_at(path));
+    else if (lua_type(L, -1) == LUA_TNUMBER)
+      snprintf(c->err, sizeof c->err, "table key %s at %s: only list entries 1..%lld become tensor elements",
+               lua_tostring(L, -1), where_at(path), (long long)n);
+    else
+      snprintf(c->err, sizeof c->err, "a %s key at %s: only list entries become tensor elements",
+               luaL_typename(L, -1), where_at(path));
+    lua_pop(L, 1);
+    return false;
+  }
+  return true;
+}
+
+/* Checks every entry against the shape and records the leaves' kinds;
+ * any mismatch is an error naming the position. */
 static bool scan(lua_State *L, int idx, int depth, conv *c, char *path, size_t pathlen) {
   int t = lua_type(L, idx);
-  if (t == LUA_TTABLE && !tlb_test_tensor(L, idx)) {
-    if (depth >= TL_MAX_RANK) {
-      snprintf(c->err, sizeof c->err, "nesting deeper than %d levels at %s", TL_MAX_RANK, path);
+  if (depth < c->rank) {
+    if (t != LUA_TTABLE) {
+      snprintf(c->err, sizeof c->err, "ragged nesting at %s: a %s where a list of %lld was expected",
+               where_at(path), tlb_test_tensor(L, idx) ? "tensor" : luaL_typename(L, idx),
+               (long long)c->shape[depth]);
       return false;
     }
     lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
-    if (depth == c->rank) {
-      c->shape[c->rank++] = n;
-    } else if (c->shape[depth] != n) {
-      snprintf(c->err, sizeof c->err, "ragged nesting at %s: expected %lld elements, got %lld",
-               path[0] ? path : "the top level", (long long)c->shape[depth], (long long)n);
+    if (n != c->shape[depth]) {
+      snprintf(c->err, sizeof c->err, "ragged nesting at %s: expected %lld elements, got %lld", where_at(path),
+               (long long)c->shape[depth], (long long)n);
       return false;
     }
+    if (!check_keys(L, idx, n, c, path)) return false;
+    size_t len = strlen(path);
     for (lua_Integer i = 1; i <= n; i++) {
       lua_rawgeti(L, idx, i);
-      size_t len = strlen(path);
       snprintf(path + len, pathlen - len, "[%lld]", (long long)i);
       bool ok = scan(L, lua_gettop(L), depth + 1, c, path, pathlen);
       path[len] = 0;
       lua_pop(L, 1);
       if (!ok) return false;
     }
-    if (n == 0 && depth + 1 < c->rank) {
-      snprintf(c->err, sizeof c->err, "ragged nesting at %s: empty list beside non-empty ones", path);
-      return false;
-    }
     return true;
-  }
-  if (depth != c->rank) {
-    snprintf(c->err, sizeof c->err, "ragged nesting at %s: a scalar where a list was expected", path);
-    return false;
   }
   if (t == LUA_TNUMBER) {
     if (lua_isinteger(L, idx)) {
       lua_Integer v = lua_tointeger(L, idx);
+      if (!c->any_int || v < c->imin) c->imin = v;
+      if (!c->any_int || v > c->imax) c->imax = v;
       c->any_int = true;
-      if (v > INT32_MAX || v < INT32_MIN) c->big_int = true;
     } else {
+      double v = lua_tonumber(L, idx);
+      if (v != floor(v) || isinf(v)) c->non_integral = true; /* NaN too */
+      if (isfinite(v)) {
+        if (!c->any_finite || v < c->fmin) c->fmin = v;
+        if (!c->any_finite || v > c->fmax) c->fmax = v;
+        c->any_finite = true;
+      }
       c->any_float = true;
     }
     return true;
@@ -253,9 +353,40 @@ static bool scan(lua_State *L, int idx, int depth, conv *c, char *path, size_t p
     c->any_bool = true;
     return true;
   }
-  snprintf(c->err, sizeof c->err, "unsupported value of type %s at %s", luaL_typename(L, idx),
-           path[0] ? path : "the top level");
+  if (t == LUA_TTABLE)
+    snprintf(c->err, sizeof c->err, "ragged nesting at %s: a list where a number was expected", where_at(path));
+  else if (tlb_test_tensor(L, idx) || tlb_test_variable(L, idx))
+    snprintf(c->err, sizeof c->err, "a tensor inside a table at %s (use tf.stack)", where_at(path));
+  else
+    snprintf(c->err, sizeof c->err, "unsupported value of type %s at %s", luaL_typename(L, idx), where_at(path));
   return false;
+}
+
+/* A number outside an integer dtype's range is an error naming it, never
+ * wrapped or clamped (TensorFlow 2.21 wraps integers, 300 -> 44 in uint8,
+ * but refuses floats that do not fit; tlua refuses both, as DESIGN asks).
+ * Float dtypes follow IEEE and TensorFlow: a finite value too large for
+ * float16/bfloat16/float32 becomes inf, which is not a silent wrap. */
+static bool check_range(const conv *c, tl_dtype d, char *msg, size_t size) {
+  if (!tl_dtype_is_integer(d)) return true;
+  const char *name = tl_dtypes[d].name;
+  int bits = (int)tl_dtypes[d].size * 8;
+  bool uns = tl_dtypes[d].kind == TL_KIND_UINT;
+  lua_Integer lo = uns ? 0 : bits == 64 ? LUA_MININTEGER : -((lua_Integer)1 << (bits - 1));
+  lua_Integer hi = bits == 64 ? LUA_MAXINTEGER : ((lua_Integer)1 << (bits - (uns ? 0 : 1))) - 1;
+  if (c->any_int && (c->imin < lo || c->imax > hi)) {
+    snprintf(msg, size, "value %lld is out of range for %s [%lld, %lld]", (long long)(c->imin < lo ? c->imin : c->imax),
+             name, (long long)lo, (long long)hi);
+    return false;
+  }
+  /* 2^63 is the first double past int64's range; smaller bounds are exact doubles. */
+  double flo = (double)lo, fhi = bits == 64 ? 9223372036854775808.0 : (double)hi + 1;
+  if (c->any_finite && (c->fmin < flo || c->fmax >= fhi)) {
+    snprintf(msg, size, "value %.17g is out of range for %s [%lld, %lld]", c->fmin < flo ? c->fmin : c->fmax, name,
+             (long long)lo, (long long)hi);
+    return false;
+  }
+  return true;
 }
 
 static void fill(lua_State *L, int idx, int depth, const conv *c, tl_tensor *t, int64_t *pos) {
@@ -305,11 +436,22 @@ tl_tensor *tlb_to_tensor(lua_State *L, int idx, tl_dtype want, const char **err)
     *err = msg;
     return NULL;
   }
+  idx = lua_absindex(L, idx);
+  if (type == LUA_TTABLE && lua_getmetatable(L, idx)) {
+    /* A TensorShape (t.shape) converts as its list of dims. */
+    lua_pop(L, 1);
+    lua_pushliteral(L, "_dims");
+    if (lua_rawget(L, idx) == LUA_TTABLE) {
+      t = tlb_to_tensor(L, lua_gettop(L), want, err);
+      lua_pop(L, 1);
+      return t;
+    }
+    lua_pop(L, 1);
+  }
   conv c;
   memset(&c, 0, sizeof c);
   char path[128] = "";
-  idx = lua_absindex(L, idx);
-  if (!scan(L, idx, 0, &c, path, sizeof path)) {
+  if (!find_shape(L, idx, &c) || !scan(L, idx, 0, &c, path, sizeof path)) {
     snprintf(msg, sizeof msg, "%s", c.err);
     *err = msg;
     return NULL;
@@ -319,10 +461,12 @@ tl_tensor *tlb_to_tensor(lua_State *L, int idx, tl_dtype want, const char **err)
     *err = msg;
     return NULL;
   }
+  bool big_int = c.any_int && (c.imax > INT32_MAX || c.imin < INT32_MIN);
   tl_dtype d = want;
   if (d == TL_DTYPE_COUNT)
-    d = c.any_bool ? TL_BOOL : c.any_float ? TL_FLOAT32 : c.big_int ? TL_INT64 : c.any_int ? TL_INT32 : TL_FLOAT32;
-  if (tl_dtypes[d].kind == TL_KIND_STRING || tl_dtypes[d].kind == TL_KIND_COMPLEX) {
+    d = c.any_bool ? TL_BOOL : c.any_float ? TL_FLOAT32 : big_int ? TL_INT64 : c.any_int ? TL_INT32 : TL_FLOAT32;
+  if (tl_dtypes[d].kind == TL_KIND_STRING || tl_dtypes[d].kind == TL_KIND_COMPLEX ||
+      tl_dtypes[d].kind == TL_KIND_RESOURCE) {
     snprintf(msg, sizeof msg, "cannot make a %s tensor from numbers", tl_dtypes[d].name);
     *err = msg;
     return NULL;
@@ -332,25 +476,14 @@ tl_tensor *tlb_to_tensor(lua_State *L, int idx, tl_dtype want, const char **err)
     *err = msg;
     return NULL;
   }
-  if (c.any_float && d != TL_BOOL && !tl_dtype_is_float(d)) {
+  if (c.any_float && c.non_integral && d != TL_BOOL && !tl_dtype_is_float(d)) {
     snprintf(msg, sizeof msg, "a non-integer number cannot become %s (use math.floor or tf.cast)", tl_dtypes[d].name);
-    /* Integral floats (2.0) are fine: check them all. */
-    tl_tensor *probe;
-    if (tl_tensor_new(TL_FLOAT64, c.rank, c.shape, &probe)) {
-      snprintf(msg, sizeof msg, "%s", tl_last_error());
-      *err = msg;
-      return NULL;
-    }
-    int64_t pos = 0;
-    fill(L, idx, 0, &c, probe, &pos);
-    const double *p = tl_tensor_data(probe);
-    for (int64_t i = 0; i < probe->size; i++)
-      if (p[i] != floor(p[i]) || isinf(p[i])) {
-        tl_tensor_release(probe);
-        *err = msg;
-        return NULL;
-      }
-    tl_tensor_release(probe);
+    *err = msg;
+    return NULL;
+  }
+  if (!check_range(&c, d, msg, sizeof msg)) {
+    *err = msg;
+    return NULL;
   }
   if (tl_tensor_new(d, c.rank, c.shape, &t)) {
     snprintf(msg, sizeof msg, "%s", tl_last_error());

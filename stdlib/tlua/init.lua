@@ -18,10 +18,10 @@ for _, d in ipairs(core.dtypes) do
   tf.dtypes[d.name] = d
 end
 getmetatable(core.dtypes[1]).__tostring = function(d) return "tf." .. d.name end
-tf.dtypes.as_dtype = function(x)
-  if type(x) == "string" then return tf.dtypes[x] end
-  return x
-end
+-- tf.as_dtype(x): the DType for a DType or a name ("float32", "half");
+-- anything else is an InvalidArgument error.
+tf.as_dtype = core.as_dtype
+tf.dtypes.as_dtype = core.as_dtype
 
 -- Every registered op appears where its declaration's `api` says, as a
 -- tensor method of its own name, and under tf.raw_ops.
@@ -63,7 +63,7 @@ tf.Tensor = core.Tensor
 -- Lua-side modules, one per concern. Each returns {install = function(tf)}.
 local modules = {
   "tlua.errors", "tlua.shape", "tlua.operators", "tlua.variable",
-  "tlua.indexing", "tlua.creation", "tlua.extra", "tlua.help", "tlua.tape",
+  "tlua.indexing", "tlua.creation", "tlua.help", "tlua.tape",
   "tlua.linalg", "tlua.checkpoint",
 }
 for _, m in ipairs(modules) do require(m).install(tf) end
@@ -73,6 +73,9 @@ for k, f in pairs(Tensor.methods) do
   if Variable.methods[k] == nil then Variable.methods[k] = f end
 end
 
+-- Errors name the user's line, not tlua's: the binding skips frames of
+-- files in the tlua/ and keras/ folders beside this one.
+tf._hooks.library_root = debug.getinfo(1, "S").source:match("^@(.*)tlua[/\\]init%.lua$")
 core.set_hooks(tf._hooks)
 
 -- Eager code makes a short-lived tensor userdata (with a __gc) per op. The

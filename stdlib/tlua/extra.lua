@@ -1,4 +1,0 @@
--- tlua.extra (to be filled)
-local M = {}
-function M.install(tf) end
-return M
