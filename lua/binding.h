@@ -60,7 +60,8 @@ int tlb_l_as_dtype(lua_State *L);
 int luaopen_tlua_core(lua_State *L);
 /* Pushes the Lua object of a variable created by core.Variable (or nil). */
 void tlb_push_variable(lua_State *L, tl_variable *v);
-/* Runs a collection when tensor bytes have doubled since the last one. */
+/* Paces the collector by tensor bytes allocated, with a full collection
+ * when live tensor bytes outgrow what survived the last one (lbinding.c). */
 void tlb_steer_collector(lua_State *L);
 /* Adds the tape functions (tape_new, record_custom, ...) to the module table on top. */
 void tlb_open_tape(lua_State *L);

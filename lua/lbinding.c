@@ -21,26 +21,44 @@ char tlb_hooks_key, tlb_dtypes_key, tlb_variables_key;
 
 /* ---- memory accounting ------------------------------------------------- */
 
-/* Tensor bytes count towards Lua's collector as if Lua had allocated them:
- * every 256 KiB handed out by the core adds that much to the collector's
- * debt (LUA_GCSTEP), so collection work is paced by all allocation, tensor
- * bytes included. In generational mode this mostly runs cheap minor
- * collections, which free short-lived tensors without walking the old heap.
- * A full collection remains the backstop when tensor bytes still grow past
- * twice what was live after the last one. */
-static int64_t gc_seen_total, gc_backstop = (int64_t)256 << 20;
+/* Lua's collector sees only the small userdata of a tensor, not its bytes,
+ * so the binding steers it (called before each op allocates):
+ *
+ * - Pacing: every 256 KiB the core hands out adds that much to the
+ *   collector's debt (LUA_GCSTEP), so collection work follows all
+ *   allocation, tensor bytes included. In generational mode this runs
+ *   minor collections, which free tensors that die young (a small-op loop)
+ *   without walking the old heap.
+ * - Backstop: minor collections cannot free garbage that has grown old. A
+ *   training step that allocates several 256 KiB blocks spans several minor
+ *   collections, so its intermediates (and the tape holding them) are old
+ *   by the time they die. When live tensor bytes pass the backstop, a full
+ *   collection runs, and the backstop moves to what survived plus
+ *   max(GC_FLOOR, what survived, GC_HEAP_MULT x the Lua heap). Memory then
+ *   tracks the working set (at most about twice it, or the floor above
+ *   it), and the last term bounds the cost: a full collection walks the
+ *   Lua heap, so at least GC_HEAP_MULT heaps' worth of tensor bytes are
+ *   allocated between two of them (a large Lua heap gets fewer, costlier
+ *   collections, never more work per tensor byte). */
+#define GC_STEP_BYTES ((int64_t)256 << 10)
+#define GC_FLOOR ((int64_t)4 << 20)
+#define GC_HEAP_MULT 8
+static int64_t gc_seen_total, gc_backstop = GC_FLOOR;
 
 void tlb_steer_collector(lua_State *L) {
   int64_t total = tl_memory_allocated_total(), delta = total - gc_seen_total;
-  if (delta < (256 << 10)) return;
+  if (delta < GC_STEP_BYTES) return;
   gc_seen_total = total;
   lua_gc(L, LUA_GCSTEP, (int)(delta >> 10 > INT32_MAX ? INT32_MAX : delta >> 10));
   tl_memory_stats st = tl_memory_get_stats();
   if (st.live_bytes <= gc_backstop) return;
   lua_gc(L, LUA_GCCOLLECT);
-  st = tl_memory_get_stats();
-  int64_t next = st.live_bytes * 2;
-  gc_backstop = next > ((int64_t)256 << 20) ? next : ((int64_t)256 << 20);
+  int64_t live = tl_memory_get_stats().live_bytes;
+  int64_t heap = (int64_t)lua_gc(L, LUA_GCCOUNT) << 10;
+  int64_t room = GC_FLOOR;
+  if (live > room) room = live;
+  if (heap * GC_HEAP_MULT > room) room = heap * GC_HEAP_MULT;
+  gc_backstop = live + room;
 }
 
 /* ---- errors ------------------------------------------------------------ */
