@@ -231,7 +231,7 @@ end
 -- exclude_from_weight_decay{var_list=, var_names=}: variables (or names
 -- containing one of the Lua patterns in var_names) that weight decay skips.
 function Optimizer:exclude_from_weight_decay(opts)
-  opts = opts or {}
+  opts = require("tlua.errors").check_options("exclude_from_weight_decay", opts, { var_list = true, var_names = true })
   self._exclude = self._exclude or { vars = {}, names = {} }
   for _, v in ipairs(opts.var_list or {}) do self._exclude.vars[v] = true end
   for _, p in ipairs(opts.var_names or {}) do table.insert(self._exclude.names, p) end

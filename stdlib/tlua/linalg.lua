@@ -9,6 +9,7 @@ function M.install(tf)
   local raw_tensordot, raw_norm = core.ops.tensordot, core.ops.norm
 
   local function raise(msg) core.raise("InvalidArgument", msg) end
+  local check_options = require("tlua.errors").check_options
 
   local function as_list(x, what)
     if math.type(x) == "integer" then return { x } end
@@ -30,6 +31,7 @@ function M.install(tf)
     if type(axes) == "table" and not core.is_tensor(axes) and #axes == 0 and next(axes) ~= nil then
       opts, axes = axes, nil
     end
+    check_options("tensordot", opts, { axes = true, name = true })
     if axes == nil and type(opts) == "table" then axes = opts.axes end
     if axes == nil then raise("tensordot: argument 'axes' is required") end
     if not core.is_tensor(a) then a = core.is_tensor(b) and core.constant(a, b.dtype) or core.constant(a) end

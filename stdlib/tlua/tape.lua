@@ -161,7 +161,7 @@ end
 -- target.shape .. source.shape. One backward pass per target element.
 function GradientTape:jacobian(target, source, opts)
   local tf = require("tlua")
-  opts = opts or {}
+  opts = require("tlua.errors").check_options("jacobian", opts, { unconnected_gradients = true, parallel_iterations = true, experimental_use_pfor = true })
   local n = tf.size(target):item()
   local tshape = target.shape:as_list()
   local rows = {}
