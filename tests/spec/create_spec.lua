@@ -345,3 +345,111 @@ idx = np.array([[0, 1], [1, 1]]); out = np.moveaxis(np.eye(2)[idx], -1, 1)]=])
       tf.float32, 7)
   end)
 end)
+
+-- Lua values to tensors (lbinding.c): the shape comes from the first entry
+-- at each level and every other entry must match it; only list entries
+-- become elements; numbers must fit the dtype.
+describe("conversion of Lua values", function()
+  local E = helpers.assert_error
+
+  it("refuses a number and a list at the same level, naming the position", function()
+    -- {1, {2}} used to crash the scanner; {1, {}} gave a (2, 0) tensor
+    E("InvalidArgument", { "constant:", "ragged", "[2]", "a list where a number" }, tf.constant, { 1, { 2 } })
+    E("InvalidArgument", { "constant:", "ragged", "[2]" }, tf.constant, { 1, {} })
+    E("InvalidArgument", { "ragged", "[1][3]" }, tf.constant, { { 1, 2, { 3 } } })
+    E("InvalidArgument", { "ragged", "[2]", "a number where a list of 1" }, tf.constant, { { 1 }, 2 })
+    E("InvalidArgument", { "ragged", "[2]", "expected 0 elements, got 1" }, tf.constant, { {}, { 1 } })
+    E("InvalidArgument", { "ragged", "[2][1]" }, tf.constant, { { { 1 } }, { 2 } })
+    E("InvalidArgument", { "add:", "ragged", "[2]" }, function() return tf.constant({ 1.0, 2.0 }) + { 1.0, { 2.0 } } end)
+    assert.same({ 2, 0 }, tf.constant({ {}, {} }).shape:as_list())
+    assert.same({ 1, 1, 0 }, tf.constant({ { {} } }).shape:as_list())
+  end)
+
+  it("refuses keys that are not list entries", function()
+    E("InvalidArgument", { "constant:", "key 'x'", "the top level" }, tf.constant, { 1, 2, x = 3 })
+    E("InvalidArgument", { "key 'y'", "[2]" }, tf.constant, { { 1 }, { 2, y = 0 } })
+    E("InvalidArgument", { "key 5", "1..2" }, tf.constant, { 1, 2, [5] = 3 })
+    E("InvalidArgument", { "key 0" }, tf.constant, { [0] = 1, 2 })
+    E("InvalidArgument", { "key 1.5" }, tf.constant, { 1, [1.5] = 2 })
+    E("InvalidArgument", { "boolean key" }, tf.constant, { 1, [true] = 2 })
+    E("InvalidArgument", { "nil", "[2]" }, tf.constant, { 1, nil, 3 })
+  end)
+
+  it("refuses integers outside the dtype's range, naming the value and dtype", function()
+    local ranges = {
+      int8 = { -128, 127 }, uint8 = { 0, 255 }, int16 = { -32768, 32767 },
+      int32 = { -2147483648, 2147483647 }, int64 = { math.mininteger, math.maxinteger },
+    }
+    for name, r in pairs(ranges) do
+      local lo, hi = r[1], r[2]
+      assert.same({ lo, hi }, tf.constant({ lo, hi }, tf[name]):totable())
+      if name ~= "int64" then
+        E("InvalidArgument", { tostring(hi + 1), name, "out of range" }, tf.constant, { hi + 1 }, tf[name])
+        E("InvalidArgument", { tostring(lo - 1), name, "out of range" }, tf.constant, { { 0, lo - 1 } }, tf[name])
+        -- integral floats are checked too
+        E("InvalidArgument", { name, "out of range" }, tf.constant, { (hi + 1) * 1.0 }, tf[name])
+        assert.same({ hi }, tf.constant({ hi * 1.0 }, tf[name]):totable())
+      end
+    end
+    E("InvalidArgument", { "constant:", "300", "uint8" }, tf.constant, { 300 }, tf.uint8)
+    E("InvalidArgument", { "1099511627776", "int32" }, tf.constant, { 1 << 40 }, tf.int32)
+    -- 2^63 is a float just past int64's range (it used to clamp to maxinteger)
+    E("InvalidArgument", { "9.2233720368547758e+18", "int64" }, tf.constant, { 2 ^ 63 }, tf.int64)
+    assert.same({ math.mininteger }, tf.constant({ -2 ^ 63 }, tf.int64):totable())
+    E("InvalidArgument", { "non-integer" }, tf.constant, { 0 / 0 }, tf.int32)
+    E("InvalidArgument", { "non-integer" }, tf.constant, { math.huge }, tf.int64)
+    -- the default dtype widens instead: int64 when an integer does not fit int32
+    assert.equal(tf.int64, tf.constant({ 1, 1 << 40 }).dtype)
+  end)
+
+  it("checks Lua numbers that follow a tensor's dtype", function()
+    local u = tf.constant({ 1, 2 }, tf.uint8)
+    E("InvalidArgument", { "add:", "300", "uint8" }, function() return u + 300 end)
+    E("InvalidArgument", { "subtract:", "-1", "uint8" }, function() return u - (-1) end)
+    assert.same({ 2, 3 }, (u + 1):totable())
+    local i8 = tf.constant({ 1 }, tf.int8)
+    E("InvalidArgument", { "multiply:", "128", "int8" }, function() return i8 * 128 end)
+  end)
+
+  it("lets floats overflow to inf in float dtypes, as TensorFlow does", function()
+    assert.same({ math.huge }, tf.constant({ 1e40 }, tf.float32):totable())
+    assert.same({ -math.huge }, tf.constant({ -70000.0 }, tf.float16):totable())
+    assert.same({ math.huge }, tf.constant({ 70000 }, tf.float16):totable())
+    assert.same({ 65504 }, tf.constant({ 65504 }, tf.float16):totable())
+  end)
+
+  it("converts a TensorShape as its dims", function()
+    local s = tf.zeros({ 2, 3 }).shape
+    assert.same({ 2, 3 }, tf.constant(s):totable())
+    assert.same({ 3, 2 }, tf.reshape(tf.zeros({ 6 }), tf.zeros({ 3, 2 }).shape).shape:as_list())
+  end)
+
+  it("refuses tensors inside tables with a pointer to tf.stack", function()
+    E("InvalidArgument", { "tensor inside a table", "[2]", "tf.stack" }, tf.constant, { 1, tf.constant(2) })
+  end)
+
+  it("raises tf.errors values for bad dtype arguments", function()
+    E("InvalidArgument", { "unknown dtype 'foo'" }, tf.constant, 1, "foo")
+    E("InvalidArgument", { "dtype expected, got number" }, tf.constant, 1, 5)
+    E("InvalidArgument", { "unknown dtype 'flaot32'" }, tf.Variable, 1, { dtype = "flaot32" })
+    E("InvalidArgument", { "zeros:", "dtype" }, tf.zeros, { 2 }, "foo")
+    E("InvalidArgument", { "cast:", "dtype" }, tf.cast, tf.constant(1), "int33")
+  end)
+end)
+
+describe("tf.as_dtype", function()
+  it("returns the DType for a DType or a name, as TensorFlow does", function()
+    assert.equal(tf.float32, tf.as_dtype("float32"))
+    assert.equal(tf.int8, tf.as_dtype(tf.int8))
+    assert.equal(tf.float16, tf.as_dtype("half"))
+    assert.equal(tf.float64, tf.as_dtype("double"))
+    assert.equal(tf.as_dtype, tf.dtypes.as_dtype)
+  end)
+
+  it("raises InvalidArgument for anything else", function()
+    helpers.assert_error("InvalidArgument", { "unknown dtype 'foo'" }, tf.as_dtype, "foo")
+    helpers.assert_error("InvalidArgument", { "dtype expected, got nil" }, tf.as_dtype, nil)
+    helpers.assert_error("InvalidArgument", { "dtype expected, got number" }, tf.as_dtype, 3)
+    helpers.assert_error("InvalidArgument", { "dtype expected, got table" }, tf.as_dtype, {})
+  end)
+end)
