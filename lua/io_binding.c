@@ -21,7 +21,6 @@
 
 static int l_serialize(lua_State *L) {
   const char *err;
-  luaL_checkany(L, 1);
   tl_tensor *t = tlb_to_tensor(L, 1, TL_DTYPE_COUNT, &err);
   if (!t) {
     char msg[400];

@@ -341,7 +341,9 @@ function M.install(tf)
     "tf.io.serialize_tensor(t): the tensor as a Lua string (dtype, shape, values; see src/core/serialize.c).")
   -- parse_tensor(s, out_type?) or parse_tensor(s, {out_type = ...})
   tf.io.parse_tensor = function(s, out_type)
-    if type(out_type) == "table" and out_type.enum == nil then out_type = out_type.out_type end
+    if type(out_type) == "table" and out_type.enum == nil then
+      out_type = require("tlua.errors").check_options("parse_tensor", out_type, { out_type = true, name = true }).out_type
+    end
     return cio.parse_tensor(s, out_type)
   end
   help.register(tf.io.parse_tensor, "tf.io.parse_tensor(s, out_type?): the tensor serialize_tensor wrote; "

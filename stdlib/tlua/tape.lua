@@ -162,6 +162,9 @@ end
 function GradientTape:jacobian(target, source, opts)
   local tf = require("tlua")
   opts = require("tlua.errors").check_options("jacobian", opts, { unconnected_gradients = true, parallel_iterations = true, experimental_use_pfor = true })
+  if not is_tensorish(target) then
+    core.raise("InvalidArgument", ("jacobian: the target must be a tf.Tensor, got %s"):format(type(target)))
+  end
   local n = tf.size(target):item()
   local tshape = target.shape:as_list()
   local rows = {}
