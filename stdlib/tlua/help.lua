@@ -262,6 +262,8 @@ local function function_text(f, path)
   path = path or global_name(f)
   local info = debug.getinfo(f, "Su")
   if info.what == "C" then
+    -- C functions registered with a doc (tf.as_dtype, tf.io.serialize_tensor) show it
+    if docs[f] then return docs[f] end
     return ("%s: built-in function (C)%s"):format(path or tostring(f),
       path and not path:find("^tf") and not path:find("^keras") and " from Lua's standard library" or "")
   end
@@ -383,6 +385,8 @@ end
 function M.install(tf)
   tf_root = tf
   tf.help = M.help
+  M.register(tf.as_dtype, "tf.as_dtype(x): the DType for a DType or a dtype name (\"float32\", \"half\"); "
+    .. "anything else is an InvalidArgument error.")
 end
 
 return M
