@@ -361,6 +361,9 @@ describe("conversion of Lua values", function()
     E("InvalidArgument", { "ragged", "[2]", "expected 0 elements, got 1" }, tf.constant, { {}, { 1 } })
     E("InvalidArgument", { "ragged", "[2][1]" }, tf.constant, { { { 1 } }, { 2 } })
     E("InvalidArgument", { "add:", "ragged", "[2]" }, function() return tf.constant({ 1.0, 2.0 }) + { 1.0, { 2.0 } } end)
+    local cycle = {}
+    cycle[1] = cycle
+    E("InvalidArgument", { "nesting deeper than 8" }, tf.constant, cycle)
     assert.same({ 2, 0 }, tf.constant({ {}, {} }).shape:as_list())
     assert.same({ 1, 1, 0 }, tf.constant({ { {} } }).shape:as_list())
   end)
