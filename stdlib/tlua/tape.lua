@@ -40,17 +40,9 @@ local function flatten(x, flat, what)
   end
 end
 
--- Unknown option names are errors, not silently ignored.
-local function check_options(opts, known, where)
-  for k in pairs(opts) do
-    if not known[k] then
-      local names = {}
-      for n in pairs(known) do names[#names + 1] = n end
-      table.sort(names)
-      core.raise("InvalidArgument", ("%s: unknown option '%s' (known: %s)"):format(where, tostring(k), table.concat(names, ", ")))
-    end
-  end
-end
+-- Unknown option names are errors, not silently ignored (tlua.errors).
+local shared_check_options = require("tlua.errors").check_options
+local function check_options(opts, known, where) return shared_check_options(where, opts, known) end
 
 local TAPE_OPTIONS = { persistent = true, watch_accessed_variables = true }
 
@@ -161,7 +153,7 @@ end
 -- target.shape .. source.shape. One backward pass per target element.
 function GradientTape:jacobian(target, source, opts)
   local tf = require("tlua")
-  opts = require("tlua.errors").check_options("jacobian", opts, { unconnected_gradients = true, parallel_iterations = true, experimental_use_pfor = true })
+  opts = check_options(opts, { unconnected_gradients = true, parallel_iterations = true, experimental_use_pfor = true }, "jacobian")
   if not is_tensorish(target) then
     core.raise("InvalidArgument", ("jacobian: the target must be a tf.Tensor, got %s"):format(type(target)))
   end

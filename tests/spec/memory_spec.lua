@@ -4,10 +4,20 @@
 -- backstop, tlb_steer_collector in lua/lbinding.c).
 local tlua = os.getenv("TLUA")
 
+-- Each script gets rss_kb(field): a /proc/self/status figure in KiB.
+local PRELUDE = [[
+local function rss_kb(field)
+  for line in io.lines("/proc/self/status") do
+    local v = line:match("^" .. field .. ":%s+(%d+)")
+    if v then return tonumber(v) end
+  end
+end
+]]
+
 local function run(code)
   local path = os.tmpname()
   local f = assert(io.open(path, "w"))
-  f:write(code)
+  f:write(PRELUDE, code)
   f:close()
   local p = assert(io.popen(tlua .. " " .. path .. " 2>&1"))
   local out = p:read("a")
@@ -19,12 +29,6 @@ end
 describe("memory", function()
   it("stays flat over 100,000 iterations of allocating 256 KiB tensors", function()
     local ok, out = run([[
-      local function rss_kb(field)
-        for line in io.lines("/proc/self/status") do
-          local v = line:match("^" .. field .. ":%s+(%d+)")
-          if v then return tonumber(v) end
-        end
-      end
       -- A large live Lua heap makes Lua's own collector run rarely, as in a
       -- real program; only tensor-byte accounting can keep memory flat.
       local keep = {}
@@ -56,12 +60,6 @@ describe("memory", function()
   -- peaked at 256 MiB, 70 times it, when the backstop was fixed there).
   it("keeps a training loop's tensor memory within a small multiple of its working set", function()
     local ok, out = run([[
-      local function rss_kb(field)
-        for line in io.lines("/proc/self/status") do
-          local v = line:match("^" .. field .. ":%s+(%d+)")
-          if v then return tonumber(v) end
-        end
-      end
       tf.random.set_seed(7)
       local W1 = tf.Variable(tf.random.normal({512, 512}, 0, 0.02))
       local W2 = tf.Variable(tf.random.normal({512, 10}, 0, 0.02))
