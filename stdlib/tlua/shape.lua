@@ -13,7 +13,7 @@ Shape.__index = function(s, k)
     local n = #d
     local i = k < 0 and k + n or k
     if i < 0 or i >= n then
-      error(("TensorShape index %d is out of range for rank %d"):format(k, n), 2)
+      require("tlua.core").raise("OutOfRange", ("TensorShape index %d is out of range for rank %d"):format(k, n))
     end
     return d[i + 1]
   end

@@ -408,6 +408,8 @@ describe("robustness of Lua-side functions", function()
     method_norm = function(a, b) return tf.constant({ 3.0, 4.0 }):norm(a, b) end,
     method_tensordot = function(a, b) return tf.constant({ 3.0, 4.0 }):tensordot(a, b) end,
     index = function(a, b) local t = tf.constant({ { 1, 2 }, { 3, 4 } }); return t[a], t[a] and b end,
+    shape_index = function(a) return tf.zeros({ 2, 3 }).shape[a] end,
+    shape_index_large = function() return tf.zeros({ 2, 3 }).shape[rnd(7) - 4] end,
   }
   local names = {}
   for k in pairs(targets) do names[#names + 1] = k end
