@@ -18,8 +18,22 @@ extern const luaL_Reg tlb_tensor_meta[], tlb_tensor_methods[];
 extern const luaL_Reg tlb_variable_meta[], tlb_variable_methods[];
 
 /* The one rule for "is this an options table" (used by the dispatcher and,
- * through core.is_options, by every Lua wrapper). */
+ * through core.is_options, by every Lua wrapper): a table without a
+ * metatable, with at least one key, all of them strings. A table with both
+ * named keys and list entries raises InvalidArgument. */
 bool tlb_is_options(lua_State *L, int idx);
+int tlb_l_is_options(lua_State *L);
+/* tf.errors InvalidArgument values worded as luaL_argerror/luaL_typeerror. */
+int tlb_arg_error(lua_State *L, int arg, const char *extramsg);
+int tlb_type_error(lua_State *L, int arg, const char *tname);
+/* A CPU copy of t (t retained when on the CPU), for host code that reads
+ * values; raises on failure. */
+tl_tensor *tlb_host_copy(lua_State *L, tl_tensor *t);
+/* t (owned) moved to dev: t itself when already there; raises on failure
+ * (t released). */
+tl_tensor *tlb_place(lua_State *L, tl_tensor *t, tl_device dev);
+/* How many tf.device scopes are open on this thread (core.c). */
+int tlb_device_scope_depth(void);
 /* Calls stdlib hook `name` with the nargs values on top; leaves nres results. */
 int tlb_call_hook(lua_State *L, const char *name, int nargs, int nres);
 void tlb_make_dtypes(lua_State *L);

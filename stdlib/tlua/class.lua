@@ -79,11 +79,11 @@ function M.class_of(obj)
   return nil
 end
 
--- A plain options table: a table without metatable and without list part
--- (a Lua list passed as a positional argument is a value, not options).
-function M.is_options(x)
-  return type(x) == "table" and getmetatable(x) == nil and rawget(x, 1) == nil
-end
+-- The one options rule (lua/lbinding.c, shared with the op dispatcher): a
+-- table without metatable whose keys are all strings, at least one; a table
+-- mixing list entries and named keys is an InvalidArgument error; {} is an
+-- empty list, not options.
+M.is_options = require("tlua.core").is_options
 
 -- The option convention of stdlib classes: leading positional arguments as
 -- sugar, then one options table whose keys are the get_config names.

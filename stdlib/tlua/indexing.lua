@@ -241,7 +241,7 @@ function M.install(tf)
   -- tf.where(c, x, y): a Lua number beside a tensor takes the tensor's dtype.
   local raw_where = ops.where
   local function where(c, x, y, opts)
-    if type(c) == "table" and getmetatable(c) == nil and x == nil and (c.condition ~= nil) then
+    if x == nil and core.is_options(c) then -- tf.where{condition=, x=, y=}
       c, x, y = c.condition, c.x, c.y
     end
     if core.is_tensor(x) and y ~= nil and not core.is_tensor(y) then
