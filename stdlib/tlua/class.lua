@@ -49,12 +49,20 @@ function Object:extend(name)
   cls.__name = name
   cls.class_name = name
   cls.super = self
-  -- Class.from_config(config) == Class(config) (a dot call: no self).
-  cls.from_config = function(config) return cls(config) end
+  -- Class.from_config(config) == Class(config) (a dot call: no self). An
+  -- empty config is no options at all ({} alone would be an empty list
+  -- under the options rule).
+  cls.from_config = function(config)
+    if type(config) == "table" and next(config) == nil then return cls() end
+    return cls(config)
+  end
   return setmetatable(cls, { __index = self, __call = construct, __tostring = class_tostring })
 end
 
-Object.from_config = function(config) return Object(config) end
+Object.from_config = function(config)
+  if type(config) == "table" and next(config) == nil then return Object() end
+  return Object(config)
+end
 
 -- Is cls (a class) the same as or derived from base?
 function M.is_subclass(cls, base)
