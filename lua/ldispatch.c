@@ -286,7 +286,11 @@ static int op_call(lua_State *L) {
         if (idx && (tlb_test_tensor(L, idx) || tlb_test_variable(L, idx))) {
           const char *err;
           tl_tensor *t = tlb_to_tensor(L, idx, TL_DTYPE_COUNT, &err); /* a variable's read is recorded */
-          if (!t) return arg_error(L, cs, op, "%s: input '%s'%s", in->name, err);
+          if (!t) {
+            char detail[400];
+            snprintf(detail, sizeof detail, ": %s", err);
+            return arg_error(L, cs, op, "%s: input '%s'%s", in->name, detail);
+          }
           if (t->rank == 0) {
             tl_tensor_release(t);
             return arg_error(L, cs, op, "%s: input '%s' must be a list of tensors (got a scalar tensor)%s",
