@@ -175,14 +175,7 @@ static int l_infer_checks(lua_State *L) {
   return 1;
 }
 
-/* core.is_options(x): the one rule for "is this an options table". */
-static int l_is_options(lua_State *L) {
-  lua_pushboolean(L, tlb_is_options(L, 1));
-  return 1;
-}
-
 static const luaL_Reg funcs[] = {
-    {"is_options", l_is_options},
     {"set_check_infer", l_set_check_infer}, {"infer_checks", l_infer_checks},
     {"is_options", tlb_l_is_options}, {"device_enter", l_device_enter}, {"device_exit", l_device_exit},
     {"default_device", l_default_device}, {"device_name", l_device_name},
