@@ -49,6 +49,7 @@ int tlb_tensor_item(lua_State *L);
 int tlb_compare_error(lua_State *L);
 int tlb_identity_eq(lua_State *L);
 int tlb_l_constant(lua_State *L);
+int tlb_l_constant_on(lua_State *L);
 int tlb_l_variable(lua_State *L);
 /* Pushes core.ops (name -> op function); op_info / op_names functions. */
 void tlb_push_ops(lua_State *L);

@@ -179,7 +179,7 @@ static const luaL_Reg funcs[] = {
     {"set_check_infer", l_set_check_infer}, {"infer_checks", l_infer_checks},
     {"is_options", tlb_l_is_options}, {"device_enter", l_device_enter}, {"device_exit", l_device_exit},
     {"default_device", l_default_device}, {"device_name", l_device_name},
-    {"constant", tlb_l_constant},   {"Variable", tlb_l_variable},   {"is_tensor", l_is_tensor},
+    {"constant", tlb_l_constant}, {"constant_on", tlb_l_constant_on},   {"Variable", tlb_l_variable},   {"is_tensor", l_is_tensor},
     {"is_variable", l_is_variable}, {"op_info", tlb_l_op_info}, {"op_names", tlb_l_op_names},
     {"memory_stats", l_memory_stats}, {"set_num_threads", l_set_num_threads},
     {"num_threads", l_num_threads}, {"set_hooks", l_set_hooks}, {"raise", tlb_l_raise},

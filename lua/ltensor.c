@@ -24,11 +24,10 @@ int tlb_tensor_gc(lua_State *L) {
   return 0;
 }
 
-/* core.constant(value, dtype?): a Lua value becomes a tensor on the
- * default device (the innermost tf.device scope's, CPU outside scopes); a
+/* Converts the value at 1 (dtype at 2) and places a Lua value on dev; a
  * tensor is returned as it is (cast when dtype differs), on its device, as
  * TensorFlow's tf.constant does with an eager tensor. */
-int tlb_l_constant(lua_State *L) {
+static int make_constant(lua_State *L, tl_device dev) {
   tl_dtype d = lua_isnoneornil(L, 2) ? TL_DTYPE_COUNT : tlb_check_dtype(L, 2);
   const char *err;
   bool is_lua = !tlb_test_tensor(L, 1) && !tlb_test_variable(L, 1);
@@ -38,10 +37,28 @@ int tlb_l_constant(lua_State *L) {
     snprintf(buf, sizeof buf, "constant: %s", err);
     return tlb_raise_kind(L, "InvalidArgument", buf);
   }
-  if (is_lua) t = tlb_place(L, t, tl_default_device());
+  if (is_lua) t = tlb_place(L, t, dev);
   tlb_push_tensor(L, t);
   tlb_steer_collector(L);
   return 1;
+}
+
+/* core.constant(value, dtype?): a Lua value becomes a tensor on the default
+ * device (the innermost tf.device scope's, CPU outside scopes). */
+int tlb_l_constant(lua_State *L) { return make_constant(L, tl_default_device()); }
+
+/* core.constant_on(value, dtype, device): a Lua value placed beside a
+ * tensor (device = that tensor's .device), for stdlib wrappers that give a
+ * Lua value an operand's dtype, as the dispatcher does for op inputs. */
+int tlb_l_constant_on(lua_State *L) {
+  const char *name = lua_tostring(L, 3);
+  tl_device dev = name ? tl_device_from_name(name) : TL_DEVICE_COUNT;
+  if (dev == TL_DEVICE_COUNT) {
+    char buf[300];
+    snprintf(buf, sizeof buf, "constant: unknown or unavailable device '%s'", name ? name : "(none)");
+    return tlb_raise_kind(L, "InvalidArgument", buf);
+  }
+  return make_constant(L, dev);
 }
 
 /* The host copy is anchored on the stack while the table is built, so an

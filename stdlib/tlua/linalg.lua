@@ -34,8 +34,9 @@ function M.install(tf)
     end
     if axes == nil and type(opts) == "table" then axes = opts.axes end
     if axes == nil then raise("tensordot: argument 'axes' is required") end
-    if not core.is_tensor(a) then a = core.is_tensor(b) and core.constant(a, b.dtype) or core.constant(a) end
-    if not core.is_tensor(b) then b = core.constant(b, a.dtype) end
+    -- a Lua value takes the other operand's dtype and device
+    if not core.is_tensor(a) then a = core.is_tensor(b) and core.constant_on(a, b.dtype, b.device) or core.constant(a) end
+    if not core.is_tensor(b) then b = core.constant_on(b, a.dtype, a.device) end
     local a_axes, b_axes
     if math.type(axes) == "integer" then
       if axes < 0 then raise(("tensordot: axes must be non-negative (got %d)"):format(axes)) end
