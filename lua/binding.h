@@ -18,8 +18,22 @@ extern const luaL_Reg tlb_tensor_meta[], tlb_tensor_methods[];
 extern const luaL_Reg tlb_variable_meta[], tlb_variable_methods[];
 
 /* The one rule for "is this an options table" (used by the dispatcher and,
- * through core.is_options, by every Lua wrapper). */
+ * through core.is_options, by every Lua wrapper): a table without a
+ * metatable, with at least one key, all of them strings. A table with both
+ * named keys and list entries raises InvalidArgument. */
 bool tlb_is_options(lua_State *L, int idx);
+int tlb_l_is_options(lua_State *L);
+/* tf.errors InvalidArgument values worded as luaL_argerror/luaL_typeerror. */
+int tlb_arg_error(lua_State *L, int arg, const char *extramsg);
+int tlb_type_error(lua_State *L, int arg, const char *tname);
+/* A CPU copy of t (t retained when on the CPU), for host code that reads
+ * values; raises on failure. */
+tl_tensor *tlb_host_copy(lua_State *L, tl_tensor *t);
+/* t (owned) moved to dev: t itself when already there; raises on failure
+ * (t released). */
+tl_tensor *tlb_place(lua_State *L, tl_tensor *t, tl_device dev);
+/* How many tf.device scopes are open on this thread (core.c). */
+int tlb_device_scope_depth(void);
 /* Calls stdlib hook `name` with the nargs values on top; leaves nres results. */
 int tlb_call_hook(lua_State *L, const char *name, int nargs, int nres);
 void tlb_make_dtypes(lua_State *L);
@@ -35,6 +49,7 @@ int tlb_tensor_item(lua_State *L);
 int tlb_compare_error(lua_State *L);
 int tlb_identity_eq(lua_State *L);
 int tlb_l_constant(lua_State *L);
+int tlb_l_constant_on(lua_State *L);
 int tlb_l_variable(lua_State *L);
 /* Pushes core.ops (name -> op function); op_info / op_names functions. */
 void tlb_push_ops(lua_State *L);
@@ -53,8 +68,6 @@ tl_dtype tlb_check_dtype(lua_State *L, int idx);
 /* Raise a tf.errors value: kind name ("InvalidArgument") and message. */
 int tlb_raise_kind(lua_State *L, const char *kind, const char *msg);
 int tlb_raise(lua_State *L, tl_status s);
-/* luaL_argerror's message, raised as a tf.errors InvalidArgument value. */
-int tlb_arg_error(lua_State *L, int arg, const char *msg);
 /* core.as_dtype: a DType object from a DType or a dtype name. */
 int tlb_l_as_dtype(lua_State *L);
 int luaopen_tlua_core(lua_State *L);

@@ -44,8 +44,16 @@ static int l_memory_stats(lua_State *L) {
   return 1;
 }
 
+static lua_Integer check_integer(lua_State *L, int idx) {
+  int isnum;
+  lua_Integer v = lua_tointegerx(L, idx, &isnum);
+  if (!isnum) tlb_type_error(L, idx, "integer");
+  return v;
+}
+
 static int l_set_num_threads(lua_State *L) {
-  tl_set_num_threads((int)luaL_checkinteger(L, 1));
+  lua_Integer n = check_integer(L, 1);
+  tl_set_num_threads(n < 1 ? 1 : n > 4096 ? 4096 : (int)n); /* the core clamps further */
   return 0;
 }
 
@@ -55,7 +63,7 @@ static int l_num_threads(lua_State *L) {
 }
 
 static int l_set_hooks(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTABLE);
+  if (lua_type(L, 1) != LUA_TTABLE) return tlb_type_error(L, 1, "table");
   lua_pushvalue(L, 1);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &tlb_hooks_key);
   return 0;
@@ -76,7 +84,7 @@ static int l_now(lua_State *L) {
 }
 
 static int l_random_set_seed(lua_State *L) {
-  tl_random_set_seed((uint64_t)luaL_checkinteger(L, 1));
+  tl_random_set_seed((uint64_t)check_integer(L, 1));
   return 0;
 }
 
@@ -95,6 +103,63 @@ static int l_blas_info(lua_State *L) {
   return 1;
 }
 
+/* ---- devices ------------------------------------------------------------ */
+
+/* tf.device scopes (stdlib/tlua/device.lua) are a per-thread stack: each
+ * level remembers the default device it replaced. Leaving a level also
+ * leaves the levels opened inside it that were not left (a scope whose
+ * code raised), and leaving one already left does nothing, so scopes
+ * always restore what was there before them. */
+#define MAX_SCOPES 64
+static _Thread_local tl_device scope_saved[MAX_SCOPES];
+static _Thread_local int scope_depth;
+
+int tlb_device_scope_depth(void) { return scope_depth; }
+
+static tl_device check_device(lua_State *L, int idx) {
+  if (lua_type(L, idx) != LUA_TSTRING) tlb_type_error(L, idx, "device name string");
+  const char *name = lua_tostring(L, idx);
+  tl_device d = tl_device_from_name(name);
+  if (d == TL_DEVICE_COUNT) {
+    char buf[300];
+    snprintf(buf, sizeof buf, "unknown or unavailable device '%s' (available: CPU:0, TEST:0)", name);
+    tlb_raise_kind(L, "InvalidArgument", buf);
+  }
+  return d;
+}
+
+/* core.device_enter(name) -> level: makes name the default device. */
+static int l_device_enter(lua_State *L) {
+  tl_device d = check_device(L, 1);
+  if (scope_depth == MAX_SCOPES)
+    return tlb_raise_kind(L, "ResourceExhausted", "tf.device: more than 64 nested device scopes");
+  scope_saved[scope_depth++] = tl_default_device();
+  tl_set_default_device(d);
+  lua_pushinteger(L, scope_depth);
+  return 1;
+}
+
+/* core.device_exit(level): restores the default device from before level. */
+static int l_device_exit(lua_State *L) {
+  lua_Integer level = check_integer(L, 1);
+  if (level < 1 || level > scope_depth) return 0;
+  tl_set_default_device(scope_saved[level - 1]);
+  scope_depth = (int)level - 1;
+  return 0;
+}
+
+/* core.default_device() -> the full name of the default device. */
+static int l_default_device(lua_State *L) {
+  lua_pushstring(L, tl_device_name(tl_default_device()));
+  return 1;
+}
+
+/* core.device_name(name) -> TensorFlow's full spelling of a device name. */
+static int l_device_name(lua_State *L) {
+  lua_pushstring(L, tl_device_name(check_device(L, 1)));
+  return 1;
+}
+
 /* core.set_check_infer(on): every kernel's outputs are checked against its
  * shape rule (the conformance suite turns it on). */
 static int l_set_check_infer(lua_State *L) {
@@ -104,21 +169,17 @@ static int l_set_check_infer(lua_State *L) {
 
 /* core.infer_checks(name): how many calls of op name agreed with its rule. */
 static int l_infer_checks(lua_State *L) {
-  const tl_op_def *op = tl_op_find(luaL_checkstring(L, 1));
+  if (lua_type(L, 1) != LUA_TSTRING) return tlb_type_error(L, 1, "op name string");
+  const tl_op_def *op = tl_op_find(lua_tostring(L, 1));
   lua_pushinteger(L, op ? (lua_Integer)tl_op_infer_checks(op) : 0);
   return 1;
 }
 
-/* core.is_options(x): the one rule for "is this an options table". */
-static int l_is_options(lua_State *L) {
-  lua_pushboolean(L, tlb_is_options(L, 1));
-  return 1;
-}
-
 static const luaL_Reg funcs[] = {
-    {"is_options", l_is_options},
     {"set_check_infer", l_set_check_infer}, {"infer_checks", l_infer_checks}, {"as_dtype", tlb_l_as_dtype},
-    {"constant", tlb_l_constant},   {"Variable", tlb_l_variable},   {"is_tensor", l_is_tensor},
+    {"is_options", tlb_l_is_options}, {"device_enter", l_device_enter}, {"device_exit", l_device_exit},
+    {"default_device", l_default_device}, {"device_name", l_device_name},
+    {"constant", tlb_l_constant}, {"constant_on", tlb_l_constant_on},   {"Variable", tlb_l_variable},   {"is_tensor", l_is_tensor},
     {"is_variable", l_is_variable}, {"op_info", tlb_l_op_info}, {"op_names", tlb_l_op_names},
     {"memory_stats", l_memory_stats}, {"set_num_threads", l_set_num_threads},
     {"num_threads", l_num_threads}, {"set_hooks", l_set_hooks}, {"raise", tlb_l_raise},
@@ -136,13 +197,13 @@ static void make_meta(lua_State *L, const char *name, const luaL_Reg *meta, cons
 }
 
 int luaopen_tlua_core(lua_State *L) {
-  tl_status s = tl_init();
-  if (s) return luaL_error(L, "tlua: core failed to initialise: %s", tl_last_error());
-  tlb_install_allocator(L);
   luaL_newmetatable(L, ERROR_MT);
   lua_pushcfunction(L, tlb_error_tostring);
   lua_setfield(L, -2, "__tostring");
   lua_pop(L, 1);
+  tl_status s = tl_init();
+  if (s) return tlb_raise(L, s); /* a tf.errors value, like every other error */
+  tlb_install_allocator(L);
   make_meta(L, TENSOR_MT, tlb_tensor_meta, tlb_tensor_methods);
   make_meta(L, VARIABLE_MT, tlb_variable_meta, tlb_variable_methods);
   luaL_getmetatable(L, TENSOR_MT);

@@ -3,6 +3,11 @@
  * user's line, dtype objects, userdata type tests, the one rule for "is
  * this an options table", conversion between Lua values and tensors, and
  * the collector's view of tensor bytes. No metatables or op dispatch here.
+ *
+ * Device rule: binding code runs on the host, outside kernels, where a
+ * device's memory must not be read (the test device faults). Every read of
+ * tensor values here goes through tlb_host_copy first; Lua values become
+ * CPU tensors and are then placed (tlb_place) where they are needed.
  */
 #include <lauxlib.h>
 #include <lua.h>
@@ -133,28 +138,93 @@ int tlb_l_raise(lua_State *L) {
   return tlb_raise_kind(L, kind, msg);
 }
 
+/* luaL_argerror's message ("bad argument #1 to 'item' (...)") as a
+ * tf.errors InvalidArgument value, so scripts can test argument errors. */
+int tlb_arg_error(lua_State *L, int arg, const char *extramsg) {
+  lua_Debug ar;
+  const char *fname = "?";
+  if (lua_getstack(L, 0, &ar)) {
+    lua_getinfo(L, "n", &ar);
+    if (ar.name) fname = ar.name;
+    if (ar.namewhat && strcmp(ar.namewhat, "method") == 0 && --arg == 0) {
+      char buf[400];
+      snprintf(buf, sizeof buf, "calling '%s' on bad self (%s)", fname, extramsg);
+      return tlb_raise_kind(L, "InvalidArgument", buf);
+    }
+  }
+  char buf[400];
+  snprintf(buf, sizeof buf, "bad argument #%d to '%s' (%s)", arg, fname, extramsg);
+  return tlb_raise_kind(L, "InvalidArgument", buf);
+}
+
+int tlb_type_error(lua_State *L, int arg, const char *tname) {
+  char buf[200];
+  snprintf(buf, sizeof buf, "%s expected, got %s", tname, luaL_typename(L, arg));
+  return tlb_arg_error(L, arg, buf);
+}
+
+/* ---- the options rule ---------------------------------------------------- */
+
+/* One rule, used by the dispatcher and (as core.is_options) by every Lua
+ * wrapper: a table without a metatable whose keys are all strings, and
+ * which has at least one, is an options table. A table with both named
+ * keys and other (list) entries is an error rather than a guess, so
+ * {1, 2, axis=0} means the same nowhere. An empty table is an empty list.
+ * Tensors, TensorShapes and class instances have metatables: values. */
+bool tlb_is_options(lua_State *L, int idx) {
+  if (lua_type(L, idx) != LUA_TTABLE) return false;
+  if (lua_getmetatable(L, idx)) {
+    lua_pop(L, 1);
+    return false;
+  }
+  idx = lua_absindex(L, idx);
+  bool named = false, other = false;
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    lua_pop(L, 1);
+    if (lua_type(L, -1) == LUA_TSTRING) named = true;
+    else other = true;
+    if (named && other) {
+      lua_pop(L, 1);
+      tlb_raise_kind(L, "InvalidArgument",
+                     "table mixes list entries and named options (pass the list and the options "
+                     "as separate arguments: f({1, 2}, {axis = 0}))");
+    }
+  }
+  return named;
+}
+
+/* core.is_options(x) */
+int tlb_l_is_options(lua_State *L) {
+  luaL_checkany(L, 1);
+  lua_pushboolean(L, tlb_is_options(L, 1));
+  return 1;
+}
+
+/* ---- device-safe reads --------------------------------------------------- */
+
+tl_tensor *tlb_host_copy(lua_State *L, tl_tensor *t) {
+  tl_tensor *c;
+  tl_status s = tl_tensor_copy_to(t, TL_CPU, &c);
+  if (s) tlb_raise(L, s);
+  return c;
+}
+
+tl_tensor *tlb_place(lua_State *L, tl_tensor *t, tl_device dev) {
+  if (tl_tensor_device(t) == dev) return t;
+  tl_tensor *moved;
+  tl_status s = tl_tensor_copy_to(t, dev, &moved);
+  tl_tensor_release(t);
+  if (s) tlb_raise(L, s);
+  return moved;
+}
+
 /* ---- dtypes ------------------------------------------------------------ */
 
 void tlb_push_dtype(lua_State *L, tl_dtype d) {
   lua_rawgetp(L, LUA_REGISTRYINDEX, &tlb_dtypes_key);
   lua_rawgeti(L, -1, (lua_Integer)d + 1);
   lua_remove(L, -2);
-}
-
-/* luaL_argerror's text as a tf.errors InvalidArgument value, so argument
- * errors can be tested with tf.errors.is like every other user error. */
-int tlb_arg_error(lua_State *L, int arg, const char *msg) {
-  char buf[400];
-  lua_Debug ar;
-  const char *fname = NULL;
-  if (lua_getstack(L, 0, &ar)) {
-    lua_getinfo(L, "n", &ar);
-    if (ar.namewhat && strcmp(ar.namewhat, "method") == 0) arg--;
-    fname = ar.name;
-  }
-  if (fname) snprintf(buf, sizeof buf, "bad argument #%d to '%s' (%s)", arg, fname, msg);
-  else snprintf(buf, sizeof buf, "bad argument #%d (%s)", arg, msg);
-  return tlb_raise_kind(L, "InvalidArgument", buf);
 }
 
 /* Accepts a DType object (table with .enum) or a name string. */
@@ -441,7 +511,16 @@ tl_tensor *tlb_to_tensor(lua_State *L, int idx, tl_dtype want, const char **err)
   if (t) {
     if (want == TL_DTYPE_COUNT || want == t->dtype) return owned ? owned : tl_tensor_retain(t);
     tl_tensor *out;
-    tl_status s = tl_tensor_cast(t, want, &out);
+    tl_status s;
+    if (tl_tensor_device(t) == TL_CPU) {
+      s = tl_tensor_cast(t, want, &out);
+    } else {
+      /* Device memory is cast by the device's kernel; as on the CPU path,
+       * the conversion makes a constant, so no tape records it. */
+      tl_tape_pause();
+      s = tl_call("cast", 1, &t, 1, (tl_named_attr[]){TL_A_DTYPE("dtype", want)}, &out);
+      tl_tape_resume();
+    }
     tl_tensor_release(owned);
     if (s) {
       snprintf(msg, sizeof msg, "%s", tl_last_error());
@@ -548,7 +627,11 @@ int tlb_call_hook(lua_State *L, const char *name, int nargs, int nres) {
   lua_rawgetp(L, LUA_REGISTRYINDEX, &tlb_hooks_key);
   lua_getfield(L, -1, name);
   lua_remove(L, -2);
-  if (lua_isnil(L, -1)) return luaL_error(L, "tlua: hook '%s' is not installed", name);
+  if (lua_isnil(L, -1)) {
+    char buf[120];
+    snprintf(buf, sizeof buf, "tlua: hook '%s' is not installed", name);
+    return tlb_raise_kind(L, "Internal", buf);
+  }
   lua_insert(L, -(nargs + 1));
   lua_call(L, nargs, nres);
   return nres;

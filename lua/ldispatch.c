@@ -60,21 +60,15 @@ static int arg_error(lua_State *L, call_state *cs, const tl_op_def *op, const ch
   return tlb_raise_kind(L, "InvalidArgument", buf);
 }
 
-bool tlb_is_options(lua_State *L, int idx) {
-  if (lua_type(L, idx) != LUA_TTABLE || lua_getmetatable(L, idx)) {
-    if (lua_type(L, idx) == LUA_TTABLE) lua_pop(L, 1);
-    return false;
+/* An attribute given as a tensor: its values are read from a CPU copy
+ * (never from device memory), which the caller releases. */
+static tl_tensor *attr_host_copy(lua_State *L, call_state *cs, tl_tensor *t) {
+  tl_tensor *c;
+  if (tl_tensor_copy_to(t, TL_CPU, &c)) {
+    release_inputs(cs);
+    tlb_raise(L, tl_last_status());
   }
-  lua_pushnil(L);
-  while (lua_next(L, idx)) {
-    bool str = lua_type(L, -2) == LUA_TSTRING;
-    lua_pop(L, 1);
-    if (str) {
-      lua_pop(L, 1);
-      return true;
-    }
-  }
-  return false;
+  return c;
 }
 
 static int set_attr(lua_State *L, call_state *cs, const tl_op_def *op, int ai, int idx) {
@@ -92,8 +86,11 @@ static int set_attr(lua_State *L, call_state *cs, const tl_op_def *op, int ai, i
     lua_Integer v = lua_tointegerx(L, idx, &isnum);
     if (!isnum) {
       tl_tensor *t = tlb_test_tensor(L, idx);
-      if (t && t->size == 1 && tl_dtype_is_integer(t->dtype)) v = tl_load_i64(t->storage->data, t->dtype, t->offset);
-      else return arg_error(L, cs, op, "%s: argument '%s' must be an integer%s", d->name, NULL);
+      if (t && t->size == 1 && tl_dtype_is_integer(t->dtype)) {
+        tl_tensor *c = attr_host_copy(L, cs, t);
+        v = tl_load_i64(c->storage->data, c->dtype, c->offset);
+        tl_tensor_release(c);
+      } else return arg_error(L, cs, op, "%s: argument '%s' must be an integer%s", d->name, NULL);
     }
     a->i = v;
     break;
@@ -103,8 +100,11 @@ static int set_attr(lua_State *L, call_state *cs, const tl_op_def *op, int ai, i
     lua_Number v = lua_tonumberx(L, idx, &isnum);
     if (!isnum) {
       tl_tensor *t = tlb_test_tensor(L, idx);
-      if (t && t->size == 1) v = tl_load_f64(t->storage->data, t->dtype, t->offset);
-      else return arg_error(L, cs, op, "%s: argument '%s' must be a number%s", d->name, NULL);
+      if (t && t->size == 1 && tl_dtypes[t->dtype].kind != TL_KIND_STRING && t->dtype != TL_RESOURCE) {
+        tl_tensor *c = attr_host_copy(L, cs, t);
+        v = tl_load_f64(c->storage->data, c->dtype, c->offset);
+        tl_tensor_release(c);
+      } else return arg_error(L, cs, op, "%s: argument '%s' must be a number%s", d->name, NULL);
     }
     a->f = v;
     break;
@@ -154,12 +154,16 @@ static int set_attr(lua_State *L, call_state *cs, const tl_op_def *op, int ai, i
     } else if (t) {
       if (t->rank > 1 || t->size > 64 || t->size > room || (ints && !tl_dtype_is_integer(t->dtype)))
         return arg_error(L, cs, op, "%s: argument '%s' must be an integer vector%s", d->name, NULL);
+      if (!ints && (tl_dtypes[t->dtype].kind == TL_KIND_STRING || t->dtype == TL_RESOURCE))
+        return arg_error(L, cs, op, "%s: argument '%s' must be a numeric vector%s", d->name, NULL);
       a->n = (int)t->size;
+      tl_tensor *c = attr_host_copy(L, cs, t);
       for (int i = 0; i < a->n; i++) {
-        int64_t off = t->offset + (t->rank ? i * t->strides[0] : 0);
-        a->ints[i] = tl_load_i64(t->storage->data, t->dtype, off);
-        a->floats[i] = tl_load_f64(t->storage->data, t->dtype, off);
+        int64_t off = c->offset + (c->rank ? i * c->strides[0] : 0);
+        a->ints[i] = tl_load_i64(c->storage->data, c->dtype, off);
+        a->floats[i] = tl_load_f64(c->storage->data, c->dtype, off);
       }
+      tl_tensor_release(c);
     } else if (lua_type(L, idx) == LUA_TTABLE) {
       lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
       if (n > 64 || n > room) return arg_error(L, cs, op, "%s: argument '%s' has more than 64 entries%s", d->name, NULL);
@@ -276,22 +280,39 @@ static int op_call(lua_State *L) {
     }
     if (in->list) {
       if (!idx || lua_type(L, idx) != LUA_TTABLE || tlb_test_tensor(L, idx)) {
-        /* a single tensor is accepted as a list of its slices along axis 0 */
+        /* A single tensor is accepted as the list of its slices along axis
+         * 0, made by the unstack op so observers (the tape, a tracer) see
+         * the split like any other op. */
         if (idx && (tlb_test_tensor(L, idx) || tlb_test_variable(L, idx))) {
-          tl_tensor *t = tlb_check_tensor(L, idx);
-          if (t->rank == 0) return arg_error(L, cs, op, "%s: input '%s' must be a list of tensors%s", in->name, NULL);
-          for (int64_t k = 0; k < t->shape[0]; k++) {
-            tl_tensor *v;
-            if (!reserve_input(L, cs)) return arg_error(L, cs, op, "%s: too many inputs%s%s", "", NULL);
-            int64_t strides[TL_MAX_RANK];
-            memcpy(strides, t->strides + 1, sizeof(int64_t) * (size_t)(t->rank - 1));
-            if (tl_tensor_view(t->storage, t->dtype, t->rank - 1, t->shape + 1, strides,
-                               t->offset + k * t->strides[0], &v)) {
-              release_inputs(cs);
-              return tlb_raise(L, tl_last_status());
-            }
-            cs->in[cs->n_in++] = v;
+          const char *err;
+          tl_tensor *t = tlb_to_tensor(L, idx, TL_DTYPE_COUNT, &err); /* a variable's read is recorded */
+          if (!t) {
+            char detail[400];
+            snprintf(detail, sizeof detail, ": %s", err);
+            return arg_error(L, cs, op, "%s: input '%s'%s", in->name, detail);
           }
+          if (t->rank == 0) {
+            tl_tensor_release(t);
+            return arg_error(L, cs, op, "%s: input '%s' must be a list of tensors (got a scalar tensor)%s",
+                             in->name, NULL);
+          }
+          tl_tensor_list parts;
+          tl_status st = tl_call_list("unstack", 1, &t, 1, (tl_named_attr[]){TL_A_INT("axis", 0)}, &parts);
+          tl_tensor_release(t);
+          if (st) {
+            release_inputs(cs);
+            return tlb_raise(L, st);
+          }
+          for (int k = 0; k < parts.n; k++) {
+            if (!reserve_input(L, cs)) {
+              tl_list_clear(&parts);
+              return arg_error(L, cs, op, "%s: too many inputs%s%s", "", NULL);
+            }
+            cs->in[cs->n_in++] = parts.items[k];
+            parts.items[k] = NULL;
+          }
+          parts.n = 0;
+          tl_list_clear(&parts);
           continue;
         }
         return arg_error(L, cs, op, "%s: input '%s' must be a list of tensors%s", in->name, NULL);
@@ -398,6 +419,10 @@ int tlb_l_op_info(lua_State *L) {
   lua_setfield(L, -2, "doc");
   lua_pushboolean(L, op->grad != NULL);
   lua_setfield(L, -2, "has_gradient");
+  lua_pushboolean(L, op->infer != NULL);
+  lua_setfield(L, -2, "has_infer");
+  lua_pushboolean(L, (op->flags & TL_OP_NO_GRADIENT) != 0);
+  lua_setfield(L, -2, "no_gradient");
   return 1;
 }
 

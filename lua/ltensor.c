@@ -1,6 +1,8 @@
 /* ltensor.c — the tl.Tensor userdata: its metamethods (indexing goes to
  * the stdlib indexer, printing to the core's formatter), conversion back
  * to Lua values, and core.constant. Values are immutable once created.
+ * Values are read on the host from a CPU copy (tlb_host_copy), never from
+ * a device's memory.
  */
 #include <lauxlib.h>
 #include <lua.h>
@@ -22,23 +24,53 @@ int tlb_tensor_gc(lua_State *L) {
   return 0;
 }
 
-/* core.constant(value, dtype?) */
-int tlb_l_constant(lua_State *L) {
+/* Converts the value at 1 (dtype at 2) and places a Lua value on dev; a
+ * tensor is returned as it is (cast when dtype differs), on its device, as
+ * TensorFlow's tf.constant does with an eager tensor. */
+static int make_constant(lua_State *L, tl_device dev) {
   tl_dtype d = lua_isnoneornil(L, 2) ? TL_DTYPE_COUNT : tlb_check_dtype(L, 2);
   const char *err;
+  bool is_lua = !tlb_test_tensor(L, 1) && !tlb_test_variable(L, 1);
   tl_tensor *t = tlb_to_tensor(L, 1, d, &err);
   if (!t) {
     char buf[400];
     snprintf(buf, sizeof buf, "constant: %s", err);
     return tlb_raise_kind(L, "InvalidArgument", buf);
   }
+  if (is_lua) t = tlb_place(L, t, dev);
   tlb_push_tensor(L, t);
   tlb_steer_collector(L);
   return 1;
 }
 
+/* core.constant(value, dtype?): a Lua value becomes a tensor on the default
+ * device (the innermost tf.device scope's, CPU outside scopes). */
+int tlb_l_constant(lua_State *L) { return make_constant(L, tl_default_device()); }
+
+/* core.constant_on(value, dtype, device): a Lua value placed beside a
+ * tensor (device = that tensor's .device), for stdlib wrappers that give a
+ * Lua value an operand's dtype, as the dispatcher does for op inputs. */
+int tlb_l_constant_on(lua_State *L) {
+  const char *name = lua_tostring(L, 3);
+  tl_device dev = name ? tl_device_from_name(name) : TL_DEVICE_COUNT;
+  if (dev == TL_DEVICE_COUNT) {
+    char buf[300];
+    snprintf(buf, sizeof buf, "constant: unknown or unavailable device '%s'", name ? name : "(none)");
+    return tlb_raise_kind(L, "InvalidArgument", buf);
+  }
+  return make_constant(L, dev);
+}
+
+/* The host copy is anchored on the stack while the table is built, so an
+ * out-of-memory error inside Lua cannot leak it. */
+static tl_tensor *anchored_host_copy(lua_State *L, tl_tensor *t) {
+  tl_tensor *c = tlb_host_copy(L, t);
+  tlb_push_tensor(L, c);
+  return c;
+}
+
 int tlb_tensor_totable(lua_State *L) {
-  tl_tensor *t = tlb_check_tensor(L, 1);
+  tl_tensor *t = anchored_host_copy(L, tlb_check_tensor(L, 1));
   tlb_push_nested(L, t, 0, t->offset);
   return 1;
 }
@@ -51,9 +83,8 @@ int tlb_tensor_item(lua_State *L) {
              tl_tensor_describe(t, d, sizeof d), (long long)t->size);
     return tlb_raise_kind(L, "InvalidArgument", buf);
   }
-  int64_t off = t->offset;
-  for (int i = 0; i < t->rank; i++) (void)i; /* all dims are 1: offset is the element */
-  tlb_push_element(L, t, off);
+  t = anchored_host_copy(L, t);
+  tlb_push_element(L, t, t->offset); /* all dims are 1: the offset is the element */
   return 1;
 }
 
@@ -82,7 +113,7 @@ int tlb_tensor_index(lua_State *L) {
       return 1;
     }
     if (strcmp(k, "device") == 0) {
-      lua_pushstring(L, t->storage->device == TL_CPU ? "cpu" : "cuda");
+      lua_pushstring(L, tl_device_name(tl_tensor_device(t)));
       return 1;
     }
     /* methods: the metatable's method table, then every op by name */

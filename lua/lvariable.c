@@ -24,16 +24,21 @@ static tl_variable *check_variable(lua_State *L, int idx) {
   return *p;
 }
 
-/* core.Variable(initial, trainable, name, dtype) */
+/* core.Variable(initial, trainable, name, dtype): the variable lives on
+ * the default device when a tf.device scope is open (as in TensorFlow,
+ * where the scope places the variable); outside scopes a tensor's value
+ * stays on its device and a Lua value goes to the (CPU) default. */
 int tlb_l_variable(lua_State *L) {
   tl_dtype d = lua_isnoneornil(L, 4) ? TL_DTYPE_COUNT : tlb_check_dtype(L, 4);
   const char *err;
+  bool is_lua = !tlb_test_tensor(L, 1) && !tlb_test_variable(L, 1);
   tl_tensor *t = tlb_to_tensor(L, 1, d, &err);
   if (!t) {
     char buf[400];
     snprintf(buf, sizeof buf, "Variable: initial value: %s", err);
     return tlb_raise_kind(L, "InvalidArgument", buf);
   }
+  if (is_lua || tlb_device_scope_depth() > 0) t = tlb_place(L, t, tl_default_device());
   bool trainable = lua_isnoneornil(L, 2) ? true : lua_toboolean(L, 2);
   tl_variable *v;
   tl_status s = tl_variable_new(t, trainable, luaL_optstring(L, 3, "Variable"), &v);

@@ -606,12 +606,17 @@ static tl_status accumulate(pmap *grads, tl_tensor *x, tl_tensor *g) {
   return TL_OK;
 }
 
+/* The seed gradient, on the target's device: filled on the host and copied
+ * there (host code must not write device memory in place). */
 static tl_status ones_like(const tl_tensor *x, tl_tensor **out) {
-  tl_status s = tl_tensor_new(x->dtype, x->rank, x->shape, out);
+  tl_tensor *h;
+  tl_status s = tl_tensor_new(x->dtype, x->rank, x->shape, &h);
   if (s) return s;
-  void *d = (*out)->storage->data;
+  void *d = h->storage->data;
   for (int64_t i = 0; i < x->size; i++) tl_store_f64(d, x->dtype, i, 1.0);
-  return TL_OK;
+  s = tl_tensor_copy_to(h, x->storage->device, out);
+  tl_tensor_release(h);
+  return s;
 }
 
 /* Only inputs the tape watches (sources, variable reads, outputs of recorded
@@ -792,8 +797,13 @@ static void count_bad(char **p, const int64_t *st, int64_t n, void *vctx) {
 tl_status tl_check_numerics(const tl_tensor *t, const char *what) {
   if (tl_dtypes[t->dtype].kind != TL_KIND_FLOAT) return TL_OK;
   nan_ctx c = {0, 0, t->dtype};
-  tl_tensor *ops[1] = {(tl_tensor *)t};
+  /* Runs on the host (after kernels, in gradient rules): a tensor on
+   * another device is read from a copy. */
+  tl_tensor *h;
+  if (tl_tensor_copy_to((tl_tensor *)t, TL_CPU, &h)) return tl_last_status();
+  tl_tensor *ops[1] = {h};
   tl_iterate(1, ops, count_bad, &c);
+  tl_tensor_release(h);
   if (c.nan || c.inf) {
     char d[160];
     return tl_error(TL_INVALID_ARGUMENT, "%s: %s has %lld NaN and %lld Inf values", what,

@@ -17,6 +17,7 @@
  * Choices where TensorFlow's Python spelling does not suit Lua: booleans
  * print as true/false (Lua's literals), strings in double quotes with Lua
  * escapes. Nothing here allocates per element beyond the shown words.
+ * Tensors on other devices print from a host copy (tl_tensor_copy_to).
  */
 #include "tl.h"
 
@@ -542,7 +543,7 @@ static void rec(const layout *L, int d, int64_t off, int hang, int width) {
 
 /* ---- entry ------------------------------------------------------------- */
 
-tl_status tl_tensor_format(const tl_tensor *t, const tl_print_opts *opts, char **out) {
+static tl_status format_host(const tl_tensor *t, const tl_print_opts *opts, char **out) {
   tl_print_opts o = {1000, 3, 8, 75, false};
   if (opts) {
     if (opts->threshold >= 0) o.threshold = opts->threshold;
@@ -620,5 +621,18 @@ fail:
   free(re);
   free(im);
   free(text.p);
+  return s;
+}
+
+/* Device memory is never read here: a tensor on another device is printed
+ * from an explicit host copy (as TensorFlow copies to print). */
+tl_status tl_tensor_format(const tl_tensor *t, const tl_print_opts *opts, char **out) {
+  if (t->storage->device == TL_CPU) return format_host(t, opts, out);
+  tl_tensor *host;
+  *out = NULL;
+  tl_status s = tl_tensor_copy_to((tl_tensor *)t, TL_CPU, &host); /* only retains when already there */
+  if (s) return s;
+  s = format_host(host, opts, out);
+  tl_tensor_release(host);
   return s;
 }

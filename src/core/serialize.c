@@ -8,7 +8,8 @@
  *   u8 rank, rank x i64        shape
  *   numel x elsize bytes       the values, row-major, little-endian
  * The length must match exactly: a truncated or padded buffer is an error,
- * never a tensor read from whatever follows.
+ * never a tensor read from whatever follows. Serializing reads a host copy
+ * of a device tensor; parsing makes CPU tensors.
  */
 #include "tl.h"
 
@@ -29,8 +30,13 @@ tl_status tl_tensor_serialize(tl_tensor *t, char **out, size_t *out_len) {
   if (t->dtype == TL_STRING)
     return tl_error(TL_UNIMPLEMENTED, "serialize_tensor: %s tensors cannot be serialized yet",
                     tl_dtypes[t->dtype].name);
-  tl_tensor *c;
-  tl_status s = tl_tensor_contiguous(t, &c);
+  /* The bytes are read on the host: a tensor on another device is copied
+   * out first (explicitly; device memory is never read in place). */
+  tl_tensor *host, *c;
+  tl_status s = tl_tensor_copy_to(t, TL_CPU, &host);
+  if (s) return s;
+  s = tl_tensor_contiguous(host, &c);
+  tl_tensor_release(host);
   if (s) return s;
   const char *name = tl_dtypes[t->dtype].name;
   size_t nlen = strlen(name);

@@ -49,12 +49,20 @@ function Object:extend(name)
   cls.__name = name
   cls.class_name = name
   cls.super = self
-  -- Class.from_config(config) == Class(config) (a dot call: no self).
-  cls.from_config = function(config) return cls(config) end
+  -- Class.from_config(config) == Class(config) (a dot call: no self). An
+  -- empty config is no options at all ({} alone would be an empty list
+  -- under the options rule).
+  cls.from_config = function(config)
+    if type(config) == "table" and next(config) == nil then return cls() end
+    return cls(config)
+  end
   return setmetatable(cls, { __index = self, __call = construct, __tostring = class_tostring })
 end
 
-Object.from_config = function(config) return Object(config) end
+Object.from_config = function(config)
+  if type(config) == "table" and next(config) == nil then return Object() end
+  return Object(config)
+end
 
 -- Is cls (a class) the same as or derived from base?
 function M.is_subclass(cls, base)
@@ -79,11 +87,11 @@ function M.class_of(obj)
   return nil
 end
 
--- A plain options table: a table without metatable and without list part
--- (a Lua list passed as a positional argument is a value, not options).
-function M.is_options(x)
-  return type(x) == "table" and getmetatable(x) == nil and rawget(x, 1) == nil
-end
+-- The one options rule (lua/lbinding.c, shared with the op dispatcher): a
+-- table without metatable whose keys are all strings, at least one; a table
+-- mixing list entries and named keys is an InvalidArgument error; {} is an
+-- empty list, not options.
+M.is_options = require("tlua.core").is_options
 
 -- The option convention of stdlib classes: leading positional arguments as
 -- sugar, then one options table whose keys are the get_config names.

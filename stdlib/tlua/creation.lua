@@ -7,13 +7,7 @@ local core = require("tlua.core")
 
 local M = {}
 
-local function is_options(t)
-  if type(t) ~= "table" or getmetatable(t) ~= nil then return false end
-  for k in pairs(t) do
-    if type(k) == "string" then return true end
-  end
-  return false
-end
+local is_options = core.is_options -- the one rule (lua/lbinding.c)
 
 -- Splits (positional..., opts?) into one table of named arguments.
 local function named_args(names, ...)

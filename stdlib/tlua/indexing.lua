@@ -198,7 +198,7 @@ local function value_as(v, value, what)
     end
     return value
   end
-  return core.constant(value, dt)
+  return core.constant_on(value, dt, v.device) -- beside the variable, whatever the scope
 end
 M.value_as = value_as
 
@@ -241,13 +241,13 @@ function M.install(tf)
   -- tf.where(c, x, y): a Lua number beside a tensor takes the tensor's dtype.
   local raw_where = ops.where
   local function where(c, x, y, opts)
-    if type(c) == "table" and getmetatable(c) == nil and x == nil and (c.condition ~= nil) then
+    if x == nil and core.is_options(c) then -- tf.where{condition=, x=, y=}
       c, x, y = c.condition, c.x, c.y
     end
     if core.is_tensor(x) and y ~= nil and not core.is_tensor(y) then
-      y = core.constant(y, x.dtype)
+      y = core.constant_on(y, x.dtype, x.device)
     elseif core.is_tensor(y) and x ~= nil and not core.is_tensor(x) then
-      x = core.constant(x, y.dtype)
+      x = core.constant_on(x, y.dtype, y.device)
     end
     if opts ~= nil then return raw_where(c, x, y, opts) end
     return raw_where(c, x, y)

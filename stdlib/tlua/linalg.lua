@@ -28,14 +28,17 @@ function M.install(tf)
   -- tf.tensordot(a, b, axes): axes = n (last n of a with first n of b),
   -- {a_axis, b_axis} or {{a_axes...}, {b_axes...}}.
   local function tensordot(a, b, axes, opts)
-    if type(axes) == "table" and not core.is_tensor(axes) and #axes == 0 and next(axes) ~= nil then
+    if core.is_options(axes) then
       opts, axes = axes, nil
+    elseif opts ~= nil and not core.is_options(opts) then
+      raise("tensordot: the argument after axes must be an options table")
     end
     check_options("tensordot", opts, { axes = true, name = true })
     if axes == nil and type(opts) == "table" then axes = opts.axes end
     if axes == nil then raise("tensordot: argument 'axes' is required") end
-    if not core.is_tensor(a) then a = core.is_tensor(b) and core.constant(a, b.dtype) or core.constant(a) end
-    if not core.is_tensor(b) then b = core.constant(b, a.dtype) end
+    -- a Lua value takes the other operand's dtype and device
+    if not core.is_tensor(a) then a = core.is_tensor(b) and core.constant_on(a, b.dtype, b.device) or core.constant(a) end
+    if not core.is_tensor(b) then b = core.constant_on(b, a.dtype, a.device) end
     local a_axes, b_axes
     if math.type(axes) == "integer" then
       if axes < 0 then raise(("tensordot: axes must be non-negative (got %d)"):format(axes)) end
@@ -78,8 +81,7 @@ function M.install(tf)
     -- the options table may come in any trailing position
     for i = 1, 4 do
       local v = args[i]
-      if type(v) == "table" and not core.is_tensor(v) and getmetatable(v) == nil
-         and #v == 0 and next(v) ~= nil then
+      if core.is_options(v) then
         opts = v
         for k = i, 4 do args[k] = nil end
         break

@@ -136,7 +136,7 @@ function GradientTape:gradient(target, sources, ...)
   for i, t in ipairs(targets) do
     local last = i == #targets
     local og = ogs and ogs[i]
-    if og ~= nil and not core.is_tensor(og) then og = core.constant(og, t.dtype) end
+    if og ~= nil and not core.is_tensor(og) then og = core.constant_on(og, t.dtype, t.device) end
     local res = self._tape:gradient(t, flat, og, zero, not last)
     if not total then
       total = res

@@ -184,4 +184,14 @@ out = _c + cases2
       assert(got == expected, ("case %d (%s):\nexpected:\n%s\ngot:\n%s"):format(i, c.dtype, expected, got))
     end
   end)
+
+  -- The formatter reads a host copy of a tensor on another device (the
+  -- test device's memory faults when read in place).
+  it("prints tensors and variables on the test device from a host copy", function()
+    local x = tf.copy_to_device(tf.constant({ { 1.5, -2 }, { 0.25, 1e-3 } }, tf.float64), "TEST:0")
+    golden(x, "tf.Tensor(\n[[ 1.5e+00 -2.0e+00]\n [ 2.5e-01  1.0e-03]], shape=(2, 2), dtype=float64)")
+    golden(x[1][0], "tf.Tensor(0.25, shape=(), dtype=float64)")
+    local v = tf.device("TEST:0", tf.Variable, { 1, 2 })
+    assert.equal("<tf.Variable 'Variable' shape=(2,) dtype=int32, numpy=[1 2]>", tostring(v))
+  end)
 end)
