@@ -38,6 +38,14 @@ int tlb_l_variable(lua_State *L) {
     snprintf(buf, sizeof buf, "Variable: initial value: %s", err);
     return tlb_raise_kind(L, "InvalidArgument", buf);
   }
+  if (!tlb_test_tensor(L, 1) && !tlb_test_variable(L, 1) && tl_default_device() != TL_CPU) {
+    /* a Lua initial value is made where tf.device says, like a creation op */
+    tl_tensor *moved;
+    tl_status s = tl_tensor_copy_to(t, tl_default_device(), &moved);
+    tl_tensor_release(t);
+    if (s) return tlb_raise(L, s);
+    t = moved;
+  }
   bool trainable = lua_isnoneornil(L, 2) ? true : lua_toboolean(L, 2);
   tl_variable *v;
   tl_status s = tl_variable_new(t, trainable, luaL_optstring(L, 3, "Variable"), &v);
@@ -153,7 +161,16 @@ static int v_index(lua_State *L) {
   else if (tl_variable_read(v, &t)) return tlb_raise(L, tl_last_status());
   tlb_push_tensor(L, t);
   lua_replace(L, 1);
-  return tlb_tensor_index(L);
+  int n = tlb_tensor_index(L);
+  if (field) {
+    /* Metadata answers (dtype, shape, ndim) do not alias the temporary:
+     * drop its reference now, not at the next collection, so the value
+     * stays unshared and the next write happens in place. */
+    tl_tensor **p = lua_touserdata(L, 1);
+    tl_tensor_release(*p);
+    *p = NULL;
+  }
+  return n;
 }
 
 static int v_newindex(lua_State *L) {

@@ -68,7 +68,7 @@ describe("assign", function()
     same(v, { 1.5, 2.25 })
     v:assign_sub(tf.constant({ 0.5, 0.25 }))
     same(v, { 1, 2 })
-    v:assign_add(10) -- a scalar broadcasts over the variable
+    v:assign_add({ 10, 10 })
     same(v, { 11, 12 })
     local n = tf.Variable(0)
     for _ = 1, 5 do n:assign_add(1) end
@@ -103,14 +103,23 @@ describe("assign", function()
 
   it("reports wrong shapes and dtypes", function()
     local v = tf.Variable({ 1.0, 2.0 }, { name = "v" })
-    assert_error("InvalidArgument", { "assign", "variable 'v' has shape (2,) but the value has shape (3,)" },
+    -- the assign op names itself, the variable and both shapes
+    assert_error("InvalidArgument", { "assign: variable 'v' float32[2]", "float32[3]", "shapes must be equal" },
       function() v:assign({ 1, 2, 3 }) end)
     assert_error("InvalidArgument", { "cannot assign a int32 value to variable 'v' of dtype float32", "tf.cast" },
       function() v:assign(tf.constant({ 1, 2 })) end)
-    assert_error("InvalidArgument", { "assign_add", "does not broadcast" }, function() v:assign_add({ 1, 2, 3 }) end)
+    assert_error("InvalidArgument", { "assign_add: variable 'v' float32[2]", "float32[3]", "shapes must be equal" },
+      function() v:assign_add({ 1, 2, 3 }) end)
+    -- as in TensorFlow, the value is not broadcast: a scalar for a vector is an error
+    assert_error("InvalidArgument", { "assign_sub: variable 'v' float32[2]", "float32[]", "shapes must be equal" },
+      function() v:assign_sub(1) end)
     assert_error("InvalidArgument", { "assign_sub", "int32" }, function() v:assign_sub(tf.constant({ 1, 2 })) end)
     local i = tf.Variable({ 1, 2 })
-    assert_error("InvalidArgument", { "non-integer number cannot become int32" }, function() i:assign({ 1.5, 2 }) end)
+    assert_error("InvalidArgument", { "assign: variable 'Variable' int32[2]", "non-integer number cannot become int32" },
+      function() i:assign({ 1.5, 2 }) end)
+    local ok, err = pcall(i.assign, i, { 1.5, 2 })
+    assert.is_false(ok)
+    assert.is_nil(tostring(err):find("constant:", 1, true)) -- the write is named, not the conversion inside it
     same(v, { 1, 2 }) -- failed assigns change nothing
   end)
 
