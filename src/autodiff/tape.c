@@ -7,6 +7,12 @@
  *   recorded on a tape only if one of its inputs is watched by that tape;
  *   its outputs then become watched. With no active tape the observer costs
  *   one thread-local load.
+ * - Variables are watched through their handles: a read is the
+ *   read_variable op (ops/state.c), which the observer records like any op
+ *   when the tape wants the variable (explicitly watched, or trainable
+ *   under watch_accessed_variables); its gradient accumulates under the
+ *   handle, so a variable's gradient sums all its reads. Ops that write a
+ *   variable (TL_OP_STATEFUL) are not reads. There is no side channel.
  * - A tape never records its own backward pass; outer active tapes do,
  *   which is what makes gradients of gradients work (the grad rules call
  *   ordinary ops through tl_op_run).

@@ -23,6 +23,7 @@
 #include "optim.h"
 #include "ops.h"
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -449,19 +450,63 @@ enum { IN_VAR, IN_GRAD, IN_LR };
 
 static int in_scale(const apply_impl *k) { return IN_LR + 1 + k->has_step + k->has_mu; }
 
+/* Where each of an apply op's attributes goes, resolved from the names
+ * once per op (the names are fixed by the record), so a call does no
+ * string matching. */
+enum { F_CLIPNORM = -1, F_SCHEDULE_DECAY = -2, F_STEP_LIKE = -3 };
+typedef struct attr_map {
+  int n;
+  int field[TL_MAX_ATTRS]; /* index into double_fields, or F_*: a flag by name */
+  const char *flag[TL_MAX_ATTRS];
+} attr_map;
+
+static attr_map maps[TL_OPTIM_RULE_COUNT];
+static pthread_once_t maps_once = PTHREAD_ONCE_INIT;
+static tl_status apply_infer(TL_INFER_ARGS);
+
+static void fill_maps(void) {
+  extern tl_op_def tl_ops_optim[];
+  for (const tl_op_def *op = tl_ops_optim; op->name; op++) {
+    if (op->infer != apply_infer) continue;
+    attr_map *m = &maps[((const apply_impl *)op->impl)->rule];
+    m->n = op->n_attrs;
+    for (int a = 0; a < op->n_attrs; a++) {
+      const char *name = op->attr[a].name;
+      m->flag[a] = NULL;
+      m->field[a] = F_STEP_LIKE;
+      if (strcmp(name, "clipnorm") == 0) m->field[a] = F_CLIPNORM;
+      else if (strcmp(name, "schedule_decay") == 0) m->field[a] = F_SCHEDULE_DECAY;
+      else {
+        for (size_t f = 0; f < sizeof double_fields / sizeof double_fields[0]; f++)
+          if (strcmp(name, double_fields[f].name) == 0) m->field[a] = (int)f;
+        if (m->field[a] == F_STEP_LIKE) m->flag[a] = name; /* nesterov, amsgrad, centered */
+      }
+    }
+  }
+}
+
+/* Filled once, after registration parsed the attribute specs. */
+static const attr_map *map_of(const tl_op_def *op) {
+  pthread_once(&maps_once, fill_maps);
+  return &maps[((const apply_impl *)op->impl)->rule];
+}
+
 /* The attributes into hp; clipnorm and schedule_decay are not hp fields. */
 static void attrs_to_hparams(const tl_op_def *op, const tl_attr *attr, tl_optim_hparams *hp, double *clipnorm,
                              double *schedule_decay) {
   const apply_impl *k = op->impl;
+  const attr_map *m = map_of(op);
   tl_optim_defaults(k->rule, hp);
   *clipnorm = 0;
   *schedule_decay = 0.004;
-  for (int a = 0; a < op->n_attrs; a++) {
+  for (int a = 0; a < m->n; a++) {
     const tl_attr *v = &attr[a];
     double x = v->type == TL_ATTR_INT ? (double)v->i : v->type == TL_ATTR_BOOL ? (double)v->b : v->f;
-    if (strcmp(op->attr[a].name, "clipnorm") == 0) *clipnorm = x;
-    else if (strcmp(op->attr[a].name, "schedule_decay") == 0) *schedule_decay = x;
-    else tl_optim_hparams_set(hp, op->attr[a].name, x);
+    int f = m->field[a];
+    if (f >= 0) *(double *)((char *)hp + double_fields[f].off) = x;
+    else if (f == F_CLIPNORM) *clipnorm = x;
+    else if (f == F_SCHEDULE_DECAY) *schedule_decay = x;
+    else tl_optim_hparams_set(hp, m->flag[a], x);
   }
 }
 
@@ -500,16 +545,15 @@ static tl_status apply_infer(TL_INFER_ARGS) {
     return tl_error(TL_INVALID_ARGUMENT, "grad_scale must be a float scalar, got %s",
                     tl_meta_describe(in[at], a, sizeof a));
   int first_slot = at + 1, used = 0;
-  char names[160] = "";
-  for (int i = 0; i < TL_OPTIM_MAX_SLOTS; i++)
-    if (tl_optim_slot_used(&hp, i)) {
-      used++;
-      snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", used > 1 ? ", " : "",
-               rules[k->rule].slot[i]);
-    }
-  if (n_in - first_slot != used)
+  for (int i = 0; i < TL_OPTIM_MAX_SLOTS; i++) used += tl_optim_slot_used(&hp, i);
+  if (n_in - first_slot != used) {
+    char names[160] = "";
+    for (int i = 0, j = 0; i < TL_OPTIM_MAX_SLOTS; i++)
+      if (tl_optim_slot_used(&hp, i))
+        snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", j++ ? ", " : "", rules[k->rule].slot[i]);
     return tl_error(TL_INVALID_ARGUMENT, "expected %d slot variable(s) (%s) for these settings, got %d", used,
                     used ? names : "none", n_in - first_slot);
+  }
   for (int j = first_slot; j < n_in; j++)
     if (in[j]->dtype != var->dtype || !tl_meta_compatible(in[j], var))
       return tl_error(TL_INVALID_ARGUMENT, "slot %d is %s, the variable %s", j - first_slot,

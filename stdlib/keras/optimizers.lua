@@ -147,17 +147,29 @@ end
 
 -- The update op's attributes for this step, in declaration order (users
 -- may change opt.beta_1 etc. between steps, as with Keras's hyperparameters).
+-- The Keras option behind each attribute is resolved once per optimizer.
 function Optimizer:_refresh_attrs()
   local attrs, names = self._attrs, self._attr_names
-  local hp = self:_refresh_hp()
-  local clip = self.clipnorm or 0
+  local from = self._attr_from
+  if not from then
+    local cls = getmetatable(self)
+    local keras_name = {}
+    for k, v in pairs(cls.hp_names or {}) do keras_name[v] = k end
+    from = {}
+    for i, n in ipairs(names) do
+      from[i] = keras_name[n] or n
+      if n == "weight_decay" then self._wd_pos = i end
+    end
+    self._attr_from = from
+  end
   local clipvalue = (self.clipnorm or self.global_clipnorm) and 0 or (self.clipvalue or 0)
-  for i, n in ipairs(names) do
+  for i = 1, #names do
+    local n = from[i]
     local x
     if n == "weight_decay" then x = self.weight_decay or 0
-    elseif n == "clipnorm" then x = clip
+    elseif n == "clipnorm" then x = self.clipnorm or 0
     elseif n == "clipvalue" then x = clipvalue
-    else x = hp[n] end
+    else x = self[n] end
     attrs[i] = x
   end
   return attrs, #names
@@ -298,8 +310,7 @@ function Optimizer:apply_gradients(grads, vars)
   args[at] = scale
   local first_attr = at + 2
   for i = 1, na do args[first_attr + i - 1] = attrs[i] end
-  local wd_pos
-  for i, nm in ipairs(self._attr_names) do if nm == "weight_decay" then wd_pos = first_attr + i - 1 end end
+  local wd_pos = first_attr + self._wd_pos - 1
   local total = first_attr + na - 1
   for i = 1, n do
     local var = v[i]
