@@ -175,9 +175,62 @@ static int l_infer_checks(lua_State *L) {
   return 1;
 }
 
+/* core.trace_ops(fn, ...) -> names, results...: runs fn and lists the ops
+ * it ran from outside any kernel (depth 0: the user's ops and the ops of
+ * gradient rules), in order, through an op observer: what a tracer sees.
+ * The tests use it to check that state changes are ops. */
+typedef struct op_trace {
+  const char **names;
+  int n, cap;
+  bool failed;
+} op_trace;
+
+static tl_status trace_after(void *ctx, const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attrs,
+                             const tl_tensor_list *out, int depth) {
+  (void)in, (void)n_in, (void)attrs, (void)out;
+  op_trace *t = ctx;
+  if (depth > 0 || t->failed) return TL_OK;
+  if (t->n == t->cap) {
+    int cap = t->cap ? t->cap * 2 : 64;
+    const char **names = realloc(t->names, sizeof *names * (size_t)cap);
+    if (!names) {
+      t->failed = true;
+      return TL_OK;
+    }
+    t->names = names;
+    t->cap = cap;
+  }
+  t->names[t->n++] = op->name;
+  return TL_OK;
+}
+
+static int l_trace_ops(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  op_trace trace = {NULL, 0, 0, false};
+  tl_observer obs = {.after = trace_after, .ctx = &trace};
+  if (tl_observer_add(&obs)) return tlb_raise(L, tl_last_status());
+  int base = lua_gettop(L) - 1; /* fn's arguments follow it */
+  int status = lua_pcall(L, base, LUA_MULTRET, 0);
+  tl_observer_remove(&obs);
+  if (status != LUA_OK) {
+    free(trace.names);
+    return lua_error(L);
+  }
+  int nres = lua_gettop(L);
+  lua_createtable(L, trace.n, 0);
+  for (int i = 0; i < trace.n; i++) {
+    lua_pushstring(L, trace.names[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+  free(trace.names);
+  if (trace.failed) return tlb_raise_kind(L, "ResourceExhausted", "trace_ops: out of memory recording op names");
+  lua_insert(L, 1);
+  return nres + 1;
+}
+
 static const luaL_Reg funcs[] = {
     {"set_check_infer", l_set_check_infer}, {"infer_checks", l_infer_checks}, {"as_dtype", tlb_l_as_dtype},
-    {"is_options", tlb_l_is_options}, {"device_enter", l_device_enter}, {"device_exit", l_device_exit},
+    {"is_options", tlb_l_is_options}, {"trace_ops", l_trace_ops}, {"device_enter", l_device_enter}, {"device_exit", l_device_exit},
     {"default_device", l_default_device}, {"device_name", l_device_name},
     {"constant", tlb_l_constant}, {"constant_on", tlb_l_constant_on},   {"Variable", tlb_l_variable},   {"is_tensor", l_is_tensor},
     {"is_variable", l_is_variable}, {"op_info", tlb_l_op_info}, {"op_names", tlb_l_op_names},

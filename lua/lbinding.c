@@ -506,7 +506,15 @@ tl_tensor *tlb_to_tensor(lua_State *L, int idx, tl_dtype want, const char **err)
   tl_tensor *owned = NULL;
   if (!t) {
     tl_variable *v = tlb_test_variable(L, idx);
-    if (v) t = owned = tl_variable_read(v); /* a tape may record this read */
+    if (v) {
+      /* the read_variable op: a tape may record it */
+      if (tl_variable_read(v, &owned)) {
+        snprintf(msg, sizeof msg, "%s", tl_last_error());
+        *err = msg;
+        return NULL;
+      }
+      t = owned;
+    }
   }
   if (t) {
     if (want == TL_DTYPE_COUNT || want == t->dtype) return owned ? owned : tl_tensor_retain(t);

@@ -194,7 +194,7 @@ static int set_attr(lua_State *L, call_state *cs, const tl_op_def *op, int ai, i
 /* Converts one input value. follow: dtype Lua numbers take (op flag
  * TL_OP_SCALARS_FOLLOW), or TL_DTYPE_COUNT. */
 static int add_input(lua_State *L, call_state *cs, const tl_op_def *op, const char *name, int idx,
-                     tl_dtype follow, bool optional) {
+                     tl_dtype follow, bool optional, bool resource) {
   if (!reserve_input(L, cs)) return arg_error(L, cs, op, "%s: too many inputs%s%s", "", NULL);
   if (lua_isnoneornil(L, idx)) {
     if (!optional) return arg_error(L, cs, op, "%s: input '%s' is missing (got nil)%s", name, NULL);
@@ -202,6 +202,19 @@ static int add_input(lua_State *L, call_state *cs, const tl_op_def *op, const ch
     return 0;
   }
   const char *err;
+  if (resource) {
+    /* A state input takes the variable itself (its handle), not a read. */
+    tl_variable *v = tlb_test_variable(L, idx);
+    tl_tensor *h = v ? v->handle : tlb_test_tensor(L, idx);
+    if (!h || h->dtype != TL_RESOURCE) {
+      char detail[200];
+      snprintf(detail, sizeof detail, " must be a tf.Variable, got %s",
+               h ? tl_dtypes[h->dtype].name : luaL_typename(L, idx));
+      return arg_error(L, cs, op, "%s: input '%s'%s", name, detail);
+    }
+    cs->in[cs->n_in++] = tl_tensor_retain(h);
+    return 0;
+  }
   bool is_lua = !tlb_test_tensor(L, idx) && !tlb_test_variable(L, idx);
   tl_tensor *t = tlb_to_tensor(L, idx, is_lua ? follow : TL_DTYPE_COUNT, &err);
   if (!t) {
@@ -320,12 +333,12 @@ static int op_call(lua_State *L) {
       lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
       for (lua_Integer k = 1; k <= n; k++) {
         lua_rawgeti(L, idx, k);
-        if (add_input(L, cs, op, in->name, lua_gettop(L), follow, false)) return 0;
+        if (add_input(L, cs, op, in->name, lua_gettop(L), follow, false, in->resource)) return 0;
         lua_pop(L, 1);
       }
       continue;
     }
-    if (add_input(L, cs, op, in->name, idx ? idx : nargs + 1000, follow, in->optional)) return 0;
+    if (add_input(L, cs, op, in->name, idx ? idx : nargs + 1000, follow, in->optional, in->resource)) return 0;
   }
   /* Attributes: remaining positional, in declaration order, then named. */
   for (int ai = 0; ai < op->n_attrs; ai++) {

@@ -1,5 +1,9 @@
 /* lvariable.c — the tl.Variable userdata: mutable state whose reads are
  * tensors that later assigns do not change.
+ *
+ * Reads and writes run the ops of src/ops/state.c (read_variable, assign),
+ * never the variable's value directly, so an observer of op calls sees
+ * them; only metadata (v.shape, v.dtype, printing) looks at the value.
  */
 #include <lauxlib.h>
 #include <lua.h>
@@ -69,25 +73,48 @@ static int v_gc(lua_State *L) {
   return 0;
 }
 
-/* v:value() / v:read_value(): a tensor that later assigns do not change. */
+/* v:value() / v:read_value(): the read_variable op, so observers (a tape,
+ * a tracer) see the read. */
 static int v_value(lua_State *L) {
   tl_variable *v = check_variable(L, 1);
-  tlb_push_tensor(L, tl_variable_read(v)); /* a tape may record this read */
+  tl_tensor *t;
+  if (tl_variable_read(v, &t)) return tlb_raise(L, tl_last_status());
+  tlb_push_tensor(L, t);
   return 1;
 }
 
-/* v:_assign_raw(t): the value must already have the right dtype/shape;
- * stdlib's assign converts Lua values and numbers first. */
+/* v:_assign_raw(x): the assign op. A Lua value converts to the variable's
+ * dtype first; a tensor must have it. Errors name the assign op, the
+ * variable and both shapes. */
 static int v_assign_raw(lua_State *L) {
   tl_variable *v = check_variable(L, 1);
+  static const tl_op_def *assign_op;
+  if (!assign_op && !(assign_op = tl_op_find("assign")))
+    return tlb_raise_kind(L, "Internal", "assign is not registered");
   const char *err;
-  tl_tensor *t = tlb_to_tensor(L, 2, lua_type(L, 2) == LUA_TUSERDATA ? TL_DTYPE_COUNT : v->value->dtype, &err);
+  bool lua_value = !tlb_test_tensor(L, 2) && !tlb_test_variable(L, 2);
+  tl_tensor *t = tlb_to_tensor(L, 2, lua_value ? v->value->dtype : TL_DTYPE_COUNT, &err);
   if (!t) {
-    char buf[400];
-    snprintf(buf, sizeof buf, "assign: %s", err);
+    char buf[600], d[160];
+    snprintf(buf, sizeof buf, "assign: variable '%s' %s: the value cannot become a tensor: %s", v->name,
+             tl_tensor_describe(v->value, d, sizeof d), err);
     return tlb_raise_kind(L, "InvalidArgument", buf);
   }
-  tl_status s = tl_variable_assign(v, t);
+  if (lua_value && tl_tensor_device(t) != tl_tensor_device(v->value)) {
+    /* a Lua value is a constant of the call: it goes where the variable is */
+    tl_tensor *moved;
+    tl_status s = tl_tensor_copy_to(t, tl_tensor_device(v->value), &moved);
+    tl_tensor_release(t);
+    if (s) return tlb_raise(L, s);
+    t = moved;
+  }
+  tl_tensor *in[2] = {v->handle, t};
+  tl_attr attrs[TL_MAX_ATTRS];
+  tl_attrs_defaults(assign_op, attrs);
+  tl_tensor_list out;
+  tl_list_init(&out);
+  tl_status s = tl_op_run(assign_op, in, 2, attrs, &out);
+  tl_list_clear(&out);
   tl_tensor_release(t);
   if (s) return tlb_raise(L, s);
   lua_settop(L, 1);
@@ -126,9 +153,21 @@ static int v_index(lua_State *L) {
     field = isalpha((unsigned char)k[0]) || k[0] == '_';
     for (const char *c = k; field && *c; c++) field = isalnum((unsigned char)*c) || *c == '_';
   }
-  tlb_push_tensor(L, field ? tl_tensor_retain(v->value) : tl_variable_read(v));
+  tl_tensor *t;
+  if (field) t = tl_tensor_retain(v->value); /* metadata (v.shape, v.dtype): no read */
+  else if (tl_variable_read(v, &t)) return tlb_raise(L, tl_last_status());
+  tlb_push_tensor(L, t);
   lua_replace(L, 1);
-  return tlb_tensor_index(L);
+  int n = tlb_tensor_index(L);
+  if (field) {
+    /* Metadata answers (dtype, shape, ndim) do not alias the temporary:
+     * drop its reference now, not at the next collection, so the value
+     * stays unshared and the next write happens in place. */
+    tl_tensor **p = lua_touserdata(L, 1);
+    tl_tensor_release(*p);
+    *p = NULL;
+  }
+  return n;
 }
 
 static int v_newindex(lua_State *L) {

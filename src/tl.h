@@ -582,6 +582,11 @@ tl_status tl_resource_variable(const tl_tensor *t, tl_variable **out);
 /* Returns a pointer where the value may be written in place (copying first
  * if a reader shares it), for fused optimizer updates. */
 tl_status tl_variable_mutable(tl_variable *v, tl_tensor **value);
+/* Runs the read_variable op on v: *out is a new tensor holding the current
+ * value that later assigns do not change. Observers see the read like any
+ * op (the tape: tapes that watch v, explicitly or as a trainable variable
+ * under watch_accessed_variables, record it so gradients reach v). */
+tl_status tl_variable_read(tl_variable *v, tl_tensor **out);
 
 /* ---- gradient tape ----------------------------------------------------- */
 /* A tape records op applications whose inputs it watches (watched tensors,
@@ -606,10 +611,6 @@ void tl_tape_pause(void);
 void tl_tape_resume(void);
 tl_status tl_tape_watch(tl_tape *t, tl_tensor *x);
 tl_status tl_tape_watch_variable(tl_tape *t, tl_variable *v);
-/* Reading a variable while tapes record: returns a new tensor reference for
- * the current value; tapes that watch v (explicitly, or trainable and
- * watch_accessed_variables) remember the read so gradients reach v. */
-tl_tensor *tl_variable_read(tl_variable *v);
 /* Variables read on this tape, in first-read order (borrowed). */
 int tl_tape_watched_variables(const tl_tape *t, tl_variable ***out);
 

@@ -7,6 +7,12 @@
  *   recorded on a tape only if one of its inputs is watched by that tape;
  *   its outputs then become watched. With no active tape the observer costs
  *   one thread-local load.
+ * - Variables are watched through their handles: a read is the
+ *   read_variable op (ops/state.c), which the observer records like any op
+ *   when the tape wants the variable (explicitly watched, or trainable
+ *   under watch_accessed_variables); its gradient accumulates under the
+ *   handle, so a variable's gradient sums all its reads. Ops that write a
+ *   variable (TL_OP_STATEFUL) are not reads. There is no side channel.
  * - A tape never records its own backward pass; outer active tapes do,
  *   which is what makes gradients of gradients work (the grad rules call
  *   ordinary ops through tl_op_run).
@@ -113,11 +119,6 @@ typedef struct record {
 #define REC_IN(r) ((r)->ext ? (r)->ext : (r)->inl)
 #define REC_OUT(r) (REC_IN(r) + (r)->n_in)
 
-typedef struct var_read {
-  tl_variable *var;
-  tl_tensor *tensor;
-} var_read;
-
 struct tl_tape {
   int refcount;
   bool persistent, watch_accessed, recording, consumed;
@@ -130,8 +131,6 @@ struct tl_tape {
   tl_tensor **marked; /* tensors carrying this tape's mark (retained) */
   int n_marked, cap_marked;
   pmap watched;      /* watched tensors whose two mark slots were taken (retained) */
-  var_read *reads;
-  int n_reads, cap_reads;
   tl_variable **vars; /* explicitly watched or accessed, in order */
   int n_vars, cap_vars;
   tl_variable **explicit_vars;
@@ -276,10 +275,53 @@ static tl_status fill_record(record *r, const tl_op_def *op, tl_tensor *const *i
   return TL_OK;
 }
 
-static bool any_watched(const tl_tape *t, tl_tensor *const *in, int n_in) {
+static bool any_watched_tensors(const tl_tape *t, tl_tensor *const *in, int n_in) {
   for (int i = 0; i < n_in; i++)
-    if (in[i] && is_watched(t, in[i])) return true;
+    if (in[i] && in[i]->dtype != TL_RESOURCE && is_watched(t, in[i])) return true;
   return false;
+}
+
+static bool tape_wants(const tl_tape *t, const tl_variable *v);
+static tl_status add_var(tl_variable ***arr, int *n, int *cap, tl_variable *v);
+
+/* The variable behind a resource operand, NULL for other tensors. */
+static inline tl_variable *resource_var(const tl_tensor *x) {
+  tl_variable *v = NULL;
+  if (x->dtype == TL_RESOURCE && tl_resource_variable(x, &v)) tl_clear_error();
+  return v;
+}
+
+/* A variable is watched through its handle: an op that reads it (a
+ * resource input of an op that does not write it: read_variable) is
+ * recorded when the tape wants the variable, and the gradient its rule
+ * gives that input is the variable's (accumulated under the handle). */
+static bool any_watched(tl_tape *t, const tl_op_def *op, tl_tensor *const *in, int n_in) {
+  bool any = false;
+  for (int i = 0; i < n_in; i++) {
+    if (!in[i]) continue;
+    if (in[i]->dtype == TL_RESOURCE) {
+      tl_variable *v = resource_var(in[i]);
+      if (!v || (op->flags & TL_OP_STATEFUL) || !tape_wants(t, v)) continue;
+      add_var(&t->vars, &t->n_vars, &t->cap_vars, v); /* accessed, in first-read order */
+      any = true;
+    } else if (is_watched(t, in[i])) {
+      any = true;
+    }
+  }
+  return any;
+}
+
+static _Thread_local int n_watches;
+void tl_variable_watch_notify(tl_variable *v);
+
+/* Variable watchers learn of reads from the ops: a resource input of an op
+ * that does not write it. */
+static void notify_reads(const tl_op_def *op, tl_tensor *const *in, int n_in) {
+  if (op->flags & TL_OP_STATEFUL) return;
+  for (int i = 0; i < n_in; i++) {
+    tl_variable *v = in[i] && in[i]->dtype == TL_RESOURCE ? resource_var(in[i]) : NULL;
+    if (v) tl_variable_watch_notify(v);
+  }
 }
 
 /* The tape's observer: after each op called from outside a kernel (depth
@@ -288,10 +330,12 @@ static bool any_watched(const tl_tape *t, tl_tensor *const *in, int n_in) {
 static tl_status observe(void *ctx, const tl_op_def *op, tl_tensor *const *in, int n_in,
                          const tl_attr *attrs, const tl_tensor_list *out, int depth) {
   (void)ctx;
-  if (n_active == 0 || paused || depth > 0) return TL_OK;
+  if (depth > 0) return TL_OK;
+  if (n_watches) notify_reads(op, in, n_in); /* even while paused: custom_gradient's watcher */
+  if (n_active == 0 || paused) return TL_OK;
   for (int k = 0; k < n_active; k++) {
     tl_tape *t = active[k];
-    if (!t->recording || !any_watched(t, in, n_in)) continue;
+    if (!t->recording || !any_watched(t, op, in, n_in)) continue;
     record *r = reserve_record(t);
     if (!r) return TL_RESOURCE_EXHAUSTED; /* message set by reserve_record */
     tl_status s = fill_record(r, op, in, n_in, attrs, out->items, out->n);
@@ -303,12 +347,14 @@ static tl_status observe(void *ctx, const tl_op_def *op, tl_tensor *const *in, i
 
 static const tl_observer tape_observer = {.after = observe};
 static void install_observer(void) { tl_observer_add(&tape_observer); }
+/* Installed once per process, by the first tape or variable watcher. */
+static pthread_once_t observer_once = PTHREAD_ONCE_INIT;
+static void ensure_observer(void) { pthread_once(&observer_once, install_observer); }
 
 /* ---- tape objects ------------------------------------------------------ */
 
 tl_status tl_tape_new(bool persistent, bool watch_accessed_variables, tl_tape **out) {
-  static pthread_once_t once = PTHREAD_ONCE_INIT;
-  pthread_once(&once, install_observer);
+  ensure_observer();
   tl_tape *t = calloc(1, sizeof *t);
   if (!t) return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
   static uint64_t next_serial = 1;
@@ -346,13 +392,6 @@ static void clear(tl_tape *t) {
   free(t->marked);
   t->marked = NULL;
   t->n_marked = t->cap_marked = 0;
-  for (int i = 0; i < t->n_reads; i++) {
-    tl_variable_release(t->reads[i].var);
-    tl_tensor_release(t->reads[i].tensor);
-  }
-  free(t->reads);
-  t->reads = NULL;
-  t->n_reads = t->cap_reads = 0;
   for (int i = 0; i < t->n_vars; i++) tl_variable_release(t->vars[i]);
   free(t->vars);
   t->vars = NULL;
@@ -460,9 +499,9 @@ typedef struct var_watch {
 
 #define MAX_WATCHES 16
 static _Thread_local var_watch watches[MAX_WATCHES];
-static _Thread_local int n_watches;
 
 tl_status tl_variable_watch_begin(void) {
+  ensure_observer(); /* reads reach watchers through the observer */
   if (n_watches == MAX_WATCHES)
     return tl_error(TL_RESOURCE_EXHAUSTED, "variable watchers nested deeper than %d", MAX_WATCHES);
   watches[n_watches++] = (var_watch){0};
@@ -491,34 +530,6 @@ void tl_variable_watch_notify(tl_variable *v) {
   }
 }
 
-tl_tensor *tl_variable_read(tl_variable *v) {
-  if (n_watches) tl_variable_watch_notify(v);
-  if (n_active == 0 || paused) return tl_tensor_retain(v->value);
-  tl_tensor *read = NULL;
-  for (int k = 0; k < n_active; k++) {
-    tl_tape *t = active[k];
-    if (!t->recording || !tape_wants(t, v)) continue;
-    if (!read) {
-      tl_tensor *cur = v->value;
-      if (tl_tensor_view(cur->storage, cur->dtype, cur->rank, cur->shape, cur->strides, cur->offset, &read))
-        return tl_tensor_retain(v->value);
-    }
-    if (t->n_reads == t->cap_reads) {
-      int c = t->cap_reads ? t->cap_reads * 2 : 16;
-      var_read *r = realloc(t->reads, sizeof *r * (size_t)c);
-      if (!r) continue;
-      t->reads = r;
-      t->cap_reads = c;
-    }
-    t->reads[t->n_reads].var = tl_variable_retain(v);
-    t->reads[t->n_reads].tensor = tl_tensor_retain(read);
-    t->n_reads++;
-    watch_tensor(t, read, false);
-    add_var(&t->vars, &t->n_vars, &t->cap_vars, v);
-  }
-  return read ? read : tl_tensor_retain(v->value);
-}
-
 int tl_tape_watched_variables(const tl_tape *t, tl_variable ***out) {
   *out = t->vars;
   return t->n_vars;
@@ -529,7 +540,7 @@ tl_status tl_tape_record_custom(tl_tensor *const *in, int n_in, tl_tensor *const
   bool owned = false;
   for (int k = 0; k < n_active; k++) {
     tl_tape *t = active[k];
-    if (!t->recording || !any_watched(t, in, n_in)) continue;
+    if (!t->recording || !any_watched_tensors(t, in, n_in)) continue;
     record *r = reserve_record(t);
     tl_status s = r ? fill_record(r, NULL, in, n_in, NULL, out, n_out) : tl_last_status();
     if (s) {
@@ -624,7 +635,12 @@ static tl_status ones_like(const tl_tensor *x, tl_tensor **out) {
  * dropped before they are un-broadcast or stored, so they never reach a
  * caller asking about an unwatched tensor (TF answers None there). */
 static bool wanted(const tl_tape *t, const tl_tensor *x) {
-  return x && differentiable(x) && is_watched(t, x);
+  if (!x) return false;
+  if (x->dtype == TL_RESOURCE) {
+    tl_variable *v = resource_var(x);
+    return v && differentiable(v->value) && tape_wants(t, v);
+  }
+  return differentiable(x) && is_watched(t, x);
 }
 
 /* Which inputs of the rule being run need a gradient (bit i = input i);
@@ -686,7 +702,9 @@ static tl_status run_rule(const tl_tape *t, record *r, pmap *grads, tl_tensor **
       continue;
     }
     tl_tensor *g;
-    s = unbroadcast(gin[i], rin[i], &g);
+    /* a variable's gradient has its value's shape already (read_variable) */
+    tl_variable *rv = rin[i]->dtype == TL_RESOURCE ? resource_var(rin[i]) : NULL;
+    s = unbroadcast(gin[i], rv ? rv->value : rin[i], &g);
     tl_tensor_release(gin[i]);
     gin[i] = NULL;
     if (!s) s = accumulate(grads, rin[i], g);
@@ -740,22 +758,9 @@ tl_status tl_tape_gradient(tl_tape *t, tl_tensor *target, tl_tensor *output_grad
       tl_tensor **slot = pmap_slot(&grads, src[i].tensor, false);
       if (slot && *slot) g = tl_tensor_retain(*slot);
     } else {
-      for (int k = 0; k < t->n_reads; k++) {
-        if (t->reads[k].var != src[i].variable) continue;
-        tl_tensor **slot = pmap_slot(&grads, t->reads[k].tensor, false);
-        if (!slot || !*slot) continue;
-        if (!g) {
-          g = tl_tensor_retain(*slot);
-        } else {
-          tl_tensor *pair[2] = {g, *slot}, *sum;
-          if ((s = tl_run1("add", pair, 2, &sum))) {
-            tl_tensor_release(g);
-            goto done;
-          }
-          tl_tensor_release(g);
-          g = sum;
-        }
-      }
+      /* every read's gradient was accumulated under the handle */
+      tl_tensor **slot = pmap_slot(&grads, src[i].variable->handle, false);
+      if (slot && *slot) g = tl_tensor_retain(*slot);
     }
     if (!g && unconnected_zero && (s = tl_tensor_zeros(like->dtype, like->rank, like->shape, &g))) goto done;
     grads_out[i] = g;

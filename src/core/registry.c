@@ -31,11 +31,12 @@ extern tl_op_def tl_ops_optim[];
 extern tl_op_def tl_ops_debug[];
 extern tl_op_def tl_ops_random[];
 extern tl_op_def tl_ops_device[];
+extern tl_op_def tl_ops_state[];
 
 static tl_op_def *const op_tables[] = {
     tl_ops_elementwise, tl_ops_unary, tl_ops_reduce, tl_ops_shape, tl_ops_index,
     tl_ops_linalg,      tl_ops_norm,   tl_ops_nn,     tl_ops_create, tl_ops_sort, tl_ops_optim,
-    tl_ops_debug,       tl_ops_random, tl_ops_device,
+    tl_ops_debug,       tl_ops_random, tl_ops_device, tl_ops_state,
 };
 
 #define MAX_OPS 1024
@@ -353,7 +354,16 @@ static void prefix_error(const tl_op_def *op, tl_tensor *const *in, int n_in) {
   if (strncmp(tl_last_error(), pre, used) == 0) return; /* kernel already named itself */
   for (int i = 0; i < n_in && used < sizeof pre - 100; i++) {
     char d[160];
-    tl_tensor_describe(in[i], d, sizeof d);
+    /* A state input reads as the variable it names (looked up without
+     * tl_resource_variable, which would replace the message). Handles are
+     * CPU tensors, readable here. */
+    tl_variable *v = in[i] && in[i]->dtype == TL_RESOURCE ? *(tl_variable *const *)in[i]->storage->data : NULL;
+    if (v) {
+      char val[120];
+      snprintf(d, sizeof d, "variable '%s' %s", v->name, tl_tensor_describe(v->value, val, sizeof val));
+    } else {
+      tl_tensor_describe(in[i], d, sizeof d);
+    }
     used += (size_t)snprintf(pre + used, sizeof pre - used, "%s%s", i ? ", " : "", d);
   }
   if (n_in && used < sizeof pre) snprintf(pre + used, sizeof pre - used, ": ");

@@ -4,6 +4,10 @@
  * reader holds it replaces the tensor (copy on write) instead of writing
  * into it, so a tensor the user holds never changes. When nobody else holds
  * the value, updates happen in place and allocate nothing.
+ *
+ * These are the mechanics; users change state only through the ops of
+ * ops/state.c and ops/optim.c, so observers see every read and write
+ * (tl_variable_read is the C convenience that runs read_variable).
  */
 #include "tl.h"
 
@@ -111,5 +115,23 @@ tl_status tl_variable_assign(tl_variable *v, tl_tensor *t) {
   tl_tensor_copy_into(copy, t);
   tl_tensor_release(cur);
   v->value = copy;
+  return TL_OK;
+}
+
+tl_status tl_variable_read(tl_variable *v, tl_tensor **out) {
+  static const tl_op_def *read_op;
+  const tl_op_def *op = __atomic_load_n(&read_op, __ATOMIC_ACQUIRE);
+  if (!op) {
+    if (!(op = tl_op_find("read_variable"))) return tl_error(TL_INTERNAL, "read_variable is not registered");
+    __atomic_store_n(&read_op, op, __ATOMIC_RELEASE);
+  }
+  tl_tensor_list l;
+  tl_list_init(&l);
+  tl_status s = tl_op_run(op, &v->handle, 1, NULL, &l);
+  if (s) return s;
+  *out = l.items[0];
+  l.items[0] = NULL;
+  l.n = 0;
+  tl_list_clear(&l);
   return TL_OK;
 }

@@ -8,19 +8,23 @@
  * decay multiplies the variable by (1 - weight_decay * lr), as tf.keras 2's
  * base optimizer does before every rule.
  *
- * The same rules back functional ops (apply_adam, ...; internal, in
- * tf.raw_ops) that return new tensors instead of writing in place: the
- * shape a tracer can record. The eager optimizer path writes in place
- * through lua/optim_binding.c.
+ * Each rule is one op (apply_sgd, apply_adam, ...; internal, in
+ * tf.raw_ops) taking the variable and its slots as resource inputs, the
+ * gradient, and the hyperparameters that change over time as tensors or
+ * variables (learning_rate, iterations, Nadam's mu_product): the only
+ * path, so a tracer observing op calls records the whole update.
  *
  * Scalars derived from the step (bias corrections, Nadam's schedule) are
  * computed once per call in double, then each rule runs in the variable's
  * dtype. Large variables are split across the thread pool. The file is
- * built with -O3 -fno-math-errno (CMakeLists.txt) so the loops vectorize: with
- * errno, every sqrt keeps a branch to the library call. Results stay IEEE.
+ * built with -O3 -fno-math-errno -ffp-contract=off (CMakeLists.txt) so the
+ * loops vectorize (with errno, every sqrt keeps a branch to the library
+ * call) without fusing multiply-adds. Results stay IEEE.
  */
 #include "optim.h"
+#include "ops.h"
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -140,9 +144,14 @@ struct upd {
     __VA_ARGS__                                                                     \
     P[i] = p;                                                                       \
   }
-#define RULE(f32, f64, ...)                                                                 \
-  static void f32(const upd *c, int64_t b, int64_t e) { RULE_LOOP(float, __VA_ARGS__) }  \
-  static void f64(const upd *c, int64_t b, int64_t e) { RULE_LOOP(double, __VA_ARGS__) }
+/* TL_HOT: an AVX2 clone (8 floats per instruction) beside the baseline
+ * one. The file is built with -ffp-contract=off, so no clone fuses a
+ * multiply-add: every element gets the same IEEE operations in the same
+ * order on every machine, and updates stay bit-identical to the scalar
+ * formulas (a resumed checkpoint continues exactly). */
+#define RULE(f32, f64, ...)                                                                        \
+  TL_HOT static void f32(const upd *c, int64_t b, int64_t e) { RULE_LOOP(float, __VA_ARGS__) }  \
+  TL_HOT static void f64(const upd *c, int64_t b, int64_t e) { RULE_LOOP(double, __VA_ARGS__) }
 
 /* SGD: var += -lr*g, or with momentum m = mom*m - lr*g; var += m
  * (nesterov: var += mom*m - lr*g). */
@@ -430,91 +439,298 @@ bool tl_optim_hparams_set(tl_optim_hparams *hp, const char *name, double value) 
   return true;
 }
 
-/* ---- functional ops ----------------------------------------------------- */
+/* ---- the update ops ------------------------------------------------------- */
 
-/* apply_<rule>(var, grad, slots...) -> new var, new slots (the used ones,
- * in the rule's slot order). */
-static tl_status apply_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
-                           tl_tensor_list *out) {
-  tl_optim_hparams hp;
-  tl_optim_rule rule = tl_optim_rule_from_name(op->name + strlen("apply_"));
-  TL_ASSERT(rule < TL_OPTIM_RULE_COUNT);
-  tl_optim_defaults(rule, &hp);
-  for (int a = 0; a < op->n_attrs; a++) {
-    const tl_attr *v = &attr[a];
-    double x = v->type == TL_ATTR_INT ? (double)v->i : v->type == TL_ATTR_BOOL ? (double)v->b : v->f;
-    TL_ASSERT(tl_optim_hparams_set(&hp, op->attr[a].name, x));
-  }
-  int used = 0;
-  char names[160] = "";
-  for (int i = 0; i < TL_OPTIM_MAX_SLOTS; i++)
-    if (tl_optim_slot_used(&hp, i)) {
-      used++;
-      snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", used > 1 ? ", " : "",
-               rules[rule].slot[i]);
+/* What an apply_<rule> record fixes: its rule and which state inputs come
+ * before the slots. Inputs: var:resource, grad, learning_rate, then
+ * iterations:resource (rules whose coefficients depend on the step),
+ * mu_product:resource (Nadam), grad_scale? (a scalar the caller computed
+ * for global_clipnorm), slots[]:resource (the used slots, in the rule's
+ * order). */
+typedef struct apply_impl {
+  tl_optim_rule rule;
+  bool has_step, has_mu;
+} apply_impl;
+
+enum { IN_VAR, IN_GRAD, IN_LR };
+
+static int in_scale(const apply_impl *k) { return IN_LR + 1 + k->has_step + k->has_mu; }
+
+/* Where each of an apply op's attributes goes, resolved from the names
+ * once per op (the names are fixed by the record), so a call does no
+ * string matching. */
+enum { F_CLIPNORM = -1, F_SCHEDULE_DECAY = -2, F_STEP_LIKE = -3 };
+typedef struct attr_map {
+  int n;
+  int field[TL_MAX_ATTRS]; /* index into double_fields, or F_*: a flag by name */
+  const char *flag[TL_MAX_ATTRS];
+} attr_map;
+
+static attr_map maps[TL_OPTIM_RULE_COUNT];
+static pthread_once_t maps_once = PTHREAD_ONCE_INIT;
+static tl_status apply_infer(TL_INFER_ARGS);
+
+static void fill_maps(void) {
+  extern tl_op_def tl_ops_optim[];
+  for (const tl_op_def *op = tl_ops_optim; op->name; op++) {
+    if (op->infer != apply_infer) continue;
+    attr_map *m = &maps[((const apply_impl *)op->impl)->rule];
+    m->n = op->n_attrs;
+    for (int a = 0; a < op->n_attrs; a++) {
+      const char *name = op->attr[a].name;
+      m->flag[a] = NULL;
+      m->field[a] = F_STEP_LIKE;
+      if (strcmp(name, "clipnorm") == 0) m->field[a] = F_CLIPNORM;
+      else if (strcmp(name, "schedule_decay") == 0) m->field[a] = F_SCHEDULE_DECAY;
+      else {
+        for (size_t f = 0; f < sizeof double_fields / sizeof double_fields[0]; f++)
+          if (strcmp(name, double_fields[f].name) == 0) m->field[a] = (int)f;
+        if (m->field[a] == F_STEP_LIKE) m->flag[a] = name; /* nesterov, amsgrad, centered */
+      }
     }
-  if (n_in - 2 != used)
-    return tl_error(TL_INVALID_ARGUMENT, "expected %d slot tensor(s) (%s) for these settings, got %d", used,
-                    used ? names : "none", n_in - 2);
-  tl_tensor *copies[1 + TL_OPTIM_MAX_SLOTS] = {NULL};
-  tl_tensor *slots[TL_OPTIM_MAX_SLOTS] = {NULL};
-  tl_status s = TL_OK;
-  for (int j = 0, i = 0; j < 1 + used; j++) {
-    tl_tensor *src = j == 0 ? in[0] : in[1 + j];
-    if (j > 0 && (s = check_operand("a slot", in[0], src))) goto fail;
-    if ((s = tl_tensor_new(src->dtype, src->rank, src->shape, &copies[j]))) goto fail;
-    if ((s = tl_tensor_copy_into(copies[j], src))) goto fail;
-    if (j > 0) {
-      while (!tl_optim_slot_used(&hp, i)) i++;
-      slots[i++] = copies[j];
-    }
   }
-  if ((s = tl_optim_update(&hp, copies[0], slots, in[1]))) goto fail;
-  for (int j = 0; j < 1 + used; j++) {
-    tl_list_push(out, copies[j]);
-    copies[j] = NULL;
-  }
-  return TL_OK;
-fail:
-  for (int j = 0; j < 1 + TL_OPTIM_MAX_SLOTS; j++)
-    if (copies[j]) tl_tensor_release(copies[j]);
-  return s;
 }
 
-#define COMMON_ATTRS "weight_decay:float=0, grad_scale:float=1, clipvalue:float=0"
+/* Filled once, after registration parsed the attribute specs. */
+static const attr_map *map_of(const tl_op_def *op) {
+  pthread_once(&maps_once, fill_maps);
+  return &maps[((const apply_impl *)op->impl)->rule];
+}
+
+/* The attributes into hp; clipnorm and schedule_decay are not hp fields. */
+static void attrs_to_hparams(const tl_op_def *op, const tl_attr *attr, tl_optim_hparams *hp, double *clipnorm,
+                             double *schedule_decay) {
+  const apply_impl *k = op->impl;
+  const attr_map *m = map_of(op);
+  tl_optim_defaults(k->rule, hp);
+  *clipnorm = 0;
+  *schedule_decay = 0.004;
+  for (int a = 0; a < m->n; a++) {
+    const tl_attr *v = &attr[a];
+    double x = v->type == TL_ATTR_INT ? (double)v->i : v->type == TL_ATTR_BOOL ? (double)v->b : v->f;
+    int f = m->field[a];
+    if (f >= 0) *(double *)((char *)hp + double_fields[f].off) = x;
+    else if (f == F_CLIPNORM) *clipnorm = x;
+    else if (f == F_SCHEDULE_DECAY) *schedule_decay = x;
+    else tl_optim_hparams_set(hp, m->flag[a], x);
+  }
+}
+
+static bool scalar_of(const tl_meta *m, bool want_float) {
+  if (m->rank != 0 && m->rank != -1) return false;
+  return want_float ? tl_dtype_is_float(m->dtype) : tl_dtype_is_integer(m->dtype);
+}
+
+/* No outputs: the op writes the variable and its slots (TensorFlow's
+ * ResourceApply*). The rule checks every operand against the variable. */
+static tl_status apply_infer(TL_INFER_ARGS) {
+  (void)out;
+  const apply_impl *k = op->impl;
+  tl_optim_hparams hp;
+  double clipnorm, sd;
+  attrs_to_hparams(op, attr, &hp, &clipnorm, &sd);
+  const tl_meta *var = in[IN_VAR];
+  char a[160], b[160];
+  if (var->dtype != TL_FLOAT32 && var->dtype != TL_FLOAT64)
+    return tl_error(TL_UNIMPLEMENTED, "only float32 and float64 variables can be optimized (got %s)",
+                    tl_dtypes[var->dtype].name);
+  if (in[IN_GRAD]->dtype != var->dtype || !tl_meta_compatible(in[IN_GRAD], var))
+    return tl_error(TL_INVALID_ARGUMENT, "the gradient is %s, the variable %s",
+                    tl_meta_describe(in[IN_GRAD], a, sizeof a), tl_meta_describe(var, b, sizeof b));
+  if (!scalar_of(in[IN_LR], true))
+    return tl_error(TL_INVALID_ARGUMENT, "learning_rate must be a float scalar, got %s",
+                    tl_meta_describe(in[IN_LR], a, sizeof a));
+  int at = IN_LR + 1;
+  if (k->has_step && !scalar_of(in[at++], false))
+    return tl_error(TL_INVALID_ARGUMENT, "iterations must be an integer scalar variable, got %s",
+                    tl_meta_describe(in[at - 1], a, sizeof a));
+  if (k->has_mu && !scalar_of(in[at++], true))
+    return tl_error(TL_INVALID_ARGUMENT, "mu_product must be a float scalar variable, got %s",
+                    tl_meta_describe(in[at - 1], a, sizeof a));
+  if (in[at] && !scalar_of(in[at], true))
+    return tl_error(TL_INVALID_ARGUMENT, "grad_scale must be a float scalar, got %s",
+                    tl_meta_describe(in[at], a, sizeof a));
+  int first_slot = at + 1, used = 0;
+  for (int i = 0; i < TL_OPTIM_MAX_SLOTS; i++) used += tl_optim_slot_used(&hp, i);
+  if (n_in - first_slot != used) {
+    char names[160] = "";
+    for (int i = 0, j = 0; i < TL_OPTIM_MAX_SLOTS; i++)
+      if (tl_optim_slot_used(&hp, i))
+        snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", j++ ? ", " : "", rules[k->rule].slot[i]);
+    return tl_error(TL_INVALID_ARGUMENT, "expected %d slot variable(s) (%s) for these settings, got %d", used,
+                    used ? names : "none", n_in - first_slot);
+  }
+  for (int j = first_slot; j < n_in; j++)
+    if (in[j]->dtype != var->dtype || !tl_meta_compatible(in[j], var))
+      return tl_error(TL_INVALID_ARGUMENT, "slot %d is %s, the variable %s", j - first_slot,
+                      tl_meta_describe(in[j], a, sizeof a), tl_meta_describe(var, b, sizeof b));
+  return TL_OK;
+}
+
+/* A scalar's value inside a kernel (its memory is readable here, on the
+ * kernel's device). */
+static double scalar_f64(const tl_tensor *t) { return tl_load_f64(tl_tensor_data(t), t->dtype, 0); }
+
+static tl_variable *handle_var(tl_tensor *h) {
+  tl_variable *v = NULL;
+  tl_resource_variable(h, &v); /* checked by the dispatcher */
+  return v;
+}
+
+/* Nadam's momentum schedule: mu_t = beta_1 * (1 - 0.5 * 0.96^(schedule_decay * t))
+ * (tf.keras 2 and PyTorch: schedule_decay = 0.004; Keras 3's 0.96^t is 1). */
+static double nadam_mu(double beta_1, double schedule_decay, double t) {
+  return beta_1 * (1 - 0.5 * pow(0.96, schedule_decay * t));
+}
+
+static tl_status apply_kernel(TL_KERNEL_ARGS) {
+  (void)out;
+  const apply_impl *k = op->impl;
+  tl_optim_hparams hp;
+  double clipnorm, sd;
+  attrs_to_hparams(op, attr, &hp, &clipnorm, &sd);
+  hp.learning_rate = scalar_f64(in[IN_LR]);
+  int at = IN_LR + 1;
+  if (k->has_step) {
+    tl_variable *it = handle_var(in[at++]);
+    TL_ASSERT(it);
+    hp.step = tl_load_i64(tl_tensor_data(it->value), it->value->dtype, 0) + 1;
+  }
+  if (k->has_mu) {
+    /* the product through t-1 is the state; this step multiplies mu_t in */
+    tl_variable *mu = handle_var(in[at++]);
+    TL_ASSERT(mu);
+    double t = (double)hp.step;
+    hp.mu_t = nadam_mu(hp.beta_1, sd, t);
+    hp.mu_next = nadam_mu(hp.beta_1, sd, t + 1);
+    hp.mu_product = scalar_f64(mu->value) * hp.mu_t;
+  }
+  TL_ASSERT(at == in_scale(k));
+  if (in[at]) hp.grad_scale = scalar_f64(in[at]);
+  tl_status s;
+  if (clipnorm > 0) {
+    /* tf.clip_by_norm: t * clip / max(norm, clip), the norm in double */
+    double ss;
+    if ((s = tl_optim_sumsq(in[IN_GRAD], &ss))) return s;
+    hp.grad_scale = clipnorm / fmax(sqrt(ss), clipnorm);
+  }
+  /* Writable storage for the variable and its slots: in place when nobody
+   * else holds them, else copied first (a reader's tensor never changes;
+   * this also covers a gradient that is a read of the variable itself). */
+  tl_tensor *slots[TL_OPTIM_MAX_SLOTS] = {NULL}, *value;
+  for (int i = 0, j = at + 1; i < TL_OPTIM_MAX_SLOTS; i++) {
+    if (!tl_optim_slot_used(&hp, i)) continue;
+    TL_ASSERT(j < n_in);
+    tl_variable *sv = handle_var(in[j++]);
+    TL_ASSERT(sv);
+    if ((s = tl_variable_mutable(sv, &slots[i]))) return s;
+  }
+  tl_variable *v = handle_var(in[IN_VAR]);
+  TL_ASSERT(v);
+  if ((s = tl_variable_mutable(v, &value))) return s;
+  return tl_optim_update(&hp, value, slots, in[IN_GRAD]);
+}
+
+/* nadam_advance(mu_product, iterations): once per Nadam step, after the
+ * variables' updates and before iterations moves on, the running product
+ * takes this step's mu_t (the value every apply_nadam of the step used). */
+static tl_status advance_infer(TL_INFER_ARGS) {
+  (void)op, (void)n_in, (void)attr, (void)out;
+  char a[160];
+  if (!scalar_of(in[0], true))
+    return tl_error(TL_INVALID_ARGUMENT, "mu_product must be a float scalar variable, got %s",
+                    tl_meta_describe(in[0], a, sizeof a));
+  if (!scalar_of(in[1], false))
+    return tl_error(TL_INVALID_ARGUMENT, "iterations must be an integer scalar variable, got %s",
+                    tl_meta_describe(in[1], a, sizeof a));
+  return TL_OK;
+}
+
+static tl_status advance_kernel(TL_KERNEL_ARGS) {
+  (void)op, (void)n_in, (void)out;
+  tl_variable *mu = handle_var(in[0]), *it = handle_var(in[1]);
+  TL_ASSERT(mu && it);
+  double t = (double)(tl_load_i64(tl_tensor_data(it->value), it->value->dtype, 0) + 1);
+  tl_tensor *dst;
+  tl_status s = tl_variable_mutable(mu, &dst);
+  if (s) return s;
+  double prod = scalar_f64(dst) * nadam_mu(attr[0].f, attr[1].f, t);
+  tl_store_f64(tl_tensor_data(dst), dst->dtype, 0, prod);
+  return TL_OK;
+}
+
+/* clip_scale(grads[], clipnorm): tf.clip_by_global_norm's factor
+ * clip * min(1/norm, 1/clip) as a float64 scalar, the norm summed in
+ * double over every gradient of the step. */
+static tl_status clip_infer(TL_INFER_ARGS) {
+  (void)op, (void)attr;
+  char a[160];
+  for (int i = 0; i < n_in; i++)
+    if (in[i]->dtype != TL_FLOAT32 && in[i]->dtype != TL_FLOAT64)
+      return tl_error(TL_UNIMPLEMENTED, "gradient %d is %s: only float32 and float64 gradients", i,
+                      tl_meta_describe(in[i], a, sizeof a));
+  return tl_meta_push(out, TL_FLOAT64, 0, NULL) ? TL_OK : tl_last_status();
+}
+
+static tl_status clip_kernel(TL_KERNEL_ARGS) {
+  (void)op;
+  double total = 0, clip = attr[0].f;
+  for (int i = 0; i < n_in; i++) {
+    double ss;
+    tl_status s = tl_optim_sumsq(in[i], &ss);
+    if (s) return s;
+    total += ss;
+  }
+  *(double *)tl_tensor_data(out->items[0]) = clip > 0 ? clip * fmin(1.0 / sqrt(total), 1.0 / clip) : 1.0;
+  return TL_OK;
+}
+
+static const apply_impl impl_sgd = {TL_OPTIM_SGD, false, false}, impl_rmsprop = {TL_OPTIM_RMSPROP, false, false},
+                        impl_adam = {TL_OPTIM_ADAM, true, false}, impl_nadam = {TL_OPTIM_NADAM, true, true},
+                        impl_adamax = {TL_OPTIM_ADAMAX, true, false},
+                        impl_adagrad = {TL_OPTIM_ADAGRAD, false, false},
+                        impl_adadelta = {TL_OPTIM_ADADELTA, false, false}, impl_ftrl = {TL_OPTIM_FTRL, false, false},
+                        impl_lion = {TL_OPTIM_LION, false, false};
+
+#define PLAIN_INPUTS "var:resource, grad, learning_rate, grad_scale?, slots[]:resource"
+#define STEP_INPUTS "var:resource, grad, learning_rate, iterations:resource, grad_scale?, slots[]:resource"
+#define COMMON_ATTRS "weight_decay:float=0, clipnorm:float=0, clipvalue:float=0"
+#define APPLY(nm, ins, k, attrs_, doc_)                                                                    \
+  {.name = nm, .inputs = ins, .attrs = attrs_, .infer = apply_infer, .kernel[TL_CPU] = apply_kernel,      \
+   .flags = TL_OP_STATEFUL | TL_OP_NO_GRADIENT, .impl = &k, .api = "-", .doc = doc_}
 
 tl_op_def tl_ops_optim[] = {
-    {.name = "apply_sgd", .inputs = "var, grad, slots[]", .kernel[TL_CPU] = apply_fwd, .flags = TL_OP_SAME_DTYPE,
-     .attrs = "learning_rate:float=0.01, momentum:float=0, nesterov:bool=false, " COMMON_ATTRS,
-     .api = "-", .doc = "One SGD step; returns the new variable and momentum (when momentum > 0)."},
-    {.name = "apply_rmsprop", .inputs = "var, grad, slots[]", .kernel[TL_CPU] = apply_fwd, .flags = TL_OP_SAME_DTYPE,
-     .attrs = "learning_rate:float=0.001, rho:float=0.9, momentum:float=0, epsilon:float=1e-7, "
-              "centered:bool=false, " COMMON_ATTRS,
-     .api = "-", .doc = "One RMSprop step; slots velocity, momentum (momentum > 0), average_gradient (centered)."},
-    {.name = "apply_adam", .inputs = "var, grad, slots[]", .kernel[TL_CPU] = apply_fwd, .flags = TL_OP_SAME_DTYPE,
-     .attrs = "learning_rate:float=0.001, beta_1:float=0.9, beta_2:float=0.999, epsilon:float=1e-7, "
-              "amsgrad:bool=false, step:int=1, " COMMON_ATTRS,
-     .api = "-", .doc = "One Adam/AdamW step; slots m, v, vhat (amsgrad)."},
-    {.name = "apply_nadam", .inputs = "var, grad, slots[]", .kernel[TL_CPU] = apply_fwd, .flags = TL_OP_SAME_DTYPE,
-     .attrs = "learning_rate:float=0.001, beta_1:float=0.9, beta_2:float=0.999, epsilon:float=1e-7, "
-              "step:int=1, mu_t:float, mu_next:float, mu_product:float, " COMMON_ATTRS,
-     .api = "-", .doc = "One Nadam step given the momentum schedule (mu_t, mu_next, product through t); slots m, v."},
-    {.name = "apply_adamax", .inputs = "var, grad, slots[]", .kernel[TL_CPU] = apply_fwd, .flags = TL_OP_SAME_DTYPE,
-     .attrs = "learning_rate:float=0.001, beta_1:float=0.9, beta_2:float=0.999, epsilon:float=1e-7, "
-              "step:int=1, " COMMON_ATTRS,
-     .api = "-", .doc = "One Adamax step; slots m, u."},
-    {.name = "apply_adagrad", .inputs = "var, grad, slots[]", .kernel[TL_CPU] = apply_fwd, .flags = TL_OP_SAME_DTYPE,
-     .attrs = "learning_rate:float=0.001, epsilon:float=1e-7, " COMMON_ATTRS,
-     .api = "-", .doc = "One Adagrad step; slot accumulator."},
-    {.name = "apply_adadelta", .inputs = "var, grad, slots[]", .kernel[TL_CPU] = apply_fwd, .flags = TL_OP_SAME_DTYPE,
-     .attrs = "learning_rate:float=0.001, rho:float=0.95, epsilon:float=1e-7, " COMMON_ATTRS,
-     .api = "-", .doc = "One Adadelta step; slots accumulated_grad, accumulated_delta_var."},
-    {.name = "apply_ftrl", .inputs = "var, grad, slots[]", .kernel[TL_CPU] = apply_fwd, .flags = TL_OP_SAME_DTYPE,
-     .attrs = "learning_rate:float=0.001, lr_power:float=-0.5, l1:float=0, l2:float=0, "
-              "l2_shrinkage:float=0, beta:float=0, " COMMON_ATTRS,
-     .api = "-", .doc = "One FTRL-proximal step; slots accumulator, linear."},
-    {.name = "apply_lion", .inputs = "var, grad, slots[]", .kernel[TL_CPU] = apply_fwd, .flags = TL_OP_SAME_DTYPE,
-     .attrs = "learning_rate:float=0.0001, beta_1:float=0.9, beta_2:float=0.99, " COMMON_ATTRS,
-     .api = "-", .doc = "One Lion step; slot m."},
+    APPLY("apply_sgd", PLAIN_INPUTS, impl_sgd, "momentum:float=0, nesterov:bool=false, " COMMON_ATTRS,
+          "One SGD step in place; slot momentum (when momentum > 0)."),
+    APPLY("apply_rmsprop", PLAIN_INPUTS, impl_rmsprop,
+          "rho:float=0.9, momentum:float=0, epsilon:float=1e-7, centered:bool=false, " COMMON_ATTRS,
+          "One RMSprop step in place; slots velocity, momentum (momentum > 0), average_gradient (centered)."),
+    APPLY("apply_adam", STEP_INPUTS, impl_adam,
+          "beta_1:float=0.9, beta_2:float=0.999, epsilon:float=1e-7, amsgrad:bool=false, " COMMON_ATTRS,
+          "One Adam/AdamW step in place at step iterations + 1; slots m, v, vhat (amsgrad)."),
+    APPLY("apply_nadam",
+          "var:resource, grad, learning_rate, iterations:resource, mu_product:resource, grad_scale?, "
+          "slots[]:resource",
+          impl_nadam, "beta_1:float=0.9, beta_2:float=0.999, epsilon:float=1e-7, schedule_decay:float=0.004, " COMMON_ATTRS,
+          "One Nadam step in place at step iterations + 1 (mu_product: the momentum product through the "
+          "previous step); slots m, v."),
+    APPLY("apply_adamax", STEP_INPUTS, impl_adamax, "beta_1:float=0.9, beta_2:float=0.999, epsilon:float=1e-7, " COMMON_ATTRS,
+          "One Adamax step in place at step iterations + 1; slots m, u."),
+    APPLY("apply_adagrad", PLAIN_INPUTS, impl_adagrad, "epsilon:float=1e-7, " COMMON_ATTRS,
+          "One Adagrad step in place; slot accumulator."),
+    APPLY("apply_adadelta", PLAIN_INPUTS, impl_adadelta, "rho:float=0.95, epsilon:float=1e-7, " COMMON_ATTRS,
+          "One Adadelta step in place; slots accumulated_grad, accumulated_delta_var."),
+    APPLY("apply_ftrl", PLAIN_INPUTS, impl_ftrl,
+          "lr_power:float=-0.5, l1:float=0, l2:float=0, l2_shrinkage:float=0, beta:float=0, " COMMON_ATTRS,
+          "One FTRL-proximal step in place; slots accumulator, linear."),
+    APPLY("apply_lion", PLAIN_INPUTS, impl_lion, "beta_1:float=0.9, beta_2:float=0.99, " COMMON_ATTRS,
+          "One Lion step in place; slot m."),
+    {.name = "nadam_advance", .inputs = "mu_product:resource, iterations:resource",
+     .attrs = "beta_1:float=0.9, schedule_decay:float=0.004", .infer = advance_infer,
+     .kernel[TL_CPU] = advance_kernel, .flags = TL_OP_STATEFUL | TL_OP_NO_GRADIENT, .api = "-",
+     .doc = "Multiplies Nadam's running momentum product by mu_t of step iterations + 1."},
+    {.name = "clip_scale", .inputs = "grads[]", .attrs = "clipnorm:float", .infer = clip_infer,
+     .kernel[TL_CPU] = clip_kernel, .flags = TL_OP_NO_GRADIENT, .api = "-",
+     .doc = "tf.clip_by_global_norm's scale factor for grads (float64 scalar)."},
     {0},
 };

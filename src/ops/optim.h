@@ -3,8 +3,9 @@
  * One update rule per Keras optimizer, each a single pass over the
  * variable, its slots (m, v, accumulators: tensors of the variable's dtype
  * and shape) and its gradient. tl_optim_update writes into var and slots in
- * place: the caller owns them exclusively (the Lua binding gets them from
- * tl_variable_mutable; the functional ops in tl_ops_optim pass fresh copies).
+ * place: the caller owns them exclusively (the apply_<rule> ops of
+ * ops/optim.c get them from tl_variable_mutable). This table is the ops'
+ * implementation; callers outside src/ops use the ops.
  * Formulas follow tf.keras 2's optimizers (keras/optimizers/ of
  * TF 2.11-2.15; Nadam as the tf.keras 2 / PyTorch NAdam momentum schedule).
  * Only float32 and float64 are supported.

@@ -5,27 +5,31 @@
 --   local opt = keras.optimizers.SGD(0.1, {momentum = 0.9, nesterov = true})
 --   opt:apply_gradients(grads, vars)          -- or a list of {grad, var} pairs
 --   opt:minimize(function() return loss end, vars)
---   opt.iterations                            -- steps applied so far (a number)
+--   opt.iterations                            -- a tf.Variable (int64): steps applied
 --   opt:get_config() / Adam.from_config(cfg) / keras.optimizers.get("adam")
 --   local state = opt:get_state(); other:set_state(state)   -- resume exactly
 --
--- Each step is one call into C (core.optim.apply) that clips the gradients
--- and runs one fused kernel per variable, writing the variable and its slot
--- variables (m, v, accumulators: non-trainable tf.Variables) in place; see
--- src/ops/optim.c for the formulas. Per step the Lua side only evaluates the
--- learning rate and refreshes one reused hyperparameter table.
+-- A step is ops only, so a tracer that observes op calls records all of it:
+-- the learning rate (a float64 variable, or a schedule evaluated by ops
+-- from `iterations`), one fused update op per variable (apply_adam, ...;
+-- src/ops/optim.c) taking the variable, its slot variables (m, v,
+-- accumulators: non-trainable tf.Variables), the gradient, the learning
+-- rate and the step state (`iterations`, Nadam's running product, both
+-- variables), then `iterations:assign_add(1)` (and Nadam's nadam_advance).
+-- No Lua number that changes between steps is baked into a call.
 --
 -- Options common to every optimizer (tf.keras 2's base optimizer): name,
 -- weight_decay (decoupled: var -= var * weight_decay * lr before the
 -- update), clipnorm (per variable), global_clipnorm (across all
 -- gradients of the step), clipvalue (element-wise; ignored when one of the
 -- norms is set, as in Keras). learning_rate may be a number, a schedule
--- (keras.optimizers.schedules), a Lua function of the step, or a scalar
--- tensor/variable.
+-- (keras.optimizers.schedules), a Lua function of the step (called with
+-- the step as a float64 tensor), or a scalar tensor/variable.
 local class = require("tlua.class")
 local schedules = require("keras.schedules")
 local core = require("tlua.core")
 local optim = core.optim
+local ops = core.ops
 
 local M = { schedules = schedules }
 
@@ -39,6 +43,19 @@ M.Optimizer = Optimizer
 local function describe(x)
   if type(x) == "number" then return ("%g"):format(x) end
   return tostring(x)
+end
+
+-- The update op's attribute names, from its registry record (one fact,
+-- one place): "beta_1:float=0.9, ..." -> { "beta_1", ... }.
+local attr_names_cache = {}
+local function op_attr_names(op)
+  local names = attr_names_cache[op]
+  if not names then
+    names = {}
+    for item in core.op_info(op).attrs:gmatch("[^,]+") do names[#names + 1] = item:match("^%s*([%w_]+)") end
+    attr_names_cache[op] = names
+  end
+  return names
 end
 
 function Optimizer:init(...)
@@ -67,46 +84,103 @@ function Optimizer:init(...)
     end
   end
   if self.validate then self:validate() end
-  self.iterations = 0
+  -- Step state lives in variables (as Keras's), so a traced step reads and
+  -- advances them instead of freezing Lua numbers.
+  self.iterations = core.Variable(0, false, self.name .. "/iterations", "int64")
+  self._one = core.constant(1, "int64") -- the step's increment, made once (no allocation per step)
+  self._lr_var = nil      -- float64 variable behind a number learning rate
+  self._lr_number = nil   -- the number it holds (opt.learning_rate = x is seen at the next step)
   self._slots = {}        -- variable -> {slot1, slot2, slot3} (false where unused)
   self._built = {}        -- variables in the order their slots were made
   self._pending = {}      -- build position -> restored slot values (set_state before build)
   self._warned = setmetatable({}, { __mode = "k" })
   self._hp = { rule = cls.rule }
-  self._g, self._v, self._s = {}, {}, {}  -- per-step scratch lists, reused
+  self._op = ops["apply_" .. cls.rule]
+  self._attr_names = op_attr_names("apply_" .. cls.rule)
+  self._attrs = {}        -- the update op's attribute values, refreshed per step
+  self._g, self._v = {}, {}  -- per-step scratch lists, reused
+  self._args = {}
+  if self._init_state then self:_init_state() end
 end
 
 function Optimizer:__tostring()
   return ("<keras.optimizers.%s name=%s learning_rate=%s iterations=%d>"):format(
-    getmetatable(self).class_name, self.name, describe(self.learning_rate), self.iterations)
+    getmetatable(self).class_name, self.name, describe(self.learning_rate), self.iterations:item())
 end
 
--- The learning rate for the step after `iterations` steps.
-function Optimizer:_lr_at(iterations)
+-- The learning rate for the next step, as a scalar tensor computed by ops:
+-- a read of the learning-rate variable, or the schedule at `iterations`.
+function Optimizer:_lr_tensor()
   local lr = self.learning_rate
-  if type(lr) ~= "number" then
-    if type(lr) == "userdata" then lr = lr:item() else lr = lr(iterations) end
-    if type(lr) == "userdata" then lr = lr:item() end
+  if type(lr) == "number" then
+    if self._lr_number ~= lr then
+      if self._lr_var then self._lr_var:assign(lr)
+      else self._lr_var = core.Variable(lr, false, self.name .. "/learning_rate", "float64") end
+      self._lr_number = lr
+    end
+    return self._lr_var:read_value()
   end
-  return lr
+  if type(lr) == "userdata" then
+    if core.is_variable(lr) then return lr:read_value() end
+    return lr
+  end
+  if schedules.is_schedule(lr) then return lr(self.iterations) end
+  -- a Lua function of the step
+  local out = lr(ops.cast(self.iterations, "float64"))
+  if type(out) == "number" then out = core.constant(out, "float64") end
+  if core.is_variable(out) then out = out:read_value() end
+  return out
 end
 
--- The learning rate the next step will use.
-function Optimizer:current_learning_rate() return self:_lr_at(self.iterations) end
+-- The learning rate the next step will use (a Lua number, for display).
+function Optimizer:current_learning_rate() return self:_lr_tensor():item() end
 
--- Copies the hyperparameters into the table the C side reads (users may
--- change opt.beta_1 etc. between steps, as with Keras's hyperparameters).
+-- The settings table core.optim.slots reads (slot layout depends on them).
 function Optimizer:_refresh_hp()
   local hp, cls = self._hp, getmetatable(self)
   local rename = cls.hp_names or {}
   for k in pairs(cls.spec.defaults) do
     if k ~= "learning_rate" then hp[rename[k] or k] = self[k] end
   end
-  hp.weight_decay = self.weight_decay or 0
-  hp.clipnorm = self.clipnorm or 0
-  hp.global_clipnorm = self.global_clipnorm or 0
-  hp.clipvalue = (self.clipnorm or self.global_clipnorm) and 0 or (self.clipvalue or 0)
   return hp
+end
+
+-- The update op's attributes for this step, in declaration order (users
+-- may change opt.beta_1 etc. between steps, as with Keras's hyperparameters).
+-- The Keras option behind each attribute is resolved once per optimizer.
+function Optimizer:_refresh_attrs()
+  local attrs, names = self._attrs, self._attr_names
+  local from = self._attr_from
+  if not from then
+    local cls = getmetatable(self)
+    local keras_name = {}
+    for k, v in pairs(cls.hp_names or {}) do keras_name[v] = k end
+    from = {}
+    for i, n in ipairs(names) do
+      from[i] = keras_name[n] or n
+      if n == "weight_decay" then self._wd_pos = i end
+    end
+    self._attr_from = from
+  end
+  local clipvalue = (self.clipnorm or self.global_clipnorm) and 0 or (self.clipvalue or 0)
+  for i = 1, #names do
+    local n = from[i]
+    local x
+    if n == "weight_decay" then x = self.weight_decay or 0
+    elseif n == "clipnorm" then x = self.clipnorm or 0
+    elseif n == "clipvalue" then x = clipvalue
+    else x = self[n] end
+    attrs[i] = x
+  end
+  return attrs, #names
+end
+
+-- A slot variable: zeros (or the rule's initial value) like var, made by
+-- ops on var's device.
+local function new_slot(var, init, name)
+  local z = ops.zeros_like(var)
+  if init ~= 0 then z = z + init end
+  return core.Variable(z, false, name)
 end
 
 -- Creates the slot variables of every variable in var_list that has none.
@@ -120,8 +194,11 @@ function Optimizer:build(var_list)
       local slots = {}
       for j = 1, 3 do
         local sp = specs[j]
-        slots[j] = sp and core.Variable(optim.full_like(v, sp.init), false, self.name .. "/" .. sp.name .. "/" .. v.name) or false
+        slots[j] = sp and new_slot(v, sp.init, self.name .. "/" .. sp.name .. "/" .. v.name) or false
       end
+      local used = {}
+      for j = 1, 3 do if slots[j] then used[#used + 1] = slots[j] end end
+      slots.used = used   -- the op's slots[] input
       self._slots[v] = slots
       local k = #self._built + 1
       self._built[k] = v
@@ -133,40 +210,63 @@ function Optimizer:build(var_list)
   end
 end
 
--- Hooks for optimizers with per-step state beyond slots (Nadam).
-function Optimizer:_prepare(_) end
-function Optimizer:_commit() end
-
 local function warn_missing(self, names)
   io.stderr:write(("WARNING: %s: Gradients do not exist for variables %s when minimizing the loss. "
     .. "If you're using `model.compile()`, did you forget to provide a `loss` argument?\n")
     :format(self.name, table.concat(names, ", ")))
 end
 
+-- How many gradients a list holds, nil holes included: tape:gradient and
+-- table.pack set n; otherwise the largest integer key (a Lua table cannot
+-- hold trailing nils, so there fewer gradients read as None ones).
+local function count(list)
+  if math.type(list.n) == "integer" then return list.n, true end
+  local n = #list
+  for k in pairs(list) do
+    if math.type(k) == "integer" and k > n then n = k end
+  end
+  return n, false
+end
+
+-- The state inputs between the learning rate and grad_scale (iterations,
+-- Nadam's product); rules add theirs.
+function Optimizer:_state_inputs(args, at) return at end
+-- Once per step, after the updates, before iterations moves on.
+function Optimizer:_advance() end
+
 -- apply_gradients(grads, vars) or apply_gradients({{grad, var}, ...}).
 -- Variables whose gradient is nil are skipped (with a warning, once per
--- variable). Returns the new iterations count.
+-- variable), as Keras does; more gradients than variables (or a counted
+-- list, grads.n, of another length) is an InvalidArgument error. Returns
+-- `iterations`.
 function Optimizer:apply_gradients(grads, vars)
   if vars == nil then
     local pairs_list = grads
     if type(pairs_list) ~= "table" then
       raise("InvalidArgument", ("%s.apply_gradients: expected (grads, vars) or a list of {grad, var} pairs"):format(self.name))
     end
-    grads, vars = {}, {}
+    grads, vars = { n = 0 }, {}
     for i, pair in ipairs(pairs_list) do
       if type(pair) ~= "table" or getmetatable(pair) ~= nil then
         raise("InvalidArgument", ("%s.apply_gradients: element %d is not a {grad, var} pair (pass grads and vars as two lists)")
           :format(self.name, i))
       end
       grads[i], vars[i] = pair[1], pair[2]
+      grads.n = i
     end
   end
   if type(grads) ~= "table" or type(vars) ~= "table" then
     raise("InvalidArgument", ("%s.apply_gradients: grads and vars must be lists"):format(self.name))
   end
-  local g, v, s = self._g, self._v, self._s
+  local ng, exact = count(grads)
+  local nv = #vars
+  if ng > nv or (exact and ng ~= nv) then
+    raise("InvalidArgument", ("%s.apply_gradients: %d gradients for %d variables (they pair up one to one)")
+      :format(self.name, ng, nv))
+  end
+  local g, v = self._g, self._v
   local n, missing = 0, nil
-  for i = 1, #vars do
+  for i = 1, nv do
     local var = vars[i]
     if not core.is_variable(var) then
       raise("InvalidArgument", ("%s.apply_gradients: vars[%d] is a %s, not a tf.Variable"):format(self.name, i, type(var)))
@@ -181,25 +281,45 @@ function Optimizer:apply_gradients(grads, vars)
     else
       n = n + 1
       g[n], v[n] = grad, var
-      if not self._slots[var] then self:build({ var }) end
-      s[n] = self._slots[var]
     end
   end
-  for i = n + 1, #v do g[i], v[i], s[i] = nil, nil, nil end
+  for i = n + 1, #v do g[i], v[i] = nil, nil end
   if missing then warn_missing(self, missing) end
   if n == 0 then
     local names = {}
-    for i = 1, #vars do names[i] = vars[i].name end
+    for i = 1, nv do names[i] = vars[i].name end
     raise("InvalidArgument", ("%s.apply_gradients: no gradients provided for any variable: {%s}")
       :format(self.name, table.concat(names, ", ")))
   end
-  local hp = self:_refresh_hp()
-  hp.learning_rate = self:_lr_at(self.iterations)
-  hp.step = self.iterations + 1
-  self:_prepare(hp)
-  optim.apply(hp, v, g, s, self:_nodecay(v, n))
-  self:_commit()
-  self.iterations = self.iterations + 1
+  optim.check(self.name, v, g, n) -- all pairs fit before the first update runs
+  for i = 1, n do
+    if not self._slots[v[i]] then self:build({ v[i] }) end
+  end
+  local lr = self:_lr_tensor()
+  local scale = nil
+  if self.global_clipnorm and self.global_clipnorm > 0 and not self.clipnorm then
+    scale = ops.clip_scale(g, self.global_clipnorm)
+  end
+  local attrs, na = self:_refresh_attrs()
+  local wd = self.weight_decay or 0
+  local nodecay = self:_nodecay(v, n)
+  local args, op = self._args, self._op
+  -- args: var, grad, learning_rate, [state inputs], grad_scale, slots, attrs...
+  args[3] = lr
+  local at = self:_state_inputs(args, 4)
+  args[at] = scale
+  local first_attr = at + 2
+  for i = 1, na do args[first_attr + i - 1] = attrs[i] end
+  local wd_pos = first_attr + self._wd_pos - 1
+  local total = first_attr + na - 1
+  for i = 1, n do
+    local var = v[i]
+    args[1], args[2], args[at + 1] = var, g[i], self._slots[var].used
+    args[wd_pos] = (nodecay and nodecay[i]) and 0 or wd
+    op(table.unpack(args, 1, total))
+  end
+  self:_advance()
+  self.iterations:assign_add(self._one)
   return self.iterations
 end
 Optimizer.apply = Optimizer.apply_gradients
@@ -282,10 +402,13 @@ function Optimizer:get_slot_names()
 end
 
 -- State for checkpoints: iterations, optimizer-level scalars, and the slot
--- values (tensors) per variable in build order. A new optimizer given the
--- same variables in the same order continues exactly after set_state.
+-- values (tensors) per variable in build order, as plain numbers and
+-- tensors (the same layout the optimizers kept before their step state
+-- became variables, so checkpoint files written then still load). A new
+-- optimizer given the same variables in the same order continues exactly
+-- after set_state.
 function Optimizer:get_state()
-  local state = { iterations = self.iterations, slots = {} }
+  local state = { iterations = self.iterations:item(), slots = {} }
   self:_save_extra(state)
   local names = self:get_slot_names()
   for k, v in ipairs(self._built) do
@@ -317,7 +440,7 @@ function Optimizer:_restore_slots(k, entry)
       if t == nil then
         raise("InvalidArgument", ("%s.set_state: the state of variable %d ('%s') has no slot '%s'"):format(self.name, k, v.name, sp.name))
       end
-      slots[pos]:_assign_raw(t)
+      slots[pos]:assign(t)
     end
   end
 end
@@ -326,7 +449,11 @@ function Optimizer:set_state(state)
   if type(state) ~= "table" or type(state.iterations) ~= "number" or type(state.slots) ~= "table" then
     raise("InvalidArgument", ("%s.set_state: expected a table from get_state()"):format(self.name))
   end
-  self.iterations = math.tointeger(state.iterations) or state.iterations
+  local it = math.tointeger(state.iterations)
+  if not it or it < 0 then
+    raise("InvalidArgument", ("%s.set_state: iterations must be a non-negative integer, got %s"):format(self.name, tostring(state.iterations)))
+  end
+  self.iterations:assign(it)
   self:_load_extra(state)
   self._pending = {}
   for k, entry in ipairs(state.slots) do
@@ -373,30 +500,42 @@ define("SGD", "sgd", { "learning_rate", "momentum", "nesterov" },
 define("RMSprop", "rmsprop", { "learning_rate", "rho", "momentum", "epsilon", "centered" },
   { learning_rate = 0.001, rho = 0.9, momentum = 0.0, epsilon = 1e-7, centered = false })
 
+-- Rules whose coefficients depend on the step read `iterations`.
+local function step_inputs(self, args, at)
+  args[at] = self.iterations
+  return at + 1
+end
+
 define("Adam", "adam", { "learning_rate", "beta_1", "beta_2", "epsilon", "amsgrad" },
-  { learning_rate = 0.001, beta_1 = 0.9, beta_2 = 0.999, epsilon = 1e-7, amsgrad = false })
+  { learning_rate = 0.001, beta_1 = 0.9, beta_2 = 0.999, epsilon = 1e-7, amsgrad = false },
+  { _state_inputs = step_inputs })
 
 define("AdamW", "adam", { "learning_rate", "weight_decay", "beta_1", "beta_2", "epsilon", "amsgrad" },
-  { learning_rate = 0.001, weight_decay = 0.004, beta_1 = 0.9, beta_2 = 0.999, epsilon = 1e-7, amsgrad = false })
+  { learning_rate = 0.001, weight_decay = 0.004, beta_1 = 0.9, beta_2 = 0.999, epsilon = 1e-7, amsgrad = false },
+  { _state_inputs = step_inputs })
 
 -- Nadam's momentum schedule mu_t = beta_1 * (1 - 0.5 * 0.96^(schedule_decay * t))
 -- (tf.keras 2 and PyTorch: schedule_decay = 0.004; Keras 3 uses 0.96^t:
--- schedule_decay = 1). The running product of mu is optimizer state.
+-- schedule_decay = 1). The running product of mu is a float64 variable,
+-- advanced once per step by the nadam_advance op.
 local Nadam = define("Nadam", "nadam", { "learning_rate", "beta_1", "beta_2", "epsilon" },
   { learning_rate = 0.001, beta_1 = 0.9, beta_2 = 0.999, epsilon = 1e-7, schedule_decay = 0.004 })
-local function nadam_mu(self, t) return self.beta_1 * (1 - 0.5 * 0.96 ^ (self.schedule_decay * t)) end
-function Nadam:_prepare(hp)
-  local t = hp.step
-  hp.mu_t = nadam_mu(self, t)
-  hp.mu_next = nadam_mu(self, t + 1)
-  hp.mu_product = (self._mu_product or 1.0) * hp.mu_t
+function Nadam:_init_state()
+  self._mu_product = core.Variable(1.0, false, self.name .. "/mu_product", "float64")
 end
-function Nadam:_commit() self._mu_product = self._hp.mu_product end
-function Nadam:_save_extra(state) state.mu_product = self._mu_product or 1.0 end
-function Nadam:_load_extra(state) self._mu_product = state.mu_product or 1.0 end
+function Nadam:_state_inputs(args, at)
+  args[at], args[at + 1] = self.iterations, self._mu_product
+  return at + 2
+end
+function Nadam:_advance()
+  ops.nadam_advance(self._mu_product, self.iterations, self.beta_1, self.schedule_decay)
+end
+function Nadam:_save_extra(state) state.mu_product = self._mu_product:item() end
+function Nadam:_load_extra(state) self._mu_product:assign(state.mu_product or 1.0) end
 
 define("Adamax", "adamax", { "learning_rate", "beta_1", "beta_2", "epsilon" },
-  { learning_rate = 0.001, beta_1 = 0.9, beta_2 = 0.999, epsilon = 1e-7 })
+  { learning_rate = 0.001, beta_1 = 0.9, beta_2 = 0.999, epsilon = 1e-7 },
+  { _state_inputs = step_inputs })
 
 define("Adagrad", "adagrad", { "learning_rate", "initial_accumulator_value", "epsilon" },
   { learning_rate = 0.001, initial_accumulator_value = 0.1, epsilon = 1e-7 },

@@ -4,19 +4,53 @@
 --   lr(step)              -- a Lua number; step: number, or a scalar tensor/variable
 --   lr:get_config()       -- ExponentialDecay.from_config(cfg) == ExponentialDecay(cfg)
 --
--- An optimizer calls its schedule with its iterations count (the number of
--- steps already applied) before each step; a plain Lua function of the step
--- works the same. Computed in double precision on the Lua side: a schedule
--- is a handful of scalar operations per step.
+-- An optimizer calls its schedule with its `iterations` variable (the
+-- number of steps already applied) before each step: given a tensor or
+-- variable, a schedule computes with float64 ops and returns a scalar
+-- tensor, so a traced step evaluates it from the variable instead of
+-- freezing a number. Given a Lua number it computes in Lua (double
+-- precision, the same formulas) and returns a number.
 local class = require("tlua.class")
+local core = require("tlua.core")
 
 local M = {}
 
-local function raise(kind, msg) require("tlua.core").raise(kind, msg) end
+local function raise(kind, msg) core.raise(kind, msg) end
 
-local function step_number(step)
-  if type(step) == "number" then return step end
-  if type(step) == "userdata" then return step:item() end
+-- The same formulas over Lua numbers or float64 tensors: each schedule
+-- computes with these instead of math.* and if/else.
+local num = {
+  floor = math.floor, ceil = math.ceil, min = math.min, cos = math.cos, log = math.log,
+  where = function(c, a, b) if c then return a end return b end,
+  le = function(a, b) return a <= b end, lt = function(a, b) return a < b end,
+  eq = function(a, b) return a == b end,
+}
+local ten
+local function tensor_math()
+  if ten then return ten end
+  local ops = core.ops
+  local function f64(x) return type(x) == "number" and core.constant(x, "float64") or x end
+  ten = {
+    floor = ops.floor, ceil = ops.ceil, cos = ops.cos, log = ops.log,
+    min = function(a, b) return ops.minimum(f64(a), f64(b)) end,
+    where = function(c, a, b) return ops.where(c, f64(a), f64(b)) end,
+    le = function(a, b) return ops.less_equal(f64(a), f64(b)) end,
+    lt = function(a, b) return ops.less(f64(a), f64(b)) end,
+    eq = function(a, b) return ops.equal(f64(a), f64(b)) end,
+  }
+  return ten
+end
+
+-- step -> (step as a number or a float64 tensor, the math to use).
+local function step_value(step)
+  if type(step) == "number" then return step, num end
+  if core.is_tensor(step) then
+    if core.is_variable(step) then step = step:read_value() end
+    if step.ndim ~= 0 then
+      raise("InvalidArgument", ("learning-rate schedule: step must be a scalar, got shape %s"):format(tostring(step.shape)))
+    end
+    return core.ops.cast(step, "float64"), tensor_math()
+  end
   raise("InvalidArgument", ("learning-rate schedule: step must be a number or a scalar tensor, got %s"):format(type(step)))
 end
 
@@ -36,7 +70,10 @@ local function define(name, spec, compute)
     for k, v in pairs(cfg) do self[k] = v end
     if self.validate then self:validate() end
   end
-  function cls:__call(step) return compute(self, step_number(step)) end
+  function cls:__call(step)
+    local x, m = step_value(step)
+    return compute(self, x, m)
+  end
   function cls:get_config()
     local cfg = {}
     for k in pairs(spec.defaults) do cfg[k] = self[k] end
@@ -52,9 +89,9 @@ define("ExponentialDecay", {
   positional = { "initial_learning_rate", "decay_steps", "decay_rate", "staircase" },
   required = { "initial_learning_rate", "decay_steps", "decay_rate" },
   defaults = { staircase = false }, optional = { "name" },
-}, function(self, step)
+}, function(self, step, m)
   local p = step / self.decay_steps
-  if self.staircase then p = math.floor(p) end
+  if self.staircase then p = m.floor(p) end
   return self.initial_learning_rate * self.decay_rate ^ p
 end)
 
@@ -62,12 +99,11 @@ end)
 local Piecewise = define("PiecewiseConstantDecay", {
   positional = { "boundaries", "values" }, required = { "boundaries", "values" },
   defaults = {}, optional = { "name" },
-}, function(self, step)
+}, function(self, step, m)
   local b, v = self.boundaries, self.values
-  for i = 1, #b do
-    if step <= b[i] then return v[i] end
-  end
-  return v[#v]
+  local out = v[#v]
+  for i = #b, 1, -1 do out = m.where(m.le(step, b[i]), v[i], out) end
+  return out
 end)
 function Piecewise:validate()
   if #self.values ~= #self.boundaries + 1 then
@@ -80,26 +116,26 @@ define("PolynomialDecay", {
   positional = { "initial_learning_rate", "decay_steps", "end_learning_rate", "power", "cycle" },
   required = { "initial_learning_rate", "decay_steps" },
   defaults = { end_learning_rate = 0.0001, power = 1.0, cycle = false }, optional = { "name" },
-}, function(self, step)
+}, function(self, step, m)
   local decay_steps = self.decay_steps
   if self.cycle then
-    local mult = step == 0 and 1 or math.ceil(step / decay_steps)
-    decay_steps = decay_steps * mult
+    local mult = m.where(m.eq(step, 0), 1, m.ceil(step / decay_steps))
+    decay_steps = mult * decay_steps
   else
-    step = math.min(step, decay_steps)
+    step = m.min(step, decay_steps)
   end
   local p = step / decay_steps
-  return (self.initial_learning_rate - self.end_learning_rate) * (1 - p) ^ self.power + self.end_learning_rate
+  return (1 - p) ^ self.power * (self.initial_learning_rate - self.end_learning_rate) + self.end_learning_rate
 end)
 
 define("InverseTimeDecay", {
   positional = { "initial_learning_rate", "decay_steps", "decay_rate", "staircase" },
   required = { "initial_learning_rate", "decay_steps", "decay_rate" },
   defaults = { staircase = false }, optional = { "name" },
-}, function(self, step)
+}, function(self, step, m)
   local p = step / self.decay_steps
-  if self.staircase then p = math.floor(p) end
-  return self.initial_learning_rate / (1 + self.decay_rate * p)
+  if self.staircase then p = m.floor(p) end
+  return self.initial_learning_rate / (p * self.decay_rate + 1)
 end)
 
 -- Cosine decay with optional linear warmup (TF 2.13 / Keras 3): from
@@ -109,40 +145,39 @@ define("CosineDecay", {
   positional = { "initial_learning_rate", "decay_steps", "alpha" },
   required = { "initial_learning_rate", "decay_steps" },
   defaults = { alpha = 0.0, warmup_steps = 0 }, optional = { "name", "warmup_target" },
-}, function(self, step)
-  local function decayed(s, from)
-    local frac = s / self.decay_steps
-    local cosine = 0.5 * (1 + math.cos(math.pi * frac))
-    return from * ((1 - self.alpha) * cosine + self.alpha)
+}, function(self, step, m)
+  local function decayed(st, from)
+    local frac = st / self.decay_steps
+    local cosine = (m.cos(frac * math.pi) + 1) * 0.5
+    return ((1 - self.alpha) * cosine + self.alpha) * from
   end
   if self.warmup_target == nil then
-    return decayed(math.min(step, self.decay_steps), self.initial_learning_rate)
+    return decayed(m.min(step, self.decay_steps), self.initial_learning_rate)
   end
-  step = math.min(step, self.decay_steps + self.warmup_steps)
-  if step < self.warmup_steps then
-    local frac = step / self.warmup_steps
-    return (self.warmup_target - self.initial_learning_rate) * frac + self.initial_learning_rate
-  end
-  return decayed(step - self.warmup_steps, self.warmup_target)
+  step = m.min(step, self.decay_steps + self.warmup_steps)
+  local warm = self.warmup_steps > 0
+    and (step / self.warmup_steps) * (self.warmup_target - self.initial_learning_rate) + self.initial_learning_rate
+    or self.initial_learning_rate
+  return m.where(m.lt(step, self.warmup_steps), warm, decayed(step - self.warmup_steps, self.warmup_target))
 end)
 
 define("CosineDecayRestarts", {
   positional = { "initial_learning_rate", "first_decay_steps", "t_mul", "m_mul", "alpha" },
   required = { "initial_learning_rate", "first_decay_steps" },
   defaults = { t_mul = 2.0, m_mul = 1.0, alpha = 0.0 }, optional = { "name" },
-}, function(self, step)
+}, function(self, step, m)
   local frac = step / self.first_decay_steps
   local t_mul, i_restart = self.t_mul, nil
   if t_mul == 1.0 then
-    i_restart = math.floor(frac)
+    i_restart = m.floor(frac)
     frac = frac - i_restart
   else
-    i_restart = math.floor(math.log(1 - frac * (1 - t_mul)) / math.log(t_mul))
+    i_restart = m.floor(m.log(1 - frac * (1 - t_mul)) / math.log(t_mul))
     local sum_r = (1 - t_mul ^ i_restart) / (1 - t_mul)
     frac = (frac - sum_r) / t_mul ^ i_restart
   end
-  local cosine = 0.5 * self.m_mul ^ i_restart * (1 + math.cos(math.pi * frac))
-  return self.initial_learning_rate * ((1 - self.alpha) * cosine + self.alpha)
+  local cosine = (m.cos(frac * math.pi) + 1) * (self.m_mul ^ i_restart * 0.5)
+  return ((1 - self.alpha) * cosine + self.alpha) * self.initial_learning_rate
 end)
 
 -- serialize(schedule) -> {class_name=, config=}; deserialize inverts it.

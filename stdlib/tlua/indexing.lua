@@ -198,7 +198,14 @@ local function value_as(v, value, what)
     end
     return value
   end
-  return core.constant_on(value, dt, v.device) -- beside the variable, whatever the scope
+  local ok, t = pcall(core.constant_on, value, dt, v.device) -- beside the variable, whatever the scope
+  if not ok then
+    -- name the write, not the conversion inside it
+    local msg = tostring(type(t) == "table" and t.message or t):gsub("^.-constant: ", "")
+    raise("InvalidArgument", ("%s: variable '%s' %s[%s]: the value cannot become a tensor: %s")
+      :format(what, v.name, dt.name, table.concat(v.shape:as_list(), ","), msg))
+  end
+  return t
 end
 M.value_as = value_as
 

@@ -1,7 +1,8 @@
 -- tlua.variable: tf.Variable's Lua side.
 --
 --   local v = tf.Variable({1, 2, 3}, {name = "w", trainable = true, dtype = tf.float32})
---   v:assign(x); v:assign_add(d); v:assign_sub(d)
+--   v:assign(x); v:assign_add(d); v:assign_sub(d)   (d: the variable's shape)
+--   v:scatter_update(indices, updates)   (and _add _sub _mul _div _min _max: rows)
 --   v:scatter_nd_update(indices, updates)   (and scatter_nd_add / scatter_nd_sub)
 --   v[{0, "1:"}] = x; v["::2"] = 0; v[1] = {4, 5}
 --   v.name, v.trainable, v.shape, v.dtype, v:value(), v:read_value()
@@ -10,6 +11,8 @@
 -- variable (v:value(), v[0], v + 1) never changes after a later assign.
 -- Lua values given to assign* convert to the variable's dtype; tensors must
 -- already have it (tf.cast), and shapes must match exactly, as in TensorFlow.
+-- Reads and writes are ops (read_variable, assign, assign_add, scatter_*;
+-- src/ops/state.c), never a side channel.
 local core = require("tlua.core")
 local indexing = require("tlua.indexing")
 
@@ -23,14 +26,6 @@ local known_options = {
   trainable = true, name = true, dtype = true, initial_value = true,
   validate_shape = true, shape = true,
 }
-
-local function check_shape(v, x, what)
-  local a, b = v.shape, x.shape
-  if a ~= b then
-    raise("InvalidArgument", ("%s: variable '%s' has shape %s but the value has shape %s"):format(
-      what, v.name, tostring(a), tostring(b)))
-  end
-end
 
 local function new_variable(initial, opts, ...)
   if select("#", ...) > 0 then
@@ -68,32 +63,52 @@ function M.install(tf)
   -- variables (whose method table is looked up before the value's fields).
   Tensor.shape, Variable.shape = nil, nil
 
-  function Variable.assign(v, value)
-    local x = value_as(v, value, "assign")
-    check_shape(v, x, "assign")
-    return v:_assign_raw(x)
-  end
-
-  local function updater(op, what)
-    return function(v, delta)
-      local x = value_as(v, delta, what)
-      local cur = v:value()
-      if x.shape ~= cur.shape then
-        local ok, b = pcall(ops.broadcast_to, x, cur.shape)
-        if not ok then
-          raise("InvalidArgument", ("%s: variable '%s' has shape %s; the value's shape %s does not broadcast to it")
-            :format(what, v.name, tostring(cur.shape), tostring(x.shape)))
-        end
-        x = b
-      end
-      -- The whole tensor is one scatter row (indices of shape [1,0]): one
-      -- typed add/sub over the elements, for every dtype.
-      return v:_assign_raw(ops[op](cur, core.constant({ {} }, "int32"), ops.expand_dims(x, 0)))
+  -- Every write is one op on the variable (ops/state.c), so an observer of
+  -- op calls (a tape, a tracer) sees it. Lua values convert to the
+  -- variable's dtype; tensors must have it (tf.cast); the value must have
+  -- the variable's shape exactly, as in TensorFlow (no broadcasting).
+  local function check_dtype(v, value, what)
+    if core.is_tensor(value) and value.dtype ~= v.dtype then
+      raise("InvalidArgument", ("%s: cannot assign a %s value to variable '%s' of dtype %s (use tf.cast)")
+        :format(what, value.dtype.name, v.name, v.dtype.name))
     end
   end
-  Variable.assign_add = updater("tensor_scatter_nd_add", "assign_add")
-  Variable.assign_sub = updater("tensor_scatter_nd_sub", "assign_sub")
 
+  function Variable.assign(v, value)
+    check_dtype(v, value, "assign")
+    return v:_assign_raw(value)
+  end
+
+  local function updater(op)
+    local f = ops[op]
+    return function(v, delta)
+      check_dtype(v, delta, op)
+      f(v, delta)
+      return v
+    end
+  end
+  Variable.assign_add = updater("assign_add")
+  Variable.assign_sub = updater("assign_sub")
+
+  -- v:scatter_add(indices, updates) or v:scatter_add({indices=, values=})
+  -- (tf.IndexedSlices' fields): rows of the first axis, as tf.Variable's.
+  local function row_scatter(op)
+    local f = ops[op]
+    return function(v, indices, updates)
+      if updates == nil and type(indices) == "table" and getmetatable(indices) == nil and indices.indices ~= nil then
+        indices, updates = indices.indices, indices.values
+      end
+      check_dtype(v, updates, op)
+      f(v, indices, updates)
+      return v
+    end
+  end
+  for _, op in ipairs({ "scatter_update", "scatter_add", "scatter_sub", "scatter_mul", "scatter_div",
+                        "scatter_min", "scatter_max" }) do
+    Variable[op] = row_scatter(op)
+  end
+
+  -- The n-dimensional scatters compose the functional op with assign.
   local function scatter(op, what)
     return function(v, indices, updates)
       local u = value_as(v, updates, what)

@@ -148,10 +148,10 @@ describe("tf.train.Checkpoint", function()
       local w3, b3, step3 = problem()
       local opt3 = K[o[1]](o[2])
       tf.train.Checkpoint({ optimizer = opt3, model = { w = w3, b = b3 } }):read(path)
-      assert.are.equal(5, opt3.iterations)
+      assert.are.equal(5, opt3.iterations:item())
       assert.are.same(w2:totable(), w3:totable())
       for _ = 1, 5 do step3(opt3) end
-      assert.are.equal(10, opt3.iterations)
+      assert.are.equal(10, opt3.iterations:item())
       assert.are.same(w1:totable(), w3:totable())
       assert.are.same(b1:totable(), b3:totable())
     end)
@@ -175,7 +175,7 @@ describe("tf.train.Checkpoint", function()
         opt:apply_gradients(tape:gradient(loss, { w }), { w })
       end
       if mode == "save" then ckpt:save(where .. "/run") end
-      io.write(string.format("%d %d %.9g %.9g\n", opt.iterations, ckpt.save_counter, w:value()[0][0]:item(), w:value()[1][0]:item()))
+      io.write(string.format("%d %d %.9g %.9g\n", opt.iterations:item(), ckpt.save_counter, w:value()[0][0]:item(), w:value()[1][0]:item()))
     ]])
     local function run(args)
       local h = io.popen(tlua .. " " .. script .. " " .. args .. " 2>&1")
@@ -282,5 +282,41 @@ describe("tf.train.Checkpoint", function()
     helpers.assert_error("NotFound", { "cannot" }, function()
       tf.train.Checkpoint({ v = tf.Variable(1.0) }):write("/proc/no/such/dir/file")
     end)
+  end)
+end)
+
+-- tests/spec/fixtures/optimizers_v0.ckpt was written by the pre-issue-7
+-- binary (Lua-number step state, the fused optim.apply binding), with
+-- make_optimizer_checkpoint.lua; the expected values are that run's own.
+describe("checkpoints written before the step state became variables", function()
+  local src = os.getenv("TLUA_SOURCE_DIR") or "."
+  local fixtures = src .. "/tests/spec/fixtures"
+  local F = dofile(fixtures .. "/optimizer_fixture_common.lua")
+  local expected = dofile(fixtures .. "/optimizers_v0_expected.lua")
+
+  it("load and continue to the old code's numbers exactly", function()
+    local run = F.build(tf, tf.keras)
+    tf.train.Checkpoint(run.tracked):read(fixtures .. "/optimizers_v0.ckpt")
+    assert.are.same(expected.at_save, F.values(run))
+    for _, name in ipairs({ "nadam", "adam", "sgd" }) do
+      local it = run.opts[name].iterations
+      assert.is_true(tf.is_variable(it))
+      assert.are.equal(tf.int64, it.dtype)
+      assert.are.equal(F.SAVED_STEP, it:item())
+    end
+    for t = F.SAVED_STEP + 1, F.SAVED_STEP + F.MORE_STEPS do F.step(tf, run, t) end
+    assert.are.same(expected.continued, F.values(run))
+  end)
+
+  it("are written the same way today (the file is byte-identical)", function()
+    local out = dir .. "_fixture"
+    os.execute("mkdir -p '" .. out .. "'")
+    local cmd = ("%q %q %q"):format(os.getenv("TLUA") or "tlua", fixtures .. "/make_optimizer_checkpoint.lua", out)
+    assert(os.execute(cmd .. " >/dev/null"), "the fixture script failed")
+    assert.are.equal(read(fixtures .. "/optimizers_v0.ckpt"), read(out .. "/optimizers_v0.ckpt"))
+    assert.are.same(expected, dofile(out .. "/optimizers_v0_expected.lua"))
+    os.remove(out .. "/optimizers_v0.ckpt")
+    os.remove(out .. "/optimizers_v0_expected.lua")
+    os.remove(out)
   end)
 end)

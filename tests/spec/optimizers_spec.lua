@@ -375,10 +375,10 @@ describe("keras.optimizers API", function()
   it("counts iterations and accepts {grad, var} pairs", function()
     local opt = K.SGD(0.5)
     local v = tf.Variable({ 1.0, 2.0 })
-    assert.are.equal(0, opt.iterations)
+    assert.are.equal(0, opt.iterations:item())
     opt:apply_gradients({ { tf.constant({ 1.0, 1.0 }), v } })
     opt:apply_gradients({ tf.constant({ 1.0, -1.0 }) }, { v })
-    assert.are.equal(2, opt.iterations)
+    assert.are.equal(2, opt.iterations:item())
     helpers.assert_close(v, { 0.0, 2.0 })
   end)
 
@@ -398,7 +398,7 @@ describe("keras.optimizers API", function()
     assert.truthy(written[1]:find("Gradients do not exist for variables lonely", 1, true))
     helpers.assert_close(a, { -1.0 })
     helpers.assert_close(b, { 5.0 })
-    assert.are.equal(2, opt.iterations)
+    assert.are.equal(2, opt.iterations:item())
     -- only the variables that got a gradient have slots
     local m = K.Adam()
     io.stderr = { write = function() end }
@@ -463,7 +463,7 @@ describe("keras.optimizers API", function()
     local loss = opt:minimize(function() return tf.tensordot(w, w, 1) end, { w })
     helpers.assert_close(loss, 5.0)
     helpers.assert_close(w, { 0.5, -1.0 })
-    assert.are.equal(1, opt.iterations)
+    assert.are.equal(1, opt.iterations:item())
     -- with a tape and a loss tensor
     local tape = tf.GradientTape()
     local l2 = tf.tensordot(w, w, 1) -- sum of squares
@@ -485,7 +485,7 @@ describe("keras.optimizers state", function()
       local state = first:get_state()
       local second = K[n](opts)
       second:set_state(state)
-      assert.are.equal(5, second.iterations)
+      assert.are.equal(5, second.iterations:item())
       -- the saved tensors are snapshots: more steps of `first` do not change them
       local before = state.slots[1][second:get_slot_names()[1]]:totable()
       first:apply_gradients(grads_for(vars, 6, tf.float32), vars)
@@ -524,7 +524,7 @@ describe("keras.optimizers fused updates", function()
   it("update in place without allocating", function()
     local vars, grads = {}, {}
     for i = 1, 3 do
-      vars[i] = tf.Variable(core.optim.full_like(tf.constant({ { 1.0, 2.0 }, { 3.0, 4.0 } }), 0.5))
+      vars[i] = tf.Variable(tf.fill({ 2, 2 }, 0.5))
       grads[i] = tf.constant({ { 0.1, 0.2 }, { 0.3, 0.4 } })
     end
     for _, name in ipairs({ "Nadam", "Adam", "SGD", "RMSprop", "Ftrl", "Lion" }) do
@@ -539,19 +539,26 @@ describe("keras.optimizers fused updates", function()
     end
   end)
 
-  it("match the functional raw ops", function()
+  it("are one op per variable: the raw apply_adam op gives the optimizer's values", function()
     local v = tf.Variable({ 1.0, -2.0, 3.0 })
     local opt = K.Adam{ learning_rate = 0.1, amsgrad = true }
     local g = tf.constant({ 0.5, -1.0, 2.0 })
-    local zeros = core.optim.full_like(g, 0)
-    local w, m, s, vh = tf.raw_ops.apply_adam(v:value(), g, { zeros, zeros, zeros }, { learning_rate = 0.1, amsgrad = true })
+    local w = tf.Variable({ 1.0, -2.0, 3.0 })
+    local m, s, vh = tf.Variable(tf.zeros({ 3 })), tf.Variable(tf.zeros({ 3 })), tf.Variable(tf.zeros({ 3 }))
+    local it = tf.Variable(0, { dtype = tf.int64 })
+    local lr = tf.constant(0.1, tf.float64)
+    tf.raw_ops.apply_adam(w, g, lr, it, nil, { m, s, vh }, { amsgrad = true })
     opt:apply_gradients({ g }, { v })
     assert.are.same(v:totable(), w:totable())
     assert.are.same(opt:get_slot(v, "m"):totable(), m:totable())
     assert.are.same(opt:get_slot(v, "v"):totable(), s:totable())
     assert.are.same(opt:get_slot(v, "vhat"):totable(), vh:totable())
-    helpers.assert_error("InvalidArgument", { "apply_adam", "expected 2 slot tensor(s) (m, v)" },
-      tf.raw_ops.apply_adam, v:value(), g, { zeros })
+    helpers.assert_error("InvalidArgument", { "apply_adam", "expected 2 slot variable(s) (m, v)" },
+      tf.raw_ops.apply_adam, w, g, lr, it, nil, { m })
+    helpers.assert_error("InvalidArgument", { "apply_adam", "input 'var' must be a tf.Variable" },
+      tf.raw_ops.apply_adam, w:value(), g, lr, it, nil, { m, s })
+    helpers.assert_error("InvalidArgument", { "apply_adam", "learning_rate must be a float scalar" },
+      tf.raw_ops.apply_adam, w, g, tf.constant({ 0.1, 0.1 }), it, nil, { m, s })
   end)
 
   it("are fast for an MLP (784-256-128-10) with Nadam", function()
@@ -591,7 +598,7 @@ describe("keras.optimizers errors", function()
     helpers.assert_error("InvalidArgument", { "apply_gradients", "'b'", "float32[3]", "float32[2]" },
       opt.apply_gradients, opt, { tf.constant({ { 1.0, 1.0, 1.0 } }), tf.constant({ 1.0, 2.0, 3.0 }) }, { a, b })
     helpers.assert_close(a, { { 1.0, 2.0, 3.0 } })
-    assert.are.equal(0, opt.iterations)
+    assert.are.equal(0, opt.iterations:item())
     helpers.assert_error("InvalidArgument", { "float64[2]", "float32[2]" },
       opt.apply_gradients, opt, { tf.constant({ 1.0, 2.0 }, tf.float64) }, { b })
     helpers.assert_error("InvalidArgument", { "not a tf.Variable" }, opt.apply_gradients, opt, { tf.constant({ 1.0 }) }, { tf.constant({ 1.0 }) })
@@ -661,6 +668,137 @@ describe("keras.optimizers.schedules", function()
       assert.are.same(s:get_config(), S.deserialize(S.serialize(s)):get_config())
     end
     helpers.assert_error("InvalidArgument", { "ExponentialDecay", "'decay_rate' is required" }, S.ExponentialDecay, 0.1, 10)
+  end)
+end)
+
+describe("schedules evaluated by ops", function()
+  -- Given a tensor or variable step a schedule computes with float64 ops
+  -- (what a traced step records); the numbers equal the Lua formulas'.
+  it("give the Lua-number results as float64 tensors", function()
+    local all = { S.ExponentialDecay(0.1, 10, 0.5), S.ExponentialDecay(0.1, 10, 0.5, true),
+                  S.PiecewiseConstantDecay({ 4, 9 }, { 1.0, 0.5, 0.1 }), S.PolynomialDecay(0.1, 10, 0.01, { power = 2 }),
+                  S.PolynomialDecay{ initial_learning_rate = 0.1, decay_steps = 7, cycle = true },
+                  S.InverseTimeDecay(0.1, 10, 0.5, true), S.CosineDecay(0.1, 20, 0.1),
+                  S.CosineDecay{ initial_learning_rate = 0.0, decay_steps = 10, warmup_target = 0.2, warmup_steps = 5 },
+                  S.CosineDecayRestarts(1.0, 4), S.CosineDecayRestarts(1.0, 4, { t_mul = 1.0, m_mul = 0.5 }) }
+    for k, s in ipairs(all) do
+      for step = 0, 25 do
+        local want = s(step)
+        local got = s(tf.constant(step, tf.int64))
+        assert.is_true(tf.is_tensor(got))
+        assert.are.equal(tf.float64, got.dtype)
+        helpers.assert_close(got:item(), want, 1e-15, 1e-15)
+        local v = tf.Variable(step, { dtype = tf.int64 })
+        assert.are.equal(got:item(), s(v):item(), ("schedule %d at step %d"):format(k, step))
+      end
+    end
+  end)
+end)
+
+describe("a training step is ops", function()
+  local trace = tf.core.trace_ops
+  local function count(names, op)
+    local n = 0
+    for _, x in ipairs(names) do if x == op then n = n + 1 end end
+    return n
+  end
+
+  it("Nadam: one fused op per variable, the step state in variables", function()
+    local w = tf.Variable({ { 1.0, 2.0 }, { 3.0, 4.0 } }, { name = "w" })
+    local b = tf.Variable({ 0.5, -0.5 }, { name = "b" })
+    local opt = K.Nadam({ learning_rate = 0.01 })
+    assert.is_true(tf.is_variable(opt.iterations))
+    assert.are.equal(tf.int64, opt.iterations.dtype)
+    local function step()
+      local tape = tf.GradientTape()
+      local loss = tf.reduce_sum(tf.matmul(w, tf.reshape(b, { 2, 1 })))
+      opt:apply_gradients(tape:gradient(loss, { w, b }), { w, b })
+    end
+    step() -- builds the slots
+    local names = trace(step)
+    assert.are.equal(2, count(names, "apply_nadam"))
+    assert.are.equal(1, count(names, "nadam_advance"))
+    assert.are.equal(1, count(names, "assign_add"))       -- iterations
+    assert.are.equal(3, count(names, "read_variable"))    -- w, b, the learning rate
+    assert.are.equal("assign_add", names[#names])
+    assert.are.equal(2, opt.iterations:item())
+    -- the learning rate is a variable: changing it is an assign op
+    opt.learning_rate = 0.5
+    names = trace(step)
+    assert.are.equal(1, count(names, "assign"))
+    assert.are.equal(0.5, opt:current_learning_rate())
+  end)
+
+  it("every optimizer updates through its apply op only", function()
+    for _, n in ipairs({ "SGD", "RMSprop", "Adam", "AdamW", "Adamax", "Adagrad", "Adadelta", "Ftrl", "Lion" }) do
+      local v = tf.Variable({ 1.0, -1.0 })
+      local opt = K[n]()
+      opt:apply_gradients({ tf.constant({ 0.5, 0.5 }) }, { v })
+      local names = trace(function() opt:apply_gradients({ tf.constant({ 0.5, 0.5 }) }, { v }) end)
+      assert.are.equal(1, count(names, "apply_" .. getmetatable(opt).rule), n)
+      assert.are.equal(1, count(names, "assign_add"), n)
+    end
+  end)
+
+  it("a schedule is evaluated by ops from iterations", function()
+    local v = tf.Variable({ 1.0 })
+    local opt = K.SGD(S.ExponentialDecay(1.0, 1, 0.5))
+    local names = trace(function() opt:apply_gradients({ tf.constant({ 1.0 }) }, { v }) end)
+    assert.are.equal(1, count(names, "pow"))
+    assert.are.equal(1, count(names, "apply_sgd"))
+    helpers.assert_close(v, { 0.0 })    -- lr 1 at step 0
+    opt:apply_gradients({ tf.constant({ 1.0 }) }, { v })
+    helpers.assert_close(v, { -0.5 })   -- lr 0.5 at step 1
+    -- a Lua function of the step gets the step as a float64 tensor
+    local f = K.SGD(function(step) return 0.1 / (step + 1) end)
+    local u = tf.Variable({ 0.0 })
+    for _ = 1, 2 do f:apply_gradients({ tf.constant({ 1.0 }) }, { u }) end
+    helpers.assert_close(u, { -0.1 - 0.05 })
+  end)
+
+  it("global_clipnorm is an op over the step's gradients", function()
+    local a, b = tf.Variable({ 0.0, 0.0 }), tf.Variable({ 0.0 })
+    local opt = K.SGD({ learning_rate = 1.0, global_clipnorm = 1.0 })
+    local names = trace(function() opt:apply_gradients({ tf.constant({ 3.0, 0.0 }), tf.constant({ 4.0 }) }, { a, b }) end)
+    assert.are.equal(1, count(names, "clip_scale"))
+    helpers.assert_close(a, { -0.6, 0.0 })
+    helpers.assert_close(b, { -0.8 })
+  end)
+end)
+
+describe("apply_gradients pairs gradients with variables", function()
+  it("rejects more gradients than variables, and counted lists of another length", function()
+    local a, b = tf.Variable({ 1.0 }, { name = "a" }), tf.Variable({ 2.0 }, { name = "b" })
+    local opt = K.SGD(1.0)
+    helpers.assert_error("InvalidArgument", { "SGD.apply_gradients: 3 gradients for 2 variables" },
+      opt.apply_gradients, opt, { tf.constant({ 1.0 }), tf.constant({ 1.0 }), tf.constant({ 1.0 }) }, { a, b })
+    helpers.assert_error("InvalidArgument", { "1 gradients for 2 variables" },
+      opt.apply_gradients, opt, table.pack(tf.constant({ 1.0 })), { a, b })
+    helpers.assert_error("InvalidArgument", { "3 gradients for 2 variables" }, -- a hole does not hide the extra one
+      opt.apply_gradients, opt, { tf.constant({ 1.0 }), nil, tf.constant({ 1.0 }) }, { a, b })
+    helpers.assert_close(a, { 1.0 })
+    helpers.assert_close(b, { 2.0 })
+    assert.are.equal(0, opt.iterations:item())
+  end)
+
+  it("skips None gradients as Keras does, counted lists included", function()
+    local a, b = tf.Variable({ 1.0 }, { name = "a" }), tf.Variable({ 2.0 }, { name = "lonely_b" })
+    local opt = K.SGD(1.0)
+    local saved = io.stderr
+    local written = {}
+    io.stderr = { write = function(_, s) written[#written + 1] = s end }
+    local ok, err = pcall(function()
+      opt:apply_gradients(table.pack(nil, tf.constant({ 1.0 })), { a, b })
+      local tape = tf.GradientTape()
+      local y = a * 3 -- b is unconnected: tape:gradient gives {g, nil} with n = 2
+      opt:apply_gradients(tape:gradient(y, { a, b }), { a, b })
+    end)
+    io.stderr = saved
+    assert(ok, tostring(err))
+    helpers.assert_close(a, { -2.0 })
+    helpers.assert_close(b, { 1.0 })
+    assert.are.equal(2, #written) -- one warning per variable: a, then lonely_b
+    assert.are.equal(2, opt.iterations:item())
   end)
 end)
 

@@ -68,7 +68,7 @@ describe("assign", function()
     same(v, { 1.5, 2.25 })
     v:assign_sub(tf.constant({ 0.5, 0.25 }))
     same(v, { 1, 2 })
-    v:assign_add(10) -- a scalar broadcasts over the variable
+    v:assign_add({ 10, 10 })
     same(v, { 11, 12 })
     local n = tf.Variable(0)
     for _ = 1, 5 do n:assign_add(1) end
@@ -103,14 +103,23 @@ describe("assign", function()
 
   it("reports wrong shapes and dtypes", function()
     local v = tf.Variable({ 1.0, 2.0 }, { name = "v" })
-    assert_error("InvalidArgument", { "assign", "variable 'v' has shape (2,) but the value has shape (3,)" },
+    -- the assign op names itself, the variable and both shapes
+    assert_error("InvalidArgument", { "assign: variable 'v' float32[2]", "float32[3]", "shapes must be equal" },
       function() v:assign({ 1, 2, 3 }) end)
     assert_error("InvalidArgument", { "cannot assign a int32 value to variable 'v' of dtype float32", "tf.cast" },
       function() v:assign(tf.constant({ 1, 2 })) end)
-    assert_error("InvalidArgument", { "assign_add", "does not broadcast" }, function() v:assign_add({ 1, 2, 3 }) end)
+    assert_error("InvalidArgument", { "assign_add: variable 'v' float32[2]", "float32[3]", "shapes must be equal" },
+      function() v:assign_add({ 1, 2, 3 }) end)
+    -- as in TensorFlow, the value is not broadcast: a scalar for a vector is an error
+    assert_error("InvalidArgument", { "assign_sub: variable 'v' float32[2]", "float32[]", "shapes must be equal" },
+      function() v:assign_sub(1) end)
     assert_error("InvalidArgument", { "assign_sub", "int32" }, function() v:assign_sub(tf.constant({ 1, 2 })) end)
     local i = tf.Variable({ 1, 2 })
-    assert_error("InvalidArgument", { "non-integer number cannot become int32" }, function() i:assign({ 1.5, 2 }) end)
+    assert_error("InvalidArgument", { "assign: variable 'Variable' int32[2]", "non-integer number cannot become int32" },
+      function() i:assign({ 1.5, 2 }) end)
+    local ok, err = pcall(i.assign, i, { 1.5, 2 })
+    assert.is_false(ok)
+    assert.is_nil(tostring(err):find("constant:", 1, true)) -- the write is named, not the conversion inside it
     same(v, { 1, 2 }) -- failed assigns change nothing
   end)
 
@@ -203,5 +212,132 @@ describe("printing a variable", function()
     assert.equal("<tf.Variable 'Variable' shape=() dtype=int32, numpy=3>", tostring(tf.Variable(3)))
     assert.equal("<tf.Variable 'm' shape=(2, 2) dtype=float32, numpy=\n[[0. 0.]\n [0. 0.]]>",
       tostring(tf.Variable(tf.zeros({ 2, 2 }), { name = "m" })))
+  end)
+end)
+
+-- Every read and write is an op (src/ops/state.c), so whatever observes op
+-- calls sees it: core.trace_ops lists the depth-0 ops a function ran.
+describe("variable reads and writes are ops", function()
+  local trace = tf.core.trace_ops
+
+  it("reads run read_variable", function()
+    local v = tf.Variable({ 1.0, 2.0 })
+    assert.are.same({ "read_variable" }, (trace(function() return v:value() end)))
+    assert.are.same({ "read_variable" }, (trace(function() return v:read_value() end)))
+    assert.are.same({ "read_variable", "add" }, (trace(function() return v + 1 end)))
+    local m = tf.Variable({ { 1.0, 0.0 }, { 0.0, 1.0 } })
+    assert.are.same({ "read_variable", "read_variable", "matmul" }, (trace(function() return tf.matmul(m, m) end)))
+    -- metadata is not a read
+    assert.are.same({}, (trace(function() return v.shape, v.dtype, v.ndim end)))
+  end)
+
+  it("writes run assign, assign_add, assign_sub and scatter ops", function()
+    local v = tf.Variable({ 1.0, 2.0, 3.0 })
+    assert.are.same({ "assign" }, (trace(function() v:assign({ 4, 5, 6 }) end)))
+    assert.are.same({ "assign_add" }, (trace(function() v:assign_add({ 1, 1, 1 }) end)))
+    assert.are.same({ "assign_sub" }, (trace(function() v:assign_sub(tf.constant({ 1.0, 1.0, 1.0 })) end)))
+    assert.are.same({ "scatter_update" }, (trace(function() v:scatter_update({ 0 }, { 9.0 }) end)))
+    assert.are.same({ "scatter_max" }, (trace(function() v:scatter_max({ 1, 2 }, { 0.0, 7.0 }) end)))
+    local names = trace(function() v[0] = 3 end)
+    assert.are.equal("read_variable", names[1])
+    assert.are.equal("assign", names[#names])
+    same(v, { 3, 5, 7 })
+  end)
+
+  it("lets the tape learn of reads from the read_variable op", function()
+    local w = tf.Variable({ 1.0, 2.0 }, { name = "w" })
+    local tape = tf.GradientTape()
+    local names, y = trace(function() return tf.reduce_sum(w * w) end)
+    assert.are.same({ "read_variable", "read_variable", "multiply", "reduce_sum" }, names) -- one read per operand
+    same(tape:gradient(y, w), { 2, 4 })
+    -- two reads: their gradients add up under the variable
+    tape = tf.GradientTape()
+    y = tf.reduce_sum(w:value() * 3) + tf.reduce_sum(w[1])
+    same(tape:gradient(y, w), { 3, 4 })
+    -- a read made before the tape started is a constant to it
+    local early = w:value()
+    tape = tf.GradientTape()
+    assert.is_nil(tape:gradient(tf.reduce_sum(early * 2), w))
+    -- watch_accessed_variables=false: only explicitly watched variables
+    local u = tf.Variable({ 5.0 }, { name = "u" })
+    tape = tf.GradientTape({ watch_accessed_variables = false })
+    tape:watch(u)
+    y = tf.reduce_sum(w * u)
+    assert.is_nil(tape:gradient(y, { w, u })[1])
+    tape = tf.GradientTape({ watch_accessed_variables = false, persistent = true })
+    tape:watch(u)
+    y = tf.reduce_sum(w * u)
+    same(tape:gradient(y, u), { 3 })
+    -- a non-trainable variable is not watched by reading it
+    local frozen = tf.Variable({ 2.0 }, { trainable = false })
+    tape = tf.GradientTape()
+    assert.is_nil(tape:gradient(tf.reduce_sum(frozen * 2), frozen))
+  end)
+
+  it("writes in place when nobody holds the value, and copy otherwise", function()
+    local core = tf.core
+    local v = tf.Variable(tf.fill({ 64 }, 1.0))
+    local one, row, inc = tf.ones({ 64 }), tf.constant({ 3 }), tf.constant({ 1.0 })
+    v:assign_add(one)
+    collectgarbage()
+    local before = core.memory_stats().alloc_count
+    for _ = 1, 5 do v:assign_add(one); v:scatter_add(row, inc) end
+    assert.are.equal(before, core.memory_stats().alloc_count)
+    local held = v:value()
+    v:assign_sub(one)
+    v:scatter_mul({ 0 }, { 10.0 })
+    assert.are.equal(7, held[0]:item()) -- the read kept its value
+    assert.are.equal(12, held[3]:item())
+    assert.are.equal(60, v[0]:item())
+  end)
+end)
+
+describe("scatter_update / add / sub / mul / div / min / max", function()
+  it("update rows of the first axis as tf.Variable's do", function()
+    local v = tf.Variable({ { 1.0, 2.0 }, { 3.0, 4.0 }, { 5.0, 6.0 } })
+    v:scatter_add({ 0, 0, 2 }, { { 1.0, 1.0 }, { 10.0, 10.0 }, { -5.0, -6.0 } }) -- duplicates sum
+    same(v, { { 12, 13 }, { 3, 4 }, { 0, 0 } })
+    v:scatter_sub(tf.constant({ 1 }, tf.int64), { { 3.0, 3.0 } })
+    same(v, { { 12, 13 }, { 0, 1 }, { 0, 0 } })
+    v:scatter_mul({ 0 }, 0.5) -- a scalar update applies to every selected row
+    same(v, { { 6, 6.5 }, { 0, 1 }, { 0, 0 } })
+    v:scatter_div({ 0 }, { { 2.0, -6.5 } })
+    same(v, { { 3, -1 }, { 0, 1 }, { 0, 0 } })
+    v:scatter_min({ 0, 1 }, { { 1.0, 1.0 }, { -1.0, 5.0 } })
+    same(v, { { 1, -1 }, { -1, 1 }, { 0, 0 } })
+    v:scatter_max({ 2 }, { { 4.0, -4.0 } })
+    same(v, { { 1, -1 }, { -1, 1 }, { 4, 0 } })
+    v:scatter_update({ indices = tf.constant({ 1 }), values = tf.constant({ { 7.0, 8.0 } }) }) -- tf.IndexedSlices' fields
+    same(v, { { 1, -1 }, { 7, 8 }, { 4, 0 } })
+    v:scatter_update({ { 0, 2 } }, { { { 0.0, 0.0 }, { 9.0, 9.0 } } }) -- indices of any rank
+    same(v, { { 0, 0 }, { 7, 8 }, { 9, 9 } })
+    local i = tf.Variable({ 7, -7, 5 })
+    i:scatter_div({ 0, 1 }, { 2, 2 })
+    same(i, { 3, -3, 5 })
+  end)
+
+  it("reports bad indices, updates and dtypes, changing nothing", function()
+    local v = tf.Variable({ { 1.0, 2.0 }, { 3.0, 4.0 } }, { name = "m" })
+    assert_error("InvalidArgument", { "scatter_update: variable 'm' float32[2,2]", "indices[1] = 2 is not in [0, 2)" },
+      function() v:scatter_update({ 0, 2 }, { { 5.0, 5.0 }, { 6.0, 6.0 } }) end)
+    assert_error("InvalidArgument", { "scatter_add", "indices[0] = -1 is not in [0, 2)" },
+      function() v:scatter_add({ -1 }, { { 1.0, 1.0 } }) end)
+    assert_error("InvalidArgument", { "scatter_add", "updates float32[1,3] must have shape indices.shape + variable.shape[1:]" },
+      function() v:scatter_add({ 0 }, { { 1.0, 1.0, 1.0 } }) end)
+    assert_error("InvalidArgument", { "scatter_sub", "cannot assign a int32 value to variable 'm' of dtype float32" },
+      function() v:scatter_sub({ 0 }, tf.constant({ { 1, 1 } })) end)
+    assert_error("InvalidArgument", { "scatter_update", "indices must be int32 or int64, got float32" },
+      function() v:scatter_update(tf.constant({ 0.0 }), { { 1.0, 1.0 } }) end)
+    local i = tf.Variable({ 4, 6 })
+    assert_error("InvalidArgument", { "scatter_div", "integer division by zero" }, function() i:scatter_div({ 0, 1 }, { 2, 0 }) end)
+    same(i, { 4, 6 })
+    local b = tf.Variable({ true, false })
+    assert_error("Unimplemented", { "scatter_add is not supported for bool variables" },
+      function() b:scatter_add({ 0 }, { true }) end)
+    assert_error("InvalidArgument", { "cannot scatter into a scalar variable" },
+      function() tf.Variable(1.0):scatter_update({ 0 }, 2.0) end)
+    assert_error("InvalidArgument", { "scatter_update", "input 'var' must be a tf.Variable" },
+      function() tf.raw_ops.scatter_update(tf.constant({ 1.0 }), { 0 }, { 2.0 }) end)
+    same(v, { { 1, 2 }, { 3, 4 } })
   end)
 end)
