@@ -169,6 +169,10 @@ void tl_storage_release(tl_storage *s);
 /* Caching aligned allocator for CPU buffers (64-byte aligned). */
 void *tl_alloc(size_t nbytes);
 void tl_free(void *p, size_t nbytes);
+/* Test-only fault injection: the n-th tl_alloc call from now (counting 1)
+ * returns NULL, as if memory ran out; 0 disarms. Kernels' scratch comes
+ * from tl_alloc too, so tests reach workers' failure paths with it. */
+void tl_alloc_fail_at(int64_t n);
 typedef struct tl_memory_stats {
   int64_t live_bytes;    /* bytes held by live storages, all devices */
   int64_t device_live_bytes[TL_DEVICE_COUNT];

@@ -20,6 +20,8 @@
 extern tl_op_def tl_ops_elementwise[];
 extern tl_op_def tl_ops_unary[];
 extern tl_op_def tl_ops_reduce[];
+extern tl_op_def tl_ops_moments[];
+extern tl_op_def tl_ops_scan[];
 extern tl_op_def tl_ops_shape[];
 extern tl_op_def tl_ops_index[];
 extern tl_op_def tl_ops_linalg[];
@@ -33,7 +35,7 @@ extern tl_op_def tl_ops_random[];
 extern tl_op_def tl_ops_device[];
 
 static tl_op_def *const op_tables[] = {
-    tl_ops_elementwise, tl_ops_unary, tl_ops_reduce, tl_ops_shape, tl_ops_index,
+    tl_ops_elementwise, tl_ops_unary, tl_ops_reduce, tl_ops_moments, tl_ops_scan, tl_ops_shape, tl_ops_index,
     tl_ops_linalg,      tl_ops_norm,   tl_ops_nn,     tl_ops_create, tl_ops_sort, tl_ops_optim,
     tl_ops_debug,       tl_ops_random, tl_ops_device,
 };
