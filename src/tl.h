@@ -267,7 +267,9 @@ int64_t tl_shape_numel(int rank, const int64_t *shape);
 /* Writes e.g. "float32[32,10]" into buf (always terminated), returns buf. */
 char *tl_tensor_describe(const tl_tensor *t, char *buf, size_t n);
 char *tl_shape_format(int rank, const int64_t *shape, char *buf, size_t n);
-/* Normalises axis (negative from end) against rank; error names op. */
+/* Normalises axis (negative from end) against rank; error names op (NULL:
+ * no prefix, for shape rules, whose errors the dispatcher prefixes with the
+ * op and its operands). */
 tl_status tl_normalize_axis(const char *op, int64_t axis, int rank, int *out);
 bool tl_tensor_same_shape(const tl_tensor *a, const tl_tensor *b);
 /* A tensor as self-describing bytes ("TLT1", dtype name, shape, values;
