@@ -135,7 +135,8 @@ static double vec_norm(const double *x, int64_t n, int64_t stride, ord_kind kind
 static void norm_units(int64_t begin, int64_t end, void *ctx) {
   norm_job *j = ctx;
   int64_t m = j->rows * j->cols;
-  double *buf = malloc(sizeof(double) * (size_t)(m ? m : 1));
+  size_t bytes = sizeof(double) * (size_t)(m ? m : 1);
+  double *buf = tl_alloc(bytes);
   if (!buf) {
     __atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
     return;
@@ -172,7 +173,7 @@ static void norm_units(int64_t begin, int64_t end, void *ctx) {
     if (j->dt == TL_FLOAT32) ((float *)j->out)[b] = (float)r;
     else ((double *)j->out)[b] = r;
   }
-  free(buf);
+  tl_free(buf, bytes);
 }
 
 /* What the axis attribute of norm asks for: naxes (0: every axis, 1: a
