@@ -114,4 +114,33 @@ function M.load(family)
   return assert(loadfile(dir .. family .. ".lua"))()
 end
 
+-- Inside a describe block: one test (busted's `it`, passed in: a spec's
+-- globals are not a module's) per op of op_cases/<family>.lua that runs its
+-- cases with check_op. Returns the loaded cases.
+function M.spec(it, family)
+  local cases = M.load(family)
+  local names = {}
+  for name in pairs(cases) do names[#names + 1] = name end
+  table.sort(names)
+  for _, name in ipairs(names) do
+    it(name .. ": every conformance case agrees with the shape rule, on the CPU and the test device", function()
+      M.check_op(cases, name)
+    end)
+  end
+  return cases
+end
+
+-- For op_cases files: appends to list a forward-only case (wrt = {}) of fn
+-- per dtype of dtypes, its first input value as that dtype and the others
+-- (rest) as given or, with cast_rest, as that dtype too. These cover the
+-- dtypes that float64 central differences cannot check.
+function M.in_dtypes(list, fn, dtypes, value, rest, cast_rest)
+  for _, dt in ipairs(dtypes) do
+    local inputs = { tf.constant(value, dt) }
+    for i, r in ipairs(rest or {}) do inputs[i + 1] = cast_rest and tf.constant(r, dt) or r end
+    list[#list + 1] = { fn = fn, inputs = inputs, wrt = {} }
+  end
+  return list
+end
+
 return M

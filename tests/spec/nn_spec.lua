@@ -315,14 +315,5 @@ describe("short rows (blocked float32 path)", function()
 end)
 
 describe("nn shape rules", function()
-  local case_devices = require("case_devices")
-  local cases = case_devices.load("nn")
-  local names = {}
-  for name in pairs(cases) do names[#names + 1] = name end
-  table.sort(names)
-  for _, name in ipairs(names) do
-    it(name .. ": every conformance case agrees with the shape rule, on the CPU and the test device", function()
-      case_devices.check_op(cases, name)
-    end)
-  end
+  require("case_devices").spec(it, "nn")
 end)

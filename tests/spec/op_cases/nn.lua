@@ -37,14 +37,10 @@ local function f32(v) return tf.constant(v, tf.float32) end
 local function empty(cols, dt) return tf.reshape(tf.constant({}, dt or tf.float64), { 0, cols }) end
 
 -- Forward-only cases of fn(x, rest...) with x (the first input) in each
--- float dtype of halves, appended to list; rest are passed as given.
+-- float dtype of halves, appended to list; rest as given or (cast_rest) in
+-- that dtype too.
 local function in_dtypes(list, fn, value, rest, cast_rest)
-  for _, dt in ipairs(halves) do
-    local inputs = { tf.constant(value, dt) }
-    for i, r in ipairs(rest or {}) do inputs[i + 1] = cast_rest and tf.constant(r, dt) or r end
-    list[#list + 1] = { fn = fn, inputs = inputs, wrt = {} }
-  end
-  return list
+  return require("case_devices").in_dtypes(list, fn, halves, value, rest, cast_rest)
 end
 
 local function softmax_like(f)

@@ -18,10 +18,7 @@ local halves = { tf.float32, tf.float16, tf.bfloat16 }
 
 -- Forward-only cases of fn on value in each of dtypes (appended to list).
 local function in_dtypes(list, fn, value, dtypes)
-  for _, dt in ipairs(dtypes) do
-    list[#list + 1] = { fn = fn, inputs = { tf.constant(value, dt) }, wrt = {} }
-  end
-  return list
+  return require("case_devices").in_dtypes(list, fn, dtypes, value)
 end
 
 -- An empty [0, 3] tensor of dtype dt (float64: gradient-checked, trivially).
