@@ -10,7 +10,7 @@
  * float-only kernels as float32 (TL_OP_HALF_VIA_F32).
  */
 #pragma GCC optimize("O3", "no-trapping-math") /* see ops/softmax.c */
-#include "ops/ops.h"
+#include "ops/nn.h"
 #include "autodiff/grad_temps.h"
 #include "ops/vmath.h"
 
@@ -20,13 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define W 16 /* accumulators in row loops */
-
-static tl_status need_float(tl_dtype d, const char *what) {
-  if (tl_dtype_is_float(d)) return TL_OK; /* float16/bfloat16 arrive as float32 */
-  return tl_error(TL_UNIMPLEMENTED, "dtype %s is not supported (%s must be a float tensor; use tf.cast)",
-                  tl_dtypes[d].name, what);
-}
+#define W TL_NN_LANES
 
 /* ---- sigmoid_cross_entropy_with_logits ------------------------------------ */
 
@@ -51,7 +45,7 @@ static void sigmoid_xent_run(char **p, const int64_t *st, int64_t n, void *ctx) 
 static tl_status sigmoid_xent_infer(TL_INFER_ARGS) {
   (void)op, (void)n_in, (void)attr;
   const tl_meta *labels = in[0], *logits = in[1];
-  tl_status s = need_float(logits->dtype, "logits");
+  tl_status s = tl_nn_need_float(logits->dtype, "logits");
   if (s) return s;
   if (!tl_meta_compatible(labels, logits)) {
     char a[200], b[200];
@@ -108,7 +102,7 @@ static void l2_run(char **p, const int64_t *st, int64_t n, void *ctx) {
 
 static tl_status l2_loss_infer(TL_INFER_ARGS) {
   (void)op, (void)n_in, (void)attr;
-  tl_status s = need_float(in[0]->dtype, "t");
+  tl_status s = tl_nn_need_float(in[0]->dtype, "t");
   if (s) return s;
   return tl_meta_push(out, in[0]->dtype, 0, NULL) ? TL_OK : TL_RESOURCE_EXHAUSTED;
 }
@@ -169,7 +163,7 @@ static void drop_apply(char **p, const int64_t *st, int64_t n, void *ctx) {
 static tl_status dropout_infer(TL_INFER_ARGS) {
   (void)op, (void)n_in;
   const tl_meta *x = in[0];
-  tl_status s = need_float(x->dtype, "x");
+  tl_status s = tl_nn_need_float(x->dtype, "x");
   if (s) return s;
   double rate = attr[0].f;
   if (!(rate >= 0 && rate < 1))

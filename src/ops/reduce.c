@@ -543,15 +543,13 @@ tl_status tl_reduce_into(tl_tensor *x, const bool *mask, tl_red_kind kind, tl_te
 
 /* ---- the plain reductions ------------------------------------------------ */
 
-static bool is_half(tl_dtype d) { return d == TL_FLOAT16 || d == TL_BFLOAT16; }
-
 static tl_status reduce_infer(TL_INFER_ARGS) {
   (void)n_in;
   tl_red_kind kind = *(const tl_red_kind *)op->impl;
   tl_dtype dt = in[0]->dtype;
   if (kind == TL_RED_ANY || kind == TL_RED_ALL) {
     if (dt != TL_BOOL) return tl_reduce_unsupported(dt, "the input must be bool; use tf.cast or a comparison");
-  } else if (!is_half(dt) && (!kernels[dt].row || dt == TL_BOOL)) {
+  } else if (!tl_reduce_is_half(dt) && (!kernels[dt].row || dt == TL_BOOL)) {
     return tl_reduce_unsupported(dt, "reductions need a float or integer tensor");
   }
   return tl_reduce_push_meta(out, in[0], &attr[0], attr[1].b, dt);
@@ -579,7 +577,7 @@ static void nonzero_run(char **p, const int64_t *st, int64_t n, void *ctx) {
 static tl_status count_nonzero_infer(TL_INFER_ARGS) {
   (void)op, (void)n_in;
   tl_dtype dt = in[0]->dtype, want = attr[2].dtype;
-  if (!tl_dtypes[dt].computable && !is_half(dt))
+  if (!tl_dtypes[dt].computable && !tl_reduce_is_half(dt))
     return tl_reduce_unsupported(dt, "count_nonzero needs a numeric or bool tensor");
   if (!tl_dtype_is_integer(want))
     return tl_error(TL_INVALID_ARGUMENT, "dtype must be an integer dtype, got %s", tl_dtypes[want].name);

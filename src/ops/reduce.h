@@ -29,6 +29,14 @@ int tl_reduce_shape(const tl_meta *x, const bool *mask, bool keepdims, int64_t *
 tl_status tl_reduce_push_meta(tl_meta_list *out, const tl_meta *x, const tl_attr *axis, bool keepdims,
                               tl_dtype dt);
 
+/* The [A, R, B] view of a contiguous x around axis ax (R its length). */
+static inline void tl_reduce_split(const tl_tensor *x, int ax, int64_t *A, int64_t *R, int64_t *B) {
+  *A = 1, *B = 1;
+  for (int i = 0; i < ax; i++) *A *= x->shape[i];
+  for (int i = ax + 1; i < x->rank; i++) *B *= x->shape[i];
+  *R = x->shape[ax];
+}
+
 /* A reduction brought to a contiguous [A, R, B] block reduced over R. */
 typedef struct tl_red_layout {
   tl_tensor *src; /* contiguous; one reference */
@@ -43,6 +51,9 @@ tl_status tl_reduce_into(tl_tensor *x, const bool *mask, tl_red_kind kind, tl_te
 void tl_reduce_fill_identity(tl_tensor *o, tl_red_kind kind);
 
 tl_status tl_reduce_unsupported(tl_dtype d, const char *what);
+/* float16/bfloat16: accepted by the rules, computed in float32 by the
+ * dispatcher (TL_OP_HALF_VIA_F32). */
+static inline bool tl_reduce_is_half(tl_dtype d) { return d == TL_FLOAT16 || d == TL_BFLOAT16; }
 
 /* ---- for gradient rules ---- */
 /* g (a reduction's result or gradient) with x's reduced dims restored as 1. */

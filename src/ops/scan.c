@@ -29,12 +29,6 @@ static tl_status one_axis(const tl_meta *x, const tl_attr *axis, const char *wha
   return TL_OK;
 }
 
-static void split_at(const tl_tensor *x, int ax, int64_t *A, int64_t *B) {
-  *A = 1, *B = 1;
-  for (int i = 0; i < ax; i++) *A *= x->shape[i];
-  for (int i = ax + 1; i < x->rank; i++) *B *= x->shape[i];
-}
-
 /* ---- argmax / argmin ------------------------------------------------------ */
 
 /* First index of the max (min); NaN counts as the extreme, first NaN wins. */
@@ -106,12 +100,10 @@ static void arg_task(int64_t begin, int64_t end, void *ctx) {
     j->fn(j->idx + a * j->B, j->x + (size_t)(a * j->R * j->B) * j->esize, j->R, j->B, j->is_max);
 }
 
-static bool is_half(tl_dtype d) { return d == TL_FLOAT16 || d == TL_BFLOAT16; }
-
 static tl_status arg_infer(TL_INFER_ARGS) {
   (void)op, (void)n_in;
   const tl_meta *x = in[0];
-  if (!arg_kernels[x->dtype] && !is_half(x->dtype))
+  if (!arg_kernels[x->dtype] && !tl_reduce_is_half(x->dtype))
     return tl_reduce_unsupported(x->dtype, "needs a float, integer or bool tensor");
   tl_dtype ot = attr[1].dtype;
   if (ot != TL_INT32 && ot != TL_INT64)
@@ -139,8 +131,8 @@ static tl_status arg_kernel(TL_KERNEL_ARGS) {
   int ax;
   tl_status s = one_axis(&x->meta, &attr[0], "reduce", &ax);
   if (s) return s;
-  int64_t A, B;
-  split_at(x, ax, &A, &B);
+  int64_t A, R, B;
+  tl_reduce_split(x, ax, &A, &R, &B);
   /* int64 indices straight into the output; int32 ones through a buffer */
   int64_t *idx = o->dtype == TL_INT64 ? tl_tensor_data(o) : malloc(sizeof(int64_t) * (size_t)o->size);
   if (!idx) return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
@@ -220,7 +212,7 @@ static void scan_task(int64_t begin, int64_t end, void *ctx) {
 static tl_status scan_infer(TL_INFER_ARGS) {
   (void)op, (void)n_in;
   const tl_meta *x = in[0];
-  if (!is_half(x->dtype) && (!arg_kernels[x->dtype] || x->dtype == TL_BOOL))
+  if (!tl_reduce_is_half(x->dtype) && (!arg_kernels[x->dtype] || x->dtype == TL_BOOL))
     return tl_reduce_unsupported(x->dtype, "needs a float or integer tensor");
   int ax;
   tl_status s = x->rank < 0 ? TL_OK : one_axis(x, &attr[0], "scan", &ax);
@@ -238,7 +230,7 @@ static tl_status scan_kernel(TL_KERNEL_ARGS) {
   scan_job j = {x->dtype, tl_tensor_data(c), tl_tensor_data(o), x->shape[ax], 1, *(const bool *)op->impl,
                 attr[1].b, attr[2].b, 0};
   int64_t A;
-  split_at(x, ax, &A, &j.B);
+  tl_reduce_split(x, ax, &A, &j.R, &j.B);
   int64_t per = j.R * j.B;
   tl_parallel_for(A, per >= TL_RED_TASK_GRAIN ? 1 : TL_RED_TASK_GRAIN / per, scan_task, &j);
   tl_tensor_release(c);

@@ -17,7 +17,8 @@
  * no-trapping-math: lets selects in vmath's exp/log if-convert; results are
  * unchanged (tlua never unmasks floating-point exceptions). */
 #pragma GCC optimize("O3", "no-trapping-math")
-#include "ops/ops.h"
+#include "ops/nn.h"
+#include "ops/reduce.h"
 #include "autodiff/grad_temps.h"
 #include "ops/vmath.h"
 
@@ -28,20 +29,7 @@
 #include <string.h>
 
 #define TASK_GRAIN ((int64_t)1 << 14)
-#define W 16 /* accumulators in row loops */
-
-static tl_status need_float(tl_dtype d, const char *what) {
-  if (tl_dtype_is_float(d)) return TL_OK; /* float16/bfloat16 arrive as float32 */
-  return tl_error(TL_UNIMPLEMENTED, "dtype %s is not supported (%s must be a float tensor; use tf.cast)",
-                  tl_dtypes[d].name, what);
-}
-
-static void split_at(const tl_tensor *x, int ax, int64_t *A, int64_t *R, int64_t *B) {
-  *A = 1, *B = 1;
-  for (int i = 0; i < ax; i++) *A *= x->shape[i];
-  for (int i = ax + 1; i < x->rank; i++) *B *= x->shape[i];
-  *R = x->shape[ax];
-}
+#define W TL_NN_LANES
 
 static tl_status push(tl_meta_list *out, tl_dtype dt, int rank, const int64_t *shape) {
   return tl_meta_push(out, dt, rank, shape) ? TL_OK : TL_RESOURCE_EXHAUSTED;
@@ -307,7 +295,7 @@ static void softmax_task(int64_t begin, int64_t end, void *ctx) {
 static tl_status softmax_infer(TL_INFER_ARGS) {
   (void)op, (void)n_in;
   const tl_meta *x = in[0];
-  tl_status s = need_float(x->dtype, "logits");
+  tl_status s = tl_nn_need_float(x->dtype, "logits");
   int ax;
   if (!s && x->rank >= 0) s = tl_normalize_axis(NULL, attr[0].i, x->rank, &ax);
   if (s) return s;
@@ -324,7 +312,7 @@ static tl_status softmax_kernel(TL_KERNEL_ARGS) {
   if ((s = tl_tensor_contiguous(x, &c))) return s;
   sm_job j = {x->dtype, tl_tensor_data(c), tl_tensor_data(o), 0, 0, *(const bool *)op->impl, 0};
   int64_t A;
-  split_at(x, ax, &A, &j.R, &j.B);
+  tl_reduce_split(x, ax, &A, &j.R, &j.B);
   int64_t per = j.R * j.B;
   tl_parallel_for(A, per >= TASK_GRAIN ? 1 : TASK_GRAIN / per, softmax_task, &j);
   tl_tensor_release(c);
@@ -462,7 +450,7 @@ static tl_status sparse_labels(tl_tensor *labels, int64_t C, tl_tensor **lab) {
 static tl_status sparse_xent_infer(TL_INFER_ARGS) {
   (void)op, (void)n_in, (void)attr;
   tl_meta rows;
-  tl_status s = need_float(in[1]->dtype, "logits");
+  tl_status s = tl_nn_need_float(in[1]->dtype, "logits");
   if (s || (s = sparse_labels_meta(in[0], in[1], &rows))) return s;
   return push(out, in[1]->dtype, rows.rank, rows.shape);
 }
@@ -546,7 +534,7 @@ static tl_status sparse_xent_grad_infer(TL_INFER_ARGS) {
   (void)op, (void)n_in, (void)attr;
   const tl_meta *labels = in[0], *logits = in[1], *g = in[2];
   tl_meta rows;
-  tl_status s = need_float(logits->dtype, "logits");
+  tl_status s = tl_nn_need_float(logits->dtype, "logits");
   if (s) return s;
   if (g->dtype != logits->dtype || !tl_meta_compatible(g, labels)) {
     char a[200], b[200];
@@ -580,7 +568,7 @@ static tl_status sparse_xent_grad_kernel(TL_KERNEL_ARGS) {
 static tl_status xent_infer(TL_INFER_ARGS) {
   (void)op, (void)n_in;
   const tl_meta *labels = in[0], *logits = in[1];
-  tl_status s = need_float(logits->dtype, "logits");
+  tl_status s = tl_nn_need_float(logits->dtype, "logits");
   if (s || logits->rank < 0) return s ? s : push(out, logits->dtype, -1, NULL);
   int ax;
   if ((s = tl_normalize_axis(NULL, attr[0].i, logits->rank, &ax))) return s;
@@ -612,7 +600,7 @@ static tl_status xent_kernel(TL_KERNEL_ARGS) {
     xent_job j = {logits->dtype, tl_tensor_data(lg), tl_tensor_data(lab), tl_tensor_data(o), 0, 0, false,
                   TL_DTYPE_COUNT};
     int64_t A;
-    split_at(logits, ax, &A, &j.R, &j.B);
+    tl_reduce_split(logits, ax, &A, &j.R, &j.B);
     if (j.R == 0) memset(tl_tensor_data(o), 0, (size_t)o->size * tl_dtypes[o->dtype].size);
     else tl_parallel_for(o->size, j.R >= TASK_GRAIN ? 1 : TASK_GRAIN / j.R, xent_task, &j);
     tl_tensor_release(lg);
