@@ -169,6 +169,10 @@ void tl_storage_release(tl_storage *s);
 /* Caching aligned allocator for CPU buffers (64-byte aligned). */
 void *tl_alloc(size_t nbytes);
 void tl_free(void *p, size_t nbytes);
+/* Test-only fault injection: the n-th tl_alloc call from now (counting 1)
+ * returns NULL, as if memory ran out; 0 disarms. Kernels' scratch comes
+ * from tl_alloc too, so tests reach workers' failure paths with it. */
+void tl_alloc_fail_at(int64_t n);
 typedef struct tl_memory_stats {
   int64_t live_bytes;    /* bytes held by live storages, all devices */
   int64_t device_live_bytes[TL_DEVICE_COUNT];
@@ -263,7 +267,9 @@ int64_t tl_shape_numel(int rank, const int64_t *shape);
 /* Writes e.g. "float32[32,10]" into buf (always terminated), returns buf. */
 char *tl_tensor_describe(const tl_tensor *t, char *buf, size_t n);
 char *tl_shape_format(int rank, const int64_t *shape, char *buf, size_t n);
-/* Normalises axis (negative from end) against rank; error names op. */
+/* Normalises axis (negative from end) against rank; error names op (NULL:
+ * no prefix, for shape rules, whose errors the dispatcher prefixes with the
+ * op and its operands). */
 tl_status tl_normalize_axis(const char *op, int64_t axis, int rank, int *out);
 bool tl_tensor_same_shape(const tl_tensor *a, const tl_tensor *b);
 /* A tensor as self-describing bytes ("TLT1", dtype name, shape, values;

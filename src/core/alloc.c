@@ -38,6 +38,10 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static bucket buckets[NBUCKETS];
 static int64_t live_bytes, peak_bytes, cached_bytes, alloc_count;
 static int64_t allocated_total; /* bytes handed out since start; read without the lock */
+/* Test-only fault injection (tl_alloc_fail_at): calls left before one fails. */
+static int64_t fail_countdown;
+
+void tl_alloc_fail_at(int64_t n) { __atomic_store_n(&fail_countdown, n > 0 ? n : 0, __ATOMIC_RELAXED); }
 
 static size_t round_size(size_t n) {
   if (n == 0) n = 1;
@@ -60,6 +64,11 @@ static bucket *find_bucket(size_t size, bool create) {
 }
 
 void *tl_alloc(size_t nbytes) {
+  /* One relaxed load when no failure is armed; the thread whose decrement
+     reaches 0 gets the failure, later calls pass (the count goes negative). */
+  if (__builtin_expect(__atomic_load_n(&fail_countdown, __ATOMIC_RELAXED) > 0, 0) &&
+      __atomic_sub_fetch(&fail_countdown, 1, __ATOMIC_RELAXED) == 0)
+    return NULL;
   size_t size = round_size(nbytes);
   void *p = NULL;
   pthread_mutex_lock(&lock);

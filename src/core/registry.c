@@ -20,11 +20,14 @@
 extern tl_op_def tl_ops_elementwise[];
 extern tl_op_def tl_ops_unary[];
 extern tl_op_def tl_ops_reduce[];
+extern tl_op_def tl_ops_moments[];
+extern tl_op_def tl_ops_scan[];
 extern tl_op_def tl_ops_shape[];
 extern tl_op_def tl_ops_index[];
 extern tl_op_def tl_ops_linalg[];
 extern tl_op_def tl_ops_norm[];
 extern tl_op_def tl_ops_nn[];
+extern tl_op_def tl_ops_softmax[];
 extern tl_op_def tl_ops_create[];
 extern tl_op_def tl_ops_sort[];
 extern tl_op_def tl_ops_optim[];
@@ -34,8 +37,8 @@ extern tl_op_def tl_ops_device[];
 extern tl_op_def tl_ops_state[];
 
 static tl_op_def *const op_tables[] = {
-    tl_ops_elementwise, tl_ops_unary, tl_ops_reduce, tl_ops_shape, tl_ops_index,
-    tl_ops_linalg,      tl_ops_norm,   tl_ops_nn,     tl_ops_create, tl_ops_sort, tl_ops_optim,
+    tl_ops_elementwise, tl_ops_unary, tl_ops_reduce, tl_ops_moments, tl_ops_scan, tl_ops_shape, tl_ops_index,
+    tl_ops_linalg,      tl_ops_norm,   tl_ops_softmax, tl_ops_nn,     tl_ops_create, tl_ops_sort, tl_ops_optim,
     tl_ops_debug,       tl_ops_random, tl_ops_device, tl_ops_state,
 };
 

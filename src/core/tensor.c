@@ -395,8 +395,8 @@ tl_status tl_tensor_cast(tl_tensor *t, tl_dtype to, tl_tensor **out) {
 tl_status tl_normalize_axis(const char *op, int64_t axis, int rank, int *out) {
   int64_t a = axis < 0 ? axis + rank : axis;
   if (a < 0 || a >= rank || rank == 0)
-    return tl_error(TL_INVALID_ARGUMENT, "%s: axis %" PRId64 " is out of range for a tensor of rank %d%s",
-                    op, axis, rank, rank ? "" : " (a scalar has no axes)");
+    return tl_error(TL_INVALID_ARGUMENT, "%s%saxis %" PRId64 " is out of range for a tensor of rank %d%s",
+                    op ? op : "", op ? ": " : "", axis, rank, rank ? "" : " (a scalar has no axes)");
   *out = (int)a;
   return TL_OK;
 }

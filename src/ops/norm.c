@@ -2,12 +2,14 @@
  * norms 'fro', 1, inf and 2 over any pair of axes, with their gradients.
  *
  * Each norm is computed in float64 on a copy of one vector or matrix at a
- * time (float16/bfloat16 go through float32). The matrix 2-norm is the
+ * time, into the output the dispatcher allocated from the shape rule
+ * (float16/bfloat16 reach the kernel as float32: TL_OP_HALF_VIA_F32). The matrix 2-norm is the
  * largest singular value from LAPACK's dgesvd; its gradient u1 v1' comes
  * from the internal op norm2_direction, whose own gradient (the second
  * derivative) raises Unimplemented rather than being silently wrong. The
  * other gradients are written with ops, so they differentiate again.
  */
+#include "ops/ops.h"
 #include "autodiff/grad_temps.h"
 #include "backend/blas.h"
 
@@ -16,11 +18,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define UNUSED_GRAD_ARGS \
-  (void)op;              \
-  (void)n_in;            \
-  (void)n_out
 
 static tl_status binop(const char *name, tl_tensor *x, tl_tensor *y, tl_tensor **out) {
   tl_tensor *in[2] = {x, y};
@@ -138,7 +135,8 @@ static double vec_norm(const double *x, int64_t n, int64_t stride, ord_kind kind
 static void norm_units(int64_t begin, int64_t end, void *ctx) {
   norm_job *j = ctx;
   int64_t m = j->rows * j->cols;
-  double *buf = malloc(sizeof(double) * (size_t)(m ? m : 1));
+  size_t bytes = sizeof(double) * (size_t)(m ? m : 1);
+  double *buf = tl_alloc(bytes);
   if (!buf) {
     __atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
     return;
@@ -175,109 +173,102 @@ static void norm_units(int64_t begin, int64_t end, void *ctx) {
     if (j->dt == TL_FLOAT32) ((float *)j->out)[b] = (float)r;
     else ((double *)j->out)[b] = r;
   }
-  free(buf);
+  tl_free(buf, bytes);
 }
 
-static tl_status norm_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
-                          tl_tensor_list *out) {
-  (void)op;
-  (void)n_in;
-  tl_tensor *t = in[0];
-  tl_dtype dt = t->dtype;
-  if (dt == TL_FLOAT16 || dt == TL_BFLOAT16) {
-    tl_tensor *f, *r;
-    tl_tensor_list l;
-    tl_list_init(&l);
-    tl_status s = tl_tensor_cast(t, TL_FLOAT32, &f);
-    if (s) return s;
-    s = norm_fwd(op, &f, 1, attr, &l);
-    tl_tensor_release(f);
-    if (s) return s;
-    s = tl_tensor_cast(l.items[0], dt, &r);
-    tl_list_clear(&l);
-    if (s) return s;
-    return tl_list_push(out, r);
-  }
-  if (dt != TL_FLOAT32 && dt != TL_FLOAT64)
-    return tl_error(TL_UNIMPLEMENTED, "dtype %s is not supported (norms need a floating-point tensor; use tf.cast)",
-                    tl_dtypes[dt].name);
-  const tl_attr *axis = &attr[1];
-  bool keepdims = attr[2].b;
-  int naxes = axis->present ? axis->n : 0;
-  if (naxes > 2 || (axis->present && naxes == 0))
-    return tl_error(TL_INVALID_ARGUMENT, "axis must be one axis (vector norm) or a pair of axes (matrix norm), got %d", naxes);
-  int ax[2] = {-1, -1};
-  for (int i = 0; i < naxes; i++) {
+/* What the axis attribute of norm asks for: naxes (0: every axis, 1: a
+ * vector norm, 2: a matrix norm) and the axes normalised (rank known). */
+static tl_status norm_axes(const tl_meta *t, const tl_attr *axis, int *naxes, int *ax) {
+  *naxes = axis->present ? axis->n : 0;
+  if (*naxes > 2 || (axis->present && *naxes == 0))
+    return tl_error(TL_INVALID_ARGUMENT, "axis must be one axis (vector norm) or a pair of axes (matrix norm), got %d",
+                    *naxes);
+  ax[0] = ax[1] = -1;
+  if (t->rank < 0) return TL_OK;
+  for (int i = 0; i < *naxes; i++) {
     tl_status s = tl_normalize_axis("norm", axis->ints[i], t->rank, &ax[i]);
     if (s) return s;
   }
-  if (naxes == 2 && ax[0] == ax[1]) return tl_error(TL_INVALID_ARGUMENT, "the two axes must differ (both are %d)", ax[0]);
+  if (*naxes == 2 && ax[0] == ax[1]) return tl_error(TL_INVALID_ARGUMENT, "the two axes must differ (both are %d)", ax[0]);
+  return TL_OK;
+}
+
+static tl_status norm_infer(TL_INFER_ARGS) {
+  (void)op, (void)n_in;
+  const tl_meta *t = in[0];
+  if (!tl_dtype_is_float(t->dtype)) /* float16/bfloat16 arrive as float32 */
+    return tl_error(TL_UNIMPLEMENTED, "dtype %s is not supported (norms need a floating-point tensor; use tf.cast)",
+                    tl_dtypes[t->dtype].name);
+  int naxes, ax[2];
+  ord_kind kind;
+  double p;
+  bool keepdims = attr[2].b;
+  tl_status s = norm_axes(t, &attr[1], &naxes, ax);
+  if (s || (s = parse_ord(attr[0].s ? attr[0].s : "euclidean", naxes == 2, &kind, &p))) return s;
+  if (t->rank < 0) return tl_meta_push(out, t->dtype, naxes == 0 && !keepdims ? 0 : -1, NULL) ? TL_OK : TL_RESOURCE_EXHAUSTED;
+  if (kind == ORD_TWO && (t->shape[ax[0]] > INT_MAX || t->shape[ax[1]] > INT_MAX))
+    return tl_error(TL_UNIMPLEMENTED, "a matrix dimension is too large for LAPACK (more than %d)", INT_MAX);
+  tl_meta *m = tl_meta_push(out, t->dtype, 0, NULL);
+  if (!m) return TL_RESOURCE_EXHAUSTED;
+  for (int d = 0; d < t->rank; d++) {
+    bool reduced = naxes == 0 || d == ax[0] || d == ax[1];
+    if (!reduced) m->shape[m->rank++] = t->shape[d];
+    else if (keepdims) m->shape[m->rank++] = 1;
+  }
+  return TL_OK;
+}
+
+static tl_status norm_kernel(TL_KERNEL_ARGS) {
+  (void)op, (void)n_in;
+  tl_tensor *t = in[0], *o = out->items[0];
+  tl_dtype dt = t->dtype;
+  int naxes, ax[2];
+  tl_status s = norm_axes(&t->meta, &attr[1], &naxes, ax);
+  if (s) return s;
   bool matrix = naxes == 2;
   norm_job j = {.matrix = matrix, .dt = dt};
-  tl_status s = parse_ord(attr[0].s ? attr[0].s : "euclidean", matrix, &j.kind, &j.p);
-  if (s) return s;
+  if ((s = parse_ord(attr[0].s ? attr[0].s : "euclidean", matrix, &j.kind, &j.p))) return s;
   if (j.kind == ORD_TWO && t->size > 0) {
     if (!(j.blas = tl_blas())) return tl_last_status();
     if (!j.blas->dgesvd)
       return tl_error(TL_UNIMPLEMENTED, "the matrix 2-norm needs LAPACK's dgesvd, which %s lacks",
                       tl_blas_get_info().library ? tl_blas_get_info().library : "the BLAS library");
-    if (t->shape[ax[0]] > INT_MAX || t->shape[ax[1]] > INT_MAX)
-      return tl_error(TL_UNIMPLEMENTED, "a matrix dimension is too large for LAPACK (more than %d)", INT_MAX);
   }
   /* Permute: kept dims in order, then the reduced ones (rows, cols). */
-  int64_t pshape[TL_MAX_RANK], pstrides[TL_MAX_RANK], oshape[TL_MAX_RANK];
-  int pr = 0, orank = 0;
-  for (int d = 0; d < t->rank; d++) {
-    bool reduced = naxes == 0 || d == ax[0] || d == ax[1];
-    if (!reduced) {
+  int64_t pshape[TL_MAX_RANK], pstrides[TL_MAX_RANK];
+  int pr = 0;
+  for (int d = 0; d < t->rank; d++)
+    if (!(naxes == 0 || d == ax[0] || d == ax[1])) {
       pshape[pr] = t->shape[d];
       pstrides[pr++] = t->strides[d];
-      oshape[orank++] = t->shape[d];
-    } else if (keepdims) {
-      oshape[orank++] = 1;
     }
-  }
   int kept = pr;
-  if (naxes == 0) {
-    for (int d = 0; d < t->rank; d++) {
-      pshape[pr] = t->shape[d];
-      pstrides[pr++] = t->strides[d];
-    }
-  } else {
-    for (int i = 0; i < naxes; i++) {
-      pshape[pr] = t->shape[ax[i]];
-      pstrides[pr++] = t->strides[ax[i]];
-    }
+  for (int i = 0; i < (naxes ? naxes : t->rank); i++) {
+    int d = naxes ? ax[i] : i;
+    pshape[pr] = t->shape[d];
+    pstrides[pr++] = t->strides[d];
   }
   j.rows = matrix ? pshape[kept] : 1;
   j.cols = 1;
   for (int d = matrix ? kept + 1 : kept; d < pr; d++) j.cols *= pshape[d];
-  tl_tensor *v, *c, *o;
-  if ((s = tl_tensor_view(t->storage, dt, pr, pshape, pstrides, t->offset, &v))) return s;
-  s = tl_tensor_new(dt, pr, pshape, &c);
-  if (!s) s = tl_tensor_copy_into(c, v);
-  tl_tensor_release(v);
-  if (s) return s;
-  if ((s = tl_tensor_new(dt, orank, oshape, &o))) {
-    tl_tensor_release(c);
-    return s;
-  }
   int64_t m = j.rows * j.cols;
   if (m == 0) {
     memset(tl_tensor_data(o), 0, (size_t)o->size * tl_dtypes[dt].size);
-  } else {
-    j.in = tl_tensor_data(c);
-    j.out = tl_tensor_data(o);
-    tl_parallel_for(o->size, (1 << 16) / m + 1, norm_units, &j);
-    if (j.failed == 1) s = tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
-    else if (j.failed) s = tl_error(TL_INTERNAL, "the SVD behind the matrix 2-norm did not converge (or ran out of memory)");
+    return TL_OK;
   }
+  tl_tensor *v, *c;
+  if ((s = tl_tensor_view(t->storage, dt, pr, pshape, pstrides, t->offset, &v))) return s;
+  s = tl_tensor_new(dt, pr, pshape, &c);
+  if (!s && (s = tl_tensor_copy_into(c, v))) tl_tensor_release(c);
+  tl_tensor_release(v);
+  if (s) return s;
+  j.in = tl_tensor_data(c);
+  j.out = tl_tensor_data(o);
+  tl_parallel_for(o->size, (1 << 16) / m + 1, norm_units, &j);
+  if (j.failed == 1) s = tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
+  else if (j.failed) s = tl_error(TL_INTERNAL, "the SVD behind the matrix 2-norm did not converge (or ran out of memory)");
   tl_tensor_release(c);
-  if (s) {
-    tl_tensor_release(o);
-    return s;
-  }
-  return tl_list_push(out, o);
+  return s;
 }
 
 /* norm2_direction(x, axis = {rows, cols}): u1 v1' for each matrix over the
@@ -285,40 +276,55 @@ static tl_status norm_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, c
  * gradient of the matrix 2-norm; zeros where the matrix is zero (0 is a
  * subgradient there). Internal: norm's gradient rule calls it, and its own
  * gradient (the 2-norm's second derivative) is Unimplemented, loudly. */
-static tl_status norm2_direction_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
-                                     tl_tensor_list *out) {
-  (void)op;
-  (void)n_in;
-  tl_tensor *x = in[0];
-  tl_dtype dt = x->dtype;
-  if (dt != TL_FLOAT32 && dt != TL_FLOAT64)
-    return tl_error(TL_UNIMPLEMENTED, "dtype %s is not supported (float32 or float64)", tl_dtypes[dt].name);
-  if (attr[0].n != 2) return tl_error(TL_INVALID_ARGUMENT, "axis must be a pair of axes, got %d", attr[0].n);
-  int ax[2];
+static tl_status direction_axes(const tl_meta *x, const tl_attr *axis, int *ax) {
+  if (axis->n != 2) return tl_error(TL_INVALID_ARGUMENT, "axis must be a pair of axes, got %d", axis->n);
+  if (x->rank < 0) return TL_OK;
   for (int i = 0; i < 2; i++)
-    if (tl_normalize_axis("norm2_direction", attr[0].ints[i], x->rank, &ax[i])) return tl_last_status();
+    if (tl_normalize_axis("norm2_direction", axis->ints[i], x->rank, &ax[i])) return tl_last_status();
   if (ax[0] == ax[1]) return tl_error(TL_INVALID_ARGUMENT, "the two axes must differ (both are %d)", ax[0]);
-  int64_t rows = x->shape[ax[0]], cols = x->shape[ax[1]];
-  if (rows > INT_MAX || cols > INT_MAX)
+  if (x->shape[ax[0]] > INT_MAX || x->shape[ax[1]] > INT_MAX)
     return tl_error(TL_UNIMPLEMENTED, "a matrix dimension is too large for LAPACK (more than %d)", INT_MAX);
-  int64_t pshape[TL_MAX_RANK], pstrides[TL_MAX_RANK], perm[TL_MAX_RANK], inv[TL_MAX_RANK];
+  return TL_OK;
+}
+
+static tl_status norm2_direction_infer(TL_INFER_ARGS) {
+  (void)op, (void)n_in;
+  const tl_meta *x = in[0];
+  if (x->dtype != TL_FLOAT32 && x->dtype != TL_FLOAT64)
+    return tl_error(TL_UNIMPLEMENTED, "dtype %s is not supported (float32 or float64)", tl_dtypes[x->dtype].name);
+  int ax[2];
+  tl_status s = direction_axes(x, &attr[0], ax);
+  if (s) return s;
+  return tl_meta_push_like(out, x, TL_DTYPE_COUNT) ? TL_OK : TL_RESOURCE_EXHAUSTED;
+}
+
+static tl_status norm2_direction_kernel(TL_KERNEL_ARGS) {
+  (void)op, (void)n_in;
+  tl_tensor *x = in[0], *o = out->items[0];
+  tl_dtype dt = x->dtype;
+  int ax[2];
+  tl_status s = direction_axes(&x->meta, &attr[0], ax);
+  if (s) return s;
+  int64_t rows = x->shape[ax[0]], cols = x->shape[ax[1]];
+  /* Work on [kept..., rows, cols]; d, in that order, is copied into o
+   * through a view that undoes the permutation. */
+  int64_t pshape[TL_MAX_RANK], pstrides[TL_MAX_RANK], perm[TL_MAX_RANK], back[TL_MAX_RANK];
   int pr = 0;
-  for (int d = 0; d < x->rank; d++)
-    if (d != ax[0] && d != ax[1]) perm[pr++] = d;
+  for (int k = 0; k < x->rank; k++)
+    if (k != ax[0] && k != ax[1]) perm[pr++] = k;
   perm[pr++] = ax[0];
   perm[pr++] = ax[1];
-  for (int d = 0; d < pr; d++) {
-    pshape[d] = x->shape[perm[d]];
-    pstrides[d] = x->strides[perm[d]];
-    inv[perm[d]] = d;
+  for (int k = 0; k < pr; k++) {
+    pshape[k] = x->shape[perm[k]];
+    pstrides[k] = x->strides[perm[k]];
   }
   const tl_blas_fns *blas = NULL;
   if (x->size > 0) {
     if (!(blas = tl_blas())) return tl_last_status();
     if (!blas->dgesvd) return tl_error(TL_UNIMPLEMENTED, "the matrix 2-norm needs LAPACK's dgesvd");
   }
-  tl_tensor *v, *c = NULL, *d = NULL, *o = NULL;
-  tl_status s = tl_tensor_view(x->storage, dt, pr, pshape, pstrides, x->offset, &v);
+  tl_tensor *v, *c = NULL, *d = NULL, *dv = NULL;
+  s = tl_tensor_view(x->storage, dt, pr, pshape, pstrides, x->offset, &v);
   if (s) return s;
   if (!(s = tl_tensor_new(dt, pr, pshape, &c))) s = tl_tensor_copy_into(c, v);
   tl_tensor_release(v);
@@ -354,16 +360,20 @@ static tl_status norm2_direction_fwd(const tl_op_def *op, tl_tensor *const *in, 
   free(buf);
   free(u);
   free(w);
-  tl_tensor_release(c);
-  if (!s) s = tl_call("transpose", 1, &d, 1, &TL_A_INTS("perm", pr, inv), &o);
-  tl_tensor_release(d);
-  if (s) return s;
-  return tl_list_push(out, o);
+  if (c) tl_tensor_release(c);
+  if (!s) {
+    for (int k = 0; k < pr; k++) back[perm[k]] = d->strides[k];
+    if (!(s = tl_tensor_view(d->storage, dt, x->rank, x->shape, back, 0, &dv))) {
+      s = tl_tensor_copy_into(o, dv);
+      tl_tensor_release(dv);
+    }
+  }
+  if (d) tl_tensor_release(d);
+  return s;
 }
 
-static tl_status norm2_direction_grad(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
-                                      tl_tensor *const *out, int n_out, tl_tensor *const *gout, tl_tensor **gin) {
-  (void)op, (void)in, (void)n_in, (void)attr, (void)out, (void)n_out, (void)gout, (void)gin;
+static tl_status norm2_direction_grad(TL_GRAD_ARGS) {
+  TL_UNUSED_GRAD_ARGS;
   return tl_error(TL_UNIMPLEMENTED,
                   "the second derivative of the matrix 2-norm (tf.norm with ord 2 over a pair of axes) is not implemented");
 }
@@ -413,9 +423,9 @@ static tl_status norm_max_grad(tl_tensor *x, const tl_attr *attr, bool matrix, o
 }
 
 /* p-norms: g sign(x) |x|^(p-1) / norm^(p-1) (p = 2: g x / norm; p = 1: g sign(x)). */
-static tl_status norm_grad(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
-                           tl_tensor *const *out, int n_out, tl_tensor *const *gout, tl_tensor **gin) {
-  UNUSED_GRAD_ARGS;
+static tl_status norm_grad(TL_GRAD_ARGS) {
+  TL_UNUSED_GRAD_ARGS;
+  tl_tensor *const *gout = grad_out, **gin = grad_in;
   tl_tensor *x = in[0];
   const tl_attr *axis = &attr[1];
   bool matrix = axis->present && axis->n == 2;
@@ -452,7 +462,7 @@ static tl_status norm_grad(const tl_op_def *op, tl_tensor *const *in, int n_in, 
     if (!(s = binop("multiply", x, g, &t))) s = binop("divide", t, nrm, &gin[0]);
   } else {
     /* sign(x) |x|^(p-1) g / nrm^(p-1) */
-    if ((s = tl_tensor_scalar_f64(x->dtype, p - 1, &c)) || (s = tl_call("abs", 1, &x, 0, NULL, &t)) ||
+    if ((s = tl_tensor_scalar_like(x, x->dtype, p - 1, &c)) || (s = tl_call("abs", 1, &x, 0, NULL, &t)) ||
         (s = binop("pow", t, c, &u)))
       goto done;
     tl_tensor_release(t);
@@ -476,9 +486,11 @@ done:
 
 tl_op_def tl_ops_norm[] = {
     {.name = "norm", .inputs = "tensor", .attrs = "ord:string=euclidean, axis:ints?, keepdims:bool=false",
-     .kernel[TL_CPU] = norm_fwd, .grad = norm_grad, .api = "tf.norm tf.linalg.norm",
+     .infer = norm_infer, .kernel[TL_CPU] = norm_kernel, .grad = norm_grad, .flags = TL_OP_HALF_VIA_F32,
+     .api = "tf.norm tf.linalg.norm",
      .doc = "Vector norm (axis nil or one axis) or matrix norm (a pair of axes); ord 'euclidean', 'fro', 1, 2, inf or p."},
-    {.name = "norm2_direction", .inputs = "tensor", .attrs = "axis:ints", .kernel[TL_CPU] = norm2_direction_fwd,
+    {.name = "norm2_direction", .inputs = "tensor", .attrs = "axis:ints", .infer = norm2_direction_infer,
+     .kernel[TL_CPU] = norm2_direction_kernel,
      .grad = norm2_direction_grad, .api = "-",
      .doc = "u1 v1' of the largest singular value of each matrix over the pair of axes (the matrix 2-norm's gradient)."},
     {0},

@@ -17,7 +17,7 @@
  * Gradient rules sit in the records, written with ordinary ops so gradients
  * of gradients work; relu, sigmoid and tanh use the fused backward ops of
  * ops/elementwise.c. round/floor/ceil and the predicates have none.
- * Not here: binary ops (ops/elementwise.c), softmax (ops/nn.c).
+ * Not here: binary ops (ops/elementwise.c), softmax (ops/softmax.c).
  */
 #include "tl.h"
 #include "autodiff/grad_temps.h"

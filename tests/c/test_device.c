@@ -10,15 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int failures, checks;
-#define CHECK(c)                                                        \
-  do {                                                                  \
-    checks++;                                                           \
-    if (!(c)) {                                                         \
-      failures++;                                                       \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c); \
-    }                                                                   \
-  } while (0)
+#include "check.h"
 
 static tl_tensor *vec_f32(int n, const float *v) {
   int64_t shape[1] = {n};

@@ -16,15 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int failures, checks;
-#define CHECK(c)                                                        \
-  do {                                                                  \
-    checks++;                                                           \
-    if (!(c)) {                                                         \
-      failures++;                                                       \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c); \
-    }                                                                   \
-  } while (0)
+#include "check.h"
 
 static int64_t ordered(float f) {
   int32_t i;

@@ -78,8 +78,9 @@ end
 
 -- check(fn, inputs, opts): fn(...) returns a tensor (or several; all are
 -- weighted into the loss). inputs: list of float64 tensors (non-float ones
--- are passed through and not differentiated). opts.grads: the analytic
--- gradients when the caller has them already. Returns max relative error
+-- are passed through and not differentiated; opts.wrt = {} runs fn once
+-- and checks nothing more, for cases that cover other dtypes). opts.grads:
+-- the analytic gradients when the caller has them already. Returns max relative error
 -- and a description of the worst element.
 function M.check(fn, inputs, opts)
   opts = opts or {}

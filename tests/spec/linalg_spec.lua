@@ -503,3 +503,22 @@ describe("gradients", function()
     gradcheck(function(x) return tf.linalg.diag(x, { num_rows = 4 }) end, { { 0.5, -1.5, 2.0 } })
   end)
 end)
+
+describe("norm shape rules", function()
+  require("case_devices").spec(it, "norm")
+
+  it("rejects what the kernel rejects, before it runs", function()
+    local x = tf.zeros({ 2, 3 })
+    assert_error("InvalidArgument", { "norm", "axis must be one axis (vector norm) or a pair of axes" },
+      tf.norm, x, "euclidean", { 0, 1, 0 })
+    assert_error("InvalidArgument", { "norm: axis 2 is out of range for a tensor of rank 2" }, tf.norm, x, 1, 2)
+    assert_error("InvalidArgument", { "norm", "the two axes must differ" }, tf.norm, x, "fro", { 1, -1 })
+    assert_error("InvalidArgument", { "norm", "ord 'fro' is a matrix norm" }, tf.norm, x, "fro", 0)
+    assert_error("InvalidArgument", { "norm", "ord '3' is not supported for matrices" }, tf.norm, x, 3, { 0, 1 })
+    assert_error("Unimplemented", { "norm", "int32", "floating-point" }, tf.norm, tf.constant({ 1, 2 }))
+    assert_error("Unimplemented", { "norm2_direction", "float16", "float32 or float64" },
+      tf.raw_ops.norm2_direction, tf.zeros({ 2, 2 }, tf.float16), { 0, 1 })
+    assert_error("InvalidArgument", { "norm2_direction", "axis must be a pair of axes, got 1" },
+      tf.raw_ops.norm2_direction, x, { 0 })
+  end)
+end)

@@ -313,3 +313,7 @@ describe("short rows (blocked float32 path)", function()
     helpers.assert_close(tf.nn.log_softmax(x), ref[2], 2e-6, 1e-6)
   end)
 end)
+
+describe("nn shape rules", function()
+  require("case_devices").spec(it, "nn")
+end)

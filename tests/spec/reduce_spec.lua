@@ -404,3 +404,88 @@ describe("reduction errors", function()
     assert_error("Unimplemented", { "reduce_prod", "bool" }, tf.reduce_prod, tf.constant({ true }))
   end)
 end)
+
+describe("reduction shape rules", function()
+  local case_devices = require("case_devices")
+  local cases = case_devices.spec(it, "reduce")
+
+  -- Every axis choice of AXES with and without keepdims, in every dtype an
+  -- op takes, with the dispatcher checking each kernel against its rule.
+  local ints = { tf.int8, tf.uint8, tf.int16, tf.int32, tf.int64 }
+  local floats = { tf.float32, tf.float64, tf.float16, tf.bfloat16 }
+  local function all_of(...)
+    local out = {}
+    for _, l in ipairs({ ... }) do for _, v in ipairs(l) do out[#out + 1] = v end end
+    return out
+  end
+  local families = {
+    { { "reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod" }, all_of(floats, ints) },
+    { { "reduce_logsumexp", "reduce_variance", "reduce_std" }, floats },
+    { { "count_nonzero" }, all_of(floats, ints, { tf.bool }) },
+    { { "reduce_any", "reduce_all" }, { tf.bool } },
+  }
+  for _, fam in ipairs(families) do
+    for _, name in ipairs(fam[1]) do
+      it(name .. " over every axis choice, keepdims and dtype", function()
+        local op = tf.raw_ops[name]
+        local before = tf.core.infer_checks(name)
+        local n = 0
+        for _, dt in ipairs(fam[2]) do
+          local x = dt == tf.bool and tf.cast(cube(tf.float32), tf.bool) or tf.cast(tf.abs(cube(tf.float32)), dt)
+          local empty = tf.zeros({ 2, 0, 4 }, dt)
+          for k = 1, NAXES do
+            for _, keep in ipairs({ false, true }) do
+              local where = ("%s %s axis %s keepdims %s"):format(name, dt.name, pyaxis(AXES[k]), tostring(keep))
+              local ok, err = case_devices.checked(cases, where, function()
+                op(x, AXES[k], { keepdims = keep })
+                op(empty, AXES[k], { keepdims = keep })
+                n = n + 2
+              end)
+              assert(ok, where .. ": " .. tostring(err))
+            end
+          end
+        end
+        assert.equal(n, tf.core.infer_checks(name) - before)
+        assert(n > 0)
+      end)
+    end
+  end
+
+  it("argmax/argmin/cumsum/cumprod over every axis and dtype", function()
+    for _, name in ipairs({ "argmax", "argmin", "cumsum", "cumprod" }) do
+      local op, before, n = tf.raw_ops[name], tf.core.infer_checks(name), 0
+      local dts = all_of(floats, ints, name:sub(1, 3) == "arg" and { tf.bool } or {})
+      for _, dt in ipairs(dts) do
+        local x = dt == tf.bool and tf.cast(cube(tf.float32), tf.bool) or tf.cast(tf.abs(cube(tf.float32)), dt)
+        for axis = -3, 2 do
+          local where = ("%s %s axis %d"):format(name, dt.name, axis)
+          local ok, err = case_devices.checked(cases, where, function()
+            op(x, axis)
+            n = n + 1
+          end)
+          assert(ok, where .. ": " .. tostring(err))
+        end
+      end
+      assert.equal(n, tf.core.infer_checks(name) - before)
+    end
+  end)
+
+  it("reject what the kernels reject, before any kernel runs", function()
+    local x = tf.zeros({ 2, 3 })
+    -- the shape rule's errors, with the dispatcher's op and operand prefix
+    assert_error("InvalidArgument", { "argmax: float32[2,0]: ", "reduction axis 1 is empty in shape [2,0]" },
+      tf.argmax, tf.zeros({ 2, 0 }), 1)
+    assert_error("InvalidArgument", { "argmin", "a scalar has no axis to reduce" }, tf.argmin, tf.constant(1.0))
+    assert_error("InvalidArgument", { "argmax", "output_type must be int32 or int64, got int16" },
+      tf.argmax, tf.zeros({ 2 }), 0, { output_type = tf.int16 })
+    assert_error("InvalidArgument", { "cumsum", "a scalar has no axis to scan" }, tf.cumsum, tf.constant(1.0))
+    assert_error("InvalidArgument", { "cumprod: float32[2,3]: ", "axis 2 is out of range" }, tf.math.cumprod, x, 2)
+    assert_error("Unimplemented", { "cumsum", "bool" }, tf.cumsum, tf.constant({ true }))
+    assert_error("Unimplemented", { "reduce_any", "must be bool" }, tf.reduce_any, x)
+    assert_error("Unimplemented", { "reduce_variance", "int32", "must be a float tensor" },
+      tf.math.reduce_variance, tf.constant({ 1, 2 }))
+    assert_error("InvalidArgument", { "count_nonzero", "dtype must be an integer dtype, got float32" },
+      tf.math.count_nonzero, x, { dtype = tf.float32 })
+    assert_error("InvalidArgument", { "moments", "axis 5 is out of range" }, tf.nn.moments, x, { 5 })
+  end)
+end)

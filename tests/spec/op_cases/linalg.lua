@@ -16,23 +16,6 @@ return {
     { fn = function(a, b) return tf.tensordot(a, b, 1) end, inputs = { m23, m32 } },
     { fn = function(a, b) return tf.tensordot(a, b, { { 0, 1 }, { 1, 0 } }) end, inputs = { m23, m32 } },
   },
-  norm = {
-    { fn = function(x) return tf.norm(x) end, inputs = { m23 } },
-    { fn = function(x) return tf.norm(x, 1, 1) end, inputs = { m23 } },
-    { fn = function(x) return tf.norm(x, 3, 0) end, inputs = { m23 } },
-    { fn = function(x) return tf.norm(x, "fro", { 0, 1 }) end, inputs = { m23 } },
-    -- the maxima (ties share the gradient; here each maximum is unique)
-    { fn = function(x) return tf.norm(x, math.huge) end, inputs = { m23 } },
-    { fn = function(x) return tf.norm(x, math.huge, 1) end, inputs = { m23 } },
-    { fn = function(x) return tf.norm(x, 1, { 0, 1 }) end, inputs = { m23 } },
-    { fn = function(x) return tf.norm(x, math.huge, { 0, 1 }) end, inputs = { m23 } },
-    { fn = function(x) return tf.norm(x, 1, { 1, 0 }) end, inputs = { m23 } },
-    { fn = function(x) return tf.norm(tf.reshape(x, { 1, 2, 3 }), math.huge, { 2, 1 }) end, inputs = { m23 } },
-    { fn = function(x) return tf.norm(x, 2, { 0, 1 }) end, inputs = { m23 } },
-    { fn = function(x) return tf.norm(x, 2, { 1, 0 }) end, inputs = { m32 } },
-  },
-  norm2_direction = { nograd = "its gradient would be the matrix 2-norm's second derivative (needs the full SVD); "
-    .. "it raises Unimplemented, checked in linalg_spec; values checked there through norm's gradient" },
   inv = { { fn = function(x) return tf.linalg.inv(x) end, inputs = { sq } } },
   det = { { fn = function(x) return tf.linalg.det(x) end, inputs = { sq } } },
   solve = { { fn = function(a, b) return tf.linalg.solve(a, b) end, inputs = { sq, rhs } } },
