@@ -384,9 +384,20 @@ tl_status tl_tensor_cast(tl_tensor *t, tl_dtype to, tl_tensor **out) {
                     tl_dtypes[t->dtype].name, tl_dtypes[to].name);
   tl_status s = tl_tensor_new(to, t->rank, t->shape, out);
   if (s) return s;
-  tl_tensor *ops[2] = {*out, t};
-  cast_ctx c = {t->dtype, to};
-  tl_iterate(2, ops, (to == TL_FLOAT32 && t->dtype == TL_INT32) ? cast_f32_i32 : cast_run, &c);
+  if ((s = tl_tensor_cast_into(*out, t))) {
+    tl_tensor_release(*out);
+    *out = NULL;
+  }
+  return s;
+}
+
+tl_status tl_tensor_cast_into(tl_tensor *dst, const tl_tensor *src) {
+  if (dst->dtype == src->dtype) return tl_tensor_copy_into(dst, src);
+  if (!tl_tensor_same_shape(dst, src) || src->dtype == TL_STRING || dst->dtype == TL_STRING)
+    return tl_error(TL_INTERNAL, "cast_into: mismatched operands");
+  tl_tensor *ops[2] = {dst, (tl_tensor *)src};
+  cast_ctx c = {src->dtype, dst->dtype};
+  tl_iterate(2, ops, (dst->dtype == TL_FLOAT32 && src->dtype == TL_INT32) ? cast_f32_i32 : cast_run, &c);
   return TL_OK;
 }
 
