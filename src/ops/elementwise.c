@@ -296,6 +296,13 @@ static tl_dtype compute_dtype(const binop *bo, tl_dtype dt) {
 /* numpy broadcasting of two metas with the message users have always got
  * for known shapes; an unknown (-1) dimension takes the other side's when
  * that is > 1 and stays unknown otherwise; an unknown rank gives one. */
+/* "[2,3]" as tl_shape_format writes it, "[?,3]" for unknown dims. */
+static const char *shape_text(const tl_meta *m, char *buf, size_t n) {
+  tl_meta_describe(m, buf, n);
+  const char *p = strchr(buf, '[');
+  return p ? p : buf;
+}
+
 static tl_status broadcast_meta(const tl_meta *a, const tl_meta *b, tl_meta *o) {
   o->dtype = a->dtype;
   if (a->rank < 0 || b->rank < 0) {
@@ -314,8 +321,7 @@ static tl_status broadcast_meta(const tl_meta *a, const tl_meta *b, tl_meta *o) 
       char x[200], y[200];
       return tl_error(TL_INVALID_ARGUMENT,
                       "shapes %s and %s are incompatible for broadcasting (dimension %d: %" PRId64 " vs %" PRId64 ")",
-                      tl_shape_format(a->rank, a->shape, x, sizeof x),
-                      tl_shape_format(b->rank, b->shape, y, sizeof y), i, da, db);
+                      shape_text(a, x, sizeof x), shape_text(b, y, sizeof y), i, da, db);
     }
   }
   o->rank = r;
@@ -605,11 +611,8 @@ static tl_status clip_infer(TL_INFER_ARGS) {
   if (s) return s;
   if (!tl_meta_compatible(&m2, t)) {
     char a[200], b[200], c[200];
-    tl_shape_format(lo->rank, lo->shape, a, sizeof a);
-    tl_shape_format(hi->rank, hi->shape, b, sizeof b);
-    tl_shape_format(t->rank, t->shape, c, sizeof c);
-    return tl_error(TL_INVALID_ARGUMENT,
-                    "clip_value_min %s and clip_value_max %s must broadcast to t's shape %s", a, b, c);
+    return tl_error(TL_INVALID_ARGUMENT, "clip_value_min %s and clip_value_max %s must broadcast to t's shape %s",
+                    shape_text(lo, a, sizeof a), shape_text(hi, b, sizeof b), shape_text(t, c, sizeof c));
   }
   /* t's known dims win; the bounds may fix dims t leaves unknown */
   if (t->rank < 0) return tl_meta_push_like(out, &m2, dt) ? TL_OK : TL_RESOURCE_EXHAUSTED;
