@@ -296,7 +296,10 @@ tl_meta *tl_meta_push(tl_meta_list *l, tl_dtype dt, int rank, const int64_t *sha
   tl_meta *m = &l->items[l->n++];
   m->dtype = dt;
   m->rank = rank;
-  if (rank > 0 && shape) memcpy(m->shape, shape, sizeof(int64_t) * (size_t)rank);
+  /* at most TL_MAX_RANK dims: a plain loop, not a memcpy call (every op
+   * call's shape rule comes through here) */
+  if (shape)
+    for (int i = 0; i < rank; i++) m->shape[i] = shape[i];
   return m;
 }
 
@@ -531,8 +534,10 @@ static tl_status infer_and_run(const tl_op_def *op, tl_device dev, tl_tensor *co
                                const tl_attr *attrs, tl_tensor_list *out) {
   tl_status s;
   if (op->infer && !(op->flags & TL_OP_KERNEL_ALLOCATES)) {
-    tl_meta_list metas;
-    tl_meta_list_init(&metas);
+    tl_meta_list metas; /* tl_meta_list_init, without the call */
+    metas.items = metas.inline_items;
+    metas.n = 0;
+    metas.cap = (int)(sizeof metas.inline_items / sizeof metas.inline_items[0]);
     if ((s = run_infer(op, in, n_in, attrs, &metas))) {
       tl_meta_list_free(&metas);
       return s;
@@ -545,9 +550,10 @@ static tl_status infer_and_run(const tl_op_def *op, tl_device dev, tl_tensor *co
         break;
       }
       if ((s = tl_tensor_new_on(dev, m->dtype, m->rank, m->shape, &t))) break;
-      if ((s = tl_list_push(out, t))) break;
+      if (out->n < out->cap) out->items[out->n++] = t; /* tl_list_push without the call */
+      else if ((s = tl_list_push(out, t))) break;
     }
-    tl_meta_list_free(&metas);
+    if (metas.items != metas.inline_items) tl_meta_list_free(&metas);
     if (s) return s;
   } else if (op->infer && tl_get_check_numerics()) {
     /* Kernel-allocating ops still get their shape rule's checks. */

@@ -347,10 +347,13 @@ static tl_status binary_infer(TL_INFER_ARGS) {
     return tl_error(TL_INVALID_ARGUMENT, "operands have different dtypes (%s vs %s); use tf.cast to convert",
                     tl_meta_describe(a, x, sizeof x), tl_meta_describe(b, y, sizeof y));
   }
-  if (!tl_domain_ok(bo->domain, dt)) return tl_domain_error(op->name, bo->domain, dt);
-  tl_dtype cdt = compute_dtype(bo, dt);
-  if (!bo->k[cdt]) return tl_domain_error(op->name, bo->domain, dt);
-  tl_dtype odt = bo->bool_out ? TL_BOOL : (bo->to_float && cdt != dt && dt != TL_FLOAT16 && dt != TL_BFLOAT16) ? cdt : dt;
+  tl_dtype odt = bo->bool_out ? TL_BOOL : dt;
+  if (!bo->k[dt]) { /* a kernel for dt itself is the common case: dt is in the domain */
+    if (!tl_domain_ok(bo->domain, dt)) return tl_domain_error(op->name, bo->domain, dt);
+    tl_dtype cdt = compute_dtype(bo, dt);
+    if (!bo->k[cdt]) return tl_domain_error(op->name, bo->domain, dt);
+    if (bo->to_float && tl_dtype_is_integer(dt)) odt = cdt;
+  }
   if (same_meta_shape(a, b)) return tl_meta_push(out, odt, a->rank, a->shape) ? TL_OK : TL_RESOURCE_EXHAUSTED;
   tl_meta m;
   tl_status s = broadcast_meta(a, b, &m);

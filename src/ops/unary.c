@@ -250,9 +250,11 @@ static tl_status unary_infer(TL_INFER_ARGS) {
   (void)n_in, (void)attr;
   const unop *u = op->impl;
   tl_dtype dt = in[0]->dtype;
-  if (!tl_domain_ok(u->domain, dt)) return tl_domain_error(op->name, u->domain, dt);
-  tl_dtype cdt = (dt == TL_FLOAT16 || dt == TL_BFLOAT16) ? TL_FLOAT32 : dt;
-  if (!u->k[cdt]) return tl_domain_error(op->name, u->domain, dt);
+  if (!u->k[dt]) { /* else dt has a kernel, so is in the domain */
+    if (!tl_domain_ok(u->domain, dt)) return tl_domain_error(op->name, u->domain, dt);
+    tl_dtype cdt = (dt == TL_FLOAT16 || dt == TL_BFLOAT16) ? TL_FLOAT32 : dt;
+    if (!u->k[cdt]) return tl_domain_error(op->name, u->domain, dt);
+  }
   return tl_meta_push_like(out, in[0], u->bool_out ? TL_BOOL : dt) ? TL_OK : TL_RESOURCE_EXHAUSTED;
 }
 
