@@ -260,6 +260,9 @@ tl_status tl_tensor_contiguous(tl_tensor *t, tl_tensor **out);
 /* Copies src (any strides) into dst (contiguous, same shape and dtype). */
 tl_status tl_tensor_copy_into(tl_tensor *dst, const tl_tensor *src);
 tl_status tl_tensor_cast(tl_tensor *t, tl_dtype to, tl_tensor **out);
+/* Converts src (any strides) into dst (contiguous, same shape, any dtype;
+ * a plain copy when the dtypes agree): the cast kernel. */
+tl_status tl_tensor_cast_into(tl_tensor *dst, const tl_tensor *src);
 /* Shares storage when t is contiguous. */
 tl_status tl_tensor_reshape(tl_tensor *t, int rank, const int64_t *shape, tl_tensor **out);
 /* Product of dims with overflow and negative checks; -1 on overflow. */

@@ -300,7 +300,10 @@ tl_meta *tl_meta_push(tl_meta_list *l, tl_dtype dt, int rank, const int64_t *sha
   tl_meta *m = &l->items[l->n++];
   m->dtype = dt;
   m->rank = rank;
-  if (rank > 0 && shape) memcpy(m->shape, shape, sizeof(int64_t) * (size_t)rank);
+  /* at most TL_MAX_RANK dims: a plain loop, not a memcpy call (every op
+   * call's shape rule comes through here) */
+  if (shape)
+    for (int i = 0; i < rank; i++) m->shape[i] = shape[i];
   return m;
 }
 
@@ -376,8 +379,12 @@ static void prefix_error(const tl_op_def *op, tl_tensor *const *in, int n_in) {
 static inline bool is_half(tl_dtype d) { return d == TL_FLOAT16 || d == TL_BFLOAT16; }
 
 /* The checks that need no shape rule: arity, missing inputs, resources,
- * one dtype, one device. Sets *dev to the device the op runs on. */
-static tl_status check_inputs(const tl_op_def *op, tl_tensor *const *in, int n_in, tl_device *dev) {
+ * one dtype, one device. Sets *dev to the device the op runs on and *half
+ * to whether a tensor input is float16/bfloat16 (the same pass, so ops with
+ * TL_OP_HALF_VIA_F32 pay nothing more to find out). */
+static tl_status check_inputs(const tl_op_def *op, tl_tensor *const *in, int n_in, tl_device *dev,
+                              bool *half) {
+  bool any_half = false;
   bool has_list = op->n_inputs && op->input[op->n_inputs - 1].list;
   int fixed = has_list ? op->n_inputs - 1 : op->n_inputs;
   if (has_list ? n_in < fixed : n_in != op->n_inputs)
@@ -421,6 +428,7 @@ static tl_status check_inputs(const tl_op_def *op, tl_tensor *const *in, int n_i
                         tl_dtypes[common].name, tl_dtypes[t->dtype].name);
       }
     }
+    if (!d->resource) any_half |= is_half(t->dtype);
     if (where == TL_DEVICE_COUNT) {
       where = td;
       placed = t;
@@ -434,31 +442,33 @@ static tl_status check_inputs(const tl_op_def *op, tl_tensor *const *in, int n_i
     }
   }
   *dev = where == TL_DEVICE_COUNT ? tl_default_device() : where;
+  *half = any_half;
   return TL_OK;
 }
 
 /* The metas the shape rule reads: the tensors' own (no copy), or for a
  * resource input its variable's value. */
-static void input_metas(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_meta **m) {
-  bool has_list = op->n_inputs && op->input[op->n_inputs - 1].list;
-  int fixed = has_list ? op->n_inputs - 1 : op->n_inputs;
+static void input_metas(tl_tensor *const *in, int n_in, const tl_meta **m) {
+  /* check_inputs has made resource inputs exactly the TL_RESOURCE tensors,
+   * so the input declarations need not be consulted here. */
   for (int i = 0; i < n_in; i++) {
-    const tl_input_def *d = &op->input[i < fixed ? i : fixed];
-    if (!in[i]) m[i] = NULL;
-    else if (d->resource) {
+    const tl_tensor *t = in[i];
+    if (!t) m[i] = NULL;
+    else if (t->dtype == TL_RESOURCE) {
       tl_variable *v = NULL;
-      tl_resource_variable(in[i], &v); /* checked by check_inputs */
+      tl_resource_variable(t, &v); /* checked by check_inputs */
       m[i] = &v->value->meta;
-    } else m[i] = &in[i]->meta;
+    } else m[i] = &t->meta;
   }
 }
 
 static tl_status run_infer(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attrs,
                            tl_meta_list *metas) {
   const tl_meta *small[16], **m = small;
+  small[0] = NULL; /* an op without inputs reads none; this quiets -Wmaybe-uninitialized */
   if (n_in > 16 && !(m = malloc(sizeof *m * (size_t)n_in)))
     return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
-  input_metas(op, in, n_in, m);
+  input_metas(in, n_in, m);
   tl_status s = op->infer(op, m, n_in, attrs, metas);
   if (m != small) free(m);
   return s;
@@ -537,8 +547,10 @@ static tl_status infer_and_run(const tl_op_def *op, tl_device dev, tl_tensor *co
                                const tl_attr *attrs, tl_tensor_list *out) {
   tl_status s;
   if (op->infer && !(op->flags & TL_OP_KERNEL_ALLOCATES)) {
-    tl_meta_list metas;
-    tl_meta_list_init(&metas);
+    tl_meta_list metas; /* tl_meta_list_init, without the call */
+    metas.items = metas.inline_items;
+    metas.n = 0;
+    metas.cap = (int)(sizeof metas.inline_items / sizeof metas.inline_items[0]);
     if ((s = run_infer(op, in, n_in, attrs, &metas))) {
       tl_meta_list_free(&metas);
       return s;
@@ -551,9 +563,10 @@ static tl_status infer_and_run(const tl_op_def *op, tl_device dev, tl_tensor *co
         break;
       }
       if ((s = tl_tensor_new_on(dev, m->dtype, m->rank, m->shape, &t))) break;
-      if ((s = tl_list_push(out, t))) break;
+      if (out->n < out->cap) out->items[out->n++] = t; /* tl_list_push without the call */
+      else if ((s = tl_list_push(out, t))) break;
     }
-    tl_meta_list_free(&metas);
+    if (metas.items != metas.inline_items) tl_meta_list_free(&metas);
     if (s) return s;
   } else if (op->infer && tl_get_check_numerics()) {
     /* Kernel-allocating ops still get their shape rule's checks. */
@@ -610,7 +623,8 @@ static tl_status run_half(const tl_op_def *op, tl_device dev, tl_tensor *const *
 tl_status tl_op_infer(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attrs,
                       tl_meta_list *out) {
   tl_device dev;
-  tl_status s = check_inputs(op, in, n_in, &dev);
+  bool half;
+  tl_status s = check_inputs(op, in, n_in, &dev, &half);
   if (s) return s;
   if (!op->infer) return tl_error(TL_UNIMPLEMENTED, "%s has no shape rule", op->name);
   if ((s = run_infer(op, in, n_in, attrs, out))) {
@@ -627,7 +641,8 @@ tl_status tl_op_run(const tl_op_def *op, tl_tensor *const *in, int n_in, const t
     return tl_error(TL_CANCELLED, "%s: interrupted", op->name);
   }
   tl_device dev;
-  tl_status s = check_inputs(op, in, n_in, &dev);
+  bool half;
+  tl_status s = check_inputs(op, in, n_in, &dev, &half);
   if (s) return s;
   int depth = op_depth;
   int nobs = __atomic_load_n(&n_observers, __ATOMIC_ACQUIRE);
@@ -635,9 +650,7 @@ tl_status tl_op_run(const tl_op_def *op, tl_tensor *const *in, int n_in, const t
     if (observers[i]->before && (s = observers[i]->before(observers[i]->ctx, op, in, n_in, attrs, depth)))
       goto failed;
   op_depth = depth + 1;
-  bool half = false;
-  if (op->flags & TL_OP_HALF_VIA_F32)
-    for (int i = 0; i < n_in && !half; i++) half = in[i] && is_half(in[i]->dtype);
+  half = half && (op->flags & TL_OP_HALF_VIA_F32);
   s = half ? run_half(op, dev, in, n_in, attrs, out) : infer_and_run(op, dev, in, n_in, attrs, out);
   if (!s && tl_get_check_numerics()) {
     for (int i = 0; i < out->n && !s; i++)

@@ -86,13 +86,15 @@ static void contiguous_strides(int rank, const int64_t *shape, int64_t *strides)
   }
 }
 
-tl_status tl_tensor_view(tl_storage *st, tl_dtype dt, int rank, const int64_t *shape,
-                         const int64_t *strides, int64_t offset, tl_tensor **out) {
-  int64_t n;
-  tl_status s = check_shape(rank, shape, &n, tl_dtypes[dt].size);
-  if (s) return s;
+/* The header of a view whose shape check_shape has accepted (n elements);
+ * takes one reference to st from the caller. */
+static tl_status make_view(tl_storage *st, tl_dtype dt, int rank, const int64_t *shape, const int64_t *strides,
+                           int64_t offset, int64_t n, tl_tensor **out) {
   tl_tensor *t = tl_obj_alloc(sizeof *t);
-  if (!t) return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
+  if (!t) {
+    tl_storage_release(st);
+    return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
+  }
   t->refcount = 1;
   t->dtype = dt;
   t->rank = rank;
@@ -103,11 +105,21 @@ tl_status tl_tensor_view(tl_storage *st, tl_dtype dt, int rank, const int64_t *s
   t->size = n;
   t->storage = st;
   t->tape_marks[0] = t->tape_marks[1] = 0;
-  tl_storage_retain(st);
   *out = t;
   return TL_OK;
 }
 
+tl_status tl_tensor_view(tl_storage *st, tl_dtype dt, int rank, const int64_t *shape,
+                         const int64_t *strides, int64_t offset, tl_tensor **out) {
+  int64_t n;
+  tl_status s = check_shape(rank, shape, &n, tl_dtypes[dt].size);
+  if (s) return s;
+  tl_storage_retain(st);
+  return make_view(st, dt, rank, shape, strides, offset, n, out);
+}
+
+/* Every op output comes through here: the shape is checked once and the
+ * new storage's reference goes to the tensor (no retain/release pair). */
 tl_status tl_tensor_new_on(tl_device dev, tl_dtype dt, int rank, const int64_t *shape, tl_tensor **out) {
   int64_t n;
   tl_status s = check_shape(rank, shape, &n, tl_dtypes[dt].size);
@@ -118,9 +130,7 @@ tl_status tl_tensor_new_on(tl_device dev, tl_dtype dt, int rank, const int64_t *
   s = tl_storage_new(dev, (size_t)n * tl_dtypes[dt].size, &st);
   if (s) return s;
   if (dt == TL_STRING || dt == TL_RESOURCE) memset(st->data, 0, st->nbytes);
-  s = tl_tensor_view(st, dt, rank, shape, NULL, 0, out);
-  tl_storage_release(st);
-  return s;
+  return make_view(st, dt, rank, shape, NULL, 0, n, out);
 }
 
 tl_status tl_tensor_new(tl_dtype dt, int rank, const int64_t *shape, tl_tensor **out) {
@@ -384,9 +394,20 @@ tl_status tl_tensor_cast(tl_tensor *t, tl_dtype to, tl_tensor **out) {
                     tl_dtypes[t->dtype].name, tl_dtypes[to].name);
   tl_status s = tl_tensor_new(to, t->rank, t->shape, out);
   if (s) return s;
-  tl_tensor *ops[2] = {*out, t};
-  cast_ctx c = {t->dtype, to};
-  tl_iterate(2, ops, (to == TL_FLOAT32 && t->dtype == TL_INT32) ? cast_f32_i32 : cast_run, &c);
+  if ((s = tl_tensor_cast_into(*out, t))) {
+    tl_tensor_release(*out);
+    *out = NULL;
+  }
+  return s;
+}
+
+tl_status tl_tensor_cast_into(tl_tensor *dst, const tl_tensor *src) {
+  if (dst->dtype == src->dtype) return tl_tensor_copy_into(dst, src);
+  if (!tl_tensor_same_shape(dst, src) || src->dtype == TL_STRING || dst->dtype == TL_STRING)
+    return tl_error(TL_INTERNAL, "cast_into: mismatched operands");
+  tl_tensor *ops[2] = {dst, (tl_tensor *)src};
+  cast_ctx c = {src->dtype, dst->dtype};
+  tl_iterate(2, ops, (dst->dtype == TL_FLOAT32 && src->dtype == TL_INT32) ? cast_f32_i32 : cast_run, &c);
   return TL_OK;
 }
 

@@ -7,17 +7,22 @@
  * into float64, integer floordiv/floormod round like Python, integer
  * division by zero is an InvalidArgument error, and integer arithmetic
  * wraps (done in unsigned types, so it is never undefined behaviour).
- * float16/bfloat16 compute in float32 and round back.
+ * float16/bfloat16 compute in float32 and round back: the records say
+ * TL_OP_HALF_VIA_F32 and the dispatcher does the casts, so the kernels see
+ * float32 (add_n alone rounds per addition itself, as TF).
+ *
+ * Record: each op has a shape rule (dtypes, domain, broadcast, no data)
+ * and a kernel that fills the output the dispatcher allocated from it; the
+ * records of the binary ops share one rule and one kernel and carry their
+ * binops[] entry (domain and typed kernels) in .impl.
  *
  * Speed: each (op, dtype) has one typed kernel that handles a contiguous
  * run with operand strides 1 or 0 (scalar broadcast) in dedicated loops the
  * compiler vectorizes, plus a general strided loop. The driver sends equal
  * shapes and scalar operands straight to the kernel (no views, no extra
- * allocation: a 10-element add allocates only its output), and otherwise
- * coalesces the broadcast dims and splits rows over the thread pool.
- * The kernel tables are parallel to the op table: both are indexed by the
- * BIN_* enum (designated initializers), so an op's record and its kernels
- * cannot drift apart.
+ * allocation: a 10-element add allocates only its output, and a run below
+ * the parallel grain is one direct call), and otherwise coalesces the
+ * broadcast dims and splits rows over the thread pool.
  *
  * Gradients: each record carries its rule, written with ordinary ops
  * (tl_call) so an outer tape records the backward pass and gradients of
@@ -28,9 +33,11 @@
  *
  * Not here: unary ops (ops/unary.c), reductions, tf.where (ops/index.c).
  */
-#include "tl.h"
+#include "ops/ops.h"
+#include "ops/domain.h"
 #include "autodiff/grad_temps.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,15 +47,9 @@
  * width; the kernels below need the dynamic cost model. */
 #pragma GCC optimize("O3")
 
-/* The hot kernels are compiled twice, for AVX2 (x86-64-v3) and the baseline,
- * and picked at load time: the core's baseline is SSE4 (x86-64-v2), and an
- * in-cache add at 4 lanes is bound by its store count ([1000,1000] + [1000]:
- * 134 -> 95 us with 8 lanes). Sanitizer builds keep one version. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define HOT
-#endif
+/* The hot kernels are TL_HOT (AVX2 and baseline clones): an in-cache add at
+ * 4 lanes is bound by its store count ([1000,1000] + [1000]: 134 -> 95 us
+ * with 8 lanes). */
 
 /* Elements per parallel chunk: below ~64K floats the thread hand-off costs
  * more than the memory-bound loop it saves. */
@@ -65,7 +66,7 @@ typedef int (*bin_fn)(void *out, const void *a, int64_t sa, int64_t ra, const vo
                       int64_t rb, int64_t n, int64_t rows);
 
 #define BIN(NAME, TI, TO, EXPR)                                                                  \
-  HOT static int NAME(void *out_, const void *a_, int64_t sa, int64_t ra, const void *b_,        \
+  TL_HOT static int NAME(void *out_, const void *a_, int64_t sa, int64_t ra, const void *b_,        \
                       int64_t sb, int64_t rb, int64_t n, int64_t rows) {                         \
     TO *restrict o = out_;                                                                       \
     const TI *restrict pa = a_, *restrict pb = b_;                                               \
@@ -231,12 +232,11 @@ STAMP_FLOAT(relugrad, SAME, y > 0 ? x : 0)
 STAMP_FLOAT(sigmoidgrad, SAME, y * x * (1 - x))
 STAMP_FLOAT(tanhgrad, SAME, y * (1 - x * x))
 
-/* ---- op descriptions (parallel to the op table) ------------------------ */
+/* ---- op descriptions ---------------------------------------------------- */
 
-/* Which dtype kinds an op accepts; anything else is an error naming it. */
-enum { D_FLOAT = 1, D_INT = 2, D_BOOL = 4, D_NUM = D_FLOAT | D_INT };
+enum { D_FLOAT = TL_D_FLOAT, D_INT = TL_D_INT, D_BOOL = TL_D_BOOL, D_NUM = TL_D_NUM };
 
-/* ORDER OPS: tl_ops_elementwise[] and binops[] are both indexed by this. */
+/* Indexes of binops[]; each record's .impl names its entry. */
 enum {
   BIN_ADD, BIN_SUBTRACT, BIN_MULTIPLY, BIN_DIVIDE, BIN_TRUEDIV, BIN_DIVIDE_NO_NAN,
   BIN_FLOORDIV, BIN_TRUNCATEDIV, BIN_FLOORMOD, BIN_TRUNCATEMOD, BIN_POW, BIN_MAXIMUM,
@@ -282,29 +282,83 @@ static const binop binops[BIN_COUNT] = {
     [BIN_TANH_GRAD] = {D_FLOAT, false, false, {TAB_FLOAT(tanhgrad)}},
 };
 
-/* The error for a dtype an op does not take; TF rejects the same ones. */
-static tl_status dtype_error(const char *name, unsigned domain, tl_dtype dt) {
-  const char *dn = tl_dtypes[dt].name;
-  tl_dtype_kind kind = tl_dtypes[dt].kind;
-  if (kind == TL_KIND_COMPLEX || kind == TL_KIND_STRING)
-    return tl_error(TL_UNIMPLEMENTED, "%s is not implemented for %s tensors", name, dn);
-  if (domain == D_BOOL)
-    return tl_error(TL_INVALID_ARGUMENT, "%s expects bool tensors, got %s", name, dn);
-  if (!(domain & D_INT))
-    return tl_error(TL_INVALID_ARGUMENT,
-                    "%s needs a floating-point tensor, got %s (use tf.cast to convert)", name, dn);
-  return tl_error(TL_INVALID_ARGUMENT, "%s is not defined for %s tensors (use tf.cast to convert)",
-                  name, dn);
+/* The dtype a binary op computes in: float32 for the half types (the
+ * dispatcher casts them, TL_OP_HALF_VIA_F32), and for truediv on integers
+ * float32 (8/16-bit) or float64 (32/64-bit), as TF. */
+static tl_dtype compute_dtype(const binop *bo, tl_dtype dt) {
+  if (dt == TL_FLOAT16 || dt == TL_BFLOAT16) return TL_FLOAT32;
+  if (bo->to_float && tl_dtype_is_integer(dt)) return (dt == TL_INT32 || dt == TL_INT64) ? TL_FLOAT64 : TL_FLOAT32;
+  return dt;
 }
 
-static bool domain_ok(unsigned domain, tl_dtype dt) {
-  switch (tl_dtypes[dt].kind) {
-  case TL_KIND_FLOAT: return domain & D_FLOAT;
-  case TL_KIND_INT:
-  case TL_KIND_UINT: return domain & D_INT;
-  case TL_KIND_BOOL: return domain & D_BOOL;
-  default: return false;
+/* ---- shape rules --------------------------------------------------------- */
+
+/* numpy broadcasting of two metas with the message users have always got
+ * for known shapes; an unknown (-1) dimension takes the other side's when
+ * that is > 1 and stays unknown otherwise; an unknown rank gives one. */
+/* "[2,3]" as tl_shape_format writes it, "[?,3]" for unknown dims. */
+static const char *shape_text(const tl_meta *m, char *buf, size_t n) {
+  tl_meta_describe(m, buf, n);
+  const char *p = strchr(buf, '[');
+  return p ? p : buf;
+}
+
+static tl_status broadcast_meta(const tl_meta *a, const tl_meta *b, tl_meta *o) {
+  o->dtype = a->dtype;
+  if (a->rank < 0 || b->rank < 0) {
+    o->rank = -1;
+    return TL_OK;
   }
+  int r = a->rank > b->rank ? a->rank : b->rank;
+  for (int i = 0; i < r; i++) {
+    int64_t da = i < r - a->rank ? 1 : a->shape[i - (r - a->rank)];
+    int64_t db = i < r - b->rank ? 1 : b->shape[i - (r - b->rank)];
+    if (da == db || db == 1) o->shape[i] = da;
+    else if (da == 1) o->shape[i] = db;
+    else if (da < 0) o->shape[i] = db;
+    else if (db < 0) o->shape[i] = da;
+    else {
+      char x[200], y[200];
+      return tl_error(TL_INVALID_ARGUMENT,
+                      "shapes %s and %s are incompatible for broadcasting (dimension %d: %" PRId64 " vs %" PRId64 ")",
+                      shape_text(a, x, sizeof x), shape_text(b, y, sizeof y), i, da, db);
+    }
+  }
+  o->rank = r;
+  return TL_OK;
+}
+
+static bool same_meta_shape(const tl_meta *a, const tl_meta *b) {
+  if (a->rank != b->rank) return false;
+  for (int i = 0; i < a->rank; i++)
+    if (a->shape[i] != b->shape[i]) return false;
+  return true;
+}
+
+/* Operands of one dtype in the op's domain; the broadcast shape; bool for
+ * comparisons, float for truediv on integers, else the operands' dtype. */
+static tl_status binary_infer(TL_INFER_ARGS) {
+  (void)n_in, (void)attr;
+  const binop *bo = op->impl;
+  const tl_meta *a = in[0], *b = in[1];
+  tl_dtype dt = a->dtype;
+  if (b->dtype != dt) {
+    char x[160], y[160];
+    return tl_error(TL_INVALID_ARGUMENT, "operands have different dtypes (%s vs %s); use tf.cast to convert",
+                    tl_meta_describe(a, x, sizeof x), tl_meta_describe(b, y, sizeof y));
+  }
+  tl_dtype odt = bo->bool_out ? TL_BOOL : dt;
+  if (!bo->k[dt]) { /* a kernel for dt itself is the common case: dt is in the domain */
+    if (!tl_domain_ok(bo->domain, dt)) return tl_domain_error(op->name, bo->domain, dt);
+    tl_dtype cdt = compute_dtype(bo, dt);
+    if (!bo->k[cdt]) return tl_domain_error(op->name, bo->domain, dt);
+    if (bo->to_float && tl_dtype_is_integer(dt)) odt = cdt;
+  }
+  if (same_meta_shape(a, b)) return tl_meta_push(out, odt, a->rank, a->shape) ? TL_OK : TL_RESOURCE_EXHAUSTED;
+  tl_meta m;
+  tl_status s = broadcast_meta(a, b, &m);
+  if (s) return s;
+  return tl_meta_push(out, odt, m.rank, m.shape) ? TL_OK : TL_RESOURCE_EXHAUSTED;
 }
 
 /* ---- the broadcasting driver ------------------------------------------- */
@@ -418,111 +472,107 @@ static tl_status kernel_error(int e) {
   return tl_error(TL_INVALID_ARGUMENT, "integer division by zero");
 }
 
-/* a OP b for one dtype with a kernel (no casts here). */
-static tl_status bin_compute(bin_fn k, tl_dtype out_dt, tl_tensor *a, tl_tensor *b, tl_tensor **res) {
-  bin_job j;
-  j.k = k;
-  j.err = 0;
-  j.ea = (int64_t)tl_dtypes[a->dtype].size;
-  j.eb = (int64_t)tl_dtypes[b->dtype].size;
-  j.eo = (int64_t)tl_dtypes[out_dt].size;
-  j.a = tl_tensor_data(a);
-  j.b = tl_tensor_data(b);
-  tl_tensor *o;
-  tl_status s;
-  /* Fast paths: equal contiguous shapes, or a one-element operand whose
-   * rank does not raise the output's. */
-  bool ca = tl_tensor_is_contiguous(a), cb = tl_tensor_is_contiguous(b);
-  const tl_tensor *shape_of = NULL;
-  if (ca && cb && tl_tensor_same_shape(a, b)) {
-    shape_of = a;
-    j.sa[0] = j.sb[0] = 1;
-  } else if (ca && b->size == 1 && b->rank <= a->rank) {
-    shape_of = a;
-    j.sa[0] = 1;
-    j.sb[0] = 0;
-  } else if (cb && a->size == 1 && a->rank <= b->rank) {
-    shape_of = b;
-    j.sa[0] = 0;
-    j.sb[0] = 1;
+/* o = a OP b with k, o already of the broadcast shape (contiguous, never
+ * an input). Fast paths: equal contiguous shapes, or a one-element operand
+ * whose rank does not raise the output's, are one run; a run below the
+ * parallel grain is one direct kernel call. */
+/* tl_tensor_is_contiguous, inlined: it is on the 10-element add's path. */
+static inline bool dense(const tl_tensor *t) {
+  int64_t s = 1;
+  for (int i = t->rank - 1; i >= 0; i--) {
+    if (t->shape[i] != 1 && t->strides[i] != s) return false;
+    s *= t->shape[i];
   }
-  if (shape_of) {
-    if ((s = tl_tensor_new(out_dt, shape_of->rank, shape_of->shape, &o))) return s;
-    j.rank = 1;
-    j.shape[0] = o->size;
+  return true;
+}
+
+static tl_status bin_compute(bin_fn k, tl_tensor *a, tl_tensor *b, tl_tensor *o) {
+  int64_t n = o->size, sa = 1, sb = 1;
+  if (n == 0) return TL_OK;
+  /* an operand of the output's size that is dense has the output's layout */
+  bool flat;
+  if (a->size == n) flat = dense(a) && (b->size == n ? dense(b) : (sb = 0, b->size == 1));
+  else flat = a->size == 1 && b->size == n && dense(b) && (sa = 0, true);
+  int e;
+  if (flat && n < 2 * GRAIN) {
+    e = k(tl_tensor_data(o), tl_tensor_data(a), sa, 0, tl_tensor_data(b), sb, 0, n, 1);
   } else {
-    int r;
-    int64_t shape[TL_MAX_RANK], sa[TL_MAX_RANK], sb[TL_MAX_RANK];
-    if ((s = tl_broadcast_shapes(a->rank, a->shape, b->rank, b->shape, &r, shape))) return s;
-    if ((s = tl_tensor_new(out_dt, r, shape, &o))) return s;
-    broadcast_strides(a, r, shape, sa);
-    broadcast_strides(b, r, shape, sb);
-    coalesce(&j, r, shape, sa, sb);
+    bin_job j;
+    j.k = k;
+    j.err = 0;
+    j.ea = (int64_t)tl_dtypes[a->dtype].size;
+    j.eb = (int64_t)tl_dtypes[b->dtype].size;
+    j.eo = (int64_t)tl_dtypes[o->dtype].size;
+    j.a = tl_tensor_data(a);
+    j.b = tl_tensor_data(b);
+    j.o = tl_tensor_data(o);
+    if (flat) {
+      j.rank = 1;
+      j.shape[0] = o->size;
+      j.sa[0] = sa;
+      j.sb[0] = sb;
+    } else {
+      int64_t xa[TL_MAX_RANK], xb[TL_MAX_RANK];
+      broadcast_strides(a, o->rank, o->shape, xa);
+      broadcast_strides(b, o->rank, o->shape, xb);
+      coalesce(&j, o->rank, o->shape, xa, xb);
+    }
+    job_run(&j, n);
+    e = j.err;
   }
-  j.o = tl_tensor_data(o);
-  if (o->size > 0) job_run(&j, o->size);
-  if (j.err) {
-    tl_tensor_release(o);
-    return kernel_error(j.err);
-  }
-  *res = o;
-  return TL_OK;
+  return e ? kernel_error(e) : TL_OK;
 }
 
-/* The full op: dtype checks, truediv's int->float, half types via float32. */
-static tl_status bin_apply(int which, const char *name, tl_tensor *a, tl_tensor *b, tl_tensor **res) {
-  const binop *bo = &binops[which];
-  tl_dtype dt = a->dtype;
-  if (b->dtype != dt) {
-    char x[160], y[160];
-    return tl_error(TL_INVALID_ARGUMENT, "operands have different dtypes (%s vs %s); use tf.cast to convert",
-                    tl_tensor_describe(a, x, sizeof x), tl_tensor_describe(b, y, sizeof y));
-  }
-  if (!domain_ok(bo->domain, dt)) return dtype_error(name, bo->domain, dt);
-  tl_dtype cdt = dt;
-  if (dt == TL_FLOAT16 || dt == TL_BFLOAT16) cdt = TL_FLOAT32;
-  else if (bo->to_float && tl_dtype_is_integer(dt))
-    cdt = (dt == TL_INT32 || dt == TL_INT64) ? TL_FLOAT64 : TL_FLOAT32;
+/* The kernel of every binary record: fills out[0]. truediv on integers
+ * casts its operands into float scratch first (the op's own promotion,
+ * not the half policy). */
+static tl_status binary_kernel(TL_KERNEL_ARGS) {
+  (void)n_in, (void)attr;
+  const binop *bo = op->impl;
+  tl_tensor *a = in[0], *b = in[1];
+  tl_dtype cdt = compute_dtype(bo, a->dtype);
   bin_fn k = bo->k[cdt];
-  if (!k) return dtype_error(name, bo->domain, dt);
-  if (cdt == dt) return bin_compute(k, bo->bool_out ? TL_BOOL : dt, a, b, res);
-  tl_tensor *ca = NULL, *cb = NULL, *r = NULL;
-  tl_status s;
-  if (!(s = tl_tensor_cast(a, cdt, &ca)) && !(s = tl_tensor_cast(b, cdt, &cb)))
-    s = bin_compute(k, bo->bool_out ? TL_BOOL : cdt, ca, cb, &r);
-  tl_tensor_release(ca);
-  tl_tensor_release(cb);
-  if (s) return s;
-  /* half types round back; truediv keeps its float result */
-  if ((dt == TL_FLOAT16 || dt == TL_BFLOAT16) && !bo->bool_out) {
-    s = tl_tensor_cast(r, dt, res);
-    tl_tensor_release(r);
-    return s;
+  TL_ASSERT(k); /* the shape rule admitted the dtype; halves arrive as float32 */
+  if (cdt == a->dtype) {
+    /* the small equal-shape case in one direct call (the 10-element add) */
+    tl_tensor *o = out->items[0];
+    int64_t n = o->size;
+    if (n < 2 * GRAIN && a->size == n && b->size == n && dense(a) && dense(b)) {
+      int e = k(tl_tensor_data(o), tl_tensor_data(a), 1, 0, tl_tensor_data(b), 1, 0, n, 1);
+      return e ? kernel_error(e) : TL_OK;
+    }
+    return bin_compute(k, a, b, o);
   }
-  *res = r;
-  return TL_OK;
+  tl_tensor *fa = NULL, *fb = NULL;
+  tl_status s;
+  if (!(s = tl_tensor_cast(a, cdt, &fa)) && !(s = tl_tensor_cast(b, cdt, &fb)))
+    s = bin_compute(k, fa, fb, out->items[0]);
+  tl_tensor_release(fa);
+  tl_tensor_release(fb);
+  return s;
 }
 
-static tl_status binary_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
-                            tl_tensor_list *out);
+/* ---- cast ---------------------------------------------------------------- */
 
-/* ---- cast, clip_by_value, add_n ----------------------------------------- */
-
-/* A new tensor header over t's storage. An op's output must never be its
- * input object: the tape keys gradients by tensor identity, and an output
- * that is its own input would receive its gradient twice. */
-static tl_status share(tl_tensor *t, tl_tensor **out) {
-  return tl_tensor_view(t->storage, t->dtype, t->rank, t->shape, t->strides, t->offset, out);
-}
-
-static tl_status cast_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
-                          tl_tensor_list *out) {
+static tl_status cast_infer(TL_INFER_ARGS) {
   (void)op, (void)n_in;
-  tl_tensor *r;
-  tl_status s = in[0]->dtype == attr[0].dtype ? share(in[0], &r) : tl_tensor_cast(in[0], attr[0].dtype, &r);
-  if (s) return s;
-  return tl_list_push(out, r);
+  tl_dtype from = in[0]->dtype, to = attr[0].dtype;
+  if (from != to && (from == TL_STRING || to == TL_STRING))
+    return tl_error(TL_UNIMPLEMENTED, "cast: %s to %s is not supported (use tf.strings)", tl_dtypes[from].name,
+                    tl_dtypes[to].name);
+  if (to == TL_RESOURCE)
+    return tl_error(TL_INVALID_ARGUMENT, "cast: a %s tensor cannot become a variable handle", tl_dtypes[from].name);
+  return tl_meta_push_like(out, in[0], to) ? TL_OK : TL_RESOURCE_EXHAUSTED;
 }
+
+/* Converts into the output (a copy when the dtype is already right: an op's
+ * output is never its input object, the tape keys gradients by identity). */
+static tl_status cast_kernel(TL_KERNEL_ARGS) {
+  TL_UNUSED_KERNEL_ARGS;
+  return tl_tensor_cast_into(out->items[0], in[0]);
+}
+
+/* ---- clip_by_value --------------------------------------------------------- */
 
 #define CLIP(NAME, T)                                                                            \
   static void NAME(void *out_, const void *a_, const void *lo_, const void *hi_, int64_t n) {    \
@@ -561,46 +611,56 @@ static void clip_range(int64_t begin, int64_t end, void *ctx) {
   j->k(j->o + begin * j->es, j->a + begin * j->es, j->lo, j->hi, end - begin);
 }
 
-/* min(max(t, lo), hi) with lo and hi broadcast to t's shape (the result
- * keeps t's shape, as in TF). One fused pass for scalar bounds. */
-static tl_status clip_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
-                          tl_tensor_list *out) {
+/* The result keeps t's shape (TF's): the bounds must broadcast to it. */
+static tl_status clip_infer(TL_INFER_ARGS) {
   (void)n_in, (void)attr;
-  tl_tensor *t = in[0], *lo = in[1], *hi = in[2];
+  const tl_meta *t = in[0], *lo = in[1], *hi = in[2];
   tl_dtype dt = t->dtype;
-  if (!domain_ok(D_NUM, dt)) return dtype_error(op->name, D_NUM, dt);
+  if (!tl_domain_ok(D_NUM, dt)) return tl_domain_error(op->name, D_NUM, dt);
+  tl_meta m1, m2;
+  tl_status s = broadcast_meta(t, lo, &m1);
+  if (!s) s = broadcast_meta(&m1, hi, &m2);
+  if (s) return s;
+  if (!tl_meta_compatible(&m2, t)) {
+    char a[200], b[200], c[200];
+    return tl_error(TL_INVALID_ARGUMENT, "clip_value_min %s and clip_value_max %s must broadcast to t's shape %s",
+                    shape_text(lo, a, sizeof a), shape_text(hi, b, sizeof b), shape_text(t, c, sizeof c));
+  }
+  /* t's known dims win; the bounds may fix dims t leaves unknown */
+  if (t->rank < 0) return tl_meta_push_like(out, &m2, dt) ? TL_OK : TL_RESOURCE_EXHAUSTED;
+  tl_meta *o = tl_meta_push_like(out, t, dt);
+  if (!o) return TL_RESOURCE_EXHAUSTED;
+  for (int i = 0; m2.rank == t->rank && i < t->rank; i++)
+    if (o->shape[i] < 0) o->shape[i] = m2.shape[i];
+  return TL_OK;
+}
+
+/* min(max(t, lo), hi): one fused pass for one-element bounds, else two
+ * broadcast passes through a scratch tensor of t's shape. */
+static tl_status clip_kernel(TL_KERNEL_ARGS) {
+  (void)n_in, (void)attr, (void)op;
+  tl_tensor *t = in[0], *lo = in[1], *hi = in[2], *o = out->items[0];
+  tl_dtype dt = t->dtype;
   clip_fn k = clip_kernels[dt];
-  if (k && lo->size == 1 && hi->size == 1 && lo->rank <= t->rank && hi->rank <= t->rank) {
-    tl_tensor *c, *o;
-    tl_status s = tl_tensor_contiguous(t, &c);
-    if (s) return s;
-    if ((s = tl_tensor_new(dt, t->rank, t->shape, &o))) {
-      tl_tensor_release(c);
-      return s;
-    }
+  TL_ASSERT(k); /* halves arrive as float32 */
+  tl_status s;
+  if (lo->size == 1 && hi->size == 1) {
+    tl_tensor *c;
+    if ((s = tl_tensor_contiguous(t, &c))) return s;
     clip_job j = {k, tl_tensor_data(o), tl_tensor_data(c), tl_tensor_data(lo), tl_tensor_data(hi),
                   (int64_t)tl_dtypes[dt].size};
     tl_parallel_for(o->size, GRAIN, clip_range, &j);
     tl_tensor_release(c);
-    return tl_list_push(out, o);
+    return TL_OK;
   }
-  tl_tensor *m, *r;
-  tl_status s = bin_apply(BIN_MAXIMUM, op->name, t, lo, &m);
-  if (s) return s;
-  s = bin_apply(BIN_MINIMUM, op->name, m, hi, &r);
+  tl_tensor *m;
+  if ((s = tl_tensor_new(dt, o->rank, o->shape, &m))) return s;
+  if (!(s = bin_compute(binops[BIN_MAXIMUM].k[dt], t, lo, m))) s = bin_compute(binops[BIN_MINIMUM].k[dt], m, hi, o);
   tl_tensor_release(m);
-  if (s) return s;
-  if (!tl_tensor_same_shape(r, t)) {
-    char a[200], b[200], c[200];
-    tl_shape_format(lo->rank, lo->shape, a, sizeof a);
-    tl_shape_format(hi->rank, hi->shape, b, sizeof b);
-    tl_shape_format(t->rank, t->shape, c, sizeof c);
-    tl_tensor_release(r);
-    return tl_error(TL_INVALID_ARGUMENT,
-                    "clip_value_min %s and clip_value_max %s must broadcast to t's shape %s", a, b, c);
-  }
-  return tl_list_push(out, r);
+  return s;
 }
+
+/* ---- add_n --------------------------------------------------------------- */
 
 #define ACC(NAME, T)                                                                             \
   static void NAME(void *out_, const void *a_, int64_t n) {                                      \
@@ -615,82 +675,99 @@ ACC(acc_u8, uint8_t)
 ACC(acc_i16, int16_t)
 ACC(acc_i32, int32_t)
 ACC(acc_i64, int64_t)
+/* The half types round after every addition, as TF's half add_n does (so
+ * add_n is not HALF_VIA_F32: that would round once at the end). */
+static void acc_f16(void *out_, const void *a_, int64_t n) {
+  uint16_t *o = out_;
+  const uint16_t *a = a_;
+  for (int64_t i = 0; i < n; i++) o[i] = tl_float_to_half(tl_half_to_float(o[i]) + tl_half_to_float(a[i]));
+}
+static void acc_bf16(void *out_, const void *a_, int64_t n) {
+  uint16_t *o = out_;
+  const uint16_t *a = a_;
+  for (int64_t i = 0; i < n; i++) o[i] = tl_float_to_bf16(tl_bf16_to_float(o[i]) + tl_bf16_to_float(a[i]));
+}
 typedef void (*acc_fn)(void *out, const void *a, int64_t n);
 static const acc_fn acc_kernels[TL_DTYPE_COUNT] = {
-    [TL_FLOAT32] = acc_f32, [TL_FLOAT64] = acc_f64, [TL_INT8] = acc_i8, [TL_UINT8] = acc_u8,
-    [TL_INT16] = acc_i16,   [TL_INT32] = acc_i32,   [TL_INT64] = acc_i64,
+    [TL_FLOAT32] = acc_f32, [TL_FLOAT64] = acc_f64, [TL_FLOAT16] = acc_f16, [TL_BFLOAT16] = acc_bf16,
+    [TL_INT8] = acc_i8,     [TL_UINT8] = acc_u8,    [TL_INT16] = acc_i16,   [TL_INT32] = acc_i32,
+    [TL_INT64] = acc_i64,
 };
 
 typedef struct addn_job {
   acc_fn k;
-  bin_fn add2;
+  bin_fn add2; /* o = in0 + in1 in one pass where the dtype has a binary add */
   char *o;
   const char **in;
   int n;
   int64_t es;
 } addn_job;
 
-/* Per chunk: o = in0 + in1, then o += ink, so the chunk stays in cache. */
+/* Per chunk: o = in0 (+ in1), then o += ink, so the chunk stays in cache. */
 static void addn_range(int64_t begin, int64_t end, void *ctx) {
   addn_job *j = ctx;
   int64_t off = begin * j->es, m = end - begin;
-  j->add2(j->o + off, j->in[0] + off, 1, 0, j->in[1] + off, 1, 0, m, 1);
-  for (int i = 2; i < j->n; i++) j->k(j->o + off, j->in[i] + off, m);
+  int i = 1;
+  if (j->add2 && j->n >= 2) {
+    j->add2(j->o + off, j->in[0] + off, 1, 0, j->in[1] + off, 1, 0, m, 1);
+    i = 2;
+  } else {
+    memcpy(j->o + off, j->in[0] + off, (size_t)(m * j->es));
+  }
+  for (; i < j->n; i++) j->k(j->o + off, j->in[i] + off, m);
 }
 
-static tl_status add_n_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
-                           tl_tensor_list *out) {
+static tl_status add_n_infer(TL_INFER_ARGS) {
   (void)attr;
   if (n_in == 0) return tl_error(TL_INVALID_ARGUMENT, "inputs must be a non-empty list of tensors");
-  tl_tensor *t0 = in[0];
-  tl_dtype dt = t0->dtype;
+  const tl_meta *t0 = in[0];
   for (int i = 1; i < n_in; i++)
-    if (!tl_tensor_same_shape(in[i], t0)) {
+    if (!tl_meta_compatible(in[i], t0)) {
       char a[200], b[200];
       return tl_error(TL_INVALID_ARGUMENT, "inputs must all have the same shape: input 0 is %s, input %d is %s",
-                      tl_tensor_describe(t0, a, sizeof a), i, tl_tensor_describe(in[i], b, sizeof b));
+                      tl_meta_describe(t0, a, sizeof a), i, tl_meta_describe(in[i], b, sizeof b));
     }
-  if (!domain_ok(D_NUM, dt)) return dtype_error(op->name, D_NUM, dt);
-  if (n_in == 1) { /* tensors are immutable: share the storage */
-    tl_tensor *r;
-    tl_status s = share(t0, &r);
-    return s ? s : tl_list_push(out, r);
+  tl_dtype dt = t0->dtype;
+  if (!tl_domain_ok(D_NUM, dt)) return tl_domain_error(op->name, D_NUM, dt);
+  /* the first input of known rank, with unknown dims taken from the others */
+  const tl_meta *r = t0;
+  for (int i = 0; i < n_in && r->rank < 0; i++) r = in[i];
+  tl_meta *o = tl_meta_push_like(out, r, dt);
+  if (!o) return TL_RESOURCE_EXHAUSTED;
+  for (int i = 0; i < n_in; i++)
+    for (int d = 0; in[i]->rank == o->rank && d < o->rank; d++)
+      if (o->shape[d] < 0) o->shape[d] = in[i]->shape[d];
+  return TL_OK;
+}
+
+static tl_status add_n_kernel(TL_KERNEL_ARGS) {
+  (void)attr, (void)op;
+  tl_tensor *o = out->items[0];
+  tl_dtype dt = o->dtype;
+  TL_ASSERT(acc_kernels[dt]);
+  tl_tensor *small_c[8], **c = small_c;
+  const char *small_p[8], **ptrs = small_p;
+  if (n_in > 8) {
+    c = calloc((size_t)n_in, sizeof *c);
+    ptrs = calloc((size_t)n_in, sizeof *ptrs);
   }
-  if (!acc_kernels[dt]) {
-    /* half types: a chain of adds (each rounds, as TF's half add_n does) */
-    tl_tensor *acc = tl_tensor_retain(t0), *next;
-    for (int i = 1; i < n_in; i++) {
-      tl_status s = bin_apply(BIN_ADD, "add", acc, in[i], &next);
-      tl_tensor_release(acc);
-      if (s) return s;
-      acc = next;
-    }
-    return tl_list_push(out, acc);
-  }
-  tl_tensor **c = calloc((size_t)n_in, sizeof *c);
-  const char **ptrs = calloc((size_t)n_in, sizeof *ptrs);
-  tl_tensor *o = NULL;
   tl_status s = TL_OK;
+  int made = 0;
   if (!c || !ptrs) {
     s = tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
-    goto fail;
+    goto done;
   }
-  for (int i = 0; i < n_in; i++) {
-    if ((s = tl_tensor_contiguous(in[i], &c[i]))) goto fail;
-    ptrs[i] = tl_tensor_data(c[i]);
+  for (; made < n_in; made++) {
+    if ((s = tl_tensor_contiguous(in[made], &c[made]))) goto done;
+    ptrs[made] = tl_tensor_data(c[made]);
   }
-  if ((s = tl_tensor_new(dt, t0->rank, t0->shape, &o))) goto fail;
   addn_job j = {acc_kernels[dt], binops[BIN_ADD].k[dt], tl_tensor_data(o), ptrs, n_in,
                 (int64_t)tl_dtypes[dt].size};
   tl_parallel_for(o->size, GRAIN / 2, addn_range, &j);
-  s = tl_list_push(out, o);
-  o = NULL;
-fail:
-  if (c)
-    for (int i = 0; i < n_in; i++) tl_tensor_release(c[i]);
-  free(c);
-  free(ptrs);
-  tl_tensor_release(o);
+done:
+  for (int i = 0; i < made; i++) tl_tensor_release(c[i]);
+  if (c != small_c) free(c);
+  if (ptrs != small_p) free(ptrs);
   return s;
 }
 
@@ -708,62 +785,58 @@ static tl_tensor *mask(tl_temps *T, const char *cmp, tl_tensor *a, tl_tensor *b,
 
 static bool is_float(const tl_tensor *t) { return t && tl_dtypes[t->dtype].kind == TL_KIND_FLOAT; }
 
-#define GRAD_ARGS                                                                                \
-  const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr, tl_tensor *const *out, \
-      int n_out, tl_tensor *const *gout, tl_tensor **gin
-#define UNUSED_GRAD_ARGS (void)op, (void)n_in, (void)attr, (void)out, (void)n_out
 /* Binary ops share one dtype (TL_OP_SAME_DTYPE), so one test covers both. */
 #define NEED_FLOAT_GRAD                                                                          \
   do {                                                                                           \
-    if (!gout[0] || !is_float(in[0])) return TL_OK;                                              \
+    if (!grad_out[0] || !is_float(in[0])) return TL_OK;                                              \
   } while (0)
 
-static tl_status add_grad(GRAD_ARGS) {
-  UNUSED_GRAD_ARGS;
+static tl_status add_grad(TL_GRAD_ARGS) {
+  TL_UNUSED_GRAD_ARGS;
   NEED_FLOAT_GRAD;
-  gin[0] = tl_tensor_retain(gout[0]);
-  gin[1] = tl_tensor_retain(gout[0]);
+  grad_in[0] = tl_tensor_retain(grad_out[0]);
+  grad_in[1] = tl_tensor_retain(grad_out[0]);
   return TL_OK;
 }
 
-static tl_status subtract_grad(GRAD_ARGS) {
-  UNUSED_GRAD_ARGS;
+static tl_status subtract_grad(TL_GRAD_ARGS) {
+  TL_UNUSED_GRAD_ARGS;
   NEED_FLOAT_GRAD;
   tl_temps T = {0};
-  gin[0] = tl_tensor_retain(gout[0]);
-  return tl_temps_give(&T, tl_temps_un(&T, "negative", gout[0]), &gin[1], true);
+  grad_in[0] = tl_tensor_retain(grad_out[0]);
+  return tl_temps_give(&T, tl_temps_un(&T, "negative", grad_out[0]), &grad_in[1], true);
 }
 
-static tl_status multiply_grad(GRAD_ARGS) {
-  UNUSED_GRAD_ARGS;
+static tl_status multiply_grad(TL_GRAD_ARGS) {
+  TL_UNUSED_GRAD_ARGS;
   NEED_FLOAT_GRAD;
   tl_temps T = {0};
-  tl_status s = tl_temps_give(&T, tl_temps_op2(&T, "multiply", gout[0], in[1]), &gin[0], false);
+  tl_status s = tl_temps_give(&T, tl_temps_op2(&T, "multiply", grad_out[0], in[1]), &grad_in[0], false);
   if (s) return s;
-  return tl_temps_give(&T, tl_temps_op2(&T, "multiply", gout[0], in[0]), &gin[1], true);
+  return tl_temps_give(&T, tl_temps_op2(&T, "multiply", grad_out[0], in[0]), &grad_in[1], true);
 }
 
 /* dx = g / y, dy = -g x / y^2 = -dx z. divide_no_nan: dx is 0 where y is 0,
  * and so is z, so dy is too (TF's). Integer operands (float result) never
  * get here: the tape differentiates float inputs only. */
-static tl_status divide_grad(GRAD_ARGS) {
-  UNUSED_GRAD_ARGS;
+static tl_status divide_grad(TL_GRAD_ARGS) {
+  TL_UNUSED_GRAD_ARGS;
   NEED_FLOAT_GRAD;
   tl_temps T = {0};
-  tl_tensor *gx = tl_temps_op2(&T, op->name, gout[0], in[1]);
-  tl_status s = tl_temps_give(&T, gx, &gin[0], false);
+  tl_tensor *gx = tl_temps_op2(&T, op->name, grad_out[0], in[1]);
+  tl_status s = tl_temps_give(&T, gx, &grad_in[0], false);
   if (s) return s;
-  return tl_temps_give(&T, tl_temps_un(&T, "negative", tl_temps_op2(&T, "multiply", gx, out[0])), &gin[1], true);
+  return tl_temps_give(&T, tl_temps_un(&T, "negative", tl_temps_op2(&T, "multiply", gx, out[0])), &grad_in[1], true);
 }
 
 /* TF: dx = g, dy = -g floor(x / y). */
-static tl_status floormod_grad(GRAD_ARGS) {
-  UNUSED_GRAD_ARGS;
+static tl_status floormod_grad(TL_GRAD_ARGS) {
+  TL_UNUSED_GRAD_ARGS;
   NEED_FLOAT_GRAD;
   tl_temps T = {0};
-  gin[0] = tl_tensor_retain(gout[0]);
+  grad_in[0] = tl_tensor_retain(grad_out[0]);
   tl_tensor *q = tl_temps_op2(&T, "floordiv", in[0], in[1]);
-  return tl_temps_give(&T, tl_temps_un(&T, "negative", tl_temps_op2(&T, "multiply", gout[0], q)), &gin[1], true);
+  return tl_temps_give(&T, tl_temps_un(&T, "negative", tl_temps_op2(&T, "multiply", grad_out[0], q)), &grad_in[1], true);
 }
 
 /* Smallest normal number of a float dtype (float16's is far above float32's). */
@@ -778,130 +851,132 @@ static double tiny_of(tl_dtype dt) {
 /* dx = g y x^(y-1); dy = g z log(x) where x > 0 and 0 elsewhere (TF's).
  * log(max(x, tiny)) * (x > 0) instead of a select keeps both branches
  * finite, so second derivatives have no 0 * inf NaN at x = 0. */
-static tl_status pow_grad(GRAD_ARGS) {
-  UNUSED_GRAD_ARGS;
+static tl_status pow_grad(TL_GRAD_ARGS) {
+  TL_UNUSED_GRAD_ARGS;
   NEED_FLOAT_GRAD;
-  tl_tensor *x = in[0], *y = in[1], *g = gout[0];
+  tl_tensor *x = in[0], *y = in[1], *g = grad_out[0];
   tl_dtype dt = x->dtype;
   tl_temps T = {0};
   tl_tensor *one = tl_temps_scalar(&T, x, dt, 1.0);
   tl_tensor *p = tl_temps_op2(&T, "pow", x, tl_temps_op2(&T, "subtract", y, one));
-  tl_status s = tl_temps_give(&T, tl_temps_op2(&T, "multiply", tl_temps_op2(&T, "multiply", g, y), p), &gin[0], false);
+  tl_status s = tl_temps_give(&T, tl_temps_op2(&T, "multiply", tl_temps_op2(&T, "multiply", g, y), p), &grad_in[0], false);
   if (s) return s;
   tl_tensor *zero = tl_temps_scalar(&T, x, dt, 0.0);
   tl_tensor *lx = tl_temps_un(&T, "log", tl_temps_op2(&T, "maximum", x, tl_temps_scalar(&T, x, dt, tiny_of(dt))));
   lx = tl_temps_op2(&T, "multiply", lx, mask(&T, "greater", x, zero, dt));
-  return tl_temps_give(&T, tl_temps_op2(&T, "multiply", tl_temps_op2(&T, "multiply", g, out[0]), lx), &gin[1], true);
+  return tl_temps_give(&T, tl_temps_op2(&T, "multiply", tl_temps_op2(&T, "multiply", g, out[0]), lx), &grad_in[1], true);
 }
 
 /* TF: the gradient goes to x where x >= y (maximum) or x <= y (minimum),
  * to y elsewhere (so at ties x takes it all). */
-static tl_status extreme_grad(GRAD_ARGS, const char *cmp) {
-  UNUSED_GRAD_ARGS;
+static tl_status extreme_grad(TL_GRAD_ARGS, const char *cmp) {
+  TL_UNUSED_GRAD_ARGS;
   NEED_FLOAT_GRAD;
   tl_temps T = {0};
-  tl_tensor *gx = tl_temps_op2(&T, "multiply", gout[0], mask(&T, cmp, in[0], in[1], in[0]->dtype));
-  tl_status s = tl_temps_give(&T, gx, &gin[0], false);
+  tl_tensor *gx = tl_temps_op2(&T, "multiply", grad_out[0], mask(&T, cmp, in[0], in[1], in[0]->dtype));
+  tl_status s = tl_temps_give(&T, gx, &grad_in[0], false);
   if (s) return s;
-  return tl_temps_give(&T, tl_temps_op2(&T, "subtract", gout[0], gx), &gin[1], true);
+  return tl_temps_give(&T, tl_temps_op2(&T, "subtract", grad_out[0], gx), &grad_in[1], true);
 }
-static tl_status maximum_grad(GRAD_ARGS) {
-  return extreme_grad(op, in, n_in, attr, out, n_out, gout, gin, "greater_equal");
+static tl_status maximum_grad(TL_GRAD_ARGS) {
+  return extreme_grad(op, in, n_in, attr, out, n_out, grad_out, grad_in, "greater_equal");
 }
-static tl_status minimum_grad(GRAD_ARGS) {
-  return extreme_grad(op, in, n_in, attr, out, n_out, gout, gin, "less_equal");
+static tl_status minimum_grad(TL_GRAD_ARGS) {
+  return extreme_grad(op, in, n_in, attr, out, n_out, grad_out, grad_in, "less_equal");
 }
 
 /* dx = 2 g (x - y), dy = -dx. */
-static tl_status squared_difference_grad(GRAD_ARGS) {
-  UNUSED_GRAD_ARGS;
+static tl_status squared_difference_grad(TL_GRAD_ARGS) {
+  TL_UNUSED_GRAD_ARGS;
   NEED_FLOAT_GRAD;
   tl_temps T = {0};
-  tl_tensor *t = tl_temps_op2(&T, "multiply", gout[0], tl_temps_op2(&T, "subtract", in[0], in[1]));
+  tl_tensor *t = tl_temps_op2(&T, "multiply", grad_out[0], tl_temps_op2(&T, "subtract", in[0], in[1]));
   tl_tensor *gx = tl_temps_op2(&T, "add", t, t);
-  tl_status s = tl_temps_give(&T, gx, &gin[0], false);
+  tl_status s = tl_temps_give(&T, gx, &grad_in[0], false);
   if (s) return s;
-  return tl_temps_give(&T, tl_temps_un(&T, "negative", gx), &gin[1], true);
+  return tl_temps_give(&T, tl_temps_un(&T, "negative", gx), &grad_in[1], true);
 }
 
 /* relu_grad(g, f) = g (f > 0): linear in g, piecewise constant in f (a zero
  * gradient, not none: TF's, so relu's second derivative is 0, not unconnected). */
-static tl_status relu_grad_grad(GRAD_ARGS) {
-  UNUSED_GRAD_ARGS;
+static tl_status relu_grad_grad(TL_GRAD_ARGS) {
+  TL_UNUSED_GRAD_ARGS;
   NEED_FLOAT_GRAD;
   tl_temps T = {0};
-  tl_status s = tl_temps_give(&T, tl_temps_op2(&T, "relu_grad", gout[0], in[1]), &gin[0], true);
+  tl_status s = tl_temps_give(&T, tl_temps_op2(&T, "relu_grad", grad_out[0], in[1]), &grad_in[0], true);
   if (s) return s;
-  return tl_tensor_zeros(in[1]->dtype, in[1]->rank, in[1]->shape, &gin[1]);
+  return tl_temps_give(&T, tl_temps_un(&T, "zeros_like", in[1]), &grad_in[1], true);
 }
 
 /* sigmoid_grad(y, g) = g y (1 - y): d/dy = gg g (1 - 2y), d/dg = sigmoid_grad(y, gg). */
-static tl_status sigmoid_grad_grad(GRAD_ARGS) {
-  UNUSED_GRAD_ARGS;
+static tl_status sigmoid_grad_grad(TL_GRAD_ARGS) {
+  TL_UNUSED_GRAD_ARGS;
   NEED_FLOAT_GRAD;
-  tl_tensor *y = in[0], *g = in[1], *gg = gout[0];
+  tl_tensor *y = in[0], *g = in[1], *gg = grad_out[0];
   tl_temps T = {0};
   tl_tensor *d = tl_temps_op2(&T, "subtract", tl_temps_scalar(&T, y, y->dtype, 1.0), tl_temps_op2(&T, "add", y, y));
-  tl_status s = tl_temps_give(&T, tl_temps_op2(&T, "multiply", tl_temps_op2(&T, "multiply", gg, g), d), &gin[0], false);
+  tl_status s = tl_temps_give(&T, tl_temps_op2(&T, "multiply", tl_temps_op2(&T, "multiply", gg, g), d), &grad_in[0], false);
   if (s) return s;
-  return tl_temps_give(&T, tl_temps_op2(&T, "sigmoid_grad", y, gg), &gin[1], true);
+  return tl_temps_give(&T, tl_temps_op2(&T, "sigmoid_grad", y, gg), &grad_in[1], true);
 }
 
 /* tanh_grad(y, g) = g (1 - y^2): d/dy = -2 gg g y, d/dg = tanh_grad(y, gg). */
-static tl_status tanh_grad_grad(GRAD_ARGS) {
-  UNUSED_GRAD_ARGS;
+static tl_status tanh_grad_grad(TL_GRAD_ARGS) {
+  TL_UNUSED_GRAD_ARGS;
   NEED_FLOAT_GRAD;
-  tl_tensor *y = in[0], *g = in[1], *gg = gout[0];
+  tl_tensor *y = in[0], *g = in[1], *gg = grad_out[0];
   tl_temps T = {0};
   tl_tensor *t = tl_temps_op2(&T, "multiply", tl_temps_op2(&T, "multiply", gg, g), y);
-  tl_status s = tl_temps_give(&T, tl_temps_un(&T, "negative", tl_temps_op2(&T, "add", t, t)), &gin[0], false);
+  tl_status s = tl_temps_give(&T, tl_temps_un(&T, "negative", tl_temps_op2(&T, "add", t, t)), &grad_in[0], false);
   if (s) return s;
-  return tl_temps_give(&T, tl_temps_op2(&T, "tanh_grad", y, gg), &gin[1], true);
+  return tl_temps_give(&T, tl_temps_op2(&T, "tanh_grad", y, gg), &grad_in[1], true);
 }
 
 /* Between float dtypes the gradient is cast back; to or from integers and
  * bool nothing flows (TF's). */
-static tl_status cast_grad(GRAD_ARGS) {
-  UNUSED_GRAD_ARGS;
-  if (!gout[0] || !is_float(in[0]) || !is_float(out[0])) return TL_OK;
-  if (gout[0]->dtype == in[0]->dtype) {
-    gin[0] = tl_tensor_retain(gout[0]);
+static tl_status cast_grad(TL_GRAD_ARGS) {
+  TL_UNUSED_GRAD_ARGS;
+  if (!grad_out[0] || !is_float(in[0]) || !is_float(out[0])) return TL_OK;
+  if (grad_out[0]->dtype == in[0]->dtype) {
+    grad_in[0] = tl_tensor_retain(grad_out[0]);
     return TL_OK;
   }
   tl_temps T = {0};
-  return tl_temps_give(&T, tl_temps_cast(&T, gout[0], in[0]->dtype), &gin[0], true);
+  return tl_temps_give(&T, tl_temps_cast(&T, grad_out[0], in[0]->dtype), &grad_in[0], true);
 }
 
 /* TF: t gets g where clip_value_min <= t <= clip_value_max (NaN too), each
  * bound gets g where t went past it; the tape sums the bounds' gradients
  * down to their shapes. */
-static tl_status clip_grad(GRAD_ARGS) {
-  UNUSED_GRAD_ARGS;
+static tl_status clip_grad(TL_GRAD_ARGS) {
+  TL_UNUSED_GRAD_ARGS;
   NEED_FLOAT_GRAD;
-  tl_tensor *t = in[0], *g = gout[0];
+  tl_tensor *t = in[0], *g = grad_out[0];
   tl_temps T = {0};
   tl_tensor *below = tl_temps_op2(&T, "less", t, in[1]), *above = tl_temps_op2(&T, "greater", t, in[2]);
   tl_tensor *inside = tl_temps_un(&T, "logical_not", tl_temps_op2(&T, "logical_or", below, above));
-  tl_status s = tl_temps_give(&T, tl_temps_op2(&T, "multiply", g, tl_temps_cast(&T, inside, t->dtype)), &gin[0], false);
-  if (!s) s = tl_temps_give(&T, tl_temps_op2(&T, "multiply", g, tl_temps_cast(&T, below, t->dtype)), &gin[1], false);
-  if (!s) s = tl_temps_give(&T, tl_temps_op2(&T, "multiply", g, tl_temps_cast(&T, above, t->dtype)), &gin[2], true);
+  tl_status s = tl_temps_give(&T, tl_temps_op2(&T, "multiply", g, tl_temps_cast(&T, inside, t->dtype)), &grad_in[0], false);
+  if (!s) s = tl_temps_give(&T, tl_temps_op2(&T, "multiply", g, tl_temps_cast(&T, below, t->dtype)), &grad_in[1], false);
+  if (!s) s = tl_temps_give(&T, tl_temps_op2(&T, "multiply", g, tl_temps_cast(&T, above, t->dtype)), &grad_in[2], true);
   return s;
 }
 
-static tl_status add_n_grad(GRAD_ARGS) {
-  UNUSED_GRAD_ARGS;
+static tl_status add_n_grad(TL_GRAD_ARGS) {
+  TL_UNUSED_GRAD_ARGS;
   NEED_FLOAT_GRAD;
-  for (int i = 0; i < n_in; i++) gin[i] = tl_tensor_retain(gout[0]);
+  for (int i = 0; i < n_in; i++) grad_in[i] = tl_tensor_retain(grad_out[0]);
   return TL_OK;
 }
 
 /* ---- the op table ------------------------------------------------------ */
 
+/* Every binary record shares one shape rule and one kernel; .impl is its
+ * binops[] entry. */
+#define BIN_FLAGS (TL_OP_SCALARS_FOLLOW | TL_OP_SAME_DTYPE | TL_OP_HALF_VIA_F32)
 #define BINARY_OP(ID, NAME, API, FLAGS, GRAD, DOC)                                               \
-  [ID] = {.name = NAME, .inputs = "x, y", .kernel[TL_CPU] = binary_fwd, .grad = GRAD,                   \
-          .flags = TL_OP_SCALARS_FOLLOW | TL_OP_SAME_DTYPE | (FLAGS), .api = API, .doc = DOC}
+  {.name = NAME, .inputs = "x, y", .infer = binary_infer, .kernel[TL_CPU] = binary_kernel,       \
+   .grad = GRAD, .flags = BIN_FLAGS | (FLAGS), .api = API, .doc = DOC, .impl = &binops[ID]}
 #define NOGRAD TL_OP_NO_GRADIENT
-
 tl_op_def tl_ops_elementwise[] = {
     BINARY_OP(BIN_ADD, "add", "tf.add tf.math.add", 0, add_grad, "x + y element-wise, with broadcasting."),
     BINARY_OP(BIN_SUBTRACT, "subtract", "tf.subtract tf.math.subtract", 0, subtract_grad,
@@ -949,34 +1024,25 @@ tl_op_def tl_ops_elementwise[] = {
               "x xor y for bool tensors (also a ~ b)."),
     /* Internal fused backward passes of relu, sigmoid, tanh (TF's raw ops
      * ReluGrad, SigmoidGrad, TanhGrad, same operand order). */
-    [BIN_RELU_GRAD] = {.name = "relu_grad", .inputs = "gradients, features", .kernel[TL_CPU] = binary_fwd,
-                       .grad = relu_grad_grad, .flags = TL_OP_SCALARS_FOLLOW | TL_OP_SAME_DTYPE, .api = "-",
-                       .doc = "gradients where features > 0, else 0 (relu's backward pass)."},
-    [BIN_SIGMOID_GRAD] = {.name = "sigmoid_grad", .inputs = "y, dy", .kernel[TL_CPU] = binary_fwd,
-                          .grad = sigmoid_grad_grad, .flags = TL_OP_SCALARS_FOLLOW | TL_OP_SAME_DTYPE,
-                          .api = "-", .doc = "dy * y * (1 - y) (sigmoid's backward pass from its output y)."},
-    [BIN_TANH_GRAD] = {.name = "tanh_grad", .inputs = "y, dy", .kernel[TL_CPU] = binary_fwd, .grad = tanh_grad_grad,
-                       .flags = TL_OP_SCALARS_FOLLOW | TL_OP_SAME_DTYPE, .api = "-",
-                       .doc = "dy * (1 - y^2) (tanh's backward pass from its output y)."},
-    [BIN_COUNT] = {.name = "cast", .inputs = "x", .attrs = "dtype:dtype", .kernel[TL_CPU] = cast_fwd,
-                   .grad = cast_grad, .api = "tf.cast tf.dtypes.cast",
-                   .doc = "Converts x to dtype (floats to integers truncate toward zero)."},
-    {.name = "clip_by_value", .inputs = "t, clip_value_min, clip_value_max", .kernel[TL_CPU] = clip_fwd,
-     .grad = clip_grad, .flags = TL_OP_SCALARS_FOLLOW | TL_OP_SAME_DTYPE, .api = "tf.clip_by_value",
+    {.name = "relu_grad", .inputs = "gradients, features", .infer = binary_infer,
+     .kernel[TL_CPU] = binary_kernel, .grad = relu_grad_grad, .flags = BIN_FLAGS, .api = "-",
+     .doc = "gradients where features > 0, else 0 (relu's backward pass).", .impl = &binops[BIN_RELU_GRAD]},
+    {.name = "sigmoid_grad", .inputs = "y, dy", .infer = binary_infer, .kernel[TL_CPU] = binary_kernel,
+     .grad = sigmoid_grad_grad, .flags = BIN_FLAGS, .api = "-",
+     .doc = "dy * y * (1 - y) (sigmoid's backward pass from its output y).", .impl = &binops[BIN_SIGMOID_GRAD]},
+    {.name = "tanh_grad", .inputs = "y, dy", .infer = binary_infer, .kernel[TL_CPU] = binary_kernel,
+     .grad = tanh_grad_grad, .flags = BIN_FLAGS, .api = "-",
+     .doc = "dy * (1 - y^2) (tanh's backward pass from its output y).", .impl = &binops[BIN_TANH_GRAD]},
+    /* cast does its own conversions (the dispatcher's half casts call it). */
+    {.name = "cast", .inputs = "x", .attrs = "dtype:dtype", .infer = cast_infer, .kernel[TL_CPU] = cast_kernel,
+     .grad = cast_grad, .api = "tf.cast tf.dtypes.cast",
+     .doc = "Converts x to dtype (floats to integers truncate toward zero)."},
+    {.name = "clip_by_value", .inputs = "t, clip_value_min, clip_value_max", .infer = clip_infer,
+     .kernel[TL_CPU] = clip_kernel, .grad = clip_grad, .flags = BIN_FLAGS, .api = "tf.clip_by_value",
      .doc = "Clips t to [clip_value_min, clip_value_max] (bounds broadcast to t's shape)."},
-    {.name = "add_n", .inputs = "inputs[]", .kernel[TL_CPU] = add_n_fwd, .grad = add_n_grad,
-     .flags = TL_OP_SAME_DTYPE, .api = "tf.add_n tf.math.add_n",
+    /* Not HALF_VIA_F32: half sums round after each addition (TF's). */
+    {.name = "add_n", .inputs = "inputs[]", .infer = add_n_infer, .kernel[TL_CPU] = add_n_kernel,
+     .grad = add_n_grad, .flags = TL_OP_SAME_DTYPE, .api = "tf.add_n tf.math.add_n",
      .doc = "Sum of a list of tensors of the same shape and dtype."},
     {0},
 };
-
-static tl_status binary_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
-                            tl_tensor_list *out) {
-  (void)n_in, (void)attr;
-  ptrdiff_t which = op - tl_ops_elementwise;
-  TL_ASSERT(which >= 0 && which < BIN_COUNT);
-  tl_tensor *r;
-  tl_status s = bin_apply((int)which, op->name, in[0], in[1], &r);
-  if (s) return s;
-  return tl_list_push(out, r);
-}

@@ -6,20 +6,24 @@
  * because libm's errno handling blocks the vectorizer). The float32 kernels
  * are built twice (x86-64-v3 and baseline) and picked at load time, so AVX2
  * and FMA are used where the CPU has them. float64 uses libm. float16 and
- * bfloat16 compute in float32 and round back.
+ * bfloat16 compute in float32 and round back: the records say
+ * TL_OP_HALF_VIA_F32 and the dispatcher does it, so kernels see float32.
  *
  * dtype rules follow TensorFlow: math that only makes sense on reals
  * (sqrt, exp, sigmoid, ...) rejects integer tensors with an error naming
  * the dtype; negative/abs/sign/square/relu/relu6/round also take integers
  * (integer arithmetic wraps); logical_not takes bool only.
  *
- * The kernel table is parallel to the op table (both indexed by UN_*).
+ * Each record's .impl points at its unop (domain, typed kernels); one shape
+ * rule and one kernel serve every record. The rule checks the dtype; the
+ * kernel fills the output the dispatcher allocated from it.
  * Gradient rules sit in the records, written with ordinary ops so gradients
  * of gradients work; relu, sigmoid and tanh use the fused backward ops of
  * ops/elementwise.c. round/floor/ceil and the predicates have none.
  * Not here: binary ops (ops/elementwise.c), softmax (ops/softmax.c).
  */
-#include "tl.h"
+#include "ops/ops.h"
+#include "ops/domain.h"
 #include "autodiff/grad_temps.h"
 #include "vmath.h"
 
@@ -33,12 +37,6 @@
 
 #define GRAIN_CHEAP 32768 /* memory-bound loops */
 #define GRAIN_HEAVY 4096  /* transcendental: worth splitting earlier */
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define HOT
-#endif
 
 /* out[i] = f(a[i]) for i < n, both contiguous. alpha: the op's float
  * attribute (leaky_relu), else 0. */
@@ -54,7 +52,7 @@ typedef void (*un_fn)(void *out, const void *a, int64_t n, double alpha);
       o[i] = (TO)(EXPR);                                                                         \
     }                                                                                            \
   }
-#define UN_HOT(NAME, TI, TO, EXPR) HOT UN(NAME, TI, TO, EXPR)
+#define UN_HOT(NAME, TI, TO, EXPR) TL_HOT UN(NAME, TI, TO, EXPR)
 
 /* In float32 expressions, tl_vm_sel(c, a, b) replaces c ? a : b where an
  * arm does arithmetic: such a ?: is a branch and stops the vectorizer.
@@ -180,9 +178,9 @@ static void rsqrt_f64(void *out_, const void *a_, int64_t n, double alpha) {
 
 /* ---- op descriptions --------------------------------------------------- */
 
-enum { D_FLOAT = 1, D_INT = 2, D_BOOL = 4, D_NUM = D_FLOAT | D_INT };
+enum { D_FLOAT = TL_D_FLOAT, D_INT = TL_D_INT, D_BOOL = TL_D_BOOL, D_NUM = TL_D_NUM };
 
-/* ORDER OPS: tl_ops_unary[] and unops[] are both indexed by this. */
+/* Indexes of unops[]; each record's .impl names its entry. */
 enum {
   UN_NEGATIVE, UN_ABS, UN_SIGN, UN_SQUARE, UN_RELU, UN_RELU6, UN_ROUND, UN_FLOOR, UN_CEIL,
   UN_SQRT, UN_RSQRT, UN_EXP, UN_EXPM1, UN_LOG, UN_LOG1P, UN_TANH, UN_SIGMOID, UN_SOFTPLUS,
@@ -196,76 +194,69 @@ typedef struct unop {
   unsigned domain;
   bool bool_out;
   bool heavy;
+  bool alpha_attr;      /* attribute 0 is the kernels' float alpha (leaky_relu) */
+  const un_fn *approx;  /* attribute 0 true selects these kernels (gelu's tanh form) */
   un_fn k[TL_DTYPE_COUNT];
 } unop;
 
-static const unop unops[UN_COUNT] = {
-    [UN_NEGATIVE] = {D_NUM, false, false, {TAB_F(neg), TAB_I(neg)}},
-    [UN_ABS] = {D_NUM, false, false, {TAB_F(abs), TAB_I(abs)}},
-    [UN_SIGN] = {D_NUM, false, false, {TAB_F(sign), TAB_I(sign)}},
-    [UN_SQUARE] = {D_NUM, false, false, {TAB_F(square), TAB_I(square)}},
-    [UN_RELU] = {D_NUM, false, false, {TAB_F(relu), TAB_I(relu)}},
-    [UN_RELU6] = {D_NUM, false, false, {TAB_F(relu6), TAB_I(relu6)}},
-    [UN_ROUND] = {D_NUM, false, false, {TAB_F(round), TAB_I(round)}},
-    [UN_FLOOR] = {D_FLOAT, false, false, {TAB_F(floor)}},
-    [UN_CEIL] = {D_FLOAT, false, false, {TAB_F(ceil)}},
-    [UN_SQRT] = {D_FLOAT, false, false, {TAB_F(sqrt)}},
-    [UN_RSQRT] = {D_FLOAT, false, false, {TAB_F(rsqrt)}},
-    [UN_EXP] = {D_FLOAT, false, true, {TAB_F(exp)}},
-    [UN_EXPM1] = {D_FLOAT, false, true, {TAB_F(expm1)}},
-    [UN_LOG] = {D_FLOAT, false, true, {TAB_F(log)}},
-    [UN_LOG1P] = {D_FLOAT, false, true, {TAB_F(log1p)}},
-    [UN_TANH] = {D_FLOAT, false, true, {TAB_F(tanh)}},
-    [UN_SIGMOID] = {D_FLOAT, false, true, {TAB_F(sigmoid)}},
-    [UN_SOFTPLUS] = {D_FLOAT, false, true, {TAB_F(softplus)}},
-    [UN_LOG_SIGMOID] = {D_FLOAT, false, true, {TAB_F(log_sigmoid)}},
-    [UN_SOFTSIGN] = {D_FLOAT, false, false, {TAB_F(softsign)}},
-    [UN_ELU] = {D_FLOAT, false, true, {TAB_F(elu)}},
-    [UN_SELU] = {D_FLOAT, false, true, {TAB_F(selu)}},
-    [UN_LEAKY_RELU] = {D_FLOAT, false, false, {TAB_F(leaky_relu)}},
-    [UN_GELU] = {D_FLOAT, false, true, {TAB_F(gelu)}},
-    [UN_RECIPROCAL] = {D_FLOAT, false, false, {TAB_F(reciprocal)}},
-    [UN_SIN] = {D_FLOAT, false, true, {TAB_F(sin)}},
-    [UN_COS] = {D_FLOAT, false, true, {TAB_F(cos)}},
-    [UN_TAN] = {D_FLOAT, false, true, {TAB_F(tan)}},
-    [UN_ASIN] = {D_FLOAT, false, true, {TAB_F(asin)}},
-    [UN_ACOS] = {D_FLOAT, false, true, {TAB_F(acos)}},
-    [UN_ATAN] = {D_FLOAT, false, true, {TAB_F(atan)}},
-    [UN_SINH] = {D_FLOAT, false, true, {TAB_F(sinh)}},
-    [UN_COSH] = {D_FLOAT, false, true, {TAB_F(cosh)}},
-    [UN_ERF] = {D_FLOAT, false, true, {TAB_F(erf)}},
-    [UN_IS_NAN] = {D_FLOAT, true, false, {TAB_F(is_nan)}},
-    [UN_IS_INF] = {D_FLOAT, true, false, {TAB_F(is_inf)}},
-    [UN_IS_FINITE] = {D_FLOAT, true, false, {TAB_F(is_finite)}},
-    [UN_LOGICAL_NOT] = {D_BOOL, true, false, {[TL_BOOL] = not_b}},
-};
 static const un_fn gelu_tanh_k[TL_DTYPE_COUNT] = {TAB_F(gelu_tanh)};
 
-static bool domain_ok(unsigned domain, tl_dtype dt) {
-  switch (tl_dtypes[dt].kind) {
-  case TL_KIND_FLOAT: return domain & D_FLOAT;
-  case TL_KIND_INT:
-  case TL_KIND_UINT: return domain & D_INT;
-  case TL_KIND_BOOL: return domain & D_BOOL;
-  default: return false;
+static const unop unops[UN_COUNT] = {
+    [UN_NEGATIVE] = {D_NUM, false, false, false, NULL, {TAB_F(neg), TAB_I(neg)}},
+    [UN_ABS] = {D_NUM, false, false, false, NULL, {TAB_F(abs), TAB_I(abs)}},
+    [UN_SIGN] = {D_NUM, false, false, false, NULL, {TAB_F(sign), TAB_I(sign)}},
+    [UN_SQUARE] = {D_NUM, false, false, false, NULL, {TAB_F(square), TAB_I(square)}},
+    [UN_RELU] = {D_NUM, false, false, false, NULL, {TAB_F(relu), TAB_I(relu)}},
+    [UN_RELU6] = {D_NUM, false, false, false, NULL, {TAB_F(relu6), TAB_I(relu6)}},
+    [UN_ROUND] = {D_NUM, false, false, false, NULL, {TAB_F(round), TAB_I(round)}},
+    [UN_FLOOR] = {D_FLOAT, false, false, false, NULL, {TAB_F(floor)}},
+    [UN_CEIL] = {D_FLOAT, false, false, false, NULL, {TAB_F(ceil)}},
+    [UN_SQRT] = {D_FLOAT, false, false, false, NULL, {TAB_F(sqrt)}},
+    [UN_RSQRT] = {D_FLOAT, false, false, false, NULL, {TAB_F(rsqrt)}},
+    [UN_EXP] = {D_FLOAT, false, true, false, NULL, {TAB_F(exp)}},
+    [UN_EXPM1] = {D_FLOAT, false, true, false, NULL, {TAB_F(expm1)}},
+    [UN_LOG] = {D_FLOAT, false, true, false, NULL, {TAB_F(log)}},
+    [UN_LOG1P] = {D_FLOAT, false, true, false, NULL, {TAB_F(log1p)}},
+    [UN_TANH] = {D_FLOAT, false, true, false, NULL, {TAB_F(tanh)}},
+    [UN_SIGMOID] = {D_FLOAT, false, true, false, NULL, {TAB_F(sigmoid)}},
+    [UN_SOFTPLUS] = {D_FLOAT, false, true, false, NULL, {TAB_F(softplus)}},
+    [UN_LOG_SIGMOID] = {D_FLOAT, false, true, false, NULL, {TAB_F(log_sigmoid)}},
+    [UN_SOFTSIGN] = {D_FLOAT, false, false, false, NULL, {TAB_F(softsign)}},
+    [UN_ELU] = {D_FLOAT, false, true, false, NULL, {TAB_F(elu)}},
+    [UN_SELU] = {D_FLOAT, false, true, false, NULL, {TAB_F(selu)}},
+    [UN_LEAKY_RELU] = {D_FLOAT, false, false, true, NULL, {TAB_F(leaky_relu)}},
+    [UN_GELU] = {D_FLOAT, false, true, false, gelu_tanh_k, {TAB_F(gelu)}},
+    [UN_RECIPROCAL] = {D_FLOAT, false, false, false, NULL, {TAB_F(reciprocal)}},
+    [UN_SIN] = {D_FLOAT, false, true, false, NULL, {TAB_F(sin)}},
+    [UN_COS] = {D_FLOAT, false, true, false, NULL, {TAB_F(cos)}},
+    [UN_TAN] = {D_FLOAT, false, true, false, NULL, {TAB_F(tan)}},
+    [UN_ASIN] = {D_FLOAT, false, true, false, NULL, {TAB_F(asin)}},
+    [UN_ACOS] = {D_FLOAT, false, true, false, NULL, {TAB_F(acos)}},
+    [UN_ATAN] = {D_FLOAT, false, true, false, NULL, {TAB_F(atan)}},
+    [UN_SINH] = {D_FLOAT, false, true, false, NULL, {TAB_F(sinh)}},
+    [UN_COSH] = {D_FLOAT, false, true, false, NULL, {TAB_F(cosh)}},
+    [UN_ERF] = {D_FLOAT, false, true, false, NULL, {TAB_F(erf)}},
+    [UN_IS_NAN] = {D_FLOAT, true, false, false, NULL, {TAB_F(is_nan)}},
+    [UN_IS_INF] = {D_FLOAT, true, false, false, NULL, {TAB_F(is_inf)}},
+    [UN_IS_FINITE] = {D_FLOAT, true, false, false, NULL, {TAB_F(is_finite)}},
+    [UN_LOGICAL_NOT] = {D_BOOL, true, false, false, NULL, {[TL_BOOL] = not_b}},
+};
+
+/* ---- shape rule and kernel ---------------------------------------------- */
+
+/* The output has x's shape; float16/bfloat16 are accepted where float32
+ * has a kernel (the dispatcher computes them in float32). */
+static tl_status unary_infer(TL_INFER_ARGS) {
+  (void)n_in, (void)attr;
+  const unop *u = op->impl;
+  tl_dtype dt = in[0]->dtype;
+  if (!u->k[dt]) { /* else dt has a kernel, so is in the domain */
+    if (!tl_domain_ok(u->domain, dt)) return tl_domain_error(op->name, u->domain, dt);
+    tl_dtype cdt = (dt == TL_FLOAT16 || dt == TL_BFLOAT16) ? TL_FLOAT32 : dt;
+    if (!u->k[cdt]) return tl_domain_error(op->name, u->domain, dt);
   }
+  return tl_meta_push_like(out, in[0], u->bool_out ? TL_BOOL : dt) ? TL_OK : TL_RESOURCE_EXHAUSTED;
 }
-
-static tl_status dtype_error(const char *name, unsigned domain, tl_dtype dt) {
-  const char *dn = tl_dtypes[dt].name;
-  tl_dtype_kind kind = tl_dtypes[dt].kind;
-  if (kind == TL_KIND_COMPLEX || kind == TL_KIND_STRING)
-    return tl_error(TL_UNIMPLEMENTED, "%s is not implemented for %s tensors", name, dn);
-  if (domain == D_BOOL)
-    return tl_error(TL_INVALID_ARGUMENT, "%s expects bool tensors, got %s", name, dn);
-  if (!(domain & D_INT))
-    return tl_error(TL_INVALID_ARGUMENT,
-                    "%s needs a floating-point tensor, got %s (use tf.cast to convert)", name, dn);
-  return tl_error(TL_INVALID_ARGUMENT, "%s is not defined for %s tensors (use tf.cast to convert)",
-                  name, dn);
-}
-
-/* ---- the driver -------------------------------------------------------- */
 
 typedef struct un_job {
   un_fn k;
@@ -280,25 +271,32 @@ static void un_range(int64_t begin, int64_t end, void *ctx) {
   j->k(j->o + begin * j->eo, j->a + begin * j->ea, end - begin, j->alpha);
 }
 
-static tl_status un_compute(un_fn k, bool heavy, tl_dtype out_dt, tl_tensor *a, double alpha,
-                            tl_tensor **res) {
-  tl_tensor *c, *o;
-  tl_status s = tl_tensor_contiguous(a, &c);
-  if (s) return s;
-  if ((s = tl_tensor_new(out_dt, c->rank, c->shape, &o))) {
-    tl_tensor_release(c);
-    return s;
+/* Fills out[0] (x's shape, contiguous); a strided x is made contiguous in
+ * a scratch copy first. */
+static tl_status unary_kernel(TL_KERNEL_ARGS) {
+  (void)n_in;
+  const unop *u = op->impl;
+  const un_fn *table = u->approx && attr[0].b ? u->approx : u->k;
+  un_fn k = table[in[0]->dtype];
+  TL_ASSERT(k); /* the shape rule admitted the dtype; halves arrive as float32 */
+  double alpha = u->alpha_attr ? attr[0].f : 0;
+  tl_tensor *o = out->items[0], *a = in[0], *c = NULL;
+  if (!tl_tensor_is_contiguous(a)) {
+    tl_status s = tl_tensor_contiguous(a, &c);
+    if (s) return s;
+    a = c;
   }
-  un_job j = {k, tl_tensor_data(o), tl_tensor_data(c), (int64_t)tl_dtypes[out_dt].size,
-              (int64_t)tl_dtypes[c->dtype].size, alpha};
-  tl_parallel_for(o->size, heavy ? GRAIN_HEAVY : GRAIN_CHEAP, un_range, &j);
+  int64_t grain = u->heavy ? GRAIN_HEAVY : GRAIN_CHEAP;
+  if (o->size < grain) {
+    k(tl_tensor_data(o), tl_tensor_data(a), o->size, alpha);
+  } else {
+    un_job j = {k, tl_tensor_data(o), tl_tensor_data(a), (int64_t)tl_dtypes[o->dtype].size,
+                (int64_t)tl_dtypes[a->dtype].size, alpha};
+    tl_parallel_for(o->size, grain, un_range, &j);
+  }
   tl_tensor_release(c);
-  *res = o;
   return TL_OK;
 }
-
-static tl_status unary_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
-                           tl_tensor_list *out);
 
 /* ---- gradients ---------------------------------------------------------- */
 /* Written with ordinary ops (tl_call), so an outer tape records the
@@ -316,14 +314,11 @@ static tl_tensor *scale(tl_temps *T, tl_tensor *a, double v) {
   return a ? tl_temps_op2(T, "multiply", a, tl_temps_scalar(T, a, a->dtype, v)) : NULL;
 }
 
-#define GRAD_ARGS                                                                                \
-  const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr, tl_tensor *const *out, \
-      int n_out, tl_tensor *const *gout, tl_tensor **gin
 /* Each rule: g, x, y, and a temporaries list; nothing to do without an
  * incoming gradient or for integer inputs. */
 #define GRAD_PROLOGUE                                                                            \
-  (void)op, (void)n_in, (void)attr, (void)n_out;                                                 \
-  tl_tensor *g = gout[0], *x = in[0], *y = out[0];                                               \
+  TL_UNUSED_GRAD_ARGS;                                                                           \
+  tl_tensor *g = grad_out[0], *x = in[0], *y = out[0];                                           \
   (void)x, (void)y;                                                                              \
   if (!g || tl_dtypes[x->dtype].kind != TL_KIND_FLOAT) return TL_OK;                             \
   tl_temps T = {0}
@@ -335,104 +330,103 @@ static tl_tensor *scale(tl_temps *T, tl_tensor *a, double v) {
 #define F(name, a) tl_temps_un(&T, name, a)
 #define K(v) tl_temps_scalar(&T, x, x->dtype, v)
 
-static tl_status negative_grad(GRAD_ARGS) {
+static tl_status negative_grad(TL_GRAD_ARGS) {
   GRAD_PROLOGUE;
-  return tl_temps_give(&T, F("negative", g), gin, true);
+  return tl_temps_give(&T, F("negative", g), grad_in, true);
 }
-static tl_status abs_grad(GRAD_ARGS) {
+static tl_status abs_grad(TL_GRAD_ARGS) {
   GRAD_PROLOGUE;
-  return tl_temps_give(&T, MUL(g, F("sign", x)), gin, true);
+  return tl_temps_give(&T, MUL(g, F("sign", x)), grad_in, true);
 }
-/* TF returns zeros, not "no gradient". */
-static tl_status sign_grad(GRAD_ARGS) {
+/* TF returns zeros, not "no gradient" (zeros_like: on x's device). */
+static tl_status sign_grad(TL_GRAD_ARGS) {
   GRAD_PROLOGUE;
-  (void)T;
-  return tl_tensor_zeros(x->dtype, x->rank, x->shape, gin);
+  return tl_temps_give(&T, F("zeros_like", x), grad_in, true);
 }
-static tl_status square_grad(GRAD_ARGS) {
+static tl_status square_grad(TL_GRAD_ARGS) {
   GRAD_PROLOGUE;
   tl_tensor *t = MUL(g, x);
-  return tl_temps_give(&T, ADD(t, t), gin, true);
+  return tl_temps_give(&T, ADD(t, t), grad_in, true);
 }
-static tl_status relu_grad(GRAD_ARGS) {
+static tl_status relu_grad(TL_GRAD_ARGS) {
   GRAD_PROLOGUE;
-  return tl_temps_give(&T, tl_temps_op2(&T, "relu_grad", g, y), gin, true);
+  return tl_temps_give(&T, tl_temps_op2(&T, "relu_grad", g, y), grad_in, true);
 }
 /* g where 0 < y < 6: relu_grad twice (y > 0, then 6 - y > 0). */
-static tl_status relu6_grad(GRAD_ARGS) {
+static tl_status relu6_grad(TL_GRAD_ARGS) {
   GRAD_PROLOGUE;
-  return tl_temps_give(&T, tl_temps_op2(&T, "relu_grad", tl_temps_op2(&T, "relu_grad", g, y), SUB(K(6.0), y)), gin, true);
+  return tl_temps_give(&T, tl_temps_op2(&T, "relu_grad", tl_temps_op2(&T, "relu_grad", g, y), SUB(K(6.0), y)), grad_in, true);
 }
 /* g / (2 sqrt(x)) */
-static tl_status sqrt_grad(GRAD_ARGS) {
+static tl_status sqrt_grad(TL_GRAD_ARGS) {
   GRAD_PROLOGUE;
-  return tl_temps_give(&T, DIV(g, ADD(y, y)), gin, true);
+  return tl_temps_give(&T, DIV(g, ADD(y, y)), grad_in, true);
 }
 /* -g y^3 / 2 */
-static tl_status rsqrt_grad(GRAD_ARGS) {
+static tl_status rsqrt_grad(TL_GRAD_ARGS) {
   GRAD_PROLOGUE;
-  return tl_temps_give(&T, scale(&T, MUL(MUL(MUL(g, y), y), y), -0.5), gin, true);
+  return tl_temps_give(&T, scale(&T, MUL(MUL(MUL(g, y), y), y), -0.5), grad_in, true);
 }
-static tl_status exp_grad(GRAD_ARGS) {
+static tl_status exp_grad(TL_GRAD_ARGS) {
   GRAD_PROLOGUE;
-  return tl_temps_give(&T, MUL(g, y), gin, true);
+  return tl_temps_give(&T, MUL(g, y), grad_in, true);
 }
-static tl_status expm1_grad(GRAD_ARGS) {
+static tl_status expm1_grad(TL_GRAD_ARGS) {
   GRAD_PROLOGUE;
-  return tl_temps_give(&T, MUL(g, F("exp", x)), gin, true);
+  return tl_temps_give(&T, MUL(g, F("exp", x)), grad_in, true);
 }
-static tl_status log_grad(GRAD_ARGS) {
+static tl_status log_grad(TL_GRAD_ARGS) {
   GRAD_PROLOGUE;
-  return tl_temps_give(&T, DIV(g, x), gin, true);
+  return tl_temps_give(&T, DIV(g, x), grad_in, true);
 }
-static tl_status log1p_grad(GRAD_ARGS) {
+static tl_status log1p_grad(TL_GRAD_ARGS) {
   GRAD_PROLOGUE;
-  return tl_temps_give(&T, DIV(g, ADD(x, K(1.0))), gin, true);
+  return tl_temps_give(&T, DIV(g, ADD(x, K(1.0))), grad_in, true);
 }
-static tl_status tanh_grad(GRAD_ARGS) {
+static tl_status tanh_grad(TL_GRAD_ARGS) {
   GRAD_PROLOGUE;
-  return tl_temps_give(&T, tl_temps_op2(&T, "tanh_grad", y, g), gin, true);
+  return tl_temps_give(&T, tl_temps_op2(&T, "tanh_grad", y, g), grad_in, true);
 }
-static tl_status sigmoid_grad(GRAD_ARGS) {
+static tl_status sigmoid_grad(TL_GRAD_ARGS) {
   GRAD_PROLOGUE;
-  return tl_temps_give(&T, tl_temps_op2(&T, "sigmoid_grad", y, g), gin, true);
+  return tl_temps_give(&T, tl_temps_op2(&T, "sigmoid_grad", y, g), grad_in, true);
 }
-static tl_status softplus_grad(GRAD_ARGS) {
+static tl_status softplus_grad(TL_GRAD_ARGS) {
   GRAD_PROLOGUE;
-  return tl_temps_give(&T, MUL(g, F("sigmoid", x)), gin, true);
+  return tl_temps_give(&T, MUL(g, F("sigmoid", x)), grad_in, true);
 }
 /* d log(sigmoid(x)) = sigmoid(-x) */
-static tl_status log_sigmoid_grad(GRAD_ARGS) {
+static tl_status log_sigmoid_grad(TL_GRAD_ARGS) {
   GRAD_PROLOGUE;
-  return tl_temps_give(&T, MUL(g, F("sigmoid", F("negative", x))), gin, true);
+  return tl_temps_give(&T, MUL(g, F("sigmoid", F("negative", x))), grad_in, true);
 }
-static tl_status softsign_grad(GRAD_ARGS) {
+static tl_status softsign_grad(TL_GRAD_ARGS) {
   GRAD_PROLOGUE;
-  return tl_temps_give(&T, DIV(g, F("square", ADD(F("abs", x), K(1.0)))), gin, true);
+  return tl_temps_give(&T, DIV(g, F("square", ADD(F("abs", x), K(1.0)))), grad_in, true);
 }
 /* elu' = 1 for x > 0, e^x otherwise = exp(min(x, 0)) (TF's EluGrad at 0 too) */
-static tl_status elu_grad(GRAD_ARGS) {
+static tl_status elu_grad(TL_GRAD_ARGS) {
   GRAD_PROLOGUE;
-  return tl_temps_give(&T, MUL(g, F("exp", tl_temps_op2(&T, "minimum", x, K(0.0)))), gin, true);
+  return tl_temps_give(&T, MUL(g, F("exp", tl_temps_op2(&T, "minimum", x, K(0.0)))), grad_in, true);
 }
 /* selu' = scale for x > 0, scale alpha e^x otherwise
  *       = scale alpha exp(min(x, 0)) + scale (1 - alpha) (x > 0) */
-static tl_status selu_grad(GRAD_ARGS) {
+static tl_status selu_grad(TL_GRAD_ARGS) {
   GRAD_PROLOGUE;
   tl_tensor *neg = scale(&T, F("exp", tl_temps_op2(&T, "minimum", x, K(0.0))), SELU_SCALE * SELU_ALPHA);
   tl_tensor *pos = tl_temps_op2(&T, "relu_grad", K(SELU_SCALE * (1.0 - SELU_ALPHA)), x);
-  return tl_temps_give(&T, MUL(g, ADD(neg, pos)), gin, true);
+  return tl_temps_give(&T, MUL(g, ADD(neg, pos)), grad_in, true);
 }
 /* g where x > 0, alpha g elsewhere (TF's LeakyReluGrad) */
-static tl_status leaky_relu_grad(GRAD_ARGS) {
+static tl_status leaky_relu_grad(TL_GRAD_ARGS) {
   GRAD_PROLOGUE;
   double alpha = attr ? attr[0].f : 0.2;
   tl_tensor *pos = tl_temps_op2(&T, "relu_grad", scale(&T, g, 1.0 - alpha), x);
-  return tl_temps_give(&T, ADD(pos, scale(&T, g, alpha)), gin, true);
+  return tl_temps_give(&T, ADD(pos, scale(&T, g, alpha)), grad_in, true);
 }
 /* exact: Phi(x) + x phi(x); tanh form, y = x s with s = sigmoid(2u),
  * u = c (x + k x^3): y' = s + x s (1 - s) 2c (1 + 3k x^2). */
-static tl_status gelu_grad(GRAD_ARGS) {
+static tl_status gelu_grad(TL_GRAD_ARGS) {
   GRAD_PROLOGUE;
   bool approximate = attr && attr[0].b;
   tl_tensor *x2 = MUL(x, x), *d;
@@ -446,50 +440,50 @@ static tl_status gelu_grad(GRAD_ARGS) {
     tl_tensor *inner = ADD(scale(&T, x2, 3.0 * k * c2), K(c2));
     d = ADD(s, tl_temps_op2(&T, "sigmoid_grad", s, MUL(x, inner)));
   }
-  return tl_temps_give(&T, MUL(g, d), gin, true);
+  return tl_temps_give(&T, MUL(g, d), grad_in, true);
 }
 /* -g y^2 */
-static tl_status reciprocal_grad(GRAD_ARGS) {
+static tl_status reciprocal_grad(TL_GRAD_ARGS) {
   GRAD_PROLOGUE;
-  return tl_temps_give(&T, F("negative", MUL(MUL(g, y), y)), gin, true);
+  return tl_temps_give(&T, F("negative", MUL(MUL(g, y), y)), grad_in, true);
 }
-static tl_status sin_grad(GRAD_ARGS) {
+static tl_status sin_grad(TL_GRAD_ARGS) {
   GRAD_PROLOGUE;
-  return tl_temps_give(&T, MUL(g, F("cos", x)), gin, true);
+  return tl_temps_give(&T, MUL(g, F("cos", x)), grad_in, true);
 }
-static tl_status cos_grad(GRAD_ARGS) {
+static tl_status cos_grad(TL_GRAD_ARGS) {
   GRAD_PROLOGUE;
-  return tl_temps_give(&T, F("negative", MUL(g, F("sin", x))), gin, true);
+  return tl_temps_give(&T, F("negative", MUL(g, F("sin", x))), grad_in, true);
 }
-static tl_status tan_grad(GRAD_ARGS) {
+static tl_status tan_grad(TL_GRAD_ARGS) {
   GRAD_PROLOGUE;
-  return tl_temps_give(&T, DIV(g, F("square", F("cos", x))), gin, true);
+  return tl_temps_give(&T, DIV(g, F("square", F("cos", x))), grad_in, true);
 }
-static tl_status asin_grad(GRAD_ARGS) {
+static tl_status asin_grad(TL_GRAD_ARGS) {
   GRAD_PROLOGUE;
-  return tl_temps_give(&T, DIV(g, F("sqrt", SUB(K(1.0), MUL(x, x)))), gin, true);
+  return tl_temps_give(&T, DIV(g, F("sqrt", SUB(K(1.0), MUL(x, x)))), grad_in, true);
 }
-static tl_status acos_grad(GRAD_ARGS) {
+static tl_status acos_grad(TL_GRAD_ARGS) {
   GRAD_PROLOGUE;
-  return tl_temps_give(&T, F("negative", DIV(g, F("sqrt", SUB(K(1.0), MUL(x, x))))), gin, true);
+  return tl_temps_give(&T, F("negative", DIV(g, F("sqrt", SUB(K(1.0), MUL(x, x))))), grad_in, true);
 }
-static tl_status atan_grad(GRAD_ARGS) {
+static tl_status atan_grad(TL_GRAD_ARGS) {
   GRAD_PROLOGUE;
-  return tl_temps_give(&T, DIV(g, ADD(MUL(x, x), K(1.0))), gin, true);
+  return tl_temps_give(&T, DIV(g, ADD(MUL(x, x), K(1.0))), grad_in, true);
 }
-static tl_status sinh_grad(GRAD_ARGS) {
+static tl_status sinh_grad(TL_GRAD_ARGS) {
   GRAD_PROLOGUE;
-  return tl_temps_give(&T, MUL(g, F("cosh", x)), gin, true);
+  return tl_temps_give(&T, MUL(g, F("cosh", x)), grad_in, true);
 }
-static tl_status cosh_grad(GRAD_ARGS) {
+static tl_status cosh_grad(TL_GRAD_ARGS) {
   GRAD_PROLOGUE;
-  return tl_temps_give(&T, MUL(g, F("sinh", x)), gin, true);
+  return tl_temps_give(&T, MUL(g, F("sinh", x)), grad_in, true);
 }
 /* 2/sqrt(pi) e^(-x^2) */
-static tl_status erf_grad(GRAD_ARGS) {
+static tl_status erf_grad(TL_GRAD_ARGS) {
   GRAD_PROLOGUE;
   tl_tensor *e = F("exp", F("negative", MUL(x, x)));
-  return tl_temps_give(&T, MUL(g, scale(&T, e, 1.12837916709551257390)), gin, true);
+  return tl_temps_give(&T, MUL(g, scale(&T, e, 1.12837916709551257390)), grad_in, true);
 }
 
 #undef MUL
@@ -499,11 +493,13 @@ static tl_status erf_grad(GRAD_ARGS) {
 #undef F
 #undef K
 
+#define UNARY_FLAGS TL_OP_HALF_VIA_F32
 #define UNARY_OP(ID, NAME, API, GRAD, DOC)                                                       \
-  [ID] = {.name = NAME, .inputs = "x", .kernel[TL_CPU] = unary_fwd, .grad = GRAD, .api = API, .doc = DOC}
+  {.name = NAME, .inputs = "x", .infer = unary_infer, .kernel[TL_CPU] = unary_kernel, .grad = GRAD, \
+   .flags = UNARY_FLAGS, .api = API, .doc = DOC, .impl = &unops[ID]}
 #define UNARY_NOGRAD(ID, NAME, API, DOC)                                                         \
-  [ID] = {.name = NAME, .inputs = "x", .kernel[TL_CPU] = unary_fwd, .flags = TL_OP_NO_GRADIENT,         \
-          .api = API, .doc = DOC}
+  {.name = NAME, .inputs = "x", .infer = unary_infer, .kernel[TL_CPU] = unary_kernel,            \
+   .flags = UNARY_FLAGS | TL_OP_NO_GRADIENT, .api = API, .doc = DOC, .impl = &unops[ID]}
 
 tl_op_def tl_ops_unary[] = {
     UNARY_OP(UN_NEGATIVE, "negative", "tf.negative tf.math.negative", negative_grad, "-x element-wise."),
@@ -533,12 +529,12 @@ tl_op_def tl_ops_unary[] = {
     UNARY_OP(UN_SOFTSIGN, "softsign", "tf.nn.softsign tf.math.softsign", softsign_grad, "x / (1 + |x|)."),
     UNARY_OP(UN_ELU, "elu", "tf.nn.elu", elu_grad, "x for x > 0, e^x - 1 otherwise."),
     UNARY_OP(UN_SELU, "selu", "tf.nn.selu", selu_grad, "Scaled ELU (Klambauer et al.)."),
-    [UN_LEAKY_RELU] = {.name = "leaky_relu", .inputs = "features", .attrs = "alpha:float=0.2",
-                       .kernel[TL_CPU] = unary_fwd, .grad = leaky_relu_grad, .api = "tf.nn.leaky_relu",
-                       .doc = "x for x >= 0, alpha * x otherwise."},
-    [UN_GELU] = {.name = "gelu", .inputs = "features", .attrs = "approximate:bool=false",
-                 .kernel[TL_CPU] = unary_fwd, .grad = gelu_grad, .api = "tf.nn.gelu",
-                 .doc = "x * Phi(x) (exact, via erf), or the tanh approximation."},
+    {.name = "leaky_relu", .inputs = "features", .attrs = "alpha:float=0.2", .infer = unary_infer,
+     .kernel[TL_CPU] = unary_kernel, .grad = leaky_relu_grad, .flags = UNARY_FLAGS,
+     .api = "tf.nn.leaky_relu", .doc = "x for x >= 0, alpha * x otherwise.", .impl = &unops[UN_LEAKY_RELU]},
+    {.name = "gelu", .inputs = "features", .attrs = "approximate:bool=false", .infer = unary_infer,
+     .kernel[TL_CPU] = unary_kernel, .grad = gelu_grad, .flags = UNARY_FLAGS, .api = "tf.nn.gelu",
+     .doc = "x * Phi(x) (exact, via erf), or the tanh approximation.", .impl = &unops[UN_GELU]},
     UNARY_OP(UN_RECIPROCAL, "reciprocal", "tf.math.reciprocal", reciprocal_grad, "1 / x."),
     UNARY_OP(UN_SIN, "sin", "tf.sin tf.math.sin", sin_grad, "Sine."),
     UNARY_OP(UN_COS, "cos", "tf.cos tf.math.cos", cos_grad, "Cosine."),
@@ -557,40 +553,3 @@ tl_op_def tl_ops_unary[] = {
                  "not x for bool tensors (also ~a)."),
     {0},
 };
-
-static tl_status unary_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
-                           tl_tensor_list *out) {
-  (void)n_in;
-  ptrdiff_t which = op - tl_ops_unary;
-  TL_ASSERT(which >= 0 && which < UN_COUNT);
-  const unop *u = &unops[which];
-  tl_tensor *a = in[0];
-  tl_dtype dt = a->dtype;
-  if (!domain_ok(u->domain, dt)) return dtype_error(op->name, u->domain, dt);
-  const un_fn *table = u->k;
-  double alpha = 0;
-  if (which == UN_GELU && attr[0].b) table = gelu_tanh_k;
-  if (which == UN_LEAKY_RELU) alpha = attr[0].f;
-  bool half = dt == TL_FLOAT16 || dt == TL_BFLOAT16;
-  tl_dtype cdt = half ? TL_FLOAT32 : dt;
-  if (!table[cdt]) return dtype_error(op->name, u->domain, dt);
-  tl_tensor *r;
-  tl_status s;
-  if (!half) {
-    s = un_compute(table[cdt], u->heavy, u->bool_out ? TL_BOOL : dt, a, alpha, &r);
-  } else {
-    tl_tensor *c, *r32;
-    if ((s = tl_tensor_cast(a, TL_FLOAT32, &c))) return s;
-    s = un_compute(table[cdt], u->heavy, u->bool_out ? TL_BOOL : TL_FLOAT32, c, alpha, &r32);
-    tl_tensor_release(c);
-    if (s) return s;
-    if (u->bool_out) {
-      r = r32;
-    } else {
-      s = tl_tensor_cast(r32, dt, &r);
-      tl_tensor_release(r32);
-    }
-  }
-  if (s) return s;
-  return tl_list_push(out, r);
-}
