@@ -198,7 +198,7 @@ static tl_status unstack_plan(const tl_op_def *op, const tl_meta *m, const tl_at
 static tl_status unstack_infer(TL_INFER_ARGS) {
   (void)n_in;
   const tl_meta *m = in[0];
-  int64_t count;
+  int64_t count = 0;
   int ax;
   tl_status s = unstack_plan(op, m, attr, &count, &ax);
   int64_t shape[TL_MAX_RANK];
@@ -211,7 +211,7 @@ static tl_status unstack_infer(TL_INFER_ARGS) {
 static tl_status unstack_kernel(TL_KERNEL_ARGS) {
   (void)n_in;
   tl_tensor *t = in[0];
-  int64_t count;
+  int64_t count = 0;
   int ax;
   tl_status s = unstack_plan(op, &t->meta, attr, &count, &ax);
   for (int64_t k = 0; k < count && !s; k++) {
@@ -272,7 +272,7 @@ static tl_status split_infer(TL_INFER_ARGS) {
   (void)n_in;
   const tl_meta *m = in[0];
   int64_t *sizes;
-  int n, ax;
+  int n = 0, ax;
   tl_status s = split_plan(op, m, attr, &sizes, &n, &ax);
   for (int i = 0; i < n && !s; i++) {
     tl_meta *p = tl_meta_push_like(out, m, TL_DTYPE_COUNT);
@@ -287,7 +287,7 @@ static tl_status split_kernel(TL_KERNEL_ARGS) {
   (void)n_in;
   tl_tensor *t = in[0];
   int64_t *sizes, at = 0;
-  int n, ax;
+  int n = 0, ax;
   tl_status s = split_plan(op, &t->meta, attr, &sizes, &n, &ax);
   for (int i = 0; i < n && !s; i++) {
     tl_tensor *v;

@@ -285,8 +285,10 @@ static tl_status strided_slice_update_infer(TL_INFER_ARGS) {
   if (s) return s;
   if (!broadcasts_to(val, rank, shape)) {
     char a[TL_SHAPE_BUF], c[TL_SHAPE_BUF];
+    tl_meta sm = {.dtype = t->dtype, .rank = rank};
+    memcpy(sm.shape, shape, sizeof(int64_t) * (size_t)rank);
     return tl_error(TL_INVALID_ARGUMENT, "value of shape %s cannot be broadcast to the slice shape %s",
-                    tl_meta_dims(val, a, sizeof a), tl_shape_format(rank, shape, c, sizeof c));
+                    tl_meta_dims(val, a, sizeof a), tl_meta_dims(&sm, c, sizeof c));
   }
   return tl_meta_push_like(out, t, TL_DTYPE_COUNT) ? TL_OK : TL_RESOURCE_EXHAUSTED;
 }
