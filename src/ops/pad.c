@@ -167,7 +167,7 @@ static tl_status pad_fill(tl_tensor *res, tl_tensor *t, const int64_t *before, c
   tl_status s = TL_OK;
   if (mode == PAD_CONSTANT && t->dtype != TL_STRING) {
     tl_tensor *c, *cb;
-    if ((s = tl_tensor_scalar_f64(t->dtype, constant, &c))) return s; /* on the kernel's device */
+    if ((s = tl_tensor_scalar_like(res, t->dtype, constant, &c))) return s;
     s = tl_tensor_broadcast_view(c, r, res->shape, &cb);
     tl_tensor_release(c);
     if (s) return s;

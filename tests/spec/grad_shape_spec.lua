@@ -1,9 +1,10 @@
--- Gradient rules of src/ops/shape.c and src/ops/index.c beyond the central
--- difference checks of op_conformance_spec: second derivatives (nested
--- tapes) through chains of data-movement ops against hand values, the
--- gradient ops' own gradients (gather_grad -> gather, gather_nd_grad ->
--- gather_nd, strided_slice_grad -> strided_slice), unused outputs of list
--- ops, repeated indices, and Lua's indexing syntax on a tape.
+-- Gradient rules of the data-movement ops (src/ops/shape.c, concat.c, pad.c,
+-- slice.c, index.c, select.c, sort.c) beyond the central difference checks
+-- of op_conformance_spec: second derivatives (nested tapes) through chains
+-- of data-movement ops against hand values, the gradient ops' own gradients
+-- (gather_grad -> gather, gather_nd_grad -> gather_nd, strided_slice_grad ->
+-- strided_slice), unused outputs of list ops, repeated indices, Lua's
+-- indexing syntax on a tape, and every rule run on the test device.
 local tf = require("tlua")
 local H = require("helpers")
 local gradcheck = require("gradcheck")

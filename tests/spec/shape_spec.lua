@@ -319,4 +319,15 @@ describe("shape rules agree with the kernels", function()
     assert_error("InvalidArgument", { "paddings must have shape [2,2] for a rank 2 tensor, got [3]" },
       function() return tf.pad(t, { 1, 2, 3 }) end)
   end)
+
+  it("for pad_grad (pad's gradient op), which checks dy against the amounts it reads", function()
+    local pg = tf.raw_ops.pad_grad
+    local dy = tf.constant({ { 1.0, 2.0, 3.0 }, { 4.0, 5.0, 6.0 } })
+    same(checked("pad_grad", function() return pg(dy, tf.constant({ { 1, 0 }, { 0, 1 } }), { 1, 2 }) end), { { 4, 5 } })
+    same(checked("pad_grad", function() return pg(dy, tf.constant({ { 0, 0 }, { 1, 0 } }), { 2, 2 }, "REFLECT") end), { { 2, 4 }, { 5, 10 } })
+    assert_error("InvalidArgument", { "pad_grad", "dy has shape [2,3] but padding shape [1,2] gives 4 in dimension 1" },
+      function() return pg(dy, tf.constant({ { 1, 0 }, { 1, 1 } }), { 1, 2 }) end)
+    assert_error("Unimplemented", { "dy must be a float or complex tensor, got int32" },
+      function() return pg(tf.constant({ { 1, 2 } }), tf.constant({ { 0, 0 }, { 0, 0 } }), { 1, 2 }) end)
+  end)
 end)

@@ -1,4 +1,4 @@
--- Conformance cases for src/ops/shape.c. Each differentiable op is checked
+-- Conformance cases for src/ops/shape.c, concat.c and pad.c. Each differentiable op is checked
 -- with its attributes (perm, axes, negative axes, padding modes, size
 -- splits), on non-contiguous inputs (a transposed view) and zero-sized
 -- pieces where the op allows them; unstack/split cases that use only some
