@@ -314,17 +314,16 @@ static tl_status pad_grad_infer(TL_INFER_ARGS) {
   const tl_meta *dy = in[0];
   const tl_attr *sh = &attr[0];
   char ss[TL_SHAPE_BUF], ds[TL_SHAPE_BUF];
+  tl_status s = tl_check_shape_attr(sh);
+  if (s) return s;
   tl_shape_format(sh->n, sh->ints, ss, sizeof ss);
-  if (sh->n > TL_MAX_RANK) return tl_error(TL_INVALID_ARGUMENT, "shape %s has more than %d dimensions", ss, TL_MAX_RANK);
-  for (int i = 0; i < sh->n; i++)
-    if (sh->ints[i] < 0) return tl_error(TL_INVALID_ARGUMENT, "dimension %d of shape %s is negative", i, ss);
   if (dy->rank >= 0 && dy->rank != sh->n)
     return tl_error(TL_INVALID_ARGUMENT, "dy has shape %s but the unpadded shape %s has another rank", tl_meta_dims(dy, ds, sizeof ds), ss);
   tl_dtype_kind k = tl_dtypes[dy->dtype].kind;
   if (k != TL_KIND_FLOAT && k != TL_KIND_COMPLEX)
     return tl_error(TL_UNIMPLEMENTED, "dy must be a float or complex tensor, got %s", tl_dtypes[dy->dtype].name);
   pad_mode mode;
-  tl_status s = pad_check(&attr[1], in[1], sh->n, &mode);
+  s = pad_check(&attr[1], in[1], sh->n, &mode);
   return s ? s : tl_meta_emit(out, dy->dtype, sh->n, sh->ints);
 }
 

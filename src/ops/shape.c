@@ -264,10 +264,9 @@ static tl_status broadcast_to_infer(TL_INFER_ARGS) {
   const tl_meta *m = in[0];
   const tl_attr *sh = &attr[0];
   char a[TL_SHAPE_BUF], b[TL_SHAPE_BUF];
+  tl_status s = tl_check_shape_attr(sh);
+  if (s) return s;
   tl_shape_format(sh->n, sh->ints, b, sizeof b);
-  if (sh->n > TL_MAX_RANK) return tl_error(TL_INVALID_ARGUMENT, "shape %s has more than %d dimensions", b, TL_MAX_RANK);
-  for (int i = 0; i < sh->n; i++)
-    if (sh->ints[i] < 0) return tl_error(TL_INVALID_ARGUMENT, "dimension %d of shape %s is negative", i, b);
   bool ok = m->rank < 0 || sh->n >= m->rank;
   for (int i = 0; ok && i < m->rank; i++) {
     int64_t d = m->shape[m->rank - 1 - i], w = sh->ints[sh->n - 1 - i];

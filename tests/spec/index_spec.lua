@@ -324,16 +324,10 @@ end)
 -- disagrees. boolean_mask and where(c) have value-dependent shapes: their
 -- rules leave the count unknown, and the kernel's output must fit the rest.
 describe("shape rules agree with the kernels", function()
-  local core = tf.core
-  before_each(function() core.set_check_infer(true) end)
-  after_each(function() core.set_check_infer(false) end)
-
-  local function checked(name, f)
-    local before = core.infer_checks(name)
-    local r = table.pack(f())
-    assert(core.infer_checks(name) > before, name .. " was not checked against its shape rule")
-    return table.unpack(r, 1, r.n)
-  end
+  local rules = require("shape_rules")
+  before_each(rules.on)
+  after_each(rules.off)
+  local checked = rules.checked
   local function i64(v) return tf.constant(v, tf.int64) end
   local empty_ints = function(...) return tf.reshape(tf.constant({}, tf.int32), { ... }) end
 

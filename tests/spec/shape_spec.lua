@@ -254,17 +254,10 @@ end)
 -- beside its kernel and fails (InternalError) when the rule is missing or
 -- disagrees; value-dependent outputs (pad) only fix what the rule says.
 describe("shape rules agree with the kernels", function()
-  local core = tf.core
-  before_each(function() core.set_check_infer(true) end)
-  after_each(function() core.set_check_infer(false) end)
-
-  -- Runs f and checks that op `name` was verified against its rule.
-  local function checked(name, f)
-    local before = core.infer_checks(name)
-    local r = table.pack(f())
-    assert(core.infer_checks(name) > before, name .. " was not checked against its shape rule")
-    return table.unpack(r, 1, r.n)
-  end
+  local rules = require("shape_rules")
+  before_each(rules.on)
+  after_each(rules.off)
+  local checked = rules.checked
 
   it("on views, negative axes and zero-sized dimensions", function()
     local a, t = arange(2, 3, 4), tf.transpose(arange(2, 3, 4)) -- t: a non-contiguous view

@@ -300,16 +300,10 @@ end)
 -- disagrees; unique's y has as many elements as there are distinct values,
 -- which its rule leaves unknown.
 describe("shape rules agree with the kernels", function()
-  local core = tf.core
-  before_each(function() core.set_check_infer(true) end)
-  after_each(function() core.set_check_infer(false) end)
-
-  local function checked(name, f)
-    local before = core.infer_checks(name)
-    local r = table.pack(f())
-    assert(core.infer_checks(name) > before, name .. " was not checked against its shape rule")
-    return table.unpack(r, 1, r.n)
-  end
+  local rules = require("shape_rules")
+  before_each(rules.on)
+  after_each(rules.off)
+  local checked = rules.checked
   local t = tf.transpose(tf.constant({ { 3, 1, 2 }, { 0, 5, 5 } })) -- [3,2], not contiguous
 
   it("on views, negative axes and zero-sized tensors", function()
