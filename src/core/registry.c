@@ -23,7 +23,11 @@ extern tl_op_def tl_ops_reduce[];
 extern tl_op_def tl_ops_moments[];
 extern tl_op_def tl_ops_scan[];
 extern tl_op_def tl_ops_shape[];
+extern tl_op_def tl_ops_concat[];
+extern tl_op_def tl_ops_pad[];
+extern tl_op_def tl_ops_slice[];
 extern tl_op_def tl_ops_index[];
+extern tl_op_def tl_ops_select[];
 extern tl_op_def tl_ops_linalg[];
 extern tl_op_def tl_ops_norm[];
 extern tl_op_def tl_ops_nn[];
@@ -37,9 +41,10 @@ extern tl_op_def tl_ops_device[];
 extern tl_op_def tl_ops_state[];
 
 static tl_op_def *const op_tables[] = {
-    tl_ops_elementwise, tl_ops_unary, tl_ops_reduce, tl_ops_moments, tl_ops_scan, tl_ops_shape, tl_ops_index,
-    tl_ops_linalg,      tl_ops_norm,   tl_ops_softmax, tl_ops_nn,     tl_ops_create, tl_ops_sort, tl_ops_optim,
-    tl_ops_debug,       tl_ops_random, tl_ops_device, tl_ops_state,
+    tl_ops_elementwise, tl_ops_unary,   tl_ops_reduce, tl_ops_moments, tl_ops_scan,  tl_ops_shape,
+    tl_ops_concat,      tl_ops_pad,     tl_ops_slice,  tl_ops_index,   tl_ops_select, tl_ops_linalg,
+    tl_ops_norm,        tl_ops_softmax, tl_ops_nn,     tl_ops_create,  tl_ops_sort,  tl_ops_optim,
+    tl_ops_debug,       tl_ops_random,  tl_ops_device, tl_ops_state,
 };
 
 #define MAX_OPS 1024

@@ -13,9 +13,13 @@
  * therefore returns NaNs first. unique treats each NaN as distinct
  * (NaN != NaN), as TensorFlow's hash-based kernel does.
  *
+ * sort, argsort and top_k fill outputs the dispatcher allocated from the
+ * shape rule. unique's output length is the number of distinct values, so
+ * it is TL_OP_VALUE_SHAPE (its rule gives [?] for y) and allocates y.
+ *
  * Not here: string sorting (string tensors are a later issue).
  */
-#include "tl.h"
+#include "ops/movement.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -162,8 +166,6 @@ static void sort_row(const sort_kind *k, bool desc, const void *base, int64_t st
 
 /* ---- sort / argsort / top_k: rows along one axis ------------------------ */
 
-typedef enum { OUT_VALUES = 1, OUT_INDICES = 2 } out_mask;
-
 typedef struct rows_job {
   sort_kind kind;
   bool desc;
@@ -232,107 +234,135 @@ static tl_status parse_direction(const tl_attr *a, bool *desc) {
   return TL_OK;
 }
 
-/* Runs the row engine: values and/or int32 indices of shape `shape`
- * (the input's shape with the axis length replaced by keep). */
-static tl_status run_rows(const char *name, tl_tensor *t, int axis, bool desc, int64_t keep, unsigned want,
-                          tl_tensor_list *out) {
+/* Runs the row engine into the outputs the dispatcher allocated: values
+ * and/or int32 indices (the input's shape with the axis length replaced by
+ * keep). */
+static tl_status run_rows(const char *name, tl_tensor *t, int axis, bool desc, tl_tensor *vals, tl_tensor *idx) {
   sort_kind kind;
   tl_status s = sort_kind_of(t->dtype, &kind);
   if (s) return s;
   int64_t n = t->shape[axis];
-  if (n > INT32_MAX && (want & OUT_INDICES))
-    return tl_error(TL_INVALID_ARGUMENT, "%s: the axis has more than 2^31-1 elements (indices are int32)", name);
-  int64_t shape[TL_MAX_RANK];
-  memcpy(shape, t->shape, sizeof(int64_t) * (size_t)t->rank);
-  shape[axis] = keep;
-  tl_tensor *vals = NULL, *idx = NULL;
-  if ((want & OUT_VALUES) && (s = tl_tensor_new(t->dtype, t->rank, shape, &vals))) return s;
-  if ((want & OUT_INDICES) && (s = tl_tensor_new(TL_INT32, t->rank, shape, &idx))) {
-    tl_tensor_release(vals);
-    return s;
-  }
-  int64_t nrows = n ? t->size / n : 0; /* keep <= n: nothing to do when n is 0 */
   const tl_tensor *o = vals ? vals : idx;
-  int64_t *in_off = NULL, *out_off = NULL;
-  if (nrows && keep) {
-    in_off = row_offsets(t->rank, t->shape, t->strides, t->offset, axis, nrows);
-    out_off = row_offsets(o->rank, o->shape, o->strides, 0, axis, nrows);
-    if (!in_off || !out_off) s = tl_error(TL_RESOURCE_EXHAUSTED, "%s: out of memory", name);
-    else {
-      rows_job j = {kind, desc, t, n, t->strides[axis], keep, in_off, out_off, o->strides[axis],
-                    vals ? tl_tensor_data(vals) : NULL, idx ? tl_tensor_data(idx) : NULL, 0};
-      int64_t grain = 4096 / (n + 1) + 1;
-      tl_parallel_for(nrows, grain, rows_units, &j);
-      if (j.failed) s = tl_error(TL_RESOURCE_EXHAUSTED, "%s: out of memory", name);
-    }
+  int64_t keep = o->shape[axis];
+  int64_t nrows = n ? t->size / n : 0; /* keep <= n: nothing to do when n is 0 */
+  if (!nrows || !keep) return TL_OK;
+  int64_t *in_off = row_offsets(t->rank, t->shape, t->strides, t->offset, axis, nrows);
+  int64_t *out_off = row_offsets(o->rank, o->shape, o->strides, 0, axis, nrows);
+  if (!in_off || !out_off) s = tl_error(TL_RESOURCE_EXHAUSTED, "%s: out of memory", name);
+  else {
+    rows_job j = {kind, desc, t, n, t->strides[axis], keep, in_off, out_off, o->strides[axis],
+                  vals ? tl_tensor_data(vals) : NULL, idx ? tl_tensor_data(idx) : NULL, 0};
+    int64_t grain = 4096 / (n + 1) + 1;
+    tl_parallel_for(nrows, grain, rows_units, &j);
+    if (j.failed) s = tl_error(TL_RESOURCE_EXHAUSTED, "%s: out of memory", name);
   }
   free(in_off);
   free(out_off);
-  if (s) {
-    tl_tensor_release(vals);
-    tl_tensor_release(idx);
-    return s;
-  }
-  if (vals && (s = tl_list_push(out, vals))) {
-    tl_tensor_release(idx);
-    return s;
-  }
-  if (idx) return tl_list_push(out, idx);
+  return s;
+}
+
+/* What sort and argsort return (their records' .impl). */
+typedef struct sort_impl {
+  bool indices;
+} sort_impl;
+static const sort_impl sort_values = {false}, sort_indices = {true};
+
+/* The checks of sort and argsort: axis, direction, a sortable dtype, and
+ * room for int32 indices along the axis. *axis is -1 for an unknown rank. */
+static tl_status sort_plan(const tl_op_def *op, const tl_meta *m, const tl_attr *attr, bool indices, int *axis, bool *desc) {
+  sort_kind kind;
+  tl_status s;
+  *axis = -1;
+  if (m->rank >= 0 && (s = tl_normalize_axis(op->name, attr[0].i, m->rank, axis))) return s;
+  if ((s = parse_direction(&attr[1], desc)) || (s = sort_kind_of(m->dtype, &kind))) return s;
+  if (indices && *axis >= 0 && m->shape[*axis] > INT32_MAX)
+    return tl_error(TL_INVALID_ARGUMENT, "%s: the axis has more than 2^31-1 elements (indices are int32)", op->name);
   return TL_OK;
 }
 
-static tl_status sort_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
-                          tl_tensor_list *out) {
+static tl_status sort_infer(TL_INFER_ARGS) {
   (void)n_in;
   int axis;
   bool desc;
-  tl_status s;
-  if ((s = tl_normalize_axis(op->name, attr[0].i, in[0]->rank, &axis)) || (s = parse_direction(&attr[1], &desc)))
-    return s;
-  return run_rows(op->name, in[0], axis, desc, in[0]->shape[axis], OUT_VALUES, out);
+  tl_status s = sort_plan(op, in[0], attr, ((const sort_impl *)op->impl)->indices, &axis, &desc);
+  return s ? s : tl_meta_push_like(out, in[0], ((const sort_impl *)op->impl)->indices ? TL_INT32 : TL_DTYPE_COUNT) ? TL_OK : TL_RESOURCE_EXHAUSTED;
 }
 
-static tl_status argsort_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
-                             tl_tensor_list *out) {
+/* sort (values) and argsort (indices): argsort is always
+ * stable, whatever attr[2] (stable) says. */
+static tl_status sort_kernel(TL_KERNEL_ARGS) {
   (void)n_in;
   int axis;
   bool desc;
-  tl_status s;
-  if ((s = tl_normalize_axis(op->name, attr[0].i, in[0]->rank, &axis)) || (s = parse_direction(&attr[1], &desc)))
-    return s;
-  /* attr[2] (stable): always stable. */
-  return run_rows(op->name, in[0], axis, desc, in[0]->shape[axis], OUT_INDICES, out);
+  tl_status s = sort_plan(op, &in[0]->meta, attr, ((const sort_impl *)op->impl)->indices, &axis, &desc);
+  if (s) return s;
+  tl_tensor *r = tl_out(out, 0);
+  bool indices = ((const sort_impl *)op->impl)->indices;
+  return run_rows(op->name, in[0], axis, desc, indices ? NULL : r, indices ? r : NULL);
 }
 
-static tl_status top_k_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
-                           tl_tensor_list *out) {
-  (void)n_in;
-  tl_tensor *t = in[0];
-  if (t->rank < 1) return tl_error(TL_INVALID_ARGUMENT, "input must have rank >= 1 (got a scalar)");
-  int64_t k = attr[0].i, n = t->shape[t->rank - 1];
+static tl_status top_k_infer(TL_INFER_ARGS) {
+  (void)op, (void)n_in;
+  const tl_meta *t = in[0];
+  sort_kind kind;
+  int64_t k = attr[0].i, shape[TL_MAX_RANK];
+  tl_status s = sort_kind_of(t->dtype, &kind);
+  if (s) return s;
+  if (t->rank == 0) return tl_error(TL_INVALID_ARGUMENT, "input must have rank >= 1 (got a scalar)");
   if (k < 0) return tl_error(TL_INVALID_ARGUMENT, "k must be non-negative (got %" PRId64 ")", k);
-  if (k > n)
-    return tl_error(TL_INVALID_ARGUMENT, "input must have at least k=%" PRId64 " columns in its last dimension (it has %" PRId64 ")", k, n);
-  /* attr[1] (sorted): results are always sorted, which satisfies both. */
-  return run_rows(op->name, t, t->rank - 1, true, k, OUT_VALUES | OUT_INDICES, out);
+  if (t->rank > 0) {
+    int64_t n = t->shape[t->rank - 1];
+    if (n >= 0 && k > n)
+      return tl_error(TL_INVALID_ARGUMENT, "input must have at least k=%" PRId64 " columns in its last dimension (it has %" PRId64 ")",
+                      k, n);
+    if (n > INT32_MAX) return tl_error(TL_INVALID_ARGUMENT, "top_k: the axis has more than 2^31-1 elements (indices are int32)");
+    memcpy(shape, t->shape, sizeof(int64_t) * (size_t)t->rank);
+    shape[t->rank - 1] = k;
+  }
+  if ((s = tl_meta_emit(out, t->dtype, t->rank, shape))) return s;
+  return tl_meta_emit(out, TL_INT32, t->rank, shape);
+}
+
+/* attr[1] (sorted): results are always sorted, which satisfies both. */
+static tl_status top_k_kernel(TL_KERNEL_ARGS) {
+  (void)op, (void)n_in, (void)attr;
+  tl_tensor *t = in[0];
+  return run_rows(op->name, t, t->rank - 1, true, tl_out(out, 0), tl_out(out, 1));
 }
 
 /* ---- unique ------------------------------------------------------------ */
 
-static tl_status unique_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
-                            tl_tensor_list *out) {
-  (void)op;
-  (void)n_in;
-  tl_tensor *x = in[0];
-  tl_dtype it = attr[0].dtype;
-  if (x->rank != 1) return tl_error(TL_INVALID_ARGUMENT, "x must be a 1-D vector (got rank %d)", x->rank);
+/* The checks of unique: a vector of a sortable dtype, int32 or int64 ids
+ * that can number its elements. */
+static tl_status unique_check(const tl_meta *x, tl_dtype it, sort_kind *kind) {
+  if (x->rank >= 0 && x->rank != 1) return tl_error(TL_INVALID_ARGUMENT, "x must be a 1-D vector (got rank %d)", x->rank);
   if (it != TL_INT32 && it != TL_INT64)
     return tl_error(TL_INVALID_ARGUMENT, "out_idx must be int32 or int64 (got %s)", tl_dtypes[it].name);
+  tl_status s = sort_kind_of(x->dtype, kind);
+  if (s) return s;
+  if (it == TL_INT32 && x->rank == 1 && x->shape[0] > INT32_MAX)
+    return tl_error(TL_INVALID_ARGUMENT, "x has more than 2^31-1 elements; use out_idx=int64");
+  return TL_OK;
+}
+
+/* y: as many elements as x has distinct values (unknown); idx: one per x. */
+static tl_status unique_infer(TL_INFER_ARGS) {
+  (void)op, (void)n_in;
   sort_kind kind;
-  tl_status s = sort_kind_of(x->dtype, &kind);
+  int64_t unknown = -1, n = in[0]->rank == 1 ? in[0]->shape[0] : -1;
+  tl_status s = unique_check(in[0], attr[0].dtype, &kind);
+  if (!s) s = tl_meta_emit(out, in[0]->dtype, 1, &unknown);
+  return s ? s : tl_meta_emit(out, attr[0].dtype, 1, &n);
+}
+
+static tl_status unique_kernel(TL_KERNEL_ARGS) {
+  (void)op, (void)n_in;
+  tl_tensor *x = in[0];
+  tl_dtype it = attr[0].dtype;
+  sort_kind kind;
+  tl_status s = unique_check(&x->meta, it, &kind);
   if (s) return s;
   int64_t n = x->shape[0];
-  if (it == TL_INT32 && n > INT32_MAX) return tl_error(TL_INVALID_ARGUMENT, "x has more than 2^31-1 elements; use out_idx=int64");
   size_t es = tl_dtypes[x->dtype].size;
   rpair *scratch = malloc(2 * sizeof(rpair) * (size_t)(n ? n : 1));
   int64_t *group = malloc(sizeof(int64_t) * (size_t)(n ? n : 1));  /* group of each element */
@@ -394,11 +424,8 @@ done:
 /* sort: the gradient goes back through the inverse permutation. With the
  * axis swapped to the end, perm = argsort(x), inv = argsort(perm), and
  * dx = take_along_last_axis(g, inv). */
-static tl_status sort_grad(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
-                           tl_tensor *const *out, int n_out, tl_tensor *const *gout, tl_tensor **gin) {
-  (void)n_in;
-  (void)out;
-  (void)n_out;
+static tl_status sort_grad(TL_GRAD_ARGS) {
+  TL_UNUSED_GRAD_ARGS;
   tl_tensor *x = in[0];
   int axis, r = x->rank;
   tl_status s = tl_normalize_axis(op->name, attr[0].i, r, &axis);
@@ -412,11 +439,11 @@ static tl_status sort_grad(const tl_op_def *op, tl_tensor *const *in, int n_in, 
   tl_tensor *xt = NULL, *gt = NULL, *p = NULL, *inv = NULL, *dt = NULL;
   if (moved) {
     if ((s = tl_call("transpose", 1, &x, 1, &perm_attr, &xt)) ||
-        (s = tl_call("transpose", 1, &gout[0], 1, &perm_attr, &gt)))
+        (s = tl_call("transpose", 1, &grad_out[0], 1, &perm_attr, &gt)))
       goto done;
   } else {
     xt = tl_tensor_retain(x);
-    gt = tl_tensor_retain(gout[0]);
+    gt = tl_tensor_retain(grad_out[0]);
   }
   const char *dir = attr[1].s ? attr[1].s : "ASCENDING";
   if ((s = tl_call("argsort", 1, &xt, 2, (tl_named_attr[]){TL_A_INT("axis", -1), TL_A_STRING("direction", dir)}, &p)) ||
@@ -425,8 +452,8 @@ static tl_status sort_grad(const tl_op_def *op, tl_tensor *const *in, int n_in, 
   tl_tensor *pair[2] = {gt, inv};
   if ((s = tl_call("gather", 2, pair, 2, (tl_named_attr[]){TL_A_INT("axis", r - 1), TL_A_INT("batch_dims", r - 1)}, &dt)))
     goto done;
-  if (moved) s = tl_call("transpose", 1, &dt, 1, &perm_attr, &gin[0]);
-  else gin[0] = tl_tensor_retain(dt);
+  if (moved) s = tl_call("transpose", 1, &dt, 1, &perm_attr, &grad_in[0]);
+  else grad_in[0] = tl_tensor_retain(dt);
 done:
   tl_tensor_release(xt);
   tl_tensor_release(gt);
@@ -438,13 +465,9 @@ done:
 
 /* top_k: dx = sum_k one_hot(indices, n) * g[..., None] (values only; the
  * indices output is not differentiable). */
-static tl_status top_k_grad(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
-                            tl_tensor *const *out, int n_out, tl_tensor *const *gout, tl_tensor **gin) {
-  (void)op;
-  (void)n_in;
-  (void)attr;
-  (void)n_out;
-  tl_tensor *x = in[0], *g = gout[0];
+static tl_status top_k_grad(TL_GRAD_ARGS) {
+  TL_UNUSED_GRAD_ARGS;
+  tl_tensor *x = in[0], *g = grad_out[0];
   if (!g) return TL_OK;
   tl_tensor *oh = NULL, *ge = NULL, *prod = NULL;
   int64_t n = x->shape[x->rank - 1];
@@ -453,7 +476,7 @@ static tl_status top_k_grad(const tl_op_def *op, tl_tensor *const *in, int n_in,
       !(s = tl_call("expand_dims", 1, &g, 1, (tl_named_attr[]){TL_A_INT("axis", -1)}, &ge))) {
     tl_tensor *pair[2] = {oh, ge};
     if (!(s = tl_call("multiply", 2, pair, 0, NULL, &prod)))
-      s = tl_call("reduce_sum", 1, &prod, 1, (tl_named_attr[]){TL_A_INTS("axis", 1, (int64_t[]){-2})}, &gin[0]);
+      s = tl_call("reduce_sum", 1, &prod, 1, (tl_named_attr[]){TL_A_INTS("axis", 1, (int64_t[]){-2})}, &grad_in[0]);
   }
   tl_tensor_release(oh);
   tl_tensor_release(ge);
@@ -462,17 +485,19 @@ static tl_status top_k_grad(const tl_op_def *op, tl_tensor *const *in, int n_in,
 }
 
 tl_op_def tl_ops_sort[] = {
-    {.name = "sort", .inputs = "values", .attrs = "axis:int=-1, direction:string=ASCENDING", .kernel[TL_CPU] = sort_fwd,
-     .grad = sort_grad, .api = "tf.sort",
+    {.name = "sort", .inputs = "values", .attrs = "axis:int=-1, direction:string=ASCENDING", .infer = sort_infer,
+     .kernel[TL_CPU] = sort_kernel, .grad = sort_grad, .impl = &sort_values, .api = "tf.sort",
      .doc = "Sorted values along axis (stable; NaN last ascending, first descending)."},
     {.name = "argsort", .inputs = "values", .attrs = "axis:int=-1, direction:string=ASCENDING, stable:bool=false",
-     .kernel[TL_CPU] = argsort_fwd, .flags = TL_OP_NO_GRADIENT, .api = "tf.argsort",
+     .infer = sort_infer, .kernel[TL_CPU] = sort_kernel, .impl = &sort_indices, .flags = TL_OP_NO_GRADIENT,
+     .api = "tf.argsort",
      .doc = "int32 indices that sort values along axis (always stable)."},
-    {.name = "top_k", .inputs = "input", .attrs = "k:int=1, sorted:bool=true", .kernel[TL_CPU] = top_k_fwd, .grad = top_k_grad,
+    {.name = "top_k", .inputs = "input", .attrs = "k:int=1, sorted:bool=true", .infer = top_k_infer,
+     .kernel[TL_CPU] = top_k_kernel, .grad = top_k_grad,
      .api = "tf.math.top_k tf.nn.top_k",
      .doc = "The k largest entries of the last dimension: values, int32 indices (ties: lower index first)."},
-    {.name = "unique", .inputs = "x", .attrs = "out_idx:dtype=int32", .kernel[TL_CPU] = unique_fwd,
-     .flags = TL_OP_NO_GRADIENT, .api = "tf.unique",
+    {.name = "unique", .inputs = "x", .attrs = "out_idx:dtype=int32", .infer = unique_infer,
+     .kernel[TL_CPU] = unique_kernel, .flags = TL_OP_NO_GRADIENT | TL_OP_VALUE_SHAPE, .api = "tf.unique",
      .doc = "Unique elements of a 1-D tensor in order of first occurrence, and each element's index into them."},
     {0},
 };

@@ -1,9 +1,10 @@
--- Gradient rules of src/ops/shape.c and src/ops/index.c beyond the central
--- difference checks of op_conformance_spec: second derivatives (nested
--- tapes) through chains of data-movement ops against hand values, the
--- gradient ops' own gradients (gather_grad -> gather, gather_nd_grad ->
--- gather_nd, strided_slice_grad -> strided_slice), unused outputs of list
--- ops, repeated indices, and Lua's indexing syntax on a tape.
+-- Gradient rules of the data-movement ops (src/ops/shape.c, concat.c, pad.c,
+-- slice.c, index.c, select.c, sort.c) beyond the central difference checks
+-- of op_conformance_spec: second derivatives (nested tapes) through chains
+-- of data-movement ops against hand values, the gradient ops' own gradients
+-- (gather_grad -> gather, gather_nd_grad -> gather_nd, strided_slice_grad ->
+-- strided_slice), unused outputs of list ops, repeated indices, Lua's
+-- indexing syntax on a tape, and every rule run on the test device.
 local tf = require("tlua")
 local H = require("helpers")
 local gradcheck = require("gradcheck")
@@ -232,4 +233,73 @@ describe("conventions", function()
       H.assert_close(tape:gradient(tf.reduce_sum(y), x, { unconnected_gradients = "zero" }), { { 0, 0 }, { 0, 0 } })
     end
   end)
+end)
+
+-- The gradient rules run on the test device, whose memory faults when host
+-- code reads it: a rule that read the paddings of pad on the host, or made
+-- its constants (zeros for unused pieces, the zero of where and of a slice
+-- update) or index tensors (slice's paddings) on the CPU would crash or mix
+-- devices. Every input, the upstream gradient included, is copied to the
+-- device; the gradients must be bit-identical to the CPU's.
+describe("gradient rules on the test device", function()
+  local TEST = "TEST:0"
+  local function to(dev, x) return dev and tf.copy_to_device(x, dev) or x end
+  local function bytes(t) return tf.io.serialize_tensor(tf.copy_to_device(t, "CPU:0")) end
+
+  -- f(xs..., consts...): gradients of <w, f> with respect to the xs.
+  local function grads_on(dev, f, xs, consts)
+    local args = {}
+    for i, x in ipairs(xs) do args[i] = to(dev, x) end
+    for _, c in ipairs(consts or {}) do args[#args + 1] = to(dev, c) end
+    local tape = tf.GradientTape({ persistent = true })
+    for i = 1, #xs do tape:watch(args[i]) end
+    local y = f(table.unpack(args))
+    tape:stop()
+    local n = tf.copy_to_device(tf.size(y), "CPU:0"):item()
+    local w = to(dev, tf.reshape(tf.constant(seq(n, function(i) return math.cos(i) + 0.5 end), tf.float64), y.shape:as_list()))
+    local out = {}
+    for i = 1, #xs do
+      local g = tape:gradient(y, args[i], { output_gradients = w })
+      assert(g, "no gradient for input " .. i)
+      out[i] = bytes(g)
+    end
+    return out
+  end
+
+  local x = t64(seq(12, function(i) return math.sin(i * 1.3) end), { 3, 4 })
+  local v = t64({ 0.5, -1.5 }, { 2 })
+  local cases = {
+    { "pad REFLECT", function(a, p) return tf.pad(a, p, "REFLECT") end, { x }, { tf.constant({ { 2, 1 }, { 1, 3 } }) } },
+    { "pad SYMMETRIC (int64 paddings)", function(a, p) return tf.pad(tf.transpose(a), p, "SYMMETRIC") end, { x },
+      { tf.constant({ 1, 0, 3, 2 }, tf.int64) } },
+    { "pad CONSTANT", function(a, p) return tf.pad(a, p, "CONSTANT", 2) end, { x }, { tf.constant({ { 0, 1 }, { 2, 0 } }) } },
+    { "slice", function(a) return tf.slice(a, { 1, 1 }, { 2, -1 }) end, { x } },
+    { "strided_slice", function(a) return a["::-1, 1::2"] end, { x } },
+    { "tensor_strided_slice_update", function(a, b)
+      return tf.raw_ops.tensor_strided_slice_update(a, b, { 0, 1 }, { 0, 3 }, { 1, 1 }, 1, 1)
+    end, { x, v } },
+    { "where", function(a, b, c) return tf.where(c, a, b) end, { x, t64({ 1, 2, 3, 4 }, { 4 }) },
+      { tf.constant({ { true }, { false }, { true } }) } },
+    { "unstack, one slice unused", function(a) return tf.unstack(a, { axis = 1 })[3] end, { x } },
+    { "split, pieces unused", function(a) return tf.split(a, { 1, -1 }, 0)[2] end, { x } },
+    { "concat, stack", function(a) return tf.stack({ tf.concat({ a, a }, -1), tf.concat({ a, tf.reverse(a, { 0 }) }, 1) }, 0) end, { x } },
+    { "tile, broadcast_to", function(a) return tf.broadcast_to(tf.tile(a, { 2, 1 }), { 2, 6, 4 }) end, { x } },
+    { "gather, gather_nd", function(a, i, j) return tf.gather_nd(tf.gather(a, i, 1), j) end, { x },
+      { tf.constant({ 3, 0, 3 }), tf.constant({ { 2, 1 }, { 0, 0 }, { 2, 1 } }) } },
+    { "boolean_mask", function(a, m) return tf.boolean_mask(a, m, { axis = 1 }) end, { x }, { tf.constant({ true, false, true, true }) } },
+    { "tensor_scatter_nd_update, scatter_nd", function(a, b, i)
+      return tf.tensor_scatter_nd_update(a, i, b) + tf.scatter_nd(i, b, { 3, 4 })
+    end, { x, v }, { tf.constant({ { 2, 3 }, { 0, 1 } }) } },
+    { "tensor_scatter_nd_sub", function(a, b, i) return tf.tensor_scatter_nd_sub(a, i, b) end, { x, v }, { tf.constant({ { 1, 1 }, { 1, 1 } }) } },
+    { "sort, top_k", function(a) return tf.sort(a, 0, "DESCENDING") * tf.math.top_k(a, 4) end, { x } },
+    { "reshape, transpose, expand_dims, squeeze, identity", function(a)
+      return tf.identity(tf.squeeze(tf.expand_dims(tf.transpose(tf.reshape(a, { 2, 6 })), 1)))
+    end, { x } },
+  }
+  for _, c in ipairs(cases) do
+    it(c[1], function()
+      local cpu, dev = grads_on(nil, c[2], c[3], c[4]), grads_on(TEST, c[2], c[3], c[4])
+      for i = 1, #cpu do assert(cpu[i] == dev[i], c[1] .. ": gradient " .. i .. " differs on the test device") end
+    end)
+  end
 end)

@@ -318,3 +318,75 @@ out[0] += u; out[2] += u * 2
       function() return tf.scatter_nd({ { 8 } }, { 1 }, { 8 }) end)
   end)
 end)
+
+-- With core.set_check_infer(true) the dispatcher runs every op's shape rule
+-- beside its kernel and fails (InternalError) when the rule is missing or
+-- disagrees. boolean_mask and where(c) have value-dependent shapes: their
+-- rules leave the count unknown, and the kernel's output must fit the rest.
+describe("shape rules agree with the kernels", function()
+  local rules = require("shape_rules")
+  before_each(rules.on)
+  after_each(rules.off)
+  local checked = rules.checked
+  local function i64(v) return tf.constant(v, tf.int64) end
+  local empty_ints = function(...) return tf.reshape(tf.constant({}, tf.int32), { ... }) end
+
+  it("for slices of views, with negative steps and empty ranges", function()
+    local t = tf.transpose(arange(3, 4)) -- [4,3], not contiguous
+    same(checked("strided_slice", function() return t["::-1, 1:"] end), { { 7, 11 }, { 6, 10 }, { 5, 9 }, { 4, 8 } })
+    same(checked("strided_slice", function() return t["-1, newaxis"] end), { { 3, 7, 11 } }, { 1, 3 })
+    assert.same({ 0, 3 }, checked("strided_slice", function() return t["2:0"] end).shape:as_list())
+    same(checked("slice", function() return tf.slice(t, { 1, 1 }, { -1, 2 }) end), { { 5, 9 }, { 6, 10 }, { 7, 11 } })
+    assert.same({ 0, 3 }, checked("slice", function() return tf.slice(t, { 4, 0 }, { 0, -1 }) end).shape:as_list())
+    same(checked("tensor_strided_slice_update", function()
+      return tf.raw_ops.tensor_strided_slice_update(t, tf.constant({ -1, -2 }), { 0, 1 }, { 0, 3 }, { 1, 1 }, 1, 1)
+    end), { { 0, -1, -2 }, { 1, -1, -2 }, { 2, -1, -2 }, { 3, -1, -2 } })
+    same(checked("strided_slice_grad", function()
+      return tf.raw_ops.strided_slice_grad(tf.constant({ { 1.5 }, { 2.5 } }), { 3, 2 }, { -1, 0 }, { 0, 1 }, { -2, 1 }, 0, 1)
+    end), { { 2.5, 0 }, { 0, 0 }, { 1.5, 0 } })
+  end)
+
+  it("for gathers and scatters, with negative axes and zero-sized indices", function()
+    local p = tf.transpose(arange(3, 4))
+    same(checked("gather", function() return tf.gather(p, i64({ { 2, 0 } }), -1) end), { { { 8, 0 } }, { { 9, 1 } }, { { 10, 2 } }, { { 11, 3 } } })
+    assert.same({ 0, 3 }, checked("gather", function() return tf.gather(p, empty_ints(0)) end).shape:as_list())
+    same(checked("gather", function() return tf.gather(p, tf.constant({ { 1 }, { 2 }, { 0 }, { 0 } }), 1, { batch_dims = -1 }) end),
+      { { 4 }, { 9 }, { 2 }, { 3 } })
+    same(checked("gather_nd", function() return tf.gather_nd(p, tf.constant({ { 3, 2 }, { 0, 1 } })) end), { 11, 4 })
+    assert.same({ 0, 3 }, checked("gather_nd", function() return tf.gather_nd(p, empty_ints(0, 1)) end).shape:as_list())
+    same(checked("gather_grad", function() return tf.raw_ops.gather_grad(tf.constant({ 1.5, 2.5 }), tf.constant({ 1, 1 }), { 3 }, 0) end),
+      { 0, 4, 0 })
+    same(checked("gather_nd_grad", function()
+      return tf.raw_ops.gather_nd_grad(tf.constant({ 1.5, 2.5 }), tf.constant({ { 0, 1 }, { 0, 1 } }), { 2, 2 })
+    end), { { 0, 4 }, { 0, 0 } })
+    same(checked("scatter_nd", function() return tf.scatter_nd(tf.constant({ { 1 }, { 1 } }), p[{ { 0, 2 } }], { 3, 3 }) end),
+      { { 0, 0, 0 }, { 1, 9, 17 }, { 0, 0, 0 } })
+    assert.same({ 2, 0 }, checked("scatter_nd", function() return tf.scatter_nd(empty_ints(0, 1), empty_ints(0, 0), { 2, 0 }) end)
+      .shape:as_list())
+    same(checked("tensor_scatter_nd_update", function() return tf.tensor_scatter_nd_update(p, tf.constant({ { 0, 0 } }), tf.constant({ 7 })) end)[0],
+      { 7, 4, 8 })
+    same(checked("tensor_scatter_nd_add", function() return tf.tensor_scatter_nd_add(p, tf.constant({ { 3 } }), tf.constant({ { 1, 1, 1 } })) end)[3],
+      { 4, 8, 12 })
+    same(checked("tensor_scatter_nd_sub", function() return tf.tensor_scatter_nd_sub(p, empty_ints(0, 2), empty_ints(0)) end), p:totable())
+    -- index values are checked by the kernels (the rule cannot see them)
+    assert_error("InvalidArgument", { "gather", "indices[0,1] = 3 is not in [0, 3)" }, function() return tf.gather(p, tf.constant({ { 0, 3 } }), 1) end)
+    assert_error("InvalidArgument", { "tensor_scatter_nd_add", "indices[0] = [4] does not index into shape [4,3]" },
+      function() return tf.tensor_scatter_nd_add(p, tf.constant({ { 4 } }), tf.constant({ { 1, 1, 1 } })) end)
+  end)
+
+  it("for value-dependent outputs: boolean_mask and where", function()
+    local t = tf.transpose(arange(3, 4))
+    same(checked("boolean_mask", function() return tf.boolean_mask(t, tf.constant({ false, true, false, true })) end), { { 1, 5, 9 }, { 3, 7, 11 } })
+    same(checked("boolean_mask", function() return tf.boolean_mask(t, tf.constant({ true, false, true }), { axis = -1 }) end),
+      { { 0, 8 }, { 1, 9 }, { 2, 10 }, { 3, 11 } })
+    assert.same({ 0, 3 }, checked("boolean_mask", function() return tf.boolean_mask(t, tf.constant({ false, false, false, false })) end)
+      .shape:as_list())
+    same(checked("where", function() return tf.where(tf.transpose(tf.constant({ { true, false }, { false, true }, { true, true } }))) end),
+      { { 0, 0 }, { 0, 2 }, { 1, 1 }, { 1, 2 } })
+    local none = checked("where", function() return tf.where(tf.constant({ 0.0, 0.0 })) end)
+    assert.same({ 0, 1 }, none.shape:as_list())
+    assert.equal(tf.int64, none.dtype)
+    same(checked("where", function() return tf.where(tf.constant({ { true }, { false } }), t[{ { 0, 1 } }], tf.constant(-1)) end),
+      { { 0, 4, 8 }, { -1, -1, -1 } })
+  end)
+end)

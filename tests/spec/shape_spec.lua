@@ -249,3 +249,78 @@ describe("size, rank, shape, identity", function()
     assert_error("InvalidArgument", { "out_type must be int32 or int64" }, function() return tf.shape(a, tf.float32) end)
   end)
 end)
+
+-- With core.set_check_infer(true) the dispatcher runs every op's shape rule
+-- beside its kernel and fails (InternalError) when the rule is missing or
+-- disagrees; value-dependent outputs (pad) only fix what the rule says.
+describe("shape rules agree with the kernels", function()
+  local rules = require("shape_rules")
+  before_each(rules.on)
+  after_each(rules.off)
+  local checked = rules.checked
+
+  it("on views, negative axes and zero-sized dimensions", function()
+    local a, t = arange(2, 3, 4), tf.transpose(arange(2, 3, 4)) -- t: a non-contiguous view
+    same(checked("reshape", function() return tf.reshape(t, { -1, 6 }) end), tf.reshape(t, { 4, 6 }):totable(), { 4, 6 })
+    assert.same({ 0, 5 }, checked("reshape", function() return tf.reshape(empty(0, 5), { -1, 5 }) end).shape:as_list())
+    assert.same({ 3, 4, 2 }, checked("transpose", function() return tf.transpose(t, { 1, 0, 2 }) end).shape:as_list())
+    assert.same({ 4, 3, 2, 1 }, checked("expand_dims", function() return tf.expand_dims(t, -1) end).shape:as_list())
+    assert.same({ 0, 1, 3 }, checked("expand_dims", function() return tf.expand_dims(empty(0, 3), -2) end).shape:as_list())
+    local v = tf.transpose(tf.reshape(a, { 2, 3, 1, 4 }), { 0, 2, 1, 3 }) -- [2,1,3,4], not contiguous
+    same(checked("squeeze", function() return tf.squeeze(v, { -3 }) end), a:totable(), { 2, 3, 4 })
+    assert.same({ 3 }, checked("squeeze", function() return tf.squeeze(tf.reshape(arange(3), { 1, 3, 1 })) end).shape:as_list())
+    same(checked("identity", function() return tf.identity(t) end), t:totable())
+    assert.same({ 2, 0, 3 }, checked("broadcast_to", function() return tf.broadcast_to(empty(0, 1), { 2, 0, 3 }) end).shape:as_list())
+    same(checked("broadcast_to", function() return tf.broadcast_to(t[{ { 0, 1 } }], { 2, 3, 2 }) end),
+      tf.broadcast_to(tf.constant({ { { 0, 12 }, { 4, 16 }, { 8, 20 } } }), { 2, 3, 2 }):totable())
+    assert.equal(0, checked("size", function() return tf.size(empty(2, 0), tf.int64) end):item())
+    assert.equal(3, checked("rank", function() return tf.rank(t) end):item())
+    same(checked("shape", function() return tf.shape(t) end), { 4, 3, 2 })
+    same(checked("shape", function() return tf.shape(empty(0, 7), tf.int64) end), { 0, 7 })
+  end)
+
+  it("for joins and cuts with zero-sized pieces", function()
+    local a, t = arange(2, 3), tf.transpose(arange(3, 2))
+    same(checked("concat", function() return tf.concat({ a, tf.reshape(tf.constant({}, tf.int32), { 0, 3 }), t }, -2) end), { { 0, 1, 2 }, { 3, 4, 5 }, { 0, 2, 4 }, { 1, 3, 5 } })
+    same(checked("concat", function() return tf.concat({ t }, 0) end), t:totable())
+    assert.same({ 2, 0 }, checked("concat", function() return tf.concat({ empty(2, 0), empty(2, 0) }, -1) end).shape:as_list())
+    same(checked("stack", function() return tf.stack({ a, t }, -1) end), tf.stack({ a, t }, 2):totable(), { 2, 3, 2 })
+    assert.same({ 0, 2, 3 }, checked("stack", function() return tf.stack({ empty(0, 3), empty(0, 3) }, 1) end).shape:as_list())
+    local rows = checked("unstack", function() return tf.unstack(t, { axis = -1 }) end)
+    assert.equal(3, #rows)
+    same(rows[3], { 4, 5 })
+    assert.equal(0, #checked("unstack", function() return tf.unstack(empty(0, 4)) end))
+    local parts = checked("split", function() return tf.split(t, { 0, -1, 1 }, -1) end)
+    assert.same({ { 2, 0 }, { 2, 2 }, { 2, 1 } }, { parts[1].shape:as_list(), parts[2].shape:as_list(), parts[3].shape:as_list() })
+    same(parts[2], { { 0, 2 }, { 1, 3 } })
+    same(checked("tile", function() return tf.tile(t, { 1, 2 }) end), { { 0, 2, 4, 0, 2, 4 }, { 1, 3, 5, 1, 3, 5 } })
+    assert.same({ 0, 6 }, checked("tile", function() return tf.tile(t, { 0, 2 }) end).shape:as_list())
+    same(checked("reverse", function() return tf.reverse(t, { -1, 0 }) end), { { 5, 3, 1 }, { 4, 2, 0 } })
+  end)
+
+  it("for pad, whose output shape comes from the paddings' values", function()
+    local t = tf.transpose(arange(3, 2))
+    same(checked("pad", function() return tf.pad(t, { { 1, 0 }, { 0, 2 } }) end), { { 0, 0, 0, 0, 0 }, { 0, 2, 4, 0, 0 }, { 1, 3, 5, 0, 0 } })
+    same(checked("pad", function() return tf.pad(t, tf.constant({ 0, 1, 2, 0 }, tf.int64), "SYMMETRIC") end),
+      { { 2, 0, 0, 2, 4 }, { 3, 1, 1, 3, 5 }, { 3, 1, 1, 3, 5 } })
+    assert.same({ 2, 2 }, checked("pad", function() return tf.pad(empty(0, 2), { { 1, 1 }, { 0, 0 } }) end).shape:as_list())
+    -- the amounts are checked by the kernel, which reads them
+    assert_error("InvalidArgument", { "pad", "REFLECT padding of dimension 1 (size 3) must be at most 2" },
+      function() return tf.pad(t, { { 0, 0 }, { 3, 0 } }, "REFLECT") end)
+    assert_error("InvalidArgument", { "paddings for dimension 0 must be non-negative" },
+      function() return tf.pad(t, { { -1, 0 }, { 0, 0 } }) end)
+    assert_error("InvalidArgument", { "paddings must have shape [2,2] for a rank 2 tensor, got [3]" },
+      function() return tf.pad(t, { 1, 2, 3 }) end)
+  end)
+
+  it("for pad_grad (pad's gradient op), which checks dy against the amounts it reads", function()
+    local pg = tf.raw_ops.pad_grad
+    local dy = tf.constant({ { 1.0, 2.0, 3.0 }, { 4.0, 5.0, 6.0 } })
+    same(checked("pad_grad", function() return pg(dy, tf.constant({ { 1, 0 }, { 0, 1 } }), { 1, 2 }) end), { { 4, 5 } })
+    same(checked("pad_grad", function() return pg(dy, tf.constant({ { 0, 0 }, { 1, 0 } }), { 2, 2 }, "REFLECT") end), { { 2, 4 }, { 5, 10 } })
+    assert_error("InvalidArgument", { "pad_grad", "dy has shape [2,3] but padding shape [1,2] gives 4 in dimension 1" },
+      function() return pg(dy, tf.constant({ { 1, 0 }, { 1, 1 } }), { 1, 2 }) end)
+    assert_error("Unimplemented", { "dy must be a float or complex tensor, got int32" },
+      function() return pg(tf.constant({ { 1, 2 } }), tf.constant({ { 0, 0 }, { 0, 0 } }), { 1, 2 }) end)
+  end)
+end)

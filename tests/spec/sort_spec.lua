@@ -294,3 +294,39 @@ describe("gradients", function()
     assert.is_nil(tape:gradient(y, x))
   end)
 end)
+
+-- With core.set_check_infer(true) the dispatcher runs every op's shape rule
+-- beside its kernel and fails (InternalError) when it is missing or
+-- disagrees; unique's y has as many elements as there are distinct values,
+-- which its rule leaves unknown.
+describe("shape rules agree with the kernels", function()
+  local rules = require("shape_rules")
+  before_each(rules.on)
+  after_each(rules.off)
+  local checked = rules.checked
+  local t = tf.transpose(tf.constant({ { 3, 1, 2 }, { 0, 5, 5 } })) -- [3,2], not contiguous
+
+  it("on views, negative axes and zero-sized tensors", function()
+    assert.same({ { 0, 3 }, { 1, 5 }, { 2, 5 } }, checked("sort", function() return tf.sort(t, -1) end):totable())
+    assert.same({ { 3, 5 }, { 2, 5 }, { 1, 0 } }, checked("sort", function() return tf.sort(t, -2, "DESCENDING") end):totable())
+    assert.same({ 0, 2 }, checked("sort", function() return tf.sort(tf.reshape(tf.constant({}), { 0, 2 }), 0) end).shape:as_list())
+    local idx = checked("argsort", function() return tf.argsort(t, 0) end)
+    assert.equal(tf.int32, idx.dtype)
+    assert.same({ { 1, 0 }, { 2, 1 }, { 0, 2 } }, idx:totable())
+    local v, i = checked("top_k", function() return tf.math.top_k(t, 1) end)
+    assert.same({ { 3 }, { 5 }, { 5 } }, v:totable())
+    assert.same({ { 0 }, { 1 }, { 1 } }, i:totable())
+    local v0, i0 = checked("top_k", function() return tf.math.top_k(t, 0) end)
+    assert.same({ 3, 0 }, v0.shape:as_list())
+    assert.same({ 3, 0 }, i0.shape:as_list())
+  end)
+
+  it("for unique, whose length depends on the values", function()
+    local y, idx = checked("unique", function() return tf.unique(t[{ tf.ellipsis, 1 }]) end)
+    assert.same({ 0, 5 }, y:totable())
+    assert.same({ 0, 1, 1 }, idx:totable())
+    local e, ei = checked("unique", function() return tf.unique(tf.constant({}, tf.int64), tf.int64) end)
+    assert.same({ 0 }, e.shape:as_list())
+    assert.equal(tf.int64, ei.dtype)
+  end)
+end)

@@ -1,4 +1,4 @@
--- Conformance cases for src/ops/index.c. Gathers and scatters are checked
+-- Conformance cases for src/ops/slice.c, index.c and select.c. Gathers and scatters are checked
 -- with repeated indices (gradients add up), axes and batch_dims; slices
 -- with masks, negative steps, new and shrunk axes; where with broadcast
 -- operands (the condition gets no gradient); the internal gradient ops

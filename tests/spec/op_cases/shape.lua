@@ -1,4 +1,4 @@
--- Conformance cases for src/ops/shape.c. Each differentiable op is checked
+-- Conformance cases for src/ops/shape.c, concat.c and pad.c. Each differentiable op is checked
 -- with its attributes (perm, axes, negative axes, padding modes, size
 -- splits), on non-contiguous inputs (a transposed view) and zero-sized
 -- pieces where the op allows them; unstack/split cases that use only some
@@ -84,6 +84,14 @@ return {
     { fn = function(x) return tf.pad(tview(x), { { 2, 2 }, { 0, 1 } }, "REFLECT") end, inputs = { m23 } },
     { fn = function(x) return tf.pad(x, tf.constant({ 0, 0, 1, 1 }, tf.int64), "SYMMETRIC") end, inputs = { m23 } },
   },
+  pad_grad = {
+    { fn = function(dy) return tf.raw_ops.pad_grad(dy, tf.constant({ { 1, 0 }, { 2, 1 } }), { 2, 3 }, "REFLECT") end,
+      inputs = { { { 1.0, 2.0, 3.0, 4.0, 5.0, 6.0 }, { -1.0, 0.5, 2.5, -3.0, 1.5, 4.0 }, { 0.25, -2.0, 3.5, 1.0, -0.5, 2.0 } } } },
+    { fn = function(dy) return tf.raw_ops.pad_grad(tview(dy), tf.constant({ 0, 1, 1, 1 }, tf.int64), { 2, 2 }, "SYMMETRIC") end,
+      inputs = { { { 1.0, 2.0, 3.0 }, { 4.0, 5.0, 6.0 }, { 7.0, 8.0, 9.0 }, { 0.5, 1.5, 2.5 } } } },
+    { fn = function(dy) return tf.raw_ops.pad_grad(dy, tf.constant({ { 1, 1 }, { 0, 0 } }), { 0, 3 }) end,
+      inputs = { { { 1.0, 2.0, 3.0 }, { 4.0, 5.0, 6.0 } } } },
+  },
   reverse = {
     { fn = function(x) return tf.reverse(x, { 0, 1 }) end, inputs = { m23 } },
     { fn = function(x) return tf.reverse(x, { -1 }) end, inputs = { t234 } },
@@ -99,7 +107,18 @@ return {
     { fn = function(x) return tf.identity(x) end, inputs = { m23 } },
     { fn = function(x) return tf.identity(x) * x end, inputs = { m23 } },
   },
-  size = { nograd = "returns an integer count" },
-  rank = { nograd = "returns an integer rank" },
-  shape = { nograd = "returns integer dimensions" },
+  size = {
+    nograd = "returns an integer count",
+    { fn = function(x) return tf.size(x), tf.size(tf.transpose(x), tf.int64) end, inputs = { tf.constant({ { 1, 2, 3 }, { 4, 5, 6 } }) } },
+    { fn = function(x) return tf.size(x) end, inputs = { tf.zeros({ 2, 0, 3 }, tf.bool) } },
+  },
+  rank = {
+    nograd = "returns an integer rank",
+    { fn = function(x) return tf.rank(x), tf.rank(x[0]) end, inputs = { tf.constant({ { true, false } }) } },
+  },
+  shape = {
+    nograd = "returns integer dimensions",
+    { fn = function(x) return tf.shape(x), tf.shape(tf.transpose(x), tf.int64) end, inputs = { tf.zeros({ 2, 0, 3 }, tf.int32) } },
+    { fn = function(x) return tf.shape(x) end, inputs = { tf.constant(1.5) } },
+  },
 }
