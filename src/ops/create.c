@@ -399,12 +399,15 @@ static tl_status linspace_kernel(TL_KERNEL_ARGS) {
   int64_t bshape[TL_MAX_RANK];
   for (int i = 0, j = 0; i <= rank; i++)
     if (i != axis) bshape[j++] = t->shape[i];
-  tl_tensor *av = NULL, *bv = NULL, *ac = NULL, *bc = NULL;
+  /* Both ends as contiguous float64 [bshape] (a cast to the same dtype is
+   * the broadcast view itself, so it is made contiguous too). */
+  tl_tensor *av = NULL, *bv = NULL, *ac = NULL, *bc = NULL, *ad = NULL, *bd = NULL;
   tl_status s;
   if ((s = tl_tensor_broadcast_view(a, rank, bshape, &av)) || (s = tl_tensor_broadcast_view(b, rank, bshape, &bv)) ||
-      (s = tl_tensor_cast(av, TL_FLOAT64, &ac)) || (s = tl_tensor_cast(bv, TL_FLOAT64, &bc)))
+      (s = tl_tensor_cast(av, TL_FLOAT64, &ac)) || (s = tl_tensor_cast(bv, TL_FLOAT64, &bc)) ||
+      (s = tl_tensor_contiguous(ac, &ad)) || (s = tl_tensor_contiguous(bc, &bd)))
     goto done;
-  const double *sa = tl_tensor_data(ac), *sb = tl_tensor_data(bc);
+  const double *sa = tl_tensor_data(ad), *sb = tl_tensor_data(bd);
   int64_t outer = 1, inner = 1;
   for (int i = 0; i < axis; i++) outer *= bshape[i];
   for (int i = axis; i < rank; i++) inner *= bshape[i];
@@ -424,6 +427,8 @@ done:
   tl_tensor_release(bv);
   tl_tensor_release(ac);
   tl_tensor_release(bc);
+  tl_tensor_release(ad);
+  tl_tensor_release(bd);
   return s;
 }
 
