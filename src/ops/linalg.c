@@ -21,6 +21,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -232,6 +233,16 @@ static bool matmul_dtype(tl_dtype dt) {
 }
 #define MATMUL_DTYPES "float16, bfloat16, float32, float64, int32, int64"
 
+/* "op: A<sep>B<what>" with both operands described. Shape rules call it
+ * only once they fail: they run on every call, and formatting the operands
+ * costs more than a small product. */
+static tl_status pair_error(tl_status kind, const char *op, const tl_meta *a, const char *sep, const tl_meta *b,
+                            const char *what) {
+  char da[160], db[160];
+  return tl_error(kind, "%s: %s%s%s%s", op, tl_meta_describe(a, da, sizeof da), sep,
+                  tl_meta_describe(b, db, sizeof db), what);
+}
+
 /* attrs: transpose_a, transpose_b, adjoint_a, adjoint_b (real types: an
  * adjoint is a transpose). */
 static tl_status matmul_infer(TL_INFER_ARGS) {
@@ -243,29 +254,34 @@ static tl_status matmul_infer(TL_INFER_ARGS) {
                     ta && aa ? "a" : "b", ta && aa ? "a" : "b");
   ta = ta || aa;
   tb = tb || ab;
-  char da[160], db[160];
-  tl_meta_describe(a, da, sizeof da);
-  tl_meta_describe(b, db, sizeof db);
   if ((a->rank >= 0 && a->rank < 2) || (b->rank >= 0 && b->rank < 2))
-    return tl_error(TL_INVALID_ARGUMENT, "matmul: %s @ %s: both operands need rank >= 2 (a matrix or a batch of matrices)",
-                    da, db);
+    return pair_error(TL_INVALID_ARGUMENT, "matmul", a, " @ ", b,
+                      ": both operands need rank >= 2 (a matrix or a batch of matrices)");
   tl_dtype dt = a->dtype;
-  if (!matmul_dtype(dt))
-    return tl_error(TL_UNIMPLEMENTED, "matmul: %s @ %s: dtype %s is not supported (" MATMUL_DTYPES " are)", da, db,
-                    tl_dtypes[dt].name);
+  char what[200];
+  if (!matmul_dtype(dt)) {
+    snprintf(what, sizeof what, ": dtype %s is not supported (" MATMUL_DTYPES " are)", tl_dtypes[dt].name);
+    return pair_error(TL_UNIMPLEMENTED, "matmul", a, " @ ", b, what);
+  }
   if (a->rank < 0 || b->rank < 0) return tl_meta_push(out, dt, -1, NULL) ? TL_OK : TL_RESOURCE_EXHAUSTED;
   int64_t M = a->shape[a->rank - (ta ? 1 : 2)], Ka = a->shape[a->rank - (ta ? 2 : 1)];
   int64_t Kb = b->shape[b->rank - (tb ? 1 : 2)], N = b->shape[b->rank - (tb ? 2 : 1)];
-  if (Ka >= 0 && Kb >= 0 && Ka != Kb)
-    return tl_error(TL_INVALID_ARGUMENT, "matmul: %s @ %s%s: inner dimensions differ (%" PRId64 " vs %" PRId64 ")",
-                    da, db, ta && tb ? " (both transposed)" : ta ? " (a transposed)" : tb ? " (b transposed)" : "",
-                    Ka, Kb);
+  if (Ka >= 0 && Kb >= 0 && Ka != Kb) {
+    snprintf(what, sizeof what, "%s: inner dimensions differ (%" PRId64 " vs %" PRId64 ")",
+             ta && tb ? " (both transposed)" : ta ? " (a transposed)" : tb ? " (b transposed)" : "", Ka, Kb);
+    return pair_error(TL_INVALID_ARGUMENT, "matmul", a, " @ ", b, what);
+  }
   tl_meta m;
-  if (batch_meta(a, b, &m))
-    return tl_error(TL_INVALID_ARGUMENT, "matmul: %s @ %s: batch dimensions do not broadcast", da, db);
-  m.shape[m.rank] = M;
-  m.shape[m.rank + 1] = N;
-  return tl_meta_push(out, dt, m.rank + 2, m.shape) ? TL_OK : TL_RESOURCE_EXHAUSTED;
+  m.rank = 0; /* plain matrices have no batch (and this rule runs on every product) */
+  if ((a->rank > 2 || b->rank > 2) && batch_meta(a, b, &m))
+    return pair_error(TL_INVALID_ARGUMENT, "matmul", a, " @ ", b, ": batch dimensions do not broadcast");
+  tl_meta *o = tl_meta_push(out, dt, 0, NULL); /* filled here: no memcpy call for two dims */
+  if (!o) return TL_RESOURCE_EXHAUSTED;
+  o->rank = m.rank + 2;
+  for (int i = 0; i < m.rank; i++) o->shape[i] = m.shape[i];
+  o->shape[m.rank] = M;
+  o->shape[m.rank + 1] = N;
+  return TL_OK;
 }
 
 /* op(a) @ op(b) into o, the contiguous [batch..., M, N] the shape rule
@@ -275,11 +291,12 @@ static tl_status matmul_into(tl_tensor *o, tl_tensor *a, tl_tensor *b, bool ta, 
   tl_dtype dt = a->dtype;
   int64_t M = a->shape[a->rank - (ta ? 1 : 2)], Ka = a->shape[a->rank - (ta ? 2 : 1)];
   int64_t N = b->shape[b->rank - (tb ? 2 : 1)];
-  int brank;
-  int64_t bshape[TL_MAX_RANK + 2], nb;
-  tl_status s = batch_shape(a, b, &brank, bshape, &nb);
-  if (s) return s;
   if (o->size == 0) return TL_OK;
+  /* the batch shape is o's, as the shape rule broadcast it */
+  int brank = o->rank - 2;
+  const int64_t *bshape = o->shape;
+  int64_t nb = o->size / (M * N);
+  tl_status s;
   if (Ka == 0) {
     memset(tl_tensor_data(o), 0, (size_t)o->size * tl_dtypes[dt].size);
     return TL_OK;
@@ -353,21 +370,25 @@ static void scatter_cm(char *dst, const char *src, int64_t rows, int64_t cols, s
 }
 
 /* The matrix operand of inv, det and solve: a float32/float64 [..., n, n]. */
-static tl_status check_square(const char *name, const tl_meta *t) {
+static tl_status one_error(tl_status kind, const char *op, const tl_meta *t, const char *what) {
   char d[160];
-  tl_meta_describe(t, d, sizeof d);
+  return tl_error(kind, "%s: %s: %s", op, tl_meta_describe(t, d, sizeof d), what);
+}
+
+static tl_status check_square(const char *name, const tl_meta *t) {
   if (t->rank >= 0 && t->rank < 2)
-    return tl_error(TL_INVALID_ARGUMENT, "%s: %s: input must have rank >= 2 (a matrix or a batch of matrices)",
-                    name, d);
+    return one_error(TL_INVALID_ARGUMENT, name, t, "input must have rank >= 2 (a matrix or a batch of matrices)");
   int64_t r = t->rank >= 2 ? t->shape[t->rank - 2] : -1, c = t->rank >= 2 ? t->shape[t->rank - 1] : -1;
-  if (r >= 0 && c >= 0 && r != c)
-    return tl_error(TL_INVALID_ARGUMENT, "%s: %s: input must be square matrices (got %" PRId64 "x%" PRId64 ")",
-                    name, d, r, c);
-  if (t->dtype != TL_FLOAT32 && t->dtype != TL_FLOAT64)
-    return tl_error(TL_UNIMPLEMENTED, "%s: %s: dtype %s is not supported (float32 and float64 are)", name, d,
-                    tl_dtypes[t->dtype].name);
-  if (r > 0 && r > INT_MAX / 64)
-    return tl_error(TL_UNIMPLEMENTED, "%s: %s: matrix too large for LAPACK", name, d);
+  char what[200];
+  if (r >= 0 && c >= 0 && r != c) {
+    snprintf(what, sizeof what, "input must be square matrices (got %" PRId64 "x%" PRId64 ")", r, c);
+    return one_error(TL_INVALID_ARGUMENT, name, t, what);
+  }
+  if (t->dtype != TL_FLOAT32 && t->dtype != TL_FLOAT64) {
+    snprintf(what, sizeof what, "dtype %s is not supported (float32 and float64 are)", tl_dtypes[t->dtype].name);
+    return one_error(TL_UNIMPLEMENTED, name, t, what);
+  }
+  if (r > 0 && r > INT_MAX / 64) return one_error(TL_UNIMPLEMENTED, name, t, "matrix too large for LAPACK");
   return TL_OK;
 }
 
@@ -674,16 +695,16 @@ static tl_status trace_kernel(TL_KERNEL_ARGS) {
 static tl_status tensordot_axes(const tl_meta *a, const tl_meta *b, const tl_attr *attr, int *axa, int *axb,
                                 bool *used_a, bool *used_b) {
   const tl_attr *xa = &attr[0], *xb = &attr[1];
-  char da[160], db[160];
-  tl_meta_describe(a, da, sizeof da);
-  tl_meta_describe(b, db, sizeof db);
-  if (xa->n != xb->n)
-    return tl_error(TL_INVALID_ARGUMENT, "tensordot: %s, %s: the axis lists differ in length (%d vs %d)", da, db,
-                    xa->n, xb->n);
+  char what[200];
+  if (xa->n != xb->n) {
+    snprintf(what, sizeof what, ": the axis lists differ in length (%d vs %d)", xa->n, xb->n);
+    return pair_error(TL_INVALID_ARGUMENT, "tensordot", a, ", ", b, what);
+  }
   int na = xa->n;
-  if (na > a->rank || na > b->rank)
-    return tl_error(TL_INVALID_ARGUMENT, "tensordot: %s, %s: %d contracted axes but the ranks are %d and %d", da,
-                    db, na, a->rank, b->rank);
+  if (na > a->rank || na > b->rank) {
+    snprintf(what, sizeof what, ": %d contracted axes but the ranks are %d and %d", na, a->rank, b->rank);
+    return pair_error(TL_INVALID_ARGUMENT, "tensordot", a, ", ", b, what);
+  }
   for (int i = 0; i < TL_MAX_RANK; i++) used_a[i] = used_b[i] = false;
   for (int i = 0; i < na; i++) {
     tl_status s;
@@ -693,10 +714,11 @@ static tl_status tensordot_axes(const tl_meta *a, const tl_meta *b, const tl_att
     if (used_a[axa[i]] || used_b[axb[i]]) return tl_error(TL_INVALID_ARGUMENT, "tensordot: an axis is listed twice");
     used_a[axa[i]] = used_b[axb[i]] = true;
     int64_t sa = a->shape[axa[i]], sb = b->shape[axb[i]];
-    if (sa >= 0 && sb >= 0 && sa != sb)
-      return tl_error(TL_INVALID_ARGUMENT,
-                      "tensordot: %s, %s: contracted dimensions differ (a axis %d has %" PRId64 ", b axis %d has %" PRId64 ")",
-                      da, db, axa[i], sa, axb[i], sb);
+    if (sa >= 0 && sb >= 0 && sa != sb) {
+      snprintf(what, sizeof what, ": contracted dimensions differ (a axis %d has %" PRId64 ", b axis %d has %" PRId64 ")",
+               axa[i], sa, axb[i], sb);
+      return pair_error(TL_INVALID_ARGUMENT, "tensordot", a, ", ", b, what);
+    }
   }
   return TL_OK;
 }
@@ -705,19 +727,21 @@ static tl_status tensordot_axes(const tl_meta *a, const tl_meta *b, const tl_att
 static tl_status tensordot_infer(TL_INFER_ARGS) {
   (void)op, (void)n_in;
   const tl_meta *a = in[0], *b = in[1];
-  char da[160], db[160];
-  if (!matmul_dtype(a->dtype))
-    return tl_error(TL_UNIMPLEMENTED, "tensordot: %s, %s: dtype %s is not supported (" MATMUL_DTYPES " are)",
-                    tl_meta_describe(a, da, sizeof da), tl_meta_describe(b, db, sizeof db), tl_dtypes[a->dtype].name);
+  char what[200];
+  if (!matmul_dtype(a->dtype)) {
+    snprintf(what, sizeof what, ": dtype %s is not supported (" MATMUL_DTYPES " are)", tl_dtypes[a->dtype].name);
+    return pair_error(TL_UNIMPLEMENTED, "tensordot", a, ", ", b, what);
+  }
   if (a->rank < 0 || b->rank < 0) return tl_meta_push(out, a->dtype, -1, NULL) ? TL_OK : TL_RESOURCE_EXHAUSTED;
   int axa[TL_MAX_RANK], axb[TL_MAX_RANK];
   bool used_a[TL_MAX_RANK], used_b[TL_MAX_RANK];
   tl_status s = tensordot_axes(a, b, attr, axa, axb, used_a, used_b);
   if (s) return s;
   int orank = a->rank + b->rank - 2 * attr[0].n;
-  if (orank > TL_MAX_RANK)
-    return tl_error(TL_INVALID_ARGUMENT, "tensordot: %s, %s: the result would have rank %d (at most %d)",
-                    tl_meta_describe(a, da, sizeof da), tl_meta_describe(b, db, sizeof db), orank, TL_MAX_RANK);
+  if (orank > TL_MAX_RANK) {
+    snprintf(what, sizeof what, ": the result would have rank %d (at most %d)", orank, TL_MAX_RANK);
+    return pair_error(TL_INVALID_ARGUMENT, "tensordot", a, ", ", b, what);
+  }
   int64_t shape[TL_MAX_RANK];
   int r = 0;
   for (int d = 0; d < a->rank; d++)
