@@ -10,14 +10,13 @@
 #include <string.h>
 
 static int failures, checks;
-#define CHECK(c)                                                            \
-  do {                                                                      \
-    checks++;                                                               \
-    if (!(c)) {                                                             \
-      failures++;                                                           \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c); \
-    }                                                                       \
-  } while (0)
+static void check(bool ok, const char *what, int line) {
+  checks++;
+  if (ok) return;
+  failures++;
+  fprintf(stderr, "test_numerics.c:%d: check failed: %s\n", line, what);
+}
+#define CHECK(c) check((c), #c, __LINE__)
 
 static tl_tensor *on_test(int n, const float *v) {
   int64_t shape[1] = {n};
