@@ -8,6 +8,10 @@
  * are copied once. Integer products use a plain C kernel with wrap-around
  * (two's complement) arithmetic, as TensorFlow's.
  *
+ * Every op has a shape rule and a kernel that fills the output the
+ * dispatcher allocated from it; float16/bfloat16 products go through
+ * float32 by the record's TL_OP_HALF_VIA_F32 flag.
+ *
  * inv/solve/det use LAPACK getrf/getri/gesv per batch entry. LAPACK is
  * column-major: a row-major matrix read as column-major is its transpose,
  * which inv and det can use directly (inv(Aᵀ) = inv(A)ᵀ, det(Aᵀ) = det(A)).
@@ -926,11 +930,10 @@ static tl_status solve_grad(TL_GRAD_ARGS) {
 
 /* Contract g with the other operand over its free dims, then put the
  * result's dims back in the operand's order. */
-static tl_status tensordot_side(tl_tensor *g, tl_tensor *other, bool g_first, int nfree_self, int g_rank,
+static tl_status tensordot_side(tl_tensor *g, tl_tensor *other, bool g_first, int nfree_self,
                                 const int *self_free, int n_self_free, const int *other_free, int n_other_free,
                                 const int *self_ax, const int *other_ax, int ncontract, int self_rank,
                                 tl_tensor **out) {
-  (void)g_rank;
   int64_t ga[TL_MAX_RANK], oa[TL_MAX_RANK];
   int src_order[TL_MAX_RANK], n = 0;
   /* g's dims: [a_free..., b_free...]; self's free dims come first when self is a. */
@@ -949,14 +952,10 @@ static tl_status tensordot_side(tl_tensor *g, tl_tensor *other, bool g_first, in
   /* r's dims: the remaining dims of its first operand, then of its second.
    * Those of `other` are its contracted axes in ascending order, each the
    * partner of one of self's contracted axes. */
-  int other_sorted[TL_MAX_RANK], partner[TL_MAX_RANK], m = 0;
+  int partner[TL_MAX_RANK], m = 0;
   for (int d = 0; d < TL_MAX_RANK; d++)
     for (int i = 0; i < ncontract; i++)
-      if (other_ax[i] == d) {
-        other_sorted[m] = d;
-        partner[m++] = self_ax[i];
-      }
-  (void)other_sorted;
+      if (other_ax[i] == d) partner[m++] = self_ax[i];
   if (g_first) {
     for (int i = 0; i < n_self_free; i++) src_order[n++] = self_free[i];
     for (int i = 0; i < m; i++) src_order[n++] = partner[i];
@@ -998,9 +997,9 @@ static tl_status tensordot_grad(TL_GRAD_ARGS) {
     if (!ua[d]) fa[nfa++] = d;
   for (int d = 0; d < b->rank; d++)
     if (!ub[d]) fb[nfb++] = d;
-  tl_status s = tensordot_side(g, b, true, nfa, g->rank, fa, nfa, fb, nfb, axa, axb, nc, a->rank, &grad_in[0]);
+  tl_status s = tensordot_side(g, b, true, nfa, fa, nfa, fb, nfb, axa, axb, nc, a->rank, &grad_in[0]);
   if (s) return s;
-  return tensordot_side(g, a, false, nfa, g->rank, fb, nfb, fa, nfa, axb, axa, nc, b->rank, &grad_in[1]);
+  return tensordot_side(g, a, false, nfa, fb, nfb, fa, nfa, axb, axa, nc, b->rank, &grad_in[1]);
 }
 
 static const lu_kind lu_inv = LU_INV, lu_det = LU_DET, lu_solve = LU_SOLVE;
