@@ -147,9 +147,11 @@ static int set_attr(lua_State *L, call_state *cs, const tl_op_def *op, int ai, i
       if (v) t = v->value;
     }
     if (lua_type(L, idx) == LUA_TNUMBER) {
-      if (ints && !lua_isinteger(L, idx)) return arg_error(L, cs, op, "%s: argument '%s' must be an integer or a list of integers%s", d->name, NULL);
+      /* integral floats (6/2, 2^10) count as integers, as in indexing */
+      int exact;
+      a->ints[0] = lua_tointegerx(L, idx, &exact);
+      if (ints && !exact) return arg_error(L, cs, op, "%s: argument '%s' must be an integer or a list of integers%s", d->name, NULL);
       a->n = 1;
-      a->ints[0] = lua_tointeger(L, idx);
       a->floats[0] = lua_tonumber(L, idx);
     } else if (t) {
       if (t->rank > 1 || t->size > 64 || t->size > room || (ints && !tl_dtype_is_integer(t->dtype)))
@@ -170,13 +172,13 @@ static int set_attr(lua_State *L, call_state *cs, const tl_op_def *op, int ai, i
       a->n = (int)n;
       for (lua_Integer i = 1; i <= n; i++) {
         lua_rawgeti(L, idx, i);
-        int isnum = lua_type(L, -1) == LUA_TNUMBER;
-        if (!isnum || (ints && !lua_isinteger(L, -1))) {
+        int isnum = lua_type(L, -1) == LUA_TNUMBER, exact = 0;
+        a->ints[i - 1] = isnum ? lua_tointegerx(L, -1, &exact) : 0;
+        if (!isnum || (ints && !exact)) {
           lua_pop(L, 1);
           snprintf(detail, sizeof detail, " (entry %lld is not %s)", (long long)i, ints ? "an integer" : "a number");
           return arg_error(L, cs, op, "%s: argument '%s' must be a list of numbers%s", d->name, detail);
         }
-        a->ints[i - 1] = lua_tointeger(L, -1);
         a->floats[i - 1] = lua_tonumber(L, -1);
         lua_pop(L, 1);
       }

@@ -655,8 +655,10 @@ tl_status tl_variable_watch_end(tl_variable ***vars, int *n);
 /* Called by every path that reads a variable's value for an op. */
 void tl_variable_watch_notify(tl_variable *v);
 
-/* Numeric checking: when on, every op output (forward and backward) is
- * checked for NaN/Inf and the op is named in the error. */
+/* Numeric checking: when on, every output of the user's ops and of
+ * gradient rules (depth 0) is checked for NaN/Inf and the op is named in
+ * the error. tl_check_numerics runs the check_numerics op on t (on t's
+ * device); what names t in the message. Both live in ops/debug.c. */
 void tl_set_check_numerics(bool on);
 bool tl_get_check_numerics(void);
 tl_status tl_check_numerics(const tl_tensor *t, const char *what);

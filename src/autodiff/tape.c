@@ -22,7 +22,6 @@
  */
 #include "tl.h"
 
-#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -777,42 +776,4 @@ done:
   }
   if (!keep) tl_tape_consume(t);
   return s;
-}
-
-/* ---- numeric checks ---------------------------------------------------- */
-
-static bool check_numerics_on;
-void tl_set_check_numerics(bool on) { check_numerics_on = on; }
-bool tl_get_check_numerics(void) { return check_numerics_on; }
-
-typedef struct nan_ctx {
-  int64_t nan, inf;
-  tl_dtype dt;
-} nan_ctx;
-
-static void count_bad(char **p, const int64_t *st, int64_t n, void *vctx) {
-  nan_ctx *c = vctx;
-  for (int64_t i = 0; i < n; i++) {
-    double v = tl_load_f64(p[0], c->dt, i * st[0]);
-    if (isnan(v)) c->nan++;
-    else if (isinf(v)) c->inf++;
-  }
-}
-
-tl_status tl_check_numerics(const tl_tensor *t, const char *what) {
-  if (tl_dtypes[t->dtype].kind != TL_KIND_FLOAT) return TL_OK;
-  nan_ctx c = {0, 0, t->dtype};
-  /* Runs on the host (after kernels, in gradient rules): a tensor on
-   * another device is read from a copy. */
-  tl_tensor *h;
-  if (tl_tensor_copy_to((tl_tensor *)t, TL_CPU, &h)) return tl_last_status();
-  tl_tensor *ops[1] = {h};
-  tl_iterate(1, ops, count_bad, &c);
-  tl_tensor_release(h);
-  if (c.nan || c.inf) {
-    char d[160];
-    return tl_error(TL_INVALID_ARGUMENT, "%s: %s has %lld NaN and %lld Inf values", what,
-                    tl_tensor_describe(t, d, sizeof d), (long long)c.nan, (long long)c.inf);
-  }
-  return TL_OK;
 }

@@ -65,3 +65,14 @@ bool tl_meta_compatible(const tl_meta *a, const tl_meta *b) {
     if (a->shape[i] >= 0 && b->shape[i] >= 0 && a->shape[i] != b->shape[i]) return false;
   return true;
 }
+
+tl_status tl_meta_push_shape_attr(tl_meta_list *out, const tl_attr *shape, tl_dtype dt) {
+  if (shape->n > TL_MAX_RANK)
+    return tl_error(TL_INVALID_ARGUMENT, "shape has %d dimensions; at most %d are supported", shape->n,
+                    TL_MAX_RANK);
+  for (int i = 0; i < shape->n; i++)
+    if (shape->ints[i] < 0)
+      return tl_error(TL_INVALID_ARGUMENT, "dimension %d of the shape is negative (%" PRId64 ")", i,
+                      shape->ints[i]);
+  return tl_meta_push(out, dt, shape->n, shape->ints) ? TL_OK : TL_RESOURCE_EXHAUSTED;
+}

@@ -657,10 +657,15 @@ tl_status tl_op_run(const tl_op_def *op, tl_tensor *const *in, int n_in, const t
   op_depth = depth + 1;
   half = half && (op->flags & TL_OP_HALF_VIA_F32);
   s = half ? run_half(op, dev, in, n_in, attrs, out) : infer_and_run(op, dev, in, n_in, attrs, out);
-  if (!s && tl_get_check_numerics()) {
-    for (int i = 0; i < out->n && !s; i++)
-      if ((s = tl_check_numerics(out->items[i], op->name)))
-        tl_error_prefix("check_numerics: op produced NaN/Inf: ");
+  /* Numeric checking looks at what the user's ops and gradient rules
+   * produce (depth 0); the check itself runs as a nested op on the
+   * outputs' device. */
+  if (!s && depth == 0 && tl_get_check_numerics()) {
+    for (int i = 0; i < out->n && !s; i++) {
+      char what[160];
+      snprintf(what, sizeof what, "output %d of %s", i, op->name);
+      s = tl_check_numerics(out->items[i], what);
+    }
     if (s) {
       op_depth = depth;
       tl_list_clear(out);

@@ -8,6 +8,10 @@
  * are copied once. Integer products use a plain C kernel with wrap-around
  * (two's complement) arithmetic, as TensorFlow's.
  *
+ * Every op has a shape rule and a kernel that fills the output the
+ * dispatcher allocated from it; float16/bfloat16 products go through
+ * float32 by the record's TL_OP_HALF_VIA_F32 flag.
+ *
  * inv/solve/det use LAPACK getrf/getri/gesv per batch entry. LAPACK is
  * column-major: a row-major matrix read as column-major is its transpose,
  * which inv and det can use directly (inv(Aᵀ) = inv(A)ᵀ, det(Aᵀ) = det(A)).
@@ -16,10 +20,12 @@
  * types; norms are in ops/norm.c.
  */
 #include "backend/blas.h"
+#include "ops/ops.h"
 
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -216,68 +222,101 @@ typedef struct int_job {
 INT_MATMUL(matmul_i32, int32_t, uint32_t)
 INT_MATMUL(matmul_i64, int64_t, uint64_t)
 
-static tl_status matmul_impl(tl_tensor *a, tl_tensor *b, bool ta, bool tb, tl_tensor **out);
-
-static tl_status matmul_half(tl_tensor *a, tl_tensor *b, bool ta, bool tb, tl_tensor **out) {
-  tl_tensor *fa = NULL, *fb = NULL, *fc = NULL;
-  tl_status s;
-  if ((s = tl_tensor_cast(a, TL_FLOAT32, &fa)) || (s = tl_tensor_cast(b, TL_FLOAT32, &fb)) ||
-      (s = matmul_impl(fa, fb, ta, tb, &fc)) || (s = tl_tensor_cast(fc, a->dtype, out))) {
-    /* fall through to the cleanup */
-  }
-  tl_tensor_release(fa);
-  tl_tensor_release(fb);
-  tl_tensor_release(fc);
-  return s;
+/* The batch part ([...] before the last two dimensions) of two matrix
+ * metas of known rank >= 2, broadcast. */
+static tl_status batch_meta(const tl_meta *a, const tl_meta *b, tl_meta *out) {
+  tl_meta ba = {.dtype = a->dtype, .rank = a->rank - 2}, bb = {.dtype = b->dtype, .rank = b->rank - 2};
+  memcpy(ba.shape, a->shape, sizeof(int64_t) * (size_t)ba.rank);
+  memcpy(bb.shape, b->shape, sizeof(int64_t) * (size_t)bb.rank);
+  return tl_meta_broadcast(&ba, &bb, out);
 }
 
-static tl_status matmul_impl(tl_tensor *a, tl_tensor *b, bool ta, bool tb, tl_tensor **out) {
+static bool matmul_dtype(tl_dtype dt) {
+  return dt == TL_FLOAT16 || dt == TL_BFLOAT16 || dt == TL_FLOAT32 || dt == TL_FLOAT64 || dt == TL_INT32 ||
+         dt == TL_INT64;
+}
+#define MATMUL_DTYPES "float16, bfloat16, float32, float64, int32, int64"
+
+/* "op: A<sep>B<what>" with both operands described. Shape rules call it
+ * only once they fail: they run on every call, and formatting the operands
+ * costs more than a small product. */
+static tl_status pair_error(tl_status kind, const char *op, const tl_meta *a, const char *sep, const tl_meta *b,
+                            const char *what) {
   char da[160], db[160];
+  return tl_error(kind, "%s: %s%s%s%s", op, tl_meta_describe(a, da, sizeof da), sep,
+                  tl_meta_describe(b, db, sizeof db), what);
+}
+
+/* attrs: transpose_a, transpose_b, adjoint_a, adjoint_b (real types: an
+ * adjoint is a transpose). */
+static tl_status matmul_infer(TL_INFER_ARGS) {
+  (void)op, (void)n_in;
+  const tl_meta *a = in[0], *b = in[1];
+  bool ta = attr[0].b, tb = attr[1].b, aa = attr[2].b, ab = attr[3].b;
+  if ((ta && aa) || (tb && ab))
+    return tl_error(TL_INVALID_ARGUMENT, "only one of transpose_%s and adjoint_%s can be true",
+                    ta && aa ? "a" : "b", ta && aa ? "a" : "b");
+  ta = ta || aa;
+  tb = tb || ab;
+  if ((a->rank >= 0 && a->rank < 2) || (b->rank >= 0 && b->rank < 2))
+    return pair_error(TL_INVALID_ARGUMENT, "matmul", a, " @ ", b,
+                      ": both operands need rank >= 2 (a matrix or a batch of matrices)");
   tl_dtype dt = a->dtype;
-  if (a->rank < 2 || b->rank < 2)
-    return tl_error(TL_INVALID_ARGUMENT, "matmul: %s @ %s: both operands need rank >= 2 (a matrix or a batch of matrices)",
-                    tl_tensor_describe(a, da, sizeof da), tl_tensor_describe(b, db, sizeof db));
-  if (dt == TL_FLOAT16 || dt == TL_BFLOAT16) return matmul_half(a, b, ta, tb, out);
-  if (dt != TL_FLOAT32 && dt != TL_FLOAT64 && dt != TL_INT32 && dt != TL_INT64)
-    return tl_error(TL_UNIMPLEMENTED, "matmul: %s @ %s: dtype %s is not supported (float16, bfloat16, float32, float64, int32, int64 are)",
-                    tl_tensor_describe(a, da, sizeof da), tl_tensor_describe(b, db, sizeof db), tl_dtypes[dt].name);
+  char what[200];
+  if (!matmul_dtype(dt)) {
+    snprintf(what, sizeof what, ": dtype %s is not supported (" MATMUL_DTYPES " are)", tl_dtypes[dt].name);
+    return pair_error(TL_UNIMPLEMENTED, "matmul", a, " @ ", b, what);
+  }
+  if (a->rank < 0 || b->rank < 0) return tl_meta_push(out, dt, -1, NULL) ? TL_OK : TL_RESOURCE_EXHAUSTED;
   int64_t M = a->shape[a->rank - (ta ? 1 : 2)], Ka = a->shape[a->rank - (ta ? 2 : 1)];
   int64_t Kb = b->shape[b->rank - (tb ? 1 : 2)], N = b->shape[b->rank - (tb ? 2 : 1)];
-  if (Ka != Kb)
-    return tl_error(TL_INVALID_ARGUMENT, "matmul: %s @ %s%s: inner dimensions differ (%" PRId64 " vs %" PRId64 ")",
-                    tl_tensor_describe(a, da, sizeof da), tl_tensor_describe(b, db, sizeof db),
-                    ta && tb ? " (both transposed)" : ta ? " (a transposed)" : tb ? " (b transposed)" : "", Ka, Kb);
-  int brank;
-  int64_t bshape[TL_MAX_RANK + 2], nb;
-  tl_status s = batch_shape(a, b, &brank, bshape, &nb);
-  if (s) {
-    tl_error(TL_INVALID_ARGUMENT, "matmul: %s @ %s: batch dimensions do not broadcast",
-             tl_tensor_describe(a, da, sizeof da), tl_tensor_describe(b, db, sizeof db));
-    return s;
+  if (Ka >= 0 && Kb >= 0 && Ka != Kb) {
+    snprintf(what, sizeof what, "%s: inner dimensions differ (%" PRId64 " vs %" PRId64 ")",
+             ta && tb ? " (both transposed)" : ta ? " (a transposed)" : tb ? " (b transposed)" : "", Ka, Kb);
+    return pair_error(TL_INVALID_ARGUMENT, "matmul", a, " @ ", b, what);
   }
-  bshape[brank] = M;
-  bshape[brank + 1] = N;
-  if ((s = tl_tensor_new(dt, brank + 2, bshape, out))) return s;
-  tl_tensor *o = *out;
+  tl_meta m;
+  m.rank = 0; /* plain matrices have no batch (and this rule runs on every product) */
+  if ((a->rank > 2 || b->rank > 2) && batch_meta(a, b, &m))
+    return pair_error(TL_INVALID_ARGUMENT, "matmul", a, " @ ", b, ": batch dimensions do not broadcast");
+  tl_meta *o = tl_meta_push(out, dt, 0, NULL); /* filled here: no memcpy call for two dims */
+  if (!o) return TL_RESOURCE_EXHAUSTED;
+  o->rank = m.rank + 2;
+  for (int i = 0; i < m.rank; i++) o->shape[i] = m.shape[i];
+  o->shape[m.rank] = M;
+  o->shape[m.rank + 1] = N;
+  return TL_OK;
+}
+
+/* op(a) @ op(b) into o, the contiguous [batch..., M, N] the shape rule
+ * described (float16/bfloat16 arrive as float32: TL_OP_HALF_VIA_F32). */
+static tl_status matmul_into(tl_tensor *o, tl_tensor *a, tl_tensor *b, bool ta, bool tb) {
+  char da[160], db[160];
+  tl_dtype dt = a->dtype;
+  int64_t M = a->shape[a->rank - (ta ? 1 : 2)], Ka = a->shape[a->rank - (ta ? 2 : 1)];
+  int64_t N = b->shape[b->rank - (tb ? 2 : 1)];
   if (o->size == 0) return TL_OK;
+  /* the batch shape is o's, as the shape rule broadcast it */
+  int brank = o->rank - 2;
+  const int64_t *bshape = o->shape;
+  int64_t nb = o->size / (M * N);
+  tl_status s;
   if (Ka == 0) {
     memset(tl_tensor_data(o), 0, (size_t)o->size * tl_dtypes[dt].size);
     return TL_OK;
   }
   bool blas = tl_dtype_is_float(dt);
   const tl_blas_fns *fns = NULL;
-  if (blas && !(fns = tl_blas())) goto fail;
-  if (blas && (!fits_int(M) || !fits_int(N) || !fits_int(Ka))) {
-    tl_error(TL_UNIMPLEMENTED, "matmul: %s @ %s: a dimension is too large for BLAS (more than %d)",
-             tl_tensor_describe(a, da, sizeof da), tl_tensor_describe(b, db, sizeof db), INT_MAX);
-    goto fail;
-  }
+  if (blas && !(fns = tl_blas())) return tl_last_status();
+  if (blas && (!fits_int(M) || !fits_int(N) || !fits_int(Ka)))
+    return tl_error(TL_UNIMPLEMENTED, "matmul: %s @ %s: a dimension is too large for BLAS (more than %d)",
+                    tl_tensor_describe(a, da, sizeof da), tl_tensor_describe(b, db, sizeof db), INT_MAX);
   mat_operand A = {0}, B = {0};
   if ((s = prepare_operand(&A, a, ta, M, Ka, blas, brank, bshape, nb)) ||
       (s = prepare_operand(&B, b, tb, Ka, N, blas, brank, bshape, nb))) {
     operand_free(&A);
     operand_free(&B);
-    goto fail;
+    return s;
   }
   if (blas) {
     /* b shared by every batch entry and a's entries stacked row after row:
@@ -302,26 +341,12 @@ static tl_status matmul_impl(tl_tensor *a, tl_tensor *b, bool ta, bool tb, tl_te
   operand_free(&A);
   operand_free(&B);
   return TL_OK;
-fail:
-  tl_tensor_release(*out);
-  *out = NULL;
-  return tl_last_status();
 }
 
-static tl_status matmul_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
-                            tl_tensor_list *out) {
-  (void)op;
-  (void)n_in;
-  bool ta = attr[0].b, tb = attr[1].b, aa = attr[2].b, ab = attr[3].b;
-  if ((ta && aa) || (tb && ab))
-    return tl_error(TL_INVALID_ARGUMENT, "only one of transpose_%s and adjoint_%s can be true",
-                    ta && aa ? "a" : "b", ta && aa ? "a" : "b");
-  tl_tensor *o;
-  tl_status s = matmul_impl(in[0], in[1], ta || aa, tb || ab, &o);
-  if (s) return s;
-  return tl_list_push(out, o);
+static tl_status matmul_kernel(TL_KERNEL_ARGS) {
+  (void)op, (void)n_in;
+  return matmul_into(out->items[0], in[0], in[1], attr[0].b || attr[2].b, attr[1].b || attr[3].b);
 }
-
 
 /* ---- LAPACK-based: inv, solve, det ------------------------------------- */
 
@@ -348,20 +373,26 @@ static void scatter_cm(char *dst, const char *src, int64_t rows, int64_t cols, s
     }
 }
 
-static tl_status check_square(const char *name, const tl_tensor *t, bool lapack) {
+/* The matrix operand of inv, det and solve: a float32/float64 [..., n, n]. */
+static tl_status one_error(tl_status kind, const char *op, const tl_meta *t, const char *what) {
   char d[160];
-  if (t->rank < 2)
-    return tl_error(TL_INVALID_ARGUMENT, "%s: %s: input must have rank >= 2 (a matrix or a batch of matrices)",
-                    name, tl_tensor_describe(t, d, sizeof d));
-  int64_t r = t->shape[t->rank - 2], c = t->shape[t->rank - 1];
-  if (r != c)
-    return tl_error(TL_INVALID_ARGUMENT, "%s: %s: input must be square matrices (got %" PRId64 "x%" PRId64 ")",
-                    name, tl_tensor_describe(t, d, sizeof d), r, c);
-  if (lapack && t->dtype != TL_FLOAT32 && t->dtype != TL_FLOAT64)
-    return tl_error(TL_UNIMPLEMENTED, "%s: %s: dtype %s is not supported (float32 and float64 are)", name,
-                    tl_tensor_describe(t, d, sizeof d), tl_dtypes[t->dtype].name);
-  if (!fits_int(r) || (lapack && r > 0 && r > INT_MAX / 64))
-    return tl_error(TL_UNIMPLEMENTED, "%s: %s: matrix too large for LAPACK", name, tl_tensor_describe(t, d, sizeof d));
+  return tl_error(kind, "%s: %s: %s", op, tl_meta_describe(t, d, sizeof d), what);
+}
+
+static tl_status check_square(const char *name, const tl_meta *t) {
+  if (t->rank >= 0 && t->rank < 2)
+    return one_error(TL_INVALID_ARGUMENT, name, t, "input must have rank >= 2 (a matrix or a batch of matrices)");
+  int64_t r = t->rank >= 2 ? t->shape[t->rank - 2] : -1, c = t->rank >= 2 ? t->shape[t->rank - 1] : -1;
+  char what[200];
+  if (r >= 0 && c >= 0 && r != c) {
+    snprintf(what, sizeof what, "input must be square matrices (got %" PRId64 "x%" PRId64 ")", r, c);
+    return one_error(TL_INVALID_ARGUMENT, name, t, what);
+  }
+  if (t->dtype != TL_FLOAT32 && t->dtype != TL_FLOAT64) {
+    snprintf(what, sizeof what, "dtype %s is not supported (float32 and float64 are)", tl_dtypes[t->dtype].name);
+    return one_error(TL_UNIMPLEMENTED, name, t, what);
+  }
+  if (r > 0 && r > INT_MAX / 64) return one_error(TL_UNIMPLEMENTED, name, t, "matrix too large for LAPACK");
   return TL_OK;
 }
 
@@ -444,51 +475,67 @@ static tl_status lu_run(lu_job *j, int64_t nb, const char *name) {
   return TL_OK;
 }
 
-static tl_status lu_op(lu_kind kind, const char *name, tl_tensor *a, tl_tensor *b, bool adjoint,
-                       tl_tensor_list *out) {
-  tl_status s = check_square(name, a, true);
+/* inv: the input's shape; det: its batch shape. */
+static tl_status inv_det_infer(TL_INFER_ARGS) {
+  (void)n_in, (void)attr;
+  const tl_meta *a = in[0];
+  tl_status s = check_square(op->name, a);
   if (s) return s;
-  int64_t n = a->shape[a->rank - 1], k = 0;
+  if (a->rank < 0) return tl_meta_push(out, a->dtype, -1, NULL) ? TL_OK : TL_RESOURCE_EXHAUSTED;
+  int rank = *(const lu_kind *)op->impl == LU_DET ? a->rank - 2 : a->rank;
+  return tl_meta_push(out, a->dtype, rank, a->shape) ? TL_OK : TL_RESOURCE_EXHAUSTED;
+}
+
+/* matrix [..., n, n] and rhs [..., n, k], batch dimensions broadcast. */
+static tl_status solve_infer(TL_INFER_ARGS) {
+  (void)n_in, (void)attr;
+  const tl_meta *a = in[0], *b = in[1];
+  tl_status s = check_square(op->name, a);
+  if (s) return s;
+  if (b->rank >= 0 && b->rank < 2) return tl_error(TL_INVALID_ARGUMENT, "rhs must have rank >= 2 ([..., M, K])");
+  if (b->dtype != a->dtype)
+    return tl_error(TL_INVALID_ARGUMENT, "matrix and rhs have different dtypes (%s vs %s)",
+                    tl_dtypes[a->dtype].name, tl_dtypes[b->dtype].name);
+  if (a->rank < 0 || b->rank < 0) return tl_meta_push(out, a->dtype, -1, NULL) ? TL_OK : TL_RESOURCE_EXHAUSTED;
+  int64_t n = a->shape[a->rank - 1], rows = b->shape[b->rank - 2], k = b->shape[b->rank - 1];
+  if (n >= 0 && rows >= 0 && rows != n) {
+    char da[160], db[160];
+    return tl_error(TL_INVALID_ARGUMENT, "%s: %s, %s: rhs has %" PRId64 " rows, the matrix is %" PRId64 "x%" PRId64,
+                    op->name, tl_meta_describe(a, da, sizeof da), tl_meta_describe(b, db, sizeof db), rows, n, n);
+  }
+  if (k > INT_MAX) return tl_error(TL_UNIMPLEMENTED, "rhs has too many columns for LAPACK");
+  tl_meta m;
+  if ((s = batch_meta(a, b, &m))) return s;
+  m.shape[m.rank] = n >= 0 ? n : rows;
+  m.shape[m.rank + 1] = k;
+  return tl_meta_push(out, a->dtype, m.rank + 2, m.shape) ? TL_OK : TL_RESOURCE_EXHAUSTED;
+}
+
+/* inv, det, solve (the record's .impl says which) into the output the
+ * shape rule described. */
+static tl_status lu_kernel(TL_KERNEL_ARGS) {
+  (void)n_in;
+  lu_kind kind = *(const lu_kind *)op->impl;
+  tl_tensor *a = in[0], *b = kind == LU_SOLVE ? in[1] : NULL, *o = out->items[0];
+  bool adjoint = kind != LU_DET && attr[0].b;
+  int64_t n = a->shape[a->rank - 1], k = b ? b->shape[b->rank - 1] : 0;
   int brank;
   int64_t bshape[TL_MAX_RANK + 2], nb;
-  char da[160], db[160];
-  if (kind == LU_SOLVE) {
-    if (b->rank < 2)
-      return tl_error(TL_INVALID_ARGUMENT, "rhs must have rank >= 2 ([..., M, K])");
-    if (b->dtype != a->dtype)
-      return tl_error(TL_INVALID_ARGUMENT, "matrix and rhs have different dtypes (%s vs %s)",
-                      tl_dtypes[a->dtype].name, tl_dtypes[b->dtype].name);
-    if (b->shape[b->rank - 2] != n)
-      return tl_error(TL_INVALID_ARGUMENT, "%s: %s, %s: rhs has %" PRId64 " rows, the matrix is %" PRId64 "x%" PRId64,
-                      name, tl_tensor_describe(a, da, sizeof da), tl_tensor_describe(b, db, sizeof db),
-                      b->shape[b->rank - 2], n, n);
-    k = b->shape[b->rank - 1];
-    if (!fits_int(k)) return tl_error(TL_UNIMPLEMENTED, "rhs has too many columns for LAPACK");
+  tl_status s;
+  if (b) {
     if ((s = batch_shape(a, b, &brank, bshape, &nb))) return s;
   } else {
     brank = a->rank - 2;
     memcpy(bshape, a->shape, sizeof(int64_t) * (size_t)brank);
     nb = tl_shape_numel(brank, bshape);
   }
-  int orank = brank;
-  if (kind == LU_INV) {
-    bshape[orank++] = n;
-    bshape[orank++] = n;
-  } else if (kind == LU_SOLVE) {
-    bshape[orank++] = n;
-    bshape[orank++] = k;
-  }
-  tl_tensor *o;
-  if ((s = tl_tensor_new(a->dtype, orank, bshape, &o))) return s;
   if (kind == LU_DET && n == 0) {
     for (int64_t i = 0; i < nb; i++) tl_store_f64(tl_tensor_data(o), a->dtype, i, 1.0);
-    return tl_list_push(out, o);
+    return TL_OK;
   }
-  const tl_blas_fns *fns = o->size ? tl_blas() : NULL;
-  if (o->size && !fns) {
-    tl_tensor_release(o);
-    return tl_last_status();
-  }
+  if (o->size == 0) return TL_OK;
+  const tl_blas_fns *fns = tl_blas();
+  if (!fns) return tl_last_status();
   int64_t rs = a->strides[a->rank - 2], cs = a->strides[a->rank - 1];
   lu_job j = {fns, kind, a->dtype, tl_dtypes[a->dtype].size, a, b, NULL, NULL, n, k,
               adjoint ? cs : rs, adjoint ? rs : cs, tl_tensor_data(o), 0};
@@ -497,60 +544,46 @@ static tl_status lu_op(lu_kind kind, const char *name, tl_tensor *a, tl_tensor *
   else {
     j.aoff = aoff;
     j.boff = boff;
-    s = o->size ? lu_run(&j, nb, name) : TL_OK;
+    s = lu_run(&j, nb, op->name);
   }
   free(aoff);
   free(boff);
-  if (s) {
-    tl_tensor_release(o);
-    return s;
-  }
-  return tl_list_push(out, o);
-}
-
-static tl_status inv_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
-                         tl_tensor_list *out) {
-  (void)n_in;
-  return lu_op(LU_INV, op->name, in[0], NULL, attr[0].b, out);
-}
-
-static tl_status det_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
-                         tl_tensor_list *out) {
-  (void)n_in;
-  (void)attr;
-  return lu_op(LU_DET, op->name, in[0], NULL, false, out);
-}
-
-static tl_status solve_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
-                           tl_tensor_list *out) {
-  (void)n_in;
-  return lu_op(LU_SOLVE, op->name, in[0], in[1], attr[0].b, out);
+  return s;
 }
 
 /* ---- views made concrete: matrix_transpose, diag_part, diag, trace ------ */
 
-static tl_status matrix_transpose_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in,
-                                      const tl_attr *attr, tl_tensor_list *out) {
-  (void)op;
-  (void)n_in;
-  (void)attr; /* conjugate: real types only */
-  tl_tensor *t = in[0], *v, *o;
-  if (t->rank < 2) return tl_error(TL_INVALID_ARGUMENT, "input must have rank >= 2");
-  int64_t shape[TL_MAX_RANK], strides[TL_MAX_RANK];
-  memcpy(shape, t->shape, sizeof shape);
+static tl_status need_matrix(const tl_meta *t) {
+  if (t->rank >= 0 && t->rank < 2) return tl_error(TL_INVALID_ARGUMENT, "input must have rank >= 2");
+  return TL_OK;
+}
+
+static tl_status matrix_transpose_infer(TL_INFER_ARGS) {
+  (void)op, (void)n_in, (void)attr;
+  tl_status s = need_matrix(in[0]);
+  if (s) return s;
+  tl_meta *m = tl_meta_push_like(out, in[0], TL_DTYPE_COUNT);
+  if (!m) return TL_RESOURCE_EXHAUSTED;
+  if (m->rank >= 2) {
+    m->shape[m->rank - 2] = in[0]->shape[m->rank - 1];
+    m->shape[m->rank - 1] = in[0]->shape[m->rank - 2];
+  }
+  return TL_OK;
+}
+
+static tl_status matrix_transpose_kernel(TL_KERNEL_ARGS) {
+  (void)op, (void)n_in, (void)attr; /* conjugate: real types only */
+  tl_tensor *t = in[0], *v;
+  int64_t strides[TL_MAX_RANK];
   memcpy(strides, t->strides, sizeof strides);
   int r = t->rank;
-  shape[r - 2] = t->shape[r - 1];
-  shape[r - 1] = t->shape[r - 2];
   strides[r - 2] = t->strides[r - 1];
   strides[r - 1] = t->strides[r - 2];
-  tl_status s = tl_tensor_view(t->storage, t->dtype, r, shape, strides, t->offset, &v);
+  tl_status s = tl_tensor_view(t->storage, t->dtype, r, out->items[0]->shape, strides, t->offset, &v);
   if (s) return s;
-  s = tl_tensor_new(t->dtype, r, shape, &o);
-  if (!s) s = tl_tensor_copy_into(o, v);
+  s = tl_tensor_copy_into(out->items[0], v);
   tl_tensor_release(v);
-  if (s) return s;
-  return tl_list_push(out, o);
+  return s;
 }
 
 /* The diagonal of the last two dims as a strided view. */
@@ -564,78 +597,87 @@ static tl_status diag_view(tl_tensor *t, tl_tensor **v) {
   return tl_tensor_view(t->storage, t->dtype, r - 1, shape, strides, t->offset, v);
 }
 
-static tl_status diag_part_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
-                               tl_tensor_list *out) {
-  (void)op;
-  (void)n_in;
-  (void)attr;
-  if (in[0]->rank < 2) return tl_error(TL_INVALID_ARGUMENT, "input must have rank >= 2");
-  tl_tensor *v, *o;
+/* [..., r, c] -> [..., min(r, c)] (diag_part) or [...] (trace). */
+static tl_status diag_part_meta(const tl_meta *t, bool keep_diag, tl_meta_list *out) {
+  tl_status s = need_matrix(t);
+  if (s) return s;
+  if (t->rank < 0) return tl_meta_push(out, t->dtype, -1, NULL) ? TL_OK : TL_RESOURCE_EXHAUSTED;
+  tl_meta *m = tl_meta_push(out, t->dtype, t->rank - (keep_diag ? 1 : 2), t->shape);
+  if (!m) return TL_RESOURCE_EXHAUSTED;
+  int64_t r = t->shape[t->rank - 2], c = t->shape[t->rank - 1];
+  if (keep_diag) m->shape[t->rank - 2] = r < 0 || c < 0 ? -1 : r < c ? r : c;
+  return TL_OK;
+}
+
+static tl_status diag_part_infer(TL_INFER_ARGS) {
+  (void)op, (void)n_in, (void)attr;
+  return diag_part_meta(in[0], true, out);
+}
+
+static tl_status diag_part_kernel(TL_KERNEL_ARGS) {
+  (void)op, (void)n_in, (void)attr;
+  tl_tensor *v;
   tl_status s = diag_view(in[0], &v);
   if (s) return s;
-  s = tl_tensor_new(v->dtype, v->rank, v->shape, &o);
-  if (!s) s = tl_tensor_copy_into(o, v);
+  s = tl_tensor_copy_into(out->items[0], v);
   tl_tensor_release(v);
-  if (s) return s;
-  return tl_list_push(out, o);
+  return s;
 }
 
-static tl_status diag_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
-                          tl_tensor_list *out) {
-  (void)op;
-  (void)n_in;
-  tl_tensor *d = in[0], *o, *v;
-  if (d->rank < 1) return tl_error(TL_INVALID_ARGUMENT, "diagonal must have rank >= 1");
+/* attrs: num_rows, num_cols (-1: the diagonal's length). */
+static tl_status diag_infer(TL_INFER_ARGS) {
+  (void)op, (void)n_in;
+  const tl_meta *d = in[0];
+  if (d->rank >= 0 && d->rank < 1) return tl_error(TL_INVALID_ARGUMENT, "diagonal must have rank >= 1");
   if (d->rank + 1 > TL_MAX_RANK) return tl_error(TL_INVALID_ARGUMENT, "result would have rank > %d", TL_MAX_RANK);
   if (d->dtype == TL_STRING) return tl_error(TL_UNIMPLEMENTED, "string tensors are not supported");
+  if (d->rank < 0) return tl_meta_push(out, d->dtype, -1, NULL) ? TL_OK : TL_RESOURCE_EXHAUSTED;
   int64_t n = d->shape[d->rank - 1];
   int64_t rows = attr[0].i < 0 ? n : attr[0].i, cols = attr[1].i < 0 ? n : attr[1].i;
-  if ((rows < cols ? rows : cols) != n)
+  if (n >= 0 && rows >= 0 && cols >= 0 && (rows < cols ? rows : cols) != n)
     return tl_error(TL_INVALID_ARGUMENT, "a diagonal of %" PRId64 " elements does not fit num_rows=%" PRId64
                     ", num_cols=%" PRId64 " (min(num_rows, num_cols) must equal it)", n, rows, cols);
-  int64_t shape[TL_MAX_RANK];
-  memcpy(shape, d->shape, sizeof(int64_t) * (size_t)d->rank);
-  shape[d->rank - 1] = rows;
-  shape[d->rank] = cols;
-  tl_status s = tl_tensor_zeros(d->dtype, d->rank + 1, shape, &o);
-  if (s) return s;
-  if (o->size) {
-    if ((s = diag_view(o, &v))) {
-      tl_tensor_release(o);
-      return s;
-    }
-    s = tl_tensor_copy_into(v, d);
-    tl_tensor_release(v);
-  }
-  if (s) {
-    tl_tensor_release(o);
-    return s;
-  }
-  return tl_list_push(out, o);
+  tl_meta *m = tl_meta_push(out, d->dtype, d->rank + 1, d->shape);
+  if (!m) return TL_RESOURCE_EXHAUSTED;
+  m->shape[d->rank - 1] = rows;
+  m->shape[d->rank] = cols;
+  return TL_OK;
 }
 
-static tl_status trace_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
-                           tl_tensor_list *out) {
-  (void)op;
-  (void)n_in;
-  (void)attr;
-  tl_tensor *t = in[0], *v, *o;
-  if (t->rank < 2) return tl_error(TL_INVALID_ARGUMENT, "input must have rank >= 2");
-  tl_dtype_kind kind = tl_dtypes[t->dtype].kind;
+static tl_status diag_kernel(TL_KERNEL_ARGS) {
+  (void)op, (void)n_in, (void)attr;
+  tl_tensor *o = out->items[0], *v;
+  memset(tl_tensor_data(o), 0, (size_t)o->size * tl_dtypes[o->dtype].size);
+  if (!o->size) return TL_OK;
+  tl_status s = diag_view(o, &v);
+  if (s) return s;
+  s = tl_tensor_copy_into(v, in[0]);
+  tl_tensor_release(v);
+  return s;
+}
+
+static tl_status trace_infer(TL_INFER_ARGS) {
+  (void)op, (void)n_in, (void)attr;
+  tl_dtype_kind kind = tl_dtypes[in[0]->dtype].kind;
+  tl_status s = need_matrix(in[0]);
+  if (s) return s;
   if (kind != TL_KIND_FLOAT && kind != TL_KIND_INT && kind != TL_KIND_UINT)
-    return tl_error(TL_UNIMPLEMENTED, "dtype %s is not supported", tl_dtypes[t->dtype].name);
+    return tl_error(TL_UNIMPLEMENTED, "dtype %s is not supported", tl_dtypes[in[0]->dtype].name);
+  return diag_part_meta(in[0], false, out);
+}
+
+static tl_status trace_kernel(TL_KERNEL_ARGS) {
+  (void)op, (void)n_in, (void)attr;
+  tl_tensor *t = in[0], *o = out->items[0], *v;
+  bool is_float = tl_dtype_is_float(t->dtype);
   tl_status s = diag_view(t, &v);
   if (s) return s;
-  if ((s = tl_tensor_new(t->dtype, t->rank - 2, t->shape, &o))) {
-    tl_tensor_release(v);
-    return s;
-  }
   /* O(n) per matrix: the typed loads are not a hot loop here. */
   int64_t n = v->shape[v->rank - 1], st = v->strides[v->rank - 1];
   int64_t *off = batch_offsets(t, t->rank - 2, t->shape, o->size);
   if (!off) s = tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
   for (int64_t b = 0; !s && b < o->size; b++) {
-    if (kind == TL_KIND_FLOAT) {
+    if (is_float) {
       double acc = 0;
       for (int64_t i = 0; i < n; i++) acc += tl_load_f64(t->storage->data, t->dtype, off[b] + i * st);
       tl_store_f64(tl_tensor_data(o), t->dtype, b, acc);
@@ -647,54 +689,89 @@ static tl_status trace_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, 
   }
   free(off);
   tl_tensor_release(v);
-  if (s) {
-    tl_tensor_release(o);
-    return s;
-  }
-  return tl_list_push(out, o);
+  return s;
 }
 
 /* ---- tensordot --------------------------------------------------------- */
 
-static tl_status tensordot_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
-                               tl_tensor_list *out) {
-  (void)op;
-  (void)n_in;
-  tl_tensor *a = in[0], *b = in[1];
+/* The contracted axes (attrs a_axes, b_axes) of a and b, normalised, each
+ * at most once, with equal known sizes. */
+static tl_status tensordot_axes(const tl_meta *a, const tl_meta *b, const tl_attr *attr, int *axa, int *axb,
+                                bool *used_a, bool *used_b) {
   const tl_attr *xa = &attr[0], *xb = &attr[1];
-  char da[160], db[160];
-  if (xa->n != xb->n)
-    return tl_error(TL_INVALID_ARGUMENT, "tensordot: %s, %s: the axis lists differ in length (%d vs %d)",
-                    tl_tensor_describe(a, da, sizeof da), tl_tensor_describe(b, db, sizeof db), xa->n, xb->n);
+  char what[200];
+  if (xa->n != xb->n) {
+    snprintf(what, sizeof what, ": the axis lists differ in length (%d vs %d)", xa->n, xb->n);
+    return pair_error(TL_INVALID_ARGUMENT, "tensordot", a, ", ", b, what);
+  }
   int na = xa->n;
-  bool used_a[TL_MAX_RANK] = {false}, used_b[TL_MAX_RANK] = {false};
-  int axa[TL_MAX_RANK], axb[TL_MAX_RANK];
-  if (na > a->rank || na > b->rank)
-    return tl_error(TL_INVALID_ARGUMENT, "tensordot: %s, %s: %d contracted axes but the ranks are %d and %d",
-                    tl_tensor_describe(a, da, sizeof da), tl_tensor_describe(b, db, sizeof db), na, a->rank, b->rank);
+  if (na > a->rank || na > b->rank) {
+    snprintf(what, sizeof what, ": %d contracted axes but the ranks are %d and %d", na, a->rank, b->rank);
+    return pair_error(TL_INVALID_ARGUMENT, "tensordot", a, ", ", b, what);
+  }
+  for (int i = 0; i < TL_MAX_RANK; i++) used_a[i] = used_b[i] = false;
   for (int i = 0; i < na; i++) {
     tl_status s;
     if ((s = tl_normalize_axis("tensordot", xa->ints[i], a->rank, &axa[i])) ||
         (s = tl_normalize_axis("tensordot", xb->ints[i], b->rank, &axb[i])))
       return s;
-    if (used_a[axa[i]] || used_b[axb[i]])
-      return tl_error(TL_INVALID_ARGUMENT, "tensordot: an axis is listed twice");
+    if (used_a[axa[i]] || used_b[axb[i]]) return tl_error(TL_INVALID_ARGUMENT, "tensordot: an axis is listed twice");
     used_a[axa[i]] = used_b[axb[i]] = true;
-    if (a->shape[axa[i]] != b->shape[axb[i]])
-      return tl_error(TL_INVALID_ARGUMENT,
-                      "tensordot: %s, %s: contracted dimensions differ (a axis %d has %" PRId64 ", b axis %d has %" PRId64 ")",
-                      tl_tensor_describe(a, da, sizeof da), tl_tensor_describe(b, db, sizeof db), axa[i],
-                      a->shape[axa[i]], axb[i], b->shape[axb[i]]);
+    int64_t sa = a->shape[axa[i]], sb = b->shape[axb[i]];
+    if (sa >= 0 && sb >= 0 && sa != sb) {
+      snprintf(what, sizeof what, ": contracted dimensions differ (a axis %d has %" PRId64 ", b axis %d has %" PRId64 ")",
+               axa[i], sa, axb[i], sb);
+      return pair_error(TL_INVALID_ARGUMENT, "tensordot", a, ", ", b, what);
+    }
   }
-  /* a -> [free_a..., contracted...], b -> [contracted..., free_b...] */
-  int64_t sa[TL_MAX_RANK], ta[TL_MAX_RANK], sb[TL_MAX_RANK], tb[TL_MAX_RANK], oshape[2 * TL_MAX_RANK];
-  int ra = 0, rb = 0, orank = 0;
+  return TL_OK;
+}
+
+/* [a's free dims..., b's free dims...] */
+static tl_status tensordot_infer(TL_INFER_ARGS) {
+  (void)op, (void)n_in;
+  const tl_meta *a = in[0], *b = in[1];
+  char what[200];
+  if (!matmul_dtype(a->dtype)) {
+    snprintf(what, sizeof what, ": dtype %s is not supported (" MATMUL_DTYPES " are)", tl_dtypes[a->dtype].name);
+    return pair_error(TL_UNIMPLEMENTED, "tensordot", a, ", ", b, what);
+  }
+  if (a->rank < 0 || b->rank < 0) return tl_meta_push(out, a->dtype, -1, NULL) ? TL_OK : TL_RESOURCE_EXHAUSTED;
+  int axa[TL_MAX_RANK], axb[TL_MAX_RANK];
+  bool used_a[TL_MAX_RANK], used_b[TL_MAX_RANK];
+  tl_status s = tensordot_axes(a, b, attr, axa, axb, used_a, used_b);
+  if (s) return s;
+  int orank = a->rank + b->rank - 2 * attr[0].n;
+  if (orank > TL_MAX_RANK) {
+    snprintf(what, sizeof what, ": the result would have rank %d (at most %d)", orank, TL_MAX_RANK);
+    return pair_error(TL_INVALID_ARGUMENT, "tensordot", a, ", ", b, what);
+  }
+  int64_t shape[TL_MAX_RANK];
+  int r = 0;
+  for (int d = 0; d < a->rank; d++)
+    if (!used_a[d]) shape[r++] = a->shape[d];
+  for (int d = 0; d < b->rank; d++)
+    if (!used_b[d]) shape[r++] = b->shape[d];
+  return tl_meta_push(out, a->dtype, orank, shape) ? TL_OK : TL_RESOURCE_EXHAUSTED;
+}
+
+/* a as [free, contracted] and b as [contracted, free] matrices (views,
+ * copied where the layout needs it), multiplied into the output seen as a
+ * [free_a, free_b] matrix. */
+static tl_status tensordot_kernel(TL_KERNEL_ARGS) {
+  (void)op, (void)n_in;
+  tl_tensor *a = in[0], *b = in[1], *o = out->items[0];
+  int axa[TL_MAX_RANK], axb[TL_MAX_RANK], na = attr[0].n;
+  bool used_a[TL_MAX_RANK], used_b[TL_MAX_RANK];
+  tl_status s = tensordot_axes(&a->meta, &b->meta, attr, axa, axb, used_a, used_b);
+  if (s) return s;
+  int64_t sa[TL_MAX_RANK], ta[TL_MAX_RANK], sb[TL_MAX_RANK], tb[TL_MAX_RANK];
+  int ra = 0, rb = 0;
   int64_t fa = 1, fb = 1, k = 1;
   for (int d = 0; d < a->rank; d++)
     if (!used_a[d]) {
       sa[ra] = a->shape[d];
       ta[ra++] = a->strides[d];
-      oshape[orank++] = a->shape[d];
       fa *= a->shape[d];
     }
   for (int i = 0; i < na; i++) {
@@ -708,35 +785,24 @@ static tl_status tensordot_fwd(const tl_op_def *op, tl_tensor *const *in, int n_
     if (!used_b[d]) {
       sb[rb] = b->shape[d];
       tb[rb++] = b->strides[d];
-      oshape[orank++] = b->shape[d];
       fb *= b->shape[d];
     }
-  if (orank > TL_MAX_RANK)
-    return tl_error(TL_INVALID_ARGUMENT, "tensordot: %s, %s: the result would have rank %d (at most %d)",
-                    tl_tensor_describe(a, da, sizeof da), tl_tensor_describe(b, db, sizeof db), orank, TL_MAX_RANK);
-  tl_tensor *pa = NULL, *pb = NULL, *ma = NULL, *mb = NULL, *prod = NULL, *o = NULL;
-  int64_t s2a[2] = {fa, k}, s2b[2] = {k, fb};
-  tl_status s;
+  tl_tensor *pa = NULL, *pb = NULL, *ma = NULL, *mb = NULL, *mo = NULL;
+  int64_t s2a[2] = {fa, k}, s2b[2] = {k, fb}, s2o[2] = {fa, fb};
   if (!(s = tl_tensor_view(a->storage, a->dtype, ra, sa, ta, a->offset, &pa)) &&
       !(s = tl_tensor_view(b->storage, b->dtype, rb, sb, tb, b->offset, &pb)) &&
       !(s = tl_tensor_reshape(pa, 2, s2a, &ma)) && !(s = tl_tensor_reshape(pb, 2, s2b, &mb)) &&
-      !(s = matmul_impl(ma, mb, false, false, &prod)))
-    s = tl_tensor_reshape(prod, orank, oshape, &o);
+      !(s = tl_tensor_reshape(o, 2, s2o, &mo)))
+    s = matmul_into(mo, ma, mb, false, false);
   tl_tensor_release(pa);
   tl_tensor_release(pb);
   tl_tensor_release(ma);
   tl_tensor_release(mb);
-  tl_tensor_release(prod);
-  if (s) return s;
-  return tl_list_push(out, o);
+  tl_tensor_release(mo);
+  return s;
 }
 
 /* ---- gradients (written with ops, so they differentiate again) --------- */
-
-#define UNUSED_GRAD_ARGS \
-  (void)op;              \
-  (void)n_in;            \
-  (void)n_out
 
 static tl_status mm(tl_tensor *x, tl_tensor *y, bool tx, bool ty, tl_tensor **out) {
   tl_tensor *in[2] = {x, y};
@@ -757,91 +823,73 @@ static tl_status expand_last(tl_tensor *g, int times, tl_tensor **out) {
 }
 
 /* TensorFlow's _BatchMatMulV2 rule; batch broadcasting is undone by the tape. */
-static tl_status matmul_grad(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
-                             tl_tensor *const *out, int n_out, tl_tensor *const *gout, tl_tensor **gin) {
-  UNUSED_GRAD_ARGS;
-  (void)out;
+static tl_status matmul_grad(TL_GRAD_ARGS) {
+  TL_UNUSED_GRAD_ARGS;
   bool ta = attr[0].b || attr[2].b, tb = attr[1].b || attr[3].b;
-  tl_tensor *a = in[0], *b = in[1], *g = gout[0];
+  tl_tensor *a = in[0], *b = in[1], *g = grad_out[0];
   tl_status s = TL_OK;
   /* Only the products some source needs: in a Dense layer the data input
    * needs none, and its product is the largest of the backward pass. */
   bool wa = tl_grad_wants(0), wb = tl_grad_wants(1);
   if (!ta && !tb) {
-    if (wa && (s = mm(g, b, false, true, &gin[0]))) return s;
-    return wb ? mm(a, g, true, false, &gin[1]) : s;
+    if (wa && (s = mm(g, b, false, true, &grad_in[0]))) return s;
+    return wb ? mm(a, g, true, false, &grad_in[1]) : s;
   }
   if (!ta && tb) {
-    if (wa && (s = mm(g, b, false, false, &gin[0]))) return s;
-    return wb ? mm(g, a, true, false, &gin[1]) : s;
+    if (wa && (s = mm(g, b, false, false, &grad_in[0]))) return s;
+    return wb ? mm(g, a, true, false, &grad_in[1]) : s;
   }
   if (ta && !tb) {
-    if (wa && (s = mm(b, g, false, true, &gin[0]))) return s;
-    return wb ? mm(a, g, false, false, &gin[1]) : s;
+    if (wa && (s = mm(b, g, false, true, &grad_in[0]))) return s;
+    return wb ? mm(a, g, false, false, &grad_in[1]) : s;
   }
-  if (wa && (s = mm(b, g, true, true, &gin[0]))) return s;
-  return wb ? mm(g, a, true, true, &gin[1]) : s;
+  if (wa && (s = mm(b, g, true, true, &grad_in[0]))) return s;
+  return wb ? mm(g, a, true, true, &grad_in[1]) : s;
 }
 
-static tl_status matrix_transpose_grad(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
-                                       tl_tensor *const *out, int n_out, tl_tensor *const *gout, tl_tensor **gin) {
-  UNUSED_GRAD_ARGS;
-  (void)in;
-  (void)attr;
-  (void)out;
-  return tl_call("matrix_transpose", 1, &gout[0], 0, NULL, &gin[0]);
+static tl_status matrix_transpose_grad(TL_GRAD_ARGS) {
+  TL_UNUSED_GRAD_ARGS;
+  return tl_call("matrix_transpose", 1, &grad_out[0], 0, NULL, &grad_in[0]);
 }
 
-static tl_status diag_part_grad(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
-                                tl_tensor *const *out, int n_out, tl_tensor *const *gout, tl_tensor **gin) {
-  UNUSED_GRAD_ARGS;
-  (void)attr;
-  (void)out;
+static tl_status diag_part_grad(TL_GRAD_ARGS) {
+  TL_UNUSED_GRAD_ARGS;
   const tl_tensor *x = in[0];
-  return tl_call("diag", 1, &gout[0], 2,
+  return tl_call("diag", 1, &grad_out[0], 2,
                  (tl_named_attr[]){TL_A_INT("num_rows", x->shape[x->rank - 2]), TL_A_INT("num_cols", x->shape[x->rank - 1])},
-                 &gin[0]);
+                 &grad_in[0]);
 }
 
-static tl_status diag_grad(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
-                           tl_tensor *const *out, int n_out, tl_tensor *const *gout, tl_tensor **gin) {
-  UNUSED_GRAD_ARGS;
-  (void)in;
-  (void)attr;
-  (void)out;
-  return tl_call("diag_part", 1, &gout[0], 0, NULL, &gin[0]);
+static tl_status diag_grad(TL_GRAD_ARGS) {
+  TL_UNUSED_GRAD_ARGS;
+  return tl_call("diag_part", 1, &grad_out[0], 0, NULL, &grad_in[0]);
 }
 
-static tl_status trace_grad(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
-                            tl_tensor *const *out, int n_out, tl_tensor *const *gout, tl_tensor **gin) {
-  UNUSED_GRAD_ARGS;
-  (void)attr;
-  (void)out;
+static tl_status trace_grad(TL_GRAD_ARGS) {
+  TL_UNUSED_GRAD_ARGS;
   const tl_tensor *x = in[0];
   int64_t m = x->shape[x->rank - 2], n = x->shape[x->rank - 1], shape[TL_MAX_RANK];
   memcpy(shape, x->shape, sizeof(int64_t) * (size_t)x->rank);
   shape[x->rank - 2] = m < n ? m : n;
   tl_tensor *e, *d;
-  tl_status s = expand_last(gout[0], 1, &e);
+  tl_status s = expand_last(grad_out[0], 1, &e);
   if (s) return s;
   s = tl_call("broadcast_to", 1, &e, 1, (tl_named_attr[]){TL_A_INTS("shape", x->rank - 1, shape)}, &d);
   tl_tensor_release(e);
   if (s) return s;
-  s = tl_call("diag", 1, &d, 2, (tl_named_attr[]){TL_A_INT("num_rows", m), TL_A_INT("num_cols", n)}, &gin[0]);
+  s = tl_call("diag", 1, &d, 2, (tl_named_attr[]){TL_A_INT("num_rows", m), TL_A_INT("num_cols", n)}, &grad_in[0]);
   tl_tensor_release(d);
   return s;
 }
 
 /* d det(A) = det(A) tr(A^-1 dA): grad = g det(A) A^-T. */
-static tl_status det_grad(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
-                          tl_tensor *const *out, int n_out, tl_tensor *const *gout, tl_tensor **gin) {
-  UNUSED_GRAD_ARGS;
-  (void)attr;
+static tl_status det_grad(TL_GRAD_ARGS) {
+  TL_UNUSED_GRAD_ARGS;
   tl_tensor *a = in[0], *invt = NULL, *gd = NULL, *e = NULL;
   tl_status s;
   if (!(s = tl_call("inv", 1, &a, 1, (tl_named_attr[]){TL_A_BOOL("adjoint", true)}, &invt)) &&
-      !(s = binop("multiply", gout[0], out[0], &gd)) && !(s = expand_last(gd, 2, &e)))
-    s = binop("multiply", e, invt, &gin[0]);
+      !(s = binop("multiply", grad_out[0], out[0], &gd)) && !(s = expand_last(gd, 2, &e)))
+    s = binop("multiply", e, invt, &grad_in[0]);
   tl_tensor_release(invt);
   tl_tensor_release(gd);
   tl_tensor_release(e);
@@ -849,47 +897,43 @@ static tl_status det_grad(const tl_op_def *op, tl_tensor *const *in, int n_in, c
 }
 
 /* Y = inv(A): gA = -Yᵀ G Yᵀ; Y = inv(Aᵀ): gA = -Y Gᵀ Y. */
-static tl_status inv_grad(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
-                          tl_tensor *const *out, int n_out, tl_tensor *const *gout, tl_tensor **gin) {
-  UNUSED_GRAD_ARGS;
-  (void)in;
+static tl_status inv_grad(TL_GRAD_ARGS) {
+  TL_UNUSED_GRAD_ARGS;
   bool adj = attr[0].b;
   tl_tensor *y = out[0], *t = NULL, *t2 = NULL;
   tl_status s;
-  if (!(s = adj ? mm(y, gout[0], false, true, &t) : mm(y, gout[0], true, false, &t)) &&
+  if (!(s = adj ? mm(y, grad_out[0], false, true, &t) : mm(y, grad_out[0], true, false, &t)) &&
       !(s = mm(t, y, false, adj ? false : true, &t2)))
-    s = tl_call("negative", 1, &t2, 0, NULL, &gin[0]);
+    s = tl_call("negative", 1, &t2, 0, NULL, &grad_in[0]);
   tl_tensor_release(t);
   tl_tensor_release(t2);
   return s;
 }
 
 /* TensorFlow's MatrixSolve rule. */
-static tl_status solve_grad(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
-                            tl_tensor *const *out, int n_out, tl_tensor *const *gout, tl_tensor **gin) {
-  UNUSED_GRAD_ARGS;
+static tl_status solve_grad(TL_GRAD_ARGS) {
+  TL_UNUSED_GRAD_ARGS;
   bool adj = attr[0].b;
-  tl_tensor *pair[2] = {in[0], gout[0]}, *gb = NULL, *p = NULL;
+  tl_tensor *pair[2] = {in[0], grad_out[0]}, *gb = NULL, *p = NULL;
   tl_status s = tl_call("solve", 2, pair, 1, (tl_named_attr[]){TL_A_BOOL("adjoint", !adj)}, &gb);
   if (s) return s;
   if (!(s = adj ? mm(out[0], gb, false, true, &p) : mm(gb, out[0], false, true, &p)))
-    s = tl_call("negative", 1, &p, 0, NULL, &gin[0]);
+    s = tl_call("negative", 1, &p, 0, NULL, &grad_in[0]);
   tl_tensor_release(p);
   if (s) {
     tl_tensor_release(gb);
     return s;
   }
-  gin[1] = gb;
+  grad_in[1] = gb;
   return TL_OK;
 }
 
 /* Contract g with the other operand over its free dims, then put the
  * result's dims back in the operand's order. */
-static tl_status tensordot_side(tl_tensor *g, tl_tensor *other, bool g_first, int nfree_self, int g_rank,
+static tl_status tensordot_side(tl_tensor *g, tl_tensor *other, bool g_first, int nfree_self,
                                 const int *self_free, int n_self_free, const int *other_free, int n_other_free,
                                 const int *self_ax, const int *other_ax, int ncontract, int self_rank,
                                 tl_tensor **out) {
-  (void)g_rank;
   int64_t ga[TL_MAX_RANK], oa[TL_MAX_RANK];
   int src_order[TL_MAX_RANK], n = 0;
   /* g's dims: [a_free..., b_free...]; self's free dims come first when self is a. */
@@ -908,14 +952,10 @@ static tl_status tensordot_side(tl_tensor *g, tl_tensor *other, bool g_first, in
   /* r's dims: the remaining dims of its first operand, then of its second.
    * Those of `other` are its contracted axes in ascending order, each the
    * partner of one of self's contracted axes. */
-  int other_sorted[TL_MAX_RANK], partner[TL_MAX_RANK], m = 0;
+  int partner[TL_MAX_RANK], m = 0;
   for (int d = 0; d < TL_MAX_RANK; d++)
     for (int i = 0; i < ncontract; i++)
-      if (other_ax[i] == d) {
-        other_sorted[m] = d;
-        partner[m++] = self_ax[i];
-      }
-  (void)other_sorted;
+      if (other_ax[i] == d) partner[m++] = self_ax[i];
   if (g_first) {
     for (int i = 0; i < n_self_free; i++) src_order[n++] = self_free[i];
     for (int i = 0; i < m; i++) src_order[n++] = partner[i];
@@ -941,11 +981,9 @@ static tl_status tensordot_side(tl_tensor *g, tl_tensor *other, bool g_first, in
   return s;
 }
 
-static tl_status tensordot_grad(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
-                                tl_tensor *const *out, int n_out, tl_tensor *const *gout, tl_tensor **gin) {
-  UNUSED_GRAD_ARGS;
-  (void)out;
-  tl_tensor *a = in[0], *b = in[1], *g = gout[0];
+static tl_status tensordot_grad(TL_GRAD_ARGS) {
+  TL_UNUSED_GRAD_ARGS;
+  tl_tensor *a = in[0], *b = in[1], *g = grad_out[0];
   int nc = attr[0].n, axa[TL_MAX_RANK], axb[TL_MAX_RANK], fa[TL_MAX_RANK], fb[TL_MAX_RANK], nfa = 0, nfb = 0;
   bool ua[TL_MAX_RANK] = {false}, ub[TL_MAX_RANK] = {false};
   for (int i = 0; i < nc; i++) {
@@ -959,36 +997,42 @@ static tl_status tensordot_grad(const tl_op_def *op, tl_tensor *const *in, int n
     if (!ua[d]) fa[nfa++] = d;
   for (int d = 0; d < b->rank; d++)
     if (!ub[d]) fb[nfb++] = d;
-  tl_status s = tensordot_side(g, b, true, nfa, g->rank, fa, nfa, fb, nfb, axa, axb, nc, a->rank, &gin[0]);
+  tl_status s = tensordot_side(g, b, true, nfa, fa, nfa, fb, nfb, axa, axb, nc, a->rank, &grad_in[0]);
   if (s) return s;
-  return tensordot_side(g, a, false, nfa, g->rank, fb, nfb, fa, nfa, axb, axa, nc, b->rank, &gin[1]);
+  return tensordot_side(g, a, false, nfa, fb, nfb, fa, nfa, axb, axa, nc, b->rank, &grad_in[1]);
 }
+
+static const lu_kind lu_inv = LU_INV, lu_det = LU_DET, lu_solve = LU_SOLVE;
 
 tl_op_def tl_ops_linalg[] = {
     {.name = "matmul", .inputs = "a, b",
      .attrs = "transpose_a:bool=false, transpose_b:bool=false, adjoint_a:bool=false, adjoint_b:bool=false",
-     .kernel[TL_CPU] = matmul_fwd, .grad = matmul_grad, .flags = TL_OP_SCALARS_FOLLOW | TL_OP_SAME_DTYPE,
-     .api = "tf.matmul tf.linalg.matmul",
+     .infer = matmul_infer, .kernel[TL_CPU] = matmul_kernel, .grad = matmul_grad,
+     .flags = TL_OP_SCALARS_FOLLOW | TL_OP_SAME_DTYPE | TL_OP_HALF_VIA_F32, .api = "tf.matmul tf.linalg.matmul",
      .doc = "Matrix product of the last two dimensions, batch dimensions broadcast (a @ b)."},
-    {.name = "tensordot", .inputs = "a, b", .attrs = "a_axes:ints, b_axes:ints", .kernel[TL_CPU] = tensordot_fwd,
-     .grad = tensordot_grad, .flags = TL_OP_SCALARS_FOLLOW | TL_OP_SAME_DTYPE, .api = "-",
+    {.name = "tensordot", .inputs = "a, b", .attrs = "a_axes:ints, b_axes:ints", .infer = tensordot_infer,
+     .kernel[TL_CPU] = tensordot_kernel, .grad = tensordot_grad,
+     .flags = TL_OP_SCALARS_FOLLOW | TL_OP_SAME_DTYPE | TL_OP_HALF_VIA_F32, .api = "-",
      .doc = "Contraction of a's a_axes with b's b_axes (tf.tensordot in stdlib/tlua/linalg.lua calls it)."},
-    {.name = "inv", .inputs = "input", .attrs = "adjoint:bool=false", .kernel[TL_CPU] = inv_fwd, .grad = inv_grad,
-     .api = "tf.linalg.inv", .doc = "Inverse of each square matrix in the last two dimensions (LU, LAPACK getrf/getri)."},
-    {.name = "det", .inputs = "input", .kernel[TL_CPU] = det_fwd, .grad = det_grad, .api = "tf.linalg.det",
+    {.name = "inv", .inputs = "input", .attrs = "adjoint:bool=false", .infer = inv_det_infer,
+     .kernel[TL_CPU] = lu_kernel, .grad = inv_grad, .impl = &lu_inv, .api = "tf.linalg.inv",
+     .doc = "Inverse of each square matrix in the last two dimensions (LU, LAPACK getrf/getri)."},
+    {.name = "det", .inputs = "input", .infer = inv_det_infer, .kernel[TL_CPU] = lu_kernel, .grad = det_grad,
+     .impl = &lu_det, .api = "tf.linalg.det",
      .doc = "Determinant of each square matrix in the last two dimensions (LU, LAPACK getrf)."},
-    {.name = "solve", .inputs = "matrix, rhs", .attrs = "adjoint:bool=false", .kernel[TL_CPU] = solve_fwd, .grad = solve_grad,
+    {.name = "solve", .inputs = "matrix, rhs", .attrs = "adjoint:bool=false", .infer = solve_infer,
+     .kernel[TL_CPU] = lu_kernel, .grad = solve_grad, .impl = &lu_solve,
      .flags = TL_OP_SCALARS_FOLLOW | TL_OP_SAME_DTYPE, .api = "tf.linalg.solve",
      .doc = "X with matrix @ X = rhs for each batch entry (LAPACK gesv); batch dimensions broadcast."},
-    {.name = "matrix_transpose", .inputs = "a", .attrs = "conjugate:bool=false", .kernel[TL_CPU] = matrix_transpose_fwd,
-     .grad = matrix_transpose_grad, .api = "tf.linalg.matrix_transpose tf.linalg.adjoint",
-     .doc = "Swaps the last two dimensions."},
-    {.name = "trace", .inputs = "x", .kernel[TL_CPU] = trace_fwd, .grad = trace_grad, .api = "tf.linalg.trace",
-     .doc = "Sum of the main diagonal of the last two dimensions."},
-    {.name = "diag_part", .inputs = "input", .kernel[TL_CPU] = diag_part_fwd, .grad = diag_part_grad, .api = "tf.linalg.diag_part",
-     .doc = "The main diagonal of the last two dimensions."},
-    {.name = "diag", .inputs = "diagonal", .attrs = "num_rows:int=-1, num_cols:int=-1", .kernel[TL_CPU] = diag_fwd,
-     .grad = diag_grad, .api = "tf.linalg.diag",
+    {.name = "matrix_transpose", .inputs = "a", .attrs = "conjugate:bool=false", .infer = matrix_transpose_infer,
+     .kernel[TL_CPU] = matrix_transpose_kernel, .grad = matrix_transpose_grad,
+     .api = "tf.linalg.matrix_transpose tf.linalg.adjoint", .doc = "Swaps the last two dimensions."},
+    {.name = "trace", .inputs = "x", .infer = trace_infer, .kernel[TL_CPU] = trace_kernel, .grad = trace_grad,
+     .api = "tf.linalg.trace", .doc = "Sum of the main diagonal of the last two dimensions."},
+    {.name = "diag_part", .inputs = "input", .infer = diag_part_infer, .kernel[TL_CPU] = diag_part_kernel,
+     .grad = diag_part_grad, .api = "tf.linalg.diag_part", .doc = "The main diagonal of the last two dimensions."},
+    {.name = "diag", .inputs = "diagonal", .attrs = "num_rows:int=-1, num_cols:int=-1", .infer = diag_infer,
+     .kernel[TL_CPU] = diag_kernel, .grad = diag_grad, .api = "tf.linalg.diag",
      .doc = "Matrices with the given main diagonals (last dimension) and zeros elsewhere (square unless num_rows/num_cols)."},
     {0},
 };

@@ -44,5 +44,9 @@ char *tl_meta_describe(const tl_meta *m, char *buf, size_t n);
 int64_t tl_meta_numel(const tl_meta *m);
 /* Whether two metas may describe the same shape (unknowns match anything). */
 bool tl_meta_compatible(const tl_meta *a, const tl_meta *b);
+/* Pushes the output meta of a creation op whose shape is an `ints`
+ * attribute (zeros, random_uniform): at most TL_MAX_RANK dimensions, none
+ * negative (the allocator's messages, so errors read alike either way). */
+tl_status tl_meta_push_shape_attr(tl_meta_list *out, const tl_attr *shape, tl_dtype dt);
 
 #endif

@@ -1,118 +1,21 @@
-/* random.c — counter-based random streams (Philox-4x32-10).
+/* ops/random.c — the random ops: uniform, normal, truncated normal,
+ * shuffle, categorical. They draw their streams from the host generator
+ * (core/random.c: tl_random_stream reserves one per call, before any
+ * output is written) and write their outputs inside the kernel, on the
+ * op's device.
  *
- * A stream is (key, counter); each 128-bit counter value yields four
- * uint32 outputs, so any position of a stream can be computed directly and
- * threads can fill disjoint ranges of one output without sharing state.
- * Seeding follows TensorFlow's eager rules in spirit: tf.random.set_seed
- * resets the global stream; an op given its own seed draws from a stream
- * keyed by (global seed, op seed) whose call count advances per call, so a
- * script that sets both gets the same numbers on every run, and repeated
- * calls still differ.
- */
-#include "tl.h"
-
-#include <inttypes.h>
-#include <math.h>
-#include <pthread.h>
-#include <stdlib.h>
-#include <string.h>
-
-#define PHILOX_M0 0xD2511F53u
-#define PHILOX_M1 0xCD9E8D57u
-#define PHILOX_W0 0x9E3779B9u
-#define PHILOX_W1 0xBB67AE85u
-
-static void philox_block(uint32_t ctr[4], uint32_t key0, uint32_t key1, uint32_t out[4]) {
-  uint32_t c0 = ctr[0], c1 = ctr[1], c2 = ctr[2], c3 = ctr[3];
-  for (int r = 0; r < 10; r++) {
-    uint64_t p0 = (uint64_t)PHILOX_M0 * c0, p1 = (uint64_t)PHILOX_M1 * c2;
-    uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ key0;
-    uint32_t n1 = (uint32_t)p1;
-    uint32_t n2 = (uint32_t)(p0 >> 32) ^ c3 ^ key1;
-    uint32_t n3 = (uint32_t)p0;
-    c0 = n0; c1 = n1; c2 = n2; c3 = n3;
-    key0 += PHILOX_W0;
-    key1 += PHILOX_W1;
-  }
-  out[0] = c0; out[1] = c1; out[2] = c2; out[3] = c3;
-}
-
-static uint64_t splitmix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
-void tl_rng_seed(tl_rng *r, uint64_t seed) {
-  r->key = splitmix64(seed);
-  r->counter = 0;
-}
-
-void tl_rng_fill_u32(tl_rng *r, uint32_t *out, int64_t n) {
-  uint32_t k0 = (uint32_t)r->key, k1 = (uint32_t)(r->key >> 32);
-  int64_t i = 0;
-  while (i < n) {
-    uint32_t ctr[4] = {(uint32_t)r->counter, (uint32_t)(r->counter >> 32), 0, 0}, blk[4];
-    philox_block(ctr, k0, k1, blk);
-    r->counter++;
-    for (int j = 0; j < 4 && i < n; j++) out[i++] = blk[j];
-  }
-}
-
-/* Global state: the global generator and the per-op-seed call counts. */
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static tl_rng global_rng = {0x853c49e6748fea9bull, 0};
-static uint64_t global_seed;
-static bool global_seed_set;
-#define NSEEDS 256
-static struct { int64_t seed; uint64_t calls; bool used; } op_seeds[NSEEDS];
-
-tl_rng *tl_rng_global(void) { return &global_rng; }
-
-void tl_random_set_seed(uint64_t seed) {
-  pthread_mutex_lock(&lock);
-  global_seed = seed;
-  global_seed_set = true;
-  tl_rng_seed(&global_rng, seed);
-  memset(op_seeds, 0, sizeof op_seeds);
-  pthread_mutex_unlock(&lock);
-}
-
-/* Reserves a stream for one op call. The global stream is split by
- * advancing its key-space counter past what the call may use: each call
- * gets a fresh key derived from the global key and a call index, so calls
- * never overlap however many numbers they draw. */
-void tl_random_stream(const tl_attr *seed, tl_rng *out) {
-  pthread_mutex_lock(&lock);
-  if (seed && seed->present) {
-    int64_t s = seed->i;
-    int slot = -1;
-    for (int i = 0; i < NSEEDS; i++)
-      if (op_seeds[i].used && op_seeds[i].seed == s) { slot = i; break; }
-    if (slot < 0)
-      for (int i = 0; i < NSEEDS; i++)
-        if (!op_seeds[i].used) { slot = i; op_seeds[i].used = true; op_seeds[i].seed = s; op_seeds[i].calls = 0; break; }
-    uint64_t calls = slot >= 0 ? op_seeds[slot].calls++ : 0;
-    uint64_t g = global_seed_set ? global_seed : 87654321u;
-    out->key = splitmix64(splitmix64(g) ^ splitmix64((uint64_t)s + 0x51ed270b27bc5ull) ^ calls * 0x9E3779B97F4A7C15ull);
-    out->counter = 0;
-  } else {
-    out->key = splitmix64(global_rng.key ^ global_rng.counter);
-    out->counter = 0;
-    global_rng.counter++;
-  }
-  pthread_mutex_unlock(&lock);
-}
-
-/* ---- random ops -------------------------------------------------------- */
-/* Every op reserves one stream per call (tl_random_stream) and splits the
+Every op reserves one stream per call (tl_random_stream) and splits the
  * output into fixed chunks of CHUNK elements; chunk c reads the stream from
  * counter c << 28 (each chunk may use 2^30 uint32 values, far more than any
  * rejection loop needs). Results therefore do not depend on the number of
  * threads. Floats use 24 (float32) or 53 (float64) random mantissa bits;
  * normals come from Box-Muller in double precision. */
+#include "ops/ops.h"
 
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define CHUNK 4096
 #define SRC_BUF 64
@@ -268,114 +171,105 @@ static void rjob_run(rjob *j) {
   tl_parallel_for((j->n + CHUNK - 1) / CHUNK, 4, rjob_range, j);
 }
 
-static tl_status shape_from_attr(const tl_attr *a, int *rank, int64_t *shape) {
-  if (a->n > TL_MAX_RANK)
-    return tl_error(TL_INVALID_ARGUMENT, "shape has %d dimensions; at most %d are supported", a->n,
-                    TL_MAX_RANK);
-  *rank = a->n;
-  for (int i = 0; i < a->n; i++) shape[i] = a->ints[i];
+/* attrs: shape, minval, maxval?, dtype, seed?. Checks the attributes and
+ * fills the job's parameters; the shape rule and the kernel share it. */
+static tl_status uniform_setup(const tl_attr *attr, rjob *j) {
+  tl_dtype dt = attr[3].dtype;
+  *j = (rjob){.dt = dt};
+  tl_dtype_kind kind = tl_dtypes[dt].kind;
+  if (kind == TL_KIND_FLOAT) {
+    j->kind = R_UNIFORM_F;
+    j->a = attr[1].f;
+    j->b = attr[2].present ? attr[2].f : 1.0;
+    if (!isfinite(j->a) || !isfinite(j->b))
+      return tl_error(TL_INVALID_ARGUMENT, "minval and maxval must be finite (got %g and %g)", j->a, j->b);
+    return TL_OK;
+  }
+  if (kind != TL_KIND_INT && kind != TL_KIND_UINT)
+    return tl_error(TL_UNIMPLEMENTED, "random uniform values of dtype %s are not supported",
+                    tl_dtypes[dt].name);
+  j->kind = R_UNIFORM_I;
+  if (!attr[2].present)
+    return tl_error(TL_INVALID_ARGUMENT, "maxval must be given for an integer dtype (%s)", tl_dtypes[dt].name);
+  double lo = attr[1].f, hi = attr[2].f;
+  if (lo != floor(lo) || hi != floor(hi))
+    return tl_error(TL_INVALID_ARGUMENT, "minval and maxval must be integers for %s (got %g and %g)",
+                    tl_dtypes[dt].name, lo, hi);
+  if (!(lo < hi)) return tl_error(TL_INVALID_ARGUMENT, "need minval < maxval (got %g and %g)", lo, hi);
+  double dmin, dmax; /* the dtype's range; maxval is exclusive */
+  switch (dt) {
+  case TL_INT8: dmin = INT8_MIN, dmax = INT8_MAX; break;
+  case TL_UINT8: dmin = 0, dmax = UINT8_MAX; break;
+  case TL_INT16: dmin = INT16_MIN, dmax = INT16_MAX; break;
+  case TL_INT32: dmin = INT32_MIN, dmax = INT32_MAX; break;
+  default: dmin = -0x1p63, dmax = 0x1p63; break;
+  }
+  if (lo < dmin || hi - 1 > dmax)
+    return tl_error(TL_INVALID_ARGUMENT, "[%g, %g) does not fit in %s", lo, hi, tl_dtypes[dt].name);
+  j->imin = lo <= -0x1p63 ? INT64_MIN : (int64_t)lo;
+  int64_t imax = hi >= 0x1p63 ? INT64_MAX : (int64_t)hi;
+  j->irange = (uint64_t)imax - (uint64_t)j->imin + (hi >= 0x1p63 ? 1u : 0u);
   return TL_OK;
 }
 
-/* attrs: shape, minval, maxval?, dtype, seed? */
-static tl_status uniform_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
-                             tl_tensor_list *out) {
-  (void)op, (void)in, (void)n_in;
-  int rank = 0;
-  int64_t shape[TL_MAX_RANK];
-  tl_status s = shape_from_attr(&attr[0], &rank, shape);
-  if (s) return s;
-  tl_dtype dt = attr[3].dtype;
-  rjob j = {.dt = dt};
-  tl_dtype_kind kind = tl_dtypes[dt].kind;
-  if (kind == TL_KIND_FLOAT) {
-    j.kind = R_UNIFORM_F;
-    j.a = attr[1].f;
-    j.b = attr[2].present ? attr[2].f : 1.0;
-    if (!isfinite(j.a) || !isfinite(j.b))
-      return tl_error(TL_INVALID_ARGUMENT, "minval and maxval must be finite (got %g and %g)", j.a, j.b);
-  } else if (kind == TL_KIND_INT || kind == TL_KIND_UINT) {
-    j.kind = R_UNIFORM_I;
-    if (!attr[2].present)
-      return tl_error(TL_INVALID_ARGUMENT, "maxval must be given for an integer dtype (%s)",
-                      tl_dtypes[dt].name);
-    double lo = attr[1].f, hi = attr[2].f;
-    if (lo != floor(lo) || hi != floor(hi))
-      return tl_error(TL_INVALID_ARGUMENT, "minval and maxval must be integers for %s (got %g and %g)",
-                      tl_dtypes[dt].name, lo, hi);
-    if (!(lo < hi))
-      return tl_error(TL_INVALID_ARGUMENT, "need minval < maxval (got %g and %g)", lo, hi);
-    double dmin, dmax; /* the dtype's range; maxval is exclusive */
-    switch (dt) {
-    case TL_INT8: dmin = INT8_MIN, dmax = INT8_MAX; break;
-    case TL_UINT8: dmin = 0, dmax = UINT8_MAX; break;
-    case TL_INT16: dmin = INT16_MIN, dmax = INT16_MAX; break;
-    case TL_INT32: dmin = INT32_MIN, dmax = INT32_MAX; break;
-    default: dmin = -0x1p63, dmax = 0x1p63; break;
-    }
-    if (lo < dmin || hi - 1 > dmax)
-      return tl_error(TL_INVALID_ARGUMENT, "[%g, %g) does not fit in %s", lo, hi, tl_dtypes[dt].name);
-    j.imin = lo <= -0x1p63 ? INT64_MIN : (int64_t)lo;
-    int64_t imax = hi >= 0x1p63 ? INT64_MAX : (int64_t)hi;
-    j.irange = (uint64_t)imax - (uint64_t)j.imin + (hi >= 0x1p63 ? 1u : 0u);
-  } else {
-    return tl_error(TL_UNIMPLEMENTED, "random uniform values of dtype %s are not supported",
-                    tl_dtypes[dt].name);
-  }
-  tl_tensor *t;
-  if ((s = tl_tensor_new(dt, rank, shape, &t))) return s;
-  tl_random_stream(&attr[4], &j.base);
-  j.out = tl_tensor_data(t);
-  j.n = t->size;
-  rjob_run(&j);
-  return tl_list_push(out, t);
-}
-
-/* attrs: shape, mean, stddev, dtype, seed? (normal and truncated_normal) */
-static tl_status normal_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
-                            tl_tensor_list *out) {
-  (void)in, (void)n_in;
-  int rank = 0;
-  int64_t shape[TL_MAX_RANK];
-  tl_status s = shape_from_attr(&attr[0], &rank, shape);
-  if (s) return s;
+/* attrs: shape, mean, stddev, dtype, seed? (normal and truncated_normal;
+ * .impl says which). */
+static tl_status normal_setup(const tl_op_def *op, const tl_attr *attr, rjob *j) {
   tl_dtype dt = attr[3].dtype;
   if (!tl_dtype_is_float(dt))
     return tl_error(TL_INVALID_ARGUMENT, "dtype must be a floating type, not %s", tl_dtypes[dt].name);
-  rjob j = {.dt = dt, .a = attr[1].f, .b = attr[2].f,
-            .kind = strcmp(op->name, "truncated_normal") == 0 ? R_TRUNCATED : R_NORMAL};
-  if (!isfinite(j.a) || !isfinite(j.b))
-    return tl_error(TL_INVALID_ARGUMENT, "mean and stddev must be finite (got %g and %g)", j.a, j.b);
-  tl_tensor *t;
-  if ((s = tl_tensor_new(dt, rank, shape, &t))) return s;
+  *j = (rjob){.dt = dt, .a = attr[1].f, .b = attr[2].f, .kind = *(const rkind *)op->impl};
+  if (!isfinite(j->a) || !isfinite(j->b))
+    return tl_error(TL_INVALID_ARGUMENT, "mean and stddev must be finite (got %g and %g)", j->a, j->b);
+  return TL_OK;
+}
+
+static tl_status draw_setup(const tl_op_def *op, const tl_attr *attr, rjob *j) {
+  return op->impl ? normal_setup(op, attr, j) : uniform_setup(attr, j);
+}
+
+static tl_status draw_infer(TL_INFER_ARGS) {
+  (void)in, (void)n_in;
+  rjob j;
+  tl_status s = draw_setup(op, attr, &j);
+  return s ? s : tl_meta_push_shape_attr(out, &attr[0], j.dt);
+}
+
+/* The stream is reserved only once the call is known to succeed, so a
+ * failed call does not advance the generator. */
+static tl_status draw_kernel(TL_KERNEL_ARGS) {
+  (void)in, (void)n_in;
+  rjob j;
+  tl_status s = draw_setup(op, attr, &j);
+  if (s) return s;
+  tl_tensor *t = out->items[0];
   tl_random_stream(&attr[4], &j.base);
   j.out = tl_tensor_data(t);
   j.n = t->size;
   rjob_run(&j);
-  return tl_list_push(out, t);
+  return TL_OK;
 }
 
-static tl_status shuffle_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
-                             tl_tensor_list *out) {
-  (void)op, (void)n_in;
-  tl_tensor *x = in[0];
-  if (x->dtype == TL_STRING)
+static tl_status shuffle_infer(TL_INFER_ARGS) {
+  (void)op, (void)n_in, (void)attr;
+  if (in[0]->dtype == TL_STRING)
     return tl_error(TL_UNIMPLEMENTED, "shuffling string tensors is not supported yet");
+  return tl_meta_push_like(out, in[0], TL_DTYPE_COUNT) ? TL_OK : TL_RESOURCE_EXHAUSTED;
+}
+
+static tl_status shuffle_kernel(TL_KERNEL_ARGS) {
+  (void)op, (void)n_in;
+  tl_tensor *x = in[0], *t = out->items[0];
   tl_rng base;
   tl_random_stream(&attr[0], &base);
-  if (x->rank == 0 || x->shape[0] <= 1) return tl_list_push(out, tl_tensor_retain(x));
-  tl_tensor *c, *t;
+  if (x->rank == 0 || x->shape[0] <= 1) return tl_tensor_copy_into(t, x);
+  tl_tensor *c;
   tl_status s = tl_tensor_contiguous(x, &c);
   if (s) return s;
-  if ((s = tl_tensor_new(x->dtype, x->rank, x->shape, &t))) {
-    tl_tensor_release(c);
-    return s;
-  }
   int64_t n = x->shape[0];
   int64_t *perm = malloc(sizeof *perm * (size_t)n);
   if (!perm) {
     tl_tensor_release(c);
-    tl_tensor_release(t);
     return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
   }
   for (int64_t i = 0; i < n; i++) perm[i] = i;
@@ -393,7 +287,7 @@ static tl_status shuffle_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in
   for (int64_t i = 0; i < n; i++) memcpy(dst + (size_t)i * row, src + (size_t)perm[i] * row, row);
   free(perm);
   tl_tensor_release(c);
-  return tl_list_push(out, t);
+  return TL_OK;
 }
 
 typedef struct cat_job {
@@ -439,13 +333,12 @@ static void cat_rows(int64_t begin, int64_t end, void *ctx) {
 }
 
 /* inputs: logits; attrs: num_samples, dtype, seed? */
-static tl_status categorical_fwd(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr,
-                                 tl_tensor_list *out) {
+static tl_status categorical_infer(TL_INFER_ARGS) {
   (void)op, (void)n_in;
-  tl_tensor *x = in[0];
+  const tl_meta *x = in[0];
   int64_t ns = attr[0].i;
   tl_dtype dt = attr[1].dtype;
-  if (x->rank != 2)
+  if (x->rank >= 0 && x->rank != 2)
     return tl_error(TL_INVALID_ARGUMENT, "logits must have shape [batch_size, num_classes] (rank 2, got rank %d)",
                     x->rank);
   if (!tl_dtype_is_float(x->dtype) && !tl_dtype_is_integer(x->dtype))
@@ -453,8 +346,17 @@ static tl_status categorical_fwd(const tl_op_def *op, tl_tensor *const *in, int 
   if (dt != TL_INT32 && dt != TL_INT64)
     return tl_error(TL_INVALID_ARGUMENT, "dtype must be int32 or int64, not %s", tl_dtypes[dt].name);
   if (ns < 0) return tl_error(TL_INVALID_ARGUMENT, "num_samples must be non-negative (got %" PRId64 ")", ns);
-  if (x->shape[1] == 0 && x->shape[0] > 0 && ns > 0)
+  int64_t batch = x->rank == 2 ? x->shape[0] : -1;
+  if (x->rank == 2 && x->shape[1] == 0 && batch > 0 && ns > 0)
     return tl_error(TL_INVALID_ARGUMENT, "num_classes must be positive");
+  return tl_meta_push(out, dt, 2, (int64_t[]){batch, ns}) ? TL_OK : TL_RESOURCE_EXHAUSTED;
+}
+
+/* The logits' values are checked before the stream is reserved. */
+static tl_status categorical_kernel(TL_KERNEL_ARGS) {
+  (void)op, (void)n_in;
+  tl_tensor *x = in[0], *t = out->items[0];
+  int64_t ns = attr[0].i;
   tl_tensor *c;
   tl_status s = tl_tensor_cast(x, TL_FLOAT64, &c);
   if (s) return s;
@@ -463,56 +365,50 @@ static tl_status categorical_fwd(const tl_op_def *op, tl_tensor *const *in, int 
   tl_tensor_release(c);
   if (s) return s;
   const double *l = tl_tensor_data(cc);
-  for (int64_t b = 0; b < x->shape[0]; b++) {
+  for (int64_t b = 0; b < x->shape[0] && !s; b++) {
     bool any = false;
-    for (int64_t k = 0; k < x->shape[1]; k++) {
+    for (int64_t k = 0; k < x->shape[1] && !s; k++) {
       double v = l[b * x->shape[1] + k];
-      if (isnan(v) || v == INFINITY) {
-        tl_tensor_release(cc);
-        return tl_error(TL_INVALID_ARGUMENT, "logits[%" PRId64 ", %" PRId64 "] is %g; logits must be finite or -inf",
-                        b, k, v);
-      }
+      if (isnan(v) || v == INFINITY)
+        s = tl_error(TL_INVALID_ARGUMENT, "logits[%" PRId64 ", %" PRId64 "] is %g; logits must be finite or -inf",
+                     b, k, v);
       if (v != -INFINITY) any = true;
     }
-    if (!any && ns > 0) {
-      tl_tensor_release(cc);
-      return tl_error(TL_INVALID_ARGUMENT, "row %" PRId64 " of logits has no finite value", b);
-    }
+    if (!s && !any && ns > 0) s = tl_error(TL_INVALID_ARGUMENT, "row %" PRId64 " of logits has no finite value", b);
   }
-  int64_t oshape[2] = {x->shape[0], ns};
-  tl_tensor *t;
-  if ((s = tl_tensor_new(dt, 2, oshape, &t))) {
+  if (s) {
     tl_tensor_release(cc);
     return s;
   }
-  cat_job j = {.logits = l, .classes = x->shape[1], .samples = ns, .out = tl_tensor_data(t), .dt = dt};
+  cat_job j = {.logits = l, .classes = x->shape[1], .samples = ns, .out = tl_tensor_data(t), .dt = attr[1].dtype};
   tl_random_stream(&attr[2], &j.base);
   if (ns > 0) tl_parallel_for(x->shape[0], 64, cat_rows, &j);
   tl_tensor_release(cc);
-  if (j.oom) {
-    tl_tensor_release(t);
-    return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
-  }
-  return tl_list_push(out, t);
+  if (j.oom) return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
+  return TL_OK;
 }
+
+static const rkind normal_kind = R_NORMAL, truncated_kind = R_TRUNCATED;
 
 tl_op_def tl_ops_random[] = {
     {.name = "random_uniform", .attrs = "shape:ints, minval:float=0, maxval:float?, dtype:dtype=float32, seed:int?",
-     .kernel[TL_CPU] = uniform_fwd, .flags = TL_OP_NO_INPUT | TL_OP_RANDOM | TL_OP_NO_GRADIENT,
-     .api = "tf.random.uniform",
+     .infer = draw_infer, .kernel[TL_CPU] = draw_kernel,
+     .flags = TL_OP_NO_INPUT | TL_OP_RANDOM | TL_OP_NO_GRADIENT, .api = "tf.random.uniform",
      .doc = "Uniform values in [minval, maxval) (maxval defaults to 1 for floats, required for ints)."},
     {.name = "random_normal", .attrs = "shape:ints, mean:float=0, stddev:float=1, dtype:dtype=float32, seed:int?",
-     .kernel[TL_CPU] = normal_fwd, .flags = TL_OP_NO_INPUT | TL_OP_RANDOM | TL_OP_NO_GRADIENT,
-     .api = "tf.random.normal", .doc = "Normally distributed values with the given mean and stddev."},
+     .infer = draw_infer, .kernel[TL_CPU] = draw_kernel, .impl = &normal_kind,
+     .flags = TL_OP_NO_INPUT | TL_OP_RANDOM | TL_OP_NO_GRADIENT, .api = "tf.random.normal",
+     .doc = "Normally distributed values with the given mean and stddev."},
     {.name = "truncated_normal", .attrs = "shape:ints, mean:float=0, stddev:float=1, dtype:dtype=float32, seed:int?",
-     .kernel[TL_CPU] = normal_fwd, .flags = TL_OP_NO_INPUT | TL_OP_RANDOM | TL_OP_NO_GRADIENT,
-     .api = "tf.random.truncated_normal",
+     .infer = draw_infer, .kernel[TL_CPU] = draw_kernel, .impl = &truncated_kind,
+     .flags = TL_OP_NO_INPUT | TL_OP_RANDOM | TL_OP_NO_GRADIENT, .api = "tf.random.truncated_normal",
      .doc = "Normal values re-drawn when more than 2 stddev from the mean."},
-    {.name = "random_shuffle", .inputs = "value", .attrs = "seed:int?", .kernel[TL_CPU] = shuffle_fwd,
-     .flags = TL_OP_RANDOM | TL_OP_NO_GRADIENT, .api = "tf.random.shuffle",
+    {.name = "random_shuffle", .inputs = "value", .attrs = "seed:int?", .infer = shuffle_infer,
+     .kernel[TL_CPU] = shuffle_kernel, .flags = TL_OP_RANDOM | TL_OP_NO_GRADIENT, .api = "tf.random.shuffle",
      .doc = "value with its slices along axis 0 in a random order."},
     {.name = "categorical", .inputs = "logits", .attrs = "num_samples:int, dtype:dtype=int64, seed:int?",
-     .kernel[TL_CPU] = categorical_fwd, .flags = TL_OP_RANDOM | TL_OP_NO_GRADIENT, .api = "tf.random.categorical",
+     .infer = categorical_infer, .kernel[TL_CPU] = categorical_kernel, .flags = TL_OP_RANDOM | TL_OP_NO_GRADIENT,
+     .api = "tf.random.categorical",
      .doc = "Samples class indices from logits [batch, classes]: result [batch, num_samples]."},
     {0},
 };

@@ -1,7 +1,7 @@
 -- tlua.creation: Lua-side sugar over the creation and random ops where
 -- TensorFlow's calling forms do not fit the generic dispatcher: tf.fill's
--- dims given as a TensorShape, tf.one_hot's dtype inferred from on_value /
--- off_value, and tf.random.set_seed. The ops themselves are C (ops/create.c,
+-- dims given as a TensorShape or as integral floats, tf.one_hot's dtype
+-- inferred from on_value / off_value, and tf.random.set_seed. The ops themselves are C (ops/create.c,
 -- random.c); these wrappers only reshape arguments and call core.ops.
 local core = require("tlua.core")
 
@@ -51,8 +51,15 @@ function M.install(tf)
   function tf.fill(...)
     local a = named_args(fill_names, ...)
     a.dims = shape_list(a.dims)
-    if type(a.dims) == "table" and not core.is_tensor(a.dims) and #a.dims == 0 then
-      a.dims = tf.constant({}, tf.int32)
+    if type(a.dims) == "table" and not core.is_tensor(a.dims) then
+      if #a.dims == 0 then
+        a.dims = tf.constant({}, tf.int32)
+      else
+        -- integral floats (6/2, 2^10) are sizes, as in every other shape
+        local dims = {}
+        for i, d in ipairs(a.dims) do dims[i] = math.type(d) == "float" and math.tointeger(d) or d end
+        a.dims = dims
+      end
     end
     return ops.fill(a)
   end

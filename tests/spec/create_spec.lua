@@ -253,6 +253,32 @@ describe("tf.range", function()
   end)
 end)
 
+describe("tf.range limits", function()
+  -- TensorFlow converts the arguments to the output dtype first and raises
+  -- when one does not fit (tf.range(300, dtype=tf.uint8) is an error), so
+  -- no element can wrap: they all lie between start and limit.
+  it("refuses arguments its dtype cannot hold instead of wrapping", function()
+    helpers.assert_error("InvalidArgument", { "range:", "limit 300", "uint8" }, tf.range, 300, { dtype = tf.uint8 })
+    helpers.assert_error("InvalidArgument", { "range:", "limit 2147483650", "int32" }, tf.range,
+      tf.constant(2147483640, tf.int64), tf.constant(2147483650, tf.int64), 3, tf.int32)
+    helpers.assert_error("InvalidArgument", { "range:", "start 0.5", "int32" }, tf.range, 0.5, 3, 1, tf.int32)
+    helpers.assert_error("InvalidArgument", { "range:", "delta -1", "uint8" }, tf.range, 5, 0, -1, tf.uint8)
+    assert.same({ 2147483640, 2147483643, 2147483646 }, tf.range(2147483640, 2147483647, 3):totable())
+    assert.same({ 250, 252, 254 }, tf.range(250, 255, 2, tf.uint8):totable())
+    assert.same({ 0, 1, 2 }, tf.range(0.0, 3.0, 1.0, tf.int32):totable())
+  end)
+
+  it("computes huge int64 ranges without signed overflow", function()
+    local lo, hi = math.mininteger, math.maxinteger
+    local L, H = tf.constant(lo, tf.int64), tf.constant(hi, tf.int64)
+    assert.same({ lo, -1, hi - 1 }, tf.range(L, H, H):totable())
+    assert.same({ hi, -1 }, tf.range(H, L, L):totable())
+    assert.same({ hi - 2, hi - 1 }, tf.range(tf.constant(hi - 2, tf.int64), H):totable())
+    -- 2^64 - 1 elements: too many, not a negative size
+    helpers.assert_error("ResourceExhausted", { "range:", "too many" }, tf.range, L, H)
+  end)
+end)
+
 describe("tf.linspace", function()
   it("spaces num values evenly, both ends included", function()
     local l = tf.linspace(0, 1, 5)
@@ -279,6 +305,21 @@ describe("tf.linspace", function()
     assert.same({ { 0, 10 }, { 0.5, 15 }, { 1, 20 } }, l:totable())
     local m = tf.linspace({ 0.0, 10.0 }, { 1.0, 20.0 }, 3, { axis = -1 })
     assert.same({ { 0, 0.5, 1 }, { 10, 15, 20 } }, m:totable())
+    -- a float64 end broadcast against a larger one (it used to be read as
+    -- if contiguous, past its own elements)
+    local f64 = function(v) return tf.constant(v, tf.float64) end
+    local w = tf.linspace(f64({ 0.0, 1.0 }), f64({ { 1.0, 3.0 }, { 2.0, 5.0 } }), 3, { axis = -1 })
+    assert.same({ { { 0, 0.5, 1 }, { 1, 2, 3 } }, { { 0, 1, 2 }, { 1, 3, 5 } } }, w:totable())
+  end)
+
+  it("starts exactly at start when stop is NaN or infinite, as TensorFlow", function()
+    local l = tf.linspace(0.0, 0 / 0, 3):totable()
+    assert.equal(0, l[1])
+    assert.is_true(l[2] ~= l[2] and l[3] ~= l[3])
+    assert.same({ 1, math.huge, math.huge }, tf.linspace(1.0, math.huge, 3):totable())
+    local d = tf.linspace(tf.constant({ -2.0, 1.0 }, tf.float64), tf.constant({ 0 / 0, 2.0 }, tf.float64), 2):totable()
+    assert.equal(-2, d[1][1])
+    assert.same({ 1, 2 }, { d[1][2], d[2][2] })
   end)
 
   it("rejects a negative num and a bad axis", function()
@@ -461,4 +502,87 @@ describe("tf.as_dtype", function()
     assert.truthy(help.text(tf.as_dtype):find("^tf%.as_dtype%(x%): the DType"), help.text(tf.as_dtype))
     assert.truthy(help.text(tf.io.serialize_tensor):find("^tf%.io%.serialize_tensor%(t%)"))
   end)
+end)
+
+describe("shapes given as integral floats", function()
+  it("are accepted wherever a creation op takes a shape, as indexing accepts them", function()
+    assert.same({ 3 }, shape(tf.ones({ 6 / 2 })))
+    assert.same({ 1024 }, shape(tf.zeros({ 2 ^ 10 })))
+    assert.same({ 8 }, shape(tf.ones(2 ^ 3)))
+    assert.same({ 2, 3 }, shape(tf.random.uniform({ 4 / 2, 3.0 })))
+    assert.same({ 2, 2 }, shape(tf.random.normal({ 2.0, 2 })))
+    assert.same({ 3, 2, 2 }, shape(tf.eye(2.0, 2, { batch_shape = { 3.0 } })))
+    assert.same({ 3, 2 }, shape(tf.fill({ 6 / 2, 2.0 }, 1)))
+    assert.same({ 2, 3 }, shape(tf.reshape(tf.range(6), { 2.0, 3 })))
+  end)
+
+  it("still refuse fractions and numbers beyond int64", function()
+    helpers.assert_error("InvalidArgument", { "ones:", "shape", "integer" }, tf.ones, { 2.5 })
+    helpers.assert_error("InvalidArgument", { "zeros:", "shape", "integer" }, tf.zeros, 2 ^ 70)
+    helpers.assert_error("InvalidArgument", { "fill:", "dims must hold integers" }, tf.fill, { 2.5 }, 1)
+  end)
+end)
+
+-- Every case of the linalg, creation, random and debug ops (tests/spec/
+-- op_cases) with the dispatcher checking each kernel against its shape
+-- rule, on the CPU and again with the inputs on the test device, whose
+-- results must be bit-identical. Ops of other families that have no shape
+-- rule yet make a case pending here (the registry-wide conformance spec
+-- covers them once they do).
+describe("shape rules and the test device: linalg, creation, random and debug ops", function()
+  local dir = (os.getenv("TLUA_SOURCE_DIR") or ".") .. "/tests/spec/op_cases/"
+  local cases = {}
+  for _, f in ipairs({ "linalg", "create", "debug" }) do
+    for name, c in pairs(dofile(dir .. f .. ".lua")) do cases[name] = c end
+  end
+  local mine = {
+    "matmul", "tensordot", "inv", "det", "solve", "matrix_transpose", "trace", "diag_part", "diag",
+    "zeros", "ones", "fill", "zeros_like", "ones_like", "eye", "range", "linspace", "one_hot",
+    "random_uniform", "random_normal", "truncated_normal", "random_shuffle", "categorical",
+    "stop_gradient", "check_numerics", "copy_to_device",
+  }
+  local is_mine = {}
+  for _, n in ipairs(mine) do is_mine[n] = true end
+
+  local function on_host(r)
+    if not tf.is_tensor(r) then return r end
+    return { r.dtype.name, r.shape:as_list(), tf.copy_to_device(r, "CPU:0"):totable() }
+  end
+
+  local function run(case, device)
+    local args = {}
+    for i, x in ipairs(case.inputs) do
+      args[i] = tf.is_tensor(x) and x or tf.constant(x, tf.float64)
+      if device then args[i] = tf.copy_to_device(args[i], device) end
+    end
+    return on_host(case.fn(table.unpack(args)))
+  end
+
+  for _, name in ipairs(mine) do
+    it(name .. " agrees with its shape rule, on the CPU and the test device alike", function()
+      assert(#cases[name] > 0, name .. " has no runnable case")
+      local before, pending = tf.core.infer_checks(name), {}
+      tf.core.set_check_infer(true)
+      local ok_all, failure = pcall(function()
+        for k, case in ipairs(cases[name]) do
+          local ok, cpu = pcall(run, case)
+          local ok2, dev = true, nil
+          if ok then ok2, dev = pcall(run, case, "TEST:0") end
+          local err = tostring(ok and dev or cpu)
+          local other = (not ok or not ok2) and err:match("(%S+) has no shape rule")
+          if other and not is_mine[other] then
+            pending[#pending + 1] = other
+          else
+            assert(ok and ok2, ("%s case %d: %s"):format(name, k, err))
+            assert.same(cpu, dev, ("%s case %d differs on the test device"):format(name, k))
+          end
+        end
+      end)
+      tf.core.set_check_infer(false)
+      if not ok_all then error(failure, 0) end
+      if #pending < #cases[name] then
+        assert(tf.core.infer_checks(name) > before, name .. " was never checked against its shape rule")
+      end
+    end)
+  end
 end)
