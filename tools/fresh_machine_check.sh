@@ -25,11 +25,12 @@ fi
 # The mirror this machine already uses for bookworm: deb822 (URIs:) or one-line (deb URL).
 mirror=${TLUA_MIRROR:-}
 if [ -z "$mirror" ]; then
-  mirror=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null |
+  mirror=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+  mirror=$(printf '%s\n' "$mirror" |
     awk '/^[[:space:]]*#/ {next}
          /^URIs:/ {for (i = 2; i <= NF; i++) if ($i ~ /\/debian\/?$/) {print $i; exit}}
          /^deb[[:space:]]/ {for (i = 2; i <= NF; i++) if ($i ~ /^https?:/ && $i ~ /\/debian\/?$/) {print $i; exit}}' |
-    head -n 1)
+    head -n 1 || true)
   mirror=${mirror:-http://deb.debian.org/debian}
 fi
 
