@@ -52,7 +52,7 @@ cleanup() {
   if [ "${TLUA_KEEP_ROOT:-0}" = 1 ]; then
     echo "fresh_machine_check: root kept at $chroot_dir" >&2
   elif ! findmnt -rn -o TARGET | grep -q "^$work"; then
-    rm -rf "$work"
+    rm -rf --one-file-system "$work"
   else
     echo "fresh_machine_check: mounts remain under $work, not removing it" >&2
   fi
