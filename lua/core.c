@@ -136,13 +136,6 @@ static void make_meta(lua_State *L, const char *name, const luaL_Reg *meta, cons
 }
 
 int luaopen_tlua_core(lua_State *L) {
-#ifdef __SANITIZE_THREAD__
-  /* Under TLUA_TSAN the specs' lua5.4 runs with libtsan preloaded (Lua is
-     not instrumented). The runtime is loaded by now; shells this process
-     starts (os.execute, io.popen) must not inherit it: GCC 12's libtsan
-     crashes an uninstrumented dash or bash at its first setjmp. */
-  unsetenv("LD_PRELOAD");
-#endif
   tl_status s = tl_init();
   if (s) return luaL_error(L, "tlua: core failed to initialise: %s", tl_last_error());
   tlb_install_allocator(L);
