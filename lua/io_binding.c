@@ -32,14 +32,21 @@
 
 #include "binding.h"
 
-static int l_serialize(lua_State *L) {
+/* Argument idx as a tensor (a tensor, a variable's value, or a Lua value
+ * converted), a new reference; raises InvalidArgument naming fn. */
+static tl_tensor *check_tensor_arg(lua_State *L, int idx, const char *fn) {
   const char *err;
-  tl_tensor *t = tlb_to_tensor(L, 1, TL_DTYPE_COUNT, &err);
+  tl_tensor *t = tlb_to_tensor(L, idx, TL_DTYPE_COUNT, &err);
   if (!t) {
     char msg[400];
-    snprintf(msg, sizeof msg, "serialize_tensor: %s", err);
-    return tlb_raise_kind(L, "InvalidArgument", msg);
+    snprintf(msg, sizeof msg, "%s: %s", fn, err);
+    tlb_raise_kind(L, "InvalidArgument", msg);
   }
+  return t;
+}
+
+static int l_serialize(lua_State *L) {
+  tl_tensor *t = check_tensor_arg(L, 1, "serialize_tensor");
   char *buf;
   size_t len;
   tl_status s = tl_tensor_serialize(t, &buf, &len);
@@ -184,14 +191,7 @@ static int w_write(lua_State *L) {
 
 static int w_write_tensor(lua_State *L) {
   io_writer *w = check_writer(L);
-  const char *err;
-  luaL_checkany(L, 2);
-  tl_tensor *t = tlb_to_tensor(L, 2, TL_DTYPE_COUNT, &err);
-  if (!t) {
-    char msg[400];
-    snprintf(msg, sizeof msg, "write_tensor: %s", err);
-    return tlb_raise_kind(L, "InvalidArgument", msg);
-  }
+  tl_tensor *t = check_tensor_arg(L, 2, "write_tensor");
   size_t len = tl_tensor_serialized_size(t);
   if (len > UINT32_MAX) { /* the file format's lengths are u32 */
     char msg[300], d[200];
