@@ -361,6 +361,22 @@ describe("checkpoint files", function()
     assert.is_false(exists(where .. "/run-1"))
   end)
 
+  it("core.io's writer reports a full disk when it flushes, and refuses use after close", function()
+    local cio = tf.core.io
+    local w = assert(cio.open_writer("/dev/full"))
+    w:write("some bytes") -- buffered: the failure shows when they reach the device
+    w:write_tensor(tf.ones({ 4 }))
+    helpers.assert_error("ResourceExhausted", { "writing /dev/full failed", "No space left" }, w.finish, w)
+    helpers.assert_error("FailedPrecondition", { "closed" }, w.write, w, "more")
+    w:close() -- idempotent
+    local nope, msg = cio.open_writer(dir .. "/no/such/dir/file")
+    assert.is_nil(nope)
+    assert.truthy(msg:find("No such file", 1, true), msg)
+    local big = assert(cio.open_writer("/dev/null"))
+    helpers.assert_error("InvalidArgument", { "write_tensor" }, big.write_tensor, big, print)
+    big:close()
+  end)
+
   it("quotes the prefix in the index, so any prefix comes back from latest_checkpoint", function()
     local ck = tf.train.Checkpoint({ v = tf.Variable({ 3.0 }) })
     for i, name in ipairs({ 'say "hi"', [[back\slash]], "new\nline", "it's", "tab\tand\1ctrl", "\"" }) do
