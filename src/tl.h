@@ -280,6 +280,13 @@ bool tl_tensor_same_shape(const tl_tensor *a, const tl_tensor *b);
  * tl_tensor_parse checks every length and never reads past len. */
 tl_status tl_tensor_serialize(tl_tensor *t, char **out, size_t *out_len);
 tl_status tl_tensor_parse(const void *buf, size_t len, tl_tensor **out);
+/* The same bytes without building them in memory: the header, then the
+ * values (copied to the CPU first when t lives elsewhere), each handed to
+ * sink; the first sink error is returned. tl_tensor_serialized_size says
+ * how many bytes that is, so a file can give the length first. */
+typedef tl_status (*tl_byte_sink)(void *ctx, const void *bytes, size_t n);
+tl_status tl_tensor_serialize_to(tl_tensor *t, tl_byte_sink sink, void *ctx);
+size_t tl_tensor_serialized_size(const tl_tensor *t);
 /* CRC-32 as zlib computes it: tl_crc32(0, "123456789", 9) == 0xCBF43926. */
 uint32_t tl_crc32(uint32_t crc, const void *buf, size_t len);
 

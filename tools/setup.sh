@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # tools/setup.sh — installs the Debian packages tlua needs and builds it.
-#   tools/setup.sh          build dependencies, then build into ./build
+#   tools/setup.sh          what the program needs, then builds the tlua program
+#                           and the Lua module into ./build (the main job)
 #   tools/setup.sh --test   also what the test suite needs (busted, tmux,
-#                           numpy and PyTorch for reference values)
+#                           numpy and PyTorch for reference values), and builds
+#                           everything, C tests included
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 pkgs=(build-essential cmake pkg-config lua5.4 liblua5.4-dev libreadline-dev libopenblas-dev zlib1g-dev)
+targets=(--target tlua tlua_core)
 if [ "${1:-}" = "--test" ]; then
   pkgs+=(lua-busted tmux python3 python3-numpy python3-torch)
+  targets=()
 fi
 missing=()
 for p in "${pkgs[@]}"; do
@@ -19,4 +23,4 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$root/build" -j"$(nproc)"
+cmake --build "$root/build" -j"$(nproc)" "${targets[@]}"

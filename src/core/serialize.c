@@ -8,8 +8,11 @@
  *   u8 rank, rank x i64        shape
  *   numel x elsize bytes       the values, row-major, little-endian
  * The length must match exactly: a truncated or padded buffer is an error,
- * never a tensor read from whatever follows. Serializing reads a host copy
- * of a device tensor; parsing makes CPU tensors.
+ * never a tensor read from whatever follows.
+ *
+ * tl_tensor_serialize_to hands the same bytes to a sink in two pieces (the
+ * header, then the values straight from the tensor's memory), so a
+ * checkpoint writer can stream a tensor to a file without a second copy of it.
  */
 #include "tl.h"
 
@@ -24,39 +27,79 @@
 #error "serialize.c writes the host's bytes as little-endian; add byte swapping for this host"
 #endif
 
-tl_status tl_tensor_serialize(tl_tensor *t, char **out, size_t *out_len) {
-  *out = NULL;
-  *out_len = 0;
-  if (t->dtype == TL_STRING)
-    return tl_error(TL_UNIMPLEMENTED, "serialize_tensor: %s tensors cannot be serialized yet",
-                    tl_dtypes[t->dtype].name);
-  /* The bytes are read on the host: a tensor on another device is copied
-   * out first (explicitly; device memory is never read in place). */
-  tl_tensor *host, *c;
-  tl_status s = tl_tensor_copy_to(t, TL_CPU, &host);
-  if (s) return s;
-  s = tl_tensor_contiguous(host, &c);
-  tl_tensor_release(host);
-  if (s) return s;
+/* The header in front of the values: magic, dtype name, rank, shape. */
+static size_t header_bytes(const tl_tensor *t, char *buf) {
   const char *name = tl_dtypes[t->dtype].name;
   size_t nlen = strlen(name);
-  size_t data = (size_t)c->size * tl_dtypes[c->dtype].size;
-  size_t len = 4 + 1 + nlen + 1 + 8 * (size_t)c->rank + data;
-  char *buf = malloc(len ? len : 1);
-  if (!buf) {
-    tl_tensor_release(c);
-    return tl_error(TL_RESOURCE_EXHAUSTED, "serialize_tensor: out of memory (%zu bytes)", len);
-  }
   char *p = buf;
   memcpy(p, MAGIC, 4);
   p += 4;
   *p++ = (char)nlen;
   memcpy(p, name, nlen);
   p += nlen;
-  *p++ = (char)c->rank;
-  for (int i = 0; i < c->rank; i++, p += 8) memcpy(p, &c->shape[i], 8);
-  if (data) memcpy(p, tl_tensor_data(c), data);
+  *p++ = (char)t->rank;
+  for (int i = 0; i < t->rank; i++, p += 8) memcpy(p, &t->shape[i], 8);
+  return (size_t)(p - buf);
+}
+
+size_t tl_tensor_serialized_size(const tl_tensor *t) {
+  return 4 + 1 + strlen(tl_dtypes[t->dtype].name) + 1 + 8 * (size_t)t->rank +
+         (size_t)t->size * tl_dtypes[t->dtype].size;
+}
+
+/* Host code reads the values: a tensor on another device is copied to the
+ * CPU first, and a view is made contiguous, so the bytes go out row-major. */
+static tl_status host_values(tl_tensor *t, tl_tensor **out) {
+  *out = NULL;
+  if (t->dtype == TL_STRING || t->dtype == TL_RESOURCE)
+    return tl_error(TL_UNIMPLEMENTED, "serialize_tensor: %s tensors cannot be serialized yet",
+                    tl_dtypes[t->dtype].name);
+  tl_tensor *h;
+  tl_status s = tl_tensor_copy_to(t, TL_CPU, &h);
+  if (s) return s;
+  s = tl_tensor_contiguous(h, out);
+  tl_tensor_release(h);
+  return s;
+}
+
+tl_status tl_tensor_serialize_to(tl_tensor *t, tl_byte_sink sink, void *ctx) {
+  tl_tensor *c;
+  tl_status s = host_values(t, &c);
+  if (s) return s;
+  char head[4 + 1 + 32 + 1 + 8 * TL_MAX_RANK];
+  size_t hlen = header_bytes(c, head);
+  size_t data = (size_t)c->size * tl_dtypes[c->dtype].size;
+  s = sink(ctx, head, hlen);
+  if (!s && data) s = sink(ctx, tl_tensor_data(c), data);
   tl_tensor_release(c);
+  return s;
+}
+
+typedef struct mem_sink {
+  char *p;
+} mem_sink;
+static tl_status mem_write(void *ctx, const void *bytes, size_t n) {
+  mem_sink *m = ctx;
+  memcpy(m->p, bytes, n);
+  m->p += n;
+  return TL_OK;
+}
+
+tl_status tl_tensor_serialize(tl_tensor *t, char **out, size_t *out_len) {
+  *out = NULL;
+  *out_len = 0;
+  if (t->dtype == TL_STRING || t->dtype == TL_RESOURCE)
+    return tl_error(TL_UNIMPLEMENTED, "serialize_tensor: %s tensors cannot be serialized yet",
+                    tl_dtypes[t->dtype].name);
+  size_t len = tl_tensor_serialized_size(t);
+  char *buf = malloc(len);
+  if (!buf) return tl_error(TL_RESOURCE_EXHAUSTED, "serialize_tensor: out of memory (%zu bytes)", len);
+  mem_sink m = {buf};
+  tl_status s = tl_tensor_serialize_to(t, mem_write, &m);
+  if (s) {
+    free(buf);
+    return s;
+  }
   *out = buf;
   *out_len = len;
   return TL_OK;

@@ -94,7 +94,7 @@ end
 local function flatten(state, path, out)
   local ty = type(state)
   if core.is_tensor(state) or core.is_variable(state) then
-    out[#out + 1] = { path, K_TENSOR, cio.serialize_tensor(state) }
+    out[#out + 1] = { path, K_TENSOR, state } -- serialized as it is written
   elseif ty == "number" then
     if math.type(state) == "integer" then out[#out + 1] = { path, K_INT, string.pack("<j", state) }
     else out[#out + 1] = { path, K_FLOAT, string.pack("<d", state) } end
@@ -121,53 +121,166 @@ local function decode(kind, payload, key, file)
   raise("DataLoss", "Checkpoint: '%s' in %s has an unknown kind %d", key, file, kind)
 end
 
+-- Streams the entries to path: each tensor's bytes go from its memory to
+-- the file (core.io's writer keeps the running CRC), so saving needs no
+-- second copy of the model. Written to path.tmp and renamed into place, so
+-- a reader sees the old file or the whole new one; on any error the .tmp
+-- file is removed and the error raised again.
 local function write_file(path, entries)
-  local parts = { MAGIC, string.pack("<I4", #entries) }
-  for _, e in ipairs(entries) do parts[#parts + 1] = string.pack("<s4Bs4", e[1], e[2], e[3]) end
-  local body = table.concat(parts)
   local dir = path:match("^(.*)/[^/]*$")
   if dir and dir ~= "" then
     local ok, err = cio.makedirs(dir)
     if not ok then raise("NotFound", "Checkpoint: %s", err) end
   end
-  local tmp = path .. ".tmp"
-  local f, err = io.open(tmp, "wb")
-  if not f then raise("NotFound", "Checkpoint: cannot write %s: %s", tmp, err) end
-  local ok, werr = f:write(body, string.pack("<I4", cio.crc32(body)))
-  local cok, cerr = f:close()
-  if not ok or not cok then
+  -- Everything from opening the .tmp file to the rename is protected, so an
+  -- error anywhere in between (a full disk, an interrupt from the REPL's
+  -- Ctrl-C hook) removes the partial file before it is raised again.
+  local tmp, w = path .. ".tmp", nil
+  local ok, err = pcall(function()
+    local oerr
+    w, oerr = cio.open_writer(tmp)
+    if not w then raise("NotFound", "Checkpoint: cannot write %s", oerr) end
+    w:write(MAGIC, string.pack("<I4", #entries))
+    for _, e in ipairs(entries) do
+      if type(e[3]) == "string" then
+        w:write(string.pack("<s4Bs4", e[1], e[2], e[3]))
+      else -- a tensor or variable, serialized as it is written
+        w:write(string.pack("<s4B", e[1], e[2]))
+        w:write_tensor(e[3])
+      end
+    end
+    w:finish()
+    local rok, rerr = os.rename(tmp, path)
+    if not rok then raise("NotFound", "Checkpoint: cannot move %s into place: %s", tmp, rerr) end
+  end)
+  if not ok then
+    if w then w:close() end
     os.remove(tmp)
-    raise("ResourceExhausted", "Checkpoint: writing %s failed: %s", tmp, tostring(werr or cerr))
+    error(err, 0)
   end
-  local rok, rerr = os.rename(tmp, path) -- a reader sees the old file or the whole new one
-  if not rok then raise("NotFound", "Checkpoint: cannot move %s into place: %s", tmp, rerr) end
 end
 
+-- Reads the entries of path as key -> { kind, payload string }, checking
+-- every length against the file's size as it goes (a damaged length is
+-- DataLoss, never a huge read) and the CRC-32 before anything is returned.
+local EISDIR = 21
 local function read_file(path)
   if type(path) ~= "string" then
     raise("InvalidArgument", "Checkpoint: expected a checkpoint path (string), got %s", type(path))
   end
   local f, err = io.open(path, "rb")
   if not f then raise("NotFound", "Checkpoint: cannot open %s: %s", path, err) end
-  local data = f:read("a")
-  f:close()
-  if #data < #MAGIC + 8 or data:sub(1, #MAGIC) ~= MAGIC then
+  local head, rerr, code = f:read(#MAGIC + 4)
+  if rerr then
+    f:close()
+    if code == EISDIR then -- a directory opens, but does not read
+      raise("NotFound", "Checkpoint: %s is a directory, not a checkpoint file; pass the path save() "
+        .. "returned, or tf.train.latest_checkpoint(%q)", path, path)
+    end
+    raise("DataLoss", "Checkpoint: cannot read %s: %s", path, rerr)
+  end
+  local size = f:seek("end")
+  if not head or size < #MAGIC + 8 or head:sub(1, #MAGIC) ~= MAGIC then
+    f:close()
     raise("DataLoss", "Checkpoint: %s is not a tlua checkpoint (no TLUACKPT header)", path)
   end
-  local body = data:sub(1, -5)
-  if string.unpack("<I4", data, #data - 3) ~= cio.crc32(body) then
-    raise("DataLoss", "Checkpoint: %s is damaged (CRC-32 mismatch; truncated or altered)", path)
+  f:seek("set", #head)
+  local body_end, pos, crc = size - 4, #head, cio.crc32(head)
+  local function damaged(why)
+    f:close()
+    raise("DataLoss", "Checkpoint: %s is damaged (%s; truncated or altered)", path, why)
   end
-  local n, pos = string.unpack("<I4", body, #MAGIC + 1)
+  local function take(n)
+    if n > body_end - pos then damaged("an entry runs past the end of the file") end
+    local s = n > 0 and f:read(n) or ""
+    if not s or #s ~= n then damaged("a short read") end
+    pos = pos + n
+    crc = cio.crc32(s, crc)
+    return s
+  end
+  local function u32() return (string.unpack("<I4", take(4))) end
+  local n = string.unpack("<I4", head, #MAGIC + 1)
   local values = {}
   for _ = 1, n do
-    local ok, key, kind, payload, npos = pcall(string.unpack, "<s4Bs4", body, pos)
-    if not ok then raise("DataLoss", "Checkpoint: %s ends inside an entry", path) end
-    values[key] = { kind, payload }
-    pos = npos
+    local key = take(u32())
+    local kind = take(1):byte()
+    values[key] = { kind, take(u32()) }
   end
-  if pos ~= #body + 1 then raise("DataLoss", "Checkpoint: %s has bytes after its last entry", path) end
+  if pos ~= body_end then damaged("bytes after its last entry") end
+  local stored = f:read(4)
+  f:close()
+  if not stored or #stored ~= 4 or string.unpack("<I4", stored) ~= crc then
+    raise("DataLoss", "Checkpoint: %s is damaged (CRC-32 mismatch; truncated or altered)", path)
+  end
   return values
+end
+
+-- The "checkpoint" index file is a CheckpointState text proto, as
+-- TensorFlow writes it: the string is C-escaped (quotes, backslashes,
+-- control bytes as octal), so any prefix round-trips through
+-- latest_checkpoint.
+local ESCAPES = { ['"'] = '\\"', ["'"] = "\\'", ["\\"] = "\\\\", ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
+local function proto_quote(s)
+  return '"' .. s:gsub("[%c\"'\\]", function(c) return ESCAPES[c] or ("\\%03o"):format(c:byte()) end) .. '"'
+end
+
+local UNESCAPES = { n = "\n", r = "\r", t = "\t", a = "\a", b = "\b", f = "\f", v = "\v",
+  ["\\"] = "\\", ["'"] = "'", ['"'] = '"', ["?"] = "?" }
+-- The value of the first `field: "..."` (or '...') in text, unescaped; nil
+-- when it is missing or its string is malformed.
+local function proto_string(text, field)
+  local start = text:find("%f[%w_]" .. field .. "%s*:%s*[\"']")
+  if not start then return nil end
+  local q = text:find("[\"']", start)
+  local quote, i, out = text:sub(q, q), q + 1, {}
+  while i <= #text do
+    local c = text:sub(i, i)
+    if c == quote then return table.concat(out) end
+    if c == "\n" then return nil end
+    if c == "\\" then
+      local nxt = text:sub(i + 1, i + 1)
+      local oct = text:match("^[0-7][0-7]?[0-7]?", i + 1)
+      local hex = text:match("^[xX](%x%x?)", i + 1)
+      if oct then
+        out[#out + 1] = string.char(tonumber(oct, 8) % 256)
+        i = i + 1 + #oct
+      elseif hex then
+        out[#out + 1] = string.char(tonumber(hex, 16))
+        i = i + 2 + #hex
+      elseif UNESCAPES[nxt] then
+        out[#out + 1] = UNESCAPES[nxt]
+        i = i + 2
+      else
+        return nil
+      end
+    else
+      out[#out + 1] = c
+      i = i + 1
+    end
+  end
+  return nil
+end
+
+-- Writes dir/checkpoint naming base as the latest save (via a .tmp file
+-- and a rename, like the checkpoint itself).
+local function write_index(dir, base)
+  local index, tmp = dir .. "/checkpoint", dir .. "/checkpoint.tmp"
+  local ok, err = pcall(function()
+    local f, oerr = io.open(tmp, "w")
+    if not f then raise("NotFound", "Checkpoint: cannot write the index %s", oerr) end
+    local wok, werr = f:write("model_checkpoint_path: " .. proto_quote(base) .. "\n",
+      "all_model_checkpoint_paths: " .. proto_quote(base) .. "\n")
+    local cok, cerr = f:close()
+    if not wok or not cok then
+      raise("ResourceExhausted", "Checkpoint: writing the index %s failed: %s", tmp, tostring(werr or cerr))
+    end
+    local rok, rerr = os.rename(tmp, index)
+    if not rok then raise("NotFound", "Checkpoint: cannot move %s into place: %s", tmp, rerr) end
+  end)
+  if not ok then
+    os.remove(tmp)
+    error(err, 0)
+  end
 end
 
 -- Entries under prefix (a stateful object's state) as a nested table.
@@ -230,7 +343,7 @@ local function collect(self)
   local entries = {}
   entries[1] = { "save_counter", K_INT, string.pack("<j", self.save_counter) }
   walk(self._objects, "", function(path, kind, obj)
-    if kind == "variable" then entries[#entries + 1] = { path, K_TENSOR, cio.serialize_tensor(obj:value()) }
+    if kind == "variable" then entries[#entries + 1] = { path, K_TENSOR, obj:value() }
     else flatten(obj:get_state(), path, entries) end
   end, {})
   return entries
@@ -262,12 +375,7 @@ function Checkpoint:save(prefix)
   end
   local dir, base = path:match("^(.*)/([^/]*)$")
   dir, base = dir or ".", base or path
-  local f = io.open(dir .. "/checkpoint.tmp", "w")
-  if f then
-    f:write(('model_checkpoint_path: "%s"\n'):format(base))
-    f:close()
-    os.rename(dir .. "/checkpoint.tmp", dir .. "/checkpoint")
-  end
+  write_index(dir, base)
   return path
 end
 
@@ -319,8 +427,8 @@ function M.latest_checkpoint(dir)
   if not f then return nil end
   local text = f:read("a")
   f:close()
-  local base = text:match('model_checkpoint_path:%s*"([^"]*)"')
-  if not base then return nil end
+  local base = proto_string(text, "model_checkpoint_path")
+  if not base or base == "" then return nil end
   local path = base:sub(1, 1) == "/" and base or (dir .. "/" .. base)
   local g = io.open(path, "rb")
   if not g then return nil end

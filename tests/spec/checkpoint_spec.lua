@@ -320,3 +320,128 @@ describe("checkpoints written before the step state became variables", function(
     os.remove(out)
   end)
 end)
+
+-- Issue 7: checkpoint files stream, clean up after themselves, quote their
+-- index and say what is wrong with a path that is not a checkpoint.
+describe("checkpoint files", function()
+  local function exists(path)
+    local f = io.open(path, "rb")
+    if f then f:close() end
+    return f ~= nil
+  end
+  local function kib(field) -- this process's /proc/self/status figure
+    for line in io.lines("/proc/self/status") do
+      local n = line:match("^" .. field .. ":%s*(%d+)")
+      if n then return tonumber(n) end
+    end
+  end
+
+  it("streams: saving a 32 MiB variable does not build the file in memory", function()
+    local v = tf.Variable(tf.fill({ 8 * 1024 * 1024 }, 0.5))
+    collectgarbage()
+    collectgarbage()
+    local f = io.open("/proc/self/clear_refs", "w") -- resets VmHWM to the current RSS
+    if not f then return pending("/proc/self/clear_refs is not writable here") end
+    f:write("5")
+    f:close()
+    local before = kib("VmHWM")
+    local p = tf.train.Checkpoint({ v = v }):save(dir .. "/stream/big")
+    local grown = kib("VmHWM") - before
+    -- building the file as Lua strings held 4 copies of it (+128 MiB)
+    assert.is_true(grown < 8 * 1024, ("peak RSS grew by %d KiB while saving"):format(grown))
+    local w = tf.Variable(tf.zeros({ 8 * 1024 * 1024 }))
+    tf.train.Checkpoint({ v = w }):restore(p)
+    assert.are.equal(0.5 * 8 * 1024 * 1024, tf.reduce_sum(w:value()):item())
+  end)
+
+  it("an interrupted save leaves no .tmp file, no checkpoint and the counter as it was", function()
+    local v = tf.Variable({ 1.0, 2.0 })
+    local ck = tf.train.Checkpoint({ v = v })
+    local prefix = dir .. "/interrupt/run"
+    assert.are.equal(prefix .. "-1", ck:save(prefix))
+    -- Stand in for the REPL's Ctrl-C hook: raise as soon as the partial file exists.
+    local tmp = prefix .. "-2.tmp"
+    debug.sethook(function()
+      if debug.getinfo(2, "S").source:find("checkpoint.lua", 1, true) and exists(tmp) then
+        debug.sethook()
+        error("interrupted", 0)
+      end
+    end, "l")
+    local ok, err = pcall(ck.save, ck, prefix)
+    debug.sethook()
+    assert.is_false(ok)
+    assert.are.equal("interrupted", err)
+    assert.is_false(exists(tmp))
+    assert.is_false(exists(prefix .. "-2"))
+    assert.are.equal(1, ck.save_counter)
+    assert.are.equal(prefix .. "-1", tf.train.latest_checkpoint(dir .. "/interrupt"))
+  end)
+
+  it("a write that fails on the disk (file size limit) is ResourceExhausted and removes the .tmp file", function()
+    local where = dir .. "/full"
+    os.execute('mkdir -p "' .. where .. '"')
+    write(where .. "/save.lua", [[
+      local ck = tf.train.Checkpoint({ v = tf.Variable(tf.ones({ 1024 * 1024 })) })
+      local ok, err = pcall(ck.save, ck, arg[1] .. "/run")
+      local f = io.open(arg[1] .. "/run-1.tmp", "rb")
+      if f then f:close() end
+      print(ok, tf.errors.is(err, "ResourceExhausted"), f ~= nil, ck.save_counter, tostring(err))
+    ]])
+    -- SIGXFSZ ignored, so the write past the limit fails with EFBIG instead of killing the process.
+    local h = io.popen(("sh -c 'trap \"\" XFSZ; ulimit -f 64; exec \"%s\" \"%s/save.lua\" \"%s\"' 2>&1")
+      :format(os.getenv("TLUA"), where, where))
+    local out = h:read("a")
+    h:close()
+    assert.matches("^false\ttrue\tfalse\t0\t", out)
+    assert.truthy(out:find("run-1.tmp", 1, true), out)
+    assert.is_false(exists(where .. "/run-1"))
+  end)
+
+  it("core.io's writer reports a full disk when it flushes, and refuses use after close", function()
+    local cio = tf.core.io
+    local w = assert(cio.open_writer("/dev/full"))
+    w:write("some bytes") -- buffered: the failure shows when they reach the device
+    w:write_tensor(tf.ones({ 4 }))
+    helpers.assert_error("ResourceExhausted", { "writing /dev/full failed", "No space left" }, w.finish, w)
+    helpers.assert_error("FailedPrecondition", { "closed" }, w.write, w, "more")
+    w:close() -- idempotent
+    local nope, msg = cio.open_writer(dir .. "/no/such/dir/file")
+    assert.is_nil(nope)
+    assert.truthy(msg:find("No such file", 1, true), msg)
+    local big = assert(cio.open_writer("/dev/null"))
+    helpers.assert_error("InvalidArgument", { "write_tensor" }, big.write_tensor, big, print)
+    big:close()
+  end)
+
+  it("quotes the prefix in the index, so any prefix comes back from latest_checkpoint", function()
+    local ck = tf.train.Checkpoint({ v = tf.Variable({ 3.0 }) })
+    for i, name in ipairs({ 'say "hi"', [[back\slash]], "new\nline", "it's", "tab\tand\1ctrl", "\"" }) do
+      local where = dir .. "/quote" .. i
+      local p = ck:save(where .. "/" .. name)
+      assert.are.equal(p, tf.train.latest_checkpoint(where))
+      local w = tf.Variable({ 0.0 })
+      tf.train.Checkpoint({ v = w }):restore(tf.train.latest_checkpoint(where))
+      assert.are.same({ 3.0 }, w:totable())
+    end
+    -- the index as TensorFlow writes it (C escapes, octal included), and single quotes
+    local where = dir .. "/tfindex"
+    local p = ck:write(where .. '/x"y-7')
+    for _, text in ipairs({
+      'model_checkpoint_path: "x\\"y-7"\nall_model_checkpoint_paths: "x\\"y-7"\n',
+      'model_checkpoint_path: "x\\042y-7"\n',
+      "all_model_checkpoint_paths: 'old'\nmodel_checkpoint_path: 'x\"y-7'\n",
+    }) do
+      write(where .. "/checkpoint", text)
+      assert.are.equal(p, tf.train.latest_checkpoint(where))
+    end
+    write(where .. "/checkpoint", 'model_checkpoint_path: "unterminated\n')
+    assert.is_nil(tf.train.latest_checkpoint(where))
+  end)
+
+  it("reading a directory is NotFound and says it is a directory", function()
+    local ck = tf.train.Checkpoint({ v = tf.Variable({ 1.0 }) })
+    ck:save(dir .. "/isdir/run")
+    helpers.assert_error("NotFound", { "is a directory", "latest_checkpoint" }, ck.restore, ck, dir .. "/isdir")
+    helpers.assert_error("NotFound", { "is a directory" }, ck.read, ck, dir)
+  end)
+end)
