@@ -573,14 +573,9 @@ static tl_status infer_and_run(const tl_op_def *op, tl_device dev, tl_tensor *co
     }
     if (metas.items != metas.inline_items) tl_meta_list_free(&metas);
     if (s) return s;
-  } else if (op->infer && tl_get_check_numerics()) {
-    /* Kernel-allocating ops still get their shape rule's checks. */
-    tl_meta_list metas;
-    tl_meta_list_init(&metas);
-    s = run_infer(op, in, n_in, attrs, &metas);
-    tl_meta_list_free(&metas);
-    if (s) return s;
   }
+  /* A kernel-allocating op's kernel makes the same checks as its rule (they
+   * share their planning code); in test mode verify_infer compares them. */
   if ((s = run_kernel(op, dev, in, n_in, attrs, out))) return s;
   if (check_infer) s = verify_infer(op, in, n_in, attrs, out);
   return s;
