@@ -10,6 +10,14 @@ tl_meta *tl_meta_push_like(tl_meta_list *out, const tl_meta *m, tl_dtype dt) {
   return tl_meta_push(out, dt == TL_DTYPE_COUNT ? m->dtype : dt, m->rank, m->shape);
 }
 
+const char *tl_meta_shape_text(const tl_meta *m, char *buf, size_t n) {
+  tl_meta_describe(m, buf, n);
+  const char *p = strchr(buf, '[');
+  return p ? p : buf;
+}
+
+/* The message is tl_broadcast_shapes's, so a shape rule reports known
+ * shapes exactly as users have always seen them. */
 tl_status tl_meta_broadcast(const tl_meta *a, const tl_meta *b, tl_meta *out) {
   out->dtype = a->dtype;
   if (a->rank < 0 || b->rank < 0) {
@@ -18,19 +26,18 @@ tl_status tl_meta_broadcast(const tl_meta *a, const tl_meta *b, tl_meta *out) {
   }
   int r = a->rank > b->rank ? a->rank : b->rank;
   for (int i = 0; i < r; i++) {
-    int ia = i - (r - a->rank), ib = i - (r - b->rank);
-    int64_t da = ia >= 0 ? a->shape[ia] : 1, db = ib >= 0 ? b->shape[ib] : 1, d;
-    if (da == db) d = da;
-    else if (da == 1) d = db;
-    else if (db == 1) d = da;
-    else if (da < 0) d = db;
-    else if (db < 0) d = da;
+    int64_t da = i < r - a->rank ? 1 : a->shape[i - (r - a->rank)];
+    int64_t db = i < r - b->rank ? 1 : b->shape[i - (r - b->rank)];
+    if (da == db || db == 1) out->shape[i] = da;
+    else if (da == 1) out->shape[i] = db;
+    else if (da < 0) out->shape[i] = db;
+    else if (db < 0) out->shape[i] = da;
     else {
       char x[200], y[200];
-      return tl_error(TL_INVALID_ARGUMENT, "shapes %s and %s are not broadcastable",
-                      tl_meta_describe(a, x, sizeof x), tl_meta_describe(b, y, sizeof y));
+      return tl_error(TL_INVALID_ARGUMENT,
+                      "shapes %s and %s are incompatible for broadcasting (dimension %d: %" PRId64 " vs %" PRId64 ")",
+                      tl_meta_shape_text(a, x, sizeof x), tl_meta_shape_text(b, y, sizeof y), i, da, db);
     }
-    out->shape[i] = d;
   }
   out->rank = r;
   return TL_OK;

@@ -348,14 +348,6 @@ static tl_status range_kernel(TL_KERNEL_ARGS) {
 
 /* ---- linspace ---------------------------------------------------------- */
 
-/* Broadcasts two metas with tl_broadcast_shapes's message when both are
- * known (the message users see), the meta rule when some are not. */
-static tl_status broadcast_metas(const tl_meta *a, const tl_meta *b, tl_meta *o) {
-  if (tl_meta_numel(a) < 0 || tl_meta_numel(b) < 0) return tl_meta_broadcast(a, b, o);
-  o->dtype = a->dtype;
-  return tl_broadcast_shapes(a->rank, a->shape, b->rank, b->shape, &o->rank, o->shape);
-}
-
 /* inputs: start, stop; attrs: num, axis. The shape is start and stop
  * broadcast, with num inserted at axis. */
 static tl_status linspace_infer(TL_INFER_ARGS) {
@@ -372,7 +364,7 @@ static tl_status linspace_infer(TL_INFER_ARGS) {
   else if (a->dtype == b->dtype && tl_dtype_is_float(a->dtype)) dt = a->dtype;
   else dt = TL_FLOAT32;
   tl_meta bm;
-  tl_status s = broadcast_metas(a, b, &bm);
+  tl_status s = tl_meta_broadcast(a, b, &bm);
   if (s) return s;
   if (bm.rank < 0) return tl_meta_push(out, dt, -1, NULL) ? TL_OK : TL_RESOURCE_EXHAUSTED;
   int rank = bm.rank;

@@ -293,41 +293,6 @@ static tl_dtype compute_dtype(const binop *bo, tl_dtype dt) {
 
 /* ---- shape rules --------------------------------------------------------- */
 
-/* numpy broadcasting of two metas with the message users have always got
- * for known shapes; an unknown (-1) dimension takes the other side's when
- * that is > 1 and stays unknown otherwise; an unknown rank gives one. */
-/* "[2,3]" as tl_shape_format writes it, "[?,3]" for unknown dims. */
-static const char *shape_text(const tl_meta *m, char *buf, size_t n) {
-  tl_meta_describe(m, buf, n);
-  const char *p = strchr(buf, '[');
-  return p ? p : buf;
-}
-
-static tl_status broadcast_meta(const tl_meta *a, const tl_meta *b, tl_meta *o) {
-  o->dtype = a->dtype;
-  if (a->rank < 0 || b->rank < 0) {
-    o->rank = -1;
-    return TL_OK;
-  }
-  int r = a->rank > b->rank ? a->rank : b->rank;
-  for (int i = 0; i < r; i++) {
-    int64_t da = i < r - a->rank ? 1 : a->shape[i - (r - a->rank)];
-    int64_t db = i < r - b->rank ? 1 : b->shape[i - (r - b->rank)];
-    if (da == db || db == 1) o->shape[i] = da;
-    else if (da == 1) o->shape[i] = db;
-    else if (da < 0) o->shape[i] = db;
-    else if (db < 0) o->shape[i] = da;
-    else {
-      char x[200], y[200];
-      return tl_error(TL_INVALID_ARGUMENT,
-                      "shapes %s and %s are incompatible for broadcasting (dimension %d: %" PRId64 " vs %" PRId64 ")",
-                      shape_text(a, x, sizeof x), shape_text(b, y, sizeof y), i, da, db);
-    }
-  }
-  o->rank = r;
-  return TL_OK;
-}
-
 static bool same_meta_shape(const tl_meta *a, const tl_meta *b) {
   if (a->rank != b->rank) return false;
   for (int i = 0; i < a->rank; i++)
@@ -356,7 +321,7 @@ static tl_status binary_infer(TL_INFER_ARGS) {
   }
   if (same_meta_shape(a, b)) return tl_meta_push(out, odt, a->rank, a->shape) ? TL_OK : TL_RESOURCE_EXHAUSTED;
   tl_meta m;
-  tl_status s = broadcast_meta(a, b, &m);
+  tl_status s = tl_meta_broadcast(a, b, &m);
   if (s) return s;
   return tl_meta_push(out, odt, m.rank, m.shape) ? TL_OK : TL_RESOURCE_EXHAUSTED;
 }
@@ -618,13 +583,13 @@ static tl_status clip_infer(TL_INFER_ARGS) {
   tl_dtype dt = t->dtype;
   if (!tl_domain_ok(D_NUM, dt)) return tl_domain_error(op->name, D_NUM, dt);
   tl_meta m1, m2;
-  tl_status s = broadcast_meta(t, lo, &m1);
-  if (!s) s = broadcast_meta(&m1, hi, &m2);
+  tl_status s = tl_meta_broadcast(t, lo, &m1);
+  if (!s) s = tl_meta_broadcast(&m1, hi, &m2);
   if (s) return s;
   if (!tl_meta_compatible(&m2, t)) {
     char a[200], b[200], c[200];
     return tl_error(TL_INVALID_ARGUMENT, "clip_value_min %s and clip_value_max %s must broadcast to t's shape %s",
-                    shape_text(lo, a, sizeof a), shape_text(hi, b, sizeof b), shape_text(t, c, sizeof c));
+                    tl_meta_shape_text(lo, a, sizeof a), tl_meta_shape_text(hi, b, sizeof b), tl_meta_shape_text(t, c, sizeof c));
   }
   /* t's known dims win; the bounds may fix dims t leaves unknown */
   if (t->rank < 0) return tl_meta_push_like(out, &m2, dt) ? TL_OK : TL_RESOURCE_EXHAUSTED;

@@ -38,6 +38,9 @@ tl_meta *tl_meta_push_like(tl_meta_list *out, const tl_meta *m, tl_dtype dt);
 /* numpy broadcasting of two metas; unknown (-1) dimensions stay unknown
  * unless the other side fixes them (a known dimension > 1 wins over -1). */
 tl_status tl_meta_broadcast(const tl_meta *a, const tl_meta *b, tl_meta *out);
+/* "[2,3]" as tl_shape_format writes it, "[?,3]" for unknown dims (a
+ * pointer into buf). */
+const char *tl_meta_shape_text(const tl_meta *m, char *buf, size_t n);
 /* "float32[32,?]" (unknown dims as ?, unknown rank as [...]) into buf. */
 char *tl_meta_describe(const tl_meta *m, char *buf, size_t n);
 /* Product of known dims, -1 when any is unknown or on overflow. */

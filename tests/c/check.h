@@ -4,6 +4,10 @@
 #ifndef TL_TEST_CHECK_H
 #define TL_TEST_CHECK_H
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tl.h"
 
 static int failures, checks;
 #define CHECK(c)                                                        \
@@ -14,4 +18,13 @@ static int failures, checks;
       fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c); \
     }                                                                   \
   } while (0)
+
+/* A new float32 vector holding v (aborts on allocation failure: a test helper). */
+static inline tl_tensor *vec_f32(int n, const float *v) {
+  int64_t shape[1] = {n};
+  tl_tensor *t;
+  if (tl_tensor_new(TL_FLOAT32, 1, shape, &t)) abort();
+  memcpy(tl_tensor_data(t), v, sizeof(float) * (size_t)n);
+  return t;
+}
 #endif

@@ -8,14 +8,6 @@
 
 #include "check.h"
 
-static tl_tensor *vec_f32(int n, const float *v) {
-  int64_t shape[1] = {n};
-  tl_tensor *t;
-  if (tl_tensor_new(TL_FLOAT32, 1, shape, &t)) abort();
-  memcpy(tl_tensor_data(t), v, sizeof(float) * (size_t)n);
-  return t;
-}
-
 static void test_dispatch(void) {
   float a[3] = {1, 2, 3}, b[3] = {10, 20, 30};
   tl_tensor *x = vec_f32(3, a), *y = vec_f32(3, b), *z = NULL;

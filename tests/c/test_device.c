@@ -12,14 +12,6 @@
 
 #include "check.h"
 
-static tl_tensor *vec_f32(int n, const float *v) {
-  int64_t shape[1] = {n};
-  tl_tensor *t;
-  if (tl_tensor_new(TL_FLOAT32, 1, shape, &t)) abort();
-  memcpy(tl_tensor_data(t), v, sizeof(float) * (size_t)n);
-  return t;
-}
-
 static sigjmp_buf fault_jmp;
 static void on_fault(int sig) {
   (void)sig;

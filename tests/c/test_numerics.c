@@ -9,14 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int failures, checks;
-static void check(bool ok, const char *what, int line) {
-  checks++;
-  if (ok) return;
-  failures++;
-  fprintf(stderr, "test_numerics.c:%d: check failed: %s\n", line, what);
-}
-#define CHECK(c) check((c), #c, __LINE__)
+#include "check.h"
 
 static tl_tensor *on_test(int n, const float *v) {
   int64_t shape[1] = {n};

@@ -4,21 +4,12 @@
  * must check what it can without data, with the dispatcher's messages, and
  * propagate what it cannot know. No tensor is made: a rule reads no data. */
 #include "tl.h"
+#include "check.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int failures, checks;
-#define CHECK(c)                                                        \
-  do {                                                                  \
-    checks++;                                                           \
-    if (!(c)) {                                                         \
-      failures++;                                                       \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c); \
-    }                                                                   \
-  } while (0)
 
 #define U (-1) /* an unknown dimension */
 #define END 99 /* ends a dims list */
