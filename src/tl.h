@@ -523,6 +523,9 @@ tl_status tl_op_infer(const tl_op_def *op, tl_tensor *const *in, int n_in, const
  * none). tl_op_infer_checks counts the agreeing calls per op. */
 void tl_set_check_infer(bool on);
 int64_t tl_op_infer_checks(const tl_op_def *op);
+/* tl_op_run keeping only the first output (the others are released). */
+tl_status tl_op_run1(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attrs,
+                     tl_tensor **out);
 /* Convenience for C callers with no attributes beyond defaults and one output. */
 tl_status tl_run1(const char *name, tl_tensor *const *in, int n_in, tl_tensor **out);
 
@@ -595,6 +598,11 @@ tl_status tl_variable_assign(tl_variable *v, tl_tensor *t);
 /* The variable behind a resource tensor; an error when t is not a resource
  * or its variable is gone. */
 tl_status tl_resource_variable(const tl_tensor *t, tl_variable **out);
+/* The same without an error: NULL when t is not a resource or its variable
+ * is gone (handles are CPU tensors, so host code may read them). */
+static inline tl_variable *tl_resource_peek(const tl_tensor *t) {
+  return t && t->dtype == TL_RESOURCE ? *(tl_variable *const *)t->storage->data : NULL;
+}
 /* Returns a pointer where the value may be written in place (copying first
  * if a reader shares it), for fused optimizer updates. */
 tl_status tl_variable_mutable(tl_variable *v, tl_tensor **value);
@@ -659,8 +667,6 @@ tl_status tl_tape_record_custom(tl_tensor *const *in, int n_in, tl_tensor *const
  * releasing each). */
 tl_status tl_variable_watch_begin(void);
 tl_status tl_variable_watch_end(tl_variable ***vars, int *n);
-/* Called by every path that reads a variable's value for an op. */
-void tl_variable_watch_notify(tl_variable *v);
 
 /* Numeric checking: when on, every output of the user's ops and of
  * gradient rules (depth 0) is checked for NaN/Inf and the op is named in

@@ -283,12 +283,6 @@ static bool any_watched_tensors(const tl_tape *t, tl_tensor *const *in, int n_in
 static bool tape_wants(const tl_tape *t, const tl_variable *v);
 static tl_status add_var(tl_variable ***arr, int *n, int *cap, tl_variable *v);
 
-/* The variable behind a resource operand, NULL for other tensors. */
-static inline tl_variable *resource_var(const tl_tensor *x) {
-  tl_variable *v = NULL;
-  if (x->dtype == TL_RESOURCE && tl_resource_variable(x, &v)) tl_clear_error();
-  return v;
-}
 
 /* A variable is watched through its handle: an op that reads it (a
  * resource input of an op that does not write it: read_variable) is
@@ -299,7 +293,7 @@ static bool any_watched(tl_tape *t, const tl_op_def *op, tl_tensor *const *in, i
   for (int i = 0; i < n_in; i++) {
     if (!in[i]) continue;
     if (in[i]->dtype == TL_RESOURCE) {
-      tl_variable *v = resource_var(in[i]);
+      tl_variable *v = tl_resource_peek(in[i]);
       if (!v || (op->flags & TL_OP_STATEFUL) || !tape_wants(t, v)) continue;
       add_var(&t->vars, &t->n_vars, &t->cap_vars, v); /* accessed, in first-read order */
       any = true;
@@ -311,15 +305,15 @@ static bool any_watched(tl_tape *t, const tl_op_def *op, tl_tensor *const *in, i
 }
 
 static _Thread_local int n_watches;
-void tl_variable_watch_notify(tl_variable *v);
+static void watch_notify(tl_variable *v);
 
 /* Variable watchers learn of reads from the ops: a resource input of an op
  * that does not write it. */
 static void notify_reads(const tl_op_def *op, tl_tensor *const *in, int n_in) {
   if (op->flags & TL_OP_STATEFUL) return;
   for (int i = 0; i < n_in; i++) {
-    tl_variable *v = in[i] && in[i]->dtype == TL_RESOURCE ? resource_var(in[i]) : NULL;
-    if (v) tl_variable_watch_notify(v);
+    tl_variable *v = tl_resource_peek(in[i]);
+    if (v) watch_notify(v);
   }
 }
 
@@ -522,7 +516,7 @@ tl_status tl_variable_watch_end(tl_variable ***vars, int *n) {
   return TL_OK;
 }
 
-void tl_variable_watch_notify(tl_variable *v) {
+static void watch_notify(tl_variable *v) {
   for (int k = 0; k < n_watches; k++) {
     var_watch *w = &watches[k];
     if (!w->failed && add_var(&w->vars, &w->n, &w->cap, v)) w->failed = true;
@@ -636,7 +630,7 @@ static tl_status ones_like(const tl_tensor *x, tl_tensor **out) {
 static bool wanted(const tl_tape *t, const tl_tensor *x) {
   if (!x) return false;
   if (x->dtype == TL_RESOURCE) {
-    tl_variable *v = resource_var(x);
+    tl_variable *v = tl_resource_peek(x);
     return v && differentiable(v->value) && tape_wants(t, v);
   }
   return differentiable(x) && is_watched(t, x);
@@ -702,7 +696,7 @@ static tl_status run_rule(const tl_tape *t, record *r, pmap *grads, tl_tensor **
     }
     tl_tensor *g;
     /* a variable's gradient has its value's shape already (read_variable) */
-    tl_variable *rv = rin[i]->dtype == TL_RESOURCE ? resource_var(rin[i]) : NULL;
+    tl_variable *rv = tl_resource_peek(rin[i]);
     s = unbroadcast(gin[i], rv ? rv->value : rin[i], &g);
     tl_tensor_release(gin[i]);
     gin[i] = NULL;

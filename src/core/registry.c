@@ -365,10 +365,9 @@ static void prefix_error(const tl_op_def *op, tl_tensor *const *in, int n_in) {
   if (strncmp(tl_last_error(), pre, used) == 0) return; /* kernel already named itself */
   for (int i = 0; i < n_in && used < sizeof pre - 100; i++) {
     char d[160];
-    /* A state input reads as the variable it names (looked up without
-     * tl_resource_variable, which would replace the message). Handles are
-     * CPU tensors, readable here. */
-    tl_variable *v = in[i] && in[i]->dtype == TL_RESOURCE ? *(tl_variable *const *)in[i]->storage->data : NULL;
+    /* A state input reads as the variable it names (peeked, so the
+     * message being prefixed is kept). */
+    tl_variable *v = tl_resource_peek(in[i]);
     if (v) {
       char val[120];
       snprintf(d, sizeof d, "variable '%s' %s", v->name, tl_tensor_describe(v->value, val, sizeof val));
@@ -458,12 +457,8 @@ static void input_metas(tl_tensor *const *in, int n_in, const tl_meta **m) {
    * so the input declarations need not be consulted here. */
   for (int i = 0; i < n_in; i++) {
     const tl_tensor *t = in[i];
-    if (!t) m[i] = NULL;
-    else if (t->dtype == TL_RESOURCE) {
-      tl_variable *v = NULL;
-      tl_resource_variable(t, &v); /* checked by check_inputs */
-      m[i] = &v->value->meta;
-    } else m[i] = &t->meta;
+    tl_variable *v = tl_resource_peek(t); /* live: checked by check_inputs */
+    m[i] = !t ? NULL : v ? &v->value->meta : &t->meta;
   }
 }
 
@@ -552,10 +547,8 @@ static tl_status infer_and_run(const tl_op_def *op, tl_device dev, tl_tensor *co
                                const tl_attr *attrs, tl_tensor_list *out) {
   tl_status s;
   if (op->infer && !(op->flags & TL_OP_KERNEL_ALLOCATES)) {
-    tl_meta_list metas; /* tl_meta_list_init, without the call */
-    metas.items = metas.inline_items;
-    metas.n = 0;
-    metas.cap = (int)(sizeof metas.inline_items / sizeof metas.inline_items[0]);
+    tl_meta_list metas;
+    tl_meta_list_init(&metas);
     if ((s = run_infer(op, in, n_in, attrs, &metas))) {
       tl_meta_list_free(&metas);
       return s;
@@ -699,20 +692,32 @@ tl_status tl_call_list(const char *name, int n_in, tl_tensor *const *in, int n_a
   return tl_op_run(op, in, n_in, attrs, out);
 }
 
+/* The first output of a finished call, releasing the rest and the list. */
+static tl_status first_output(const char *name, tl_tensor_list *l, tl_tensor **out) {
+  if (l->n < 1) {
+    tl_list_clear(l);
+    return tl_error(TL_INTERNAL, "%s produced no output", name);
+  }
+  *out = l->items[0];
+  l->items[0] = NULL;
+  for (int i = 1; i < l->n; i++) tl_tensor_release(l->items[i]);
+  if (l->items != l->inline_items) free(l->items);
+  return TL_OK;
+}
+
+tl_status tl_op_run1(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attrs,
+                     tl_tensor **out) {
+  tl_tensor_list l;
+  tl_list_init(&l);
+  tl_status s = tl_op_run(op, in, n_in, attrs, &l);
+  return s ? s : first_output(op->name, &l, out);
+}
+
 tl_status tl_call(const char *name, int n_in, tl_tensor *const *in, int n_attrs,
                   const tl_named_attr *named, tl_tensor **out) {
   tl_tensor_list l;
   tl_status s = tl_call_list(name, n_in, in, n_attrs, named, &l);
-  if (s) return s;
-  if (l.n < 1) {
-    tl_list_clear(&l);
-    return tl_error(TL_INTERNAL, "%s produced no output", name);
-  }
-  *out = l.items[0];
-  l.items[0] = NULL;
-  for (int i = 1; i < l.n; i++) tl_tensor_release(l.items[i]);
-  if (l.items != l.inline_items) free(l.items);
-  return TL_OK;
+  return s ? s : first_output(name, &l, out);
 }
 
 tl_status tl_run1(const char *name, tl_tensor *const *in, int n_in, tl_tensor **out) {

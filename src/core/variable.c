@@ -77,7 +77,7 @@ tl_status tl_resource_variable(const tl_tensor *t, tl_variable **out) {
   if (!t || t->dtype != TL_RESOURCE)
     return tl_error(TL_INVALID_ARGUMENT, "expected a variable handle, got %s",
                     t ? tl_dtypes[t->dtype].name : "nil");
-  tl_variable *v = *(tl_variable *const *)t->storage->data;
+  tl_variable *v = tl_resource_peek(t);
   if (!v) return tl_error(TL_FAILED_PRECONDITION, "the variable behind this handle no longer exists");
   *out = v;
   return TL_OK;
@@ -125,13 +125,5 @@ tl_status tl_variable_read(tl_variable *v, tl_tensor **out) {
     if (!(op = tl_op_find("read_variable"))) return tl_error(TL_INTERNAL, "read_variable is not registered");
     __atomic_store_n(&read_op, op, __ATOMIC_RELEASE);
   }
-  tl_tensor_list l;
-  tl_list_init(&l);
-  tl_status s = tl_op_run(op, &v->handle, 1, NULL, &l);
-  if (s) return s;
-  *out = l.items[0];
-  l.items[0] = NULL;
-  l.n = 0;
-  tl_list_clear(&l);
-  return TL_OK;
+  return tl_op_run1(op, &v->handle, 1, NULL, out);
 }
