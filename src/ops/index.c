@@ -61,12 +61,6 @@ static tl_status load_indices(const tl_tensor *t, int64_t **out) {
   return TL_OK;
 }
 
-static int64_t prod(const int64_t *shape, int lo, int hi) {
-  int64_t n = 1;
-  for (int i = lo; i < hi; i++) n *= shape[i];
-  return n;
-}
-
 /* Batch dimensions of params and indices must agree where both are known. */
 static tl_status check_batch(int r, const int64_t *pshape, const tl_meta *ix, int bd) {
   for (int d = 0; d < bd; d++)
@@ -176,8 +170,8 @@ static tl_status gather_plan_make(int r, const int64_t *pshape, const tl_tensor 
       free(idx);
       return tl_error(TL_INVALID_ARGUMENT, "indices%s = %" PRId64 " is not in [0, %" PRId64 ")", q ? pos : "", v, n);
     }
-  int64_t batch = prod(pshape, 0, bd), outer = prod(pshape, bd, a), nidx = prod(ix->shape, bd, q);
-  pl->inner = prod(pshape, a + 1, r);
+  int64_t batch = tl_dims_prod(pshape, 0, bd), outer = tl_dims_prod(pshape, bd, a), nidx = tl_dims_prod(ix->shape, bd, q);
+  pl->inner = tl_dims_prod(pshape, a + 1, r);
   pl->rows = batch * outer * nidx;
   if (tl_shape_numel(g->orank, g->shape) == 0) {
     free(idx);
@@ -251,8 +245,8 @@ static tl_status gather_nd_dims_of(int r, const int64_t *pshape, const tl_meta *
  * indices, after checking every index value. */
 static tl_status nd_offsets(const tl_tensor *ix, int rank, const int64_t *shape, int bd, int64_t **out, int64_t *nrows) {
   int q = ix->rank;
-  int64_t K = ix->shape[q - 1], rows = prod(ix->shape, 0, q - 1), nidx = prod(ix->shape, bd, q - 1);
-  int64_t slab = prod(shape, bd, rank), *idx;
+  int64_t K = ix->shape[q - 1], rows = tl_dims_prod(ix->shape, 0, q - 1), nidx = tl_dims_prod(ix->shape, bd, q - 1);
+  int64_t slab = tl_dims_prod(shape, bd, rank), *idx;
   tl_status s = load_indices(ix, &idx);
   if (s) return s;
   int64_t *off = malloc(sizeof *off * (size_t)(rows ? rows : 1));
@@ -288,7 +282,7 @@ static tl_status nd_offsets(const tl_tensor *ix, int rank, const int64_t *shape,
 }
 
 static tl_status gather_nd_plan_make(int r, const int64_t *pshape, const tl_tensor *ix, const gather_dims *g, gather_plan *pl) {
-  pl->inner = prod(pshape, g->bd + g->a, r);
+  pl->inner = tl_dims_prod(pshape, g->bd + g->a, r);
   return nd_offsets(ix, r, pshape, g->bd, &pl->off, &pl->rows);
 }
 
@@ -411,7 +405,7 @@ static tl_status scatter_check(const tl_meta *target, const tl_meta *ix, const t
 /* Writes updates into res (contiguous) at the rows indices address. */
 static tl_status scatter_into(tl_tensor *res, const tl_tensor *ix, tl_tensor *up, scatter_mode mode) {
   combine_fn fn = mode == SCATTER_UPDATE ? NULL : (mode == SCATTER_ADD ? add_fns : sub_fns)[res->dtype];
-  int64_t *off, rows, inner = prod(res->shape, (int)ix->shape[ix->rank - 1], res->rank);
+  int64_t *off, rows, inner = tl_dims_prod(res->shape, (int)ix->shape[ix->rank - 1], res->rank);
   tl_status s = nd_offsets(ix, res->rank, res->shape, 0, &off, &rows);
   if (s) return s;
   tl_tensor *uc;

@@ -6,9 +6,7 @@
 
 char *tl_meta_dims(const tl_meta *m, char *buf, size_t n) {
   char tmp[TL_SHAPE_BUF + 32];
-  tl_meta_describe(m, tmp, sizeof tmp);
-  const char *dims = strchr(tmp, '[');
-  snprintf(buf, n, "%s", dims ? dims : tmp);
+  snprintf(buf, n, "%s", tl_meta_shape_text(m, tmp, sizeof tmp));
   return buf;
 }
 

@@ -325,11 +325,14 @@ static void run_range(int64_t b, int64_t e, void *ctx) {
 /* Elements per parallel chunk: a few hundred KB of traffic each. */
 #define OPTIM_GRAIN (1 << 15)
 
-static tl_status check_operand(const char *what, const tl_tensor *var, const tl_tensor *t) {
+/* slot: the slot's name, NULL for the gradient (the message is only
+ * formatted on a mismatch: this runs per variable per step). */
+static tl_status check_operand(const char *slot, const tl_tensor *var, const tl_tensor *t) {
   if (t->dtype != var->dtype || !tl_tensor_same_shape(t, var)) {
     char a[160], b[160];
-    return tl_error(TL_INVALID_ARGUMENT, "%s is %s, the variable is %s", what,
-                    tl_tensor_describe(t, a, sizeof a), tl_tensor_describe(var, b, sizeof b));
+    tl_tensor_describe(t, a, sizeof a), tl_tensor_describe(var, b, sizeof b);
+    if (slot) return tl_error(TL_INVALID_ARGUMENT, "slot '%s' is %s, the variable is %s", slot, a, b);
+    return tl_error(TL_INVALID_ARGUMENT, "the gradient is %s, the variable is %s", a, b);
   }
   return TL_OK;
 }
@@ -341,7 +344,7 @@ tl_status tl_optim_update(const tl_optim_hparams *hp, tl_tensor *var, tl_tensor 
     return tl_error(TL_UNIMPLEMENTED, "%s: only float32 and float64 variables can be optimized (got %s)",
                     rules[hp->rule].name, tl_dtypes[var->dtype].name);
   TL_ASSERT(tl_tensor_is_contiguous(var));
-  tl_status s = check_operand("the gradient", var, grad);
+  tl_status s = check_operand(NULL, var, grad);
   if (s) return s;
   upd c;
   memset(&c, 0, sizeof c);
@@ -350,9 +353,7 @@ tl_status tl_optim_update(const tl_optim_hparams *hp, tl_tensor *var, tl_tensor 
     if (!slots || !slots[i])
       return tl_error(TL_INVALID_ARGUMENT, "%s: slot '%s' is missing", rules[hp->rule].name,
                       rules[hp->rule].slot[i]);
-    char what[64];
-    snprintf(what, sizeof what, "slot '%s'", rules[hp->rule].slot[i]);
-    if ((s = check_operand(what, var, slots[i]))) return s;
+    if ((s = check_operand(rules[hp->rule].slot[i], var, slots[i]))) return s;
     TL_ASSERT(tl_tensor_is_contiguous(slots[i]));
     c.s[i] = tl_tensor_data(slots[i]);
   }
@@ -423,20 +424,34 @@ static const struct {
     {"clipvalue", offsetof(tl_optim_hparams, clipvalue)},
 };
 
+static const struct {
+  const char *name;
+  size_t off;
+} bool_fields[] = {
+    {"nesterov", offsetof(tl_optim_hparams, nesterov)},
+    {"amsgrad", offsetof(tl_optim_hparams, amsgrad)},
+    {"centered", offsetof(tl_optim_hparams, centered)},
+};
+
+#define N_DOUBLE_FIELDS (sizeof double_fields / sizeof double_fields[0])
+#define N_BOOL_FIELDS (sizeof bool_fields / sizeof bool_fields[0])
+
 bool tl_optim_hparams_set(tl_optim_hparams *hp, const char *name, double value) {
-  if (strcmp(name, "step") == 0) hp->step = (int64_t)value;
-  else if (strcmp(name, "nesterov") == 0) hp->nesterov = value != 0;
-  else if (strcmp(name, "amsgrad") == 0) hp->amsgrad = value != 0;
-  else if (strcmp(name, "centered") == 0) hp->centered = value != 0;
-  else {
-    for (size_t f = 0; f < sizeof double_fields / sizeof double_fields[0]; f++)
-      if (strcmp(name, double_fields[f].name) == 0) {
-        *(double *)((char *)hp + double_fields[f].off) = value;
-        return true;
-      }
-    return false;
+  if (strcmp(name, "step") == 0) {
+    hp->step = (int64_t)value;
+    return true;
   }
-  return true;
+  for (size_t f = 0; f < N_BOOL_FIELDS; f++)
+    if (strcmp(name, bool_fields[f].name) == 0) {
+      *(bool *)((char *)hp + bool_fields[f].off) = value != 0;
+      return true;
+    }
+  for (size_t f = 0; f < N_DOUBLE_FIELDS; f++)
+    if (strcmp(name, double_fields[f].name) == 0) {
+      *(double *)((char *)hp + double_fields[f].off) = value;
+      return true;
+    }
+  return false;
 }
 
 /* ---- the update ops ------------------------------------------------------- */
@@ -459,11 +474,11 @@ static int in_scale(const apply_impl *k) { return IN_LR + 1 + k->has_step + k->h
 /* Where each of an apply op's attributes goes, resolved from the names
  * once per op (the names are fixed by the record), so a call does no
  * string matching. */
-enum { F_CLIPNORM = -1, F_SCHEDULE_DECAY = -2, F_STEP_LIKE = -3 };
+enum { F_CLIPNORM = -1, F_SCHEDULE_DECAY = -2, F_FLAG = -3, F_NONE = -4 };
 typedef struct attr_map {
   int n;
-  int field[TL_MAX_ATTRS]; /* index into double_fields, or F_*: a flag by name */
-  const char *flag[TL_MAX_ATTRS];
+  int field[TL_MAX_ATTRS];     /* index into double_fields, or F_* */
+  size_t flag_off[TL_MAX_ATTRS]; /* F_FLAG: the bool's offset in tl_optim_hparams */
 } attr_map;
 
 static attr_map maps[TL_OPTIM_RULE_COUNT];
@@ -478,15 +493,13 @@ static void fill_maps(void) {
     m->n = op->n_attrs;
     for (int a = 0; a < op->n_attrs; a++) {
       const char *name = op->attr[a].name;
-      m->flag[a] = NULL;
-      m->field[a] = F_STEP_LIKE;
+      m->field[a] = F_NONE;
       if (strcmp(name, "clipnorm") == 0) m->field[a] = F_CLIPNORM;
       else if (strcmp(name, "schedule_decay") == 0) m->field[a] = F_SCHEDULE_DECAY;
-      else {
-        for (size_t f = 0; f < sizeof double_fields / sizeof double_fields[0]; f++)
-          if (strcmp(name, double_fields[f].name) == 0) m->field[a] = (int)f;
-        if (m->field[a] == F_STEP_LIKE) m->flag[a] = name; /* nesterov, amsgrad, centered */
-      }
+      for (size_t f = 0; f < N_DOUBLE_FIELDS; f++)
+        if (strcmp(name, double_fields[f].name) == 0) m->field[a] = (int)f;
+      for (size_t f = 0; f < N_BOOL_FIELDS; f++)
+        if (strcmp(name, bool_fields[f].name) == 0) m->field[a] = F_FLAG, m->flag_off[a] = bool_fields[f].off;
     }
   }
 }
@@ -512,7 +525,7 @@ static void attrs_to_hparams(const tl_op_def *op, const tl_attr *attr, tl_optim_
     if (f >= 0) *(double *)((char *)hp + double_fields[f].off) = x;
     else if (f == F_CLIPNORM) *clipnorm = x;
     else if (f == F_SCHEDULE_DECAY) *schedule_decay = x;
-    else tl_optim_hparams_set(hp, m->flag[a], x);
+    else if (f == F_FLAG) *(bool *)((char *)hp + m->flag_off[a]) = x != 0;
   }
 }
 
@@ -571,12 +584,6 @@ static tl_status apply_infer(TL_INFER_ARGS) {
  * kernel's device). */
 static double scalar_f64(const tl_tensor *t) { return tl_load_f64(tl_tensor_data(t), t->dtype, 0); }
 
-static tl_variable *handle_var(tl_tensor *h) {
-  tl_variable *v = NULL;
-  tl_resource_variable(h, &v); /* checked by the dispatcher */
-  return v;
-}
-
 /* Nadam's momentum schedule: mu_t = beta_1 * (1 - 0.5 * 0.96^(schedule_decay * t))
  * (tf.keras 2 and PyTorch: schedule_decay = 0.004; Keras 3's 0.96^t is 1). */
 static double nadam_mu(double beta_1, double schedule_decay, double t) {
@@ -592,13 +599,13 @@ static tl_status apply_kernel(TL_KERNEL_ARGS) {
   hp.learning_rate = scalar_f64(in[IN_LR]);
   int at = IN_LR + 1;
   if (k->has_step) {
-    tl_variable *it = handle_var(in[at++]);
+    tl_variable *it = tl_kernel_variable(in[at++]);
     TL_ASSERT(it);
     hp.step = tl_load_i64(tl_tensor_data(it->value), it->value->dtype, 0) + 1;
   }
   if (k->has_mu) {
     /* the product through t-1 is the state; this step multiplies mu_t in */
-    tl_variable *mu = handle_var(in[at++]);
+    tl_variable *mu = tl_kernel_variable(in[at++]);
     TL_ASSERT(mu);
     double t = (double)hp.step;
     hp.mu_t = nadam_mu(hp.beta_1, sd, t);
@@ -621,11 +628,11 @@ static tl_status apply_kernel(TL_KERNEL_ARGS) {
   for (int i = 0, j = at + 1; i < TL_OPTIM_MAX_SLOTS; i++) {
     if (!tl_optim_slot_used(&hp, i)) continue;
     TL_ASSERT(j < n_in);
-    tl_variable *sv = handle_var(in[j++]);
+    tl_variable *sv = tl_kernel_variable(in[j++]);
     TL_ASSERT(sv);
     if ((s = tl_variable_mutable(sv, &slots[i]))) return s;
   }
-  tl_variable *v = handle_var(in[IN_VAR]);
+  tl_variable *v = tl_kernel_variable(in[IN_VAR]);
   TL_ASSERT(v);
   if ((s = tl_variable_mutable(v, &value))) return s;
   return tl_optim_update(&hp, value, slots, in[IN_GRAD]);
@@ -648,7 +655,7 @@ static tl_status advance_infer(TL_INFER_ARGS) {
 
 static tl_status advance_kernel(TL_KERNEL_ARGS) {
   (void)op, (void)n_in, (void)out;
-  tl_variable *mu = handle_var(in[0]), *it = handle_var(in[1]);
+  tl_variable *mu = tl_kernel_variable(in[0]), *it = tl_kernel_variable(in[1]);
   TL_ASSERT(mu && it);
   double t = (double)(tl_load_i64(tl_tensor_data(it->value), it->value->dtype, 0) + 1);
   tl_tensor *dst;

@@ -20,12 +20,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static int64_t prod(const int64_t *shape, int lo, int hi) {
-  int64_t n = 1;
-  for (int i = lo; i < hi; i++) n *= shape[i];
-  return n;
-}
-
 /* ---- boolean_mask ------------------------------------------------------ */
 
 /* The axis the mask starts at, and the output's rank (-1 unknown) and
@@ -73,7 +67,7 @@ static tl_status boolean_mask_kernel(TL_KERNEL_ARGS) {
   const uint8_t *mb = tl_tensor_data(mc);
   int64_t count = 0, M = mc->size;
   for (int64_t i = 0; i < M; i++) count += mb[i] != 0;
-  int64_t outer = prod(t->shape, 0, a), inner = prod(t->shape, a + m->rank, t->rank);
+  int64_t outer = tl_dims_prod(t->shape, 0, a), inner = tl_dims_prod(t->shape, a + m->rank, t->rank);
   shape[a] = count;
   s = tl_tensor_new(t->dtype, k, shape, &res);
   if (!s && res->size) s = tl_tensor_contiguous(t, &tc);

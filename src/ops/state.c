@@ -21,13 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ops.h"
-
-static tl_variable *var_of(tl_tensor *handle) {
-  tl_variable *v = NULL;
-  tl_resource_variable(handle, &v); /* checked by the dispatcher */
-  return v;
-}
+#include "ops/movement.h"
 
 /* ---- read_variable -------------------------------------------------------- */
 
@@ -38,12 +32,10 @@ static tl_status read_infer(TL_INFER_ARGS) {
 
 static tl_status read_kernel(TL_KERNEL_ARGS) {
   (void)op, (void)n_in, (void)attr;
-  tl_variable *v = var_of(in[0]);
+  tl_variable *v = tl_kernel_variable(in[0]);
   TL_ASSERT(v);
-  tl_tensor *cur = v->value, *view;
-  tl_status s = tl_tensor_view(cur->storage, cur->dtype, cur->rank, cur->shape, cur->strides, cur->offset, &view);
-  if (s) return s;
-  return tl_list_push(out, view);
+  tl_tensor *cur = v->value;
+  return tl_push_view(cur, cur->rank, cur->shape, cur->strides, cur->offset, out);
 }
 
 /* The read is the identity from the variable to the tensor: the tape
@@ -178,10 +170,7 @@ static tl_status assign_infer(TL_INFER_ARGS) {
   if (val->dtype != var->dtype)
     return tl_error(TL_INVALID_ARGUMENT, "the variable is %s, the value %s: dtypes differ (use tf.cast)",
                     tl_meta_describe(var, a, sizeof a), tl_meta_describe(val, b, sizeof b));
-  bool same = var->rank < 0 || val->rank < 0 || var->rank == val->rank;
-  for (int i = 0; same && var->rank >= 0 && i < var->rank && val->rank >= 0; i++)
-    same = var->shape[i] < 0 || val->shape[i] < 0 || var->shape[i] == val->shape[i];
-  if (!same)
+  if (!tl_meta_compatible(var, val))
     return tl_error(TL_INVALID_ARGUMENT,
                     "cannot update a variable of shape %s with a value of shape %s: shapes must be equal",
                     tl_meta_describe(var, a, sizeof a), tl_meta_describe(val, b, sizeof b));
@@ -191,7 +180,7 @@ static tl_status assign_infer(TL_INFER_ARGS) {
 
 static tl_status assign_kernel(TL_KERNEL_ARGS) {
   (void)n_in, (void)attr, (void)out;
-  tl_variable *v = var_of(in[0]);
+  tl_variable *v = tl_kernel_variable(in[0]);
   TL_ASSERT(v);
   combine c = *(const combine *)op->impl;
   if (c == C_UPDATE) return tl_variable_assign(v, in[1]);
@@ -239,7 +228,7 @@ static tl_status scatter_infer(TL_INFER_ARGS) {
 
 static tl_status scatter_kernel(TL_KERNEL_ARGS) {
   (void)n_in, (void)attr, (void)out;
-  tl_variable *v = var_of(in[0]);
+  tl_variable *v = tl_kernel_variable(in[0]);
   TL_ASSERT(v);
   combine c = *(const combine *)op->impl;
   tl_tensor *idx = NULL, *upd = NULL;
