@@ -60,6 +60,9 @@ tl_tensor *tlb_test_tensor(lua_State *L, int idx);
 tl_variable *tlb_test_variable(lua_State *L, int idx);
 /* A tensor or a variable's current value (borrowed). */
 tl_tensor *tlb_check_tensor(lua_State *L, int idx);
+/* Pushes the method named by the key at 2 for the userdata at 1 (true), or
+ * leaves the stack as it was (false). */
+bool tlb_push_method(lua_State *L);
 /* Takes ownership of t. */
 void tlb_push_tensor(lua_State *L, tl_tensor *t);
 tl_tensor *tlb_to_tensor(lua_State *L, int idx, tl_dtype want, const char **err);

@@ -324,6 +324,19 @@ tl_tensor *tlb_check_tensor(lua_State *L, int idx) {
   return NULL;
 }
 
+/* __index of the two userdata: pushes methods[key] for the value at 1 and
+ * the key at 2 (its metatable's "methods" table) and returns true, or
+ * leaves the stack as it was and returns false. */
+bool tlb_push_method(lua_State *L) {
+  lua_getmetatable(L, 1);
+  lua_getfield(L, -1, "methods");
+  lua_pushvalue(L, 2);
+  lua_rawget(L, -2);
+  if (!lua_isnil(L, -1)) return true;
+  lua_pop(L, 3);
+  return false;
+}
+
 /* Takes ownership of t. */
 void tlb_push_tensor(lua_State *L, tl_tensor *t) {
   tl_tensor **p = lua_newuserdatauv(L, sizeof *p, 0);

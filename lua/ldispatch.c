@@ -26,7 +26,12 @@ typedef struct call_state {
   tl_tensor *in_inline[64];
   tl_attr attr[TL_MAX_ATTRS];
   int pool_used;
-  tl_device device; /* where Lua values converted for the call are placed */
+  /* For Lua values converted for the call, found at the first one (a call
+   * of tensors only never scans for them): the dtype they take and the
+   * device they are placed on (first_tensor). */
+  bool lua_seen;
+  tl_dtype follow;
+  tl_device device;
   int64_t ints[POOL];
   double floats[POOL];
 } call_state;
@@ -60,16 +65,21 @@ static int arg_error(lua_State *L, call_state *cs, const tl_op_def *op, const ch
   return tlb_raise_kind(L, "InvalidArgument", buf);
 }
 
-/* An attribute given as a tensor: its values are read from a CPU copy
- * (never from device memory), which the caller releases. */
-static tl_tensor *attr_host_copy(lua_State *L, call_state *cs, tl_tensor *t) {
+/* A copy of t (borrowed) on dev, which the caller releases; on failure the
+ * call's inputs are released and the error raised. */
+static tl_tensor *copy_to(lua_State *L, call_state *cs, tl_tensor *t, tl_device dev) {
   tl_tensor *c;
-  if (tl_tensor_copy_to(t, TL_CPU, &c)) {
+  tl_status s = tl_tensor_copy_to(t, dev, &c);
+  if (s) {
     release_inputs(cs);
-    tlb_raise(L, tl_last_status());
+    tlb_raise(L, s);
   }
   return c;
 }
+
+/* An attribute given as a tensor: its values are read from a CPU copy
+ * (never from device memory), which the caller releases. */
+static tl_tensor *attr_host_copy(lua_State *L, call_state *cs, tl_tensor *t) { return copy_to(L, cs, t, TL_CPU); }
 
 static int set_attr(lua_State *L, call_state *cs, const tl_op_def *op, int ai, int idx) {
   const tl_attr_def *d = &op->attr[ai];
@@ -193,52 +203,6 @@ static int set_attr(lua_State *L, call_state *cs, const tl_op_def *op, int ai, i
   return 0;
 }
 
-/* Converts one input value. follow: dtype Lua numbers take (op flag
- * TL_OP_SCALARS_FOLLOW), or TL_DTYPE_COUNT. */
-static int add_input(lua_State *L, call_state *cs, const tl_op_def *op, const char *name, int idx,
-                     tl_dtype follow, bool optional, bool resource) {
-  if (!reserve_input(L, cs)) return arg_error(L, cs, op, "%s: too many inputs%s%s", "", NULL);
-  if (lua_isnoneornil(L, idx)) {
-    if (!optional) return arg_error(L, cs, op, "%s: input '%s' is missing (got nil)%s", name, NULL);
-    cs->in[cs->n_in++] = NULL;
-    return 0;
-  }
-  const char *err;
-  if (resource) {
-    /* A state input takes the variable itself (its handle), not a read. */
-    tl_variable *v = tlb_test_variable(L, idx);
-    tl_tensor *h = v ? v->handle : tlb_test_tensor(L, idx);
-    if (!h || h->dtype != TL_RESOURCE) {
-      char detail[200];
-      snprintf(detail, sizeof detail, " must be a tf.Variable, got %s",
-               h ? tl_dtypes[h->dtype].name : luaL_typename(L, idx));
-      return arg_error(L, cs, op, "%s: input '%s'%s", name, detail);
-    }
-    cs->in[cs->n_in++] = tl_tensor_retain(h);
-    return 0;
-  }
-  bool is_lua = !tlb_test_tensor(L, idx) && !tlb_test_variable(L, idx);
-  tl_tensor *t = tlb_to_tensor(L, idx, is_lua ? follow : TL_DTYPE_COUNT, &err);
-  if (!t) {
-    char detail[400];
-    snprintf(detail, sizeof detail, ": %s", err);
-    return arg_error(L, cs, op, "%s: input '%s'%s", name, detail);
-  }
-  if (is_lua && cs->device != TL_CPU) {
-    /* A Lua value is a constant of the call: it goes where the op runs. */
-    tl_tensor *moved;
-    tl_status s = tl_tensor_copy_to(t, cs->device, &moved);
-    tl_tensor_release(t);
-    if (s) {
-      release_inputs(cs);
-      return tlb_raise(L, s);
-    }
-    t = moved;
-  }
-  cs->in[cs->n_in++] = t;
-  return 0;
-}
-
 /* The first tensor among the positional inputs (a list input's first
  * tensor counts), borrowed; NULL when there is none. Lua values converted
  * for the call take its dtype (TL_OP_SCALARS_FOLLOW) and its device. */
@@ -264,6 +228,52 @@ static tl_tensor *first_tensor(lua_State *L, const tl_op_def *op, int nargs) {
   return NULL;
 }
 
+/* Converts one input value (nargs: the positional arguments). */
+static int add_input(lua_State *L, call_state *cs, const tl_op_def *op, int nargs, const char *name, int idx,
+                     bool optional, bool resource) {
+  if (!reserve_input(L, cs)) return arg_error(L, cs, op, "%s: too many inputs%s%s", "", NULL);
+  if (lua_isnoneornil(L, idx)) {
+    if (!optional) return arg_error(L, cs, op, "%s: input '%s' is missing (got nil)%s", name, NULL);
+    cs->in[cs->n_in++] = NULL;
+    return 0;
+  }
+  const char *err;
+  if (resource) {
+    /* A state input takes the variable itself (its handle), not a read. */
+    tl_variable *v = tlb_test_variable(L, idx);
+    tl_tensor *h = v ? v->handle : tlb_test_tensor(L, idx);
+    if (!h || h->dtype != TL_RESOURCE) {
+      char detail[200];
+      snprintf(detail, sizeof detail, " must be a tf.Variable, got %s",
+               h ? tl_dtypes[h->dtype].name : luaL_typename(L, idx));
+      return arg_error(L, cs, op, "%s: input '%s'%s", name, detail);
+    }
+    cs->in[cs->n_in++] = tl_tensor_retain(h);
+    return 0;
+  }
+  /* Only tensors and variables convert from userdata. */
+  bool is_lua = lua_type(L, idx) != LUA_TUSERDATA;
+  if (is_lua && !cs->lua_seen) {
+    tl_tensor *leader = first_tensor(L, op, nargs);
+    cs->follow = leader && (op->flags & TL_OP_SCALARS_FOLLOW) ? leader->dtype : TL_DTYPE_COUNT;
+    cs->device = leader ? tl_tensor_device(leader) : tl_default_device();
+    cs->lua_seen = true;
+  }
+  tl_tensor *t = tlb_to_tensor(L, idx, is_lua ? cs->follow : TL_DTYPE_COUNT, &err);
+  if (!t) {
+    char detail[400];
+    snprintf(detail, sizeof detail, ": %s", err);
+    return arg_error(L, cs, op, "%s: input '%s'%s", name, detail);
+  }
+  cs->in[cs->n_in++] = t;
+  if (is_lua && cs->device != TL_CPU) {
+    /* A Lua value is a constant of the call: it goes where the op runs. */
+    cs->in[cs->n_in - 1] = copy_to(L, cs, t, cs->device);
+    tl_tensor_release(t);
+  }
+  return 0;
+}
+
 static int op_call(lua_State *L) {
   const tl_op_def *op = lua_touserdata(L, lua_upvalueindex(1));
   /* Pay the collector for earlier allocations before this op allocates:
@@ -278,10 +288,8 @@ static int op_call(lua_State *L) {
   cs->in = cs->in_inline;
   cs->cap_in = 64;
   cs->pool_used = 0;
+  cs->lua_seen = false;
   tl_attrs_defaults(op, cs->attr);
-  tl_tensor *leader = first_tensor(L, op, nargs);
-  tl_dtype follow = leader && (op->flags & TL_OP_SCALARS_FOLLOW) ? leader->dtype : TL_DTYPE_COUNT;
-  cs->device = leader ? tl_tensor_device(leader) : tl_default_device();
   /* Inputs: positional first, then by name from the options table. */
   int pos = 1;
   for (int i = 0; i < op->n_inputs; i++) {
@@ -294,7 +302,7 @@ static int op_call(lua_State *L) {
       else lua_pop(L, 1);
     }
     if (in->list) {
-      if (!idx || lua_type(L, idx) != LUA_TTABLE || tlb_test_tensor(L, idx)) {
+      if (!idx || lua_type(L, idx) != LUA_TTABLE) {
         /* A single tensor is accepted as the list of its slices along axis
          * 0, made by the unstack op so observers (the tape, a tracer) see
          * the split like any other op. */
@@ -335,12 +343,12 @@ static int op_call(lua_State *L) {
       lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
       for (lua_Integer k = 1; k <= n; k++) {
         lua_rawgeti(L, idx, k);
-        if (add_input(L, cs, op, in->name, lua_gettop(L), follow, false, in->resource)) return 0;
+        if (add_input(L, cs, op, nargs, in->name, lua_gettop(L), false, in->resource)) return 0;
         lua_pop(L, 1);
       }
       continue;
     }
-    if (add_input(L, cs, op, in->name, idx ? idx : nargs + 1000, follow, in->optional, in->resource)) return 0;
+    if (add_input(L, cs, op, nargs, in->name, idx ? idx : nargs + 1000, in->optional, in->resource)) return 0;
   }
   /* Attributes: remaining positional, in declaration order, then named. */
   for (int ai = 0; ai < op->n_attrs; ai++) {

@@ -116,13 +116,8 @@ int tlb_tensor_index(lua_State *L) {
       lua_pushstring(L, tl_device_name(tl_tensor_device(t)));
       return 1;
     }
-    /* methods: the metatable's method table, then every op by name */
-    lua_getmetatable(L, 1);
-    lua_getfield(L, -1, "methods");
-    lua_pushvalue(L, 2);
-    lua_rawget(L, -2);
-    if (!lua_isnil(L, -1)) return 1;
-    lua_pop(L, 3);
+    /* methods: the metatable's method table */
+    if (tlb_push_method(L)) return 1;
   }
   /* integers, slices and everything else go to the stdlib indexer */
   lua_pushvalue(L, 1);

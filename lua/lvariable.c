@@ -137,12 +137,7 @@ static int v_index(lua_State *L) {
       lua_pushinteger(L, (lua_Integer)v->id);
       return 1;
     }
-    lua_getmetatable(L, 1);
-    lua_getfield(L, -1, "methods");
-    lua_pushvalue(L, 2);
-    lua_rawget(L, -2);
-    if (!lua_isnil(L, -1)) return 1;
-    lua_pop(L, 3);
+    if (tlb_push_method(L)) return 1;
   }
   /* everything else reads the value: v.shape, v[0], v:reduce_sum();
    * indexing (v[0], v["1:, ::2"]) is a read a tape may record, so it is

@@ -118,16 +118,9 @@ function M.options(who, spec, ...)
   for k in pairs(spec.defaults or {}) do known[k] = true end
   for _, k in ipairs(spec.optional or {}) do known[k] = true end
   for _, k in ipairs(positional) do known[k] = true end
+  require("tlua.errors").check_options(who, opts, known)
   local out = {}
-  for k, v in pairs(opts) do
-    if not known[k] then
-      local names = {}
-      for name in pairs(known) do names[#names + 1] = name end
-      table.sort(names)
-      raise("InvalidArgument", ("%s: unknown option '%s' (known: %s)"):format(who, tostring(k), table.concat(names, ", ")))
-    end
-    out[k] = v
-  end
+  for k, v in pairs(opts) do out[k] = v end
   for i = 1, n do
     local k = positional[i]
     if out[k] ~= nil then

@@ -41,8 +41,7 @@ local function flatten(x, flat, what)
 end
 
 -- Unknown option names are errors, not silently ignored (tlua.errors).
-local shared_check_options = require("tlua.errors").check_options
-local function check_options(opts, known, where) return shared_check_options(where, opts, known) end
+local check_options = require("tlua.errors").check_options
 
 local TAPE_OPTIONS = { persistent = true, watch_accessed_variables = true }
 
@@ -51,7 +50,7 @@ function M.GradientTape(opts)
   if type(opts) ~= "table" or not (next(opts) == nil or core.is_options(opts)) then
     core.raise("InvalidArgument", ("tf.GradientTape: expected an options table {persistent=, watch_accessed_variables=}, got %s"):format(type(opts)))
   end
-  check_options(opts, TAPE_OPTIONS, "tf.GradientTape")
+  check_options("tf.GradientTape", opts, TAPE_OPTIONS)
   local self = setmetatable({
     persistent = opts.persistent or false,
     watch_accessed_variables = opts.watch_accessed_variables ~= false,
@@ -104,7 +103,7 @@ function GradientTape:gradient(target, sources, ...)
     rest[rest.n] = nil
     rest.n = rest.n - 1
   end
-  check_options(opts, GRADIENT_OPTIONS, "gradient")
+  check_options("gradient", opts, GRADIENT_OPTIONS)
   if rest.n > 2 then core.raise("InvalidArgument", ("gradient: too many arguments (%d given)"):format(rest.n + 2)) end
   local function pick(i, name)
     if rest[i] ~= nil and opts[name] ~= nil then
@@ -153,7 +152,7 @@ end
 -- target.shape .. source.shape. One backward pass per target element.
 function GradientTape:jacobian(target, source, opts)
   local tf = require("tlua")
-  opts = check_options(opts, { unconnected_gradients = true, parallel_iterations = true, experimental_use_pfor = true }, "jacobian")
+  opts = check_options("jacobian", opts, { unconnected_gradients = true, parallel_iterations = true, experimental_use_pfor = true })
   if not is_tensorish(target) then
     core.raise("InvalidArgument", ("jacobian: the target must be a tf.Tensor, got %s"):format(type(target)))
   end
