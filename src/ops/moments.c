@@ -8,6 +8,7 @@
  * Float32 and float64 only; float16/bfloat16 reach the kernels as float32
  * (TL_OP_HALF_VIA_F32). Empty reductions give -inf (logsumexp) and NaN.
  */
+#include "ops/nn.h"
 #include "ops/reduce.h"
 
 #include <math.h>
@@ -99,16 +100,11 @@ done:
   return s;
 }
 
-static tl_status need_float(tl_dtype d) {
-  if (tl_dtype_is_float(d)) return TL_OK;
-  return tl_reduce_unsupported(d, "the input must be a float tensor; use tf.cast");
-}
-
 /* reduce_logsumexp, reduce_variance, reduce_std; moments pushes the mean
  * and the variance. */
 static tl_status moment_infer(TL_INFER_ARGS) {
   (void)n_in;
-  tl_status s = need_float(in[0]->dtype);
+  tl_status s = tl_nn_need_float(in[0]->dtype, "the input");
   int n = *(const moment_kind *)op->impl == M_MOMENTS ? 2 : 1;
   for (int i = 0; i < n && !s; i++) s = tl_reduce_push_meta(out, in[0], &attr[0], attr[1].b, in[0]->dtype);
   return s;

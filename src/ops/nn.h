@@ -1,4 +1,5 @@
-/* ops/nn.h — what softmax.c and nn.c share. Internal to src/ops/. */
+/* ops/nn.h — what softmax.c and nn.c share (moments.c uses the float check).
+ * Internal to src/ops/. */
 #ifndef TL_OPS_NN_H
 #define TL_OPS_NN_H
 #include "ops/ops.h"
