@@ -30,14 +30,6 @@
 #define TL_HOT
 #endif
 
-/* The variable behind a resource input of a kernel (the dispatcher checked
- * the handle before the kernel ran). */
-static inline tl_variable *tl_kernel_variable(tl_tensor *handle) {
-  tl_variable *v = NULL;
-  tl_resource_variable(handle, &v);
-  return v;
-}
-
 /* ---- shape-rule helpers (core/meta.c) ------------------------------------ */
 
 /* Pushes a copy of m (dtype replaced by dt unless dt is TL_DTYPE_COUNT);

@@ -599,13 +599,13 @@ static tl_status apply_kernel(TL_KERNEL_ARGS) {
   hp.learning_rate = scalar_f64(in[IN_LR]);
   int at = IN_LR + 1;
   if (k->has_step) {
-    tl_variable *it = tl_kernel_variable(in[at++]);
+    tl_variable *it = tl_resource_peek(in[at++]);
     TL_ASSERT(it);
     hp.step = tl_load_i64(tl_tensor_data(it->value), it->value->dtype, 0) + 1;
   }
   if (k->has_mu) {
     /* the product through t-1 is the state; this step multiplies mu_t in */
-    tl_variable *mu = tl_kernel_variable(in[at++]);
+    tl_variable *mu = tl_resource_peek(in[at++]);
     TL_ASSERT(mu);
     double t = (double)hp.step;
     hp.mu_t = nadam_mu(hp.beta_1, sd, t);
@@ -628,11 +628,11 @@ static tl_status apply_kernel(TL_KERNEL_ARGS) {
   for (int i = 0, j = at + 1; i < TL_OPTIM_MAX_SLOTS; i++) {
     if (!tl_optim_slot_used(&hp, i)) continue;
     TL_ASSERT(j < n_in);
-    tl_variable *sv = tl_kernel_variable(in[j++]);
+    tl_variable *sv = tl_resource_peek(in[j++]);
     TL_ASSERT(sv);
     if ((s = tl_variable_mutable(sv, &slots[i]))) return s;
   }
-  tl_variable *v = tl_kernel_variable(in[IN_VAR]);
+  tl_variable *v = tl_resource_peek(in[IN_VAR]);
   TL_ASSERT(v);
   if ((s = tl_variable_mutable(v, &value))) return s;
   return tl_optim_update(&hp, value, slots, in[IN_GRAD]);
@@ -655,7 +655,7 @@ static tl_status advance_infer(TL_INFER_ARGS) {
 
 static tl_status advance_kernel(TL_KERNEL_ARGS) {
   (void)op, (void)n_in, (void)out;
-  tl_variable *mu = tl_kernel_variable(in[0]), *it = tl_kernel_variable(in[1]);
+  tl_variable *mu = tl_resource_peek(in[0]), *it = tl_resource_peek(in[1]);
   TL_ASSERT(mu && it);
   double t = (double)(tl_load_i64(tl_tensor_data(it->value), it->value->dtype, 0) + 1);
   tl_tensor *dst;

@@ -32,7 +32,7 @@ static tl_status read_infer(TL_INFER_ARGS) {
 
 static tl_status read_kernel(TL_KERNEL_ARGS) {
   (void)op, (void)n_in, (void)attr;
-  tl_variable *v = tl_kernel_variable(in[0]);
+  tl_variable *v = tl_resource_peek(in[0]);
   TL_ASSERT(v);
   tl_tensor *cur = v->value;
   return tl_push_view(cur, cur->rank, cur->shape, cur->strides, cur->offset, out);
@@ -180,7 +180,7 @@ static tl_status assign_infer(TL_INFER_ARGS) {
 
 static tl_status assign_kernel(TL_KERNEL_ARGS) {
   (void)n_in, (void)attr, (void)out;
-  tl_variable *v = tl_kernel_variable(in[0]);
+  tl_variable *v = tl_resource_peek(in[0]);
   TL_ASSERT(v);
   combine c = *(const combine *)op->impl;
   if (c == C_UPDATE) return tl_variable_assign(v, in[1]);
@@ -228,7 +228,7 @@ static tl_status scatter_infer(TL_INFER_ARGS) {
 
 static tl_status scatter_kernel(TL_KERNEL_ARGS) {
   (void)n_in, (void)attr, (void)out;
-  tl_variable *v = tl_kernel_variable(in[0]);
+  tl_variable *v = tl_resource_peek(in[0]);
   TL_ASSERT(v);
   combine c = *(const combine *)op->impl;
   tl_tensor *idx = NULL, *upd = NULL;
