@@ -1,0 +1,2 @@
+-- keras.layers.merge (being written)
+return {}
