@@ -1,5 +1,8 @@
 -- TensorShape: what t.shape returns. 0-based and negative indexing like
 -- TensorFlow (s[0], s[-1]), #s for the rank, s:as_list() for a Lua list.
+-- An unknown dimension (Keras's None, e.g. the batch of keras.Input) is nil;
+-- the rank is stored apart (_rank) because a Lua list with nil holes has no
+-- reliable length, and as_list() returns a list with its length in field n.
 local M = {}
 
 local Shape = {}
@@ -10,7 +13,7 @@ local function dims_of(s) return rawget(s, "_dims") end
 Shape.__index = function(s, k)
   if math.type(k) == "integer" then
     local d = dims_of(s)
-    local n = #d
+    local n = rawget(s, "_rank")
     local i = k < 0 and k + n or k
     if i < 0 or i >= n then
       require("tlua.core").raise("OutOfRange", ("TensorShape index %d is out of range for rank %d"):format(k, n))
@@ -19,39 +22,50 @@ Shape.__index = function(s, k)
   end
   return Shape[k]
 end
-Shape.__len = function(s) return #dims_of(s) end
+local function rank_of(s) return rawget(s, "_rank") end
+Shape.__len = rank_of
 Shape.__eq = function(a, b)
   local da, db = dims_of(a), dims_of(b)
-  if not da or not db or #da ~= #db then return false end
-  for i = 1, #da do if da[i] ~= db[i] then return false end end
+  if not da or not db or rank_of(a) ~= rank_of(b) then return false end
+  for i = 1, rank_of(a) do if da[i] ~= db[i] then return false end end
   return true
 end
 Shape.__tostring = function(s)
   local d = dims_of(s)
   local parts = {}
-  for i = 1, #d do parts[i] = tostring(d[i]) end
-  return "(" .. table.concat(parts, ", ") .. (#d == 1 and ",)" or ")")
+  for i = 1, rank_of(s) do parts[i] = d[i] == nil and "None" or tostring(d[i]) end
+  return "(" .. table.concat(parts, ", ") .. (rank_of(s) == 1 and ",)" or ")")
 end
 Shape.__ipairs = nil
 
 function Shape.as_list(s)
-  local d, out = dims_of(s), {}
-  for i = 1, #d do out[i] = d[i] end
+  local d, n = dims_of(s), rank_of(s)
+  local out = { n = n }
+  for i = 1, n do out[i] = d[i] end
   return out
 end
+-- nil when a dimension is unknown, as TensorFlow's None.
 function Shape.num_elements(s)
-  local n = 1
-  for _, v in ipairs(dims_of(s)) do n = n * v end
+  local d, n = dims_of(s), 1
+  for i = 1, rank_of(s) do
+    if d[i] == nil then return nil end
+    n = n * d[i]
+  end
   return n
 end
-Shape.rank = function(s) return #dims_of(s) end
+Shape.rank = rank_of
+-- True when every dimension is known.
+function Shape.is_fully_defined(s) return Shape.num_elements(s) ~= nil end
 function Shape.equals(a, b)
   if getmetatable(b) ~= Shape then b = M.new(b) end
   return a == b
 end
 
-function M.new(dims)
-  return setmetatable({ _dims = dims }, Shape)
+-- dims: a list (nil for an unknown dimension); rank: its length, needed
+-- when the list has nil holes (or dims.n, as as_list() and table.pack give).
+function M.new(dims, rank)
+  if getmetatable(dims) == Shape then return dims end
+  return setmetatable({ _dims = dims, _rank = rank or dims.n or #dims }, Shape)
 end
 M.Shape = Shape
 
