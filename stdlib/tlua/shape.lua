@@ -2,7 +2,8 @@
 -- TensorFlow (s[0], s[-1]), #s for the rank, s:as_list() for a Lua list.
 -- An unknown dimension (Keras's None, e.g. the batch of keras.Input) is nil;
 -- the rank is stored apart (_rank) because a Lua list with nil holes has no
--- reliable length, and as_list() returns a list with its length in field n.
+-- reliable length, and as_list() of such a shape
+-- carries its length in field n.
 local M = {}
 
 local Shape = {}
@@ -40,8 +41,12 @@ Shape.__ipairs = nil
 
 function Shape.as_list(s)
   local d, n = dims_of(s), rank_of(s)
-  local out = { n = n }
-  for i = 1, n do out[i] = d[i] end
+  local out, holes = {}, false
+  for i = 1, n do
+    out[i] = d[i]
+    holes = holes or d[i] == nil
+  end
+  if holes then out.n = n end -- a plain list when every dimension is known
   return out
 end
 -- nil when a dimension is unknown, as TensorFlow's None.
