@@ -233,19 +233,22 @@ local function make_metric(spec, y, yp, loss, prefix)
   return obj
 end
 
-local function build_metrics(self, c, ys, yps)
+-- The loss trackers (before the first loss is computed).
+local function make_trackers(c)
   local metrics = require("keras.metrics")
   c.loss_tracker = metrics.Mean{ name = "loss" }
-  local all = { c.loss_tracker }
   c.out_trackers = {}
   if c.n_out > 1 then
     for i, nm in ipairs(c.output_names) do
-      if c.loss_fns[i] then
-        local t = metrics.Mean{ name = nm .. "_loss" }
-        c.out_trackers[i] = t
-        all[#all + 1] = t
-      end
+      if c.loss_fns[i] then c.out_trackers[i] = metrics.Mean{ name = nm .. "_loss" } end
     end
+  end
+end
+
+local function build_metrics(self, c, ys, yps)
+  local all = { c.loss_tracker }
+  for i = 1, c.n_out do
+    if c.out_trackers[i] then all[#all + 1] = c.out_trackers[i] end
   end
   local entries = {}
   for i = 1, c.n_out do
@@ -576,6 +579,7 @@ function M.train_step(self, x, y, sw)
   local c = rawget(self, "_compiled")
   local t = tf()
   c.cur_bs = bs_tensor(c, batch_size_of(x))
+  if not c.loss_tracker then make_trackers(c) end
   local tape = t.GradientTape()
   local y_pred = self(x, TRAIN)
   local loss, ys, yps, sws = compute_loss(self, c, y, y_pred, sw)
@@ -596,6 +600,7 @@ end
 function M.test_step(self, x, y, sw)
   local c = rawget(self, "_compiled")
   c.cur_bs = bs_tensor(c, batch_size_of(x))
+  if not c.loss_tracker then make_trackers(c) end
   local y_pred = self(x, INFER)
   local loss, ys, yps, sws = compute_loss(self, c, y, y_pred, sw)
   if not c.metrics_ready then build_metrics(self, c, ys or {}, yps) end
