@@ -62,14 +62,15 @@ KerasTensor._keras_tensor = true
 
 function KerasTensor:init(shape, dtype, name)
   self.shape = tf().TensorShape(shape)
-  self.dtype = dtype_name(dtype)
+  self.ndim = #self.shape
+  self.dtype = tf().as_dtype(dtype_name(dtype)) -- a DType, as a tensor's
   self.name = name
   self._node = nil        -- the node that produced it
   self._tensor_index = 0  -- its position among that node's outputs (0-based)
 end
 
 function KerasTensor:__tostring()
-  return ("<KerasTensor shape=%s, dtype=%s, name=%s>"):format(tostring(self.shape), self.dtype, tostring(self.name))
+  return ("<KerasTensor shape=%s, dtype=%s, name=%s>"):format(tostring(self.shape), self.dtype.name, tostring(self.name))
 end
 
 local function no_arith()
@@ -115,6 +116,7 @@ M.InputLayer = InputLayer
 function InputLayer:init(opts)
   opts = opts or {}
   local shape = opts.batch_input_shape or opts.batch_shape
+  if getmetatable(shape) == ShapeMeta then shape = shape:as_list() end
   if shape == nil then
     local s = opts.input_shape or opts.shape
     if s == nil then raise("InvalidArgument", "InputLayer: give shape= (without the batch) or batch_input_shape=") end
@@ -177,13 +179,8 @@ end
 
 -- Builds layer (once) for input shape(s), as the Layer base's first call does.
 local function ensure_built(layer, shape)
-  if layer.built then return end
-  if layer._maybe_build then
-    layer:_maybe_build(shape)
-  else
-    layer:build(shape)
-    layer.built = true
-  end
+  if rawget(layer, "built") then return end
+  layer:_ensure_built(shape)
 end
 M._ensure_built = ensure_built
 
@@ -203,7 +200,7 @@ local function probe_value(kt)
   local s = kt.shape
   local dims = {}
   for i = 1, #s do dims[i] = s[i - 1] or 1 end
-  return tf().zeros(dims, kt.dtype)
+  return tf().zeros(dims, kt.dtype.name)
 end
 
 local function map_structure(x, fn)
@@ -268,7 +265,8 @@ function M._call_symbolic(layer, inputs, opts)
     end
   end
   local in_shape = shapes_of(inputs)
-  if layer._check_input_spec and rawget(layer, "input_spec") then layer:_check_input_spec(inputs) end
+  local spec_ = rawget(layer, "input_spec")
+  if spec_ then require("keras.layer").check_input_spec(layer, spec_, inputs) end
   ensure_built(layer, in_shape)
   local spec = output_spec(layer, inputs, in_shape, opts)
   local node_opts = {}
@@ -298,23 +296,12 @@ end
 local Model = Layer:extend("Model")
 M.Model = Model
 
-local layer_index = rawget(Layer, "__index")
 local layer_call = rawget(Layer, "__call")
-local props = {}   -- Model properties (computed on read)
-M._props = props
-
-Model.__index = function(self, k)
-  local p = props[k]
-  if p then return p(self) end
-  if type(layer_index) == "function" then return layer_index(self, k) end
-  return getmetatable(self)[k]
-end
+local define_property = require("keras.layer").define_property
+local base_props = Layer._properties
 
 -- Base property (as the Layer base computes it) for self.
-local function base_prop(self, k)
-  if type(layer_index) == "function" then return layer_index(self, k) end
-  return nil
-end
+local function base_prop(self, k) return base_props[k](self) end
 
 local UNBUILT = "This model has not yet been built. Build the model first by calling `build()` "
   .. "or by calling the model on a batch of data."
@@ -333,17 +320,6 @@ local function check_built(self, what)
   end
 end
 
--- Weights of a container, in layer order, deduplicated.
-local function collect(self, key)
-  local out, seen = {}, {}
-  for _, l in ipairs(container_layers(self)) do
-    for _, v in ipairs(l[key]) do
-      if not seen[v] then seen[v] = true out[#out + 1] = v end
-    end
-  end
-  return out
-end
-
 local function subclass_guard(self)
   -- An unbuilt subclassed model (or Sequential without input shape) has no weights yet.
   if not self.built and not rawget(self, "_graph_layers") then
@@ -352,25 +328,31 @@ local function subclass_guard(self)
   end
 end
 
-props.trainable_weights = function(self)
-  if not is_container(self) then subclass_guard(self) return base_prop(self, "trainable_weights") end
-  if not self.trainable then return {} end
-  return collect(self, "trainable_weights")
+-- Model weights are in layer order (Keras's Model.weights: each layer's
+-- variables in turn, then the model's own), deduplicated.
+local function model_weights(self)
+  subclass_guard(self)
+  local out, seen = {}, {}
+  local function add(list)
+    for _, v in ipairs(list) do
+      if not seen[v] then seen[v] = true out[#out + 1] = v end
+    end
+  end
+  for _, l in ipairs(self.layers) do add(l.weights) end
+  add(rawget(self, "_own_trainable"))
+  add(rawget(self, "_own_non_trainable"))
+  return out
 end
-props.non_trainable_weights = function(self)
-  if not is_container(self) then subclass_guard(self) return base_prop(self, "non_trainable_weights") end
-  if not self.trainable then return collect(self, "weights") end
-  return collect(self, "non_trainable_weights")
-end
-props.weights = function(self)
-  if not is_container(self) then subclass_guard(self) return base_prop(self, "weights") end
-  return collect(self, "weights")
-end
-props.trainable_variables = props.trainable_weights
-props.non_trainable_variables = props.non_trainable_weights
-props.variables = props.weights
+define_property(Model, "weights", model_weights)
+define_property(Model, "variables", model_weights)
+local function tw(self) subclass_guard(self) return base_prop(self, "trainable_weights") end
+local function ntw(self) subclass_guard(self) return base_prop(self, "non_trainable_weights") end
+define_property(Model, "trainable_weights", tw)
+define_property(Model, "trainable_variables", tw)
+define_property(Model, "non_trainable_weights", ntw)
+define_property(Model, "non_trainable_variables", ntw)
 
-props.layers = function(self)
+define_property(Model, "layers", function(self)
   local l = container_layers(self)
   if not l then return base_prop(self, "layers") end
   local out = {}
@@ -379,39 +361,16 @@ props.layers = function(self)
     if not (hide_input and class.is_instance(x, InputLayer)) then out[#out + 1] = x end
   end
   return out
-end
+end)
 
-props.losses = function(self)
-  local own = base_prop(self, "losses") or {}
-  local l = container_layers(self)
-  if not l then return own end
-  local out = {}
-  for _, x in ipairs(own) do out[#out + 1] = x end
-  for _, layer in ipairs(l) do
-    for _, x in ipairs(layer.losses) do out[#out + 1] = x end
-  end
-  return out
-end
-
--- Metrics added with add_metric (by the model and its layers).
-local function added_metrics(self)
-  local own = base_prop(self, "metrics") or {}
-  local l = container_layers(self)
-  if not l then return own end
-  local out, seen = {}, {}
-  for _, x in ipairs(own) do seen[x] = true out[#out + 1] = x end
-  for _, layer in ipairs(l) do
-    for _, x in ipairs(layer.metrics or {}) do
-      if not seen[x] then seen[x] = true out[#out + 1] = x end
-    end
-  end
-  return out
-end
+-- Metrics added with add_metric (by the model and its layers: the base
+-- walks `layers`).
+local function added_metrics(self) return base_prop(self, "metrics") end
 M._added_metrics = added_metrics
 
 -- Keras's model.metrics: the loss tracker and compiled metrics (once
 -- compiled and used), then metrics added with add_metric.
-props.metrics = function(self)
+local function model_metrics(self)
   local out = {}
   local c = rawget(self, "_compiled")
   if c and c.metrics_ready then
@@ -420,15 +379,16 @@ props.metrics = function(self)
   for _, m in ipairs(added_metrics(self)) do out[#out + 1] = m end
   return out
 end
-props.metrics_names = function(self)
+define_property(Model, "metrics", model_metrics)
+define_property(Model, "metrics_names", function(self)
   local out = {}
-  for i, m in ipairs(props.metrics(self)) do out[i] = m.name end
+  for i, m in ipairs(model_metrics(self)) do out[i] = m.name end
   return out
-end
-props.run_eagerly = function(self)
+end)
+define_property(Model, "run_eagerly", function(self)
   local c = rawget(self, "_compiled")
-  return (c and c.run_eagerly) or self.dynamic or false
-end
+  return (c and c.run_eagerly) or rawget(self, "dynamic") or false
+end)
 
 function Model:init(opts)
   opts = opts or {}
@@ -585,12 +545,15 @@ M.Sequential = Sequential
 
 -- The first layer's recorded batch input shape (input_shape/batch_input_shape/input_dim), or nil.
 local function declared_batch_shape(layer)
-  if class.is_instance(layer, InputLayer) then return layer._input_batch_shape end
-  local s = rawget(layer, "_batch_input_shape") or rawget(layer, "batch_input_shape")
-  if s then return s end
-  local ok, cfg = pcall(layer.get_config, layer)
-  if ok and type(cfg) == "table" and cfg.batch_input_shape then return cfg.batch_input_shape end
-  return nil
+  if class.is_instance(layer, InputLayer) then return rawget(layer, "_input_batch_shape") end
+  local s = rawget(layer, "_batch_input_shape")
+  if s == nil then return nil end
+  if getmetatable(s) == ShapeMeta then
+    local list = { n = #s }
+    for i = 1, #s do list[i] = s[i - 1] end
+    return list
+  end
+  return s
 end
 
 -- Sequential{l1, l2, ...} / Sequential({l1, ...}, {name=}) / Sequential{layers={...}, name=}.

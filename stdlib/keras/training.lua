@@ -229,7 +229,9 @@ local function make_metric(spec, y, yp, loss, prefix)
   if not (type(obj) == "table" and obj.update_state and obj.result) then
     raise("InvalidArgument", ("compile: could not interpret metric %s"):format(tostring(spec)))
   end
-  if prefix ~= "" then obj.name = prefix .. obj.name end
+  -- a metric given by name is reported under that name ("mae"), as Keras
+  if type(spec) == "string" then obj.name = prefix .. spec
+  elseif prefix ~= "" then obj.name = prefix .. obj.name end
   return obj
 end
 
