@@ -157,6 +157,7 @@ function M.compile(self, opts)
     run_eagerly = opts.run_eagerly or false,
     metrics_ready = false,
     bs_const = {},
+    _y1 = {}, _yp1 = {}, _sw1 = {},   -- per-step scratch lists (single output)
   }
   local has_loss = false
   for i = 1, n do if loss_fns[i] then has_loss = true end end
@@ -480,7 +481,11 @@ end
 
 local function flat_outputs(c, y_pred)
   if c.n_out == 1 then
-    if core.is_tensor(y_pred) then return { y_pred } end
+    if core.is_tensor(y_pred) then
+      local l = c._yp1
+      l[1] = y_pred
+      return l
+    end
     return { y_pred[1] or y_pred[c.output_names[1]] }
   end
   local out = {}
@@ -492,9 +497,12 @@ local function flat_outputs(c, y_pred)
   return out
 end
 
-local function as_list(c, s)
+local function as_list(c, s, scratch)
   if s == nil then return nil end
-  if core.is_tensor(s) then return { s } end
+  if core.is_tensor(s) then
+    scratch[1] = s
+    return scratch
+  end
   if s[1] ~= nil then return s end
   local out = {}
   for i, nm in ipairs(c.output_names) do out[i] = s[nm] end
@@ -513,9 +521,9 @@ end
 -- The compiled loss of a batch (+ the model's losses); updates the trackers.
 local function compute_loss(self, c, y, y_pred, sw)
   local t = tf()
-  local ys = as_list(c, y)
+  local ys = as_list(c, y, c._y1)
   local yps = flat_outputs(c, y_pred)
-  local sws = as_list(c, sw)
+  local sws = as_list(c, sw, c._sw1)
   local total
   if c.n_out == 1 then
     local fn = c.loss_fns[1]
@@ -656,12 +664,15 @@ local function new_lazy_logs()
   return setmetatable({ _src = { by_name = {}, names = {}, cached = {}, metrics = nil } }, LazyLogs)
 end
 
--- Points the lazy logs at the current metrics and forgets cached values.
-local function refresh_logs(self, logs)
+-- Forgets the cached values of the lazy logs; with `rescan`, also points
+-- them at the model's current metrics (fit rescans after the first batch
+-- of an epoch, when compiled and add_metric metrics exist).
+local function refresh_logs(self, logs, rescan)
   local src = rawget(logs, "_src")
-  for i, k in ipairs(src.cached) do rawset(logs, k, nil) src.cached[i] = nil end
-  local ms = reported(self)
-  if #ms ~= #src.names then
+  local cached = src.cached
+  for i = #cached, 1, -1 do rawset(logs, cached[i], nil) cached[i] = nil end
+  if rescan then
+    local ms = reported(self)
     src.by_name, src.names = {}, {}
     for i, m in ipairs(ms) do src.by_name[m.name] = m src.names[i] = m.name end
   end
@@ -722,7 +733,7 @@ local function run_eval(self, data, batch_size, cbs, logs)
     local x, y, sw = data:split(data:take(a, len))
     M.test_step(self, x, y, sw)
     if cbs then
-      refresh_logs(self, logs)
+      refresh_logs(self, logs, step == 0)
       cbs:on_test_batch_end(step, logs)
     end
   end
@@ -806,7 +817,7 @@ function M.fit(self, x, y, opts)
       end
       M.train_step(self, bx, by, bsw)
       ran = ran + 1
-      refresh_logs(self, logs)
+      refresh_logs(self, logs, step == 0)
       cbs:on_train_batch_end(step, logs)
       if rawget(self, "stop_training") then break end
     end
