@@ -403,6 +403,8 @@ function Model:init(opts)
   rawset(self, "history", nil)
   if is_plain(opts) and (opts.inputs ~= nil or opts.outputs ~= nil) then
     require("keras.functional").init_graph(self, opts.inputs, opts.outputs)
+    -- keras.Model{inputs=, outputs=} is a Functional model, as in Keras
+    if getmetatable(self) == Model then setmetatable(self, M.Functional) end
   end
 end
 
@@ -435,7 +437,8 @@ function Model:build(input_shape)
     for i = 1, #sh do dims[i] = sh[i - 1] or 1 end
     return tf().zeros(dims)
   end
-  rawset(self, "_build_input_shape", input_shape)
+  local single = not (is_plain(input_shape) and (is_plain(input_shape[1]) or getmetatable(input_shape[1]) == ShapeMeta))
+  rawset(self, "_build_input_shape", single and tf().TensorShape(input_shape) or input_shape)
   self.built = true
   self:call(zeros_for(input_shape), { training = false })
 end
@@ -537,6 +540,11 @@ function Model:load_weights(path, opts) return require("keras.saving").load_weig
 function Model:__tostring()
   return ("<keras.%s '%s'>"):format(getmetatable(self).class_name, self.name)
 end
+
+-- The class of keras.Model{inputs=, outputs=} (class_name "Functional" in configs).
+local Functional = Model:extend("Functional")
+M.Functional = Functional
+Functional.from_config = function(cfg, custom_objects) return Model.from_config(cfg, custom_objects) end
 
 -- ---- Sequential -----------------------------------------------------------------
 
@@ -711,7 +719,7 @@ local function layer_objects()
   objs.InputLayer = InputLayer
   objs.Sequential = Sequential
   objs.Model = Model
-  objs.Functional = Model
+  objs.Functional = Functional
   return objs
 end
 M._layer_objects = layer_objects

@@ -176,6 +176,8 @@ describe("keras functional API", function()
     assert.same({ "a", "b", "d1", "d2", "sum", "skip", "out1", "out2" }, names)
     assert.same({ "out1", "out2" }, model.output_names)
     assert.equal(8, #model.weights)
+    assert.equal("Functional", getmetatable(model).class_name)
+    assert.is_true(require("tlua.class").is_instance(model, keras.Model))
   end)
 
   it("shares a layer between two branches (one set of weights)", function()
