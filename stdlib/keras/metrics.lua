@@ -257,7 +257,7 @@ function F.binary_accuracy(yt, yp, opts)
   if type(opts) == "number" then threshold = opts elseif opts and opts.threshold then threshold = opts.threshold end
   yt, yp = same_rank(float_inputs(yt, yp))
   local pred = tf.cast(tf.greater(yp, threshold), yt.dtype.name)
-  return tf.reduce_mean(tf.cast(tf.equal(yt, pred), "float32"), -1)
+  return tf.cast(tf.equal(yt, pred), "float32")
 end
 
 function F.categorical_accuracy(yt, yp)
@@ -452,7 +452,7 @@ wrapper("BinaryCrossentropy", losses.binary_crossentropy, "binary_crossentropy",
 wrapper("CategoricalCrossentropy", losses.categorical_crossentropy, "categorical_crossentropy",
   { "from_logits", "label_smoothing", "axis" }, { from_logits = false, label_smoothing = 0.0, axis = -1 })
 wrapper("SparseCategoricalCrossentropy", losses.sparse_categorical_crossentropy, "sparse_categorical_crossentropy",
-  { "from_logits" }, { from_logits = false })
+  { "from_logits", "ignore_class", "axis" }, { from_logits = false, axis = -1 })
 
 -- The seed loop's metric: int labels [N] against probabilities [N, C]; five
 -- ops (argmax, cast, equal, cast, sum) and two assign_adds.

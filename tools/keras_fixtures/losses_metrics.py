@@ -158,6 +158,19 @@ metric_cases = [
     ("MeanSquaredError", {}, ["reg_true", "reg_pred"]),
     ("MeanAbsoluteError", {}, ["reg_true", "reg_pred"]),
     ("RootMeanSquaredError", {}, ["reg_true", "reg_pred"]),
+    ("AUC", {"thresholds": [0.2, 0.5, 0.9]}, ["bin_true", "bin_prob"]),
+    ("MeanAbsolutePercentageError", {}, ["reg_true", "reg_pred"]),
+    ("MeanSquaredLogarithmicError", {}, ["ml_prob", "bin_prob"]),
+    ("LogCoshError", {}, ["reg_true", "reg_pred"]),
+    ("KLDivergence", {}, ["onehot", "probs"]),
+    ("Poisson", {}, ["ml_true", "ml_prob"]),
+    ("Hinge", {}, ["ml_true", "ml_prob"]),
+    ("SquaredHinge", {}, ["ml_true", "ml_prob"]),
+    ("CategoricalHinge", {}, ["onehot", "probs"]),
+    ("CosineSimilarity", {}, ["reg_true", "reg_pred"]),
+    ("BinaryCrossentropy", {}, ["ml_true", "ml_prob"]),
+    ("CategoricalCrossentropy", {}, ["onehot", "probs"]),
+    ("SparseCategoricalCrossentropy", {}, ["labels", "probs"]),
 ]
 def arr(b, k):
     return np.asarray(b[k], dtype=np.int64 if k == "labels" else np.float32)
@@ -191,7 +204,13 @@ for fname, args, kw in [
     mfn_out.append(dict(fn=fname, args=args, kwargs=kw,
                         value=tolist(getattr(M_, fname)(*[arr(b0, k) for k in args], **kw))))
 
-out = dict(inputs={k: tolist(v) for k, v in inputs.items()}, losses=losses_out, loss_functions=fns_out,
+lookups = {}
+for name in ["accuracy", "mse", "mae", "sparse_categorical_accuracy", "SparseCategoricalAccuracy", "binary_accuracy",
+             "auc", "AUC", "precision", "Precision", "categorical_accuracy", "top_k_categorical_accuracy", "bce"]:
+    o = M_.get(name)
+    lookups[name] = type(o).__name__ if not callable(o) or hasattr(o, "get_config") else "function:" + o.__name__
+
+out = dict(lookups=lookups, inputs={k: tolist(v) for k, v in inputs.items()}, losses=losses_out, loss_functions=fns_out,
            batches=batches, metrics=metrics_out, metric_functions=mfn_out,
            keras_version=keras.__version__)
 root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
