@@ -519,19 +519,29 @@ define("CosineSimilarity", "cosine_similarity", "cosine_similarity", { "axis" },
 -- one reduction (clip, log, sparse_softmax_cross_entropy_with_logits, mean).
 do
   local SCCE = M.SparseCategoricalCrossentropy
+  local log, clip, reduce_mean = core.ops.log, core.ops.clip_by_value, core.ops.reduce_mean
+  local sparse_xent = core.ops.sparse_softmax_cross_entropy_with_logits
   local base_call = Loss.__call
   function SCCE:__call(y_true, y_pred, sample_weight)
-    if sample_weight == nil and self.ignore_class == nil and self.reduction == "sum_over_batch_size"
-       and is_tensor(y_true) and is_tensor(y_pred) and y_pred.dtype.name == self.dtype then
-      local st, sp = y_true.shape, y_pred.shape
-      if #sp == 2 and #st == 1 and st[0] == sp[0] and int_dtypes[y_true.dtype.name] then
-        local logits = y_pred
-        if not self.from_logits then logits = tf.math.log(tf.clip_by_value(y_pred, EPS, 1 - EPS)) end
-        return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y_true, logits))
-      end
+    -- t.ndim and #t (the first dimension) are cheaper than t.shape.
+    if sample_weight == nil and is_tensor(y_pred) and is_tensor(y_true) and y_pred.ndim == 2 and y_true.ndim == 1
+       and #y_true == #y_pred and self.ignore_class == nil and self.reduction == "sum_over_batch_size"
+       and int_dtypes[y_true.dtype.name] and y_pred.dtype.name == self.dtype then
+      local logits = y_pred
+      if not self.from_logits then logits = log(clip(y_pred, EPS, 1 - EPS)) end
+      return reduce_mean(sparse_xent(y_true, logits))
     end
     return base_call(self, y_true, y_pred, sample_weight)
   end
+end
+
+local function user_function_name(fn, who)
+  local ok, saving = pcall(require, "keras.saving")
+  local name = ok and type(saving) == "table" and saving.function_name and saving.function_name(fn)
+  if not name then
+    raise("InvalidArgument", who .. ": get_config cannot name the wrapped function (register it with keras.saving)")
+  end
+  return name
 end
 
 -- A user function as a loss class (Keras's LossFunctionWrapper).
@@ -557,7 +567,7 @@ function LossFunctionWrapper:call(yt, yp)
 end
 function LossFunctionWrapper:get_config()
   local cfg = Loss.get_config(self)
-  cfg.fn = fn_by_value[self.fn] or require("keras.saving").function_name(self.fn)
+  cfg.fn = fn_by_value[self.fn] or user_function_name(self.fn, self._who)
   for k, v in pairs(self._fn_kwargs or {}) do cfg[k] = v end
   return cfg
 end

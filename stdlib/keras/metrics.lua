@@ -200,15 +200,14 @@ function Mean:update_state(values, sample_weight)
   local dtype = self.dtype
   if sample_weight == nil and is_tensor(values) and values.dtype.name == dtype then
     -- The seed loop's path: a scalar loss or a vector of per-sample values.
-    local s = values.shape
-    local r = #s
+    local r = values.ndim
     if r == 0 then
       ops.assign_add(self.total, values)
       ops.assign_add(self.count, count_const(self, 1))
       return
     elseif r == 1 then
-      ops.assign_add(self.total, tf.reduce_sum(values))
-      ops.assign_add(self.count, count_const(self, s[0]))
+      ops.assign_add(self.total, ops.reduce_sum(values))
+      ops.assign_add(self.count, count_const(self, #values))
       return
     end
   end
@@ -347,6 +346,15 @@ for _, n in ipairs({ "mean_squared_error", "mean_absolute_error", "mean_absolute
 
 -- ---- MeanMetricWrapper ---------------------------------------------------------------
 
+local function user_function_name(fn, who)
+  local ok, saving = pcall(require, "keras.saving")
+  local name = ok and type(saving) == "table" and saving.function_name and saving.function_name(fn)
+  if not name then
+    raise("InvalidArgument", who .. ": get_config cannot name the wrapped function (register it with keras.saving)")
+  end
+  return name
+end
+
 local MeanMetricWrapper = Mean:extend("MeanMetricWrapper")
 M.MeanMetricWrapper = MeanMetricWrapper
 
@@ -388,7 +396,7 @@ function MeanMetricWrapper:get_config()
   local cfg = Metric.get_config(self)
   for k, v in pairs(self._fn_kwargs or {}) do cfg[k] = v end
   if getmetatable(self) == MeanMetricWrapper then
-    cfg.fn = fn_names[self._fn] or require("keras.saving").function_name(self._fn)
+    cfg.fn = fn_names[self._fn] or user_function_name(self._fn, self._who)
   end
   return cfg
 end
@@ -456,18 +464,16 @@ wrapper("SparseCategoricalCrossentropy", losses.sparse_categorical_crossentropy,
 
 -- The seed loop's metric: int labels [N] against probabilities [N, C]; five
 -- ops (argmax, cast, equal, cast, sum) and two assign_adds.
+local argmax, cast, equal, reduce_sum, assign_add = ops.argmax, ops.cast, ops.equal, ops.reduce_sum, ops.assign_add
 function SCA:update_state(y_true, y_pred, sample_weight)
-  if sample_weight == nil and is_tensor(y_true) and is_tensor(y_pred) then
-    local st = y_true.shape
-    if #st == 1 and #y_pred.shape == 2 then
-      local dt = y_true.dtype.name
-      if dt == "int64" or dt == "int32" then
-        local p = ops.argmax(y_pred, -1)
-        if dt == "int32" then p = ops.cast(p, "int32") end
-        ops.assign_add(self.total, tf.reduce_sum(ops.cast(ops.equal(y_true, p), self.dtype)))
-        ops.assign_add(self.count, count_const(self, st[0]))
-        return
-      end
+  if sample_weight == nil and is_tensor(y_true) and is_tensor(y_pred) and y_true.ndim == 1 and y_pred.ndim == 2 then
+    local dt = y_true.dtype.name
+    if dt == "int64" or dt == "int32" then
+      local p = argmax(y_pred, -1)
+      if dt == "int32" then p = cast(p, "int32") end
+      assign_add(self.total, reduce_sum(cast(equal(y_true, p), self.dtype)))
+      assign_add(self.count, count_const(self, #y_true))
+      return
     end
   end
   return MeanMetricWrapper.update_state(self, y_true, y_pred, sample_weight)
