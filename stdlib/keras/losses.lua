@@ -650,4 +650,31 @@ function M.get(identifier)
   raise("InvalidArgument", ("Could not interpret loss identifier: %s"):format(tostring(identifier)))
 end
 
+-- A Loss object for compile/fit: builtin function names and functions map
+-- to their class (so "sparse_categorical_crossentropy" gets the class's
+-- fast path and the default reduction), other functions are wrapped in
+-- LossFunctionWrapper, Loss objects pass through.
+local class_of_function = {
+  mean_squared_error = "MeanSquaredError", mean_absolute_error = "MeanAbsoluteError",
+  mean_absolute_percentage_error = "MeanAbsolutePercentageError",
+  mean_squared_logarithmic_error = "MeanSquaredLogarithmicError", huber = "Huber", log_cosh = "LogCosh",
+  binary_crossentropy = "BinaryCrossentropy", categorical_crossentropy = "CategoricalCrossentropy",
+  sparse_categorical_crossentropy = "SparseCategoricalCrossentropy", kl_divergence = "KLDivergence",
+  hinge = "Hinge", squared_hinge = "SquaredHinge", categorical_hinge = "CategoricalHinge",
+  poisson = "Poisson", cosine_similarity = "CosineSimilarity",
+}
+function M.as_loss(identifier)
+  local obj = M.get(identifier)
+  if obj == nil then return nil end
+  if type(obj) == "function" then
+    local n = fn_by_value[obj]
+    if n then return M[class_of_function[n]]() end
+    return LossFunctionWrapper(obj)
+  end
+  return obj
+end
+
+-- tf.keras 2's reduction names.
+M.Reduction = { AUTO = "auto", NONE = "none", SUM = "sum", SUM_OVER_BATCH_SIZE = "sum_over_batch_size" }
+
 return M

@@ -118,6 +118,13 @@ describe("keras.metrics.Metric base and user metrics", function()
     helpers.assert_close(s:result(), 6)
     assert.are.equal("<keras.metrics.Sum name=sum>", tostring(s))
   end)
+  it("dtype option: float64 state", function()
+    local m = Mt.Mean{ dtype = "float64" }
+    m(tf.constant({ 1.0, 2.0 }))
+    assert.are.equal("float64", m.total.dtype.name)
+    assert.are.equal("float64", m:result().dtype.name)
+    helpers.assert_close(m:result(), 1.5)
+  end)
   it("SparseCategoricalAccuracy's fast path equals the general path", function()
     local b = FX.batches[1]
     local a, w = Mt.SparseCategoricalAccuracy(), Mt.SparseCategoricalAccuracy()
