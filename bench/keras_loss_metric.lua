@@ -28,6 +28,8 @@ local rows = {
   { "Mean:update_state(loss)", time(function() mean_loss:update_state(loss) end) },
   { "SparseCategoricalAccuracy:update_state(y, p)", time(function() accuracy:update_state(y, p) end) },
   { "mean_loss:result()", time(function() return mean_loss:result() end) },
+  { "mean_loss(loss)  (update + result)", time(function() return mean_loss(loss) end) },
+  { "accuracy(y, p)  (update + result)", time(function() return accuracy(y, p) end) },
 }
 
 local peer = io.popen(([[/usr/bin/python3 - <<'PY' 2>&1
@@ -45,7 +47,9 @@ def t(f):
     t0 = time.perf_counter()
     for _ in range(N): f()
     return (time.perf_counter() - t0) / N * 1e6
-print(t(scce), t(mean_upd), t(acc_upd), t(lambda: tot / cnt))
+def mean_call(): mean_upd(); return tot / cnt
+def acc_call(): acc_upd(); return atot / acnt
+print(t(scce), t(mean_upd), t(acc_upd), t(lambda: tot / cnt), t(mean_call), t(acc_call))
 PY]]):format(N))
 local text = peer:read("a")
 peer:close()

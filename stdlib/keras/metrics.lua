@@ -221,7 +221,8 @@ function Mean:update_state(values, sample_weight)
   end
 end
 
-function Mean:result() return tf.math.divide_no_nan(self.total:value(), self.count:value()) end
+local divide_no_nan = ops.divide_no_nan
+function Mean:result() return divide_no_nan(self.total, self.count) end
 
 local Sum = Metric:extend("Sum")
 M.Sum = Sum
