@@ -19,7 +19,7 @@ local FX = load_fixture()
 
 local function input(name)
   local v = FX.inputs[name]
-  if name == "labels" or name == "labels_col" then return tf.constant(v, "int32") end
+  if name == "labels" or name == "labels_col" or name == "seq_labels" then return tf.constant(v, "int32") end
   return tf.constant(v, "float32")
 end
 
@@ -58,6 +58,24 @@ describe("keras.losses classes against Keras", function()
         local c = cfg_of(row.config)
         c.reduction = "none"
         helpers.assert_close(cls(c)(yt, yp, tf.reshape(sw, { -1, 1 })), row.col_sw_none, 1e-5, 1e-6)
+      end
+    end)
+  end
+end)
+
+describe("keras.losses shape variants against Keras", function()
+  for i, row in ipairs(FX.loss_variants) do
+    it(("%d %s(%s, %s) weighted by %s"):format(i, row.class_name, row.y_true, row.y_pred, row.sw), function()
+      local yt, yp, sw = input(row.y_true), input(row.y_pred), input(row.sw)
+      for _, red in ipairs({ "sum_over_batch_size", "sum", "none" }) do
+        local obj = L[row.class_name]{ reduction = red }
+        helpers.assert_close(obj(yt, yp), row[red], 1e-5, 1e-6)
+        if row[red .. "_sw"] == "error" then
+          helpers.assert_error("InvalidArgument", { row.class_name, "sample_weight", "not broadcast-compatible" },
+            function() return obj(yt, yp, sw) end)
+        else
+          helpers.assert_close(obj(yt, yp, sw), row[red .. "_sw"], 1e-5, 1e-6)
+        end
       end
     end)
   end

@@ -80,6 +80,28 @@ for cname, cfg, a, b in loss_cases:
     row["default_config"] = getattr(L, cname)().get_config()
     losses_out.append(row)
 
+# Shape variants: labels [N] against predictions [N,1], sequences [2,3,C].
+seq_onehot = f32(np.eye(C)[rng.randint(0, C, size=(2, 3))])
+seq_probs = f32(rng.dirichlet(np.ones(C), size=(2, 3)))
+inputs.update(bin_true_vec=bin_true[:, 0], bin_prob_col=bin_prob[:, :1], seq_onehot=seq_onehot,
+              seq_probs=seq_probs, seq_labels=np.argmax(seq_onehot, -1), sw2=sw[:2], sw23=f32(rng.uniform(0.1, 2, size=(2, 3))))
+variant_cases = [
+    ("MeanSquaredError", {}, "bin_true_vec", "bin_prob_col", "sw"),
+    ("BinaryCrossentropy", {}, "bin_true_vec", "bin_prob_col", "sw"),
+    ("CategoricalCrossentropy", {}, "seq_onehot", "seq_probs", "sw23"),
+    ("CategoricalCrossentropy", {}, "seq_onehot", "seq_probs", "sw2"),
+    ("SparseCategoricalCrossentropy", {}, "seq_labels", "seq_probs", "sw23"),
+    ("MeanAbsoluteError", {}, "seq_onehot", "seq_probs", "sw2"),
+]
+variants_out = []
+for cname, cfg, a, b, w in variant_cases:
+    row = dict(class_name=cname, config=cfg, y_true=a, y_pred=b, sw=w)
+    for red in ["sum_over_batch_size", "sum", "none"]:
+        obj = getattr(L, cname)(reduction=red, **cfg)
+        row[red] = attempt(lambda: obj(inputs[a], inputs[b]))
+        row[red + "_sw"] = attempt(lambda: obj(inputs[a], inputs[b], sample_weight=inputs[w]))
+    variants_out.append(row)
+
 # Function forms.
 fn_cases = [
     ("mean_squared_error", "reg_true", "reg_pred", {}),
@@ -210,7 +232,7 @@ for name in ["accuracy", "mse", "mae", "sparse_categorical_accuracy", "SparseCat
     o = M_.get(name)
     lookups[name] = type(o).__name__ if not callable(o) or hasattr(o, "get_config") else "function:" + o.__name__
 
-out = dict(lookups=lookups, inputs={k: tolist(v) for k, v in inputs.items()}, losses=losses_out, loss_functions=fns_out,
+out = dict(lookups=lookups, loss_variants=variants_out, inputs={k: tolist(v) for k, v in inputs.items()}, losses=losses_out, loss_functions=fns_out,
            batches=batches, metrics=metrics_out, metric_functions=mfn_out,
            keras_version=keras.__version__)
 root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
