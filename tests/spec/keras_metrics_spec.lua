@@ -20,7 +20,7 @@ end
 
 local function arg(batch, name, cname)
   local v = batch[name]
-  if name == "labels" then return tf.constant(v, "int32") end
+  if name == "labels" or name == "labels_col" then return tf.constant(v, "int32") end
   local t = tf.constant(v, "float32")
   if name == "reg_pred" and cname == "AUC" then t = tf.gather(t, { 0 }, { axis = 1 }) end
   return t

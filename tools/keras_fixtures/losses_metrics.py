@@ -149,6 +149,8 @@ for b in batches:
     b["onehot"] = np.eye(C, dtype=np.float32)[b["labels"]].tolist()
     b["labels_f"] = [float(x) for x in b["labels"]]
     b["argmax"] = [float(x) for x in np.argmax(b["probs"], -1)]
+    b["bin_true_vec"] = [x[0] for x in b["bin_true"]]
+    b["labels_col"] = [[x] for x in b["labels"]]
     # half the argmax predictions agree with the labels
     b["acc_pred"] = [b["argmax"][j] if j % 2 == 0 else b["labels_f"][j] for j in range(len(b["labels"]))]
 
@@ -181,6 +183,12 @@ metric_cases = [
     ("MeanAbsoluteError", {}, ["reg_true", "reg_pred"]),
     ("RootMeanSquaredError", {}, ["reg_true", "reg_pred"]),
     ("AUC", {"thresholds": [0.2, 0.5, 0.9]}, ["bin_true", "bin_prob"]),
+    ("BinaryAccuracy", {}, ["bin_true_vec", "bin_prob"]),
+    ("SparseCategoricalAccuracy", {}, ["labels_col", "probs"]),
+    ("SparseTopKCategoricalAccuracy", {"k": 3}, ["labels_col", "probs"]),
+    ("Precision", {}, ["bin_true_vec", "bin_prob"]),
+    ("AUC", {}, ["bin_true_vec", "bin_prob"]),
+    ("Accuracy", {}, ["bin_true_vec", "bin_true"]),
     ("MeanAbsolutePercentageError", {}, ["reg_true", "reg_pred"]),
     ("MeanSquaredLogarithmicError", {}, ["ml_prob", "bin_prob"]),
     ("LogCoshError", {}, ["reg_true", "reg_pred"]),
@@ -195,7 +203,7 @@ metric_cases = [
     ("SparseCategoricalCrossentropy", {}, ["labels", "probs"]),
 ]
 def arr(b, k):
-    return np.asarray(b[k], dtype=np.int64 if k == "labels" else np.float32)
+    return np.asarray(b[k], dtype=np.int64 if k in ("labels", "labels_col") else np.float32)
 metrics_out = []
 for cname, cfg, args in metric_cases:
     row = dict(class_name=cname, config=cfg, args=args)
