@@ -328,6 +328,8 @@ for _, name in ipairs(function_names) do
   end
   M[name] = g
   fn_by_value[g] = name
+  require("tlua.help").register(g, ("keras.losses.%s(y_true, y_pred%s) -> per-sample losses (mean/sum over the last axis), as Keras")
+    :format(name, pos and (", {" .. table.concat(pos, "=, ") .. "=}") or ""))
 end
 
 local aliases = {
@@ -409,6 +411,8 @@ end
 
 local Loss = class("Loss")
 M.Loss = Loss
+Loss.__doc = "keras.losses.Loss: base of loss classes. Subclass: Loss:extend(name), init(opts) reads its options then\n"
+  .. "  calls super init (name=, reduction=); call(y_true, y_pred) returns per-sample losses; loss(y_true, y_pred[, sample_weight])"
 
 -- Base options: name, reduction, dtype. Unknown keys are left to subclasses.
 function Loss:init(opts)
@@ -480,6 +484,11 @@ local function define(cname, fname, default_name, hyper, defaults)
   else
     function cls:call(yt, yp) return (f(self._who, yt, yp, self._fn_opts)) end
   end
+  local args = {}
+  for _, k in ipairs(hyper) do args[#args + 1] = ("%s=%s"):format(k, tostring(defaults[k])) end
+  args[#args + 1] = ("name='%s', reduction='sum_over_batch_size'"):format(default_name)
+  cls.__doc = ("keras.losses.%s{%s}\n  loss(y_true, y_pred[, sample_weight]) -> the reduced loss (per-sample losses: keras.losses.%s)")
+    :format(cname, table.concat(args, ", "), fname)
   M[cname] = cls
   classes[#classes + 1] = cls
   return cls
@@ -547,6 +556,8 @@ end
 -- A user function as a loss class (Keras's LossFunctionWrapper).
 local LossFunctionWrapper = Loss:extend("LossFunctionWrapper")
 M.LossFunctionWrapper = LossFunctionWrapper
+LossFunctionWrapper.__doc = "keras.losses.LossFunctionWrapper(fn, {name=, reduction=, <options of fn>}): a function of\n"
+  .. "  (y_true, y_pred) returning per-sample losses, reduced as a Loss"
 function LossFunctionWrapper:init(fn, opts)
   if type(fn) ~= "function" then
     raise("InvalidArgument", ("LossFunctionWrapper: fn must be a function, got %s"):format(type(fn)))

@@ -48,6 +48,8 @@ function M._reset_uids() uids = {} end
 
 local Metric = class("Metric")
 M.Metric = Metric
+Metric.__doc = "keras.metrics.Metric: base of streaming metrics. Subclass: Metric:extend(name), init(opts) calls\n"
+  .. "  super init then self:add_weight(name, {shape=, initializer=, dtype=}); define update_state and result"
 
 -- Base options: name, dtype. Unknown keys are left to subclasses.
 function Metric:init(opts)
@@ -148,11 +150,10 @@ local function samplewise(who, values, sw, reduce_fn, dtype)
       values = reduce_fn(values, axes)
     end
     losses._check_broadcast(who, values, sw, "values", "sample_weight")
-    local ok, b = pcall(tf.broadcast_to, sw, values.shape:as_list())
-    if not ok then
+    if #sw.shape > #values.shape then
       raise("InvalidArgument", ("%s: sample_weight %s does not broadcast to values %s"):format(who, describe(sw), describe(values)))
     end
-    sw = b
+    sw = tf.broadcast_to(sw, values.shape:as_list())
     values = values * sw
     if wr > 1 then
       local axes = {}
@@ -172,6 +173,7 @@ M._samplewise = samplewise
 
 local Mean = Metric:extend("Mean")
 M.Mean = Mean
+Mean.__doc = "keras.metrics.Mean{name='mean', dtype='float32'}\n  m:update_state(values[, sample_weight]); m:result() -> the weighted mean so far; m(values)"
 Mean.default_name = "mean"
 
 local mean_spec = { optional = { "name", "dtype" } }
@@ -226,6 +228,7 @@ function Mean:result() return divide_no_nan(self.total, self.count) end
 
 local Sum = Metric:extend("Sum")
 M.Sum = Sum
+Sum.__doc = "keras.metrics.Sum{name='sum', dtype='float32'}\n  m:update_state(values[, sample_weight]); m:result() -> the weighted sum so far"
 Sum.default_name = "sum"
 function Sum:init(...)
   local o = class.options("Sum", mean_spec, ...)
@@ -358,6 +361,8 @@ end
 
 local MeanMetricWrapper = Mean:extend("MeanMetricWrapper")
 M.MeanMetricWrapper = MeanMetricWrapper
+MeanMetricWrapper.__doc = "keras.metrics.MeanMetricWrapper(fn, {name=, dtype=, <options of fn>})\n"
+  .. "  the weighted mean over all samples of fn(y_true, y_pred[, options])'s per-sample values"
 
 -- MeanMetricWrapper(fn, {name=, dtype=, <fn options>...}): the weighted mean
 -- of fn(y_true, y_pred[, fn options])'s per-sample values over all samples seen.
@@ -433,6 +438,11 @@ local function wrapper(cname, fn, default_name, hyper, defaults)
     if type(cfg) == "table" and next(cfg) == nil then return cls() end
     return cls(cfg)
   end
+  local args = {}
+  for _, k in ipairs(hyper or {}) do args[#args + 1] = ("%s=%s"):format(k, tostring(defaults[k])) end
+  args[#args + 1] = ("name='%s', dtype='float32'"):format(default_name)
+  cls.__doc = ("keras.metrics.%s{%s}\n  m:update_state(y_true, y_pred[, sample_weight]); m:result(); m:reset_state(); m(y_true, y_pred)")
+    :format(cname, table.concat(args, ", "))
   M[cname] = cls
   classes[#classes + 1] = cls
   return cls
@@ -484,6 +494,8 @@ end
 local RMSE = Mean:extend("RootMeanSquaredError")
 M.RootMeanSquaredError = RMSE
 RMSE.default_name = "root_mean_squared_error"
+RMSE.__doc = "keras.metrics.RootMeanSquaredError{name='root_mean_squared_error', dtype='float32'}\n"
+  .. "  sqrt of the weighted mean of squared errors over all samples seen"
 RMSE.spec = mean_spec
 function RMSE:update_state(y_true, y_pred, sample_weight)
   local yt, yp = same_rank(as_tensor(y_true, self.dtype), as_tensor(y_pred, self.dtype))

@@ -133,6 +133,8 @@ function M.install(metrics, Metric)
       cfg.thresholds, cfg.top_k, cfg.class_id = self.init_thresholds, self.top_k, self.class_id
       return cfg
     end
+    cls.__doc = ("keras.metrics.%s{thresholds=0.5, top_k=, class_id=, name=, dtype='float32'}\n"
+      .. "  streaming %s from confusion counts at each threshold (a list of thresholds gives a vector)"):format(cname, cname:lower())
     metrics[cname] = cls
     return cls
   end
@@ -141,6 +143,8 @@ function M.install(metrics, Metric)
 
   local AUC = Metric:extend("AUC")
   metrics.AUC = AUC
+  AUC.__doc = "keras.metrics.AUC{num_thresholds=200, curve='ROC'|'PR', summation_method='interpolation'|'minoring'|'majoring',\n"
+    .. "  thresholds=, from_logits=false, name=, dtype='float32'}: area under the ROC or PR curve, streaming"
   local auc_spec = {
     positional = { "num_thresholds", "curve", "summation_method" },
     defaults = { num_thresholds = 200, curve = "ROC", summation_method = "interpolation", multi_label = false,
