@@ -137,6 +137,19 @@ describe("keras.losses reductions", function()
   end)
 end)
 
+describe("keras.losses gradient of the seed loop's loss", function()
+  it("SparseCategoricalCrossentropy on probabilities: d/dp = (1/sum(p) - onehot/p) / N", function()
+    -- Keras computes sparse_softmax_xent(log(clip(p))) = -log p_y + log sum p.
+    local p0 = input("probs")
+    local w = tf.Variable(p0)
+    local tape = tf.GradientTape()
+    local loss = L.SparseCategoricalCrossentropy()(input("labels"), w:value() * 1)
+    local g = tape:gradient(loss, { w })[1]
+    local want = ((1 / tf.reduce_sum(p0, -1, { keepdims = true }) - input("onehot") / p0) / 6):totable()
+    helpers.assert_close(g, want, 1e-4, 1e-6)
+  end)
+end)
+
 describe("keras.losses errors", function()
   it("mismatched shapes name the loss and both shapes", function()
     helpers.assert_error("InvalidArgument",
