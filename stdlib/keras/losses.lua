@@ -571,6 +571,23 @@ function LossFunctionWrapper:init(fn, opts)
     if k ~= "name" and k ~= "reduction" and k ~= "dtype" then self._fn_kwargs[k] = v end
   end
   if next(self._fn_kwargs) == nil then self._fn_kwargs = nil end
+  -- The builtin sparse crossentropy delegates to its class (same values, and
+  -- the class's fast path): compile("sparse_categorical_crossentropy").
+  if fn == M.sparse_categorical_crossentropy then
+    local c = { name = self.name, reduction = self.reduction, dtype = self.dtype }
+    for k, v in pairs(self._fn_kwargs or {}) do c[k] = v end
+    local ok, d = pcall(M.SparseCategoricalCrossentropy, c)
+    if ok then self._delegate = d end
+  end
+end
+
+do
+  local base_call = Loss.__call
+  function LossFunctionWrapper:__call(y_true, y_pred, sample_weight)
+    local d = self._delegate
+    if d and d.reduction == self.reduction then return d(y_true, y_pred, sample_weight) end
+    return base_call(self, y_true, y_pred, sample_weight)
+  end
 end
 function LossFunctionWrapper:call(yt, yp)
   yt, yp = same_rank(yt, yp)

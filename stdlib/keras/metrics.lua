@@ -361,6 +361,9 @@ end
 
 local MeanMetricWrapper = Mean:extend("MeanMetricWrapper")
 M.MeanMetricWrapper = MeanMetricWrapper
+-- fn -> an update_state with a fast path (filled below), so that
+-- MeanMetricWrapper(sparse_categorical_accuracy) is as fast as the class.
+local fast_updates = {}
 MeanMetricWrapper.__doc = "keras.metrics.MeanMetricWrapper(fn, {name=, dtype=, <options of fn>})\n"
   .. "  the weighted mean over all samples of fn(y_true, y_pred[, options])'s per-sample values"
 
@@ -391,6 +394,7 @@ function MeanMetricWrapper:init(fn, opts)
     if k ~= "name" and k ~= "dtype" then kw = kw or {}; kw[k] = v end
   end
   self._fn_kwargs = kw
+  if kw == nil and fast_updates[fn] then self.update_state = fast_updates[fn] end
 end
 
 function MeanMetricWrapper:update_state(y_true, y_pred, sample_weight)
@@ -489,6 +493,8 @@ function SCA:update_state(y_true, y_pred, sample_weight)
   end
   return MeanMetricWrapper.update_state(self, y_true, y_pred, sample_weight)
 end
+
+fast_updates[F.sparse_categorical_accuracy] = SCA.update_state
 
 -- RootMeanSquaredError: sqrt of the weighted mean of squared errors.
 local RMSE = Mean:extend("RootMeanSquaredError")

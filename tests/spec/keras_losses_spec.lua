@@ -247,6 +247,12 @@ describe("keras.losses config and lookup", function()
       L.MeanAbsoluteError{ reduction = "sum" }(input("reg_true"), input("reg_pred")):item(), 1e-6)
     local w2 = L.LossFunctionWrapper.from_config(w:get_config())
     assert.are.equal(L.mae, w2.fn)
+    -- the sparse crossentropy wrapper gives the class's values, options included
+    local s = L.LossFunctionWrapper(L.sparse_categorical_crossentropy, { from_logits = true })
+    local lg, lab = input("logits"), input("labels")
+    assert.is_near(L.SparseCategoricalCrossentropy{ from_logits = true }(lab, lg):item(), s(lab, lg):item(), 1e-7)
+    s.reduction = "sum"
+    assert.is_near(L.SparseCategoricalCrossentropy{ from_logits = true, reduction = "sum" }(lab, lg):item(), s(lab, lg):item(), 1e-6)
   end)
   it("as_loss gives a Loss object for compile", function()
     local is = require("tlua.class").is_instance
