@@ -134,7 +134,6 @@ end
 
 -- ---- Mean / Sum --------------------------------------------------------------------
 
-local function int_like(dtype) return dtype ~= "float32" and dtype ~= "float64" and dtype ~= "float16" and dtype ~= "bfloat16" end
 
 -- Keras's reduce_to_samplewise_values: values and sample weight of the same
 -- rank, values reduced to it, weight broadcast; then values reduced to one per sample.
