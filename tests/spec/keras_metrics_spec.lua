@@ -118,6 +118,21 @@ describe("keras.metrics.Metric base and user metrics", function()
     helpers.assert_close(s:result(), 6)
     assert.are.equal("<keras.metrics.Sum name=sum>", tostring(s))
   end)
+  it("the seed loop: updates while a tape records leave the gradient intact", function()
+    local b = FX.batches[1]
+    local w = tf.Variable(tf.zeros({ 4, 4 }))
+    local x = arg(b, "probs")
+    local mean_loss, acc = Mt.Mean{ name = "mean_loss" }, Mt.SparseCategoricalAccuracy{ name = "accuracy" }
+    local tape = tf.GradientTape()
+    local y_pred = tf.nn.softmax(tf.matmul(x, w:value()) + x)
+    local loss = keras.losses.SparseCategoricalCrossentropy()(arg(b, "labels"), y_pred)
+    mean_loss(loss)
+    acc(arg(b, "labels"), y_pred)
+    local g = tape:gradient(loss, { w })[1]
+    assert.are.same({ 4, 4 }, g.shape:as_list())
+    helpers.assert_close(mean_loss:result(), loss:item(), 1e-7)
+    helpers.assert_close(acc:result(), tf.reduce_mean(Mt.sparse_categorical_accuracy(arg(b, "labels"), y_pred)):item(), 1e-7)
+  end)
   it("dtype option: float64 state", function()
     local m = Mt.Mean{ dtype = "float64" }
     m(tf.constant({ 1.0, 2.0 }))
