@@ -286,7 +286,11 @@ local function convert(x, dtype)
 end
 
 -- x (or y) -> {kind, list of tensors, keys} matching the model's structure.
+-- Lua number tables become tensors (x and sample weights in float32, as
+-- Keras's floatx; y keeps Lua's types: integer labels are int32).
 local function structure(model, x, what, n_expected, keys_expected)
+  local dtype = (what == "x" or what == "sample_weight") and "float32" or nil
+  local function convert_(v) return convert(v, dtype) end
   if x == nil then return nil end
   if core.is_tensor(x) then return { kind = "single", list = { x } } end
   if is_plain(x) then
@@ -295,20 +299,20 @@ local function structure(model, x, what, n_expected, keys_expected)
       local list = {}
       for i, k in ipairs(keys) do
         if x[k] == nil then raise("InvalidArgument", ("%s: %s has no entry '%s'"):format(who(model), what, k)) end
-        list[i] = convert(x[k])
+        list[i] = convert_(x[k])
       end
       return { kind = "dict", list = list, keys = keys }
     end
     if (n_expected or 1) > 1 or core.is_tensor(x[1]) then
       local list = {}
-      for i, v in ipairs(x) do list[i] = convert(v) end
+      for i, v in ipairs(x) do list[i] = convert_(v) end
       if n_expected and #list ~= n_expected and n_expected > 1 then
         raise("InvalidArgument", ("%s: %s has %d arrays for a model with %d %s"):format(who(model), what, #list, n_expected,
           what == "x" and "inputs" or "outputs"))
       end
       return { kind = #list == 1 and n_expected == 1 and "single" or "list", list = list }
     end
-    return { kind = "single", list = { convert(x) } }
+    return { kind = "single", list = { convert_(x) } }
   end
   raise("InvalidArgument", ("%s: %s must be a tensor, a list or a name-keyed table of tensors, got %s"):format(who(model), what, type(x)))
 end

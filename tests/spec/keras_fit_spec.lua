@@ -191,6 +191,35 @@ describe("Model.fit", function()
     helpers.assert_close(got, ref, 1e-5)
   end)
 
+  it("reports metrics added with add_metric and weighted_metrics", function()
+    local Probe = L.Layer:extend("MeanProbe")
+    function Probe:call(x)
+      self:add_metric(tf.reduce_mean(x), { name = "act_mean" })
+      return x
+    end
+    local model = keras.Sequential{ L.Dense(1, { input_shape = { 3 } }), Probe() }
+    model:compile{ optimizer = keras.optimizers.SGD{ learning_rate = 0.0 }, loss = "mse",
+      metrics = { "mae" }, weighted_metrics = { "mae" } }
+    local x, y = regression_data(8)
+    local sw = tf.constant({ 1, 0, 2, 0, 1, 0, 1, 3 }, "float32")
+    local res = model:test_on_batch(x, y, { sample_weight = sw, return_dict = true })
+    local out = model(x)
+    local err = tf.reshape(tf.abs(out - y), { -1 })
+    helpers.assert_close(res.mae, tf.reduce_mean(err):item(), 1e-5)
+    helpers.assert_close(res.weighted_mae, (tf.reduce_sum(err * sw) / tf.reduce_sum(sw)):item(), 1e-5)
+    helpers.assert_close(res.act_mean, tf.reduce_mean(out):item(), 1e-5)
+    local h = model:fit(x, y, { epochs = 2, verbose = 0 })
+    assert.equal(2, #h.history.act_mean)
+  end)
+
+  it("takes Lua number tables as data (x in float32)", function()
+    local model = keras.Sequential{ L.Dense(1, { input_shape = { 2 } }) }
+    model:compile{ optimizer = "sgd", loss = "mse" }
+    local h = model:fit({ { 1, 2 }, { 3, 4 }, { 5, 6 } }, { { 1 }, { 2 }, { 3 } }, { epochs = 2, verbose = 0 })
+    assert.equal(2, #h.history.loss)
+    assert.same({ 3, 1 }, model:predict({ { 1, 2 }, { 3, 4 }, { 5, 6 } }).shape:as_list())
+  end)
+
   it("accepts optimizer and loss names and objects, and resolves 'accuracy' from the shapes", function()
     local x = tf.random.normal({ 32, 3 })
     local labels = tf.cast(tf.argmax(x, -1), "int32")
