@@ -410,8 +410,28 @@ end
 
 -- The first eager call builds through the Layer base; a Model's build
 -- then has nothing left to probe.
+-- Name-keyed inputs (a functional model with dict inputs) go to the Layer
+-- base as the list in the model's key order (the base converts only lists),
+-- or straight to the graph builder when they are KerasTensors.
 Model.__call = function(self, inputs, opts)
-  if not self.built then rawset(self, "_build_by_call", true) end
+  if type(inputs) == "table" and getmetatable(inputs) == nil and inputs[1] == nil and next(inputs) ~= nil then
+    for _, v in pairs(inputs) do
+      if is_kt(v) then return M._call_symbolic(self, inputs, opts) end
+    end
+    local g = rawget(self, "_graph")
+    if g and g.in_keys then
+      local list = {}
+      for i, k in ipairs(g.in_keys) do
+        if inputs[k] == nil then
+          raise("InvalidArgument", ("%s '%s': missing input '%s' (inputs: %s)"):format(
+            getmetatable(self).class_name, self.name, k, table.concat(g.in_keys, ", ")))
+        end
+        list[i] = inputs[k]
+      end
+      inputs = list
+    end
+  end
+  if not rawget(self, "built") then rawset(self, "_build_by_call", true) end
   return layer_call(self, inputs, opts)
 end
 

@@ -204,6 +204,35 @@ describe("keras functional API", function()
     assert.same({ "logvar", "mean" }, model.output_names)
   end)
 
+  it("supports name-keyed inputs, eager and symbolic", function()
+    local a = keras.Input{ shape = { 2 }, name = "a" }
+    local b = keras.Input{ shape = { 2 }, name = "b" }
+    local model = keras.Model{ inputs = { left = a, right = b }, outputs = L.Add()({ a, L.Dense(2, { name = "rd" })(b) }) }
+    assert.same({ "left", "right" }, model.input_names)
+    local va, vb = tf.random.normal({ 3, 2 }), tf.random.normal({ 3, 2 })
+    local ref = va + dense_ref(vb, model:get_layer("rd"))
+    assert.is_true(maxdiff(model{ left = va, right = vb }, ref) < 1e-6)
+    helpers.assert_error("InvalidArgument", { "missing input 'right'" }, function() model{ left = va } end)
+    local p = keras.Input{ shape = { 2 } }
+    local q = keras.Input{ shape = { 2 } }
+    local outer = keras.Model{ inputs = { p, q }, outputs = model{ left = p, right = q } }
+    assert.is_true(maxdiff(outer({ va, vb }), ref) < 1e-6)
+  end)
+
+  it("nests models as layers (Sequential in functional, functional in Sequential)", function()
+    local inner = keras.Sequential{ L.Dense(3, { activation = "relu", input_shape = { 4 } }), L.Dense(2) }
+    local x = keras.Input{ shape = { 4 } }
+    local outer = keras.Model{ inputs = x, outputs = L.Dense(1, { name = "head" })(inner(x)) }
+    assert.equal(6, #outer.weights)
+    local v = tf.random.normal({ 5, 4 })
+    assert.is_true(maxdiff(outer(v), dense_ref(inner(v), outer:get_layer("head"))) < 1e-6)
+    local seq = keras.Sequential{ outer, L.Dense(2) }
+    assert.same({ 5, 2 }, seq(v).shape:as_list())
+    local text = outer:summary{ print_fn = false }
+    assert.truthy(text:find("sequential (Sequential)", 1, true), text)
+    assert.truthy(text:find("(None, 2)", 1, true), text)
+  end)
+
   it("probes a layer without compute_output_shape eagerly on zeros", function()
     local Twice = L.Layer:extend("Twice")
     local calls = {}
