@@ -25,27 +25,30 @@ local function group3(n)
 end
 M.group3 = group3
 
+local function any_left(left)
+  for _, s in ipairs(left) do if s ~= "" then return true end end
+  return false
+end
+
+-- One row; a field longer than its column continues on the next lines.
 local function print_row(emit, fields, positions)
   local left = {}
   for i, f in ipairs(fields) do left[i] = tostring(f) end
-  local first = true
-  while first or (function() for _, s in ipairs(left) do if s ~= "" then return true end end return false end)() do
-    first = false
+  repeat
     local line = ""
     for col = 1, #left do
       local start_pos = col > 1 and positions[col - 1] or 0
       local end_pos = positions[col]
       local space = col ~= #positions and 2 or 0
       local cutoff = end_pos - start_pos - space
-      if col ~= #positions then cutoff = cutoff - 1 end
-      local fit = left[col]:sub(1, cutoff)
+      if col ~= #positions then cutoff = cutoff - 1 end -- room for the leading space
       if col == 1 then line = line .. " " end
-      line = line .. fit .. (" "):rep(space)
+      line = line .. left[col]:sub(1, cutoff) .. (" "):rep(space)
       left[col] = left[col]:sub(cutoff + 1)
       if #line < end_pos then line = line .. (" "):rep(end_pos - #line) end
     end
     emit(line)
-  end
+  until not any_left(left)
 end
 
 local function count_of(vars)
@@ -112,7 +115,7 @@ function M.summary(model, opts)
   emit(("_"):rep(line_length))
   print_row(emit, header, positions)
   emit(("="):rep(line_length))
-  for i, layer in ipairs(layers) do
+  for _, layer in ipairs(layers) do
     local shape = "multiple"
     if shapes and shapes[layer] then
       shape = models._shape_str(shapes[layer])
@@ -129,9 +132,8 @@ function M.summary(model, opts)
         print_row(emit, { "", "", "", " '" .. conns[j] .. "'" .. (j == #conns and "]" or ",") }, positions)
       end
     end
-    if i < #layers then emit((" "):rep(line_length)) end
+    emit((" "):rep(line_length))
   end
-  if #layers > 0 then emit((" "):rep(line_length)) end
   emit(("="):rep(line_length))
   local trainable = count_of(model.trainable_weights)
   local non_trainable = count_of(model.non_trainable_weights)
