@@ -20,9 +20,12 @@
 -- (Sequential, functional) keep their layers in raw fields, not in the
 -- Layer base's attribute tracking; their weights/layers/losses/metrics
 -- properties are computed here, in layer order (Keras's order).
+-- keras.Model{inputs=, outputs=} returns a Functional (a Model subclass, so
+-- configs say "Functional" as Keras's do); the graph code is keras/functional.lua,
+-- summary() is keras/summary.lua.
 -- Not done: KerasTensor arithmetic (x + y): use keras.layers.Add()({x, y});
 -- masks; graph tracing (everything runs eagerly; run_eagerly/dynamic are
--- only recorded).
+-- only recorded); clone_model.
 local class = require("tlua.class")
 local core = require("tlua.core")
 local Layer = require("keras.layer").Layer
@@ -311,8 +314,6 @@ local function container_layers(self)
   return rawget(self, "_graph_layers") or rawget(self, "_seq_layers")
 end
 
-local function is_container(self) return container_layers(self) ~= nil end
-
 local function check_built(self, what)
   if not self.built then
     raise("FailedPrecondition", ("%s '%s': %s%s"):format(getmetatable(self).class_name, self.name,
@@ -408,9 +409,8 @@ function Model:init(opts)
   end
 end
 
--- The first eager call builds through the Layer base; a Model's build
--- then has nothing left to probe.
--- Name-keyed inputs (a functional model with dict inputs) go to the Layer
+-- The first eager call builds through the Layer base (Model.build then has
+-- nothing left to probe: _build_by_call). Name-keyed inputs (a functional model with dict inputs) go to the Layer
 -- base as the list in the model's key order (the base converts only lists),
 -- or straight to the graph builder when they are KerasTensors.
 Model.__call = function(self, inputs, opts)
