@@ -110,7 +110,10 @@ function InputSpec:init(opts)
   self.axes = opts.axes
   self.name = opts.name
   if self.axes then
+    local list = {}
     for ax, d in pairs(self.axes) do
+      list[#list + 1] = ax
+      list[#list + 1] = d
       if math.type(ax) ~= "integer" or math.type(d) ~= "integer" then
         raise("InvalidArgument", "InputSpec: axes maps integer axes to integer sizes, e.g. {[-1] = 784}")
       end
@@ -120,6 +123,7 @@ function InputSpec:init(opts)
       end
       if (self.min_ndim or 0) < need and not self.ndim then self.min_ndim = need end
     end
+    self._axes_list = list
   end
 end
 
@@ -151,8 +155,7 @@ end
 M.who = who
 
 local function check_one(layer, spec, x, idx)
-  local shape = x.shape
-  local r = #shape
+  local r = x.ndim
   local where = idx and (" (input %d)"):format(idx) or ""
   if spec.ndim and r ~= spec.ndim then
     raise("InvalidArgument", ("%s: expected input of rank %d%s, got %s"):format(who(layer), spec.ndim, where, describe(x)))
@@ -166,14 +169,15 @@ local function check_one(layer, spec, x, idx)
   if spec.dtype and x.dtype.name ~= spec.dtype then
     raise("InvalidArgument", ("%s: expected input of dtype %s%s, got %s"):format(who(layer), spec.dtype, where, describe(x)))
   end
-  local axes = spec.axes
+  local shape = (spec._axes_list or spec.shape) and x.shape
+  local axes = spec._axes_list
   if axes then
-    for ax, want in pairs(axes) do
-      local i = ax < 0 and ax + r or ax
-      local d = shape[i]
+    local dims = rawget(shape, "_dims") -- tlua.shape's dimension list (1-based, nil = unknown)
+    for j = 1, #axes, 2 do
+      local ax, want = axes[j], axes[j + 1]
+      local d = dims[(ax < 0 and ax + r or ax) + 1]
       if d ~= nil and d ~= want then
-        local what = ax == -1 and "last dimension" or ("dimension %d (axis %d)"):format(want, ax)
-        if ax == -1 then what = "last dimension " .. want end
+        local what = ax == -1 and ("last dimension " .. want) or ("dimension %d at axis %d"):format(want, ax)
         raise("InvalidArgument", ("%s: expected input with %s%s, got %s"):format(who(layer), what, where, describe(x)))
       end
     end
@@ -373,6 +377,8 @@ function Layer:init(opts)
   end
   if opts.activity_regularizer ~= nil then
     rawset(self, "activity_regularizer", require("keras.regularizers").get(opts.activity_regularizer))
+  elseif rawget(self, "activity_regularizer") == nil then
+    rawset(self, "activity_regularizer", false)
   end
 end
 
@@ -502,9 +508,12 @@ function Layer:__call(inputs, opts)
     end
     inputs = convert_inputs(self, inputs)
   end
-  local spec = rawget(self, "input_spec")
-  if spec then M.check_input_spec(self, spec, inputs) end
-  if not rawget(self, "built") then self:_ensure_built(shape_of(inputs)) end
+  local spec = self.input_spec
+  if spec then
+    if getmetatable(spec) == InputSpec and type(inputs) == "userdata" then check_one(self, spec, inputs)
+    else M.check_input_spec(self, spec, inputs) end
+  end
+  if not self.built then self:_ensure_built(shape_of(inputs)) end
   local outer = depth == 0
   if outer then
     if n_dirty > 0 then each_layer(self, clear_call_state) end
@@ -522,7 +531,7 @@ function Layer:__call(inputs, opts)
   depth = depth + 1
   local _ <close> = guard
   local outputs = self:call(inputs, opts)
-  local reg = rawget(self, "activity_regularizer")
+  local reg = self.activity_regularizer
   if reg then
     local list = (type(outputs) == "table") and outputs or { outputs }
     for _, out in ipairs(list) do

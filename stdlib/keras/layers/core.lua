@@ -113,12 +113,10 @@ end
 function Dense:call(inputs)
   local kernel, bias, act = self.kernel, self.bias, self._act
   local y
-  local shape = inputs.shape
-  local rank = #shape
-  if rank == 2 then
+  if inputs.ndim == 2 then
     y = matmul(inputs, kernel)
   else
-    local d, n = dims(shape)
+    local d, n = dims(inputs.shape)
     local flat = reshape(inputs, { -1, d[n] })
     y = matmul(flat, kernel)
     d[n] = self.units
