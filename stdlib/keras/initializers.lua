@@ -138,7 +138,7 @@ function Constant:init(...)
 end
 function Constant:call(shape, dtype)
   local v = self.value
-  if type(v) == "number" then return tf.fill(shape, v, dtype) end
+  if type(v) == "number" then return tf.ones(shape, dtype) * v end
   if type(v) == "table" and getmetatable(v) == nil then v = tf.constant(v, dtype) end
   if core.is_tensor(v) then
     if v.dtype.name ~= dtype then v = tf.cast(v, dtype) end
