@@ -244,7 +244,7 @@ describe("tracked sublayers and weight order", function()
     assert.is_false(b.first.trainable) -- the setter reaches every sublayer
     assert.equal(0, #b.trainable_weights)
     assert.is_true(b.hidden[1].w.trainable) -- the variable keeps its own flag
-    assert.is_false(b:get_config().trainable == false)
+    assert.is_false(b:get_config().trainable)
   end)
 end)
 
