@@ -16,7 +16,11 @@
 --
 -- Invariants:
 -- * build runs once, on the first call (or _ensure_built(shape) from models);
---   then `built` is true. Every call checks `input_spec` when one is set.
+--   then `built` is true. Every build method a class defines is wrapped (by
+--   the class's __newindex, set up in Layer:extend) so that a direct
+--   layer:build({nil, 784}) also marks the layer built and build always
+--   receives TensorShapes (plain lists are converted). Every call checks
+--   `input_spec` (before build, as Keras) when one is set.
 -- * Weights are tf.Variables named "<layer.name>/<name>:0", kept in creation
 --   order, trainable ones apart from non-trainable ones. Sublayers are found
 --   through the attributes assigned on the instance (self.x = Dense(...),
@@ -387,7 +391,55 @@ function Layer:__tostring()
 end
 
 -- Default build: nothing to create.
-function Layer:build(input_shape) end
+-- A build argument as TensorShape(s): plain lists ({nil, 5, n = 2}, {32, 5})
+-- become TensorShapes, a list of shapes becomes a list of TensorShapes.
+local Shape = require("tlua.shape").Shape
+local function normalize_shape(shape)
+  if type(shape) ~= "table" or getmetatable(shape) == Shape then return shape end
+  if getmetatable(shape) ~= nil then
+    if shape.as_list then return tf.TensorShape(shape:as_list()) end
+    return shape
+  end
+  local n = shape.n or #shape
+  for i = 1, n do
+    if type(shape[i]) == "table" then
+      local out = {}
+      for j = 1, n do out[j] = normalize_shape(shape[j]) end
+      return out
+    end
+  end
+  return tf.TensorShape(shape, n)
+end
+M.normalize_shape = normalize_shape
+
+-- Every build method (the base one and the ones subclasses define) is
+-- wrapped so that calling layer:build(shape) directly, as Keras users do,
+-- also marks the layer built, and build always sees TensorShapes.
+local function wrap_build(fn)
+  return function(self, input_shape, ...)
+    input_shape = normalize_shape(input_shape)
+    if rawget(self, "_own_trainable") == nil then
+      local cname = getmetatable(self).class_name
+      raise("FailedPrecondition", ("%s: the layer was not initialised (did %s:init call %s.super.init(self, opts)?)")
+        :format(cname, cname, cname))
+    end
+    local r = fn(self, input_shape, ...)
+    if rawget(self, "_build_input_shape") == nil then rawset(self, "_build_input_shape", input_shape) end
+    rawset(self, "built", true)
+    return r
+  end
+end
+
+function Layer:extend(name)
+  local cls = class.Object.extend(self, name)
+  getmetatable(cls).__newindex = function(c, k, v)
+    if k == "build" and type(v) == "function" then v = wrap_build(v) end
+    rawset(c, k, v)
+  end
+  return cls
+end
+
+Layer.build = wrap_build(function(self, input_shape) end)
 
 function Layer:call(inputs, opts)
   return inputs
@@ -405,15 +457,7 @@ end
 -- Build from a shape (models calls this for symbolic inputs).
 function Layer:_ensure_built(shape)
   if rawget(self, "built") then return end
-  if rawget(self, "_own_trainable") == nil then
-    raise("FailedPrecondition", ("%s: the layer was not initialised (did %s:init call %s.super.init(self, opts)?)")
-      :format(getmetatable(self).class_name, getmetatable(self).class_name, getmetatable(self).class_name))
-  end
-  local spec = rawget(self, "input_spec")
   self:build(shape)
-  rawset(self, "_build_input_shape", shape)
-  rawset(self, "built", true)
-  local _ = spec
 end
 
 local function shape_of(inputs)
