@@ -713,23 +713,38 @@ function Layer:add_metric(value, opts)
 end
 
 -- ---- properties ---------------------------------------------------------
+-- Calls fn(v) for every object held by a tracked attribute: the value
+-- itself, or the entries of a plain table (list entries in order, then
+-- string keys sorted), nested plain tables included.
+local function walk_table(t, fn, seen)
+  if seen[t] then return end
+  seen[t] = true
+  local function visit(x)
+    if type(x) == "table" then
+      if getmetatable(x) == nil then walk_table(x, fn, seen) else fn(x) end
+    end
+  end
+  for _, x in ipairs(t) do visit(x) end
+  local keys
+  for key in pairs(t) do
+    if type(key) == "string" then keys = keys or {} keys[#keys + 1] = key end
+  end
+  if keys then
+    table.sort(keys)
+    for _, key in ipairs(keys) do visit(t[key]) end
+  end
+end
+
 local function tracked_values(self, fn)
   local tracked = rawget(self, "_tracked")
   if not tracked then return end
+  local seen
   for _, k in ipairs(tracked) do
     local v = rawget(self, k)
     if type(v) == "table" then
       if getmetatable(v) == nil then
-        for _, x in ipairs(v) do fn(x) end
-        -- string keys (a table used as a dict), in sorted key order
-        local keys
-        for key in pairs(v) do
-          if type(key) == "string" then keys = keys or {} keys[#keys + 1] = key end
-        end
-        if keys then
-          table.sort(keys)
-          for _, key in ipairs(keys) do fn(v[key]) end
-        end
+        seen = seen or {}
+        walk_table(v, fn, seen)
       else
         fn(v)
       end

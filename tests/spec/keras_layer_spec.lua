@@ -222,6 +222,10 @@ describe("tracked sublayers and weight order", function()
     names = {}
     for i, l in ipairs(p.layers) do names[i] = l.name end
     assert.same({ "a2", "shared", "c", "y", "z" }, names)
+    p.nested = { { Lin { name = "n1" } }, { inner = { Lin { name = "n2" } } } }
+    names = {}
+    for i, l in ipairs(p.layers) do names[i] = l.name end
+    assert.same({ "a2", "shared", "c", "y", "z", "n1", "n2" }, names)
   end)
 
   it("freeze a layer and all its sublayers with trainable = false", function()
