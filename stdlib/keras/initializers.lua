@@ -219,8 +219,9 @@ local distributions = { truncated_normal = true, untruncated_normal = true, unif
 function VarianceScaling:init(...)
   local cls = getmetatable(self)
   local d = cls._vs_defaults or { scale = 1.0, mode = "fan_in", distribution = "truncated_normal" }
-  local spec = cls._vs_defaults and { positional = { "seed" }, defaults = {}, optional = { "seed" } }
-    or { positional = { "scale", "mode", "distribution", "seed" }, defaults = d, optional = { "seed" } }
+  -- input_axes / output_axes: keys of Keras 3.15's configs, accepted and unused
+  local spec = cls._vs_defaults and { positional = { "seed" }, defaults = {}, optional = { "seed", "input_axes", "output_axes" } }
+    or { positional = { "scale", "mode", "distribution", "seed" }, defaults = d, optional = { "seed", "input_axes", "output_axes" } }
   local o = opts_of(self, spec, ...)
   self.scale = o.scale or d.scale
   self.mode = o.mode or d.mode

@@ -129,6 +129,13 @@ function InputSpec:init(opts)
     end
     self._axes_list = list
   end
+  -- raw copies for the per-call check (false when unset: no class lookups)
+  rawset(self, "_nd", self.ndim or false)
+  rawset(self, "_min", self.min_ndim or false)
+  rawset(self, "_max", self.max_ndim or false)
+  rawset(self, "_dt", self.dtype or false)
+  rawset(self, "_ax", self._axes_list or false)
+  rawset(self, "_sh", self.shape or false)
 end
 
 function InputSpec:get_config()
@@ -158,23 +165,26 @@ local function who(layer)
 end
 M.who = who
 
+local function where_of(idx) return idx and (" (input %d)"):format(idx) or "" end
+
 local function check_one(layer, spec, x, idx)
   local r = x.ndim
-  local where = idx and (" (input %d)"):format(idx) or ""
-  if spec.ndim and r ~= spec.ndim then
-    raise("InvalidArgument", ("%s: expected input of rank %d%s, got %s"):format(who(layer), spec.ndim, where, describe(x)))
+  local nd, mn, mx, dt = spec._nd, spec._min, spec._max, spec._dt
+  if nd and r ~= nd then
+    raise("InvalidArgument", ("%s: expected input of rank %d%s, got %s"):format(who(layer), nd, where_of(idx), describe(x)))
   end
-  if spec.min_ndim and r < spec.min_ndim then
-    raise("InvalidArgument", ("%s: expected input of rank at least %d%s, got %s"):format(who(layer), spec.min_ndim, where, describe(x)))
+  if mn and r < mn then
+    raise("InvalidArgument", ("%s: expected input of rank at least %d%s, got %s"):format(who(layer), mn, where_of(idx), describe(x)))
   end
-  if spec.max_ndim and r > spec.max_ndim then
-    raise("InvalidArgument", ("%s: expected input of rank at most %d%s, got %s"):format(who(layer), spec.max_ndim, where, describe(x)))
+  if mx and r > mx then
+    raise("InvalidArgument", ("%s: expected input of rank at most %d%s, got %s"):format(who(layer), mx, where_of(idx), describe(x)))
   end
-  if spec.dtype and x.dtype.name ~= spec.dtype then
-    raise("InvalidArgument", ("%s: expected input of dtype %s%s, got %s"):format(who(layer), spec.dtype, where, describe(x)))
+  if dt and x.dtype.name ~= dt then
+    raise("InvalidArgument", ("%s: expected input of dtype %s%s, got %s"):format(who(layer), dt, where_of(idx), describe(x)))
   end
-  local shape = (spec._axes_list or spec.shape) and x.shape
-  local axes = spec._axes_list
+  local axes, s = spec._ax, spec._sh
+  if not (axes or s) then return end
+  local shape = x.shape
   if axes then
     local dims = rawget(shape, "_dims") -- tlua.shape's dimension list (1-based, nil = unknown)
     for j = 1, #axes, 2 do
@@ -182,16 +192,15 @@ local function check_one(layer, spec, x, idx)
       local d = dims[(ax < 0 and ax + r or ax) + 1]
       if d ~= nil and d ~= want then
         local what = ax == -1 and ("last dimension " .. want) or ("dimension %d at axis %d"):format(want, ax)
-        raise("InvalidArgument", ("%s: expected input with %s%s, got %s"):format(who(layer), what, where, describe(x)))
+        raise("InvalidArgument", ("%s: expected input with %s%s, got %s"):format(who(layer), what, where_of(idx), describe(x)))
       end
     end
   end
-  local s = spec.shape
   if s then
     for i = 0, r - 1 do
       local want, d = s[i], shape[i]
       if want ~= nil and d ~= nil and want ~= d then
-        raise("InvalidArgument", ("%s: expected input of shape %s%s, got %s"):format(who(layer), describe_shape(s), where, describe(x)))
+        raise("InvalidArgument", ("%s: expected input of shape %s%s, got %s"):format(who(layer), describe_shape(s), where_of(idx), describe(x)))
       end
     end
   end
@@ -340,6 +349,8 @@ function Layer:init(opts)
   rawset(self, "_trainable", trainable and true or false)
   local dtype = opts.dtype
   if dtype == nil then dtype = backend.floatx()
+  elseif type(dtype) == "table" and getmetatable(dtype) == nil and type(dtype.config) == "table" then
+    dtype = dtype.config.name   -- Keras 3's DTypePolicy config {class_name=, config={name=}}
   elseif type(dtype) ~= "string" then dtype = dtype.name end
   if type(dtype) ~= "string" then
     raise("InvalidArgument", ("%s '%s': dtype must be a dtype name such as 'float32'"):format(cls.class_name, name))

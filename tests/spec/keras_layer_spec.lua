@@ -557,3 +557,13 @@ describe("build", function()
     assert.equal("(3, 4)", tostring(m.got[2]))
   end)
 end)
+
+describe("Keras 3 configs", function()
+  it("are accepted: a DTypePolicy dtype, initializer axes keys", function()
+    local l = Lin { dtype = { class_name = "DTypePolicy", config = { name = "float64" } } }
+    assert.equal("float64", l.dtype)
+    local g = I.get({ class_name = "GlorotUniform", config = { seed = 3, input_axes = nil } })
+    assert.same({ seed = 3 }, g:get_config())
+    assert.equal(3, I.GlorotUniform { seed = 3, input_axes = {} }.seed)
+  end)
+end)
