@@ -528,9 +528,8 @@ end
 -- outermost call, the layers holding tensor losses.
 local depth = 0
 local ctx_training = nil
-local dirty = {}        -- layer -> true when it holds tensor losses/metric values
+local dirty = setmetatable({}, { __mode = "k" }) -- layer -> true while it holds tensor losses/metric values
 local n_dirty = 0
-local TRAINING = { [true] = { training = true }, [false] = { training = false } }
 local guard = setmetatable({}, { __close = function() depth = depth - 1 end })
 
 local function each_layer(layer, fn, seen)
@@ -575,7 +574,7 @@ function Layer:__call(inputs, opts)
     ctx_training = opts and opts.training
   elseif ctx_training ~= nil and (opts == nil or opts.training == nil) then
     if opts == nil then
-      opts = TRAINING[ctx_training and true or false]
+      opts = { training = ctx_training }
     else
       local o = {}
       for k, v in pairs(opts) do o[k] = v end
