@@ -167,8 +167,11 @@ M.who = who
 
 local function where_of(idx) return idx and (" (input %d)"):format(idx) or "" end
 
+local function dtype_name(dt) return type(dt) == "string" and dt or dt.name end
+
+-- x: a tensor or a KerasTensor (a table with .shape and .dtype).
 local function check_one(layer, spec, x, idx)
-  local r = x.ndim
+  local r = x.ndim or #x.shape
   local nd, mn, mx, dt = spec._nd, spec._min, spec._max, spec._dt
   if nd and r ~= nd then
     raise("InvalidArgument", ("%s: expected input of rank %d%s, got %s"):format(who(layer), nd, where_of(idx), describe(x)))
@@ -179,7 +182,7 @@ local function check_one(layer, spec, x, idx)
   if mx and r > mx then
     raise("InvalidArgument", ("%s: expected input of rank at most %d%s, got %s"):format(who(layer), mx, where_of(idx), describe(x)))
   end
-  if dt and x.dtype.name ~= dt then
+  if dt and dtype_name(x.dtype) ~= dt then
     raise("InvalidArgument", ("%s: expected input of dtype %s%s, got %s"):format(who(layer), dt, where_of(idx), describe(x)))
   end
   local axes, s = spec._ax, spec._sh

@@ -567,3 +567,17 @@ describe("Keras 3 configs", function()
     assert.equal(3, I.GlorotUniform { seed = 3, input_axes = {} }.seed)
   end)
 end)
+
+describe("check_input_spec on symbolic inputs", function()
+  it("reads a KerasTensor's shape and dtype (for keras.models)", function()
+    local Chk = Layer:extend("Chk2")
+    local c = Chk { name = "c2" }
+    local kt = { _keras_tensor = true, shape = tf.TensorShape({ nil, 5 }, 2), dtype = tf.float32 }
+    layer_mod.check_input_spec(c, InputSpec { ndim = 2, axes = { [-1] = 5 }, dtype = "float32" }, kt)
+    helpers.assert_error("InvalidArgument", "Chk2 'c2': expected input with last dimension 4, got float32[None,5]",
+      function() layer_mod.check_input_spec(c, InputSpec { axes = { [-1] = 4 } }, kt) end)
+    local kt2 = { _keras_tensor = true, shape = tf.TensorShape({ nil, 5 }, 2), dtype = "int32" }
+    helpers.assert_error("InvalidArgument", "expected input of dtype float32, got int32[None,5]",
+      function() layer_mod.check_input_spec(c, InputSpec { dtype = "float32" }, kt2) end)
+  end)
+end)
