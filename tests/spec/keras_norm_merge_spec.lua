@@ -117,7 +117,7 @@ describe("keras.layers.BatchNormalization: weights, shapes, config", function()
       function() return L.BatchNormalization():build(tf.TensorShape({ 2, nil }, 2)) end)
     local layer = L.BatchNormalization{ name = "bn_feat" }
     layer(tf.zeros({ 2, 4 }))
-    helpers.assert_error("InvalidArgument", { "bn_feat" }, function() return layer(tf.zeros({ 2, 5 })) end)
+    helpers.assert_error("InvalidArgument", { "BatchNormalization 'bn_feat'", "expected input with last dimension 4", "float32[2,5]" }, function() return layer(tf.zeros({ 2, 5 })) end)
   end)
 end)
 

@@ -185,11 +185,11 @@ describe("keras.layers.LSTM / GRU: errors", function()
       function() return L.GRU(3, { activation = "nope" }) end)
   end)
   it("rejects inputs of the wrong rank or feature size", function()
-    helpers.assert_error("InvalidArgument", { "LSTM 'lstm_rank'", "rank 3", "(4, 3)" },
+    helpers.assert_error("InvalidArgument", { "LSTM 'lstm_rank'", "expected input of rank 3", "float32[4,3]" },
       function() return L.LSTM(3, { name = "lstm_rank" })(tf.zeros({ 4, 3 })) end)
     local layer = L.GRU(3, { name = "gru_feat" })
     layer(tf.zeros({ 2, 5, 4 }))
-    helpers.assert_error("InvalidArgument", { "gru_feat" },
+    helpers.assert_error("InvalidArgument", { "GRU 'gru_feat'", "expected input with last dimension 4", "float32[2,5,7]" },
       function() return layer(tf.zeros({ 2, 5, 7 })) end)
   end)
   it("rejects initial states and masks of the wrong shape", function()

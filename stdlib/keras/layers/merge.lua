@@ -17,27 +17,17 @@
 -- compute_output_shape.
 --
 -- Not supported: masks (Keras's mask propagation through merges).
-local class = require("tlua.class")
 local core = require("tlua.core")
 local tf = require("tlua")
 local Shape = require("tlua.shape").Shape
-local Layer = require("keras.layer").Layer
+local layer_mod = require("keras.layer")
+local Layer = layer_mod.Layer
 
 local function raise(kind, msg) core.raise(kind, msg) end
 
-local BASE_OPTIONS = { "name", "trainable", "dtype", "dynamic", "input_shape", "batch_input_shape",
-                       "input_dim", "batch_size", "activity_regularizer" }
+local layer_options = layer_mod.options
 
-local function layer_options(who, spec, ...)
-  local optional = {}
-  for _, k in ipairs(spec.optional or {}) do optional[#optional + 1] = k end
-  for _, k in ipairs(BASE_OPTIONS) do optional[#optional + 1] = k end
-  return class.options(who, { positional = spec.positional, defaults = spec.defaults, optional = optional }, ...)
-end
-
-local function who_of(layer)
-  return ("%s '%s'"):format(getmetatable(layer).class_name, layer.name)
-end
+local who_of = layer_mod.who
 
 -- A list of shapes (TensorShapes or Lua lists) -> list of TensorShapes, or
 -- an InvalidArgument when `shapes` is one shape rather than a list of them.

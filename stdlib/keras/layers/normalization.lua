@@ -20,28 +20,19 @@
 --
 -- Not supported: renorm, synchronized, masks (BatchNormalization's `mask`
 -- option), LayerNormalization's deprecated rms_scaling.
-local class = require("tlua.class")
 local core = require("tlua.core")
 local tf = require("tlua")
-local Layer = require("keras.layer").Layer
-local InputSpec = require("keras.layer").InputSpec
+local layer_mod = require("keras.layer")
+local Layer = layer_mod.Layer
+local InputSpec = layer_mod.InputSpec
 local initializers = require("keras.initializers")
 local regularizers = require("keras.regularizers")
 local constraints = require("keras.constraints")
 
 local function raise(kind, msg) core.raise(kind, msg) end
 
--- Options every layer accepts (read by the Layer base class).
-local BASE_OPTIONS = { "name", "trainable", "dtype", "dynamic", "input_shape", "batch_input_shape",
-                       "input_dim", "batch_size", "activity_regularizer" }
-
--- class.options with the base layer options allowed.
-local function layer_options(who, spec, ...)
-  local optional = {}
-  for _, k in ipairs(spec.optional or {}) do optional[#optional + 1] = k end
-  for _, k in ipairs(BASE_OPTIONS) do optional[#optional + 1] = k end
-  return class.options(who, { positional = spec.positional, defaults = spec.defaults, optional = optional }, ...)
-end
+-- class.options with the base layer options (name, trainable, dtype, ...) allowed.
+local layer_options = layer_mod.options
 
 local function describe_shape(s)
   return tostring(tf.TensorShape(s))
@@ -60,9 +51,7 @@ local function resolve_axis(who, axis, rank, shape)
   return a
 end
 
-local function who_of(layer)
-  return ("%s '%s'"):format(getmetatable(layer).class_name, layer.name)
-end
+local who_of = layer_mod.who
 
 -- ---------------------------------------------------------------------------
 -- BatchNormalization

@@ -27,11 +27,11 @@
 --
 -- Not supported: stateful = true, the generic keras.layers.RNN(cell) API.
 -- unroll is accepted and has no effect (eager execution is unrolled).
-local class = require("tlua.class")
 local core = require("tlua.core")
 local tf = require("tlua")
-local Layer = require("keras.layer").Layer
-local InputSpec = require("keras.layer").InputSpec
+local layer_mod = require("keras.layer")
+local Layer = layer_mod.Layer
+local InputSpec = layer_mod.InputSpec
 local activations = require("keras.activations")
 local initializers = require("keras.initializers")
 local regularizers = require("keras.regularizers")
@@ -39,19 +39,9 @@ local constraints = require("keras.constraints")
 
 local function raise(kind, msg) core.raise(kind, msg) end
 
-local BASE_OPTIONS = { "name", "trainable", "dtype", "dynamic", "input_shape", "batch_input_shape",
-                       "input_dim", "batch_size", "activity_regularizer" }
+local layer_options = layer_mod.options
 
-local function layer_options(who, spec, ...)
-  local optional = {}
-  for _, k in ipairs(spec.optional or {}) do optional[#optional + 1] = k end
-  for _, k in ipairs(BASE_OPTIONS) do optional[#optional + 1] = k end
-  return class.options(who, { positional = spec.positional, defaults = spec.defaults, optional = optional }, ...)
-end
-
-local function who_of(layer)
-  return ("%s '%s'"):format(getmetatable(layer).class_name, layer.name)
-end
+local who_of = layer_mod.who
 
 -- ---------------------------------------------------------------------------
 -- RNNBase: options, shapes and the time loop driver shared by LSTM and GRU.
@@ -76,10 +66,15 @@ local common_optional = {
 
 function RNNBase:init(...)
   local cls = getmetatable(self)
-  local defaults = {}
-  for k, v in pairs(common_defaults) do defaults[k] = v end
-  for k, v in pairs(rawget(cls, "extra_defaults") or {}) do defaults[k] = v end
-  local o = layer_options(cls.class_name, { positional = { "units" }, defaults = defaults, optional = common_optional }, ...)
+  local spec = rawget(cls, "_spec")
+  if not spec then
+    local defaults = {}
+    for k, v in pairs(common_defaults) do defaults[k] = v end
+    for k, v in pairs(rawget(cls, "extra_defaults") or {}) do defaults[k] = v end
+    spec = { positional = { "units" }, defaults = defaults, optional = common_optional }
+    rawset(cls, "_spec", spec)
+  end
+  local o = layer_options(cls.class_name, spec, ...)
   RNNBase.super.init(self, o)
   local who = who_of(self)
   local units = o.units
