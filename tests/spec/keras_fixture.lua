@@ -4,6 +4,8 @@
 -- (set_weights), same inputs, then outputs, gradients of
 -- loss = sum(output_i * coef_i) w.r.t. the inputs and the trainable weights,
 -- and the weights after the call, all compared with Keras's to 1e-5.
+-- Cases with masks pass them as opts.mask (a list for merge layers) and
+-- check compute_mask against Keras's.
 local tf = require("tlua")
 local helpers = require("helpers")
 
@@ -36,6 +38,17 @@ function M.replay(name, layer, call_opts, multi)
   local xs = {}
   for i, x in ipairs(c.inputs) do xs[i] = tf.constant(x) end
   local arg = multi and xs or xs[1]
+  local masks
+  if c.masks then
+    masks = { n = #c.masks }
+    for i, m in ipairs(c.masks) do
+      if m ~= helpers.null then masks[i] = tf.constant(m) end
+    end
+    local o = {}
+    for k, v in pairs(call_opts or {}) do o[k] = v end
+    o.mask = multi and masks or masks[1]
+    call_opts = o
+  end
   -- First call builds the layer (inference mode: no statistics update);
   -- then the reference weights go in.
   layer(arg)
@@ -57,6 +70,15 @@ function M.replay(name, layer, call_opts, multi)
   assert(math.abs(loss:totable() - c.loss) <= 1e-5 * (1 + math.abs(c.loss)), name .. " loss")
   for i, g in ipairs(g_in) do close(g, c.grad_inputs[i], name .. " d/d input " .. i) end
   for i, g in ipairs(g_w) do close(g, c.grad_weights[i], name .. " d/d " .. tw[i].name) end
+  if c.output_mask ~= nil then
+    local m = layer:compute_mask(xs, masks)
+    if c.output_mask == helpers.null then
+      assert(m == nil, name .. ": compute_mask should be nil")
+    else
+      local ok, why = helpers.close(m:totable(), c.output_mask, 0, 0)
+      assert(ok, name .. " compute_mask: " .. tostring(why))
+    end
+  end
   if c.weights_after then
     local ws = layer.weights
     for i, w in ipairs(ws) do close(w:read_value(), c.weights_after[i], name .. " " .. w.name .. " after the call") end

@@ -30,9 +30,16 @@ def tolist(a):
     return np.asarray(a, dtype=np.float64).tolist()
 
 
-def run_case(name, layer, inputs, weights=None, call_kwargs=None, multi_input=False):
-    call_kwargs = call_kwargs or {}
+def run_case(name, layer, inputs, weights=None, call_kwargs=None, multi_input=False, masks=None):
+    call_kwargs = dict(call_kwargs or {})
     xs = [tf.constant(x) for x in inputs]
+    if masks is not None and multi_input:
+        # Keras masks ride on the tensors (what an Embedding(mask_zero) would set).
+        for x, m in zip(xs, masks):
+            if m is not None:
+                keras.src.backend.set_keras_mask(x, tf.constant(m))
+    elif masks is not None:
+        call_kwargs["mask"] = tf.constant(masks[0])
     arg = xs if multi_input else xs[0]
     if not layer.built:
         layer.build([tuple(x.shape) for x in xs] if multi_input else tuple(xs[0].shape))
@@ -63,6 +70,11 @@ def run_case(name, layer, inputs, weights=None, call_kwargs=None, multi_input=Fa
         "trainable_count": len(tw),
         "weights_after": [tolist(v.numpy()) for v in layer.weights],
     }
+    if masks is not None:
+        case["masks"] = [None if m is None else np.asarray(m).tolist() for m in masks]
+        if multi_input:
+            cm = layer.compute_mask(xs, [None if m is None else tf.constant(m) for m in masks])
+            case["output_mask"] = None if cm is None else np.asarray(cm).tolist()
     del tape
     return name, case
 
@@ -169,6 +181,22 @@ add(run_case("gru_seq_state", L.GRU(U, return_sequences=True, return_state=True)
 add(run_case("gru_back", L.GRU(U, return_sequences=True, go_backwards=True), [seq], gru_w()))
 add(run_case("gru_before", L.GRU(U, reset_after=False, return_sequences=True), [seq], gru_w(True, False)))
 add(run_case("gru_nobias", L.GRU(U, use_bias=False, activation="relu", return_state=True), [seq], gru_w(False)))
+
+# Masks: the state and output carry over masked steps (zeros for the output
+# with zero_output_for_mask); merges combine masked inputs as Keras does.
+mask = np.array([[True, True, False, True, False, True],
+                 [False, True, True, False, True, True],
+                 [True, False, False, False, True, True]])
+add(run_case("lstm_mask", L.LSTM(U, return_sequences=True, return_state=True), [seq], lstm_w(), masks=[mask]))
+add(run_case("gru_mask_zero_back", L.GRU(U, return_sequences=True, return_state=True, go_backwards=True,
+                                         zero_output_for_mask=True), [seq], gru_w(), masks=[mask]))
+ma = np.array([[True, False, True, True], [False, False, True, True], [True, True, True, False]])
+mb = np.array([[True, True, False, True], [False, True, False, True], [False, True, True, False]])
+m3 = [rnd(3, 4, 2), rnd(3, 4, 2)]
+for cls in ["Add", "Multiply", "Maximum", "Minimum", "Average"]:
+    add(run_case("merge_mask_" + cls, getattr(L, cls)(), m3, None, multi_input=True, masks=[ma, mb]))
+add(run_case("concat_mask", L.Concatenate(axis=1), m3, None, multi_input=True, masks=[ma, None]))
+add(run_case("concat_mask_last", L.Concatenate(), m3, None, multi_input=True, masks=[ma, mb]))
 
 # Default initialisation facts (no values: they are random): bias layout.
 lstm_default = L.LSTM(U)

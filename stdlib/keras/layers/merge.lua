@@ -16,7 +16,10 @@
 -- the shapes, raised when the layer is built (first call) or asked for
 -- compute_output_shape.
 --
--- Not supported: masks (Keras's mask propagation through merges).
+-- Masks (opts.mask, a list with one mask or nil per input, what Keras
+-- reads from the tensors): Multiply, Maximum and Minimum leave masked
+-- entries out as Keras does; Add, Subtract and Average ignore them (as
+-- Keras); compute_mask ORs them (Concatenate: per position, as Keras).
 local core = require("tlua.core")
 local tf = require("tlua")
 local Shape = require("tlua.shape").Shape
@@ -126,11 +129,41 @@ function Merge:build(input_shape)
   self._expand = need and expand or false
 end
 
-function Merge:call(inputs)
+-- opts.mask: a list with one mask (or nil) per input, as Keras's masks
+-- on the tensors; [batch, ...] booleans of rank one less than the input, or
+-- the input's rank.
+local function check_masks(layer, inputs, masks)
+  if masks == nil then return nil end
+  if type(masks) ~= "table" or tf.is_tensor(masks) then
+    raise("InvalidArgument", ("%s: mask must be a list with one mask (or nil) per input"):format(who_of(layer)))
+  end
+  local n = masks.n or #masks
+  if n > #inputs then
+    raise("InvalidArgument", ("%s: %d masks for %d inputs"):format(who_of(layer), n, #inputs))
+  end
+  for i = 1, #inputs do
+    if masks[i] ~= nil then return masks end
+  end
+  return nil
+end
+
+-- A mask broadcastable against x: a trailing size-1 axis when it has one
+-- dimension less than x.
+local function mask_for(m, x)
+  if m == nil then return nil end
+  if not tf.is_tensor(m) then m = tf.constant(m) end
+  if m.dtype ~= tf.bool then m = tf.cast(m, tf.bool) end
+  if #m.shape < #x.shape then m = tf.expand_dims(m, -1) end
+  return m
+end
+
+function Merge:call(inputs, opts)
   if type(inputs) ~= "table" or tf.is_tensor(inputs) then
     raise("InvalidArgument", who_of(self) .. ": a merge layer must be called on a list of tensors")
   end
   local expand = self._expand
+  local masks = opts and check_masks(self, inputs, opts.mask)
+  if masks and not expand and self.masked_merge then return self:masked_merge(inputs, masks) end
   if expand then
     local xs = {}
     for i, x in ipairs(inputs) do
@@ -147,6 +180,26 @@ function Merge:call(inputs)
     inputs = xs
   end
   return self:merge(inputs)
+end
+
+-- The output mask: the element-wise OR of the input masks (nil when any
+-- input has none), as Keras.
+function Merge:compute_mask(inputs, mask)
+  if mask == nil then return nil end
+  if type(mask) ~= "table" or tf.is_tensor(mask) then
+    raise("InvalidArgument", who_of(self) .. ": mask must be a list with one mask (or nil) per input")
+  end
+  local n = type(inputs) == "table" and not tf.is_tensor(inputs) and #inputs or 1
+  if (mask.n or #mask) > n then -- shorter: the last inputs have no mask (nil)
+    raise("InvalidArgument", ("%s: %d masks for %d inputs"):format(who_of(self), mask.n or #mask, n))
+  end
+  local out
+  for i = 1, n do
+    local m = mask[i]
+    if m == nil then return nil end
+    out = out and tf.logical_or(out, m) or m
+  end
+  return out
 end
 
 function Merge:compute_output_shape(input_shape)
@@ -168,11 +221,54 @@ Add.merge = fold(tf.add)
 local Multiply = Merge:extend("Multiply")
 Multiply.merge = fold(tf.multiply)
 
+-- Masked positions of an input are ones; the result is 0 where every
+-- input is masked when all inputs have masks (Keras's Multiply).
+function Multiply:masked_merge(xs, masks)
+  local all = true
+  for i = 1, #xs do
+    if masks[i] == nil then all = false end
+  end
+  local out, omask
+  for i, x in ipairs(xs) do
+    local m = mask_for(masks[i], x)
+    if m then
+      x = tf.where(m, x, tf.ones_like(x))
+      if all then omask = omask and tf.logical_or(omask, m) or m end
+    end
+    out = out and out * x or x
+  end
+  if all then out = tf.where(omask, out, tf.zeros_like(out)) end
+  return out
+end
+
+-- Keras's _apply_merge_op_and_or_mask: a masked input takes the running
+-- result's value and a masked running result takes the input's, so masked
+-- entries do not take part.
+local function masked_fold(op)
+  return function(_, xs, masks)
+    local out, omask
+    for i, x in ipairs(xs) do
+      local m = mask_for(masks[i], x)
+      if out == nil then
+        out, omask = x, m
+      else
+        if m then x = tf.where(m, x, out) end
+        if omask then out = tf.where(omask, out, x) end
+        if m and omask then omask = tf.logical_or(omask, m) else omask = nil end
+        out = op(out, x)
+      end
+    end
+    return out
+  end
+end
+
 local Maximum = Merge:extend("Maximum")
 Maximum.merge = fold(tf.maximum)
+Maximum.masked_merge = masked_fold(tf.maximum)
 
 local Minimum = Merge:extend("Minimum")
 Minimum.merge = fold(tf.minimum)
+Minimum.masked_merge = masked_fold(tf.minimum)
 
 local Average = Merge:extend("Average")
 local add_all = fold(tf.add)
@@ -259,6 +355,31 @@ function Concatenate:call(inputs)
     raise("InvalidArgument", who_of(self) .. ": must be called on a list of tensors")
   end
   return tf.concat(inputs, self.axis)
+end
+
+-- The output mask as Keras: each input's mask (all true when it has none)
+-- broadcast to the input's shape, concatenated along the axis, then any()
+-- over the last axis.
+function Concatenate:compute_mask(inputs, mask)
+  if mask == nil then return nil end
+  if type(mask) ~= "table" or tf.is_tensor(mask) or type(inputs) ~= "table" or tf.is_tensor(inputs) then
+    raise("InvalidArgument", who_of(self) .. ": inputs and mask must be lists of the same length")
+  end
+  local any = false
+  for i = 1, #inputs do
+    if mask[i] ~= nil then any = true end
+  end
+  if not any then return nil end
+  local full = {}
+  for i, x in ipairs(inputs) do
+    local m = mask_for(mask[i], x)
+    if m == nil then
+      full[i] = tf.ones_like(x, { dtype = tf.bool })
+    else
+      full[i] = tf.logical_or(m, tf.zeros_like(x, { dtype = tf.bool }))
+    end
+  end
+  return tf.reduce_any(tf.concat(full, self.axis), -1)
 end
 
 function Concatenate:compute_output_shape(input_shape)

@@ -240,6 +240,15 @@ function RNNBase:call(inputs, opts)
   return output
 end
 
+-- The output mask: the input's with return_sequences, else nil; with
+-- return_state a list {output mask, nil...} (field n = 1 + states), as Keras.
+function RNNBase:compute_mask(_, mask)
+  if type(mask) == "table" and not tf.is_tensor(mask) then mask = mask[1] end
+  local out = self.return_sequences and mask or nil
+  if self.return_state then return { out, n = 1 + self.n_states } end
+  return out
+end
+
 function RNNBase:compute_output_shape(input_shape)
   input_shape = tf.TensorShape(input_shape)
   if #input_shape ~= 3 then
