@@ -7,6 +7,7 @@
 local tf = require("tlua")
 local helpers = require("helpers")
 local fixture = require("keras_fixture")
+local gradcheck = require("gradcheck")
 local keras = tf.keras
 local L = keras.layers
 
@@ -118,6 +119,18 @@ describe("keras.layers.BatchNormalization: weights, shapes, config", function()
     local layer = L.BatchNormalization{ name = "bn_feat" }
     layer(tf.zeros({ 2, 4 }))
     helpers.assert_error("InvalidArgument", { "BatchNormalization 'bn_feat'", "expected input with last dimension 4", "float32[2,5]" }, function() return layer(tf.zeros({ 2, 5 })) end)
+  end)
+end)
+
+describe("normalization: float64 input gradients against central differences", function()
+  local x = tf.random.normal({ 4, 3, 2 }, { dtype = "float64", seed = 11 })
+  it("BatchNormalization in training mode (gradient through the batch statistics)", function()
+    local layer = L.BatchNormalization(1, { dtype = "float64" })
+    gradcheck.assert_grad(function(xx) return layer(xx, { training = true }) end, { x })
+  end)
+  it("LayerNormalization over axes {1, 2}", function()
+    local layer = L.LayerNormalization{ axis = { 1, 2 }, dtype = "float64" }
+    gradcheck.assert_grad(function(xx) return layer(xx) end, { x })
   end)
 end)
 

@@ -5,6 +5,7 @@
 local tf = require("tlua")
 local helpers = require("helpers")
 local fixture = require("keras_fixture")
+local gradcheck = require("gradcheck")
 local keras = tf.keras
 local L = keras.layers
 
@@ -183,6 +184,26 @@ describe("keras.layers.LSTM / GRU: masks and dropout", function()
     local loss = tf.reduce_sum(layer(x, { training = true }))
     local g = tape:gradient(loss, layer.trainable_weights)
     assert.are.equal(3, #g)
+  end)
+end)
+
+describe("keras.layers.LSTM / GRU: float64 gradients against central differences", function()
+  local x = tf.random.normal({ 2, 4, 3 }, { dtype = "float64", seed = 7 })
+  local h0 = tf.random.normal({ 2, 3 }, { dtype = "float64", seed = 8 })
+  local mask = tf.constant({ { true, false, true, true }, { false, true, true, false } })
+  it("LSTM: inputs and initial states, with a mask, sequences and states", function()
+    local layer = L.LSTM(3, { dtype = "float64", return_sequences = true, return_state = true })
+    gradcheck.assert_grad(function(xx, h, c)
+      local r = layer(xx, { initial_state = { h, c }, mask = mask })
+      return r[1], r[2], r[3]
+    end, { x, h0, h0 * 0.5 })
+  end)
+  it("GRU (both reset_after variants), go_backwards", function()
+    for _, ra in ipairs({ true, false }) do
+      local layer = L.GRU(3, { dtype = "float64", reset_after = ra, go_backwards = true, return_sequences = true,
+        activation = "softsign" })
+      gradcheck.assert_grad(function(xx, h) return layer(xx, { initial_state = { h } }) end, { x, h0 })
+    end
   end)
 end)
 
