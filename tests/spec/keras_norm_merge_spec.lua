@@ -27,6 +27,11 @@ describe("keras.layers.BatchNormalization against Keras", function()
   it("rank-3 input, last axis (statistics over batch and time)", function()
     fixture.replay("bn_rank3_train", L.BatchNormalization(), { training = true })
   end)
+  it("training=true with a mask: statistics over the unmasked positions", function()
+    fixture.replay("bn_mask_train", L.BatchNormalization{ momentum = 0.9 }, { training = true })
+    helpers.assert_error("InvalidArgument", { "BatchNormalization 'bn_m'", "one dimension less than the input" },
+      function() return L.BatchNormalization{ name = "bn_m" }(tf.zeros({ 2, 3 }), { training = true, mask = tf.constant({ { true, false, true }, { true, true, true } }) }) end)
+  end)
   it("center=false, scale=false: only the moving statistics", function()
     local layer = fixture.replay("bn_nocenter_noscale",
       L.BatchNormalization{ center = false, scale = false, momentum = 0.8 }, { training = true })

@@ -198,6 +198,9 @@ for cls in ["Add", "Multiply", "Maximum", "Minimum", "Average"]:
 add(run_case("concat_mask", L.Concatenate(axis=1), m3, None, multi_input=True, masks=[ma, None]))
 add(run_case("concat_mask_last", L.Concatenate(), m3, None, multi_input=True, masks=[ma, mb]))
 
+bn_mask = np.array([[True, False, True], [True, True, False], [False, False, True], [True, True, True]])
+add(run_case("bn_mask_train", L.BatchNormalization(momentum=0.9), [x3], bn5_w, {"training": True}, masks=[bn_mask]))
+
 # Default initialisation facts (no values: they are random): bias layout.
 lstm_default = L.LSTM(U)
 lstm_default.build(seq.shape)

@@ -18,8 +18,10 @@
 -- example with the same formula; gamma and beta have the shape of the
 -- normalised dimensions.
 --
--- Not supported: renorm, synchronized, masks (BatchNormalization's `mask`
--- option), LayerNormalization's deprecated rms_scaling.
+-- BatchNormalization's opts.mask (one dimension less than the input, as
+-- Keras) restricts the batch statistics to the unmasked positions.
+-- Not supported: renorm, synchronized, LayerNormalization's deprecated
+-- rms_scaling.
 local core = require("tlua.core")
 local tf = require("tlua")
 local layer_mod = require("keras.layer")
@@ -128,6 +130,7 @@ function BatchNormalization:build(input_shape)
     if i ~= a then axes[#axes + 1] = i end
   end
   self._reduction_axes = axes
+  self._axis = a
   -- Statistics of shape [C] broadcast against the input as they are when
   -- the axis is the last one; otherwise they are reshaped to [1, C, 1, ...].
   if a ~= rank - 1 then
@@ -140,11 +143,35 @@ function BatchNormalization:build(input_shape)
   end
 end
 
+-- Keras's masked statistics: mean and biased variance over the unmasked
+-- positions only (mask: one dimension less than the input), each sum
+-- divided by (count + 1e-7) as Keras does.
+local MASK_EPSILON = 1e-7
+local function masked_moments(layer, x, mask)
+  if not tf.is_tensor(mask) then mask = tf.constant(mask) end
+  if #mask.shape ~= #x.shape - 1 then
+    raise("InvalidArgument", ("%s: the mask must have one dimension less than the input, got mask %s for input %s")
+      :format(who_of(layer), describe_shape(mask.shape), describe_shape(x.shape)))
+  end
+  local axes = layer._reduction_axes
+  local w = tf.broadcast_to(tf.expand_dims(tf.cast(mask, x.dtype), -1), x.shape)
+  local count = tf.reduce_sum(w, axes, { keepdims = true }) + MASK_EPSILON
+  local mean = tf.reduce_sum(x * w, axes, { keepdims = true }) / count
+  local variance = tf.reduce_sum(tf.square((x - mean) * w), axes, { keepdims = true }) / count
+  local c = { x.shape[layer._axis] }
+  return tf.reshape(mean, c), tf.reshape(variance, c)
+end
+
 function BatchNormalization:call(inputs, opts)
   local training = opts and opts.training
   local mean, variance
   if training and self.trainable then
-    mean, variance = tf.nn.moments(inputs, self._reduction_axes)
+    local mask = opts.mask
+    if mask == nil then
+      mean, variance = tf.nn.moments(inputs, self._reduction_axes)
+    else
+      mean, variance = masked_moments(self, inputs, mask)
+    end
     local m = self.momentum
     local mm, mv = self.moving_mean, self.moving_variance
     mm:assign(mm * m + mean * (1.0 - m))
