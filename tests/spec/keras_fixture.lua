@@ -22,6 +22,22 @@ function M.cases()
   return cases
 end
 
+-- A Keras get_config() from the fixture as a tlua config: JSON nulls
+-- dropped, and Keras 3's DTypePolicy dtype replaced by its name.
+function M.keras_config(key)
+  local function clean(t)
+    if type(t) ~= "table" then return t end
+    local o = {}
+    for k, v in pairs(t) do
+      if v ~= helpers.null then o[k] = clean(v) end
+    end
+    return o
+  end
+  local cfg = clean(M.cases()[key])
+  if type(cfg.dtype) == "table" then cfg.dtype = cfg.dtype.config.name end
+  return cfg
+end
+
 local function close(actual, expected, what)
   if type(actual) == "userdata" then actual = actual:totable() end
   local ok, why = helpers.close(actual, expected, 1e-5, 1e-5)

@@ -187,6 +187,25 @@ describe("keras.layers.LayerNormalization against Keras", function()
   end)
 end)
 
+describe("configs written by Keras load with from_config", function()
+  it("BatchNormalization", function()
+    local cfg = fixture.keras_config("bn_config")
+    local layer = L.BatchNormalization.from_config(cfg)
+    local mine = layer:get_config()
+    for k, v in pairs(cfg) do
+      if type(v) ~= "table" then assert.are.equal(v, mine[k], "BatchNormalization " .. k) end
+    end
+  end)
+  it("LayerNormalization", function()
+    local cfg = fixture.keras_config("ln_config")
+    local layer = L.LayerNormalization.from_config(cfg)
+    local mine = layer:get_config()
+    for k, v in pairs(cfg) do
+      if type(v) ~= "table" then assert.are.equal(v, mine[k], "LayerNormalization " .. k) end
+    end
+  end)
+end)
+
 describe("keras merge layers against Keras", function()
   for _, cls in ipairs({ "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum" }) do
     it(cls, function()

@@ -207,6 +207,25 @@ describe("keras.layers.LSTM / GRU: float64 gradients against central differences
   end)
 end)
 
+describe("configs written by Keras load with from_config", function()
+  it("LSTM", function()
+    local cfg = fixture.keras_config("lstm_config")
+    local layer = L.LSTM.from_config(cfg)
+    local mine = layer:get_config()
+    for k, v in pairs(cfg) do
+      if type(v) ~= "table" then assert.are.equal(v, mine[k], "LSTM " .. k) end
+    end
+  end)
+  it("GRU", function()
+    local cfg = fixture.keras_config("gru_config")
+    local layer = L.GRU.from_config(cfg)
+    local mine = layer:get_config()
+    for k, v in pairs(cfg) do
+      if type(v) ~= "table" then assert.are.equal(v, mine[k], "GRU " .. k) end
+    end
+  end)
+end)
+
 describe("keras.layers.LSTM / GRU: errors", function()
   it("rejects bad options", function()
     helpers.assert_error("InvalidArgument", { "LSTM", "units must be a positive integer, got 0" },
