@@ -167,6 +167,7 @@ describe("keras.layers.LSTM / GRU: masks and dropout", function()
     helpers.assert_close(seq[2][2], seq[2][1], 0, 0)
     helpers.assert_close(seq[2][4], seq[2][3], 0, 0)
     -- zero_output_for_mask puts zeros there instead.
+    helpers.assert_close(layer(x, { mask = { mask } })[1], r[1], 0, 0) -- Keras's list form
     local z = L.GRU(4, { return_sequences = true, zero_output_for_mask = true })
     local zs = z(x, { mask = mask }):totable()
     helpers.assert_close(zs[2][2], { 0, 0, 0, 0 }, 0, 0)

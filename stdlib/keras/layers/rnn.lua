@@ -197,6 +197,7 @@ function RNNBase:call(inputs, opts)
   local xs = tf.unstack(tf.reshape(proj, { steps, batch, self.gates * u }), { axis = 0 })
   local masks, out
   if mask ~= nil then
+    if type(mask) == "table" and tf.is_tensor(mask[1]) then mask = mask[1] end -- {mask} as Keras's list form
     if not tf.is_tensor(mask) then mask = tf.constant(mask) end
     local ms = mask.shape
     if #ms ~= 2 or ms[0] ~= batch or ms[1] ~= steps then
