@@ -48,6 +48,13 @@ end
 local function resolve_loss(spec, model)
   if spec == nil then return nil end
   local losses = require("keras.losses")
+  if losses.as_loss then
+    -- builtin names and functions -> their Loss class (its fast paths);
+    -- other functions -> LossFunctionWrapper; Loss objects as they are
+    local obj = losses.as_loss(spec)
+    if type(obj) == "table" and getmetatable(obj) and getmetatable(obj).__call then return obj end
+    raise("InvalidArgument", ("%s.compile: could not interpret loss %s"):format(who(model), tostring(spec)))
+  end
   local obj = spec
   if type(spec) == "string" or (is_plain(spec) and spec.class_name) then obj = losses.get(spec) end
   if type(obj) == "function" then
@@ -198,7 +205,13 @@ end
 
 local function make_metric(spec, y, yp, loss, prefix)
   local metrics = require("keras.metrics")
-  local obj, name
+  local obj
+  if (spec == "accuracy" or spec == "acc") and metrics.get_for_loss then
+    -- decided by the loss, else by the shapes (keras.metrics.get_for_loss)
+    obj = metrics.get_for_loss(spec, loss, y.shape, yp.shape)
+    obj.name = prefix .. spec
+    return obj
+  end
   if spec == "accuracy" or spec == "acc" or spec == "crossentropy" or spec == "ce" then
     local yt_rank, yp_rank = #y.shape, #yp.shape
     local yt_last = yt_rank > 0 and y.shape[-1] or nil

@@ -236,6 +236,13 @@ describe("Model.fit", function()
     clf:compile{ optimizer = keras.optimizers.Nadam(), loss = "categorical_crossentropy", metrics = { "accuracy" } }
     local res2 = clf:evaluate(x, keras.utils.to_categorical(labels, 3), { verbose = 0, return_dict = true })
     helpers.assert_close(res2.accuracy, acc, 1e-6)
+    -- binary crossentropy on 3 independent labels: binary accuracy (by the loss)
+    local ml = keras.Sequential{ L.Dense(3, { activation = "sigmoid", input_shape = { 3 } }) }
+    ml:compile{ optimizer = "sgd", loss = "binary_crossentropy", metrics = { "accuracy" } }
+    local targets = tf.cast(tf.greater(x, 0), "float32")
+    local res3 = ml:evaluate(x, targets, { verbose = 0, return_dict = true })
+    local bin = tf.reduce_mean(tf.cast(tf.equal(tf.cast(tf.greater(ml(x), 0.5), "float32"), targets), "float32")):item()
+    helpers.assert_close(res3.accuracy, bin, 1e-6)
   end)
 
   it("predicts in batches and concatenates, with several outputs", function()
