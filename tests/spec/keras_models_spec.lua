@@ -278,6 +278,15 @@ describe("keras functional API", function()
       function() return a + b end)
     helpers.assert_error("InvalidArgument", { "outputs[1] is a number" },
       function() keras.Model{ inputs = a, outputs = { 3 } } end)
+    -- a built layer called on a symbolic input of the wrong feature size
+    local d = L.Dense(2, { name = "fixed" })
+    d(keras.Input{ shape = { 3 } })
+    helpers.assert_error("InvalidArgument", { "Dense 'fixed'", "expected input with last dimension 3", "float32[None,5]" },
+      function() d(keras.Input{ shape = { 5 } }) end)
+    -- a built Sequential called eagerly on the wrong feature size
+    local seq = keras.Sequential{ L.Dense(2, { input_shape = { 3 }, name = "first" }) }
+    helpers.assert_error("InvalidArgument", { "Dense 'first'", "last dimension 3", "float32[2,4]" },
+      function() seq(tf.ones({ 2, 4 })) end)
   end)
 end)
 
