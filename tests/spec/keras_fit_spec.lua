@@ -212,6 +212,38 @@ describe("Model.fit", function()
     assert.equal(2, #h.history.act_mean)
   end)
 
+  it("trains a subclassed model with its own add_loss and add_metric (reconstruction loss)", function()
+    local Recon = keras.Model:extend("ReconstructingRegressor")
+    function Recon:init(opts)
+      Recon.super.init(self, opts)
+      self.hidden = { L.Dense(8, { activation = "relu" }), L.Dense(8, { activation = "relu" }) }
+      self.out = L.Dense(1)
+      self.reconstruct = L.Dense(3)
+    end
+    function Recon:call(x)
+      local z = x
+      for _, l in ipairs(self.hidden) do z = l(z) end
+      local recon = self.reconstruct(z)
+      local recon_loss = tf.reduce_mean(tf.square(recon - x))
+      self:add_loss(recon_loss * 0.05)
+      self:add_metric(recon_loss, { name = "reconstruction_error" })
+      return self.out(z)
+    end
+    local x, y = regression_data(64)
+    local m = Recon()
+    m:compile{ optimizer = keras.optimizers.SGD{ learning_rate = 0.0 }, loss = "mse" }
+    local res = m:test_on_batch(x, y, { return_dict = true })
+    local yp = m(x)
+    local rl = tf.reduce_mean(tf.square(m.reconstruct(m.hidden[2](m.hidden[1](x))) - x)):item()
+    helpers.assert_close(res.loss, tf.reduce_mean(tf.square(yp - y)):item() + 0.05 * rl, 1e-5)
+    helpers.assert_close(res.reconstruction_error, rl, 1e-5)
+    m:compile{ optimizer = keras.optimizers.Adam{ learning_rate = 0.01 }, loss = "mse" }
+    local h = m:fit(x, y, { epochs = 5, batch_size = 16, verbose = 0 })
+    assert.equal(5, #h.history.reconstruction_error)
+    assert.is_true(h.history.loss[5] < h.history.loss[1])
+    assert.equal(8, #m.trainable_variables)
+  end)
+
   it("takes Lua number tables as data (x in float32)", function()
     local model = keras.Sequential{ L.Dense(1, { input_shape = { 2 } }) }
     model:compile{ optimizer = "sgd", loss = "mse" }
