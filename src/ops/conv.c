@@ -417,15 +417,9 @@ static void bpf_units(int64_t b, int64_t e, void *ctx) {
 
 static bool fits_int(int64_t v) { return v >= 0 && v <= INT_MAX; }
 
-/* Geometry from concrete tensors, and the job's sizes. */
-static tl_status job_init(conv_job *j, geom *g, const tl_attr *a, tl_tensor *x, tl_tensor *f, bool dw) {
-  memset(j, 0, sizeof *j);
-  atomic_init(&j->failed, 0);
-  tl_status s = make_geom(a, &x->meta, &f->meta, dw, g);
-  if (s) return s;
+/* The column sizes and pixel blocks of a job over geometry g. */
+static void job_sizes(conv_job *j, const geom *g) {
   j->g = g;
-  j->dt = x->dtype;
-  j->es = tl_dtypes[x->dtype].size;
   j->K = g->KH * g->KW * g->C;
   j->P = g->OH * g->OW;
   j->direct = g->KH == 1 && g->KW == 1 && g->sh == 1 && g->sw == 1 && g->pt == 0 && g->pl == 0 && g->OH == g->H &&
@@ -435,6 +429,17 @@ static tl_status job_init(conv_job *j, geom *g, const tl_attr *a, tl_tensor *x, 
   j->bp = j->direct || bp > j->P ? j->P : bp;
   if (j->bp < 1) j->bp = 1;
   j->nblk = (j->P + j->bp - 1) / j->bp;
+}
+
+/* Geometry from concrete tensors, and the job's sizes. */
+static tl_status job_init(conv_job *j, geom *g, const tl_attr *a, tl_tensor *x, tl_tensor *f, bool dw) {
+  memset(j, 0, sizeof *j);
+  atomic_init(&j->failed, 0);
+  tl_status s = make_geom(a, &x->meta, &f->meta, dw, g);
+  if (s) return s;
+  j->dt = x->dtype;
+  j->es = tl_dtypes[x->dtype].size;
+  job_sizes(j, g);
   if (!dw) {
     if (!fits_int(j->K) || !fits_int(j->P * (g->C > g->O ? g->C : g->O)) || !fits_int(g->O) || !fits_int(g->C))
       return tl_error(TL_UNIMPLEMENTED, "the convolution is too large for one BLAS call (K=%" PRId64 ", pixels=%" PRId64 ")",
@@ -460,6 +465,39 @@ static tl_status finish(conv_job *j, tl_tensor *a, tl_tensor *b) {
   tl_tensor_release(a);
   tl_tensor_release(b);
   if (atomic_load(&j->failed)) return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory for the convolution's scratch");
+  return TL_OK;
+}
+
+
+/* With stride 1 the input gradient is a forward convolution of dy with the
+ * filter flipped in space and transposed ([KH, KW, O, C]): dx[i] sums
+ * dy[i + pt - k*d] w[k], i.e. dy at i - pt' + k'*d with k' = K-1-k and
+ * pt' = (K-1)*d - pt (im2col reads outside dy as zeros, whatever the
+ * sign of pt'). That runs as fast as the forward pass, where the col2im
+ * form multiplies with an inner dimension of only O. */
+static tl_status bpi_as_conv(conv_job *j, const geom *g) {
+  size_t es = j->es, fbytes = (size_t)(g->KH * g->KW * g->C * g->O) * es;
+  char *wf = tl_alloc(fbytes ? fbytes : 1);
+  if (!wf) return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory for the convolution's scratch");
+  for (int64_t kh = 0; kh < g->KH; kh++)
+    for (int64_t kw = 0; kw < g->KW; kw++)
+      for (int64_t c = 0; c < g->C; c++)
+        for (int64_t o = 0; o < g->O; o++)
+          memcpy(wf + (size_t)((((g->KH - 1 - kh) * g->KW + (g->KW - 1 - kw)) * g->O + o) * g->C + c) * es,
+                 j->w + (size_t)(((kh * g->KW + kw) * g->C + c) * g->O + o) * es, es);
+  geom g2 = *g;
+  g2.H = g->OH, g2.W = g->OW, g2.C = g2.KC = g->O;
+  g2.O = g2.OC = g->C, g2.OH = g->H, g2.OW = g->W;
+  g2.pt = (g->KH - 1) * g->dh - g->pt, g2.pl = (g->KW - 1) * g->dw - g->pl;
+  conv_job j2;
+  memset(&j2, 0, sizeof j2);
+  atomic_init(&j2.failed, 0);
+  j2.blas = j->blas, j2.dt = j->dt, j2.es = es;
+  job_sizes(&j2, &g2);
+  j2.x = j->dy, j2.w = wf, j2.o = j->o;
+  run_units(&j2, g2.N * j2.nblk, g2.N * j2.P * j2.K * g2.O, fwd_units);
+  tl_free(wf, fbytes ? fbytes : 1);
+  if (atomic_load(&j2.failed)) atomic_store(&j->failed, 1);
   return TL_OK;
 }
 
@@ -493,8 +531,10 @@ static tl_status conv2d_bpi_kernel(TL_KERNEL_ARGS) {
   }
   j.w = tl_tensor_data(f), j.dy = tl_tensor_data(dy), j.o = tl_tensor_data(o);
   if (o->size > 0 && (j.P == 0 || g.O == 0)) memset(j.o, 0, (size_t)o->size * j.es);
+  else if (o->size > 0 && g.sh == 1 && g.sw == 1 && !j.direct) s = bpi_as_conv(&j, &g);
   else if (o->size > 0) run_units(&j, g.N, g.N * j.P * j.K * g.O, bpi_units);
-  return finish(&j, f, dy);
+  tl_status s2 = finish(&j, f, dy);
+  return s ? s : s2;
 }
 
 static tl_status conv2d_bpf_kernel(TL_KERNEL_ARGS) {
