@@ -9,7 +9,9 @@
  * are spread over tlua's pool). A 1x1, stride-1, unpadded convolution skips
  * the copy. backprop_input multiplies out_backprop by the filter's
  * transpose and scatters the columns back (col2im), one image per unit so
- * no two units write the same pixels; backprop_filter accumulates
+ * no two units write the same pixels (with stride 1 it is instead a
+ * forward convolution of out_backprop with the flipped, transposed filter:
+ * no col2im, and the GEMM has the forward's shape); backprop_filter accumulates
  * col^T @ out_backprop per part of the batch into per-part buffers that are
  * summed in part order, so results do not depend on scheduling.
  * The depthwise ops are direct loops (C*M tiny dot products per pixel).
@@ -61,6 +63,9 @@ tl_status tl_conv_hw(const tl_attr *a, const char *what, int64_t def, int64_t *h
   if (*h < 1 || *w < 1)
     return tl_error(TL_INVALID_ARGUMENT, "%s must be positive, got %s", what,
                     tl_shape_format(a->n, a->ints, b, sizeof b));
+  if (*h > INT32_MAX || *w > INT32_MAX)
+    return tl_error(TL_INVALID_ARGUMENT, "%s must be at most %d, got %s", what, INT32_MAX,
+                    tl_shape_format(a->n, a->ints, b, sizeof b));
   return TL_OK;
 }
 
@@ -96,8 +101,8 @@ tl_status tl_conv_padding(const tl_attr *padding, const tl_attr *ex, int *mode, 
                     tl_shape_format(ex->n, ex->ints, b, sizeof b));
   for (int i = 0; i < 4; i++) {
     pads[i] = ex->ints[2 + i];
-    if (pads[i] < 0)
-      return tl_error(TL_INVALID_ARGUMENT, "explicit_paddings %s must not be negative",
+    if (pads[i] < 0 || pads[i] > INT32_MAX)
+      return tl_error(TL_INVALID_ARGUMENT, "explicit_paddings %s must be between 0 and 2^31-1",
                       tl_shape_format(ex->n, ex->ints, b, sizeof b));
   }
   return TL_OK;

@@ -290,6 +290,10 @@ describe("errors", function()
     assert_error("InvalidArgument", { "conv2d", "strides [2,1,1,1]: the batch and channel entries must be 1" },
       tf.nn.conv2d, x, w, { 2, 1, 1, 1 }, "SAME")
     assert_error("InvalidArgument", { "conv2d", "strides must be positive, got [0]" }, tf.nn.conv2d, x, w, 0, "SAME")
+    assert_error("InvalidArgument", { "conv2d", "dilations must be at most 2147483647" },
+      tf.nn.conv2d, x, w, 1, "SAME", { dilations = { 1, 1 << 40 } })
+    assert_error("InvalidArgument", { "conv2d", "explicit_paddings [0,0,-1,1,0,0,0,0] must be between 0 and 2^31-1" },
+      tf.nn.conv2d, x, w, 1, { { 0, 0 }, { -1, 1 }, { 0, 0 }, { 0, 0 } })
     assert_error("InvalidArgument", { "conv2d", "input must be 4-D [batch, height, width, channels], got float32[5,5,3]" },
       tf.nn.conv2d, tf.zeros({ 5, 5, 3 }), w, 1, "SAME")
     assert_error("InvalidArgument", { "conv2d", "filter must be 4-D" }, tf.nn.conv2d, x, tf.zeros({ 3, 3, 3 }), 1, "SAME")
