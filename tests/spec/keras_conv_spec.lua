@@ -89,6 +89,30 @@ describe("keras conv layers", function()
     local y = c(x)
     helpers.assert_close(g[2], tf.reduce_sum(y * 2, { 0, 1, 2 }), 1e-4, 1e-4)
   end)
+  it("a small CNN (Conv2D, MaxPooling2D, DepthwiseConv2D, GlobalAveragePooling2D) trains with a tape", function()
+    tf.random.set_seed(5)
+    local x = tf.random.normal({ 8, 8, 8, 1 })
+    local y = tf.reduce_mean(x, { 1, 2 }) * 3 + 1 -- a target the net can fit
+    local c1, p1 = L.Conv2D(4, 3, { padding = "same", activation = "relu" }), L.MaxPooling2D()
+    local d1, g1 = L.DepthwiseConv2D(3, { padding = "same" }), L.GlobalAveragePooling2D()
+    local head = L.Conv2D(1, 1)
+    local opt = keras.optimizers.Adam(0.05)
+    local function loss_of()
+      local h = g1(d1(p1(c1(x))))
+      local out = head(tf.reshape(h, { 8, 1, 1, 4 }))
+      return tf.reduce_mean((tf.reshape(out, { 8, 1 }) - y) ^ 2)
+    end
+    local first
+    for step = 1, 60 do
+      local tape = tf.GradientTape()
+      local loss = loss_of()
+      local vars = {}
+      for _, l in ipairs({ c1, d1, head }) do for _, v in ipairs(l.trainable_weights) do vars[#vars + 1] = v end end
+      opt:apply_gradients(tape:gradient(loss, vars), vars)
+      if step == 1 then first = loss:totable() end
+    end
+    assert.is_true(loss_of():totable() < first * 0.2)
+  end)
   it("channels_first transposes around the NHWC op", function()
     local x = tf.random.normal({ 2, 6, 5, 3 }, { seed = 4 })
     local last = L.Conv2D(4, 3, { padding = "same" })
