@@ -575,9 +575,11 @@ function M.save_model(model, path)
   M.write_safetensors(path, entries, meta)
 end
 
--- Resolves a loss or metric spec: custom_objects and the registry first,
--- then the namespace's deserialize; an unknown name gets the
--- custom_objects message.
+-- Resolves a loss or metric spec for compile: custom_objects and the
+-- registry first; a builtin name stays the string it was (compile resolves
+-- it, so the loaded model's compile settings read as the saved ones); a
+-- {class_name=, config=} goes through the namespace's deserialize. A name
+-- nothing knows gets the custom_objects message.
 local function resolve(spec, kind, namespace, custom_objects)
   if spec == nil then return nil end
   if type(spec) == "table" and spec.class_name == nil then
@@ -585,14 +587,19 @@ local function resolve(spec, kind, namespace, custom_objects)
     for k, v in pairs(spec) do out[k] = resolve(v, kind, namespace, custom_objects) end
     return out
   end
-  local name = type(spec) == "string" and spec or (type(spec) == "table" and spec.class_name)
-  local obj = M.get_registered_object(name, custom_objects)
-  if obj ~= nil then return M.deserialize_keras_object(spec, { custom_objects = custom_objects, kind = kind }) end
-  local ns = require(namespace)
-  local ok, v = pcall(ns.deserialize, spec, custom_objects)
-  if ok and v ~= nil then return v end
-  if type(spec) == "string" and kind == "metric" then
+  if type(spec) ~= "string" and type(spec) ~= "table" then return spec end
+  local name = type(spec) == "string" and spec or spec.class_name
+  if M.get_registered_object(name, custom_objects) ~= nil then
+    return M.deserialize_keras_object(spec, { custom_objects = custom_objects, kind = kind })
+  end
+  local has, ns = pcall(require, namespace)
+  if not has then return spec end -- the namespace is not there: compile will say
+  local ok, v
+  if type(spec) == "string" then
     ok, v = pcall(ns.get, spec)
+    if ok and v ~= nil then return spec end
+  else
+    ok, v = pcall(ns.deserialize, spec, custom_objects)
     if ok and v ~= nil then return v end
   end
   local msg = tostring(type(v) == "table" and v.message or v)
@@ -601,12 +608,16 @@ local function resolve(spec, kind, namespace, custom_objects)
 end
 
 local function model_class(kc, custom_objects)
-  local models = require("keras.models")
+  local has, models = pcall(require, "keras.models")
+  if not has then models = nil end
   local name = kc.class_name
-  if name == "Sequential" then return models.Sequential end
-  if name == "Functional" or name == "Model" then return models.Model end
+  if models and name == "Sequential" then return models.Sequential end
+  if models and (name == "Functional" or name == "Model") then return models.Model end
   local cls = M.get_registered_object(name, custom_objects, models)
   if cls == nil then M.unknown_object_error("model class", name) end
+  if not is_class(cls) or type(cls.from_config) ~= "function" then
+    raise("InvalidArgument", "load_model: '%s' names %s, not a model class with from_config", name, type(cls))
+  end
   return cls
 end
 
