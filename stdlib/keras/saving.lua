@@ -26,8 +26,9 @@
 -- with no gaps, as the reference implementation requires. __metadata__
 -- (strings only, as the format says) holds JSON: format = "tlua.keras",
 -- keras_config, compile_config, optimizer (its config and non-tensor
--- state), weight_names (the model's weights in order), build_input_shape,
--- tlua_version. Everything read is checked (sizes, JSON, dtypes, shapes,
+-- state), weight_names (the model's weights in order), build_config
+-- ({input_shape=}: the model is built from it when from_config left it
+-- unbuilt), tlua_version. Everything read is checked (sizes, JSON, dtypes, shapes,
 -- offsets in range and not overlapping); damage is a DataLoss error naming
 -- the file, a valid file of another kind an InvalidArgument one.
 local core = require("tlua.core")
@@ -561,8 +562,14 @@ function M.save_model(model, path)
     weight_names = json.encode(names),
     tlua_version = tf().__version__ or "?",
   }
-  local bs = build_shape(model)
-  if bs then meta.build_input_shape = json.encode(bs) end
+  if type(model.get_build_config) == "function" then
+    local bok, bc = pcall(model.get_build_config, model)
+    if bok and type(bc) == "table" then meta.build_config = json.encode(bc) end
+  end
+  if not meta.build_config then
+    local bs = build_shape(model)
+    if bs then meta.build_config = json.encode({ input_shape = bs }) end
+  end
   local cc = rawget(model, "compile_config") or model.compile_config
   if type(cc) == "function" then cc = cc(model) end
   if cc then meta.compile_config = json.encode(serialize_compile(cc)) end
@@ -638,9 +645,16 @@ function M.load_model(path, opts)
   local cls = model_class(kc, custom)
   local model = cls.from_config(kc.config or {}, custom)
   local values, names = file_weights(st, path)
-  if #model_weights(model) == 0 and #values > 0 and meta.build_input_shape and type(model.build) == "function" then
-    local s = json.decode(meta.build_input_shape, path .. ": build_input_shape")
-    model:build(tf().TensorShape(s, s.n or #s))
+  if #model_weights(model) == 0 and #values > 0 and meta.build_config then
+    -- built from the saved input shape (Keras 3's build_config) before the
+    -- weights are assigned
+    local bc = json.decode(meta.build_config, path .. ": build_config")
+    if type(model.build_from_config) == "function" then
+      model:build_from_config(bc)
+    elseif type(model.build) == "function" and type(bc) == "table" and type(bc.input_shape) == "table" then
+      local s = bc.input_shape
+      model:build(tf().TensorShape(s, s.n or #s))
+    end
   end
   assign_weights(model, values, names, path)
   if opts.compile ~= false and meta.compile_config then

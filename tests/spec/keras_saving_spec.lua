@@ -735,3 +735,46 @@ describe("save_model / load_model (contract, stand-in model)", function()
     assert.truthy(d["optimizer/py/kernel:0/m"])
   end)
 end)
+
+describe("save_model / load_model with the real Layer base", function()
+  it("a custom layer saved after its first call is rebuilt from build_config and gets its weights", function()
+    local Layer = keras.layers.Layer
+    local MyDense = Layer:extend("MyDenseForSaving")
+    function MyDense:init(opts)
+      opts = opts or {}
+      self.units = opts.units or 2
+      MyDense.super.init(self, opts)
+    end
+    function MyDense:build(shape)
+      self.kernel = self:add_weight{ name = "kernel", shape = { shape[-1], self.units } }
+      self.bias = self:add_weight{ name = "bias", shape = { self.units }, initializer = "ones" }
+    end
+    function MyDense:call(x) return tf.matmul(x, self.kernel) + self.bias end
+    function MyDense:get_config()
+      local c = MyDense.super.get_config(self)
+      c.units = self.units
+      return c
+    end
+    local d = MyDense{ units = 3, name = "md" }
+    local x = tf.reshape(tf.range(10, nil, nil, "float32"), { 2, 5 })
+    local y = d(x)
+    local p = dir .. "/layer.safetensors"
+    saving.save_model(d, p)
+    local meta = saving.read_safetensors(p).metadata
+    assert.are.same({ input_shape = { 2, 5 } }, json.decode(meta.build_config))
+    local l = saving.load_model(p, { custom_objects = { MyDenseForSaving = MyDense } })
+    assert.are_not.equal(d, l)
+    assert.is_true(l.built)
+    assert.are.equal("md", l.name)
+    assert.are.equal(3, l.units)
+    assert.are.same({ "md/kernel:0", "md/bias:0" }, { l.weights[1].name, l.weights[2].name })
+    same_tensor(l(x), y, "output")
+    -- save_weights / load_weights into a fresh built layer
+    saving.save_weights(d, p)
+    local e = MyDense{ units = 3 }
+    helpers.assert_error("FailedPrecondition", { p, "is not built yet" }, saving.load_weights, e, p)
+    e(x)
+    saving.load_weights(e, p)
+    same_tensor(e(x), y, "output after load_weights")
+  end)
+end)
