@@ -320,6 +320,15 @@ static int l_read_idx(lua_State *L) {
   }
   unsigned char extra;
   int more = gzread(f, &extra, 1);
+  int zerr;
+  const char *zmsg = gzerror(f, &zerr);
+  if (more == 0 && zerr != Z_OK) {
+    /* all values came, but the gzip stream ends early (its CRC and length
+       trailer cut off): the file is truncated even if the values are whole */
+    tl_tensor_release(t);
+    snprintf(why, sizeof why, "truncated gzip stream after the values (%s)", zmsg && *zmsg ? zmsg : "zlib error");
+    return idx_fail(L, f, "DataLoss", path, why);
+  }
   if (more != 0) {
     tl_tensor_release(t);
     char sh[200];

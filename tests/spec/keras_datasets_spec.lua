@@ -79,6 +79,52 @@ describe("core.io.read_idx", function()
   end)
 end)
 
+describe("core.io.read_idx on damaged bytes (fuzz)", function()
+  local function read(path)
+    local f = assert(io.open(path, "rb"))
+    local b = f:read("a")
+    f:close()
+    return b
+  end
+  local function check(p, bytes, what)
+    local f = assert(io.open(p, "wb"))
+    f:write(bytes)
+    f:close()
+    local ok, err = pcall(core.io.read_idx, p)
+    if not ok then
+      assert.are.equal("DataLoss", type(err) == "table" and err.kind, what .. ": " .. tostring(err))
+      assert.truthy(tostring(err):find(p, 1, true), tostring(err))
+    end
+    return ok
+  end
+
+  it("a gzipped file cut at every byte, and a plain one: DataLoss naming the file, never a crash", function()
+    local p = os.tmpname()
+    for _, name in ipairs({ "good/train-labels-idx1-ubyte.gz", "good/t10k-images-idx3-ubyte.gz", "plain/t10k-images-idx3-ubyte" }) do
+      local bytes = read(FIX .. "/" .. name)
+      for cut = 0, #bytes - 1 do
+        -- (a gzip stream cut inside its 8-byte CRC/length trailer too)
+        assert.is_false(check(p, bytes:sub(1, cut), name .. " cut at " .. cut), name .. " cut at " .. cut .. " read")
+      end
+    end
+    os.remove(p)
+  end)
+
+  it("flipped bytes: a clean error or a valid read", function()
+    local p = os.tmpname()
+    math.randomseed(7)
+    local bytes = read(FIX .. "/good/t10k-images-idx3-ubyte.gz")
+    local errors = 0
+    for _ = 1, 300 do
+      local pos = math.random(1, #bytes)
+      local b = string.char(bytes:byte(pos) ~ (1 << math.random(0, 7)))
+      if not check(p, bytes:sub(1, pos - 1) .. b .. bytes:sub(pos + 1), "flip at " .. pos) then errors = errors + 1 end
+    end
+    assert.is_true(errors > 100, "errors " .. errors)
+    os.remove(p)
+  end)
+end)
+
 describe("keras.datasets.fashion_mnist / mnist", function()
   it("load_data{path=} returns X_train, y_train, X_test, y_test", function()
     local X, y, Xt, yt = datasets.fashion_mnist.load_data{ path = FIX .. "/good" }
