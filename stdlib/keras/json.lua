@@ -25,11 +25,17 @@
 --    the key path (configs must be plain data).
 -- Decoding (cjson.decode, exact strtod): null inside an array becomes a hole
 -- with the array's length kept in `n` (the inverse of the rule above); null
--- in an object drops the key; integral numbers with |v| <= 2^53 come back
--- as Lua integers, the rest as floats (JSON does not tell 1 from 1.0, and
--- lua-cjson reads every number as a double: integers beyond 2^53 lose
--- precision, so the encoder refuses them). Bad JSON is a DataLoss error
--- naming `what`.
+-- in an object drops the key. Number literals keep their Lua type: `3` is
+-- an integer (exact to 64 bits), `3.0` / `1e5` are floats. lua-cjson reads
+-- every number as a double, so a scan of the text first rewrites float
+-- literals and long integer literals into marked strings ("\u0000F1.5",
+-- "\u0000I12345678901234567") that the post-pass turns back into numbers
+-- with Lua's tonumber (strtod, exact); a document whose own strings
+-- contain \u0000 escapes skips the rewrite and integral doubles within
+-- 2^53 become integers. Bad JSON is a DataLoss error naming `what`.
+-- Denormals (|x| < 2.2e-308) are written exactly, but read back only
+-- approximately in a process with flush-to-zero on (tlua sets it; strtod
+-- is not exact under it); tensors flush them anyway.
 -- A cjson.new() instance is used, so global cjson settings never change.
 local cjson = require("cjson").new()
 local core = require("tlua.core")
@@ -49,11 +55,16 @@ function M.array(t) return t or {} end
 
 local BIG = 2 ^ 53
 
+-- Compared by bits: with denormals-are-zero on (tlua sets it) every
+-- denormal compares equal to 0 and to every other denormal, and strtod of
+-- one is not exact, so a denormal always gets %.17g (printf is exact).
+local function same_double(s, v) return string.pack("d", tonumber(s) or 0 / 0) == string.pack("d", v) end
+
 local function fmt_float(v)
   local s = ("%.15g"):format(v)
-  if tonumber(s) ~= v then
+  if not same_double(s, v) then
     s = ("%.16g"):format(v)
-    if tonumber(s) ~= v then s = ("%.17g"):format(v) end
+    if not same_double(s, v) then s = ("%.17g"):format(v) end
   end
   if not s:find("[%.eEn]") then s = s .. ".0" end
   return s
@@ -133,9 +144,6 @@ function encode_value(v, out, path, opts, seen)
     out[#out + 1] = cjson.encode(v)
   elseif tv == "number" then
     if math.type(v) == "integer" then
-      if v > BIG or v < -BIG then
-        fail(path, ("the integer %d is beyond 2^53 and would not read back exactly"):format(v))
-      end
       out[#out + 1] = ("%d"):format(v)
     elseif v ~= v or v == math.huge or v == -math.huge then
       if opts and opts.allow_nan == false then
@@ -168,29 +176,90 @@ end
 local null = cjson.null
 local ZERO = string.pack("d", 0.0)
 
-local function fix(v)
-  if type(v) == "table" then
-    local has_null, max = false, 0
+-- Rewrites float literals and integer literals of 16+ digits into marked
+-- strings; returns the new text, or nil when the document's strings hold
+-- \u0000 escapes (the marks could clash) or it does not scan.
+local function mark_numbers(s)
+  local out, n, pos, last = {}, 0, 1, 1
+  while true do
+    local i = s:find('["%-%d]', pos)
+    if not i then break end
+    if s:byte(i) == 34 then -- a string: skip it, escapes included
+      local j = i + 1
+      while true do
+        local k = s:find('["\\]', j)
+        if not k then return nil end
+        if s:byte(k) == 92 then
+          if s:sub(k + 1, k + 5) == "u0000" then return nil end
+          j = k + 2
+        else
+          j = k + 1
+          break
+        end
+      end
+      pos = j
+    else
+      local tok = s:match("^-?%d+%.?%d*[eE]?[-+]?%d*", i)
+      if not tok then
+        pos = i + 1 -- "-Infinity"
+      else
+        local e = i + #tok
+        local mark
+        if tok:find("[.eE]") then mark = "F" elseif #tok >= 16 then mark = "I" end
+        if mark then
+          n = n + 1
+          out[n] = s:sub(last, i - 1)
+          n = n + 1
+          out[n] = '"\\u0000' .. mark .. tok .. '"'
+          last = e
+        end
+        pos = e
+      end
+    end
+  end
+  if last == 1 then return s end
+  out[n + 1] = s:sub(last)
+  return table.concat(out)
+end
+
+local function unmark(x, marked)
+  if marked and type(x) == "string" and x:byte(1) == 0 then
+    local m = x:byte(2)
+    if m == 70 then -- F
+      local v = tonumber(x:sub(3))
+      return math.type(v) == "integer" and v + 0.0 or v
+    elseif m == 73 then -- I
+      local v = tonumber(x:sub(3))
+      return math.tointeger(v) or v
+    end
+  elseif math.type(x) == "float" and x >= -BIG and x <= BIG and x == math.floor(x) then
+    if marked or x >= 1 or x <= -1 or string.pack("d", x) == ZERO then
+      -- (unmarked: with flush-to-zero on, a denormal compares equal to 0;
+      -- the bytes tell a true +0.0, and -0.0 stays a float)
+      return math.tointeger(x)
+    end
+  end
+  return x
+end
+
+local function fix(v, marked)
+  local has_null, max = false, 0
+  for k, x in pairs(v) do
+    if x == null then
+      has_null = true
+    elseif type(x) == "table" then
+      fix(x, marked)
+    else
+      local y = unmark(x, marked)
+      if y ~= x or math.type(y) ~= math.type(x) then v[k] = y end
+    end
+    if math.type(k) == "integer" and k > max then max = k end
+  end
+  if has_null then
     for k, x in pairs(v) do
-      if x == null then
-        has_null = true
-        if math.type(k) == "integer" and k > max then max = k end
-      elseif type(x) == "table" then
-        fix(x)
-      elseif math.type(x) == "float" and x >= -BIG and x <= BIG and x == math.floor(x)
-          and (x >= 1 or x <= -1 or string.pack("d", x) == ZERO) then
-        -- (with flush-to-zero on, a denormal compares equal to 0: the
-        -- bytes tell a true +0.0, and -0.0 stays a float)
-        v[k] = math.tointeger(x)
-      end
-      if math.type(k) == "integer" and k > max then max = k end
+      if x == null then v[k] = nil end
     end
-    if has_null then
-      for k, x in pairs(v) do
-        if x == null then v[k] = nil end
-      end
-      if max > 0 then v.n = max end
-    end
+    if max > 0 then v.n = max end
   end
   return v
 end
@@ -199,13 +268,20 @@ function M.decode(s, what)
   if type(s) ~= "string" then
     core.raise("InvalidArgument", ("json.decode: expected a string, got %s"):format(type(s)))
   end
-  local ok, v = pcall(cjson.decode, s)
+  local text = mark_numbers(s)
+  local marked = text ~= nil
+  local ok, v = pcall(cjson.decode, text or s)
   if not ok then
-    core.raise("DataLoss", ("%s: invalid JSON (%s)"):format(what or "json.decode", tostring(v):gsub("^.-:%d+: ", "")))
+    -- report against the original text (positions in the rewritten one differ)
+    if marked and text ~= s then
+      local ok2, v2 = pcall(cjson.decode, s)
+      if not ok2 then v = v2 end
+    end
+    core.raise("DataLoss", ("%s: invalid JSON (%s)"):format(what or "json.decode", (tostring(v):gsub("^.-:%d+: ", ""))))
   end
   if v == null then return nil end
-  if math.type(v) == "float" then return fix({ v })[1] end
-  return fix(v)
+  if type(v) ~= "table" then return unmark(v, marked) end
+  return fix(v, marked)
 end
 
 return M
