@@ -487,6 +487,27 @@ function M.load_weights(model, path)
   assign_weights(model, values, names, path)
 end
 
+-- A loss or metric (or a list/dict of them) as plain data: the
+-- namespace's serialize first (it knows its builtins' names), then
+-- serialize_keras_object.
+local function serialize_in(ns_name, v)
+  if type(v) == "table" and getmetatable(v) == nil then
+    local out = {}
+    for k, x in pairs(v) do out[k] = serialize_in(ns_name, x) end
+    return out
+  end
+  if type(v) == "function" or type(v) == "table" then
+    local has, ns = pcall(require, ns_name)
+    if has and type(ns) == "table" and type(ns.serialize) == "function" then
+      local ok, r = pcall(ns.serialize, v)
+      if ok and r ~= nil then return r end
+    end
+  end
+  return M.serialize_keras_object(v)
+end
+
+local COMPILE_NS = { loss = "keras.losses", metrics = "keras.metrics", weighted_metrics = "keras.metrics" }
+
 -- The compile settings as plain data.
 local function serialize_compile(cc)
   if cc == nil then return nil end
@@ -494,6 +515,8 @@ local function serialize_compile(cc)
   for k, v in pairs(cc) do
     if k == "optimizer" then
       if type(v) ~= "string" then out[k] = require("keras.optimizers").serialize(v) else out[k] = v end
+    elseif COMPILE_NS[k] then
+      out[k] = serialize_in(COMPILE_NS[k], v)
     else
       out[k] = M.serialize_keras_object(v)
     end
