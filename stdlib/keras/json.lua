@@ -19,8 +19,10 @@
 --    integer `n` with integer keys in 1..n is an array with nulls in the
 --    holes (tf.TensorShape's as_list() form: {nil, 784, n = 2});
 --  * an EMPTY table is an array `[]` (shapes of scalars, empty layer lists
---    are the common case); json.empty_object, or any table made with
---    json.object(t), is written as an object even when empty;
+--    are the common case), except under the key "config", where it is an
+--    object (Keras's {"class_name": "Zeros", "config": {}}); json.empty_object,
+--    or any table made with json.object(t), is an object even when empty;
+--  * "/" is not escaped (tensor names read "dense/kernel:0");
 --  * json.null is null; functions, userdata and tensors are errors naming
 --    the key path (configs must be plain data).
 -- Decoding (cjson.decode, exact strtod): null inside an array becomes a hole
@@ -77,6 +79,14 @@ end
 
 local encode_value
 
+-- cjson's string escaping, without its "\/" for "/" (valid either way; a
+-- "\/" in its output is always an escaped "/": a backslash is "\\").
+local function encode_string(s)
+  local e = cjson.encode(s)
+  if e:find("\\/", 1, true) then e = e:gsub("\\/", "/") end
+  return e
+end
+
 local function key_path(path, k)
   if type(k) == "number" then return ("%s[%d]"):format(path, k) end
   return path == "" and tostring(k) or (path .. "." .. tostring(k))
@@ -105,10 +115,11 @@ local function array_len(t)
   return max
 end
 
-local function encode_table(t, out, path, opts, seen)
+local function encode_table(t, out, path, opts, seen, key)
   if seen[t] then fail(path, "the value contains itself (a cycle)") end
   seen[t] = true
   local n = array_len(t)
+  if n == 0 and key == "config" and rawget(t, "n") == nil then n = nil end
   if n then
     out[#out + 1] = "["
     for i = 1, n do
@@ -129,19 +140,19 @@ local function encode_table(t, out, path, opts, seen)
     out[#out + 1] = "{"
     for i, k in ipairs(keys) do
       if i > 1 then out[#out + 1] = "," end
-      out[#out + 1] = cjson.encode(tostring(k))
+      out[#out + 1] = encode_string(tostring(k))
       out[#out + 1] = ":"
-      encode_value(t[k], out, key_path(path, k), opts, seen)
+      encode_value(t[k], out, key_path(path, k), opts, seen, k)
     end
     out[#out + 1] = "}"
   end
   seen[t] = nil
 end
 
-function encode_value(v, out, path, opts, seen)
+function encode_value(v, out, path, opts, seen, key)
   local tv = type(v)
   if tv == "string" then
-    out[#out + 1] = cjson.encode(v)
+    out[#out + 1] = encode_string(v)
   elseif tv == "number" then
     if math.type(v) == "integer" then
       out[#out + 1] = ("%d"):format(v)
@@ -158,7 +169,7 @@ function encode_value(v, out, path, opts, seen)
   elseif v == cjson.null then
     out[#out + 1] = "null"
   elseif tv == "table" and (getmetatable(v) == nil or getmetatable(v) == object_mt) then
-    encode_table(v, out, path, opts, seen)
+    encode_table(v, out, path, opts, seen, key)
   else
     local what = tv
     if tv == "table" then what = "an object (" .. tostring(getmetatable(v).__name or "table with a metatable") .. ")" end

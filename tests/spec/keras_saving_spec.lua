@@ -119,6 +119,20 @@ describe("keras.json", function()
     assert.are.equal('{"a":[],"b":{},"c":{}}', json.encode({ a = {}, b = json.empty_object, c = json.object() }))
     assert.are.equal('{"shape":[]}', json.encode({ shape = {} }))
     assert.are.same({ a = {}, b = {} }, json.decode('{"a": [], "b": {}}'))
+    -- Keras's {"class_name": "Zeros", "config": {}}
+    assert.are.equal('{"class_name":"Zeros","config":{}}', json.encode({ class_name = "Zeros", config = {} }))
+  end)
+
+  it("does not escape '/', and strings with backslashes round-trip", function()
+    assert.are.equal('"optimizer/dense/kernel:0/m"', json.encode("optimizer/dense/kernel:0/m"))
+    for _, str in ipairs({ "\\/", "\\\\/", "a\\", "/\\/", "\\u002f" }) do
+      assert.are.equal(str, json.decode(json.encode(str)))
+      assert.are.equal(str, json.decode(json.encode({ str }))[1])
+    end
+    local p = dir .. "/slash.json"
+    write(p, json.encode({ "a/b\\/c" }))
+    -- (as character codes: the helper's JSON reader does not unescape)
+    assert.are.same({ ("a/b\\/c"):byte(1, -1) }, helpers.python(("out = [ord(c) for c in json.load(open(%q))[0]]"):format(p)))
   end)
 
   it("arrays with holes (n) and nulls", function()
