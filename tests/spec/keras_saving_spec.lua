@@ -810,3 +810,94 @@ describe("save_model / load_model with the real Layer base", function()
     same_tensor(e(x), y, "output after load_weights")
   end)
 end)
+
+-- ---- the real models (keras.models, keras.layers.Dense, keras.losses) ----------
+
+local have_models = pcall(require, "keras.models") and keras.layers.Dense ~= nil
+  and pcall(require, "keras.losses") and pcall(require, "keras.metrics")
+local describe_models = have_models and describe or pending
+
+describe_models("model:save / keras.models.load_model (Sequential, functional)", function()
+  local function data(n, seed)
+    local x = tf.random.normal({ n, 8 }, { seed = seed })
+    local y = tf.cast(tf.random.uniform({ n }, { minval = 0, maxval = 3, seed = seed + 1 }), "int32")
+    return x, y
+  end
+
+  it("a Sequential classifier: same predictions, and training resumes bit for bit", function()
+    local model = keras.Sequential{
+      keras.Input({ 8 }),
+      keras.layers.Dense(16, { activation = "relu" }),
+      keras.layers.Dense(3, { activation = "softmax" }),
+    }
+    model:compile{ optimizer = keras.optimizers.Adam{ learning_rate = 0.01 }, loss = "sparse_categorical_crossentropy", metrics = { "accuracy" } }
+    local x, y = data(64, 1)
+    model:fit(x, y, { epochs = 2, verbose = 0, batch_size = 16 })
+    local p = dir .. "/seq.safetensors"
+    model:save(p)
+    local m2 = keras.models.load_model(p)
+    assert.are.equal(getmetatable(model), getmetatable(m2))
+    same_tensor(m2:predict(x, { verbose = 0 }), model:predict(x, { verbose = 0 }), "predict")
+    assert.are.equal(model.optimizer.iterations:item(), m2.optimizer.iterations:item())
+    local h1 = model:fit(x, y, { epochs = 1, verbose = 0, batch_size = 16, shuffle = false })
+    local h2 = m2:fit(x, y, { epochs = 1, verbose = 0, batch_size = 16, shuffle = false })
+    assert.are.same(h1.history.loss, h2.history.loss)
+    for i, v in ipairs(model.weights) do same_tensor(m2.weights[i]:value(), v:value(), v.name) end
+  end)
+
+  it("a functional regressor with a factory-made loss (custom_objects) and a metric object", function()
+    local inp = keras.Input({ 8 }, { name = "features" })
+    local h = keras.layers.Dense(8, { activation = "tanh" })(inp)
+    local out = keras.layers.Dense(1)(h)
+    local model = keras.Model{ inputs = inp, outputs = out }
+    local function create_huber(threshold)
+      local function huber_fn(y_true, y_pred)
+        local err = y_true - y_pred
+        local small = tf.less(tf.abs(err), threshold)
+        return tf.where(small, tf.square(err) / 2, threshold * tf.abs(err) - threshold ^ 2 / 2)
+      end
+      return huber_fn
+    end
+    model:compile{ optimizer = keras.optimizers.Nadam{ learning_rate = 0.01 }, loss = create_huber(2.0),
+                   metrics = { "mae", keras.metrics.RootMeanSquaredError() } }
+    local x = tf.random.normal({ 32, 8 }, { seed = 5 })
+    local y = tf.reduce_sum(x, { axis = 1, keepdims = true })
+    model:fit(x, y, { epochs = 2, verbose = 0, batch_size = 8 })
+    local p = dir .. "/func.safetensors"
+    model:save(p)
+    helpers.assert_error("InvalidArgument",
+      { "Unknown loss: 'huber_fn'. Pass it in custom_objects: keras.models.load_model(path, {custom_objects = {huber_fn = huber_fn}})" },
+      keras.models.load_model, p)
+    local m2 = keras.models.load_model(p, { custom_objects = { huber_fn = create_huber(2.0) } })
+    same_tensor(m2:predict(x, { verbose = 0 }), model:predict(x, { verbose = 0 }), "predict")
+    local h1 = model:fit(x, y, { epochs = 1, verbose = 0, batch_size = 8, shuffle = false })
+    local h2 = m2:fit(x, y, { epochs = 1, verbose = 0, batch_size = 8, shuffle = false })
+    assert.are.same(h1.history.loss, h2.history.loss)
+    assert.are.same(h1.history.root_mean_squared_error, h2.history.root_mean_squared_error)
+    assert.are.same(h1.history.mean_absolute_error or h1.history.mae, h2.history.mean_absolute_error or h2.history.mae)
+  end)
+
+  it("save_weights / load_weights between two models of one architecture; a mismatch names both shapes", function()
+    local function make(units)
+      return keras.Sequential{ keras.Input({ 8 }), keras.layers.Dense(units), keras.layers.Dense(2) }
+    end
+    local a, b, c = make(4), make(4), make(5)
+    local x = data(4, 9)
+    local p = dir .. "/seqw.safetensors"
+    a:save_weights(p)
+    b:load_weights(p)
+    same_tensor(b:predict(x, { verbose = 0 }), a:predict(x, { verbose = 0 }), "predict")
+    local kernel = c.weights[1]
+    helpers.assert_error("InvalidArgument", { p, ("('%s')"):format(kernel.name), "has shape (8, 5)", "has shape (8, 4)" },
+      c.load_weights, c, p)
+  end)
+
+  it("load_model(compile = false) leaves the model uncompiled", function()
+    local model = keras.Sequential{ keras.Input({ 8 }), keras.layers.Dense(2) }
+    model:compile{ optimizer = "sgd", loss = "mse" }
+    local p = dir .. "/nocompile.safetensors"
+    model:save(p)
+    local m2 = keras.models.load_model(p, { compile = false })
+    assert.is_nil(m2.optimizer)
+  end)
+end)
