@@ -525,8 +525,8 @@ local function serialize_compile(cc)
 end
 
 local function optimizer_state(opt, used, entries)
-  local ok, state = pcall(opt.get_state, opt)
-  if not ok then return nil end
+  if type(opt.get_state) ~= "function" then return nil end
+  local state = opt:get_state()
   local plain = {}
   for k, v in pairs(state) do
     if k ~= "slots" then plain[k] = v end
@@ -534,12 +534,15 @@ local function optimizer_state(opt, used, entries)
   plain.slots = {}
   for i, entry in ipairs(state.slots or {}) do
     local rec = { variable = entry.variable, tensors = json.object() }
-    for slot, t in pairs(entry) do
-      if slot ~= "variable" then
-        local name = unique(("optimizer/%s/%s"):format(tostring(entry.variable), slot), used)
-        entries[#entries + 1] = { name, t }
-        rec.tensors[slot] = name
-      end
+    local slots = {}
+    for slot in pairs(entry) do
+      if slot ~= "variable" then slots[#slots + 1] = slot end
+    end
+    table.sort(slots) -- the same file bytes for the same state
+    for _, slot in ipairs(slots) do
+      local name = unique(("optimizer/%s/%s"):format(tostring(entry.variable), slot), used)
+      entries[#entries + 1] = { name, entry[slot] }
+      rec.tensors[slot] = name
     end
     plain.slots[i] = rec
   end

@@ -644,6 +644,10 @@ describe("save_model / load_model (contract, stand-in model)", function()
     assert.are.equal(0.8, l.optimizer.beta_1)
     assert.are.equal(0.01, l.optimizer.learning_rate)
     assert.are.equal(3, l.optimizer.iterations:item())
+    -- saving twice gives the same bytes
+    local p2 = dir .. "/model2.safetensors"
+    saving.save_model(m, p2)
+    assert.are.equal(read(p), read(p2))
     -- the next steps match the uninterrupted run bit for bit
     train_steps(m, 2)
     train_steps(l, 2)
