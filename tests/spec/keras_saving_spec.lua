@@ -896,6 +896,39 @@ describe_models("model:save / keras.models.load_model (Sequential, functional)",
       c.load_weights, c, p)
   end)
 
+  it("a Loss subclass comes back with its hyperparameters (custom_objects)", function()
+    local HuberLossSpec = keras.losses.Loss:extend("HuberLossSpec")
+    function HuberLossSpec:init(opts)
+      opts = opts or {}
+      self.threshold = opts.threshold or 1.0
+      local base = {}
+      for k, v in pairs(opts) do if k ~= "threshold" then base[k] = v end end
+      HuberLossSpec.super.init(self, base)
+    end
+    function HuberLossSpec:call(y_true, y_pred)
+      local err = y_true - y_pred
+      local small = tf.less(tf.abs(err), self.threshold)
+      return tf.where(small, tf.square(err) / 2, self.threshold * tf.abs(err) - self.threshold ^ 2 / 2)
+    end
+    function HuberLossSpec:get_config()
+      local c = HuberLossSpec.super.get_config(self)
+      c.threshold = self.threshold
+      return c
+    end
+    local model = keras.Sequential{ keras.Input({ 8 }), keras.layers.Dense(1) }
+    model:compile{ optimizer = "sgd", loss = HuberLossSpec{ threshold = 0.25 } }
+    local p = dir .. "/lossclass.safetensors"
+    model:save(p)
+    helpers.assert_error("InvalidArgument", { "Unknown loss: 'HuberLossSpec'", "{custom_objects = {HuberLossSpec = HuberLossSpec}}" },
+      keras.models.load_model, p)
+    local m2 = keras.models.load_model(p, { custom_objects = { HuberLossSpec = HuberLossSpec } })
+    assert.is_true(class.is_instance(m2.loss, HuberLossSpec))
+    assert.are.equal(0.25, m2.loss.threshold)
+    local x = tf.random.normal({ 16, 8 }, { seed = 3 })
+    local y = tf.random.normal({ 16, 1 }, { seed = 4 })
+    assert.are.equal(model:evaluate(x, y, { verbose = 0 }), m2:evaluate(x, y, { verbose = 0 }))
+  end)
+
   it("load_model(compile = false) leaves the model uncompiled", function()
     local model = keras.Sequential{ keras.Input({ 8 }), keras.layers.Dense(2) }
     model:compile{ optimizer = "sgd", loss = "mse" }
