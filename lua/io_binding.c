@@ -273,6 +273,7 @@ static int l_read_idx(lua_State *L) {
     snprintf(why, sizeof why, "cannot open: %s", strerror(errno));
     return idx_fail(L, NULL, "NotFound", path, why);
   }
+  if (S_ISDIR(st.st_mode)) return idx_fail(L, NULL, "NotFound", path, "is a directory, not an IDX file");
   gzFile f = gzopen(path, "rb");
   if (!f) {
     snprintf(why, sizeof why, "cannot open: %s", strerror(errno ? errno : EIO));

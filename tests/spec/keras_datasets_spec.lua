@@ -42,6 +42,7 @@ describe("core.io.read_idx", function()
 
   it("names the file for a missing one (NotFound)", function()
     helpers.assert_error("NotFound", { FIX .. "/nope.gz", "cannot open" }, core.io.read_idx, FIX .. "/nope.gz")
+    helpers.assert_error("NotFound", { FIX .. "/good", "is a directory" }, core.io.read_idx, FIX .. "/good")
   end)
 
   it("rejects a non-uint8 IDX type code", function()
