@@ -31,6 +31,13 @@
 -- unbuilt), tlua_version. Everything read is checked (sizes, JSON, dtypes, shapes,
 -- offsets in range and not overlapping); damage is a DataLoss error naming
 -- the file, a valid file of another kind an InvalidArgument one.
+-- save_weights files carry format = "tlua.keras.weights" and weight_names;
+-- load_weights goes by position (weight_names' order, else the data-offset
+-- order without "optimizer/" entries, so other programs' files load) and
+-- checks the count and every shape before assigning anything. On
+-- load_model, loss and metric names of builtins stay names (compile
+-- resolves them); other names come from custom_objects or the registry.
+-- Files are written to path.tmp and renamed into place.
 local core = require("tlua.core")
 local json = require("keras.json")
 local cio = core.io
