@@ -678,7 +678,7 @@ function M.load_model(path, opts)
   local cls = model_class(kc, custom)
   local model = cls.from_config(kc.config or {}, custom)
   local values, names = file_weights(st, path)
-  if #model_weights(model) == 0 and #values > 0 and meta.build_config then
+  if model.built == false and #values > 0 and meta.build_config then
     -- built from the saved input shape (Keras 3's build_config) before the
     -- weights are assigned
     local bc = json.decode(meta.build_config, path .. ": build_config")

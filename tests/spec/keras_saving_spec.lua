@@ -929,6 +929,26 @@ describe_models("model:save / keras.models.load_model (Sequential, functional)",
     assert.are.equal(model:evaluate(x, y, { verbose = 0 }), m2:evaluate(x, y, { verbose = 0 }))
   end)
 
+  it("a subclassed model: from_config via custom_objects, built from build_config, same outputs", function()
+    local Res = keras.Model:extend("ResForSaving")
+    function Res:init(opts)
+      Res.super.init(self, opts)
+      self.hidden = keras.layers.Dense(4, { activation = "relu" })
+      self.out = keras.layers.Dense(2)
+    end
+    function Res:call(x) return self.out(self.hidden(x)) end
+    local m = Res{}
+    local x = tf.random.normal({ 5, 8 }, { seed = 11 })
+    local y = m(x)
+    local p = dir .. "/sub.safetensors"
+    m:save(p)
+    helpers.assert_error("InvalidArgument", { "Unknown model class: 'ResForSaving'", "{custom_objects = {ResForSaving = ResForSaving}}" },
+      keras.models.load_model, p)
+    local l = keras.models.load_model(p, { custom_objects = { ResForSaving = Res } })
+    assert.is_true(l.built)
+    same_tensor(l(x), y, "output")
+  end)
+
   it("load_model(compile = false) leaves the model uncompiled", function()
     local model = keras.Sequential{ keras.Input({ 8 }), keras.layers.Dense(2) }
     model:compile{ optimizer = "sgd", loss = "mse" }
