@@ -138,7 +138,7 @@ function Constant:init(...)
 end
 function Constant:call(shape, dtype)
   local v = self.value
-  if type(v) == "number" then return tf.fill(shape, v, dtype) end
+  if type(v) == "number" then return tf.ones(shape, dtype) * v end
   if type(v) == "table" and getmetatable(v) == nil then v = tf.constant(v, dtype) end
   if core.is_tensor(v) then
     if v.dtype.name ~= dtype then v = tf.cast(v, dtype) end
@@ -219,8 +219,9 @@ local distributions = { truncated_normal = true, untruncated_normal = true, unif
 function VarianceScaling:init(...)
   local cls = getmetatable(self)
   local d = cls._vs_defaults or { scale = 1.0, mode = "fan_in", distribution = "truncated_normal" }
-  local spec = cls._vs_defaults and { positional = { "seed" }, defaults = {}, optional = { "seed" } }
-    or { positional = { "scale", "mode", "distribution", "seed" }, defaults = d, optional = { "seed" } }
+  -- input_axes / output_axes: keys of Keras 3.15's configs, accepted and unused
+  local spec = cls._vs_defaults and { positional = { "seed" }, defaults = {}, optional = { "seed", "input_axes", "output_axes" } }
+    or { positional = { "scale", "mode", "distribution", "seed" }, defaults = d, optional = { "seed", "input_axes", "output_axes" } }
   local o = opts_of(self, spec, ...)
   self.scale = o.scale or d.scale
   self.mode = o.mode or d.mode

@@ -16,7 +16,11 @@
 --
 -- Invariants:
 -- * build runs once, on the first call (or _ensure_built(shape) from models);
---   then `built` is true. Every call checks `input_spec` when one is set.
+--   then `built` is true. Every build method a class defines is wrapped (by
+--   the class's __newindex, set up in Layer:extend) so that a direct
+--   layer:build({nil, 784}) also marks the layer built and build always
+--   receives TensorShapes (plain lists are converted). Every call checks
+--   `input_spec` (before build, as Keras) when one is set.
 -- * Weights are tf.Variables named "<layer.name>/<name>:0", kept in creation
 --   order, trainable ones apart from non-trainable ones. Sublayers are found
 --   through the attributes assigned on the instance (self.x = Dense(...),
@@ -110,7 +114,10 @@ function InputSpec:init(opts)
   self.axes = opts.axes
   self.name = opts.name
   if self.axes then
+    local list = {}
     for ax, d in pairs(self.axes) do
+      list[#list + 1] = ax
+      list[#list + 1] = d
       if math.type(ax) ~= "integer" or math.type(d) ~= "integer" then
         raise("InvalidArgument", "InputSpec: axes maps integer axes to integer sizes, e.g. {[-1] = 784}")
       end
@@ -120,7 +127,15 @@ function InputSpec:init(opts)
       end
       if (self.min_ndim or 0) < need and not self.ndim then self.min_ndim = need end
     end
+    self._axes_list = list
   end
+  -- raw copies for the per-call check (false when unset: no class lookups)
+  rawset(self, "_nd", self.ndim or false)
+  rawset(self, "_min", self.min_ndim or false)
+  rawset(self, "_max", self.max_ndim or false)
+  rawset(self, "_dt", self.dtype or false)
+  rawset(self, "_ax", self._axes_list or false)
+  rawset(self, "_sh", self.shape or false)
 end
 
 function InputSpec:get_config()
@@ -150,40 +165,45 @@ local function who(layer)
 end
 M.who = who
 
+local function where_of(idx) return idx and (" (input %d)"):format(idx) or "" end
+
+local function dtype_name(dt) return type(dt) == "string" and dt or dt.name end
+
+-- x: a tensor or a KerasTensor (a table with .shape and .dtype).
 local function check_one(layer, spec, x, idx)
+  local r = x.ndim or #x.shape
+  local nd, mn, mx, dt = spec._nd, spec._min, spec._max, spec._dt
+  if nd and r ~= nd then
+    raise("InvalidArgument", ("%s: expected input of rank %d%s, got %s"):format(who(layer), nd, where_of(idx), describe(x)))
+  end
+  if mn and r < mn then
+    raise("InvalidArgument", ("%s: expected input of rank at least %d%s, got %s"):format(who(layer), mn, where_of(idx), describe(x)))
+  end
+  if mx and r > mx then
+    raise("InvalidArgument", ("%s: expected input of rank at most %d%s, got %s"):format(who(layer), mx, where_of(idx), describe(x)))
+  end
+  if dt and dtype_name(x.dtype) ~= dt then
+    raise("InvalidArgument", ("%s: expected input of dtype %s%s, got %s"):format(who(layer), dt, where_of(idx), describe(x)))
+  end
+  local axes, s = spec._ax, spec._sh
+  if not (axes or s) then return end
   local shape = x.shape
-  local r = #shape
-  local where = idx and (" (input %d)"):format(idx) or ""
-  if spec.ndim and r ~= spec.ndim then
-    raise("InvalidArgument", ("%s: expected input of rank %d%s, got %s"):format(who(layer), spec.ndim, where, describe(x)))
-  end
-  if spec.min_ndim and r < spec.min_ndim then
-    raise("InvalidArgument", ("%s: expected input of rank at least %d%s, got %s"):format(who(layer), spec.min_ndim, where, describe(x)))
-  end
-  if spec.max_ndim and r > spec.max_ndim then
-    raise("InvalidArgument", ("%s: expected input of rank at most %d%s, got %s"):format(who(layer), spec.max_ndim, where, describe(x)))
-  end
-  if spec.dtype and x.dtype.name ~= spec.dtype then
-    raise("InvalidArgument", ("%s: expected input of dtype %s%s, got %s"):format(who(layer), spec.dtype, where, describe(x)))
-  end
-  local axes = spec.axes
   if axes then
-    for ax, want in pairs(axes) do
-      local i = ax < 0 and ax + r or ax
-      local d = shape[i]
+    local dims = rawget(shape, "_dims") -- tlua.shape's dimension list (1-based, nil = unknown)
+    for j = 1, #axes, 2 do
+      local ax, want = axes[j], axes[j + 1]
+      local d = dims[(ax < 0 and ax + r or ax) + 1]
       if d ~= nil and d ~= want then
-        local what = ax == -1 and "last dimension" or ("dimension %d (axis %d)"):format(want, ax)
-        if ax == -1 then what = "last dimension " .. want end
-        raise("InvalidArgument", ("%s: expected input with %s%s, got %s"):format(who(layer), what, where, describe(x)))
+        local what = ax == -1 and ("last dimension " .. want) or ("dimension %d at axis %d"):format(want, ax)
+        raise("InvalidArgument", ("%s: expected input with %s%s, got %s"):format(who(layer), what, where_of(idx), describe(x)))
       end
     end
   end
-  local s = spec.shape
   if s then
     for i = 0, r - 1 do
       local want, d = s[i], shape[i]
       if want ~= nil and d ~= nil and want ~= d then
-        raise("InvalidArgument", ("%s: expected input of shape %s%s, got %s"):format(who(layer), describe_shape(s), where, describe(x)))
+        raise("InvalidArgument", ("%s: expected input of shape %s%s, got %s"):format(who(layer), describe_shape(s), where_of(idx), describe(x)))
       end
     end
   end
@@ -332,6 +352,8 @@ function Layer:init(opts)
   rawset(self, "_trainable", trainable and true or false)
   local dtype = opts.dtype
   if dtype == nil then dtype = backend.floatx()
+  elseif type(dtype) == "table" and getmetatable(dtype) == nil and type(dtype.config) == "table" then
+    dtype = dtype.config.name   -- Keras 3's DTypePolicy config {class_name=, config={name=}}
   elseif type(dtype) ~= "string" then dtype = dtype.name end
   if type(dtype) ~= "string" then
     raise("InvalidArgument", ("%s '%s': dtype must be a dtype name such as 'float32'"):format(cls.class_name, name))
@@ -373,6 +395,8 @@ function Layer:init(opts)
   end
   if opts.activity_regularizer ~= nil then
     rawset(self, "activity_regularizer", require("keras.regularizers").get(opts.activity_regularizer))
+  elseif rawget(self, "activity_regularizer") == nil then
+    rawset(self, "activity_regularizer", false)
   end
 end
 
@@ -381,7 +405,55 @@ function Layer:__tostring()
 end
 
 -- Default build: nothing to create.
-function Layer:build(input_shape) end
+-- A build argument as TensorShape(s): plain lists ({nil, 5, n = 2}, {32, 5})
+-- become TensorShapes, a list of shapes becomes a list of TensorShapes.
+local Shape = require("tlua.shape").Shape
+local function normalize_shape(shape)
+  if type(shape) ~= "table" or getmetatable(shape) == Shape then return shape end
+  if getmetatable(shape) ~= nil then
+    if shape.as_list then return tf.TensorShape(shape:as_list()) end
+    return shape
+  end
+  local n = shape.n or #shape
+  for i = 1, n do
+    if type(shape[i]) == "table" then
+      local out = {}
+      for j = 1, n do out[j] = normalize_shape(shape[j]) end
+      return out
+    end
+  end
+  return tf.TensorShape(shape, n)
+end
+M.normalize_shape = normalize_shape
+
+-- Every build method (the base one and the ones subclasses define) is
+-- wrapped so that calling layer:build(shape) directly, as Keras users do,
+-- also marks the layer built, and build always sees TensorShapes.
+local function wrap_build(fn)
+  return function(self, input_shape, ...)
+    input_shape = normalize_shape(input_shape)
+    if rawget(self, "_own_trainable") == nil then
+      local cname = getmetatable(self).class_name
+      raise("FailedPrecondition", ("%s: the layer was not initialised (did %s:init call %s.super.init(self, opts)?)")
+        :format(cname, cname, cname))
+    end
+    local r = fn(self, input_shape, ...)
+    if rawget(self, "_build_input_shape") == nil then rawset(self, "_build_input_shape", input_shape) end
+    rawset(self, "built", true)
+    return r
+  end
+end
+
+function Layer:extend(name)
+  local cls = class.Object.extend(self, name)
+  getmetatable(cls).__newindex = function(c, k, v)
+    if k == "build" and type(v) == "function" then v = wrap_build(v) end
+    rawset(c, k, v)
+  end
+  return cls
+end
+
+Layer.build = wrap_build(function(self, input_shape) end)
 
 function Layer:call(inputs, opts)
   return inputs
@@ -399,15 +471,7 @@ end
 -- Build from a shape (models calls this for symbolic inputs).
 function Layer:_ensure_built(shape)
   if rawget(self, "built") then return end
-  if rawget(self, "_own_trainable") == nil then
-    raise("FailedPrecondition", ("%s: the layer was not initialised (did %s:init call %s.super.init(self, opts)?)")
-      :format(getmetatable(self).class_name, getmetatable(self).class_name, getmetatable(self).class_name))
-  end
-  local spec = rawget(self, "input_spec")
   self:build(shape)
-  rawset(self, "_build_input_shape", shape)
-  rawset(self, "built", true)
-  local _ = spec
 end
 
 local function shape_of(inputs)
@@ -467,9 +531,8 @@ end
 -- outermost call, the layers holding tensor losses.
 local depth = 0
 local ctx_training = nil
-local dirty = {}        -- layer -> true when it holds tensor losses/metric values
+local dirty = setmetatable({}, { __mode = "k" }) -- layer -> true while it holds tensor losses/metric values
 local n_dirty = 0
-local TRAINING = { [true] = { training = true }, [false] = { training = false } }
 local guard = setmetatable({}, { __close = function() depth = depth - 1 end })
 
 local function each_layer(layer, fn, seen)
@@ -502,16 +565,19 @@ function Layer:__call(inputs, opts)
     end
     inputs = convert_inputs(self, inputs)
   end
-  local spec = rawget(self, "input_spec")
-  if spec then M.check_input_spec(self, spec, inputs) end
-  if not rawget(self, "built") then self:_ensure_built(shape_of(inputs)) end
+  local spec = self.input_spec
+  if spec then
+    if getmetatable(spec) == InputSpec and type(inputs) == "userdata" then check_one(self, spec, inputs)
+    else M.check_input_spec(self, spec, inputs) end
+  end
+  if not self.built then self:_ensure_built(shape_of(inputs)) end
   local outer = depth == 0
   if outer then
     if n_dirty > 0 then each_layer(self, clear_call_state) end
     ctx_training = opts and opts.training
   elseif ctx_training ~= nil and (opts == nil or opts.training == nil) then
     if opts == nil then
-      opts = TRAINING[ctx_training and true or false]
+      opts = { training = ctx_training }
     else
       local o = {}
       for k, v in pairs(opts) do o[k] = v end
@@ -522,7 +588,7 @@ function Layer:__call(inputs, opts)
   depth = depth + 1
   local _ <close> = guard
   local outputs = self:call(inputs, opts)
-  local reg = rawget(self, "activity_regularizer")
+  local reg = self.activity_regularizer
   if reg then
     local list = (type(outputs) == "table") and outputs or { outputs }
     for _, out in ipairs(list) do
@@ -660,23 +726,38 @@ function Layer:add_metric(value, opts)
 end
 
 -- ---- properties ---------------------------------------------------------
+-- Calls fn(v) for every object held by a tracked attribute: the value
+-- itself, or the entries of a plain table (list entries in order, then
+-- string keys sorted), nested plain tables included.
+local function walk_table(t, fn, seen)
+  if seen[t] then return end
+  seen[t] = true
+  local function visit(x)
+    if type(x) == "table" then
+      if getmetatable(x) == nil then walk_table(x, fn, seen) else fn(x) end
+    end
+  end
+  for _, x in ipairs(t) do visit(x) end
+  local keys
+  for key in pairs(t) do
+    if type(key) == "string" then keys = keys or {} keys[#keys + 1] = key end
+  end
+  if keys then
+    table.sort(keys)
+    for _, key in ipairs(keys) do visit(t[key]) end
+  end
+end
+
 local function tracked_values(self, fn)
   local tracked = rawget(self, "_tracked")
   if not tracked then return end
+  local seen
   for _, k in ipairs(tracked) do
     local v = rawget(self, k)
     if type(v) == "table" then
       if getmetatable(v) == nil then
-        for _, x in ipairs(v) do fn(x) end
-        -- string keys (a table used as a dict), in sorted key order
-        local keys
-        for key in pairs(v) do
-          if type(key) == "string" then keys = keys or {} keys[#keys + 1] = key end
-        end
-        if keys then
-          table.sort(keys)
-          for _, key in ipairs(keys) do fn(v[key]) end
-        end
+        seen = seen or {}
+        walk_table(v, fn, seen)
       else
         fn(v)
       end
