@@ -76,10 +76,12 @@ local model = keras.Sequential{
   keras.layers.Dense(30, { activation = "relu", input_shape = { 8 } }),
   keras.layers.Dense(1),
 }
-model:compile{ loss = "mse", optimizer = "nadam", metrics = { create_huber(2.0), HuberMetric{ threshold = 2.0 } } }
+model:compile{ loss = "mse", optimizer = "nadam", metrics = { create_huber(2.0), HuberMetric{ threshold = 2.0, name = "huber_metric" } } }
 local history = model:fit(X, y, { epochs = quick and 2 or 10, batch_size = 32, verbose = 0 })
 local h = history.history
-assert(h.huber_fn and h.huber_metric, "history should have huber_fn and huber_metric")
+local keys = {}
+for k in pairs(h) do keys[#keys + 1] = k end
+assert(h.huber_fn and h.huber_metric, "history should have huber_fn and huber_metric, has " .. table.concat(keys, ", "))
 for e = 1, #h.loss do
   print(("epoch %d: loss %.4f  huber_fn %.4f  huber_metric %.4f"):format(e, h.loss[e], h.huber_fn[e], h.huber_metric[e]))
   -- Keras averages a function metric over samples (its per-sample values

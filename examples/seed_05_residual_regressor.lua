@@ -43,7 +43,7 @@ function ResidualRegressor:call(inputs)
 end
 
 -- Synthetic California-housing-like data, standardized target.
-local n = quick and 2048 or 8192
+local n = 8192
 local X = tf.random.normal({ n, 8 })
 local col = function(j) return X[{ ":", { j, j + 1 } }] end
 local y = 0.9 * col(0) - 0.4 * col(1) * col(2) + 0.5 * tf.sin(2 * col(3)) + 0.3 * tf.square(col(4))
@@ -55,13 +55,15 @@ local X_valid, y_valid = X[{ { n_train } }], y[{ { n_train } }]
 
 local model = ResidualRegressor{ output_dim = 1 }
 model:compile{ loss = "mse", optimizer = "nadam" }
-local history = model:fit(X_train, y_train, { epochs = quick and 5 or 30, batch_size = 32,
+local history = model:fit(X_train, y_train, { epochs = quick and 8 or 30, batch_size = 32,
   validation_data = { X_valid, y_valid }, verbose = quick and 0 or "auto" })
 local h = history.history
 print(("ResidualRegressor: loss %.4f -> %.4f, val_loss %.4f -> %.4f"):format(h.loss[1], h.loss[#h.loss],
   h.val_loss[1], h.val_loss[#h.val_loss]))
 -- The target has variance 1: predicting its mean would give an MSE of 1.
-assert(h.val_loss[#h.val_loss] < 0.25, "the residual regressor should explain most of the variance")
+local bound = quick and 0.5 or 0.15
+assert(h.val_loss[#h.val_loss] < bound, ("val_loss %.4f: the residual regressor should explain most of the variance (< %.2f)")
+  :format(h.val_loss[#h.val_loss], bound))
 assert(h.loss[#h.loss] < h.loss[1], "the loss should go down")
 
 -- block1 is one set of weights used four times.
