@@ -7,8 +7,8 @@
 -- As seed_09: the training images stay uint8 and each batch is scaled when
 -- drawn; validation runs over the whole validation set.
 -- Asserts: the variable names printed are the layers' ("lower_layer_1/kernel:0",
--- ...); each optimizer stepped once per step and only moved its own
--- variables; the validation accuracy is well above chance.
+-- ...); each optimizer stepped once per step; the validation accuracy is
+-- well above chance.
 -- TLUA_EXAMPLE_QUICK=1: 1 epoch of 50 steps, a 1,000-image validation subset.
 local quick = os.getenv("TLUA_EXAMPLE_QUICK") == "1"
 local opts = { epochs = quick and 1 or 5, seed = 42 }
@@ -126,6 +126,5 @@ end
 local steps = n_epochs * n_steps_per_epoch
 assert(num(lower_optimizer.iterations) == steps and num(upper_optimizer.iterations) == steps,
   "each optimizer should have stepped once per step")
--- Each optimizer only has slots for its own variables.
 print(("lower optimizer (lr 0.005): %d steps; upper optimizer (lr 0.01): %d steps"):format(
   num(lower_optimizer.iterations), num(upper_optimizer.iterations)))
