@@ -451,10 +451,29 @@ local function wrap_build(fn)
   end
 end
 
+-- Every call method is wrapped too, so that the common slip of calling it
+-- with a dot (layer.call(x), keras.layers.Dense.call(x)) or with no inputs is
+-- an error naming the class rather than an index error deep inside call.
+local function wrap_call(fn, cname)
+  return function(self, inputs, ...)
+    if type(self) ~= "table" or rawget(self, "_own_trainable") == nil then
+      raise("InvalidArgument", ("%s.call: called without a layer as self (got %s); call the layer itself, "
+        .. "layer(x), or use layer:call(x) with a colon, not layer.call(x)"):format(cname, type(self)))
+    end
+    if inputs == nil then
+      raise("InvalidArgument", ("%s: call got no inputs (nil); expected a tensor or a list of tensors"):format(who(self)))
+    end
+    return fn(self, inputs, ...)
+  end
+end
+
 function Layer:extend(name)
   local cls = class.Object.extend(self, name)
   getmetatable(cls).__newindex = function(c, k, v)
-    if k == "build" and type(v) == "function" then v = wrap_build(v) end
+    if type(v) == "function" then
+      if k == "build" then v = wrap_build(v)
+      elseif k == "call" then v = wrap_call(v, name) end
+    end
     rawset(c, k, v)
   end
   return cls
@@ -595,6 +614,11 @@ function Layer:__call(inputs, opts)
   depth = depth + 1
   local _ <close> = guard
   local outputs = self:call(inputs, opts)
+  if outputs == nil then
+    local cname = getmetatable(self).class_name
+    raise("InvalidArgument", ("%s: call returned nil; %s:call must return its output tensor (a missing `return`?)")
+      :format(who(self), cname))
+  end
   local reg = self.activity_regularizer
   if reg then
     local list = (type(outputs) == "table") and outputs or { outputs }

@@ -249,8 +249,11 @@ local function float_inputs(yt, yp)
   return as_tensor(yt, yp.dtype.name), yp
 end
 
+local check_broadcast = losses._check_broadcast
+
 function F.accuracy(yt, yp)
   yt, yp = same_rank(float_inputs(yt, yp))
+  check_broadcast("accuracy", yt, yp)
   return tf.cast(tf.equal(yt, yp), "float32")
 end
 
@@ -258,6 +261,7 @@ function F.binary_accuracy(yt, yp, opts)
   local threshold = 0.5
   if type(opts) == "number" then threshold = opts elseif opts and opts.threshold then threshold = opts.threshold end
   yt, yp = same_rank(float_inputs(yt, yp))
+  check_broadcast("binary_accuracy", yt, yp)
   local pred = tf.cast(tf.greater(yp, threshold), yt.dtype.name)
   return tf.cast(tf.equal(yt, pred), "float32")
 end
@@ -265,6 +269,7 @@ end
 function F.categorical_accuracy(yt, yp)
   if not is_tensor(yp) then yp = as_tensor(yp, "float32") end
   if not is_tensor(yt) then yt = as_tensor(yt, yp.dtype.name) end
+  check_broadcast("categorical_accuracy", yt, yp)
   local t = tf.argmax(yt, -1)
   local p = tf.argmax(yp, -1)
   return tf.cast(tf.equal(t, p), "float32")
@@ -282,6 +287,7 @@ function F.sparse_categorical_accuracy(yt, yp)
   end
   local p = tf.argmax(yp, -1)
   if yt.dtype.name ~= "int64" then p = tf.cast(p, yt.dtype.name) end
+  check_broadcast("sparse_categorical_accuracy", yt, p, "y_true", "argmax(y_pred)")
   local m = tf.cast(tf.equal(yt, p), "float32")
   if reshape then m = tf.reshape(m, reshape) end
   return m
@@ -486,6 +492,10 @@ function SCA:update_state(y_true, y_pred, sample_weight)
       y_true, dt = cast(y_true, "int32"), "int32" -- uint8 labels from keras.datasets
     end
     if dt == "int64" or dt == "int32" then
+      if #y_true ~= #y_pred then
+        raise("InvalidArgument", ("%s: y_true %s has %d labels, y_pred %s has %d rows"):format(
+          self._who, losses._describe(y_true), #y_true, losses._describe(y_pred), #y_pred))
+      end
       local p = argmax(y_pred, -1)
       if dt == "int32" then p = cast(p, "int32") end
       assign_add(self.total, reduce_sum(cast(equal(y_true, p), self.dtype)))

@@ -427,11 +427,26 @@ end
 
 function Embedding:call(inputs)
   local dt = inputs.dtype.name
-  if not int_dtypes[dt] then
+  if dt ~= "int32" and dt ~= "int64" then
     if dt == "float32" or dt == "float64" or dt == "float16" or dt == "bfloat16" then
+      -- Keras casts float indices; a fractional (or NaN) one would be
+      -- truncated silently, so it is an error here.
+      if not (ops.reduce_max(ops.abs(inputs - ops.floor(inputs))):item() == 0) then
+        raise("InvalidArgument", ("%s: expected integer indices, got %s holding non-integer values; "
+          .. "cast to int32 (tf.cast(x, 'int32')) if truncation is meant"):format(who(self), describe(inputs)))
+      end
       inputs = tf.cast(inputs, "int32")
+    elseif int_dtypes[dt] then
+      inputs = tf.cast(inputs, "int32") -- gather takes int32/int64 (uint8 from keras.datasets)
     else
       raise("InvalidArgument", ("%s: expected integer indices, got %s"):format(who(self), describe(inputs)))
+    end
+  end
+  do -- an empty input gives lo > hi and passes
+    local lo, hi = ops.reduce_min(inputs):item(), ops.reduce_max(inputs):item()
+    if lo <= hi and (lo < 0 or hi >= self.input_dim) then
+      raise("InvalidArgument", ("%s: indices must be in [0, input_dim=%d), got values from %d to %d in %s")
+        :format(who(self), self.input_dim, lo, hi, describe(inputs)))
     end
   end
   return ops.gather(self.embeddings, inputs)

@@ -322,7 +322,9 @@ function LayerNormalization:build(input_shape)
     for i, a in ipairs(axes) do b[a + 1] = pshape[i] end
     self._broadcast_shape = b
   end
-  self.input_spec = InputSpec{ ndim = rank }
+  local spec_axes = {}
+  for i, a in ipairs(axes) do spec_axes[a] = pshape[i] end
+  self.input_spec = InputSpec{ ndim = rank, axes = spec_axes }
 end
 
 function LayerNormalization:call(inputs)
