@@ -134,7 +134,12 @@ M.Ones = Ones
 local Constant = Initializer:extend("Constant")
 function Constant:init(...)
   local o = opts_of(self, { positional = { "value" }, defaults = { value = 0 } }, ...)
-  self.value = o.value
+  local v = o.value
+  if type(v) ~= "number" and not (type(v) == "table" and getmetatable(v) == nil) and not core.is_tensor(v) then
+    core.raise("InvalidArgument", ("Constant: value must be a number, a nested number table or a tensor, got %s")
+      :format(type(v) == "string" and ("'" .. v .. "'") or type(v)))
+  end
+  self.value = v
 end
 function Constant:call(shape, dtype)
   local v = self.value

@@ -355,15 +355,19 @@ function Layer:init(opts)
   end
   rawset(self, "name", name)
   local trainable = opts.trainable
-  if trainable == nil then trainable = true end
-  rawset(self, "_trainable", trainable and true or false)
+  if trainable == nil then trainable = true
+  elseif type(trainable) ~= "boolean" then
+    raise("InvalidArgument", ("%s '%s': trainable must be a boolean, got %s"):format(cls.class_name, name, tostring(trainable)))
+  end
+  rawset(self, "_trainable", trainable)
   local dtype = opts.dtype
   if dtype == nil then dtype = backend.floatx()
   elseif type(dtype) == "table" and getmetatable(dtype) == nil and type(dtype.config) == "table" then
     dtype = dtype.config.name   -- Keras 3's DTypePolicy config {class_name=, config={name=}}
-  elseif type(dtype) ~= "string" then dtype = dtype.name end
-  if type(dtype) ~= "string" then
-    raise("InvalidArgument", ("%s '%s': dtype must be a dtype name such as 'float32'"):format(cls.class_name, name))
+  elseif type(dtype) == "table" or type(dtype) == "userdata" then dtype = dtype.name end
+  if type(dtype) ~= "string" or not pcall(tf.as_dtype, dtype) then
+    raise("InvalidArgument", ("%s '%s': dtype must be a dtype name such as 'float32', got %s")
+      :format(cls.class_name, name, tostring(dtype)))
   end
   rawset(self, "dtype", dtype)
   rawset(self, "dynamic", opts.dynamic and true or false)
@@ -597,6 +601,13 @@ function Layer:__call(inputs, opts)
     else M.check_input_spec(self, spec, inputs) end
   end
   if not self.built then self:_ensure_built(shape_of(inputs)) end
+  if opts ~= nil then
+    local tr = type(opts) == "table" and opts.training
+    if tr == false and type(opts) ~= "table" or tr ~= nil and tr ~= false and tr ~= true then
+      raise("InvalidArgument", ("%s: the call options must be a table {training=true|false, mask=}, got %s")
+        :format(who(self), type(opts) == "table" and ("training=" .. tostring(tr)) or type(opts)))
+    end
+  end
   local outer = depth == 0
   if outer then
     if n_dirty > 0 then each_layer(self, clear_call_state) end

@@ -301,8 +301,12 @@ local function in_top_k(targets, preds, k)
 end
 
 local function topk_opt(opts)
-  if type(opts) == "number" then return opts end
-  return opts and opts.k or 5
+  local k = 5
+  if type(opts) == "number" then k = opts elseif opts and opts.k ~= nil then k = opts.k end
+  if math.type(k) ~= "integer" and not (type(k) == "number" and k == math.floor(k)) or k < 1 then
+    raise("InvalidArgument", ("top_k accuracy: k must be a positive integer, got %s"):format(tostring(k)))
+  end
+  return k
 end
 
 function F.top_k_categorical_accuracy(yt, yp, opts)
