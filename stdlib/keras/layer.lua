@@ -312,6 +312,8 @@ end
 -- Base options every layer accepts (builtin layers check the rest).
 M.base_options = { "name", "trainable", "dtype", "dynamic", "input_shape", "batch_input_shape",
                    "input_dim", "batch_size", "activity_regularizer", "autocast" }
+M.base_option_set = {}
+for _, k in ipairs(M.base_options) do M.base_option_set[k] = true end
 
 -- class.options with the base layer options allowed: builtin layers use
 --   local o = layer_mod.options("Dense", spec, ...)
@@ -345,6 +347,13 @@ function Layer:init(opts)
   end
   opts = opts or {}
   local cls = getmetatable(self)
+  if cls.get_config == Layer.get_config then
+    -- no get_config of its own: keep the options for the base get_config
+    -- (Keras 3's auto config), so that they survive save/load
+    local copy = {}
+    for k, v in pairs(opts) do copy[k] = v end
+    rawset(self, "_init_opts", copy)
+  end
   local name = opts.name
   if name == nil then
     local prefix = to_snake_case(cls.class_name)
@@ -953,8 +962,55 @@ function Layer:count_params()
 end
 
 -- ---- config ---------------------------------------------------------------
+local function plain_value(v, depth)
+  local t = type(v)
+  if t == "number" or t == "string" or t == "boolean" then return true end
+  if t ~= "table" or getmetatable(v) ~= nil or depth > 20 then return false end
+  for k, x in pairs(v) do
+    if (type(k) ~= "string" and math.type(k) ~= "integer") or not plain_value(x, depth + 1) then return false end
+  end
+  return true
+end
+
+-- The base get_config of a class that has none of its own also returns the
+-- options its init was given (plain values only); an init with positional
+-- parameters, or an option holding a function or object, cannot be rebuilt
+-- from that, so it is an error naming what to override rather than a model
+-- that loads with its hyperparameters silently dropped.
+local function auto_config(self, cfg)
+  local cls = getmetatable(self)
+  local cname = cls.class_name
+  local init = cls.init
+  if init ~= Layer.init and type(init) == "function" then
+    local info = debug.getinfo(init, "u")
+    if info.nparams > 2 then
+      local names = {}
+      for i = 2, info.nparams do names[#names + 1] = debug.getlocal(init, i) end
+      raise("Unimplemented", ("%s: %s:init takes the parameters (%s), which the base get_config cannot save; "
+        .. "override %s:get_config to return them (and %s.from_config if Class(config) cannot rebuild it)")
+        :format(who(self), cname, table.concat(names, ", "), cname, cname))
+    end
+  end
+  local opts = rawget(self, "_init_opts")
+  if not opts then return end
+  local base = M.base_option_set
+  local keys = {}
+  for k in pairs(opts) do if not base[k] then keys[#keys + 1] = k end end
+  table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+  for _, k in ipairs(keys) do
+    local v = opts[k]
+    if type(k) ~= "string" or not plain_value(v, 0) then
+      raise("Unimplemented", ("%s: option '%s' (a %s) cannot be saved by the base get_config; override %s:get_config "
+        .. "to serialize it (e.g. keras.activations.serialize, keras.saving.serialize_keras_object)")
+        :format(who(self), tostring(k), type(v), cname))
+    end
+    if cfg[k] == nil then cfg[k] = v end
+  end
+end
+
 function Layer:get_config()
   local cfg = { name = rawget(self, "name"), trainable = rawget(self, "_trainable"), dtype = rawget(self, "dtype") }
+  if getmetatable(self).get_config == Layer.get_config then auto_config(self, cfg) end
   local bis = rawget(self, "_batch_input_shape")
   if bis then cfg.batch_input_shape = bis:as_list() end
   local reg = rawget(self, "activity_regularizer")

@@ -502,6 +502,26 @@ describe("files", function()
       keras.models.load_model, dir .. "/fn.keras")
   end)
 
+  it("a custom layer without get_config: options survive, what cannot is an error at save", function()
+    local S = L.Layer:extend("ScaleBy")
+    function S:init(o) S.super.init(self, o) self.k = o.k or 1 end
+    function S:call(x) return x * self.k end
+    local m = keras.Sequential{ L.Dense(2, { input_shape = { 3 } }), S{ k = 3 } }
+    m:save(dir .. "/scale.keras")
+    local m2 = keras.models.load_model(dir .. "/scale.keras", { custom_objects = { ScaleBy = S } })
+    assert.equal(3, m2.layers[2].k)
+    helpers.assert_close(m2(tf.ones({ 1, 3 })), m(tf.ones({ 1, 3 })))
+    local f = keras.Sequential{ L.Dense(2, { input_shape = { 3 } }), S{ k = 3, fn = function() end } }
+    E("Unimplemented", { "ScaleBy 'scale_by_1'", "option 'fn' (a function)", "override ScaleBy:get_config" },
+      f.save, f, dir .. "/scale2.keras")
+    local P = L.Layer:extend("Positional")
+    function P:init(u, o) P.super.init(self, o) self.u = u end
+    function P:call(x) return x * self.u end
+    local p = keras.Sequential{ L.Dense(2, { input_shape = { 3 } }), P(3) }
+    E("Unimplemented", { "Positional 'positional'", "Positional:init takes the parameters (u, o)", "override Positional:get_config" },
+      p.save, p, dir .. "/pos.keras")
+  end)
+
   pending("load_model(path, {custom_objects=5}) ignores the bad custom_objects (saving.lua); should be InvalidArgument 'custom_objects must be a table'")
   pending("keras.layers.deserialize / keras.layers.serialize do not exist (Keras has them); keras.layers.deserialize{class_name='Dense2'} is 'attempt to call a nil value'")
 end)
