@@ -341,6 +341,9 @@ local function to_dims(shape, what, layer_name)
   return shape
 end
 
+local float_dtype_objs = {}
+for _, n in ipairs({ "float16", "bfloat16", "float32", "float64" }) do float_dtype_objs[tf.as_dtype(n)] = n end
+
 function Layer:init(opts)
   if opts ~= nil and type(opts) ~= "table" then
     raise("InvalidArgument", ("%s: options must be a table, got %s"):format(getmetatable(self).class_name, type(opts)))
@@ -379,6 +382,9 @@ function Layer:init(opts)
       :format(cls.class_name, name, tostring(dtype)))
   end
   rawset(self, "dtype", dtype)
+  -- Keras's autocast: floating inputs are cast to a floating layer dtype
+  local dobj = tf.as_dtype(dtype)
+  rawset(self, "_autocast_dtype", (opts.autocast ~= false and float_dtype_objs[dobj]) and dobj or false)
   rawset(self, "dynamic", opts.dynamic and true or false)
   if rawget(self, "built") == nil then rawset(self, "built", false) end
   if rawget(self, "input_spec") == nil then rawset(self, "input_spec", false) end
@@ -603,6 +609,25 @@ function Layer:__call(inputs, opts)
       return require("keras.models")._call_symbolic(self, inputs, opts)
     end
     inputs = convert_inputs(self, inputs)
+  end
+  local adt = rawget(self, "_autocast_dtype")
+  if adt and rawget(self, "_autocast") ~= false then
+    if type(inputs) == "userdata" then
+      local idt = inputs.dtype
+      if idt ~= adt and float_dtype_objs[idt] then inputs = tf.cast(inputs, float_dtype_objs[adt]) end
+    elseif type(inputs) == "table" and getmetatable(inputs) == nil then
+      local copy
+      for i, x in ipairs(inputs) do
+        if type(x) == "userdata" and is_tensor(x) then
+          local idt = x.dtype
+          if idt ~= adt and float_dtype_objs[idt] then
+            if not copy then copy = {} for j, y in ipairs(inputs) do copy[j] = y end end
+            copy[i] = tf.cast(x, float_dtype_objs[adt])
+          end
+        end
+      end
+      if copy then inputs = copy end
+    end
   end
   local spec = self.input_spec
   if spec then
