@@ -441,6 +441,14 @@ function Loss:__call(y_true, y_pred, sample_weight)
     if not is_tensor(y_true) or y_true.dtype.name ~= dtype then y_true = as_tensor(y_true, dtype) end
   end
   local losses, mask = self:call(y_true, y_pred)
+  if not is_tensor(losses) then
+    if type(losses) == "number" then
+      losses = as_tensor(losses, dtype)
+    else
+      raise("InvalidArgument", ("%s: call returned %s; a loss (its call, or the wrapped function) must return a tensor "
+        .. "of per-sample losses"):format(self._who or getmetatable(self).class_name, type(losses)))
+    end
+  end
   return reduce_weighted(self._who, losses, sample_weight, mask, self.reduction)
 end
 

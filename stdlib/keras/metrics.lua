@@ -78,6 +78,11 @@ end
 function Metric:add_weight(name, opts)
   if type(name) == "table" then name, opts = name.name, name end
   opts = opts or {}
+  if rawget(self, "_who") == nil then
+    local cname = getmetatable(self).class_name
+    raise("FailedPrecondition", ("%s: the metric was not initialised (did %s:init call %s.super.init(self, opts) "
+      .. "before add_weight?)"):format(cname, cname, cname))
+  end
   if type(name) ~= "string" then
     raise("InvalidArgument", ("%s: add_weight needs a name (a string), got %s"):format(self._who, type(name)))
   end
@@ -408,6 +413,10 @@ end
 
 function MeanMetricWrapper:update_state(y_true, y_pred, sample_weight)
   local values = self._fn(y_true, y_pred, self._fn_kwargs)
+  if not is_tensor(values) and type(values) ~= "number" then
+    raise("InvalidArgument", ("%s: the metric function returned %s, expected a tensor of per-sample values")
+      :format(self._who, type(values)))
+  end
   return Mean.update_state(self, values, sample_weight)
 end
 

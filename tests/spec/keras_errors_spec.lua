@@ -285,6 +285,25 @@ describe("losses and metrics", function()
       keras.losses.MeanSquaredError(), tf.ones({ 2, 3 }), tf.ones({ 2, 3 }), tf.ones({ 5 }))
   end)
 
+  it("custom losses and metrics that return nothing or skip super.init", function()
+    local LL = keras.losses.Loss:extend("Forgets")
+    function LL:call() end
+    E("InvalidArgument", { "Forgets 'forgets'", "call returned nil", "must return a tensor" }, LL(), tf.ones({ 1 }), tf.ones({ 1 }))
+    local m = mlp()
+    m:compile{ optimizer = "sgd", loss = function() return "x" end }
+    E("InvalidArgument", { "call returned string", "must return a tensor" }, m.fit, m, x3, y2, { verbose = 0 })
+    local w = keras.metrics.MeanMetricWrapper(function() end, { name = "nothing" })
+    E("InvalidArgument", { "MeanMetricWrapper 'nothing'", "returned nil" }, w.update_state, w, tf.ones({ 1 }), tf.ones({ 1 }))
+    local MM = keras.metrics.Metric:extend("NoSuperMetric")
+    function MM:init() self.total = self:add_weight("total", { initializer = "zeros" }) end
+    E("FailedPrecondition", { "NoSuperMetric", "NoSuperMetric.super.init(self, opts)" }, MM)
+    local M2 = keras.metrics.Metric:extend("NoResult")
+    function M2:init(o) M2.super.init(self, o) end
+    E("Unimplemented", { "NoResult 'no_result'", "must define result" }, function() M2():result() end)
+    E("Unimplemented", { "must define update_state" }, function() M2():update_state(1, 2) end)
+    E("Unimplemented", { "NoCall: a Loss subclass must define call" }, keras.losses.Loss:extend("NoCall")(), tf.ones({ 1 }), tf.ones({ 1 }))
+  end)
+
   it("loss options", function()
     E("InvalidArgument", { "MeanSquaredError", "invalid reduction 'foo'", "sum_over_batch_size" },
       keras.losses.MeanSquaredError, { reduction = "foo" })
