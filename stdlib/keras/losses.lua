@@ -278,7 +278,16 @@ function impl.sparse_categorical_crossentropy(who, yt, yp, opts)
     raise("InvalidArgument", ("%s: labels must have the shape of y_pred without its last axis (or with a last axis of 1), got y_true %s and y_pred %s")
       :format(who, describe(yt), describe(yp)))
   end
-  if not int_dtypes[yt.dtype.name] then yt = tf.cast(yt, "int32") end
+  local ydt = yt.dtype.name
+  if not int_dtypes[ydt] then
+    if (ydt == "float32" or ydt == "float64" or ydt == "float16" or ydt == "bfloat16")
+        and not (tf.reduce_max(tf.abs(yt - tf.floor(yt))):item() == 0) then
+      -- Keras truncates; a fractional or NaN class index is a wrong answer
+      raise("InvalidArgument", ("%s: y_true %s holds non-integer class indices (fractional or NaN); sparse labels "
+        .. "are class numbers 0..C-1 (use CategoricalCrossentropy for one-hot or soft labels)"):format(who, describe(yt)))
+    end
+    yt = tf.cast(yt, "int32")
+  end
   local mask
   if ignore_class ~= nil then
     mask = tf.not_equal(yt, ignore_class)

@@ -279,6 +279,13 @@ describe("losses and metrics", function()
       keras.losses.BinaryCrossentropy(), tf.ones({ 2, 3 }), tf.ones({ 4 }))
     E("InvalidArgument", { "SparseCategoricalCrossentropy 'sparse_categorical_crossentropy'", "int32[3]", "float32[2,3]" },
       keras.losses.SparseCategoricalCrossentropy(), tf.constant({ 0, 1, 2 }, "int32"), tf.ones({ 2, 3 }))
+    E("InvalidArgument", { "SparseCategoricalCrossentropy 'sparse_categorical_crossentropy", "non-integer class indices", "float32[2]" },
+      keras.losses.SparseCategoricalCrossentropy(), tf.constant({ 0.5, 1 }), tf.ones({ 2, 2 }))
+    E("InvalidArgument", { "sparse_categorical_crossentropy", "non-integer" },
+      keras.losses.sparse_categorical_crossentropy, tf.constant({ 0 / 0, 1 }), tf.ones({ 2, 2 }))
+    -- integral float labels are class numbers, as Keras
+    helpers.assert_close(keras.losses.SparseCategoricalCrossentropy()(tf.constant({ 1, 0 }), tf.constant({ { 0.2, 0.8 }, { 0.5, 0.5 } })),
+      (-math.log(0.8) - math.log(0.5)) / 2, 1e-6)
     E("InvalidArgument", { "label value of 5", "[0, 3)" },
       keras.losses.SparseCategoricalCrossentropy(), tf.constant({ 0, 5 }, "int32"), tf.ones({ 2, 3 }))
     E("InvalidArgument", { "MeanSquaredError", "sample_weight float32[5]" },
