@@ -118,6 +118,12 @@ function InputSpec:init(opts)
     self.ndim = opts.ndim
   end
   self.max_ndim, self.min_ndim = opts.max_ndim, opts.min_ndim
+  for _, k in ipairs({ "ndim", "min_ndim", "max_ndim" }) do
+    local v = self[k]
+    if v ~= nil and (math.type(v) ~= "integer" or v < 0) then
+      raise("InvalidArgument", ("InputSpec: %s must be a non-negative integer, got %s"):format(k, tostring(v)))
+    end
+  end
   self.axes = opts.axes
   self.name = opts.name
   if self.axes then
@@ -707,7 +713,11 @@ function Layer:add_weight(a, b)
   name = name or ("weight_" .. (#rawget(self, "_own_trainable") + #rawget(self, "_own_non_trainable")))
   if type(name) ~= "string" then raise("InvalidArgument", ("%s: add_weight: name must be a string"):format(who(self))) end
   local dtype = o.dtype or rawget(self, "dtype")
-  if type(dtype) ~= "string" then dtype = dtype.name end
+  if type(dtype) == "table" or type(dtype) == "userdata" then dtype = dtype.name end
+  if type(dtype) ~= "string" or not pcall(tf.as_dtype, dtype) then
+    raise("InvalidArgument", ("%s: add_weight '%s': dtype must be a dtype name such as 'float32', got %s")
+      :format(who(self), tostring(name), tostring(dtype)))
+  end
   local shape = o.shape or {}
   if type(shape) == "table" and getmetatable(shape) ~= nil and shape.as_list then shape = shape:as_list() end
   if type(shape) == "number" then shape = { shape } end
@@ -900,7 +910,9 @@ properties.variables = weights
 
 properties.trainable = function(self) return rawget(self, "_trainable") end
 setters.trainable = function(self, v)
-  v = v and true or false
+  if type(v) ~= "boolean" then
+    raise("InvalidArgument", ("%s: trainable must be a boolean, got %s"):format(who(self), tostring(v)))
+  end
   each_layer(self, function(l) rawset(l, "_trainable", v) end)
 end
 
@@ -912,6 +924,10 @@ local function collect_losses(self, out, seen)
     local v = fn()
     if v ~= nil then
       if type(v) == "number" then v = tf.constant(v, rawget(self, "dtype")) end
+      if not is_tensor(v) then
+        raise("InvalidArgument", ("%s: a loss function given to add_loss returned %s, expected a scalar tensor")
+          :format(who(self), type(v)))
+      end
       out[#out + 1] = v
     end
   end

@@ -233,6 +233,23 @@ describe("weights", function()
     E("InvalidArgument", { "BadShape 'bad_shape'", "add_weight 'k'", "(2, -1)" }, B(), tf.ones({ 1, 2 }))
   end)
 
+  it("add_weight dtype, trainable setter, add_loss functions, InputSpec fields", function()
+    local A = L.Layer:extend("BadDtype")
+    function A:build() self.k = self:add_weight{ name = "k", shape = { 2 }, dtype = "foo" } end
+    E("InvalidArgument", { "BadDtype 'bad_dtype'", "add_weight 'k'", "dtype must be a dtype name", "foo" }, A(), tf.ones({ 1, 2 }))
+    local d = L.Dense(2)
+    E("InvalidArgument", { "Dense 'dense'", "trainable must be a boolean, got x" }, function() d.trainable = "x" end)
+    assert.is_true(d.trainable)
+    local B = L.Layer:extend("LossFn")
+    function B:call(x) self:add_loss(function() return "x" end) return x end
+    local b = B()
+    b(tf.ones({ 1, 2 }))
+    E("InvalidArgument", { "LossFn 'loss_fn'", "add_loss returned string" }, function() return b.losses end)
+    E("InvalidArgument", { "InputSpec: ndim must be a non-negative integer, got x" }, L.InputSpec, { ndim = "x" })
+    E("InvalidArgument", { "InputSpec: axes maps integer axes to integer sizes" }, L.InputSpec, { axes = { [-1] = "x" } })
+    E("InvalidArgument", { "InputSpec: unknown option 'ndimm'" }, L.InputSpec, { ndimm = 2 })
+  end)
+
   it("count_params of an unbuilt layer", function()
     E("FailedPrecondition", { "Dense 'dense'", "count_params needs a built layer" }, function() L.Dense(2):count_params() end)
   end)
