@@ -304,6 +304,10 @@ M.normalize_shape = normalize_shape
 -- also marks the layer built, and build always sees TensorShapes.
 local function wrap_build(fn)
   return function(self, input_shape, ...)
+    if type(self) ~= "table" or not is_layer(self) then
+      raise("InvalidArgument", ("build: called without a layer as self (got %s); use layer:build(shape) with a colon, "
+        .. "not layer.build(shape)"):format(type(self)))
+    end
     input_shape = normalize_shape(input_shape)
     if rawget(self, "_own_trainable") == nil then
       local cname = getmetatable(self).class_name

@@ -145,6 +145,9 @@ describe("layers called on the wrong input", function()
     E("InvalidArgument", { "Dense.call", "without a layer as self", "layer:call(x)" }, function() d.call(tf.ones({ 1, 2 })) end)
     E("InvalidArgument", { "Dense.call", "without a layer as self" }, function() L.Dense.call(tf.ones({ 1, 2 })) end)
     E("InvalidArgument", { "Dense 'dense'", "no inputs" }, function() d:call() end)
+    E("InvalidArgument", { "build: called without a layer as self", "layer:build(shape)" }, function()
+      L.Dense(2).build(tf.TensorShape({ nil, 3 }, 2))
+    end)
     -- the colon form still works
     helpers.assert_close(d:call(tf.ones({ 1, 2 })), d(tf.ones({ 1, 2 })))
   end)
@@ -469,6 +472,8 @@ describe("models", function()
 
   pending("a single-input functional model called on a list, m({tf.ones({1,3}), tf.ones({1,3})}), fails with 'constant: a tensor inside a table at [1] (use tf.stack)' (models.lua/functional.lua); should be InvalidArgument \"Model 'model' expects 1 input, got 2\"")
   pending("fit with a name-keyed x whose key is not an input name, m:fit({b=tf.ones({2,3})}, y) on keras.Input{shape={3}, name='a'}, fails with \"constant: table key 'b' at the top level\" (training/data_adapter.lua); should be InvalidArgument naming the unknown key 'b' and the model's input names")
+
+  pending("model methods called with a dot: m.predict(x) is a Lua 'bad argument #1 to rawget' at stdlib/keras/data_adapter.lua:63, m.compile{...} an index error at stdlib/keras/training.lua:37, m.fit(x, y) 'bad argument #1 to rawget' at training.lua:515, keras.Sequential:add(layer) (on the class) 'attempt to index a nil value', m.add(layer) says \"Sequential 'dense_4'.add ... Received: nil\"; each should be InvalidArgument 'Sequential.predict: called without a model as self; use model:predict(x)'")
 
   pending("fit{class_weight=5} raises a Lua error inside stdlib/keras/data_adapter.lua:190 ('bad argument #1 to for iterator'); should be InvalidArgument 'class_weight must be a table {[class]=weight}'")
 
