@@ -230,8 +230,18 @@ function Layer:init(opts)
   end
   rawset(self, "dtype", dtype)
   -- Keras's autocast: floating inputs are cast to a floating layer dtype
+  -- (not Sequential/functional models, which leave each input to its layers, as Keras 3's Functional)
   local dobj = tf.as_dtype(dtype)
-  rawset(self, "_autocast_dtype", (opts.autocast ~= false and float_dtype_objs[dobj]) and dobj or false)
+  local cast = opts.autocast ~= false and float_dtype_objs[dobj] ~= nil
+  if cast then
+    local c = cls
+    while c and c ~= Layer do
+      local n = rawget(c, "class_name")
+      if n == "Sequential" or n == "Functional" then cast = false break end
+      c = c.super
+    end
+  end
+  rawset(self, "_autocast_dtype", cast and dobj or false)
   rawset(self, "dynamic", opts.dynamic and true or false)
   if rawget(self, "built") == nil then rawset(self, "built", false) end
   if rawget(self, "input_spec") == nil then rawset(self, "input_spec", false) end
@@ -462,7 +472,7 @@ function Layer:__call(inputs, opts)
     inputs = convert_inputs(self, inputs)
   end
   local adt = rawget(self, "_autocast_dtype")
-  if adt and rawget(self, "_autocast") ~= false then
+  if adt and rawget(self, "_autocast") ~= false and not rawget(self, "_graph") then -- _graph: a functional model
     if type(inputs) == "userdata" then
       local idt = inputs.dtype
       if idt ~= adt and float_dtype_objs[idt] then inputs = tf.cast(inputs, float_dtype_objs[adt]) end

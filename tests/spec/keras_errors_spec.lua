@@ -64,6 +64,15 @@ describe("layers called on the wrong input", function()
     assert.equal("float32", L.Add()({ tf.ones({ 2, 3 }), tf.ones({ 2, 3 }, "float64") }).dtype.name)
     assert.equal("float64", L.Dense(2, { dtype = "float64" })(tf.ones({ 1, 3 })).dtype.name)
     E("InvalidArgument", { "float64", "float32" }, L.Dense(2, { autocast = false }), tf.ones({ 1, 3 }, "float64"))
+    -- Sequential and functional models leave the cast to their layers (Keras 3): float64 layers keep float64 data
+    local x64 = tf.constant({ { 1 + 1e-10, 2, 3 } }, "float64")
+    local s64 = keras.Sequential{ L.Dense(2, { dtype = "float64", input_shape = { 3 } }) }
+    local k = s64.layers[1]
+    assert.equal(0, tf.reduce_max(tf.abs(s64(x64) - (tf.matmul(x64, k.kernel:value()) + k.bias:value()))):item())
+    local i64 = keras.Input{ shape = { 3 }, dtype = "float64" }
+    local d64 = L.Dense(2, { dtype = "float64" })
+    local f64 = keras.Model{ inputs = i64, outputs = d64(i64) }
+    assert.equal(0, tf.reduce_max(tf.abs(f64(x64) - (tf.matmul(x64, d64.kernel:value()) + d64.bias:value()))):item())
     local g = keras.Sequential{ L.Dense(2, { input_shape = { 3 } }) }
     local tape = tf.GradientTape()
     local loss = tf.reduce_sum(g(x))
