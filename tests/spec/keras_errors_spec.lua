@@ -139,7 +139,8 @@ describe("layers called on the wrong input", function()
   end)
 
   it("Reshape: element count", function()
-    E("InvalidArgument", { "Reshape 'reshape'", "target_shape (5)", "float32[2,4]" }, L.Reshape({ 5 }), tf.ones({ 2, 4 }))
+    E("InvalidArgument", { "Reshape 'reshape", "more than any tensor can" }, L.Reshape({ 1 << 62, 4 }), tf.ones({ 1, 8 }))
+    E("InvalidArgument", { "Reshape 'reshape_1'", "target_shape (5)", "float32[2,4]" }, L.Reshape({ 5 }), tf.ones({ 2, 4 }))
   end)
 
   it("inputs that are not tensors", function()
@@ -159,6 +160,11 @@ describe("layers called on the wrong input", function()
     end)
     -- the colon form still works
     helpers.assert_close(d:call(tf.ones({ 1, 2 })), d(tf.ones({ 1, 2 })))
+  end)
+
+  it("weights too large to allocate are a ResourceExhausted error, not a crash", function()
+    E("ResourceExhausted", { "is too large to allocate" }, L.Dense(math.maxinteger), tf.ones({ 1, 2 }))
+    E("ResourceExhausted", { "too large to allocate" }, L.Embedding(1 << 31, 1 << 31), tf.constant({ 1 }, "int32"))
   end)
 
   it("NaN input propagates (no error, as Keras) rather than being hidden", function()

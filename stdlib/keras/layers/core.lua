@@ -310,8 +310,13 @@ end
 local function resolve_target(self, n, input_desc)
   local t = self.target_shape
   local known, unknown_at = 1, nil
+  local knownf = 1.0 -- float product: the integer one wraps for huge targets
   for i, d in ipairs(t) do
-    if d == -1 then unknown_at = i else known = known * d end
+    if d == -1 then unknown_at = i else known = known * d knownf = knownf * d end
+  end
+  if knownf > 2 ^ 53 then
+    raise("InvalidArgument", ("%s: target_shape (%s) holds %.4g elements per sample, more than any tensor can"):format(
+      who(self), table.concat(t, ", "), knownf))
   end
   local out = {}
   for i, d in ipairs(t) do out[i] = d end
