@@ -54,6 +54,11 @@ local function update_confusion(who, vars, thresholds_col, y_true, y_pred, sampl
       raise("InvalidArgument", ("%s: class_id needs y_pred of shape [num_samples, num_classes], got %s")
         :format(who, losses._describe(yp)))
     end
+    local nc = yp.shape[-1]
+    if nc ~= nil and class_id >= nc then
+      raise("InvalidArgument", ("%s: class_id %d is out of range for y_pred %s (%d classes, 0-based)")
+        :format(who, class_id, losses._describe(yp), nc))
+    end
     yt = tf.gather(yt, { class_id }, { axis = -1 })
     yp = tf.gather(yp, { class_id }, { axis = -1 })
   end

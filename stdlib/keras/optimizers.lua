@@ -125,6 +125,10 @@ function Optimizer:_lr_tensor()
     return lr
   end
   if schedules.is_schedule(lr) then return lr(self.iterations) end
+  if type(lr) ~= "function" and not (type(lr) == "table" and getmetatable(lr) and getmetatable(lr).__call) then
+    raise("InvalidArgument", ("%s: learning_rate must be a number, a schedule or a function of the step, got %s")
+      :format(self.name, type(lr) == "string" and ("'" .. lr .. "'") or type(lr)))
+  end
   -- a Lua function of the step
   local out = lr(ops.cast(self.iterations, "float64"))
   if type(out) == "number" then out = core.constant(out, "float64") end
@@ -571,6 +575,9 @@ for _, n in ipairs({ "SGD", "RMSprop", "Adam", "AdamW", "Nadam", "Adamax", "Adag
 end
 
 function M.serialize(opt)
+  if type(opt) ~= "table" or type(getmetatable(opt)) ~= "table" or type(opt.get_config) ~= "function" then
+    raise("InvalidArgument", ("keras.optimizers.serialize: expected an optimizer, got %s"):format(type(opt)))
+  end
   return { class_name = getmetatable(opt).class_name, config = opt:get_config() }
 end
 
