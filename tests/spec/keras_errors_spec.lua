@@ -179,6 +179,7 @@ describe("layer options", function()
       E("InvalidArgument", { "Dense", "units must be a positive integer", tostring(u) }, L.Dense, u)
     end
     E("InvalidArgument", { "units must be a positive integer, got nil" }, L.Dense)
+    E("InvalidArgument", { "units must be a positive integer, got a table", "Dense{units = 3}" }, L.Dense, { 3 })
     for _, r in ipairs({ 1.5, -0.1, "x" }) do
       E("InvalidArgument", { "Dropout", "rate must be a number in [0, 1]", tostring(r) }, L.Dropout, r)
     end

@@ -50,7 +50,9 @@ local function positive_int(self_name, key, v)
     if type(v) == "number" and v == math.floor(v) then v = math.tointeger(v) end
   end
   if math.type(v) ~= "integer" or v <= 0 then
-    raise("InvalidArgument", ("%s: %s must be a positive integer, got %s"):format(self_name, key, tostring(v)))
+    local got = type(v) == "table" and "a table (is the options table in the place of the number? "
+      .. "e.g. Dense(3, {activation = 'relu'}) or Dense{units = 3})" or tostring(v)
+    raise("InvalidArgument", ("%s: %s must be a positive integer, got %s"):format(self_name, key, got))
   end
   return v
 end
