@@ -14,4 +14,17 @@ for _, part in ipairs(parts) do
   end
 end
 
+-- keras.layers.serialize(layer) -> {class_name=, config=};
+-- keras.layers.deserialize(spec, custom_objects) -> a layer (builtin classes
+-- found here, others through custom_objects; an unknown name is an error).
+local classes = {}
+for k, v in pairs(M) do if type(v) == "table" then classes[k] = v end end
+function M.serialize(layer)
+  return require("keras.saving").serialize_keras_object(layer)
+end
+function M.deserialize(spec, custom_objects)
+  return require("keras.saving").deserialize_keras_object(spec,
+    { module_objects = classes, custom_objects = custom_objects, kind = "layer" })
+end
+
 return M
