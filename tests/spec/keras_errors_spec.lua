@@ -524,6 +524,26 @@ describe("callbacks", function()
       { verbose = 0, callbacks = { keras.callbacks.CSVLogger("/proc/nope/x.csv") } })
   end)
 
+  it("a monitor that is not logged warns (as Keras) naming it and the available metrics, and training goes on", function()
+    local captured = {}
+    local real = io.stderr
+    io.stderr = { write = function(_, ...) for _, v in ipairs({ ... }) do captured[#captured + 1] = v end end }
+    local ok, err = pcall(function()
+      local m = compiled()
+      local h = m:fit(x3, y2, { verbose = 0, epochs = 3, callbacks = {
+        keras.callbacks.EarlyStopping({ monitor = "val_losss", patience = 0 }),
+        keras.callbacks.ModelCheckpoint(dir .. "/never.keras", { monitor = "foo", save_best_only = true }),
+      } })
+      assert.equal(3, #h.history.loss)
+    end)
+    io.stderr = real
+    assert(ok, tostring(err))
+    local text = table.concat(captured)
+    assert.truthy(text:find("Early stopping conditioned on metric `val_losss` which is not available. Available metrics are: loss", 1, true))
+    assert.truthy(text:find("Can save best model only with foo available, skipping.", 1, true))
+    assert.is_nil(io.open(dir .. "/never.keras", "rb"))
+  end)
+
   pending("keras.utils.Progbar(10):update(\"x\") is a Lua 'attempt to compare number with string' at stdlib/keras/utils.lua:172, and keras.utils.Progbar(\"a\") is accepted; both should be InvalidArgument naming Progbar and the expected number")
   pending("keras.callbacks.EarlyStopping{patience=\"a\"} is accepted silently (callbacks.lua); should be InvalidArgument 'EarlyStopping: patience must be a non-negative integer'")
 end)
