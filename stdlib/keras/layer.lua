@@ -138,8 +138,14 @@ local function is_metric(v)
 end
 
 Layer.__newindex = function(self, k, v)
-  local s = getmetatable(self)._setters[k]
+  local cls = getmetatable(self)
+  local s = cls._setters[k]
   if s then s(self, v) return end
+  if cls._properties[k] then
+    -- a raw field would hide the computed property (weights, layers, losses...)
+    raise("InvalidArgument", ("%s '%s': %s is a read-only property of a layer (computed from its variables and "
+      .. "sublayers); store your own value under another name"):format(cls.class_name, tostring(rawget(self, "name")), tostring(k)))
+  end
   if type(v) == "table" and type(k) == "string" then
     local tracked = rawget(self, "_tracked")
     if not tracked then

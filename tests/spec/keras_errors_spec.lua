@@ -282,6 +282,14 @@ describe("custom layers", function()
     E("FailedPrecondition", { "NoSuper", "NoSuper.super.init(self, opts)" }, N(), tf.ones({ 1, 2 }))
   end)
 
+  it("assigning to a computed property (weights, layers, losses) is an error, not a silent shadow", function()
+    for _, k in ipairs({ "weights", "layers", "losses", "trainable_variables" }) do
+      local N = L.Layer:extend("Shadow_" .. k)
+      function N:init(o) N.super.init(self, o) self[k] = {} end
+      E("InvalidArgument", { ": " .. k .. " is a read-only property", "another name" }, N)
+    end
+  end)
+
   it("build that forgets super.build still marks the layer built", function()
     local N = L.Layer:extend("NoSuperBuild")
     function N:build(s) self.k = self:add_weight{ name = "k", shape = { s[-1], 2 } } end
