@@ -353,12 +353,42 @@ local function wrap_call(fn, cname)
   end
 end
 
+-- And init: an error raised while a layer is constructed (an unknown
+-- activation or initializer name, a bad option) gets the layer's class and
+-- name in front unless its text already names the class, so
+-- Dense(3, {activation = "relux"}) says which layer. Only the outermost init
+-- (not a super.init inside it) catches.
+local init_depth = 0
+local unwrapped_init = setmetatable({}, { __mode = "k" }) -- wrapper -> the init it wraps (auto_config reads its parameters)
+local function wrap_init(fn)
+  local w
+  w = function(self, ...)
+    if init_depth > 0 then return fn(self, ...) end
+    init_depth = 1
+    local r = table.pack(pcall(fn, self, ...))
+    init_depth = 0
+    if r[1] then return table.unpack(r, 2, r.n) end
+    local err = r[2]
+    if type(err) == "table" and type(err.message) == "string" and err.kind and type(self) == "table" then
+      local cname = getmetatable(self).class_name
+      if not err.message:find(cname, 1, true) then
+        local lname = rawget(self, "name")
+        err.message = (lname and ("%s '%s'"):format(cname, lname) or cname) .. ": " .. err.message
+      end
+    end
+    error(err, 0)
+  end
+  unwrapped_init[w] = fn
+  return w
+end
+
 function Layer:extend(name)
   local cls = class.Object.extend(self, name)
   getmetatable(cls).__newindex = function(c, k, v)
     if type(v) == "function" then
       if k == "build" then v = wrap_build(v)
-      elseif k == "call" then v = wrap_call(v, name) end
+      elseif k == "call" then v = wrap_call(v, name)
+      elseif k == "init" then v = wrap_init(v) end
     end
     rawset(c, k, v)
   end
@@ -883,6 +913,7 @@ local function auto_config(self, cfg)
   local cls = getmetatable(self)
   local cname = cls.class_name
   local init = cls.init
+  init = unwrapped_init[init] or init
   if init ~= Layer.init and type(init) == "function" then
     local info = debug.getinfo(init, "u")
     if info.nparams > 2 then
