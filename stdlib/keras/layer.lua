@@ -51,7 +51,8 @@
 --   autocast; autocast = false in the options, or self._autocast = false,
 --   keeps them). Every call method is wrapped like build, so that
 --   layer.call(x) (a dot for a colon) or a call with no inputs is an error
---   naming the class; a call that returns nil is an error too.
+--   naming the class; a call that returns nil is an error too. init is
+--   wrapped so that an error while constructing names the layer.
 -- * The base get_config of a class without its own returns the plain options
 --   its init was given (Keras 3's auto config); positional init parameters or
 --   options holding functions/objects are an Unimplemented error there.
