@@ -17,9 +17,11 @@
 # times, the median of the per-round ratios and their range: this machine is
 # a VM whose memory bandwidth moves by +-30% from one second to the next.
 #
-# Usage: bench/run.sh [--suite core|autodiff] [--threads "1 2"] [--rounds N] [case ...]
+# Usage: bench/run.sh [--suite core|autodiff|conv] [--threads "1 2"] [--rounds N] [case ...]
 #   core:     per-op overhead, element-wise, reductions, softmax, matmul (default)
 #   autodiff: tape recording overhead and the seed MLP's training step (Nadam)
+#   conv:     a 3x3 Conv2D forward and forward+backward (32x28x28x32, 32 filters)
+#             against PyTorch NCHW and channels_last (_cl), a 2x2 max pool
 # Build first: cmake --build build
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -39,6 +41,9 @@ done
 if [ "$suite" = autodiff ]; then
   tl_script=$here/mlp_bench.lua; py_script=$here/mlp_bench.py
   order="add10_notape add10_tape mlp_step_32 mlp_step_256"
+elif [ "$suite" = conv ]; then
+  tl_script=$here/conv_bench.lua; py_script=$here/conv_bench.py
+  order="conv3x3_fwd conv3x3_fwd_cl conv3x3_fwd_bwd conv3x3_fwd_bwd_cl maxpool2x2_fwd_bwd"
 else
   tl_script=$here/tlua_bench.lua; py_script=$here/torch_bench.py
   order="add_10 add_1e7 bcast_add sum_1e7 softmax_1000 matmul_256 matmul_1024 matmul_2048"

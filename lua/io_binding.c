@@ -10,10 +10,30 @@
  *     w:write_tensor(t)                u32 length, then t serialized, the
  *                                      values going from the tensor's memory
  *                                      to the file with no copy in between
- *     w:finish()                       appends the CRC-32 of every byte
- *                                      written, flushes to disk, closes
+ *     w:write_raw(t)                   t's values only, little-endian
+ *                                      row-major, straight from its memory
+ *                                      (the safetensors data section)
+ *     w:finish([crc])                  appends the CRC-32 of every byte
+ *                                      written (not when crc is false, for
+ *                                      foreign formats: safetensors),
+ *                                      flushes to disk, closes
  *     w:close()                        closes without finishing (idempotent;
  *                                      also __close and __gc)
+ *   core.io.tensor_bytes(t)            -> string: t's values, row-major
+ *   core.io.tensor_from_bytes(s, dtype, shape [, offset [, length]])
+ *                                      -> a CPU tensor from length bytes of s
+ *                                      at the 0-based byte offset (default:
+ *                                      the rest of s); the length must be
+ *                                      numel * element size, and a range past
+ *                                      the end of s is an error (never read)
+ *   core.io.read_idx(path)             -> uint8 tensor with the dims of an
+ *                                      IDX file (gzipped or plain, through
+ *                                      zlib): magic 00 00 08 NDIMS, NDIMS
+ *                                      big-endian u32 dims, then exactly
+ *                                      prod(dims) bytes. NotFound for a
+ *                                      missing file, DataLoss naming the file
+ *                                      for a bad magic, a truncated or
+ *                                      corrupt stream, or trailing bytes.
  * Writer failures raise ResourceExhausted (a full disk, a file size limit);
  * the caller removes the partial file.
  *
@@ -29,6 +49,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <zlib.h>
 
 #include "binding.h"
 
@@ -123,6 +145,206 @@ static int l_makedirs(lua_State *L) {
   return 1;
 }
 
+
+/* t's values on the CPU, contiguous (a new reference), for host reads. */
+static tl_tensor *host_contiguous(lua_State *L, tl_tensor *t, const char *fn) {
+  if (t->dtype == TL_STRING || t->dtype == TL_RESOURCE || t->dtype == TL_COMPLEX64) {
+    char msg[200];
+    snprintf(msg, sizeof msg, "%s: %s tensors have no raw byte form here", fn, tl_dtypes[t->dtype].name);
+    tl_tensor_release(t);
+    tlb_raise_kind(L, "InvalidArgument", msg);
+  }
+  tl_tensor *h, *c;
+  tl_status s = tl_tensor_copy_to(t, TL_CPU, &h);
+  tl_tensor_release(t);
+  if (s) tlb_raise(L, s);
+  s = tl_tensor_contiguous(h, &c);
+  tl_tensor_release(h);
+  if (s) tlb_raise(L, s);
+  return c;
+}
+
+static int l_tensor_bytes(lua_State *L) {
+  tl_tensor *c = host_contiguous(L, check_tensor_arg(L, 1, "tensor_bytes"), "tensor_bytes");
+  size_t n = (size_t)c->size * tl_dtypes[c->dtype].size;
+  if (n) lua_pushlstring(L, tl_tensor_data(c), n);
+  else lua_pushliteral(L, "");
+  tl_tensor_release(c);
+  return 1;
+}
+
+static int l_tensor_from_bytes(lua_State *L) {
+  size_t slen;
+  const char *buf = luaL_checklstring(L, 1, &slen);
+  tl_dtype dt = tlb_check_dtype(L, 2);
+  char msg[400];
+  if (dt == TL_STRING || dt == TL_RESOURCE || dt == TL_COMPLEX64) {
+    snprintf(msg, sizeof msg, "tensor_from_bytes: %s tensors have no raw byte form here", tl_dtypes[dt].name);
+    return tlb_raise_kind(L, "InvalidArgument", msg);
+  }
+  luaL_checktype(L, 3, LUA_TTABLE);
+  lua_Integer rank = luaL_len(L, 3);
+  if (rank < 0 || rank > TL_MAX_RANK) {
+    snprintf(msg, sizeof msg, "tensor_from_bytes: rank %lld is out of range [0, %d]", (long long)rank, TL_MAX_RANK);
+    return tlb_raise_kind(L, "InvalidArgument", msg);
+  }
+  int64_t shape[TL_MAX_RANK];
+  for (int i = 0; i < rank; i++) {
+    lua_geti(L, 3, i + 1);
+    int ok;
+    lua_Integer d = lua_tointegerx(L, -1, &ok);
+    lua_pop(L, 1);
+    if (!ok || d < 0) {
+      snprintf(msg, sizeof msg, "tensor_from_bytes: dimension %d of the shape is not a non-negative integer", i);
+      return tlb_raise_kind(L, "InvalidArgument", msg);
+    }
+    shape[i] = d;
+  }
+  int64_t numel = tl_shape_numel((int)rank, shape);
+  size_t esize = tl_dtypes[dt].size;
+  if (numel < 0 || (uint64_t)numel > SIZE_MAX / esize) {
+    return tlb_raise_kind(L, "InvalidArgument", "tensor_from_bytes: the shape's element count overflows");
+  }
+  lua_Integer off = luaL_optinteger(L, 4, 0);
+  if (off < 0 || (uint64_t)off > slen) {
+    snprintf(msg, sizeof msg, "tensor_from_bytes: offset %lld is outside the %zu-byte string", (long long)off, slen);
+    return tlb_raise_kind(L, "InvalidArgument", msg);
+  }
+  lua_Integer len = luaL_optinteger(L, 5, (lua_Integer)(slen - (size_t)off));
+  if (len < 0 || (uint64_t)len > slen - (size_t)off) {
+    snprintf(msg, sizeof msg, "tensor_from_bytes: %lld bytes at offset %lld run past the end of the %zu-byte string",
+             (long long)len, (long long)off, slen);
+    return tlb_raise_kind(L, "InvalidArgument", msg);
+  }
+  size_t want = (size_t)numel * esize;
+  if ((size_t)len != want) {
+    char sh[200];
+    snprintf(msg, sizeof msg, "tensor_from_bytes: %s%s needs %zu bytes, got %lld", tl_dtypes[dt].name,
+             tl_shape_format((int)rank, shape, sh, sizeof sh), want, (long long)len);
+    return tlb_raise_kind(L, "InvalidArgument", msg);
+  }
+  tl_tensor *t;
+  tl_status s = tl_tensor_new_on(TL_CPU, dt, (int)rank, shape, &t);
+  if (s) return tlb_raise(L, s);
+  if (want) memcpy(tl_tensor_data(t), buf + off, want);
+  if (dt == TL_BOOL) { /* any nonzero byte is true; the kernels expect 0/1 */
+    unsigned char *p = tl_tensor_data(t);
+    for (size_t i = 0; i < want; i++) p[i] = p[i] != 0;
+  }
+  tlb_push_tensor(L, t);
+  return 1;
+}
+
+/* ---- IDX files (MNIST) through zlib ------------------------------------- */
+
+static int idx_fail(lua_State *L, gzFile f, const char *kind, const char *path, const char *what) {
+  char msg[900];
+  snprintf(msg, sizeof msg, "%s: %s", path, what);
+  if (f) gzclose(f);
+  return tlb_raise_kind(L, kind, msg);
+}
+
+/* Reads exactly n bytes; returns 0, or -1 with *why set (truncated or zlib's error). */
+static int gz_read_all(gzFile f, void *dst, size_t n, char *why, size_t whylen) {
+  char *p = dst;
+  while (n > 0) {
+    unsigned chunk = n > (1u << 30) ? (1u << 30) : (unsigned)n;
+    int got = gzread(f, p, chunk);
+    if (got <= 0) {
+      int err;
+      const char *m = gzerror(f, &err);
+      if (got < 0 || (err != Z_OK && err != Z_BUF_ERROR))
+        snprintf(why, whylen, "corrupt compressed data (%s)", m && *m ? m : "zlib error");
+      else
+        snprintf(why, whylen, "truncated (%zu bytes missing)", n);
+      return -1;
+    }
+    p += got;
+    n -= (size_t)got;
+  }
+  return 0;
+}
+
+static int l_read_idx(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  char why[300];
+  struct stat st;
+  if (stat(path, &st) != 0) {
+    snprintf(why, sizeof why, "cannot open: %s", strerror(errno));
+    return idx_fail(L, NULL, "NotFound", path, why);
+  }
+  if (S_ISDIR(st.st_mode)) return idx_fail(L, NULL, "NotFound", path, "is a directory, not an IDX file");
+  gzFile f = gzopen(path, "rb");
+  if (!f) {
+    snprintf(why, sizeof why, "cannot open: %s", strerror(errno ? errno : EIO));
+    return idx_fail(L, NULL, "NotFound", path, why);
+  }
+  gzbuffer(f, 1 << 18);
+  unsigned char head[4];
+  if (gz_read_all(f, head, 4, why, sizeof why)) return idx_fail(L, f, "DataLoss", path, "not an IDX file (shorter than its 4-byte magic)");
+  if (head[0] != 0 || head[1] != 0 || head[2] != 0x08 || head[3] < 1 || head[3] > TL_MAX_RANK) {
+    snprintf(why, sizeof why,
+             "not an IDX file of unsigned bytes: magic %02x %02x %02x %02x (expected 00 00 08 then 1..%d dims)",
+             head[0], head[1], head[2], head[3], TL_MAX_RANK);
+    return idx_fail(L, f, "DataLoss", path, why);
+  }
+  int rank = head[3];
+  int64_t shape[TL_MAX_RANK];
+  for (int i = 0; i < rank; i++) {
+    unsigned char d[4];
+    if (gz_read_all(f, d, 4, why, sizeof why)) {
+      snprintf(why, sizeof why, "truncated in the header (dimension %d of %d missing)", i, rank);
+      return idx_fail(L, f, "DataLoss", path, why);
+    }
+    shape[i] = ((int64_t)d[0] << 24) | ((int64_t)d[1] << 16) | ((int64_t)d[2] << 8) | d[3];
+  }
+  int64_t numel = tl_shape_numel(rank, shape);
+  /* No IDX file of ours is near 4 GiB; a huge size is a corrupt header, not
+     a reason to allocate it. */
+  if (numel < 0 || numel > ((int64_t)1 << 32)) {
+    char sh[200];
+    snprintf(why, sizeof why, "implausible dimensions %s", tl_shape_format(rank, shape, sh, sizeof sh));
+    return idx_fail(L, f, "DataLoss", path, why);
+  }
+  tl_tensor *t;
+  tl_status s = tl_tensor_new_on(TL_CPU, TL_UINT8, rank, shape, &t);
+  if (s) {
+    gzclose(f);
+    return tlb_raise(L, s);
+  }
+  if (gz_read_all(f, tl_tensor_data(t), (size_t)numel, why, sizeof why)) {
+    tl_tensor_release(t);
+    char sh[200], m[500];
+    snprintf(m, sizeof m, "data %s: the header gives dimensions %s (%lld bytes)", why,
+             tl_shape_format(rank, shape, sh, sizeof sh), (long long)numel);
+    return idx_fail(L, f, "DataLoss", path, m);
+  }
+  unsigned char extra;
+  int more = gzread(f, &extra, 1);
+  int zerr;
+  const char *zmsg = gzerror(f, &zerr);
+  if (more == 0 && zerr != Z_OK) {
+    /* all values came, but the gzip stream ends early (its CRC and length
+       trailer cut off): the file is truncated even if the values are whole */
+    tl_tensor_release(t);
+    snprintf(why, sizeof why, "truncated gzip stream after the values (%s)", zmsg && *zmsg ? zmsg : "zlib error");
+    return idx_fail(L, f, "DataLoss", path, why);
+  }
+  if (more != 0) {
+    tl_tensor_release(t);
+    char sh[200];
+    int err;
+    const char *m = gzerror(f, &err);
+    if (more < 0) snprintf(why, sizeof why, "corrupt compressed data after the values (%s)", m);
+    else snprintf(why, sizeof why, "more bytes than the dimensions %s hold (%lld)",
+                  tl_shape_format(rank, shape, sh, sizeof sh), (long long)numel);
+    return idx_fail(L, f, "DataLoss", path, why);
+  }
+  gzclose(f);
+  tlb_push_tensor(L, t);
+  return 1;
+}
+
 /* ---- the streaming writer ---------------------------------------------- */
 
 #define WRITER_MT "tl.io.Writer"
@@ -210,12 +432,24 @@ static int w_write_tensor(lua_State *L) {
   return 1;
 }
 
+static int w_write_raw(lua_State *L) {
+  io_writer *w = check_writer(L);
+  tl_tensor *c = host_contiguous(L, check_tensor_arg(L, 2, "write_raw"), "write_raw");
+  size_t n = (size_t)c->size * tl_dtypes[c->dtype].size;
+  tl_status s = n ? writer_sink(w, tl_tensor_data(c), n) : TL_OK;
+  tl_tensor_release(c);
+  if (s) return writer_fail(L, w);
+  lua_settop(L, 1);
+  return 1;
+}
+
 static int w_finish(lua_State *L) {
   io_writer *w = check_writer(L);
   uint32_t c = w->crc;
   unsigned char c4[4] = {(unsigned char)c, (unsigned char)(c >> 8), (unsigned char)(c >> 16),
                          (unsigned char)(c >> 24)};
-  if (fwrite(c4, 1, 4, w->f) != 4 && !w->err) w->err = errno ? errno : EIO;
+  bool crc = lua_isnoneornil(L, 2) || lua_toboolean(L, 2);
+  if (crc && fwrite(c4, 1, 4, w->f) != 4 && !w->err) w->err = errno ? errno : EIO;
   /* fsync before the caller's rename: after a crash the new name holds the
      whole new file, never a prefix of it. */
   if (!w->err && (fflush(w->f) != 0 || fsync(fileno(w->f)) != 0)) w->err = errno ? errno : EIO;
@@ -236,6 +470,7 @@ static int w_close(lua_State *L) {
 static const luaL_Reg writer_methods[] = {
     {"write", w_write},
     {"write_tensor", w_write_tensor},
+    {"write_raw", w_write_raw},
     {"finish", w_finish},
     {"close", w_close},
     {NULL, NULL},
@@ -253,6 +488,9 @@ static const luaL_Reg io_funcs[] = {
     {"makedirs", l_makedirs},
     {"serialize_tensor", l_serialize},
     {"parse_tensor", l_parse},
+    {"tensor_bytes", l_tensor_bytes},
+    {"tensor_from_bytes", l_tensor_from_bytes},
+    {"read_idx", l_read_idx},
     {NULL, NULL},
 };
 

@@ -73,6 +73,13 @@ end
 M.to_snake_case = to_snake_case
 
 -- "float32[32,100]" / "float32[None,784]" for messages.
+-- A shape list as text, whatever its entries are (for messages about bad shapes).
+local function describe_list(shape, n)
+  local parts = {}
+  for i = 1, n do parts[i] = shape[i] == nil and "None" or tostring(shape[i]) end
+  return "(" .. table.concat(parts, ", ") .. (n == 1 and ",)" or ")")
+end
+
 local function describe_shape(shape)
   local parts = {}
   for i = 0, #shape - 1 do
@@ -641,7 +648,7 @@ function Layer:add_weight(a, b)
     local d = shape[i]
     if math.type(d) ~= "integer" and not (type(d) == "number" and d == math.floor(d)) or d < 0 then
       raise("InvalidArgument", ("%s: add_weight '%s': shape must be fully defined non-negative integers, got %s")
-        :format(who(self), name, describe_shape(tf.TensorShape(shape, n))))
+        :format(who(self), name, describe_list(shape, n)))
     end
     shape[i] = math.tointeger(d)
   end

@@ -246,7 +246,9 @@ function impl.categorical_crossentropy(who, yt, yp, opts)
   return -tf.reduce_sum(yt * tf.math.log(p), axis)
 end
 
-local int_dtypes = { int8 = true, uint8 = true, int16 = true, int32 = true, int64 = true }
+-- Label dtypes the crossentropy op takes as they are; other labels (uint8
+-- from keras.datasets, float labels) are cast to int32 first, as Keras does.
+local int_dtypes = { int32 = true, int64 = true }
 
 -- Integer labels of shape [N] (or [N,1]) against y_pred [N, C]. Returns the
 -- per-sample losses and, with ignore_class, the mask of valid samples.
@@ -276,7 +278,7 @@ function impl.sparse_categorical_crossentropy(who, yt, yp, opts)
     raise("InvalidArgument", ("%s: labels must have the shape of y_pred without its last axis (or with a last axis of 1), got y_true %s and y_pred %s")
       :format(who, describe(yt), describe(yp)))
   end
-  if not int_dtypes[yt.dtype.name] then yt = tf.cast(yt, "int64") end
+  if not int_dtypes[yt.dtype.name] then yt = tf.cast(yt, "int32") end
   local mask
   if ignore_class ~= nil then
     mask = tf.not_equal(yt, ignore_class)

@@ -482,6 +482,9 @@ local argmax, cast, equal, reduce_sum, assign_add = ops.argmax, ops.cast, ops.eq
 function SCA:update_state(y_true, y_pred, sample_weight)
   if sample_weight == nil and is_tensor(y_true) and is_tensor(y_pred) and y_true.ndim == 1 and y_pred.ndim == 2 then
     local dt = y_true.dtype.name
+    if dt ~= "int64" and dt ~= "int32" and dt ~= "float32" and dt ~= "float64" then
+      y_true, dt = cast(y_true, "int32"), "int32" -- uint8 labels from keras.datasets
+    end
     if dt == "int64" or dt == "int32" then
       local p = argmax(y_pred, -1)
       if dt == "int32" then p = cast(p, "int32") end

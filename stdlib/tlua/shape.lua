@@ -70,7 +70,34 @@ end
 -- when the list has nil holes (or dims.n, as as_list() and table.pack give).
 function M.new(dims, rank)
   if getmetatable(dims) == Shape then return dims end
-  return setmetatable({ _dims = dims, _rank = rank or dims.n or #dims }, Shape)
+  local core = require("tlua.core")
+  if type(dims) ~= "table" then
+    core.raise("InvalidArgument", ("tf.TensorShape: dims must be a list of integers (nil for unknown), got %s"):format(type(dims)))
+  end
+  rank = rank or dims.n or #dims
+  if math.type(rank) ~= "integer" or rank < 0 then
+    core.raise("InvalidArgument", ("tf.TensorShape: rank must be a non-negative integer, got %s"):format(tostring(rank)))
+  end
+  local copied = false
+  for i = 1, rank do
+    local d = dims[i]
+    if d ~= nil and math.type(d) ~= "integer" then
+      local int = math.type(d) == "float" and math.tointeger(d)
+      if not int then
+        core.raise("InvalidArgument", ("tf.TensorShape: dimension %d must be a non-negative integer or nil, got %s"):format(i - 1, tostring(d)))
+      end
+      if not copied then -- integral floats become integers in a copy, never in the caller's list
+        local c = {}
+        for j = 1, rank do c[j] = dims[j] end
+        dims, copied = c, true
+      end
+      dims[i], d = int, int
+    end
+    if d ~= nil and d < 0 then
+      core.raise("InvalidArgument", ("tf.TensorShape: dimension %d must be a non-negative integer or nil, got %d"):format(i - 1, d))
+    end
+  end
+  return setmetatable({ _dims = dims, _rank = rank }, Shape)
 end
 M.Shape = Shape
 

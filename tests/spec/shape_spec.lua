@@ -324,3 +324,33 @@ describe("shape rules agree with the kernels", function()
       function() return pg(tf.constant({ { 1, 2 } }), tf.constant({ { 0, 0 }, { 0, 0 } }), { 1, 2 }) end)
   end)
 end)
+
+describe("TensorShape", function()
+  it("keeps unknown dimensions (nil) with the rank apart", function()
+    local s = tf.TensorShape({ nil, 784 }, 2)
+    assert.equal(2, #s)
+    assert.equal(784, s[-1])
+    assert.is_nil(s[0])
+    assert.equal("(None, 784)", tostring(s))
+    assert.is_nil(s:num_elements())
+    assert.is_false(s:is_fully_defined())
+    local l = s:as_list()
+    assert.equal(2, l.n)
+    assert.is_nil(l[1])
+    assert.equal(s, tf.TensorShape(l)) -- as_list().n carries the rank back
+    assert.are_not.equal(s, tf.TensorShape({ 1, 784 }))
+    assert.same({ 2, 3 }, tf.zeros({ 2, 3 }).shape:as_list()) -- no n on a full shape
+    assert.is_true(tf.zeros({ 2, 3 }).shape:is_fully_defined())
+  end)
+
+  it("takes integral floats and refuses anything else, naming the dimension", function()
+    local dims = { 2.0, 3 }
+    local s = tf.TensorShape(dims)
+    assert.equal("integer", math.type(s[0]))
+    assert.equal("float", math.type(dims[1])) -- the caller's list is not changed
+    assert_error("InvalidArgument", { "tf.TensorShape", "dimension 0", "2.5" }, function() return tf.TensorShape({ 2.5 }) end)
+    assert_error("InvalidArgument", { "dimension 1", "-1" }, function() return tf.TensorShape({ 1, -1 }) end)
+    assert_error("InvalidArgument", { "dims must be a list", "boolean" }, function() return tf.TensorShape(true) end)
+    assert_error("InvalidArgument", { "rank must be a non-negative integer" }, function() return tf.TensorShape({}, -2) end)
+  end)
+end)
