@@ -124,6 +124,80 @@ local M = {
   ["keras.optimizers.Adadelta"] = "Adagrad with a running window of updates.",
   ["keras.optimizers.Ftrl"] = "Follow the regularized leader.",
   ["keras.optimizers.Lion"] = "Sign-based momentum updates (EvoLved Sign Momentum).",
+  -- ---- convolution and pooling ------------------------------------------------
+  [L .. "Conv2D"] = "keras.layers.Conv2D(filters, kernel_size, strides=1, padding='valid', {dilation_rate=1, activation=, "
+    .. "use_bias=true, kernel_initializer='glorot_uniform', bias_initializer='zeros', data_format='channels_last', "
+    .. "kernel_regularizer=, bias_regularizer=, kernel_constraint=, bias_constraint=})\n"
+    .. "  2-D convolution of NHWC inputs; kernel (kh, kw, in, filters); padding 'valid' or 'same'.",
+  [L .. "Conv1D"] = "keras.layers.Conv1D(filters, kernel_size, strides=1, padding='valid', {dilation_rate=1, activation=, "
+    .. "use_bias=true, data_format='channels_last'})\n"
+    .. "  1-D convolution of [batch, steps, channels]; padding 'valid', 'same' or 'causal'.",
+  [L .. "Conv2DTranspose"] = "keras.layers.Conv2DTranspose(filters, kernel_size, strides=1, padding='valid', "
+    .. "{output_padding=, dilation_rate=1, activation=, use_bias=true})\n"
+    .. "  Transposed 2-D convolution; kernel (kh, kw, filters, in).",
+  [L .. "DepthwiseConv2D"] = "keras.layers.DepthwiseConv2D(kernel_size, strides=1, padding='valid', {depth_multiplier=1, "
+    .. "dilation_rate=1, activation=, use_bias=true, depthwise_initializer='glorot_uniform'})\n"
+    .. "  One filter per input channel (times depth_multiplier); depthwise_kernel (kh, kw, in, depth_multiplier).",
+  [L .. "MaxPooling2D"] = "keras.layers.MaxPooling2D(pool_size=2, strides=pool_size, padding='valid', data_format=)\n"
+    .. "  Maximum over pool_size windows of NHWC inputs (alias MaxPool2D).",
+  [L .. "AveragePooling2D"] = "keras.layers.AveragePooling2D(pool_size=2, strides=pool_size, padding='valid', data_format=)\n"
+    .. "  Mean over pool_size windows of NHWC inputs (alias AvgPool2D).",
+  [L .. "MaxPooling1D"] = "keras.layers.MaxPooling1D(pool_size=2, strides=pool_size, padding='valid', data_format=)\n"
+    .. "  Maximum over windows of [batch, steps, channels] (alias MaxPool1D).",
+  [L .. "AveragePooling1D"] = "keras.layers.AveragePooling1D(pool_size=2, strides=pool_size, padding='valid', data_format=)\n"
+    .. "  Mean over windows of [batch, steps, channels] (alias AvgPool1D).",
+  [L .. "GlobalAveragePooling2D"] = "keras.layers.GlobalAveragePooling2D(data_format=, {keepdims=false})\n"
+    .. "  Mean over the spatial axes: [batch, h, w, c] -> [batch, c] (alias GlobalAvgPool2D).",
+  [L .. "GlobalMaxPooling2D"] = "keras.layers.GlobalMaxPooling2D(data_format=, {keepdims=false})\n"
+    .. "  Maximum over the spatial axes (alias GlobalMaxPool2D).",
+  [L .. "GlobalAveragePooling1D"] = "keras.layers.GlobalAveragePooling1D(data_format=, {keepdims=false})\n"
+    .. "  Mean over the steps (alias GlobalAvgPool1D).",
+  [L .. "GlobalMaxPooling1D"] = "keras.layers.GlobalMaxPooling1D(data_format=, {keepdims=false})\n"
+    .. "  Maximum over the steps (alias GlobalMaxPool1D).",
+
+  -- ---- models -------------------------------------------------------------------
+  ["keras.Sequential"] = "keras.Sequential({layer, ...}, {name=})  (also keras.Sequential{layer, ...})\n"
+    .. "  A stack of layers: model:add(layer), model:pop(); give input_shape to the first layer to build it at once.\n"
+    .. "  Then model:compile{optimizer=, loss=, metrics=}, model:fit(x, y, {epochs=, batch_size=, validation_split=, "
+    .. "callbacks=}), evaluate, predict, summary(), save(path).",
+  ["keras.Model"] = "keras.Model{inputs=, outputs=, name=}  or subclass: keras.Model:extend(name) with init and call\n"
+    .. "  Functional models from keras.Input tensors (several inputs/outputs, skip connections), or subclassed models;\n"
+    .. "  compile, fit, evaluate, predict, train_on_batch, test_on_batch, predict_on_batch, summary, get_layer, save.",
+  ["keras.Input"] = "keras.Input{shape=, dtype='float32', name=, batch_size=}  (also keras.Input({784}))\n"
+    .. "  A symbolic KerasTensor (batch dimension unknown: nil) to call layers on for keras.Model{inputs=, outputs=}.",
+  ["keras.models.Functional"] = "keras.models.Functional\n  The class of keras.Model{inputs=, outputs=} (configs say 'Functional', as Keras's).",
+  ["keras.models.InputLayer"] = "keras.models.InputLayer{shape=, batch_size=, dtype=, name=}\n  The layer behind keras.Input.",
+  ["keras.models.KerasTensor"] = "keras.models.KerasTensor\n"
+    .. "  A symbolic tensor: .shape (TensorShape, nil batch), .dtype; call layers on it (no arithmetic operators).",
+  ["keras.models.load_model"] = "keras.models.load_model(path, {custom_objects=, compile=true})\n"
+    .. "  Loads a model saved by model:save(path): architecture, weights, compile settings, optimizer state.",
+
+  -- ---- callbacks and utils ------------------------------------------------------
+  ["keras.callbacks.Callback"] = "keras.callbacks.Callback\n"
+    .. "  Base class: override on_epoch_begin/end(epoch, logs), on_train_batch_begin/end(batch, logs), on_train_begin/end, "
+    .. "on_test_*, on_predict_*; self.model is set by fit (epochs and batches 0-based).",
+  ["keras.callbacks.CallbackList"] = "keras.callbacks.CallbackList\n  What fit/evaluate/predict call: a list of callbacks.",
+  ["keras.callbacks.History"] = "keras.callbacks.History()\n  Returned by fit: history.history.<name> lists, history.epoch, history:plot().",
+  ["keras.callbacks.ProgbarLogger"] = "keras.callbacks.ProgbarLogger{count_mode='steps', stateful_metrics=}\n"
+    .. "  The progress bar fit adds for verbose 1 or 2.",
+  ["keras.callbacks.EarlyStopping"] = "keras.callbacks.EarlyStopping{monitor='val_loss', min_delta=0, patience=0, verbose=0, "
+    .. "mode='auto', baseline=, restore_best_weights=false, start_from_epoch=0}\n"
+    .. "  Stops fit when the monitored value stops improving.",
+  ["keras.callbacks.ModelCheckpoint"] = "keras.callbacks.ModelCheckpoint(filepath, {monitor='val_loss', verbose=0, "
+    .. "save_best_only=false, save_weights_only=false, mode='auto', save_freq='epoch', initial_value_threshold=})\n"
+    .. "  Saves the model (or its weights) after each epoch; filepath may contain {epoch} and {val_loss:.2f}-style fields.",
+  ["keras.callbacks.LearningRateScheduler"] = "keras.callbacks.LearningRateScheduler(schedule, {verbose=0})\n"
+    .. "  Sets the optimizer's learning rate to schedule(epoch, lr) at each epoch start (epoch 0-based).",
+  ["keras.callbacks.ReduceLROnPlateau"] = "keras.callbacks.ReduceLROnPlateau{monitor='val_loss', factor=0.1, patience=10, "
+    .. "verbose=0, mode='auto', min_delta=1e-4, cooldown=0, min_lr=0}\n"
+    .. "  Multiplies the learning rate by factor when the monitored value stops improving.",
+  ["keras.callbacks.CSVLogger"] = "keras.callbacks.CSVLogger(filename, {separator=',', append=false})\n"
+    .. "  Writes one CSV row of logs per epoch.",
+  ["keras.callbacks.TerminateOnNaN"] = "keras.callbacks.TerminateOnNaN()\n  Stops fit when the loss becomes NaN or infinite.",
+  ["keras.callbacks.LambdaCallback"] = "keras.callbacks.LambdaCallback{on_epoch_end=function(epoch, logs) end, ...}\n"
+    .. "  A callback from functions, one per hook name.",
+  ["keras.utils.Progbar"] = "keras.utils.Progbar(target, {width=30, verbose=1, interval=0.05, stateful_metrics=, unit_name='step'})\n"
+    .. "  bar:update(step, {{'loss', value}, ...}) or bar:add(n, values): Keras's progress bar for custom loops.",
 }
 
 return M

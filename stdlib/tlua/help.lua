@@ -41,7 +41,16 @@ local function build_paths()
     end
   end
   local roots = { { tf_root, "tf" } }
-  if tf_root.keras then roots[#roots + 1] = { tf_root.keras, "keras" } end
+  local keras = rawget(tf_root, "keras")
+  if keras then
+    -- keras loads its namespaces on first use: name the ones already loaded
+    -- (keras.Sequential loads keras.models without keras.models being read)
+    for ns, mod in pairs(rawget(keras, "_namespaces") or {}) do
+      if package.loaded[mod] ~= nil and rawget(keras, ns) == nil then local _ = keras[ns] end
+    end
+    if package.loaded["keras.models"] ~= nil then local _ = keras.Sequential, keras.Model, keras.Input end
+    roots[#roots + 1] = { keras, "keras" }
+  end
   for _, r in ipairs(roots) do queue[#queue + 1] = r; visit(r[1], r[2]) end
   local qi = 1
   while qi <= #queue do
@@ -182,14 +191,24 @@ local function is_class(v)
   return type(v) == "table" and rawget(v, "class_name") ~= nil and rawget(v, "super") ~= nil
 end
 
+-- The keras.docs entry for v: under any of its paths (keras.Sequential is
+-- also keras.models.Sequential, MaxPool2D is MaxPooling2D). Returns the
+-- entry and the path it was found under.
 local keras_docs
-local function keras_doc(path)
-  if not path or not path:find("^keras%.") then return nil end
+local function keras_doc(v, path)
   if keras_docs == nil then
     local ok, d = pcall(require, "keras.docs")
     keras_docs = ok and type(d) == "table" and d or false
   end
-  return keras_docs and keras_docs[path] or nil
+  if not keras_docs then return nil end
+  if path and keras_docs[path] then return keras_docs[path], path end
+  for _, p in ipairs(paths_of(v) or {}) do
+    local q = p:gsub("^tf%.", "")
+    if keras_docs[q] then return keras_docs[q], q end
+    q = q:gsub("^keras%.models%.", "keras.") -- keras.Sequential is keras.models.Sequential
+    if keras_docs[q] then return keras_docs[q], q end
+  end
+  return nil
 end
 
 -- Optimizers keep their options in cls.spec: the signature comes from it.
@@ -211,9 +230,10 @@ local function class_doc(cls, path)
   local d = rawget(cls, "__doc")
   local super = rawget(cls, "super")
   if type(d) == "string" and not (type(super) == "table" and rawget(super, "__doc") == d) then return d end
-  d = keras_doc(path)
+  local found
+  d, found = keras_doc(cls, path)
   if d and not d:find("\n") then
-    local sig = spec_signature(cls, path)
+    local sig = spec_signature(cls, found)
     if sig then d = sig .. "\n  " .. d end
   end
   return d
@@ -221,10 +241,12 @@ end
 
 local function one_line_doc(v, path)
   if is_class(v) then
-    -- the description (second line) when there is one: a listing shows the name already
+    -- keras.docs entries: the description (second line), as a listing shows
+    -- the name already; a module's own __doc: its first line
     local d = class_doc(v, path)
     if not d then return "" end
-    return (d:match("^[^\n]*\n%s*([^\n]*)") or d:match("^[^\n]*"))
+    local own = rawget(v, "__doc") == d
+    return (not own and d:match("^[^\n]*\n%s*([^\n]*)") or d:match("^[^\n]*"))
   end
   local name = type(v) == "function" and op_name_of(v)
   if name then
@@ -232,6 +254,10 @@ local function one_line_doc(v, path)
     return info and info.doc or ""
   end
   if docs[v] then return (docs[v]:match("^[^\n]*")) end
+  if type(v) == "function" and path and path:find("keras%.") then
+    local d = keras_doc(v, path)
+    if d then return (d:match("^[^\n]*")) end
+  end
   if type(v) == "table" then
     local d = rawget(v, "__doc") or rawget(v, "doc")
     if type(d) == "string" then return (d:match("^[^\n]*")) end
@@ -325,7 +351,8 @@ local function function_text(f, path)
   if info.isvararg then params[#params + 1] = "..." end
   local head = ("%s(%s)"):format(path or "function", table.concat(params, ", "))
   local text = head .. "\n  Lua function defined at " .. info.short_src .. ":" .. info.linedefined
-  if docs[f] then text = text .. "\n  " .. docs[f]:gsub("\n", "\n  ") end
+  local doc = docs[f] or keras_doc(f, path)
+  if doc then text = text .. "\n  " .. doc:gsub("\n", "\n  ") end
   return text
 end
 
