@@ -377,11 +377,58 @@ static void cast_run(char **p, const int64_t *st, int64_t n, void *vctx) {
   }
 }
 
-static void cast_f32_i32(char **p, const int64_t *st, int64_t n, void *vctx) {
-  (void)vctx;
-  const int32_t *a = (const int32_t *)p[1];
-  float *o = (float *)p[0];
-  for (int64_t i = 0; i < n; i++) o[i * st[0]] = (float)a[i * st[1]];
+/* Typed loops for the casts training code runs every step (uint8 images to
+ * float32, int32 labels, float32 <-> float64). Each is exact and gives the
+ * bits the generic path gives (every source value is exactly representable
+ * in double, so going through double rounds once, as these do); the generic
+ * path is about 5 ns per element, these well under 1. */
+#define CAST_LOOP(NAME, TO, FROM)                                                    \
+  static void NAME(char **p, const int64_t *st, int64_t n, void *vctx) {             \
+    (void)vctx;                                                                      \
+    const FROM *a = (const FROM *)p[1];                                              \
+    TO *o = (TO *)p[0];                                                              \
+    if (st[0] == 1 && st[1] == 1)                                                    \
+      for (int64_t i = 0; i < n; i++) o[i] = (TO)a[i];                               \
+    else                                                                             \
+      for (int64_t i = 0; i < n; i++) o[i * st[0]] = (TO)a[i * st[1]];               \
+  }
+CAST_LOOP(cast_f32_u8, float, uint8_t)
+CAST_LOOP(cast_f32_i8, float, int8_t)
+CAST_LOOP(cast_f32_i16, float, int16_t)
+CAST_LOOP(cast_f32_i32, float, int32_t)
+CAST_LOOP(cast_f32_f64, float, double)
+CAST_LOOP(cast_f64_u8, double, uint8_t)
+CAST_LOOP(cast_f64_i32, double, int32_t)
+CAST_LOOP(cast_f64_f32, double, float)
+CAST_LOOP(cast_i32_u8, int32_t, uint8_t)
+CAST_LOOP(cast_i64_u8, int64_t, uint8_t)
+CAST_LOOP(cast_i64_i32, int64_t, int32_t)
+#undef CAST_LOOP
+
+typedef void (*cast_loop)(char **p, const int64_t *st, int64_t n, void *vctx);
+
+static cast_loop typed_cast(tl_dtype to, tl_dtype from) {
+  switch (to) {
+  case TL_FLOAT32:
+    switch (from) {
+    case TL_UINT8: return cast_f32_u8;
+    case TL_INT8: return cast_f32_i8;
+    case TL_INT16: return cast_f32_i16;
+    case TL_INT32: return cast_f32_i32;
+    case TL_FLOAT64: return cast_f32_f64;
+    default: return NULL;
+    }
+  case TL_FLOAT64:
+    switch (from) {
+    case TL_UINT8: return cast_f64_u8;
+    case TL_INT32: return cast_f64_i32;
+    case TL_FLOAT32: return cast_f64_f32;
+    default: return NULL;
+    }
+  case TL_INT32: return from == TL_UINT8 ? cast_i32_u8 : NULL;
+  case TL_INT64: return from == TL_UINT8 ? cast_i64_u8 : from == TL_INT32 ? cast_i64_i32 : NULL;
+  default: return NULL;
+  }
 }
 
 tl_status tl_tensor_cast(tl_tensor *t, tl_dtype to, tl_tensor **out) {
@@ -407,7 +454,8 @@ tl_status tl_tensor_cast_into(tl_tensor *dst, const tl_tensor *src) {
     return tl_error(TL_INTERNAL, "cast_into: mismatched operands");
   tl_tensor *ops[2] = {dst, (tl_tensor *)src};
   cast_ctx c = {src->dtype, dst->dtype};
-  tl_iterate(2, ops, (dst->dtype == TL_FLOAT32 && src->dtype == TL_INT32) ? cast_f32_i32 : cast_run, &c);
+  cast_loop fast = typed_cast(dst->dtype, src->dtype);
+  tl_iterate(2, ops, fast ? fast : cast_run, &c);
   return TL_OK;
 }
 

@@ -642,3 +642,38 @@ describe("errors", function()
     assert_error("InvalidArgument", { "leaky_relu", "bogus" }, tf.nn.leaky_relu, tf.constant({ 1.0 }), { bogus = 1 })
   end)
 end)
+
+describe("cast fast paths", function()
+  -- The typed loops (u8/i8/i16/i32/f64 -> f32, u8/i32/f32 -> f64, u8 -> i32,
+  -- u8/i32 -> i64) against the values computed by hand, contiguous and
+  -- strided (a transposed view), small and large enough for several runs.
+  local pairs_ = {
+    { "uint8", "float32", { 0, 7, 255 } }, { "int8", "float32", { -128, 0, 127 } },
+    { "int16", "float32", { -32768, 5, 32767 } }, { "int32", "float32", { -2147483647, 16777217, 3 } },
+    { "float64", "float32", { 1.5, -2.7, 1e300 } }, { "uint8", "float64", { 0, 1, 255 } },
+    { "int32", "float64", { -2147483648, 0, 2147483647 } }, { "float32", "float64", { 0.1, -3.25, 0.0 } },
+    { "uint8", "int32", { 0, 128, 255 } }, { "uint8", "int64", { 0, 200, 255 } },
+    { "int32", "int64", { -2147483648, 1, 2147483647 } },
+  }
+  local function expect(v, to)
+    if to == "float32" then return string.unpack("f", string.pack("f", v)) end
+    return v
+  end
+  for _, c in ipairs(pairs_) do
+    local from, to, vals = c[1], c[2], c[3]
+    it(from .. " -> " .. to, function()
+      local src = tf.constant(vals, tf[from])
+      local got = tf.cast(src, tf[to]):totable()
+      for i, v in ipairs(vals) do
+        local want = expect(from == "float32" and string.unpack("f", string.pack("f", v)) or v, to)
+        if want == math.huge or want ~= want then assert.equal(tostring(want), tostring(got[i]))
+        else assert.equal(want, got[i]) end
+      end
+      -- strided: a [3, 200] transposed view of repeated values
+      local big = tf.reshape(tf.tile(src, { 200 }), { 200, 3 })
+      local tb = tf.cast(tf.transpose(big), tf[to])
+      local row = tb[1]:totable()
+      for j = 1, 200 do assert.equal(got[2], row[j]) end
+    end)
+  end
+end)
