@@ -540,19 +540,7 @@ local function known()
   return table.concat(t, ", ")
 end
 
-function M.serialize(obj)
-  if type(obj) == "function" then
-    local n = fn_names[obj]
-    if n then return n end
-    local ok, saving = pcall(require, "keras.saving")
-    if ok and saving.serialize_keras_object then return saving.serialize_keras_object(obj) end
-    raise("InvalidArgument", "keras.metrics.serialize: cannot serialize an unregistered function")
-  end
-  if class.is_instance(obj, Metric) then
-    return { class_name = getmetatable(obj).class_name, config = obj:get_config() }
-  end
-  raise("InvalidArgument", ("keras.metrics.serialize: expected a metric or function, got %s"):format(type(obj)))
-end
+M.serialize = require("keras.namespace").serializer("metrics", Metric, fn_names, "a metric")
 
 function M.deserialize(spec, custom_objects)
   if type(spec) == "string" then

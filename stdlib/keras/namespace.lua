@@ -16,6 +16,10 @@
 -- Names not in by_name (nor custom_objects) are looked up in keras.saving's
 -- registry (required lazily: saving requires these namespaces). Activations
 -- are plain functions and keep their own trio in activations.lua.
+--
+-- namespace.serializer(plural, base, fn_names, what) is the serialize of
+-- keras.losses / keras.metrics (builtin functions serialize to their name,
+-- fn_names: function -> name; `what` names the expected object in the error).
 
 local class = require("tlua.class")
 local core = require("tlua.core")
@@ -85,6 +89,24 @@ function M.define(ns, spec)
   end
 
   return ns
+end
+
+function M.serializer(plural, base, fn_names, what)
+  local fn_msg = "keras." .. plural .. ".serialize: cannot serialize an unregistered function"
+  local type_msg = "keras." .. plural .. ".serialize: expected " .. what .. " or function, got %s"
+  return function(obj)
+    if type(obj) == "function" then
+      local n = fn_names[obj]
+      if n then return n end
+      local ok, saving = pcall(require, "keras.saving")
+      if ok and saving.serialize_keras_object then return saving.serialize_keras_object(obj) end
+      raise("InvalidArgument", fn_msg)
+    end
+    if class.is_instance(obj, base) then
+      return { class_name = getmetatable(obj).class_name, config = obj:get_config() }
+    end
+    raise("InvalidArgument", type_msg:format(type(obj)))
+  end
 end
 
 return M
