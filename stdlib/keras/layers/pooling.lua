@@ -21,45 +21,10 @@ local Layer, InputSpec = layer_mod.Layer, layer_mod.InputSpec
 local who = layer_mod.who
 local raise = core.raise
 local ops = core.ops
+local args = require("keras.layers.args")
+local tuple, data_format_of, shape_list, as_shape = args.tuple, args.data_format_of, args.shape_list, args.as_shape
 
 local M = {}
-
-local function tuple(self_name, key, v, n)
-  if type(v) == "number" and math.type(v) ~= "integer" and v == math.floor(v) then v = math.tointeger(v) end
-  local out = {}
-  if math.type(v) == "integer" then
-    for i = 1, n do out[i] = v end
-  elseif type(v) == "table" and getmetatable(v) == nil and #v == n then
-    for i = 1, n do out[i] = v[i] end
-  else
-    raise("InvalidArgument", ("%s: %s must be an integer or a list of %d integers, got %s"):format(
-      self_name, key, n, type(v) == "table" and ("a list of " .. #v) or tostring(v)))
-  end
-  for i = 1, n do
-    if math.type(out[i]) ~= "integer" or out[i] < 1 then
-      raise("InvalidArgument", ("%s: %s must be positive integers, got %s"):format(self_name, key, tostring(out[i])))
-    end
-  end
-  return out
-end
-
-local function data_format_of(self_name, f)
-  if f == nil then return "channels_last" end
-  if f == "channels_last" or f == "channels_first" then return f end
-  raise("InvalidArgument", ("%s: data_format must be 'channels_last' or 'channels_first', got %s"):format(
-    self_name, tostring(f)))
-end
-
-local function shape_list(shape)
-  local out = {}
-  for i = 0, #shape - 1 do out[i + 1] = shape[i] end
-  return out, #shape
-end
-
-local function as_shape(s)
-  if type(s) == "table" and getmetatable(s) == nil then return tf.TensorShape(s, s.n or #s) end
-  return s
-end
 
 local function need_rank(self, input_shape, r)
   input_shape = as_shape(input_shape)
