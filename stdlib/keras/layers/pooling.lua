@@ -103,17 +103,22 @@ function Pooling:get_config()
   return cfg
 end
 
-local function pool_class(name, rank, op, aliases)
-  local cls = Pooling:extend(name)
-  local spec = pool_spec(rank)
+-- A pooling class `name` (and its aliases) under base: init reads the
+-- options of spec, then the base's setup method takes (o, rank, fn).
+local function define(base, setup, spec, name, rank, fn, aliases)
+  local cls = base:extend(name)
   function cls:init(...)
     local o = layer_mod.options(name, spec, ...)
     cls.super.init(self, o)
-    self:_init_pool(o, rank, op)
+    self[setup](self, o, rank, fn)
   end
   M[name] = cls
   for _, a in ipairs(aliases) do M[a] = cls end
   return cls
+end
+
+local function pool_class(name, rank, op, aliases)
+  return define(Pooling, "_init_pool", pool_spec(rank), name, rank, op, aliases)
 end
 
 pool_class("MaxPooling2D", 2, ops.max_pool, { "MaxPool2D" })
@@ -163,15 +168,7 @@ function GlobalPooling:get_config()
 end
 
 local function global_class(name, rank, reduce, aliases)
-  local cls = GlobalPooling:extend(name)
-  function cls:init(...)
-    local o = layer_mod.options(name, global_spec, ...)
-    cls.super.init(self, o)
-    self:_init_global(o, rank, reduce)
-  end
-  M[name] = cls
-  for _, a in ipairs(aliases) do M[a] = cls end
-  return cls
+  return define(GlobalPooling, "_init_global", global_spec, name, rank, reduce, aliases)
 end
 
 global_class("GlobalMaxPooling2D", 2, ops.reduce_max, { "GlobalMaxPool2D" })
