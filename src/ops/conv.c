@@ -506,18 +506,68 @@ static tl_status bpi_as_conv(conv_job *j, const geom *g) {
   return TL_OK;
 }
 
+/* The three ops of a family and which tensors each kernel has. */
+typedef enum { FWD, BPI, BPF } conv_kind;
+
+/* A kernel's prologue: contiguous copies *a, *b of in[0], in[1], the
+ * geometry (from x and the filter; the backprops read their sizes
+ * operand from attr[0], the geometry from attr + 1, and o stands for the
+ * missing x or filter) and the job's data pointers. On error nothing is
+ * left to release. */
+static tl_status begin(conv_job *j, geom *g, conv_kind k, bool dw, const tl_attr *attr, tl_tensor *const *in,
+                       tl_tensor *o, tl_tensor **a, tl_tensor **b) {
+  tl_status s = contig2(in[0], in[1], a, b);
+  if (s) return s;
+  tl_tensor *gx = k == BPI ? o : *a, *gf = k == FWD ? *b : k == BPI ? *a : o;
+  if ((s = job_init(j, g, k == FWD ? attr : attr + 1, gx, gf, dw))) {
+    finish(j, *a, *b);
+    return s;
+  }
+  const char *pa = tl_tensor_data(*a), *pb = tl_tensor_data(*b);
+  if (k == FWD) j->x = pa, j->w = pb;
+  else if (k == BPI) j->w = pa, j->dy = pb;
+  else j->x = pa, j->dy = pb;
+  j->o = tl_tensor_data(o);
+  return TL_OK;
+}
+
+/* backprop_filter: fn fills up to 64 per-part accumulators (the first is
+ * the output, of size elements) over `units` of work, summed in part
+ * order so results do not depend on scheduling. */
+static tl_status run_parts(conv_job *j, int64_t size, int64_t units, int64_t macs, tl_range_fn fn) {
+  int nt = tl_num_threads();
+  j->nparts = nt > 1 && macs >= PARALLEL_MIN_MACS ? (units < nt ? units : nt) : 1;
+  if (j->nparts < 1) j->nparts = 1;
+  if (j->nparts > 64) j->nparts = 64;
+  char *parts[64];
+  size_t bytes = (size_t)size * j->es;
+  parts[0] = j->o;
+  for (int64_t i = 1; i < j->nparts; i++)
+    if (!(parts[i] = tl_alloc(bytes))) {
+      for (int64_t k = 1; k < i; k++) tl_free(parts[k], bytes);
+      return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory for the convolution's scratch");
+    }
+  j->part = parts;
+  if (j->nparts > 1) tl_parallel_for(j->nparts, 1, fn, j);
+  else fn(0, 1, j);
+  for (int64_t i = 1; i < j->nparts; i++) {
+    if (j->dt == TL_FLOAT32)
+      for (int64_t k = 0; k < size; k++) ((float *)j->o)[k] += ((const float *)parts[i])[k];
+    else
+      for (int64_t k = 0; k < size; k++) ((double *)j->o)[k] += ((const double *)parts[i])[k];
+    tl_free(parts[i], bytes);
+  }
+  j->part = NULL;
+  return TL_OK;
+}
+
 static tl_status conv2d_kernel(TL_KERNEL_ARGS) {
   (void)op, (void)n_in;
   tl_tensor *x, *f, *o = out->items[0];
-  tl_status s = contig2(in[0], in[1], &x, &f);
-  if (s) return s;
   geom g;
   conv_job j;
-  if ((s = job_init(&j, &g, attr, x, f, false))) {
-    finish(&j, x, f);
-    return s;
-  }
-  j.x = tl_tensor_data(x), j.w = tl_tensor_data(f), j.o = tl_tensor_data(o);
+  tl_status s = begin(&j, &g, FWD, false, attr, in, o, &x, &f);
+  if (s) return s;
   if (o->size > 0 && j.K == 0) memset(j.o, 0, (size_t)o->size * j.es);
   else if (o->size > 0) run_units(&j, g.N * j.nblk, g.N * j.P * j.K * g.O, fwd_units);
   return finish(&j, x, f);
@@ -526,15 +576,10 @@ static tl_status conv2d_kernel(TL_KERNEL_ARGS) {
 static tl_status conv2d_bpi_kernel(TL_KERNEL_ARGS) {
   (void)op, (void)n_in;
   tl_tensor *f, *dy, *o = out->items[0];
-  tl_status s = contig2(in[0], in[1], &f, &dy);
-  if (s) return s;
   geom g;
   conv_job j;
-  if ((s = job_init(&j, &g, attr + 1, o, f, false))) {
-    finish(&j, f, dy);
-    return s;
-  }
-  j.w = tl_tensor_data(f), j.dy = tl_tensor_data(dy), j.o = tl_tensor_data(o);
+  tl_status s = begin(&j, &g, BPI, false, attr, in, o, &f, &dy);
+  if (s) return s;
   if (o->size > 0 && (j.P == 0 || g.O == 0)) memset(j.o, 0, (size_t)o->size * j.es);
   else if (o->size > 0 && g.sh == 1 && g.sw == 1 && !j.direct) s = bpi_as_conv(&j, &g);
   else if (o->size > 0) run_units(&j, g.N, g.N * j.P * j.K * g.O, bpi_units);
@@ -545,41 +590,16 @@ static tl_status conv2d_bpi_kernel(TL_KERNEL_ARGS) {
 static tl_status conv2d_bpf_kernel(TL_KERNEL_ARGS) {
   (void)op, (void)n_in;
   tl_tensor *x, *dy, *o = out->items[0];
-  tl_status s = contig2(in[0], in[1], &x, &dy);
-  if (s) return s;
   geom g;
   conv_job j;
-  if ((s = job_init(&j, &g, attr + 1, x, o, false))) {
-    finish(&j, x, dy);
-    return s;
+  tl_status s = begin(&j, &g, BPF, false, attr, in, o, &x, &dy);
+  if (s) return s;
+  if (o->size > 0) {
+    int64_t units = g.N * j.nblk;
+    s = run_parts(&j, o->size, units, units * j.bp * j.K * g.O, bpf_units);
   }
-  j.x = tl_tensor_data(x), j.dy = tl_tensor_data(dy), j.o = tl_tensor_data(o);
-  if (o->size == 0) return finish(&j, x, dy);
-  int64_t units = g.N * j.nblk, macs = units * j.bp * j.K * g.O;
-  int nt = tl_num_threads();
-  j.nparts = nt > 1 && macs >= PARALLEL_MIN_MACS ? (units < nt ? units : nt) : 1;
-  if (j.nparts < 1) j.nparts = 1;
-  char *parts[64];
-  if (j.nparts > 64) j.nparts = 64;
-  size_t bytes = (size_t)o->size * j.es;
-  parts[0] = j.o;
-  for (int64_t i = 1; i < j.nparts; i++)
-    if (!(parts[i] = tl_alloc(bytes))) {
-      for (int64_t k = 1; k < i; k++) tl_free(parts[k], bytes);
-      finish(&j, x, dy);
-      return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory for the convolution's scratch");
-    }
-  j.part = parts;
-  if (j.nparts > 1) tl_parallel_for(j.nparts, 1, bpf_units, &j);
-  else bpf_units(0, 1, &j);
-  for (int64_t i = 1; i < j.nparts; i++) {
-    if (j.dt == TL_FLOAT32)
-      for (int64_t k = 0; k < o->size; k++) ((float *)j.o)[k] += ((const float *)parts[i])[k];
-    else
-      for (int64_t k = 0; k < o->size; k++) ((double *)j.o)[k] += ((const double *)parts[i])[k];
-    tl_free(parts[i], bytes);
-  }
-  return finish(&j, x, dy);
+  tl_status s2 = finish(&j, x, dy);
+  return s ? s : s2;
 }
 
 /* ---- depthwise kernels -------------------------------------------------------- */
@@ -683,15 +703,10 @@ DEF_DW(double, f64)
 static tl_status dwconv_kernel(TL_KERNEL_ARGS) {
   (void)op, (void)n_in;
   tl_tensor *x, *f, *o = out->items[0];
-  tl_status s = contig2(in[0], in[1], &x, &f);
-  if (s) return s;
   geom g;
   conv_job j;
-  if ((s = job_init(&j, &g, attr, x, f, true))) {
-    finish(&j, x, f);
-    return s;
-  }
-  j.x = tl_tensor_data(x), j.w = tl_tensor_data(f), j.o = tl_tensor_data(o);
+  tl_status s = begin(&j, &g, FWD, true, attr, in, o, &x, &f);
+  if (s) return s;
   if (o->size > 0)
     run_units(&j, g.N * g.OH, o->size * g.KH * g.KW, j.dt == TL_FLOAT32 ? dw_fwd_f32 : dw_fwd_f64);
   return finish(&j, x, f);
@@ -700,15 +715,10 @@ static tl_status dwconv_kernel(TL_KERNEL_ARGS) {
 static tl_status dw_bpi_kernel(TL_KERNEL_ARGS) {
   (void)op, (void)n_in;
   tl_tensor *f, *dy, *o = out->items[0];
-  tl_status s = contig2(in[0], in[1], &f, &dy);
-  if (s) return s;
   geom g;
   conv_job j;
-  if ((s = job_init(&j, &g, attr + 1, o, f, true))) {
-    finish(&j, f, dy);
-    return s;
-  }
-  j.w = tl_tensor_data(f), j.dy = tl_tensor_data(dy), j.o = tl_tensor_data(o);
+  tl_status s = begin(&j, &g, BPI, true, attr, in, o, &f, &dy);
+  if (s) return s;
   if (o->size > 0)
     run_units(&j, g.N, g.N * j.P * g.OC * g.KH * g.KW, j.dt == TL_FLOAT32 ? dw_bpi_f32 : dw_bpi_f64);
   return finish(&j, f, dy);
@@ -717,42 +727,14 @@ static tl_status dw_bpi_kernel(TL_KERNEL_ARGS) {
 static tl_status dw_bpf_kernel(TL_KERNEL_ARGS) {
   (void)op, (void)n_in;
   tl_tensor *x, *dy, *o = out->items[0];
-  tl_status s = contig2(in[0], in[1], &x, &dy);
-  if (s) return s;
   geom g;
   conv_job j;
-  if ((s = job_init(&j, &g, attr + 1, x, o, true))) {
-    finish(&j, x, dy);
-    return s;
-  }
-  j.x = tl_tensor_data(x), j.dy = tl_tensor_data(dy), j.o = tl_tensor_data(o);
-  if (o->size == 0) return finish(&j, x, dy);
-  int64_t macs = g.N * j.P * g.OC * g.KH * g.KW;
-  int nt = tl_num_threads();
-  j.nparts = nt > 1 && macs >= PARALLEL_MIN_MACS ? (g.N < nt ? g.N : nt) : 1;
-  if (j.nparts < 1) j.nparts = 1;
-  if (j.nparts > 64) j.nparts = 64;
-  char *parts[64];
-  size_t bytes = (size_t)o->size * j.es;
-  parts[0] = j.o;
-  for (int64_t i = 1; i < j.nparts; i++)
-    if (!(parts[i] = tl_alloc(bytes))) {
-      for (int64_t k = 1; k < i; k++) tl_free(parts[k], bytes);
-      finish(&j, x, dy);
-      return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory for the convolution's scratch");
-    }
-  j.part = parts;
-  tl_range_fn fn = j.dt == TL_FLOAT32 ? dw_bpf_f32 : dw_bpf_f64;
-  if (j.nparts > 1) tl_parallel_for(j.nparts, 1, fn, &j);
-  else fn(0, 1, &j);
-  for (int64_t i = 1; i < j.nparts; i++) {
-    if (j.dt == TL_FLOAT32)
-      for (int64_t k = 0; k < o->size; k++) ((float *)j.o)[k] += ((const float *)parts[i])[k];
-    else
-      for (int64_t k = 0; k < o->size; k++) ((double *)j.o)[k] += ((const double *)parts[i])[k];
-    tl_free(parts[i], bytes);
-  }
-  return finish(&j, x, dy);
+  tl_status s = begin(&j, &g, BPF, true, attr, in, o, &x, &dy);
+  if (s) return s;
+  if (o->size > 0)
+    s = run_parts(&j, o->size, g.N, g.N * j.P * g.OC * g.KH * g.KW, j.dt == TL_FLOAT32 ? dw_bpf_f32 : dw_bpf_f64);
+  tl_status s2 = finish(&j, x, dy);
+  return s ? s : s2;
 }
 
 /* ---- gradients ---------------------------------------------------------------- */

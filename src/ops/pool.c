@@ -142,8 +142,8 @@ static inline void window(const pgeom *g, int64_t oh, int64_t ow, int64_t *h0, i
 }
 
 #define DEF_POOL(T, SFX)                                                                          \
-  static void maxpool_##SFX(int64_t b, int64_t e, void *ctx) {                                    \
-    const pool_job *j = ctx;                                                                      \
+  /* Units: (image, output row); the max (NaN wins) or the mean over each clipped window. */      \
+  static void pool_run_##SFX(int64_t b, int64_t e, const pool_job *j, bool avg) {                 \
     const pgeom *g = &j->g;                                                                       \
     int64_t C = g->C, h0, h1, w0, w1;                                                             \
     for (int64_t u = b; u < e; u++) {                                                             \
@@ -151,38 +151,26 @@ static inline void window(const pgeom *g, int64_t oh, int64_t ow, int64_t *h0, i
       const T *xn = (const T *)j->x + n * g->H * g->W * C;                                        \
       for (int64_t ow = 0; ow < g->OW; ow++) {                                                    \
         T *op = (T *)j->o + ((n * g->OH + oh) * g->OW + ow) * C;                                  \
-        for (int64_t c = 0; c < C; c++) op[c] = -INFINITY;                                        \
+        for (int64_t c = 0; c < C; c++) op[c] = avg ? 0 : -INFINITY;                              \
         window(g, oh, ow, &h0, &h1, &w0, &w1);                                                    \
         for (int64_t ih = h0; ih < h1; ih++)                                                      \
           for (int64_t iw = w0; iw < w1; iw++) {                                                  \
             const T *xp = xn + (ih * g->W + iw) * C;                                              \
-            for (int64_t c = 0; c < C; c++) op[c] = (xp[c] > op[c] || xp[c] != xp[c]) ? xp[c] : op[c]; \
+            if (avg)                                                                              \
+              for (int64_t c = 0; c < C; c++) op[c] += xp[c];                                     \
+            else                                                                                  \
+              for (int64_t c = 0; c < C; c++) op[c] = (xp[c] > op[c] || xp[c] != xp[c]) ? xp[c] : op[c]; \
           }                                                                                       \
+        if (avg) {                                                                                \
+          int64_t cnt = (h1 - h0) * (w1 - w0);                                                    \
+          T inv = cnt > 0 ? (T)1 / (T)cnt : 0;                                                    \
+          for (int64_t c = 0; c < C; c++) op[c] *= inv;                                           \
+        }                                                                                         \
       }                                                                                           \
     }                                                                                             \
   }                                                                                               \
-  static void avgpool_##SFX(int64_t b, int64_t e, void *ctx) {                                    \
-    const pool_job *j = ctx;                                                                      \
-    const pgeom *g = &j->g;                                                                       \
-    int64_t C = g->C, h0, h1, w0, w1;                                                             \
-    for (int64_t u = b; u < e; u++) {                                                             \
-      int64_t n = u / g->OH, oh = u % g->OH;                                                      \
-      const T *xn = (const T *)j->x + n * g->H * g->W * C;                                        \
-      for (int64_t ow = 0; ow < g->OW; ow++) {                                                    \
-        T *op = (T *)j->o + ((n * g->OH + oh) * g->OW + ow) * C;                                  \
-        for (int64_t c = 0; c < C; c++) op[c] = 0;                                                \
-        window(g, oh, ow, &h0, &h1, &w0, &w1);                                                    \
-        for (int64_t ih = h0; ih < h1; ih++)                                                      \
-          for (int64_t iw = w0; iw < w1; iw++) {                                                  \
-            const T *xp = xn + (ih * g->W + iw) * C;                                              \
-            for (int64_t c = 0; c < C; c++) op[c] += xp[c];                                       \
-          }                                                                                       \
-        int64_t cnt = (h1 - h0) * (w1 - w0);                                                      \
-        T inv = cnt > 0 ? (T)1 / (T)cnt : 0;                                                      \
-        for (int64_t c = 0; c < C; c++) op[c] *= inv;                                             \
-      }                                                                                           \
-    }                                                                                             \
-  }                                                                                               \
+  static void maxpool_##SFX(int64_t b, int64_t e, void *ctx) { pool_run_##SFX(b, e, ctx, false); } \
+  static void avgpool_##SFX(int64_t b, int64_t e, void *ctx) { pool_run_##SFX(b, e, ctx, true); } \
   /* Units: images; dx += grad / count over each window. */                                      \
   static void avggrad_##SFX(int64_t b, int64_t e, void *ctx) {                                    \
     const pool_job *j = ctx;                                                                      \

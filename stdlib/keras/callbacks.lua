@@ -562,6 +562,7 @@ function CSVLogger:init(filename, opts)
   CSVLogger.super.init(self)
   if type(filename) == "table" then opts, filename = filename, filename.filename end
   if type(filename) ~= "string" then raise("InvalidArgument", "CSVLogger: filename must be a string") end
+  check("CSVLogger", opts, { "filename", "separator", "append" })
   self.filename = filename
   self.separator = (opts and opts.separator) or ","
   self.append = (opts and opts.append) or false

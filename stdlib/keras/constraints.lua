@@ -124,43 +124,9 @@ local by_name = {
 M._by_name = by_name
 M.max_norm, M.non_neg, M.unit_norm, M.min_max_norm = MaxNorm, NonNeg, UnitNorm, MinMaxNorm
 
-function M.serialize(obj)
-  if obj == nil then return nil end
-  if class.is_instance(obj, Constraint) then
-    return { class_name = getmetatable(obj).class_name, config = obj:get_config() }
-  end
-  local ok, saving = pcall(require, "keras.saving")
-  if ok and type(saving) == "table" and saving.serialize_keras_object then return saving.serialize_keras_object(obj) end
-  raise("InvalidArgument", ("keras.constraints.serialize: cannot serialize %s (register it with keras.saving)"):format(tostring(obj)))
-end
-
-function M.deserialize(spec, custom_objects)
-  local name, cfg = spec, nil
-  if type(spec) == "table" and getmetatable(spec) == nil then name, cfg = spec.class_name, spec.config end
-  if type(name) ~= "string" then
-    raise("InvalidArgument", ("keras.constraints.deserialize: expected a name or {class_name=, config=}, got %s"):format(type(spec)))
-  end
-  local cls = (custom_objects and custom_objects[name]) or by_name[name]
-  if cls == nil then
-    local ok, saving = pcall(require, "keras.saving")
-    if ok and type(saving) == "table" and saving.deserialize_keras_object then
-      local found, v = pcall(saving.deserialize_keras_object, spec, { custom_objects = custom_objects, kind = "constraint" })
-      if found and v then return v end
-    end
-    raise("InvalidArgument", ("Unknown constraint: '%s'"):format(name))
-  end
-  if type(cls) == "function" then return cls end
-  if cfg and next(cfg) ~= nil then return cls(cfg) end
-  return cls()
-end
-
-function M.get(identifier)
-  if identifier == nil then return nil end
-  local t = type(identifier)
-  if t == "string" or (t == "table" and getmetatable(identifier) == nil) then return M.deserialize(identifier) end
-  if t == "function" then return identifier end
-  if t == "table" and getmetatable(identifier) and getmetatable(identifier).__call then return identifier end
-  raise("InvalidArgument", ("keras.constraints.get: could not interpret constraint identifier: %s"):format(tostring(identifier)))
-end
+require("keras.namespace").define(M, {
+  kind = "constraint", plural = "constraints", base = Constraint, by_name = by_name,
+  serialize_hint = " (register it with keras.saving)",
+})
 
 return M

@@ -361,50 +361,13 @@ local by_name = {
 }
 M._by_name = by_name
 
-function M.serialize(obj)
-  if obj == nil then return nil end
-  if class.is_instance(obj, Initializer) then
-    return { class_name = getmetatable(obj).class_name, config = obj:get_config() }
-  end
-  local ok, saving = pcall(require, "keras.saving")
-  if ok and type(saving) == "table" and saving.serialize_keras_object then return saving.serialize_keras_object(obj) end
-  raise("InvalidArgument", ("keras.initializers.serialize: cannot serialize %s"):format(tostring(obj)))
-end
-
-function M.deserialize(spec, custom_objects)
-  local name, cfg = spec, nil
-  if type(spec) == "table" and getmetatable(spec) == nil then name, cfg = spec.class_name, spec.config end
-  if type(name) ~= "string" then
-    raise("InvalidArgument", ("keras.initializers.deserialize: expected a name or {class_name=, config=}, got %s"):format(type(spec)))
-  end
-  local cls = (custom_objects and custom_objects[name]) or by_name[name]
-  if cls == nil then
-    local ok, saving = pcall(require, "keras.saving")
-    if ok and type(saving) == "table" and saving.deserialize_keras_object then
-      local found, v = pcall(saving.deserialize_keras_object, spec, { custom_objects = custom_objects, kind = "initializer" })
-      if found and v then return v end
-    end
-    raise("InvalidArgument", ("Unknown initializer: '%s'"):format(name))
-  end
-  if type(cls) == "function" then return cls end
-  if cfg then
-    local clean = {}
-    for k, v in pairs(cfg) do clean[k] = v end
-    if next(clean) == nil then return cls() end
-    return cls(clean)
-  end
-  return cls()
-end
-
-function M.get(identifier)
-  if identifier == nil then return nil end
-  local t = type(identifier)
-  if t == "string" or (t == "table" and getmetatable(identifier) == nil) then return M.deserialize(identifier) end
-  if t == "function" then return identifier end
-  if t == "table" and getmetatable(identifier) and getmetatable(identifier).__call then return identifier end
-  if t == "number" then return Constant(identifier) end
-  raise("InvalidArgument", ("keras.initializers.get: could not interpret initializer identifier: %s"):format(tostring(identifier)))
-end
+require("keras.namespace").define(M, {
+  kind = "initializer", plural = "initializers", base = Initializer, by_name = by_name,
+  copy_config = true,
+  get_fallback = function(identifier)   -- a number is a Constant initializer
+    if type(identifier) == "number" then return Constant(identifier) end
+  end,
+})
 
 -- Keras's lower-case function aliases: keras.initializers.glorot_uniform(...) makes one.
 for name, cls in pairs(by_name) do

@@ -650,19 +650,7 @@ end
 function M.function_name(fn) return fn_by_value[fn] end
 
 -- Builtin functions serialize to their name; objects to {class_name=, config=}.
-function M.serialize(obj)
-  if type(obj) == "function" then
-    local n = fn_by_value[obj]
-    if n then return n end
-    local ok, saving = pcall(require, "keras.saving")
-    if ok and saving.serialize_keras_object then return saving.serialize_keras_object(obj) end
-    raise("InvalidArgument", "keras.losses.serialize: cannot serialize an unregistered function")
-  end
-  if class.is_instance(obj, Loss) then
-    return { class_name = getmetatable(obj).class_name, config = obj:get_config() }
-  end
-  raise("InvalidArgument", ("keras.losses.serialize: expected a loss object or function, got %s"):format(type(obj)))
-end
+M.serialize = require("keras.namespace").serializer("losses", Loss, fn_by_value, "a loss object")
 
 function M.deserialize(spec, custom_objects)
   if type(spec) == "string" then

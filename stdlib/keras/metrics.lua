@@ -314,11 +314,9 @@ local function topk_opt(opts)
   return k
 end
 
-function F.top_k_categorical_accuracy(yt, yp, opts)
-  local k = topk_opt(opts)
-  if not is_tensor(yp) then yp = as_tensor(yp, "float32") end
-  if not is_tensor(yt) then yt = as_tensor(yt, yp.dtype.name) end
-  local t = tf.argmax(yt, -1)
+-- Whether integer labels t (any leading shape) are in the top k of yp's
+-- last axis, as float32 of t's shape.
+local function top_k_hits(t, yp, k)
   local shape = t.shape:as_list()
   if #yp.shape > 2 then yp = tf.reshape(yp, { -1, yp.shape[-1] }) end
   if #t.shape > 1 then t = tf.reshape(t, { -1 }) end
@@ -327,17 +325,19 @@ function F.top_k_categorical_accuracy(yt, yp, opts)
   return m
 end
 
+function F.top_k_categorical_accuracy(yt, yp, opts)
+  local k = topk_opt(opts)
+  if not is_tensor(yp) then yp = as_tensor(yp, "float32") end
+  if not is_tensor(yt) then yt = as_tensor(yt, yp.dtype.name) end
+  return top_k_hits(tf.argmax(yt, -1), yp, k)
+end
+
 function F.sparse_top_k_categorical_accuracy(yt, yp, opts)
   local k = topk_opt(opts)
   if not is_tensor(yp) then yp = as_tensor(yp, "float32") end
   if not is_tensor(yt) then yt = tf.constant(yt) end
   if not (yt.dtype.name == "int32" or yt.dtype.name == "int64") then yt = tf.cast(yt, "int32") end
-  local shape = yt.shape:as_list()
-  if #yp.shape > 2 then yp = tf.reshape(yp, { -1, yp.shape[-1] }) end
-  if #yt.shape > 1 then yt = tf.reshape(yt, { -1 }) end
-  local m = tf.cast(in_top_k(yt, yp, k), "float32")
-  if #shape > 1 then m = tf.reshape(m, shape) end
-  return m
+  return top_k_hits(yt, yp, k)
 end
 
 -- keras.metrics.cosine_similarity is the positive similarity (the loss is its negative).
@@ -563,19 +563,7 @@ local function known()
   return table.concat(t, ", ")
 end
 
-function M.serialize(obj)
-  if type(obj) == "function" then
-    local n = fn_names[obj]
-    if n then return n end
-    local ok, saving = pcall(require, "keras.saving")
-    if ok and saving.serialize_keras_object then return saving.serialize_keras_object(obj) end
-    raise("InvalidArgument", "keras.metrics.serialize: cannot serialize an unregistered function")
-  end
-  if class.is_instance(obj, Metric) then
-    return { class_name = getmetatable(obj).class_name, config = obj:get_config() }
-  end
-  raise("InvalidArgument", ("keras.metrics.serialize: expected a metric or function, got %s"):format(type(obj)))
-end
+M.serialize = require("keras.namespace").serializer("metrics", Metric, fn_names, "a metric")
 
 function M.deserialize(spec, custom_objects)
   if type(spec) == "string" then

@@ -161,11 +161,16 @@ function M.Input(shape, opts)
   if is_plain(shape) and (shape.shape or shape.batch_shape or shape.batch_input_shape or shape.name or shape.dtype) then
     opts = shape
   else
-    opts = opts or {}
-    opts = { shape = shape, dtype = opts.dtype, name = opts.name, batch_size = opts.batch_size }
+    local o = { shape = shape }
+    for k, v in pairs(opts or {}) do o[k] = v end -- every key, so check_options names a typo
+    opts = o
   end
   require("tlua.errors").check_options("keras.Input", opts,
     { shape = true, dtype = true, name = true, batch_size = true, batch_shape = true, batch_input_shape = true, sparse = true, ragged = true })
+  if opts.sparse or opts.ragged then
+    raise("Unimplemented", ("keras.Input: %s inputs are not supported yet (sparse and ragged tensors come with the structured-types issue)")
+      :format(opts.sparse and "sparse" or "ragged"))
+  end
   return InputLayer(opts)._output
 end
 
@@ -308,7 +313,7 @@ local function base_prop(self, k) return base_props[k](self) end
 
 local UNBUILT = "This model has not yet been built. Build the model first by calling `build()` "
   .. "or by calling the model on a batch of data."
-M.UNBUILT = UNBUILT
+M._UNBUILT = UNBUILT
 
 local function container_layers(self)
   return rawget(self, "_graph_layers") or rawget(self, "_seq_layers")

@@ -95,44 +95,10 @@ end
 local by_name = { L1 = L1, L2 = L2, L1L2 = L1L2, l1 = L1, l2 = L2, l1_l2 = L1L2 }
 M._by_name = by_name
 
-function M.serialize(obj)
-  if obj == nil then return nil end
-  if class.is_instance(obj, Regularizer) then
-    return { class_name = getmetatable(obj).class_name, config = obj:get_config() }
-  end
-  local ok, saving = pcall(require, "keras.saving")
-  if ok and type(saving) == "table" and saving.serialize_keras_object then return saving.serialize_keras_object(obj) end
-  raise("InvalidArgument", ("keras.regularizers.serialize: cannot serialize %s (register it with keras.saving)"):format(tostring(obj)))
-end
-
-function M.deserialize(spec, custom_objects)
-  local name, cfg = spec, nil
-  if type(spec) == "table" and getmetatable(spec) == nil then name, cfg = spec.class_name, spec.config end
-  if type(name) ~= "string" then
-    raise("InvalidArgument", ("keras.regularizers.deserialize: expected a name or {class_name=, config=}, got %s"):format(type(spec)))
-  end
-  local cls = (custom_objects and custom_objects[name]) or by_name[name]
-  if cls == nil then
-    local ok, saving = pcall(require, "keras.saving")
-    if ok and type(saving) == "table" and saving.deserialize_keras_object then
-      local found, v = pcall(saving.deserialize_keras_object, spec, { custom_objects = custom_objects, kind = "regularizer" })
-      if found and v then return v end
-    end
-    raise("InvalidArgument", ("Unknown regularizer: '%s'"):format(name))
-  end
-  if type(cls) == "function" then return cls end
-  if name == "l1_l2" and not cfg then return M.l1_l2() end
-  if cfg and next(cfg) ~= nil then return cls(cfg) end
-  return cls()
-end
-
-function M.get(identifier)
-  if identifier == nil then return nil end
-  local t = type(identifier)
-  if t == "string" or (t == "table" and getmetatable(identifier) == nil) then return M.deserialize(identifier) end
-  if t == "function" then return identifier end
-  if t == "table" and getmetatable(identifier) and getmetatable(identifier).__call then return identifier end
-  raise("InvalidArgument", ("keras.regularizers.get: could not interpret regularizer identifier: %s"):format(tostring(identifier)))
-end
+require("keras.namespace").define(M, {
+  kind = "regularizer", plural = "regularizers", base = Regularizer, by_name = by_name,
+  serialize_hint = " (register it with keras.saving)",
+  no_config = { l1_l2 = M.l1_l2 },   -- a bare "l1_l2" means l1 = l2 = 0.01, as Keras
+})
 
 return M

@@ -68,7 +68,7 @@ function M.summary(model, opts)
   local models = require("keras.models")
   local functional = require("keras.functional")
   if not model.built then
-    core.raise("FailedPrecondition", ("%s '%s': %s"):format(getmetatable(model).class_name, model.name, models.UNBUILT))
+    core.raise("FailedPrecondition", ("%s '%s': %s"):format(getmetatable(model).class_name, model.name, models._UNBUILT))
   end
   local lines = {}
   local emit = function(line) lines[#lines + 1] = line end

@@ -41,7 +41,16 @@ local function build_paths()
     end
   end
   local roots = { { tf_root, "tf" } }
-  if tf_root.keras then roots[#roots + 1] = { tf_root.keras, "keras" } end
+  local keras = rawget(tf_root, "keras")
+  if keras then
+    -- keras loads its namespaces on first use: name the ones already loaded
+    -- (keras.Sequential loads keras.models without keras.models being read)
+    for ns, mod in pairs(rawget(keras, "_namespaces") or {}) do
+      if package.loaded[mod] ~= nil and rawget(keras, ns) == nil then local _ = keras[ns] end
+    end
+    if package.loaded["keras.models"] ~= nil then local _ = keras.Sequential, keras.Model, keras.Input end
+    roots[#roots + 1] = { keras, "keras" }
+  end
   for _, r in ipairs(roots) do queue[#queue + 1] = r; visit(r[1], r[2]) end
   local qi = 1
   while qi <= #queue do
@@ -172,13 +181,83 @@ local function op_text(name, path)
   return table.concat(lines, "\n")
 end
 
-local function one_line_doc(v)
+-- ---- classes (tlua.class: Keras layers, losses, models, ...) ---------------
+-- A class is a table with its own class_name and super; an instance is a
+-- table whose metatable is one. A class's text is its own __doc (extend
+-- copies __doc into subclasses, so an inherited one does not count), else
+-- the entry for its path in keras.docs (loaded only here), else where it is
+-- defined and what it extends (user subclasses).
+local function is_class(v)
+  return type(v) == "table" and rawget(v, "class_name") ~= nil and rawget(v, "super") ~= nil
+end
+
+-- The keras.docs entry for v: under any of its paths (keras.Sequential is
+-- also keras.models.Sequential, MaxPool2D is MaxPooling2D). Returns the
+-- entry and the path it was found under.
+local keras_docs
+local function keras_doc(v, path)
+  if keras_docs == nil then
+    local ok, d = pcall(require, "keras.docs")
+    keras_docs = ok and type(d) == "table" and d or false
+  end
+  if not keras_docs then return nil end
+  if path and keras_docs[path] then return keras_docs[path], path end
+  for _, p in ipairs(paths_of(v) or {}) do
+    local q = p:gsub("^tf%.", "")
+    if keras_docs[q] then return keras_docs[q], q end
+    q = q:gsub("^keras%.models%.", "keras.") -- keras.Sequential is keras.models.Sequential
+    if keras_docs[q] then return keras_docs[q], q end
+  end
+  return nil
+end
+
+-- Optimizers keep their options in cls.spec: the signature comes from it.
+local function spec_signature(cls, path)
+  local spec = rawget(cls, "spec")
+  if type(spec) ~= "table" or type(spec.positional) ~= "table" then return nil end
+  local args = {}
+  for _, k in ipairs(spec.positional) do
+    local d = spec.defaults and spec.defaults[k]
+    args[#args + 1] = d ~= nil and (k .. "=" .. tostring(d)) or k
+  end
+  local opt = {}
+  for _, k in ipairs(spec.optional or {}) do opt[#opt + 1] = k .. "=" end
+  if #opt > 0 then args[#args + 1] = "{" .. table.concat(opt, ", ") .. "}" end
+  return ("%s(%s)"):format(path, table.concat(args, ", "))
+end
+
+local function class_doc(cls, path)
+  local d = rawget(cls, "__doc")
+  local super = rawget(cls, "super")
+  if type(d) == "string" and not (type(super) == "table" and rawget(super, "__doc") == d) then return d end
+  local found
+  d, found = keras_doc(cls, path)
+  if d and not d:find("\n") then
+    local sig = spec_signature(cls, found)
+    if sig then d = sig .. "\n  " .. d end
+  end
+  return d
+end
+
+local function one_line_doc(v, path)
+  if is_class(v) then
+    -- keras.docs entries: the description (second line), as a listing shows
+    -- the name already; a module's own __doc: its first line
+    local d = class_doc(v, path)
+    if not d then return "" end
+    local own = rawget(v, "__doc") == d
+    return (not own and d:match("^[^\n]*\n%s*([^\n]*)") or d:match("^[^\n]*"))
+  end
   local name = type(v) == "function" and op_name_of(v)
   if name then
     local info = core.op_info(name)
     return info and info.doc or ""
   end
   if docs[v] then return (docs[v]:match("^[^\n]*")) end
+  if type(v) == "function" and path and path:find("keras%.") then
+    local d = keras_doc(v, path)
+    if d then return (d:match("^[^\n]*")) end
+  end
   if type(v) == "table" then
     local d = rawget(v, "__doc") or rawget(v, "doc")
     if type(d) == "string" then return (d:match("^[^\n]*")) end
@@ -225,7 +304,7 @@ local function namespace_text(t, path)
   if #funcs > 0 then
     lines[#lines + 1] = "  functions:"
     for _, k in ipairs(funcs) do
-      local d = one_line_doc(t[k])
+      local d = one_line_doc(t[k], (path or "t") .. "." .. k)
       lines[#lines + 1] = d ~= "" and ("    %-24s %s"):format(k, d) or ("    " .. k)
     end
   end
@@ -233,8 +312,8 @@ local function namespace_text(t, path)
     lines[#lines + 1] = "  values:"
     for _, k in ipairs(others) do
       local v = t[k]
-      local desc = is_dtype(v) and "dtype" or tensor_kind(v) or type(v)
-      local d = one_line_doc(v)
+      local desc = is_dtype(v) and "dtype" or tensor_kind(v) or (is_class(v) and "class") or type(v)
+      local d = one_line_doc(v, (path or "t") .. "." .. k)
       lines[#lines + 1] = ("    %-24s %s%s"):format(k, desc, d ~= "" and (": " .. d) or "")
     end
   end
@@ -272,8 +351,82 @@ local function function_text(f, path)
   if info.isvararg then params[#params + 1] = "..." end
   local head = ("%s(%s)"):format(path or "function", table.concat(params, ", "))
   local text = head .. "\n  Lua function defined at " .. info.short_src .. ":" .. info.linedefined
-  if docs[f] then text = text .. "\n  " .. docs[f]:gsub("\n", "\n  ") end
+  local doc = docs[f] or keras_doc(f, path)
+  if doc then text = text .. "\n  " .. doc:gsub("\n", "\n  ") end
   return text
+end
+
+local function own_methods(cls)
+  local methods = {}
+  for k, v in pairs(cls) do
+    if type(k) == "string" and type(v) == "function" and k:sub(1, 1) ~= "_" and k ~= "from_config" then
+      methods[#methods + 1] = k
+    end
+  end
+  table.sort(methods)
+  return methods
+end
+
+local function class_text(cls, path)
+  local name = rawget(cls, "class_name")
+  local super = rawget(cls, "super")
+  local spaths = type(super) == "table" and paths_of(super)
+  local sname = spaths and spaths[1] or (type(super) == "table" and rawget(super, "class_name")) or "?"
+  local lines = { ("%s: class %s, a subclass of %s"):format(path or name, name, sname) }
+  local doc = class_doc(cls, path)
+  if doc then
+    lines[#lines + 1] = "  " .. doc:gsub("\n", "\n  ")
+  else
+    local init = rawget(cls, "init") or rawget(cls, "call") or rawget(cls, "build")
+    if type(init) == "function" then
+      local info = debug.getinfo(init, "S")
+      lines[#lines + 1] = ("  defined in Lua at %s:%d"):format(info.short_src, info.linedefined)
+    end
+    local sdoc = type(super) == "table" and class_doc(super, spaths and spaths[1])
+    if sdoc then lines[#lines + 1] = "  inherits: " .. sdoc:match("^[^\n]*") end
+  end
+  local methods = own_methods(cls)
+  if #methods > 0 then
+    lines[#lines + 1] = "  methods:"
+    lines[#lines + 1] = wrap(methods, "    ")
+  end
+  if spaths then lines[#lines + 1] = ("  help(%s) for what it inherits."):format(spaths[1]) end
+  return table.concat(lines, "\n")
+end
+
+local function short_value(v)
+  if type(v) == "string" then return ("%q"):format(v) end
+  if type(v) == "table" then
+    if getmetatable(v) == nil and type(v.class_name) == "string" then return v.class_name .. "{...}" end
+    local parts = {}
+    for i, x in ipairs(v) do
+      if i > 6 then parts[#parts + 1] = "..." break end
+      parts[#parts + 1] = type(x) == "table" and "{...}" or tostring(x)
+    end
+    return "{" .. table.concat(parts, ", ") .. "}"
+  end
+  return tostring(v)
+end
+
+-- An instance: its class, the class's first doc line, its config.
+local function instance_text(x, cls)
+  local cpaths = paths_of(cls)
+  local cpath = cpaths and cpaths[1] or rawget(cls, "class_name")
+  local lines = { ("%s: an instance of %s"):format(tostring(x), cpath) }
+  local doc = class_doc(cls, cpaths and cpaths[1])
+  if doc then lines[#lines + 1] = "  " .. doc:match("^[^\n]*") end
+  local get_config = x.get_config
+  if type(get_config) == "function" then
+    local ok, cfg = pcall(get_config, x)
+    if ok and type(cfg) == "table" then
+      local parts = {}
+      for _, k in ipairs(sorted_keys(cfg)) do parts[#parts + 1] = k .. "=" .. short_value(cfg[k]) end
+      lines[#lines + 1] = "  config:"
+      lines[#lines + 1] = wrap(parts, "    ")
+    end
+  end
+  lines[#lines + 1] = ("  help(%s) describes the class."):format(cpath)
+  return table.concat(lines, "\n")
 end
 
 local OVERVIEW = [[
@@ -352,6 +505,8 @@ function M.text(...)
   if docs[x] then
     return (path and path .. ": " or "") .. docs[x]
   end
+  if is_class(x) then return class_text(x, path) end
+  if type(x) == "table" and is_class(getmetatable(x)) then return instance_text(x, getmetatable(x)) end
   if type(x) == "table" then
     local d = rawget(x, "__doc") or rawget(x, "doc")
     if type(d) == "string" then

@@ -6,6 +6,8 @@ local tf = require("tlua")
 local keras = tf.keras
 local L = keras.layers
 
+local helpers = require("helpers")
+
 local function maxdiff(a, b) return tf.reduce_max(tf.abs(a - b)):item() end
 local function tmp(name) return os.tmpname() .. "_" .. name .. ".safetensors" end
 
@@ -77,5 +79,15 @@ describe("keras integration", function()
     local wb, bb = table.unpack(f:get_layer("b"):get_weights())
     local ha = tf.matmul(x, wa) + ba
     assert.is_true(maxdiff(p1[1], ha + tf.matmul(ha, wb) + bb) < 1e-6)
+  end)
+
+  it("names option typos in keras.Input and CSVLogger, and refuses what it cannot do", function()
+    helpers.assert_error("InvalidArgument", { "keras.Input", "unknown option 'dtyp'" },
+      function() return keras.Input({ 784 }, { dtyp = "float64" }) end)
+    helpers.assert_error("Unimplemented", { "keras.Input", "sparse inputs" },
+      function() return keras.Input{ shape = { 3 }, sparse = true } end)
+    helpers.assert_error("InvalidArgument", { "CSVLogger", "unknown option 'seperator'" },
+      function() return keras.callbacks.CSVLogger("/tmp/x.csv", { seperator = ";" }) end)
+    assert.equal("float64", keras.Input({ 3 }, { dtype = "float64" }).dtype.name or keras.Input({ 3 }, { dtype = "float64" }).dtype)
   end)
 end)

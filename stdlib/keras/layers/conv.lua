@@ -30,30 +30,10 @@ local who = layer_mod.who
 local raise = core.raise
 local ops = core.ops
 local bias_add, transpose = ops.bias_add, ops.transpose
+local args = require("keras.layers.args")
+local tuple, data_format_of, shape_list, as_shape = args.tuple, args.data_format_of, args.shape_list, args.as_shape
 
 local M = {}
-
--- An int or a list of n positive ints as a list of n (Keras's tuples).
-local function tuple(self_name, key, v, n, allow_zero)
-  if type(v) == "number" and math.type(v) ~= "integer" and v == math.floor(v) then v = math.tointeger(v) end
-  local out = {}
-  if math.type(v) == "integer" then
-    for i = 1, n do out[i] = v end
-  elseif type(v) == "table" and getmetatable(v) == nil and #v == n then
-    for i = 1, n do out[i] = v[i] end
-  else
-    raise("InvalidArgument", ("%s: %s must be an integer or a list of %d integers, got %s"):format(
-      self_name, key, n, type(v) == "table" and ("a list of " .. #v) or tostring(v)))
-  end
-  for i = 1, n do
-    local x = out[i]
-    if math.type(x) ~= "integer" or x < (allow_zero and 0 or 1) then
-      raise("InvalidArgument", ("%s: %s must be %s integers, got %s"):format(self_name, key,
-        allow_zero and "non-negative" or "positive", tostring(x)))
-    end
-  end
-  return out
-end
 
 local function positive_int(self_name, key, v)
   if type(v) == "number" and v == math.floor(v) then v = math.tointeger(v) end
@@ -70,13 +50,6 @@ local function padding_of(self_name, p, allowed)
   end
   raise("InvalidArgument", ("%s: padding must be one of %s, got %s"):format(self_name,
     "'" .. table.concat(allowed, "', '") .. "'", type(p) == "string" and ("'" .. p .. "'") or tostring(p)))
-end
-
-local function data_format_of(self_name, f)
-  if f == nil then return "channels_last" end
-  if f == "channels_last" or f == "channels_first" then return f end
-  raise("InvalidArgument", ("%s: data_format must be 'channels_last' or 'channels_first', got %s"):format(
-    self_name, tostring(f)))
 end
 
 -- Keras's output length of one convolution dimension (nil stays unknown).
@@ -98,17 +71,6 @@ local function deconv_length(n, k, s, d, padding, output_padding)
   end
   local pad = padding == "same" and dk // 2 or 0
   return (n - 1) * s + dk - 2 * pad + output_padding
-end
-
-local function shape_list(shape)
-  local out = {}
-  for i = 0, #shape - 1 do out[i + 1] = shape[i] end
-  return out, #shape
-end
-
-local function as_shape(s)
-  if type(s) == "table" and getmetatable(s) == nil then return tf.TensorShape(s, s.n or #s) end
-  return s
 end
 
 -- channels_first <-> channels_last permutations for rank r.

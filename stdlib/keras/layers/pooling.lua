@@ -21,45 +21,10 @@ local Layer, InputSpec = layer_mod.Layer, layer_mod.InputSpec
 local who = layer_mod.who
 local raise = core.raise
 local ops = core.ops
+local args = require("keras.layers.args")
+local tuple, data_format_of, shape_list, as_shape = args.tuple, args.data_format_of, args.shape_list, args.as_shape
 
 local M = {}
-
-local function tuple(self_name, key, v, n)
-  if type(v) == "number" and math.type(v) ~= "integer" and v == math.floor(v) then v = math.tointeger(v) end
-  local out = {}
-  if math.type(v) == "integer" then
-    for i = 1, n do out[i] = v end
-  elseif type(v) == "table" and getmetatable(v) == nil and #v == n then
-    for i = 1, n do out[i] = v[i] end
-  else
-    raise("InvalidArgument", ("%s: %s must be an integer or a list of %d integers, got %s"):format(
-      self_name, key, n, type(v) == "table" and ("a list of " .. #v) or tostring(v)))
-  end
-  for i = 1, n do
-    if math.type(out[i]) ~= "integer" or out[i] < 1 then
-      raise("InvalidArgument", ("%s: %s must be positive integers, got %s"):format(self_name, key, tostring(out[i])))
-    end
-  end
-  return out
-end
-
-local function data_format_of(self_name, f)
-  if f == nil then return "channels_last" end
-  if f == "channels_last" or f == "channels_first" then return f end
-  raise("InvalidArgument", ("%s: data_format must be 'channels_last' or 'channels_first', got %s"):format(
-    self_name, tostring(f)))
-end
-
-local function shape_list(shape)
-  local out = {}
-  for i = 0, #shape - 1 do out[i + 1] = shape[i] end
-  return out, #shape
-end
-
-local function as_shape(s)
-  if type(s) == "table" and getmetatable(s) == nil then return tf.TensorShape(s, s.n or #s) end
-  return s
-end
 
 local function need_rank(self, input_shape, r)
   input_shape = as_shape(input_shape)
@@ -138,17 +103,22 @@ function Pooling:get_config()
   return cfg
 end
 
-local function pool_class(name, rank, op, aliases)
-  local cls = Pooling:extend(name)
-  local spec = pool_spec(rank)
+-- A pooling class `name` (and its aliases) under base: init reads the
+-- options of spec, then the base's setup method takes (o, rank, fn).
+local function define(base, setup, spec, name, rank, fn, aliases)
+  local cls = base:extend(name)
   function cls:init(...)
     local o = layer_mod.options(name, spec, ...)
     cls.super.init(self, o)
-    self:_init_pool(o, rank, op)
+    self[setup](self, o, rank, fn)
   end
   M[name] = cls
   for _, a in ipairs(aliases) do M[a] = cls end
   return cls
+end
+
+local function pool_class(name, rank, op, aliases)
+  return define(Pooling, "_init_pool", pool_spec(rank), name, rank, op, aliases)
 end
 
 pool_class("MaxPooling2D", 2, ops.max_pool, { "MaxPool2D" })
@@ -198,15 +168,7 @@ function GlobalPooling:get_config()
 end
 
 local function global_class(name, rank, reduce, aliases)
-  local cls = GlobalPooling:extend(name)
-  function cls:init(...)
-    local o = layer_mod.options(name, global_spec, ...)
-    cls.super.init(self, o)
-    self:_init_global(o, rank, reduce)
-  end
-  M[name] = cls
-  for _, a in ipairs(aliases) do M[a] = cls end
-  return cls
+  return define(GlobalPooling, "_init_global", global_spec, name, rank, reduce, aliases)
 end
 
 global_class("GlobalMaxPooling2D", 2, ops.reduce_max, { "GlobalMaxPool2D" })
