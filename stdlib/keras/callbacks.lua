@@ -335,6 +335,9 @@ function EarlyStopping:init(opts)
     "restore_best_weights", "start_from_epoch" })
   self.monitor = opts.monitor or "val_loss"
   self.patience = opts.patience or 0
+  if math.type(self.patience) ~= "integer" or self.patience < 0 then
+    raise("InvalidArgument", ("EarlyStopping: patience must be a non-negative integer, got %s"):format(tostring(self.patience)))
+  end
   self.verbose = opts.verbose or 0
   self.baseline = opts.baseline
   self.min_delta = math.abs(opts.min_delta or 0)

@@ -183,6 +183,9 @@ end
 -- class_weight {[class] = weight} -> sample weights for y (sparse labels or one-hot rows).
 local function class_weight_fn(self, class_weight, c)
   if class_weight == nil then return nil end
+  if type(class_weight) ~= "table" then
+    raise("InvalidArgument", ("%s.fit: class_weight must be a table {[class] = weight}, got %s"):format(who(self), type(class_weight)))
+  end
   if c.n_out > 1 then
     raise("InvalidArgument", ("%s.fit: `class_weight` is only supported for Models with a single output."):format(who(self)))
   end

@@ -123,6 +123,10 @@ function InputLayer:init(opts)
   if shape == nil then
     local s = opts.input_shape or opts.shape
     if s == nil then raise("InvalidArgument", "InputLayer: give shape= (without the batch) or batch_input_shape=") end
+    if getmetatable(s) == ShapeMeta then s = s:as_list() end
+    if type(s) ~= "table" then
+      raise("InvalidArgument", ("InputLayer: shape must be a list of dimensions (nil for unknown), got %s %s"):format(type(s), tostring(s)))
+    end
     if type(s) == "number" then s = { s } end
     local n = s.n or #s
     shape = { n = n + 1 }
@@ -131,6 +135,15 @@ function InputLayer:init(opts)
   end
   local base = { name = opts.name, dtype = dtype_name(opts.dtype), trainable = false }
   InputLayer.super.init(self, base)
+  if type(shape) ~= "table" then
+    raise("InvalidArgument", ("InputLayer: batch_input_shape must be a list of dimensions, got %s"):format(type(shape)))
+  end
+  for k, d in pairs(shape) do
+    if k ~= "n" and d ~= nil and (math.type(d) ~= "integer" or d < 0) then
+      raise("InvalidArgument", ("InputLayer: shape must be a list of dimensions: dimension %s must be a non-negative integer (nil for unknown), got %s")
+        :format(math.type(k) == "integer" and tostring(k - 1) or tostring(k), tostring(d)))
+    end
+  end
   local n = shape.n or #shape
   local dims = { n = n }
   for i = 1, n do dims[i] = shape[i] end

@@ -665,6 +665,9 @@ end
 function M.load_model(path, opts)
   opts = require("tlua.errors").check_options("load_model", opts or {}, { custom_objects = true, compile = true, safe_mode = true })
   local custom = opts.custom_objects
+  if custom ~= nil and type(custom) ~= "table" then
+    raise("InvalidArgument", "load_model: custom_objects must be a table {name = class or function}, got %s", type(custom))
+  end
   local st = M.read_safetensors(path)
   local meta = st.metadata
   if meta.format ~= FORMAT or not meta.keras_config then

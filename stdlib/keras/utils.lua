@@ -73,6 +73,9 @@ function Progbar:init(target, opts)
   if type(target) == "table" then opts, target = target, target.target end
   opts = require("tlua.errors").check_options("Progbar", opts,
     { target = true, width = true, verbose = true, interval = true, stateful_metrics = true, unit_name = true })
+  if target ~= nil and (type(target) ~= "number" or target < 0) then
+    raise("InvalidArgument", ("Progbar: target must be a non-negative number of steps (or nil when unknown), got %s"):format(tostring(target)))
+  end
   self.target = target
   self.width = opts.width or 30
   self.verbose = opts.verbose or 1
@@ -169,6 +172,9 @@ end
 -- update(current, values, finalize): values a list of {name, value} pairs
 -- or a name -> value table; finalize defaults to current >= target.
 function Progbar:update(current, values, finalize)
+  if type(current) ~= "number" then
+    raise("InvalidArgument", ("Progbar:update: current must be the number of steps done, got %s"):format(type(current)))
+  end
   if finalize == nil then finalize = self.target ~= nil and current >= self.target end
   self:_record(current, values)
   self._seen_so_far = current

@@ -451,7 +451,10 @@ describe("models", function()
     E("InvalidArgument", { "No such layer: nope", "dense, dense_1" }, function() mlp():get_layer("nope") end)
   end)
 
-  pending("keras.Input{shape=\"abc\"} is accepted and gives a (None, None, None, None) KerasTensor (models.lua); should be InvalidArgument 'shape must be a list of dimensions'")
+  it("keras.Input: a shape that is not a list of dimensions", function()
+    E("InvalidArgument", { "InputLayer", "shape must be a list of dimensions", "string abc" }, function() keras.Input{ shape = "abc" } end)
+    E("InvalidArgument", { "InputLayer", "shape must be a list of dimensions", "1.5" }, function() keras.Input{ shape = { 1.5 } } end)
+  end)
 
   it("functional models: wrong feature size and input count", function()
     local i = keras.Input{ shape = { 3 } }
@@ -515,7 +518,13 @@ describe("models", function()
 
   pending("model methods called with a dot: m.predict(x) is a Lua 'bad argument #1 to rawget' at stdlib/keras/data_adapter.lua:63, m.compile{...} an index error at stdlib/keras/training.lua:37, m.fit(x, y) 'bad argument #1 to rawget' at training.lua:515, keras.Sequential:add(layer) (on the class) 'attempt to index a nil value', m.add(layer) says \"Sequential 'dense_4'.add ... Received: nil\"; each should be InvalidArgument 'Sequential.predict: called without a model as self; use model:predict(x)'")
 
-  pending("fit{class_weight=5} raises a Lua error inside stdlib/keras/data_adapter.lua:190 ('bad argument #1 to for iterator'); should be InvalidArgument 'class_weight must be a table {[class]=weight}'")
+  it("fit: class_weight must be a table", function()
+    local m = keras.Sequential{ L.Dense(2, { activation = "softmax", input_shape = { 3 } }) }
+    m:compile{ optimizer = "sgd", loss = "sparse_categorical_crossentropy" }
+    E("InvalidArgument", { ".fit: class_weight must be a table", "number" }, function()
+      m:fit(tf.ones({ 4, 3 }), tf.constant({ 0, 1, 0, 1 }), { class_weight = 5, verbose = 0 })
+    end)
+  end)
 
   it("fit with NaN in x reports a NaN loss (as Keras) rather than a number", function()
     local m = compiled()
@@ -558,8 +567,13 @@ describe("callbacks", function()
     assert.is_nil(io.open(dir .. "/never.keras", "rb"))
   end)
 
-  pending("keras.utils.Progbar(10):update(\"x\") is a Lua 'attempt to compare number with string' at stdlib/keras/utils.lua:172, and keras.utils.Progbar(\"a\") is accepted; both should be InvalidArgument naming Progbar and the expected number")
-  pending("keras.callbacks.EarlyStopping{patience=\"a\"} is accepted silently (callbacks.lua); should be InvalidArgument 'EarlyStopping: patience must be a non-negative integer'")
+  it("Progbar and EarlyStopping check their numbers", function()
+    E("InvalidArgument", { "Progbar:update: current must be the number of steps done, got string" },
+      function() keras.utils.Progbar(10, { verbose = 0 }):update("x") end)
+    E("InvalidArgument", { "Progbar: target must be a non-negative number", "a" }, function() keras.utils.Progbar("a") end)
+    E("InvalidArgument", { "EarlyStopping: patience must be a non-negative integer", "a" },
+      function() keras.callbacks.EarlyStopping{ patience = "a" } end)
+  end)
 end)
 
 describe("files", function()
@@ -665,7 +679,10 @@ describe("files", function()
 
   pending("keras.saving.deserialize_keras_object({class_name='Dense', config={units=2}}, {kind='layer'}) (no module_objects) says \"Unknown layer: 'Dense'. Pass it in custom_objects\" (saving.lua); Keras finds its builtin classes, or the message should say module_objects is missing")
   pending("load_model(path, {custom_objects={NC=5}}) (a non-class under the saved class name) fails with \"Sequential 'sequential'.add: the added layer must be an instance of class Layer. Received: 5\" (saving.lua); should name custom_objects.NC and say a Layer class was expected")
-  pending("load_model(path, {custom_objects=5}) ignores the bad custom_objects (saving.lua); should be InvalidArgument 'custom_objects must be a table'")
+  it("load_model: custom_objects must be a table", function()
+    E("InvalidArgument", { "load_model: custom_objects must be a table", "number" },
+      function() keras.models.load_model(dir .. "/any.safetensors", { custom_objects = 5 }) end)
+  end)
   it("keras.layers.serialize / deserialize round trip; unknown names are errors", function()
     local spec = L.serialize(L.Dense(3, { activation = "relu" }))
     assert.equal("Dense", spec.class_name)
