@@ -789,6 +789,27 @@ Sequential.from_config = function(cfg, custom_objects)
 end
 
 require("keras.training").mixin(Model, M)
+
+-- A dot for a colon (m.fit(x, y), m.predict(x), Sequential.add(layer)) is the
+-- common slip: each public method checks its self and says so, rather than
+-- failing on an index deep inside.
+local function guard(cls, names)
+  for _, name in ipairs(names) do
+    local fn = rawget(cls, name)
+    if fn then
+      cls[name] = function(self, ...)
+        if type(self) ~= "table" or getmetatable(self) == nil or not class.is_instance(self, Model) then
+          raise("InvalidArgument", ("%s.%s: called without a model as self (got %s); use model:%s(...) with a colon")
+            :format(cls.class_name, name, self == cls and "the class" or type(self), name))
+        end
+        return fn(self, ...)
+      end
+    end
+  end
+end
+guard(Model, { "compile", "fit", "evaluate", "predict", "train_on_batch", "test_on_batch", "predict_on_batch",
+  "summary", "save", "save_weights", "load_weights", "get_layer", "count_params", "get_weights", "set_weights" })
+guard(Sequential, { "add", "pop" })
 require("keras.summary").mixin(Model, M)
 
 function M.load_model(path, opts) return require("keras.saving").load_model(path, opts) end

@@ -516,7 +516,16 @@ describe("models", function()
   pending("a single-input functional model called on a list, m({tf.ones({1,3}), tf.ones({1,3})}), fails with 'constant: a tensor inside a table at [1] (use tf.stack)' (models.lua/functional.lua); should be InvalidArgument \"Model 'model' expects 1 input, got 2\"")
   pending("fit with a name-keyed x whose key is not an input name, m:fit({b=tf.ones({2,3})}, y) on keras.Input{shape={3}, name='a'}, fails with \"constant: table key 'b' at the top level\" (training/data_adapter.lua); should be InvalidArgument naming the unknown key 'b' and the model's input names")
 
-  pending("model methods called with a dot: m.predict(x) is a Lua 'bad argument #1 to rawget' at stdlib/keras/data_adapter.lua:63, m.compile{...} an index error at stdlib/keras/training.lua:37, m.fit(x, y) 'bad argument #1 to rawget' at training.lua:515, keras.Sequential:add(layer) (on the class) 'attempt to index a nil value', m.add(layer) says \"Sequential 'dense_4'.add ... Received: nil\"; each should be InvalidArgument 'Sequential.predict: called without a model as self; use model:predict(x)'")
+  it("model methods called with a dot name the slip", function()
+    local m = keras.Sequential{ L.Dense(2, { input_shape = { 3 } }) }
+    E("InvalidArgument", { "Model.predict: called without a model as self", "model:predict(...) with a colon" }, m.predict, tf.ones({ 1, 3 }))
+    E("InvalidArgument", { "Model.compile: called without a model as self" }, m.compile, { loss = "mse" })
+    E("InvalidArgument", { "Model.fit: called without a model as self" }, m.fit, tf.ones({ 1, 3 }), tf.ones({ 1, 2 }))
+    E("InvalidArgument", { "Sequential.add: called without a model as self (got the class)" },
+      function() keras.Sequential:add(L.Dense(2)) end)
+    E("InvalidArgument", { "Sequential.add: called without a model as self" }, m.add, L.Dense(2))
+    assert.same({ 1, 2 }, m:predict(tf.ones({ 1, 3 })).shape:as_list())
+  end)
 
   it("fit: class_weight must be a table", function()
     local m = keras.Sequential{ L.Dense(2, { activation = "softmax", input_shape = { 3 } }) }
