@@ -43,6 +43,7 @@ local function auto_name(base)
 end
 M._auto_name = auto_name
 function M._reset_uids() uids = {} end
+require("keras.backend").on_clear_session(M._reset_uids) -- as Keras: clear_session restarts metric names too
 
 -- ---- Metric ----------------------------------------------------------------------
 

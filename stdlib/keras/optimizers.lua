@@ -584,7 +584,7 @@ end
 function M.deserialize(cfg)
   local cls = type(cfg) == "table" and type(cfg.class_name) == "string" and (M[cfg.class_name] or by_name[cfg.class_name:lower()])
   if not cls then
-    raise("InvalidArgument", ("keras.optimizers.deserialize: unknown optimizer '%s'"):format(
+    raise("InvalidArgument", ("Unknown optimizer: '%s' (keras.optimizers.deserialize)"):format(
       tostring(type(cfg) == "table" and cfg.class_name)))
   end
   return cls.from_config(cfg.config or {})
@@ -600,7 +600,7 @@ function M.get(identifier)
       local names = {}
       for k in pairs(by_name) do names[#names + 1] = k end
       table.sort(names)
-      raise("InvalidArgument", ("keras.optimizers.get: unknown optimizer '%s' (known: %s)"):format(identifier, table.concat(names, ", ")))
+      raise("InvalidArgument", ("Unknown optimizer: '%s' (known: %s)"):format(identifier, table.concat(names, ", ")))
     end
     return cls()
   end

@@ -294,7 +294,7 @@ describe("Model.fit", function()
     local x, y = regression_data(10)
     helpers.assert_error("FailedPrecondition", { "You must compile your model before training/testing" },
       function() model:fit(x, y, { verbose = 0 }) end)
-    helpers.assert_error("InvalidArgument", { "unknown optimizer 'fancy'" },
+    helpers.assert_error("InvalidArgument", { "Unknown optimizer: 'fancy'" },
       function() model:compile{ optimizer = "fancy", loss = "mse" } end)
     helpers.assert_error("InvalidArgument", { "no_such_loss" },
       function() model:compile{ optimizer = "sgd", loss = "no_such_loss" } end)

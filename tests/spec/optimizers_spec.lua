@@ -364,7 +364,7 @@ describe("keras.optimizers API", function()
     assert.are.equal(inst, K.get(inst))
     local from_cfg = K.get({ class_name = "SGD", config = { learning_rate = 0.5 } })
     assert.are.equal(0.5, from_cfg.learning_rate)
-    helpers.assert_error("InvalidArgument", { "unknown optimizer 'adamz'" }, K.get, "adamz")
+    helpers.assert_error("InvalidArgument", { "Unknown optimizer: 'adamz'" }, K.get, "adamz")
   end)
 
   it("is reachable as tf.keras.optimizers", function()

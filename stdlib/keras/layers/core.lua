@@ -67,6 +67,16 @@ end
 -- ---------------------------------------------------------------------------
 -- Dense
 -- ---------------------------------------------------------------------------
+-- Keras options tlua accepts for config compatibility but does not
+-- implement: given a value, they are an error rather than silently ignored.
+local function refuse_unimplemented(self, o, keys)
+  for _, k in ipairs(keys) do
+    if o[k] ~= nil and o[k] ~= false then
+      raise("Unimplemented", ("%s: option '%s' is not supported"):format(who(self), k))
+    end
+  end
+end
+
 local Dense = Layer:extend("Dense")
 M.Dense = Dense
 
@@ -80,6 +90,7 @@ local dense_spec = {
 function Dense:init(...)
   local o = layer_mod.options("Dense", dense_spec, ...)
   Dense.super.init(self, o)
+  refuse_unimplemented(self, o, { "lora_rank", "lora_alpha", "quantization_config" })
   self.units = positive_int(who(self), "units", o.units)
   self.activation = activations.get(o.activation)
   self.use_bias = o.use_bias and true or false
@@ -411,6 +422,7 @@ function Embedding:init(...)
     o.input_shape = { o.input_length }
   end
   Embedding.super.init(self, o)
+  refuse_unimplemented(self, o, { "lora_rank", "lora_alpha", "quantization_config", "sparse" })
   self.input_dim = positive_int(who(self), "input_dim", o.input_dim)
   self.output_dim = positive_int(who(self), "output_dim", o.output_dim)
   self.embeddings_initializer = initializers.get(o.embeddings_initializer)
