@@ -38,6 +38,14 @@ local M = {
     .. "  Reshapes each sample to target_shape (a list, without the batch dimension; one entry may be -1).",
   [L .. "Activation"] = "keras.layers.Activation(activation)\n"
     .. "  Applies an activation (a name such as 'relu' or a function) element-wise.",
+  [L .. "ReLU"] = "keras.layers.ReLU({max_value=nil, negative_slope=0, threshold=0})\n"
+    .. "  relu with a cap, a slope below the threshold and a threshold (keras.activations.relu's options).",
+  [L .. "LeakyReLU"] = "keras.layers.LeakyReLU({negative_slope=0.3})\n"
+    .. "  x for x >= 0, negative_slope * x below.",
+  [L .. "ELU"] = "keras.layers.ELU({alpha=1.0})\n"
+    .. "  x for x > 0, alpha * (exp(x) - 1) below.",
+  [L .. "Softmax"] = "keras.layers.Softmax({axis=-1})\n"
+    .. "  softmax along axis.",
   [L .. "Embedding"] = "keras.layers.Embedding(input_dim, output_dim, {embeddings_initializer='uniform', mask_zero=false, "
     .. "embeddings_regularizer=, embeddings_constraint=, input_length=, weights=})\n"
     .. "  Looks up rows of an [input_dim, output_dim] table for integer (0-based) indices; mask_zero masks index 0.",

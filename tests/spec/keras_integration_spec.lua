@@ -107,3 +107,26 @@ describe("keras options and names", function()
     assert.equal("precision_1", keras.metrics.Precision().name)
   end)
 end)
+
+describe("activation layers", function()
+  local helpers = require("helpers")
+  it("ReLU, LeakyReLU, ELU, Softmax against hand values, with their configs", function()
+    local x = tf.constant({ { -2.0, 0.5, 8.0 } })
+    local function close(t, want) for i, v in ipairs(t:totable()[1]) do assert.is_true(math.abs(v - want[i]) < 1e-6, tostring(v)) end end
+    close(keras.layers.ReLU{ max_value = 6 }(x), { 0, 0.5, 6 })
+    close(keras.layers.ReLU{ negative_slope = 0.1, threshold = 1 }(x), { -0.3, -0.05, 8 })
+    close(keras.layers.LeakyReLU()(x), { -0.6, 0.5, 8 })
+    close(keras.layers.ELU()(x), { math.exp(-2) - 1, 0.5, 8 })
+    local e = { math.exp(-2), math.exp(0.5), math.exp(8) }
+    local z = e[1] + e[2] + e[3]
+    close(keras.layers.Softmax()(x), { e[1] / z, e[2] / z, e[3] / z })
+    assert.equal(6, keras.layers.ReLU(6):get_config().max_value)
+    assert.equal(0.3, keras.layers.LeakyReLU():get_config().negative_slope)
+    local r = keras.layers.ReLU.from_config(keras.layers.ReLU{ max_value = 2 }:get_config())
+    close(r(x), { 0, 0.5, 2 })
+    helpers.assert_error("InvalidArgument", { "ReLU", "max_value must be a number >= 0", "-1" },
+      function() return keras.layers.ReLU{ max_value = -1 } end)
+    helpers.assert_error("InvalidArgument", { "Softmax", "axis must be an integer" },
+      function() return keras.layers.Softmax{ axis = "x" } end)
+  end)
+end)

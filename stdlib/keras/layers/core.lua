@@ -706,4 +706,61 @@ function Identity:init(...)
 end
 function Identity:compute_output_shape(s) return as_shape(s) end
 
+-- ---------------------------------------------------------------------------
+-- Activation layers with hyperparameters: ReLU, LeakyReLU, ELU, Softmax
+-- (keras.layers.ReLU{max_value=6} etc.), each the activation function of
+-- keras.activations with its options, Keras's defaults and config keys.
+-- ---------------------------------------------------------------------------
+local function activation_layer(name, keys, defaults, check, apply)
+  local cls = Layer:extend(name)
+  local spec = { positional = { keys[1] }, defaults = defaults, optional = keys }
+  function cls:init(...)
+    local o = layer_mod.options(name, spec, ...)
+    cls.super.init(self, o)
+    for _, k in ipairs(keys) do self[k] = o[k] end
+    check(self)
+    self.supports_masking = true
+  end
+  function cls:call(inputs) return apply(self, inputs) end
+  function cls:compute_output_shape(input_shape) return as_shape(input_shape) end
+  function cls:get_config()
+    local extra = {}
+    for _, k in ipairs(keys) do extra[k] = self[k] end
+    return config(self, extra)
+  end
+  M[name] = cls
+  return cls
+end
+
+local function number_option(self, key, lo)
+  local v = self[key]
+  if v ~= nil and (type(v) ~= "number" or v ~= v or (lo and v < lo)) then
+    raise("InvalidArgument", ("%s: %s must be a number%s, got %s"):format(who(self), key, lo and (" >= " .. lo) or "", tostring(v)))
+  end
+end
+
+activation_layer("ReLU", { "max_value", "negative_slope", "threshold" }, { negative_slope = 0, threshold = 0 },
+  function(self)
+    number_option(self, "max_value", 0)
+    number_option(self, "negative_slope", 0)
+    number_option(self, "threshold")
+  end,
+  function(self, x)
+    if self.max_value == nil and self.negative_slope == 0 and self.threshold == 0 then return activations.relu(x) end
+    return activations.relu(x, { max_value = self.max_value, negative_slope = self.negative_slope, threshold = self.threshold })
+  end)
+activation_layer("LeakyReLU", { "negative_slope" }, { negative_slope = 0.3 },
+  function(self) number_option(self, "negative_slope", 0) end,
+  function(self, x) return activations.leaky_relu(x, self.negative_slope) end)
+activation_layer("ELU", { "alpha" }, { alpha = 1.0 },
+  function(self) number_option(self, "alpha") end,
+  function(self, x) return activations.elu(x, self.alpha) end)
+activation_layer("Softmax", { "axis" }, { axis = -1 },
+  function(self)
+    if math.type(self.axis) ~= "integer" then
+      raise("InvalidArgument", ("%s: axis must be an integer, got %s"):format(who(self), tostring(self.axis)))
+    end
+  end,
+  function(self, x) return activations.softmax(x, self.axis) end)
+
 return M
