@@ -130,3 +130,39 @@ describe("activation layers", function()
       function() return keras.layers.Softmax{ axis = "x" } end)
   end)
 end)
+
+describe("saving custom metrics", function()
+  it("restores a Metric subclass's get_config hyperparameters through custom_objects", function()
+    local HM = keras.metrics.Metric:extend("HuberMetricSpec")
+    function HM:init(opts)
+      opts = opts or {}
+      HM.super.init(self, opts)
+      self.threshold = opts.threshold or 1.0
+      self.total = self:add_weight("total", { initializer = "zeros" })
+      self.count = self:add_weight("count", { initializer = "zeros" })
+    end
+    function HM:update_state(yt, yp)
+      self.total:assign_add(tf.reduce_sum(tf.abs(yt - yp)))
+      self.count:assign_add(tf.cast(tf.size(yt), tf.float32))
+    end
+    function HM:result() return self.total / self.count end
+    function HM:get_config()
+      local c = HM.super.get_config(self)
+      c.threshold = self.threshold
+      return c
+    end
+    local m = keras.Sequential{ L.Dense(1, { input_shape = { 2 } }) }
+    m:compile{ optimizer = "sgd", loss = "mse", metrics = { HM{ threshold = 2.5 } } }
+    m:fit(tf.ones({ 4, 2 }), tf.ones({ 4, 1 }), { verbose = 0 })
+    local path = tmp("metric")
+    m:save(path)
+    local m2 = keras.models.load_model(path, { custom_objects = { HuberMetricSpec = HM } })
+    os.remove(path)
+    local r1 = m:evaluate(tf.ones({ 4, 2 }), tf.ones({ 4, 1 }), { verbose = 0, return_dict = true })
+    local r2 = m2:evaluate(tf.ones({ 4, 2 }), tf.ones({ 4, 1 }), { verbose = 0, return_dict = true })
+    assert.equal(r1.huber_metric_spec, r2.huber_metric_spec)
+    local found
+    for _, x in ipairs(m2.metrics) do if getmetatable(x).class_name == "HuberMetricSpec" then found = x end end
+    assert.equal(2.5, found.threshold)
+  end)
+end)
