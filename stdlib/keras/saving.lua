@@ -179,6 +179,14 @@ function M.get_registered_object(name, custom_objects, module_objects)
   return lookup_in(module_objects, name)
 end
 
+-- A kind's builtin classes, when a caller gives no module_objects (as Keras
+-- finds its own classes by name).
+local default_modules = {
+  layer = "keras.layers", loss = "keras.losses", metric = "keras.metrics", optimizer = "keras.optimizers",
+  activation = "keras.activations", initializer = "keras.initializers", regularizer = "keras.regularizers",
+  constraint = "keras.constraints", callback = "keras.callbacks",
+}
+
 -- The error for a name nothing knows.
 function M.unknown_object_error(kind, name)
   local key = bare(name) or name
@@ -235,7 +243,18 @@ function M.deserialize_keras_object(spec, opts)
   else
     raise("InvalidArgument", "deserialize_keras_object: expected a name or {class_name=, config=}, got %s", tostring(spec))
   end
-  local obj = M.get_registered_object(name, opts.custom_objects, opts.module_objects)
+  local custom = opts.custom_objects
+  if custom ~= nil and type(custom) ~= "table" then
+    raise("InvalidArgument", "deserialize_keras_object: custom_objects must be a table {name = class or function}, got %s", type(custom))
+  end
+  local from_custom = custom ~= nil and lookup_in(custom, name)
+  if from_custom ~= nil and from_custom ~= false and type(from_custom) ~= "table" and type(from_custom) ~= "function" then
+    raise("InvalidArgument", "custom_objects.%s must be a class or a function for the saved %s '%s', got %s",
+      name, opts.kind or "object", name, type(from_custom))
+  end
+  local module_objects = opts.module_objects
+  if module_objects == nil and default_modules[opts.kind] then module_objects = require(default_modules[opts.kind]) end
+  local obj = M.get_registered_object(name, custom, module_objects)
   if obj == nil then M.unknown_object_error(opts.kind, name) end
   if is_class(obj) then
     local from_config = obj.from_config

@@ -686,8 +686,19 @@ describe("files", function()
       keras.saving.deserialize_keras_object, 5, { kind = "layer" })
   end)
 
-  pending("keras.saving.deserialize_keras_object({class_name='Dense', config={units=2}}, {kind='layer'}) (no module_objects) says \"Unknown layer: 'Dense'. Pass it in custom_objects\" (saving.lua); Keras finds its builtin classes, or the message should say module_objects is missing")
-  pending("load_model(path, {custom_objects={NC=5}}) (a non-class under the saved class name) fails with \"Sequential 'sequential'.add: the added layer must be an instance of class Layer. Received: 5\" (saving.lua); should name custom_objects.NC and say a Layer class was expected")
+  it("deserialize finds builtin classes without module_objects; a custom object must be a class or function", function()
+    local d = keras.saving.deserialize_keras_object({ class_name = "Dense", config = { units = 2 } }, { kind = "layer" })
+    assert.equal(2, d.units)
+    local NC = L.Layer:extend("NC")
+    function NC:call(x) return x end
+    local m = keras.Sequential{ L.Dense(2, { input_shape = { 3 } }), NC() }
+    local path = dir .. "/nc.safetensors"
+    m:save(path)
+    E("InvalidArgument", { "custom_objects.NC must be a class or a function", "layer 'NC'", "number" },
+      function() keras.models.load_model(path, { custom_objects = { NC = 5 } }) end)
+    local back = keras.models.load_model(path, { custom_objects = { NC = NC } })
+    assert.equal(2, #back.layers)
+  end)
   it("load_model: custom_objects must be a table", function()
     E("InvalidArgument", { "load_model: custom_objects must be a table", "number" },
       function() keras.models.load_model(dir .. "/any.safetensors", { custom_objects = 5 }) end)
