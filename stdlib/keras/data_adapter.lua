@@ -29,6 +29,12 @@ local function structure(model, x, what, n_expected, keys_expected)
   if core.is_tensor(x) then return { kind = "single", list = { x } } end
   if is_plain(x) then
     if x[1] == nil and next(x) ~= nil then
+      if what == "x" and keys_expected == nil then
+        local names = rawget(model, "input_names")
+        raise("InvalidArgument", ("%s: x is a name-keyed table (keys: %s) but the model's inputs are not name-keyed%s; pass the tensor itself")
+          :format(who(model), table.concat(require("keras.models")._sorted_keys(x), ", "),
+            names and (" (input: " .. table.concat(names, ", ") .. ")") or ""))
+      end
       local keys = keys_expected or require("keras.models")._sorted_keys(x)
       local list = {}
       for i, k in ipairs(keys) do

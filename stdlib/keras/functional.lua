@@ -145,7 +145,20 @@ function M.run(self, inputs, opts)
   local values = g.values
   local flat_in = g.flat_in
   if g.in_kind == "single" then
-    if is_plain(inputs) and #inputs == 1 and core.is_tensor(inputs[1]) then inputs = inputs[1] end
+    if is_plain(inputs) then
+      if #inputs == 1 and core.is_tensor(inputs[1]) then
+        inputs = inputs[1]
+      elseif #inputs > 1 and core.is_tensor(inputs[1]) then
+        raise("InvalidArgument", ("Model '%s' expects 1 input, got %d"):format(self.name, #inputs))
+      else
+        local k = next(inputs)
+        if type(k) == "string" then
+          local names = rawget(self, "input_names") or {}
+          raise("InvalidArgument", ("Model '%s': no input named '%s' (its input: %s)")
+            :format(self.name, k, table.concat(names, ", ")))
+        end
+      end
+    end
     values[flat_in[1]] = convert(inputs)
   elseif g.in_kind == "list" then
     if not is_plain(inputs) or (#inputs ~= #flat_in and not (#flat_in == 1)) then
@@ -160,6 +173,15 @@ function M.run(self, inputs, opts)
   else
     if not is_plain(inputs) then
       raise("InvalidArgument", ("Model '%s' expects a table with inputs {%s}"):format(self.name, table.concat(g.in_keys, ", ")))
+    end
+    for k in pairs(inputs) do
+      if type(k) == "string" then
+        local known = false
+        for _, name in ipairs(g.in_keys) do known = known or name == k end
+        if not known then
+          raise("InvalidArgument", ("Model '%s': no input named '%s' (its inputs: %s)"):format(self.name, k, table.concat(g.in_keys, ", ")))
+        end
+      end
     end
     for i, k in ipairs(g.in_keys) do
       local v = inputs[k]

@@ -438,6 +438,14 @@ Model.__call = function(self, inputs, opts)
     end
     local g = rawget(self, "_graph")
     if g and g.in_keys then
+      for k in pairs(inputs) do
+        local known = false
+        for _, name in ipairs(g.in_keys) do known = known or name == k end
+        if not known then
+          raise("InvalidArgument", ("%s '%s': no input named '%s' (its inputs: %s)"):format(
+            getmetatable(self).class_name, self.name, tostring(k), table.concat(g.in_keys, ", ")))
+        end
+      end
       local list = {}
       for i, k in ipairs(g.in_keys) do
         if inputs[k] == nil then

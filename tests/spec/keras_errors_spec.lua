@@ -2,7 +2,7 @@
 -- tf.errors value of the right kind whose text names the layer / loss /
 -- metric / model / file and says what was expected -- never a Lua index
 -- error from inside stdlib, never a crash, never a silent wrong answer.
--- Cases that still fail in files owned elsewhere are `pending` with the
+-- (Cases once `pending` here are tests now.) Cases that still fail would be `pending` with the
 -- exact reproduction.
 local tf = require("tlua")
 local helpers = require("helpers")
@@ -513,8 +513,18 @@ describe("models", function()
     E("InvalidArgument", { "No loss to compute" }, n.fit, n, x3, y2, { verbose = 0 })
   end)
 
-  pending("a single-input functional model called on a list, m({tf.ones({1,3}), tf.ones({1,3})}), fails with 'constant: a tensor inside a table at [1] (use tf.stack)' (models.lua/functional.lua); should be InvalidArgument \"Model 'model' expects 1 input, got 2\"")
-  pending("fit with a name-keyed x whose key is not an input name, m:fit({b=tf.ones({2,3})}, y) on keras.Input{shape={3}, name='a'}, fails with \"constant: table key 'b' at the top level\" (training/data_adapter.lua); should be InvalidArgument naming the unknown key 'b' and the model's input names")
+  it("functional models: input count and input names", function()
+    local i = keras.Input{ shape = { 3 }, name = "a" }
+    local m = keras.Model{ inputs = i, outputs = L.Dense(2)(i) }
+    E("InvalidArgument", { "Model 'model' expects 1 input, got 2" }, m, { tf.ones({ 1, 3 }), tf.ones({ 1, 3 }) })
+    m:compile{ optimizer = "sgd", loss = "mse" }
+    E("InvalidArgument", { "x is a name-keyed table (keys: b)", "not name-keyed (input: a)" },
+      function() m:fit({ b = tf.ones({ 2, 3 }) }, tf.ones({ 2, 2 }), { verbose = 0 }) end)
+    local a, b = keras.Input{ shape = { 3 }, name = "a" }, keras.Input{ shape = { 2 }, name = "b" }
+    local m2 = keras.Model{ inputs = { a = a, b = b }, outputs = L.Dense(1)(L.Concatenate()({ a, b })) }
+    E("InvalidArgument", { "no input named 'c'", "its inputs: a, b" }, m2, { a = tf.ones({ 2, 3 }), b = tf.ones({ 2, 2 }), c = tf.ones({ 2, 1 }) })
+    assert.same({ 2, 1 }, m2({ a = tf.ones({ 2, 3 }), b = tf.ones({ 2, 2 }) }).shape:as_list())
+  end)
 
   it("model methods called with a dot name the slip", function()
     local m = keras.Sequential{ L.Dense(2, { input_shape = { 3 } }) }
