@@ -650,7 +650,8 @@ end
 function M.function_name(fn) return fn_by_value[fn] end
 
 -- Builtin functions serialize to their name; objects to {class_name=, config=}.
-M.serialize = require("keras.namespace").serializer("losses", Loss, fn_by_value, "a loss object")
+local namespace = require("keras.namespace")
+M.serialize = namespace.serializer("losses", Loss, fn_by_value, "a loss object")
 
 function M.deserialize(spec, custom_objects)
   if type(spec) == "string" then
@@ -662,28 +663,14 @@ function M.deserialize(spec, custom_objects)
     raise("InvalidArgument", ("Unknown loss: '%s' (known: %s); pass custom losses in custom_objects"):format(spec, known_names()))
   end
   if type(spec) == "table" and type(spec.class_name) == "string" then
-    local cls = (custom_objects and custom_objects[spec.class_name]) or by_class_name[spec.class_name]
-    if not cls then
-      raise("InvalidArgument", ("Unknown loss: '%s'; pass custom losses in custom_objects"):format(spec.class_name))
-    end
-    if type(cls) == "function" then return cls end
-    return cls.from_config(spec.config or {})
+    return namespace.from_class_spec("loss", spec, custom_objects, by_class_name)
   end
   raise("InvalidArgument", ("keras.losses.deserialize: expected a name or {class_name=, config=}, got %s"):format(type(spec)))
 end
 
 -- get("mse") -> the function; get("MeanSquaredError") -> an instance; objects
 -- and functions pass through; nil -> nil.
-function M.get(identifier)
-  if identifier == nil then return nil end
-  local t = type(identifier)
-  if t == "function" or class.is_instance(identifier, Loss) then return identifier end
-  if t == "string" or (t == "table" and getmetatable(identifier) == nil and identifier.class_name) then
-    return M.deserialize(identifier)
-  end
-  if t == "table" and getmetatable(identifier) and getmetatable(identifier).__call then return identifier end
-  raise("InvalidArgument", ("Could not interpret loss identifier: %s"):format(tostring(identifier)))
-end
+M.get = namespace.getter("loss", Loss, M.deserialize)
 
 -- A Loss object for compile/fit: builtin function names and functions map
 -- to their class (so "sparse_categorical_crossentropy" gets the class's

@@ -564,7 +564,8 @@ local function known()
   return table.concat(t, ", ")
 end
 
-M.serialize = require("keras.namespace").serializer("metrics", Metric, fn_names, "a metric")
+local namespace = require("keras.namespace")
+M.serialize = namespace.serializer("metrics", Metric, fn_names, "a metric")
 
 function M.deserialize(spec, custom_objects)
   if type(spec) == "string" then
@@ -579,25 +580,14 @@ function M.deserialize(spec, custom_objects)
     raise("InvalidArgument", ("Unknown metric: '%s' (known: %s); pass custom metrics in custom_objects"):format(spec, known()))
   end
   if type(spec) == "table" and type(spec.class_name) == "string" then
-    local cls = (custom_objects and custom_objects[spec.class_name]) or by_name[spec.class_name]
-    if not cls then
-      raise("InvalidArgument", ("Unknown metric: '%s'; pass custom metrics in custom_objects"):format(spec.class_name))
-    end
-    return cls.from_config(spec.config or {})
+    return namespace.from_class_spec("metric", spec, custom_objects, by_name)
   end
   raise("InvalidArgument", ("keras.metrics.deserialize: expected a name or {class_name=, config=}, got %s"):format(type(spec)))
 end
 
--- get("accuracy") -> Accuracy(), get("mse") -> MeanSquaredError(), get(fn) -> fn.
-function M.get(identifier)
-  if identifier == nil then return nil end
-  local t = type(identifier)
-  if t == "function" or class.is_instance(identifier, Metric) then return identifier end
-  if t == "string" or (t == "table" and getmetatable(identifier) == nil and identifier.class_name) then
-    return M.deserialize(identifier)
-  end
-  raise("InvalidArgument", ("Could not interpret metric identifier: %s"):format(tostring(identifier)))
-end
+-- get("accuracy") -> Accuracy(), get("mse") -> MeanSquaredError(), get(fn) -> fn
+-- (callable objects pass through too, as in keras.losses).
+M.get = namespace.getter("metric", Metric, M.deserialize)
 
 -- The accuracy a model should use for "accuracy"/"acc" given its loss (as
 -- tf.keras 2's compile: binary/sparse/categorical crossentropy decide), or

@@ -17,6 +17,10 @@
 -- registry (required lazily: saving requires these namespaces). Activations
 -- are plain functions and keep their own trio in activations.lua.
 --
+-- namespace.from_class_spec and namespace.getter are the {class_name=}
+-- branch of deserialize and the get of keras.losses / keras.metrics, whose
+-- name lookups differ (functions, aliases, "accuracy").
+--
 -- namespace.serializer(plural, base, fn_names, what) is the serialize of
 -- keras.losses / keras.metrics (builtin functions serialize to their name,
 -- fn_names: function -> name; `what` names the expected object in the error).
@@ -89,6 +93,35 @@ function M.define(ns, spec)
   end
 
   return ns
+end
+
+-- The {class_name=, config=} branch of keras.losses / keras.metrics
+-- deserialize: custom_objects first, then the namespace's classes; a
+-- function found is returned as it is. what: "loss" or "metric".
+function M.from_class_spec(what, spec, custom_objects, by_class_name)
+  local cls = (custom_objects and custom_objects[spec.class_name]) or by_class_name[spec.class_name]
+  if not cls then
+    raise("InvalidArgument", ("Unknown %s: '%s'; pass custom %ss in custom_objects"):format(what, spec.class_name, what))
+  end
+  if type(cls) == "function" then return cls end
+  return cls.from_config(spec.config or {})
+end
+
+-- The get of keras.losses / keras.metrics: nil -> nil; functions, instances
+-- of base and callable objects pass through; names and {class_name=, config=}
+-- go through deserialize.
+function M.getter(what, base, deserialize)
+  local msg = "Could not interpret " .. what .. " identifier: %s"
+  return function(identifier)
+    if identifier == nil then return nil end
+    local t = type(identifier)
+    if t == "function" or class.is_instance(identifier, base) then return identifier end
+    if t == "string" or (t == "table" and getmetatable(identifier) == nil and identifier.class_name) then
+      return deserialize(identifier)
+    end
+    if t == "table" and getmetatable(identifier) and getmetatable(identifier).__call then return identifier end
+    raise("InvalidArgument", msg:format(tostring(identifier)))
+  end
 end
 
 function M.serializer(plural, base, fn_names, what)
