@@ -315,27 +315,10 @@ function M.write_safetensors(path, entries, metadata)
   end
   local h = json.encode(json.object(header), { allow_nan = false })
   h = h .. (" "):rep((8 - #h % 8) % 8)
-  local dir = path:match("^(.*)/[^/]*$")
-  if dir and dir ~= "" then
-    local ok, err = cio.makedirs(dir)
-    if not ok then raise("NotFound", "write_safetensors: %s", err) end
-  end
-  local tmp, w = path .. ".tmp", nil
-  local ok, err = pcall(function()
-    local oerr
-    w, oerr = cio.open_writer(tmp)
-    if not w then raise("NotFound", "write_safetensors: cannot write %s", oerr) end
+  require("tlua.checkpoint").write_atomic(path, "write_safetensors", false, function(w)
     w:write(string.pack("<I8", #h), h)
     for _, e in ipairs(entries) do w:write_raw(e[2]) end
-    w:finish(false)
-    local rok, rerr = os.rename(tmp, path)
-    if not rok then raise("NotFound", "write_safetensors: cannot move %s into place: %s", tmp, rerr) end
   end)
-  if not ok then
-    if w then w:close() end
-    os.remove(tmp)
-    error(err, 0)
-  end
 end
 
 local function bad(path, msg, ...)

@@ -121,25 +121,41 @@ local function decode(kind, payload, key, file)
   raise("DataLoss", "Checkpoint: '%s' in %s has an unknown kind %d", key, file, kind)
 end
 
--- Streams the entries to path: each tensor's bytes go from its memory to
--- the file (core.io's writer keeps the running CRC), so saving needs no
--- second copy of the model. Written to path.tmp and renamed into place, so
--- a reader sees the old file or the whole new one; on any error the .tmp
--- file is removed and the error raised again.
-local function write_file(path, entries)
+-- Writes a file the way every tlua file writer does: the body goes to
+-- path.tmp through core.io's writer (bytes stream from tensor memory, the
+-- writer keeps the running CRC, appended when crc is true) and is renamed
+-- into place, so a reader sees the old file or the whole new one. Everything
+-- from opening the .tmp file to the rename is protected, so an error
+-- anywhere in between (a full disk, an interrupt from the REPL's Ctrl-C
+-- hook) removes the partial file before it is raised again. who prefixes
+-- the messages. keras/saving.lua writes safetensors files with it too.
+function M.write_atomic(path, who, crc, body)
   local dir = path:match("^(.*)/[^/]*$")
   if dir and dir ~= "" then
     local ok, err = cio.makedirs(dir)
-    if not ok then raise("NotFound", "Checkpoint: %s", err) end
+    if not ok then raise("NotFound", "%s: %s", who, err) end
   end
-  -- Everything from opening the .tmp file to the rename is protected, so an
-  -- error anywhere in between (a full disk, an interrupt from the REPL's
-  -- Ctrl-C hook) removes the partial file before it is raised again.
   local tmp, w = path .. ".tmp", nil
   local ok, err = pcall(function()
     local oerr
     w, oerr = cio.open_writer(tmp)
-    if not w then raise("NotFound", "Checkpoint: cannot write %s", oerr) end
+    if not w then raise("NotFound", "%s: cannot write %s", who, oerr) end
+    body(w)
+    if crc then w:finish() else w:finish(false) end
+    local rok, rerr = os.rename(tmp, path)
+    if not rok then raise("NotFound", "%s: cannot move %s into place: %s", who, tmp, rerr) end
+  end)
+  if not ok then
+    if w then w:close() end
+    os.remove(tmp)
+    error(err, 0)
+  end
+end
+
+-- Streams the entries to path, each tensor's bytes straight from its memory,
+-- so saving needs no second copy of the model.
+local function write_file(path, entries)
+  M.write_atomic(path, "Checkpoint", true, function(w)
     w:write(MAGIC, string.pack("<I4", #entries))
     for _, e in ipairs(entries) do
       if type(e[3]) == "string" then
@@ -149,15 +165,7 @@ local function write_file(path, entries)
         w:write_tensor(e[3])
       end
     end
-    w:finish()
-    local rok, rerr = os.rename(tmp, path)
-    if not rok then raise("NotFound", "Checkpoint: cannot move %s into place: %s", tmp, rerr) end
   end)
-  if not ok then
-    if w then w:close() end
-    os.remove(tmp)
-    error(err, 0)
-  end
 end
 
 -- Reads the entries of path as key -> { kind, payload string }, checking
