@@ -821,6 +821,20 @@ guard(Sequential, { "add", "pop" })
 require("keras.summary").mixin(Model, M)
 
 function M.load_model(path, opts) return require("keras.saving").load_model(path, opts) end
-function M.clone_model() raise("Unimplemented", "keras.models.clone_model is not implemented") end
+-- clone_model(model): the same architecture with new layers and freshly
+-- initialized weights (Keras's default clone_function), rebuilt from the
+-- model's config; a subclassed model has no architecture config, as in Keras.
+function M.clone_model(model, opts)
+  require("tlua.errors").check_options("keras.models.clone_model", opts, { custom_objects = true })
+  if not class.is_instance(model, Model) then
+    raise("InvalidArgument", ("keras.models.clone_model: expected a keras.Model, got %s"):format(type(model)))
+  end
+  local cls = getmetatable(model)
+  if cls ~= Sequential and not rawget(model, "_graph") then
+    raise("InvalidArgument", ("keras.models.clone_model: %s '%s' is a subclassed model; only Sequential and functional models can be cloned (build a new instance of the class instead)")
+      :format(cls.class_name, model.name))
+  end
+  return cls.from_config(model:get_config(), opts and opts.custom_objects)
+end
 
 return M

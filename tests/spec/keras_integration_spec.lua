@@ -175,3 +175,26 @@ describe("keras.losses.get / keras.metrics.get", function()
     assert.has_error(function() keras.metrics.get(5) end)
   end)
 end)
+
+describe("keras.models.clone_model", function()
+  local helpers = require("helpers")
+  it("rebuilds Sequential and functional models with new, freshly initialized layers", function()
+    tf.random.set_seed(2)
+    local m = keras.Sequential{ L.Dense(4, { activation = "relu", input_shape = { 3 } }), L.Dense(1) }
+    local c = keras.models.clone_model(m)
+    assert.equal(m:count_params(), c:count_params())
+    assert.are_not.equal(m.layers[1], c.layers[1])
+    assert.is_true(maxdiff(m.weights[1], c.weights[1]) > 0) -- new initial values
+    c:set_weights(m:get_weights())
+    assert.equal(0, maxdiff(m(tf.ones({ 2, 3 })), c(tf.ones({ 2, 3 }))))
+    local i = keras.Input{ shape = { 3 } }
+    local f = keras.Model{ inputs = i, outputs = L.Dense(2)(L.Dense(3)(i)) }
+    local fc = keras.models.clone_model(f)
+    assert.equal(f:count_params(), fc:count_params())
+    assert.same({ 2, 2 }, fc(tf.ones({ 2, 3 })).shape:as_list())
+    local S = keras.Model:extend("SubForClone")
+    function S:init(o) S.super.init(self, o) self.d = L.Dense(2) end
+    function S:call(x) return self.d(x) end
+    helpers.assert_error("InvalidArgument", { "clone_model", "subclassed model" }, keras.models.clone_model, S())
+  end)
+end)
