@@ -87,4 +87,13 @@ void tlb_install_allocator(lua_State *L);
 int luaopen_tlua_optim(lua_State *L);
 /* The core.io table (lua/io_binding.c): tensors as strings and back. */
 int luaopen_tlua_io(lua_State *L);
+/* The core.graph table (lua/graph_binding.c): traces and graphs. */
+int luaopen_tlua_graph(lua_State *L);
+/* Pushes "file.lua:42" for the user's code that called into tlua (the
+ * first Lua frame outside tlua's stdlib), or "?". */
+void tlb_push_where(lua_State *L);
+/* Graph userdata (lua/graph_binding.c): check one at idx, push one (owned). */
+struct tl_graph;
+struct tl_graph *tlb_check_graph(lua_State *L, int idx);
+void tlb_push_graph(lua_State *L, struct tl_graph *g);
 #endif

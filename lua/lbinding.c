@@ -87,7 +87,7 @@ static bool is_library(const char *source, const char *root, size_t rootlen) {
 /* The position of the user's code: the first Lua frame that is neither C
  * nor tlua's own stdlib (tf and keras), so errors point at the line the
  * user wrote. */
-static void push_where(lua_State *L) {
+void tlb_push_where(lua_State *L) {
   int top = lua_gettop(L);
   lua_rawgetp(L, LUA_REGISTRYINDEX, &tlb_hooks_key);
   const char *root = NULL;
@@ -112,7 +112,7 @@ int tlb_raise_kind(lua_State *L, const char *kind, const char *msg) {
   lua_setfield(L, -2, "kind");
   lua_pushstring(L, msg);
   lua_setfield(L, -2, "message");
-  push_where(L);
+  tlb_push_where(L);
   lua_setfield(L, -2, "where");
   luaL_setmetatable(L, ERROR_MT);
   return lua_error(L);

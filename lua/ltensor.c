@@ -69,7 +69,21 @@ static tl_tensor *anchored_host_copy(lua_State *L, tl_tensor *t) {
   return c;
 }
 
+/* Inside a trace a tensor has no value: say which call wanted one and
+ * what to use instead. */
+static void check_concrete(lua_State *L, const tl_tensor *t, const char *what) {
+  if (!t->sym_value) return;
+  char d[160], buf[600];
+  snprintf(buf, sizeof buf,
+           "%s: the value of %s is not known while tracing (tensors in a traced function are symbolic); "
+           "use tf.cond or tf.while_loop instead of a Lua if or loop on it, tf.print to print it, "
+           "or return it from the traced function",
+           what, tl_tensor_describe(t, d, sizeof d));
+  tlb_raise_kind(L, "FailedPrecondition", buf);
+}
+
 int tlb_tensor_totable(lua_State *L) {
+  check_concrete(L, tlb_check_tensor(L, 1), "totable");
   tl_tensor *t = anchored_host_copy(L, tlb_check_tensor(L, 1));
   tlb_push_nested(L, t, 0, t->offset);
   return 1;
@@ -77,6 +91,7 @@ int tlb_tensor_totable(lua_State *L) {
 
 int tlb_tensor_item(lua_State *L) {
   tl_tensor *t = tlb_check_tensor(L, 1);
+  check_concrete(L, t, "item");
   if (t->size != 1) {
     char d[160], buf[300];
     snprintf(buf, sizeof buf, "item: %s: only a one-element tensor can become a Lua value (it has %lld)",
@@ -88,11 +103,23 @@ int tlb_tensor_item(lua_State *L) {
   return 1;
 }
 
+/* The dims of t.shape; an unknown dimension of a symbolic tensor (in a
+ * trace) is a hole, with the rank in field n. */
 static void push_shape_table(lua_State *L, const tl_tensor *t) {
-  lua_createtable(L, t->rank, 0);
-  for (int i = 0; i < t->rank; i++) {
+  int rank = t->rank < 0 ? 0 : t->rank;
+  bool holes = false;
+  lua_createtable(L, rank, 0);
+  for (int i = 0; i < rank; i++) {
+    if (t->shape[i] < 0) {
+      holes = true;
+      continue;
+    }
     lua_pushinteger(L, t->shape[i]);
     lua_rawseti(L, -2, i + 1);
+  }
+  if (holes) {
+    lua_pushinteger(L, rank);
+    lua_setfield(L, -2, "n");
   }
 }
 

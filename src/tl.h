@@ -221,6 +221,11 @@ typedef struct tl_tensor {
    * the tape's hot path needs no hash lookups; 0 = free slot. Owned by
    * tape.c; zero in every new tensor. */
   uint64_t tape_marks[2];
+  /* Symbolic tensors (inside a trace, src/tl_graph.h): the trace's serial
+   * number and 1 + the value id in its graph; both 0 in concrete tensors.
+   * A symbolic tensor has a shared storage without data. */
+  uint32_t sym_trace;
+  int32_t sym_value;
 } tl_tensor;
 
 /* Strings are stored as pointer+length owned by the storage (later issue). */
@@ -270,6 +275,8 @@ int64_t tl_shape_numel(int rank, const int64_t *shape);
 /* Writes e.g. "float32[32,10]" into buf (always terminated), returns buf. */
 char *tl_tensor_describe(const tl_tensor *t, char *buf, size_t n);
 char *tl_shape_format(int rank, const int64_t *shape, char *buf, size_t n);
+/* "float32[?,10]" for a meta (? for an unknown dimension, [...] for an unknown rank). */
+char *tl_meta_describe(const tl_meta *m, char *buf, size_t n);
 /* Normalises axis (negative from end) against rank; error names op (NULL:
  * no prefix, for shape rules, whose errors the dispatcher prefixes with the
  * op and its operands). */

@@ -627,6 +627,13 @@ fail:
 /* Device memory is never read here: a tensor on another device is printed
  * from an explicit host copy (as TensorFlow copies to print). */
 tl_status tl_tensor_format(const tl_tensor *t, const tl_print_opts *opts, char **out) {
+  if (t->sym_value) {
+    char d[200], *p = malloc(260);
+    if (!p) return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
+    snprintf(p, 260, "<symbolic %s>", tl_tensor_describe(t, d, sizeof d));
+    *out = p;
+    return TL_OK;
+  }
   if (t->storage->device == TL_CPU) return format_host(t, opts, out);
   tl_tensor *host;
   *out = NULL;

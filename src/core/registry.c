@@ -8,6 +8,7 @@
  * observers (tape, tracer) see each application.
  */
 #include "tl.h"
+#include "graph/graph_internal.h"
 #include "ops/ops.h"
 
 #include <ctype.h>
@@ -389,8 +390,8 @@ static inline bool is_half(tl_dtype d) { return d == TL_FLOAT16 || d == TL_BFLOA
  * to whether a tensor input is float16/bfloat16 (the same pass, so ops with
  * TL_OP_HALF_VIA_F32 pay nothing more to find out). */
 static tl_status check_inputs(const tl_op_def *op, tl_tensor *const *in, int n_in, tl_device *dev,
-                              bool *half) {
-  bool any_half = false;
+                              bool *half, bool *sym) {
+  bool any_half = false, any_sym = false;
   bool has_list = op->n_inputs && op->input[op->n_inputs - 1].list;
   int fixed = has_list ? op->n_inputs - 1 : op->n_inputs;
   if (has_list ? n_in < fixed : n_in != op->n_inputs)
@@ -434,7 +435,10 @@ static tl_status check_inputs(const tl_op_def *op, tl_tensor *const *in, int n_i
                         tl_dtypes[common].name, tl_dtypes[t->dtype].name);
       }
     }
-    if (!d->resource) any_half |= is_half(t->dtype);
+    if (!d->resource) {
+      any_half |= is_half(t->dtype);
+      any_sym |= t->sym_value != 0;
+    }
     if (where == TL_DEVICE_COUNT) {
       where = td;
       placed = t;
@@ -449,6 +453,7 @@ static tl_status check_inputs(const tl_op_def *op, tl_tensor *const *in, int n_i
   }
   *dev = where == TL_DEVICE_COUNT ? tl_default_device() : where;
   *half = any_half;
+  *sym = any_sym;
   return TL_OK;
 }
 
@@ -618,8 +623,8 @@ static tl_status run_half(const tl_op_def *op, tl_device dev, tl_tensor *const *
 tl_status tl_op_infer(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attrs,
                       tl_meta_list *out) {
   tl_device dev;
-  bool half;
-  tl_status s = check_inputs(op, in, n_in, &dev, &half);
+  bool half, sym;
+  tl_status s = check_inputs(op, in, n_in, &dev, &half, &sym);
   if (s) return s;
   if (!op->infer) return tl_error(TL_UNIMPLEMENTED, "%s has no shape rule", op->name);
   if ((s = run_infer(op, in, n_in, attrs, out))) {
@@ -636,14 +641,29 @@ tl_status tl_op_run(const tl_op_def *op, tl_tensor *const *in, int n_in, const t
     return tl_error(TL_CANCELLED, "%s: interrupted", op->name);
   }
   tl_device dev;
-  bool half;
-  tl_status s = check_inputs(op, in, n_in, &dev, &half);
+  bool half, sym;
+  tl_status s = check_inputs(op, in, n_in, &dev, &half, &sym);
   if (s) return s;
   int depth = op_depth;
   int nobs = __atomic_load_n(&n_observers, __ATOMIC_ACQUIRE);
+  bool record = tlg_tracing && depth == 0;
+  if (sym && !record) {
+    s = tl_error(TL_FAILED_PRECONDITION,
+                 tl_trace_current() ? "a symbolic tensor (from the traced function) cannot be used where ops run "
+                                      "eagerly (tf.init_scope); compute the value outside the traced function"
+                                    : "a symbolic tensor of a traced function was used after its trace ended (it "
+                                      "has no value); return it from the traced function instead");
+    goto failed;
+  }
   for (int i = 0; i < nobs; i++)
     if (observers[i]->before && (s = observers[i]->before(observers[i]->ctx, op, in, n_in, attrs, depth)))
       goto failed;
+  if (record) {
+    /* Tracing: the op becomes a node of the graph and its outputs are
+     * symbolic; observers (a tape inside the trace) see it as if it ran. */
+    if ((s = tlg_trace_record(op, in, n_in, attrs, out))) goto failed;
+    goto observed;
+  }
   op_depth = depth + 1;
   half = half && (op->flags & TL_OP_HALF_VIA_F32);
   s = half ? run_half(op, dev, in, n_in, attrs, out) : infer_and_run(op, dev, in, n_in, attrs, out);
@@ -664,6 +684,7 @@ tl_status tl_op_run(const tl_op_def *op, tl_tensor *const *in, int n_in, const t
   }
   op_depth = depth;
   if (s) goto failed;
+observed:
   for (int i = 0; i < nobs; i++)
     if (observers[i]->after && (s = observers[i]->after(observers[i]->ctx, op, in, n_in, attrs, out, depth)))
       goto failed;

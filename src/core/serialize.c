@@ -63,6 +63,8 @@ static tl_status host_values(tl_tensor *t, tl_tensor **out) {
 }
 
 tl_status tl_tensor_serialize_to(tl_tensor *t, tl_byte_sink sink, void *ctx) {
+  if (t->sym_value)
+    return tl_error(TL_FAILED_PRECONDITION, "a symbolic tensor (inside a trace) has no value to serialize");
   tl_tensor *c;
   tl_status s = host_values(t, &c);
   if (s) return s;
@@ -86,6 +88,8 @@ static tl_status mem_write(void *ctx, const void *bytes, size_t n) {
 }
 
 tl_status tl_tensor_serialize(tl_tensor *t, char **out, size_t *out_len) {
+  if (t->sym_value)
+    return tl_error(TL_FAILED_PRECONDITION, "a symbolic tensor (inside a trace) has no value to serialize");
   *out = NULL;
   *out_len = 0;
   if (t->dtype == TL_STRING || t->dtype == TL_RESOURCE)

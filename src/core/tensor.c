@@ -44,6 +44,7 @@ char *tl_tensor_describe(const tl_tensor *t, char *buf, size_t n) {
     snprintf(buf, n, "nil");
     return buf;
   }
+  if (t->sym_value) return tl_meta_describe(&t->meta, buf, n); /* ? for unknown dims */
   char s[200];
   tl_shape_format(t->rank, t->shape, s, sizeof s);
   snprintf(buf, n, "%s%s", tl_dtypes[t->dtype].name, s);
@@ -105,6 +106,8 @@ static tl_status make_view(tl_storage *st, tl_dtype dt, int rank, const int64_t 
   t->size = n;
   t->storage = st;
   t->tape_marks[0] = t->tape_marks[1] = 0;
+  t->sym_trace = 0;
+  t->sym_value = 0;
   *out = t;
   return TL_OK;
 }
@@ -139,7 +142,18 @@ tl_status tl_tensor_new(tl_dtype dt, int rank, const int64_t *shape, tl_tensor *
   return tl_tensor_new_on(dev, dt, rank, shape, out);
 }
 
+/* Host code that reads values comes through here: a symbolic tensor (in a
+ * trace) has none, and says what to use instead. */
+static tl_status symbolic_value_error(const tl_tensor *t) {
+  char d[200];
+  return tl_error(TL_FAILED_PRECONDITION,
+                  "the value of %s is not known while tracing (it is symbolic); use tf.cond or tf.while_loop "
+                  "instead of a Lua if or loop on it, and tf.print to print it",
+                  tl_tensor_describe(t, d, sizeof d));
+}
+
 tl_status tl_tensor_copy_to(tl_tensor *t, tl_device dev, tl_tensor **out) {
+  if (t->sym_value) return symbolic_value_error(t);
   tl_device from = t->storage->device;
   if (from == dev) {
     *out = tl_tensor_retain(t);

@@ -40,6 +40,10 @@ static tl_status own_copy(tl_tensor *init, tl_tensor **out) {
 
 tl_status tl_variable_new(tl_tensor *init, bool trainable, const char *name, tl_variable **out) {
   if (init->dtype == TL_RESOURCE) return tl_error(TL_INVALID_ARGUMENT, "a variable cannot hold a resource");
+  if (init->sym_value)
+    return tl_error(TL_FAILED_PRECONDITION,
+                    "a variable's initial value cannot come from traced values (it would have no value); "
+                    "create the variable outside the traced function or in tf.init_scope");
   tl_variable *v = calloc(1, sizeof *v);
   if (!v) return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
   tl_tensor *copy = NULL;
@@ -100,6 +104,7 @@ tl_status tl_variable_mutable(tl_variable *v, tl_tensor **value) {
 
 tl_status tl_variable_assign(tl_variable *v, tl_tensor *t) {
   tl_tensor *cur = v->value;
+  if (t->sym_value) return tl_error(TL_FAILED_PRECONDITION, "assign: a symbolic tensor has no value to store");
   if (t->dtype != cur->dtype || !tl_tensor_same_shape(t, cur)) {
     char a[160], b[160];
     return tl_error(TL_INVALID_ARGUMENT, "assign: variable '%s' is %s, value is %s", v->name,
