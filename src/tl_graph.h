@@ -85,6 +85,7 @@ typedef struct tl_graph {
   int n_outputs;
   int *outputs;       /* value ids */
   tl_graph_stats stats;
+  unsigned opt_passes; /* the TL_OPT_* passes applied; the executor reads MEMORY and PARALLEL */
   void *plan;         /* the executor's compiled plan (exec.c), built lazily */
   void (*free_plan)(void *plan);
 } tl_graph;

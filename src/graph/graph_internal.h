@@ -22,6 +22,10 @@ tl_status tlg_trace_record(const tl_op_def *op, tl_tensor *const *in, int n_in, 
 /* Set while a trace records and is not paused (read on every op). */
 extern _Thread_local bool tlg_tracing;
 
+/* Element-wise fusion (fuse.c): replaces chains of element-wise ops (and
+ * the reduction consuming one) by fused nodes; counts in g->stats. */
+tl_status tlg_fuse(tl_graph *g);
+
 /* Control flow nodes at run time (control.c): ins are the node's inputs,
  * out receives n_out new references. */
 tl_status tlg_run_control(tl_graph *g, const tl_gnode *n, tl_tensor *const *ins, tl_tensor_list *out);

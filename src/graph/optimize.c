@@ -72,6 +72,8 @@ tl_status tl_graph_optimize(tl_graph *g, unsigned passes) {
     s = dce(g, &removed);
     g->stats.dce_removed += removed;
   }
+  if (!s && (passes & TL_OPT_FUSE)) s = tlg_fuse(g);
+  g->opt_passes |= passes;
   g->stats.nodes_after = g->n_nodes;
   return s;
 }
