@@ -261,9 +261,18 @@ static tl_tensor *rb_const_host(rebuild *b, int vid) {
   return b->host[k];
 }
 
-/* Whether new value vid is a constant whose every element equals v. */
+/* Whether new value vid is a constant whose every element equals v (or
+ * the output of zeros/ones/zeros_like/ones_like, whatever its shape). */
 static bool rb_const_all(rebuild *b, int vid, double v) {
-  tl_tensor *h = vid >= 0 ? rb_const_host(b, vid) : NULL;
+  if (vid < 0) return false;
+  const tl_gnode *p = &b->nodes[b->values[vid].node];
+  if (p->kind == TL_NODE_OP) {
+    tl_dtype_kind kind = tl_dtypes[b->values[vid].meta.dtype].kind;
+    if (kind != TL_KIND_FLOAT && kind != TL_KIND_INT && kind != TL_KIND_UINT) return false;
+    if (v == 0 && (is_op(p, "zeros") || is_op(p, "zeros_like"))) return true;
+    return v == 1 && (is_op(p, "ones") || is_op(p, "ones_like"));
+  }
+  tl_tensor *h = rb_const_host(b, vid);
   if (!h) return false;
   tl_dtype_kind kind = tl_dtypes[h->dtype].kind;
   if (kind != TL_KIND_FLOAT && kind != TL_KIND_INT && kind != TL_KIND_UINT) return false;

@@ -421,6 +421,33 @@ static void test_simplify(void) {
   tl_graph_release(g);
 }
 
+/* A graph whose metas say less than the tracer's (a loaded file, a
+ * generalized signature): x[?,3] * ones[2,3] may grow x, so it stays. */
+static void test_simplify_unknown_dims(void) {
+  tl_graph *g;
+  if (tl_graph_new(&g)) die("graph");
+  tl_meta xm = {TL_FLOAT32, 2, {-1, 3}};
+  int x, c, y, z;
+  tl_tensor *ones = filled(2, S23, 1), *one_row;
+  for (int i = 0; i < 6; i++) ((float *)tl_tensor_data(ones))[i] = 1;
+  int64_t s13[2] = {1, 3};
+  one_row = filled(2, s13, 1);
+  for (int i = 0; i < 3; i++) ((float *)tl_tensor_data(one_row))[i] = 1;
+  tl_attr none[TL_MAX_ATTRS] = {{0}};
+  if (tl_graph_add_arg(g, &xm, &x) || tl_graph_add_const(g, ones, &c)) die("nodes");
+  if (tl_graph_add_op(g, tl_op_find("multiply"), (int[]){x, c}, 2, none, &xm, 1, NULL, &y)) die("multiply");
+  if (tl_graph_add_const(g, one_row, &c)) die("const");
+  if (tl_graph_add_op(g, tl_op_find("multiply"), (int[]){x, c}, 2, none, &xm, 1, NULL, &z)) die("multiply");
+  if (tl_graph_set_outputs(g, (int[]){y, z}, 2)) die("outputs");
+  optimize(g, TL_OPT_SIMPLIFY);
+  CHECK(g->stats.simplified == 1); /* x * ones[1,3] only */
+  CHECK(count_op(g, "multiply") == 1);
+  CHECK(g->outputs[1] == g->args[0]);
+  tl_tensor_release(ones);
+  tl_tensor_release(one_row);
+  tl_graph_release(g);
+}
+
 /* The passes feed each other until nothing changes. */
 static void test_fixpoint(void) {
   tl_tensor *x = begin(2, S23);
@@ -595,6 +622,7 @@ int main(void) {
   test_noop();
   test_noop_dynamic();
   test_simplify();
+  test_simplify_unknown_dims();
   test_fixpoint();
   test_control_flow();
   test_capture_renumbered();
