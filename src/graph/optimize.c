@@ -162,13 +162,15 @@ static void rb_free(rebuild *b) {
 }
 
 /* Allocates everything a sweep may need, so that the sweep itself cannot
- * fail halfway: folding replaces a node's n_out values by n_out constant
- * nodes, so the new graph has at most n_values + n_nodes nodes and
- * n_values values. */
+ * fail halfway: folding replaces a node of n_out outputs by n_out
+ * constant nodes, so the new graph has at most n_nodes + the sum of
+ * (n_out - 1) nodes, and at most n_values values. */
 static tl_status rb_begin(rebuild *b, tl_graph *g, bool cse) {
   memset(b, 0, sizeof *b);
   b->g = g;
-  b->cap = g->n_nodes + g->n_values + 1;
+  b->cap = g->n_nodes + 1;
+  for (int i = 0; i < g->n_nodes; i++)
+    if (g->nodes[i].n_out > 1) b->cap += g->nodes[i].n_out - 1;
   b->capv = g->n_values + 1;
   b->nodes = calloc((size_t)b->cap, sizeof *b->nodes);
   b->values = calloc((size_t)b->capv, sizeof *b->values);
