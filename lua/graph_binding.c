@@ -162,6 +162,16 @@ static int l_is_symbolic(lua_State *L) {
   return 1;
 }
 
+/* graph.signature_part(x): "float32[32,784]" for a tensor (a variable: its
+ * value's), nil for anything else: the hot part of a traced call's key. */
+static int l_signature_part(lua_State *L) {
+  tl_tensor *t = tlb_test_tensor(L, 1);
+  if (!t) return 0;
+  char d[200];
+  lua_pushstring(L, tl_tensor_describe(t, d, sizeof d));
+  return 1;
+}
+
 static int l_set_where(lua_State *L) {
   tl_trace_set_where(luaL_optstring(L, 1, NULL));
   return 0;
@@ -385,7 +395,8 @@ static const luaL_Reg graph_funcs[] = {
     {"trace_begin", l_trace_begin}, {"trace_arg", l_trace_arg},     {"trace_end", l_trace_end},
     {"trace_abort", l_trace_abort}, {"pause", l_pause},             {"resume", l_resume},
     {"tracing", l_tracing},         {"in_trace", l_in_trace},       {"is_symbolic", l_is_symbolic},
-    {"set_where", l_set_where},     {"run", l_run},                 {NULL, NULL},
+    {"set_where", l_set_where},     {"run", l_run},                 {"signature_part", l_signature_part},
+    {NULL, NULL},
 };
 
 int luaopen_tlua_graph(lua_State *L) {
