@@ -400,8 +400,11 @@ local function fits(specs, flat)
   return true
 end
 
+-- Retrace lines go to stderr, or to the function given to
+-- tf.config.set_trace_logging (false silences them).
 local function log(self, msg)
   if self._log == false or not log_retraces then return end
+  if type(log_retraces) == "function" then return log_retraces("tf.trace: " .. msg) end
   io.stderr:write("tf.trace: ", msg, "\n")
 end
 
@@ -858,7 +861,9 @@ function M.install(tf)
   tf.Function = Function
   tf.config.run_functions_eagerly = function(on) run_eagerly = on and true or false end
   tf.config.functions_run_eagerly = function() return run_eagerly end
-  tf.config.set_trace_logging = function(on) log_retraces = on and true or false end
+  tf.config.set_trace_logging = function(on)
+    if type(on) == "function" then log_retraces = on else log_retraces = on and true or false end
+  end
   tf.is_symbolic_tensor = G.is_symbolic
   tf.executing_eagerly = function() return not G.in_trace() end
 end
