@@ -866,6 +866,17 @@ function M.install(tf)
   end
   tf.is_symbolic_tensor = G.is_symbolic
   tf.executing_eagerly = function() return not G.in_trace() end
+  local help = require("tlua.help")
+  help.register(M.trace, "tf.trace(fn, {input_signature=, reduce_retracing=, optimize=, name=}): fn as a tf.Function. "
+    .. "The first call with a new signature (tensor dtypes and shapes, Lua values, object identity) traces fn into a "
+    .. "graph; every call runs the graph. Lua side effects happen while tracing only; variables are read by "
+    .. "reference. f:signatures(), f:captures(), f:graph(args...) inspect it. Also the global `trace`. See docs/trace.md.")
+  help.register(new_spec, "tf.TensorSpec(shape, dtype?, name?): describes a tensor argument; nil dimensions are "
+    .. "dynamic (one trace for every size).")
+  help.register(M.init_scope, "tf.init_scope(fn, ...): runs fn with ops executed eagerly even inside a traced function "
+    .. "(variable initializers).")
+  help.register(tf.config.run_functions_eagerly, "tf.config.run_functions_eagerly(true): every tf.trace function "
+    .. "(and Keras fit's step) runs its Lua code eagerly, for debugging.")
 end
 
 M.TensorSpec = TensorSpec
