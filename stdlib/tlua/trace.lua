@@ -261,6 +261,7 @@ function M.trace(fn, opts)
     _reduce = opts.reduce_retracing or opts.experimental_relax_shapes or false,
     _log = opts.log_retraces,
     _cache = {},        -- key -> concrete function
+    _fast = {},         -- call_key(...) key -> concrete function (tensors and Lua scalars only)
     _traces = {},       -- concrete functions in trace order
     _captures = nil,    -- what the last trace read from outside
     _frozen = {},       -- captured Lua scalars: {kind, name, index, value}
@@ -645,10 +646,49 @@ local function concrete_for(self, args)
   return c2, flat
 end
 
+local call_key = G.call_key
+local unpack = table.unpack
+
+-- Results straight from the graph's outputs (no tables among them)?
+local function simple_template(c)
+  if c.n_results ~= #c.template then return false end
+  for i = 1, c.n_results do
+    local t = c.template[i]
+    if type(t) ~= "table" or t[OUT] ~= i then return false end
+  end
+  return true
+end
+
 function Function:__call(...)
   if run_eagerly or G.in_trace() then return self._fn(...) end
+  -- Fast path: tensors and Lua scalars only, keyed in C.
+  local fast, flat = nil, nil
+  if not self._signature then
+    fast, flat = call_key(...)
+    if fast then
+      if #self._frozen > 0 then fast = fast .. frozen_key(self) end
+      local c = self._fast[fast]
+      if c then
+        local outs = G.run(c.graph, flat)
+        if c.simple then return unpack(outs, 1, c.n_results) end
+        local template = c.template
+        if c.n_results == 1 then return rebuild(template[1], outs) end
+        local res = {}
+        for i = 1, c.n_results do res[i] = rebuild(template[i], outs) end
+        return unpack(res, 1, c.n_results)
+      end
+    end
+  end
   local args = table.pack(...)
-  local c, flat = concrete_for(self, args)
+  local c
+  c, flat = concrete_for(self, args)
+  if fast then
+    -- the frozen captures may have grown with this trace: key them afresh
+    local k = call_key(...)
+    if #self._frozen > 0 then k = k .. frozen_key(self) end
+    if c.simple == nil then c.simple = simple_template(c) end
+    self._fast[k] = c
+  end
   local outs = G.run(c.graph, flat)
   local template = c.template
   if c.n_results == 1 then return rebuild(template[1], outs) end
