@@ -93,6 +93,20 @@ end
 
 local MAX_DEPTH = 16
 
+-- A plain table's keys in a fixed order: the order of its tensors in a
+-- call's flat argument list (key_of and symbolize must agree).
+local function sorted_keys(x)
+  local keys = {}
+  for k in pairs(x) do keys[#keys + 1] = k end
+  table.sort(keys, function(a, b)
+    local ta, tb = type(a), type(b)
+    if ta ~= tb then return ta < tb end
+    if ta == "number" or ta == "string" then return a < b end
+    return tostring(a) < tostring(b)
+  end)
+  return keys
+end
+
 -- Appends the key text of value x to parts and its tensors to flat.
 local function key_of(x, parts, flat, depth)
   local tx = type(x)
@@ -116,14 +130,7 @@ local function key_of(x, parts, flat, depth)
     parts[#parts + 1] = tostring(x)
   elseif tx == "table" and getmetatable(x) == nil then
     if depth > MAX_DEPTH then raise("InvalidArgument", "tf.trace: arguments nest deeper than 16 tables") end
-    local keys = {}
-    for k in pairs(x) do keys[#keys + 1] = k end
-    table.sort(keys, function(a, b)
-      local ta, tb = type(a), type(b)
-      if ta ~= tb then return ta < tb end
-      if ta == "number" or ta == "string" then return a < b end
-      return tostring(a) < tostring(b)
-    end)
+    local keys = sorted_keys(x)
     parts[#parts + 1] = "{"
     for _, k in ipairs(keys) do
       parts[#parts + 1] = type(k) == "string" and k .. "=" or ("[" .. tostring(k) .. "]=")
@@ -306,7 +313,7 @@ local function symbolize(x, tr, specs, counter, depth)
     return G.trace_arg(tr, spec.dtype, spec.dims)
   elseif tx == "table" and getmetatable(x) == nil and depth <= MAX_DEPTH then
     local c = {}
-    for k, v in pairs(x) do c[k] = symbolize(v, tr, specs, counter, depth + 1) end
+    for _, k in ipairs(sorted_keys(x)) do c[k] = symbolize(x[k], tr, specs, counter, depth + 1) end
     return c
   end
   return x

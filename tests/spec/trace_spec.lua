@@ -100,6 +100,12 @@ describe("tf.trace", function()
     close(r.parts[1], tf.constant(1.0))
     assert.equals(3, r.parts[2])
     assert.equals("tag", tag)
+    -- many keys: the tensors must reach the right names whatever pairs() order is
+    local g = tf.trace(function(t) return t.z * 1000 + t.a * 100 + t.m * 10 + t[1] + t[2] * 0.1 end)
+    for _ = 1, 2 do
+      close(g({ z = tf.constant(1.0), a = tf.constant(2.0), m = tf.constant(3.0), tf.constant(4.0), tf.constant(5.0) }),
+        tf.constant(1234.5), 1e-3)
+    end
   end)
 
   it("takes dynamic dimensions from input_signature and checks calls against it", function()
