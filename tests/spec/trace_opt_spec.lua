@@ -277,3 +277,35 @@ describe("graphs on the TEST device", function()
     H.assert_close(out, eager)
   end)
 end)
+
+describe("tf.trace with every pass", function()
+  it("runs a training step (tape, Nadam) like eager, step after step", function()
+    local W1, W2 = tf.random.normal({ 20, 16 }, 0, 0.3), tf.random.normal({ 16, 4 }, 0, 0.3)
+    local function make()
+      local w1, b1, w2, b2 = tf.Variable(W1), tf.Variable(tf.zeros({ 16 })), tf.Variable(W2), tf.Variable(tf.zeros({ 4 }))
+      local vars = { w1, b1, w2, b2 }
+      local opt = tf.keras.optimizers.Nadam(1e-2)
+      local function step(x, y)
+        local tape = tf.GradientTape()
+        local h = tf.nn.relu(tf.matmul(x * 1, w1) + b1)
+        local logits = tf.matmul(tf.reshape(h, { 8, 16 }), w2) + b2
+        local loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
+        local g = tape:gradient(loss, vars)
+        opt:apply_gradients({ { g[1], w1 }, { g[2], b1 }, { g[3], w2 }, { g[4], b2 } })
+        return loss
+      end
+      return step, vars
+    end
+    local x = tf.random.normal({ 8, 20 })
+    local y = tf.constant({ 0, 1, 2, 3, 0, 1, 2, 3 }, tf.int32)
+    local eager_step, ve = make()
+    local traced_step, vt = make()
+    local f = tf.trace(traced_step)
+    for _ = 1, 3 do H.assert_close(f(x, y), eager_step(x, y), 1e-5, 1e-6) end
+    for i = 1, 4 do H.assert_close(vt[i]:read_value(), ve[i]:read_value(), 1e-5, 1e-6) end
+    local st = f:get_concrete_function(x, y).graph:stats()
+    assert.is_true(st.folded >= 1)
+    assert.is_true(st.simplified + st.noops_removed >= 2)
+    assert.is_true(st.nodes_after < st.nodes_before)
+  end)
+end)
