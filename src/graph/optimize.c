@@ -81,6 +81,19 @@ static bool node_effectful(const tl_gnode *n, int depth) {
   return false;
 }
 
+/* Whether an op node's attributes have their declared types and sane
+ * lists (a graph read from a file might not): the rules read them. */
+static bool attrs_sane(const tl_gnode *n) {
+  for (int i = 0; i < n->op->n_attrs; i++) {
+    const tl_attr *a = &n->attr[i];
+    if (!a->present) continue;
+    if (a->type != n->op->attr[i].type) return false;
+    if (a->type == TL_ATTR_INTS && (a->n < 0 || (a->n && !a->ints))) return false;
+    if (a->type == TL_ATTR_FLOATS && (a->n < 0 || (a->n && !a->floats))) return false;
+  }
+  return true;
+}
+
 static const tl_attr *attr_of(const tl_gnode *n, const char *name) {
   int i = tl_attr_index(n->op, name);
   return i >= 0 && n->attr[i].present ? &n->attr[i] : NULL;
@@ -541,6 +554,20 @@ static bool trivial_broadcast(const rebuild *b, int x, int c, const tl_meta *out
   return true;
 }
 
+/* Whether every value of dtype `from` survives a cast to `to` and back. */
+static bool cast_round_trips(tl_dtype from, tl_dtype to) {
+  if (from == to) return true;
+  tl_dtype_kind fk = tl_dtypes[from].kind, tk = tl_dtypes[to].kind;
+  size_t fs = tl_dtypes[from].size, ts = tl_dtypes[to].size;
+  if (fk == TL_KIND_BOOL) return tk == TL_KIND_FLOAT || tk == TL_KIND_INT || tk == TL_KIND_UINT;
+  if (fk == TL_KIND_FLOAT) return tk == TL_KIND_FLOAT && ts > fs; /* f16, bf16 < f32 < f64 */
+  if (fk != TL_KIND_INT && fk != TL_KIND_UINT) return false;
+  if (tk == TL_KIND_INT) return ts > fs;
+  if (tk == TL_KIND_UINT) return fk == TL_KIND_UINT && ts > fs;
+  if (tk == TL_KIND_FLOAT) return (to == TL_FLOAT32 && fs <= 2) || (to == TL_FLOAT64 && fs <= 4);
+  return false;
+}
+
 /* The value a simplifiable node stands for (new id), or -1. */
 static int simplify_alias(rebuild *b, const tl_gnode *n) {
   if (n->n_out != 1 || n->n_in < 1 || n->in[0] < 0) return -1;
@@ -548,6 +575,13 @@ static int simplify_alias(rebuild *b, const tl_gnode *n) {
   if (n->n_in == 1 && (is_op(n, "negative") || is_op(n, "logical_not"))) {
     const tl_gnode *p = rb_producer(b, n->in[0]);
     if (p->kind == TL_NODE_OP && p->op == n->op && p->in[0] >= 0 && meta_eq(rb_meta(b, p->in[0]), out)) return p->in[0];
+    return -1;
+  }
+  if (is_op(n, "cast")) { /* cast(cast(x, wider), x's dtype) */
+    const tl_gnode *p = rb_producer(b, n->in[0]);
+    if (is_op(p, "cast") && p->in[0] >= 0 && meta_eq(rb_meta(b, p->in[0]), out) &&
+        cast_round_trips(out->dtype, rb_meta(b, n->in[0])->dtype))
+      return p->in[0];
     return -1;
   }
   if (is_op(n, "transpose")) {
@@ -649,6 +683,11 @@ static tl_status rewrite(tl_graph *g, unsigned passes, tl_graph_stats *st, bool 
   for (int i = 0; i < nn; i++) {
     tl_gnode *n = &g->nodes[i];
     rb_map_inputs(&b, n);
+    bool sane = n->kind != TL_NODE_OP || attrs_sane(n);
+    if (!sane) {
+      rb_keep(&b, i);
+      continue;
+    }
     if (n->kind == TL_NODE_OP && op_pure(n->op)) {
       int alias = -1;
       if ((passes & TL_OPT_NOOP) && (alias = noop_alias(&b, n)) >= 0) st->noops_removed++;

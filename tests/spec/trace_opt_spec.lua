@@ -201,6 +201,18 @@ describe("algebraic simplification", function()
     assert.equal(0, st.dce_removed + st.cse_merged + st.folded + st.noops_removed)
   end)
 
+  it("drops casts to a wider dtype and back, and keeps lossy ones", function()
+    local i8 = tf.constant({ -128, 5, 127 }, tf.int8)
+    local g, st = check_pass(function(x, i, b)
+      return tf.cast(tf.cast(x, tf.float64), tf.float32), tf.cast(tf.cast(i, tf.int32), tf.int8),
+          tf.cast(tf.cast(i, tf.float32), tf.int8), tf.cast(tf.cast(b, tf.float32), tf.bool),
+          tf.cast(tf.cast(x, tf.float16), tf.float32), tf.cast(tf.cast(x, tf.int32), tf.float32),
+          tf.cast(tf.cast(i, tf.uint8), tf.int8)
+    end, { tf.constant({ 1.1, -2.7, 70000.5 }), i8, tf.constant({ true, false, true }) }, P.simplify)
+    assert.equal(4, st.simplified)
+    assert.equal(3 * 2 + 4, count_ops(g, "cast")) -- the inner casts stay (dead) without DCE
+  end)
+
   it("keeps a broadcast that grows an unknown dimension", function()
     local tr = G.trace_begin()
     local x = G.trace_arg(tr, tf.float32, { n = 2, [2] = 3 })
