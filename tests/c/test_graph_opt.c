@@ -448,6 +448,40 @@ static void test_simplify_unknown_dims(void) {
   tl_graph_release(g);
 }
 
+/* Attributes of the wrong type or with a list but no storage (what a
+ * hostile file could hold) leave the node alone instead of crashing. */
+static void test_insane_attrs(void) {
+  tl_graph *g;
+  if (tl_graph_new(&g)) die("graph");
+  tl_meta xm = {TL_FLOAT32, 2, {2, 3}};
+  int x, y, z;
+  if (tl_graph_add_arg(g, &xm, &x)) die("arg");
+  const tl_op_def *tp = tl_op_find("transpose"), *rs = tl_op_find("reduce_sum");
+  tl_attr at[TL_MAX_ATTRS] = {{0}};
+  at[0] = (tl_attr){.present = true, .type = TL_ATTR_INT, .i = 3}; /* perm is ints */
+  if (tl_graph_add_op(g, tp, &x, 1, at, &xm, 1, NULL, &y)) die("transpose");
+  if (tl_graph_add_op(g, tp, &x, 1, at, &xm, 1, NULL, &z)) die("transpose");
+  int n = g->n_nodes;
+  /* A list that claims elements it does not have (set after the copy). */
+  tl_attrs_defaults(rs, at);
+  int w;
+  tl_meta sm = {TL_FLOAT32, 0, {0}};
+  if (tl_graph_add_op(g, rs, &x, 1, at, &sm, 1, NULL, &w)) die("reduce_sum");
+  tl_attr *ax = &g->nodes[n].attr[tl_attr_index(rs, "axis")];
+  ax->present = true;
+  ax->type = TL_ATTR_INTS;
+  ax->n = 1000;
+  free(ax->ints);
+  ax->ints = NULL;
+  if (tl_graph_set_outputs(g, (int[]){y, z, w}, 3)) die("outputs");
+  CHECK(tl_graph_optimize(g, TL_OPT_ALL) == TL_OK);
+  CHECK(count_op(g, "transpose") == 2 && count_op(g, "reduce_sum") == 1);
+  CHECK(g->stats.cse_merged == 0 && g->stats.noops_removed == 0);
+  ax = &g->nodes[g->values[g->outputs[2]].node].attr[tl_attr_index(rs, "axis")];
+  ax->n = 0; /* so that freeing the graph frees nothing it does not own */
+  tl_graph_release(g);
+}
+
 /* The passes feed each other until nothing changes. */
 static void test_fixpoint(void) {
   tl_tensor *x = begin(2, S23);
@@ -623,6 +657,7 @@ int main(void) {
   test_noop_dynamic();
   test_simplify();
   test_simplify_unknown_dims();
+  test_insane_attrs();
   test_fixpoint();
   test_control_flow();
   test_capture_renumbered();
