@@ -381,6 +381,16 @@ static bool cse_candidate(const tl_gnode *n) {
   return n->kind == TL_NODE_OP && op_pure(n->op);
 }
 
+/* Binary ops whose operands commute exactly (IEEE addition and
+ * multiplication do; maximum/minimum may not for -0 and +0). */
+static bool commutes(const tl_gnode *n) {
+  static const char *const names[] = {"add", "multiply", "equal", "not_equal", "logical_and", "logical_or", "logical_xor"};
+  if (n->n_in != 2) return false;
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (strcmp(n->op->name, names[i]) == 0) return true;
+  return false;
+}
+
 /* c_host: a constant node's host copy (NULL: unreadable). */
 static uint64_t cse_hash(const tl_gnode *n, int epoch, tl_tensor *c_host) {
   uint64_t h = 0xcbf29ce484222325ULL;
@@ -397,7 +407,13 @@ static uint64_t cse_hash(const tl_gnode *n, int epoch, tl_tensor *c_host) {
   }
   h = fnv(h, &n->op->id, sizeof n->op->id);
   h = fnv(h, &n->n_in, sizeof n->n_in);
-  h = fnv(h, n->in, sizeof(int) * (size_t)n->n_in);
+  if (commutes(n)) {
+    int lo = n->in[0] < n->in[1] ? n->in[0] : n->in[1], hi = n->in[0] ^ n->in[1] ^ lo;
+    h = fnv(h, &lo, sizeof lo);
+    h = fnv(h, &hi, sizeof hi);
+  } else {
+    h = fnv(h, n->in, sizeof(int) * (size_t)n->n_in);
+  }
   if (op_reads_state(n->op)) h = fnv(h, &epoch, sizeof epoch);
   for (int i = 0; i < n->op->n_attrs; i++) {
     const tl_attr *a = &n->attr[i];
@@ -434,7 +450,9 @@ static bool cse_same(rebuild *b, const tl_gnode *n, int epoch, tl_tensor *c_host
                                   (size_t)c_host->size * tl_dtypes[c_host->dtype].size) == 0;
   }
   if (o->op != n->op || o->n_in != n->n_in || o->n_out != n->n_out) return false;
-  if (n->n_in && memcmp(o->in, n->in, sizeof(int) * (size_t)n->n_in) != 0) return false;
+  if (n->n_in && memcmp(o->in, n->in, sizeof(int) * (size_t)n->n_in) != 0 &&
+      !(commutes(n) && o->in[0] == n->in[1] && o->in[1] == n->in[0]))
+    return false;
   if (op_reads_state(n->op) && b->epoch[m] != epoch) return false;
   for (int i = 0; i < n->op->n_attrs; i++)
     if (!attr_equal(n->op, i, &n->attr[i], &o->attr[i])) return false;
