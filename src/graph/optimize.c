@@ -10,8 +10,9 @@
  * constants. Values are renumbered densely in node order, so the graph
  * stays valid after each sweep; the ARG nodes of subgraphs that capture
  * a value of this graph are renumbered with it. Stateful and random ops
- * are never folded, merged or dropped; control flow nodes are kept
- * whole (their subgraphs are optimized on their own). The rules that
+ * are never folded, merged or dropped; control-flow nodes are never
+ * merged or folded, and DCE drops one only when nothing inside changes
+ * state (their subgraphs are optimized on their own). The rules that
  * need constant values (folding, x*1, CSE of constants) read them
  * through host copies, so constants on the test device work too.
  */
@@ -681,8 +682,10 @@ static bool try_fold(rebuild *b, const tl_gnode *n) {
     for (int k = 0; k < res.n; k++) {
       tl_tensor *t = res.items[k], *c = NULL;
       /* Views of CPU constants are stored compactly. */
-      if (tl_tensor_device(t) == TL_CPU && !tl_tensor_is_contiguous(t) && !tl_tensor_contiguous(t, &c)) t = c;
-      else tl_clear_error();
+      if (tl_tensor_device(t) == TL_CPU && !tl_tensor_is_contiguous(t)) {
+        if (tl_tensor_contiguous(t, &c)) tl_clear_error(); /* the view then */
+        else t = c;
+      }
       b->vmap[n->out0 + k] = rb_add_const(b, t, n->where);
       tl_tensor_release(c);
     }
