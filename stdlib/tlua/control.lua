@@ -189,6 +189,10 @@ local function traced_cond(pred, true_fn, false_fn, what)
   if n ~= nil and n ~= 1 then raise("InvalidArgument", "%s: pred must be a scalar, got shape %s", what, tostring(pred.shape)) end
   local gt, seen_t, spec_t, flat_t = trace_sub(true_fn, what .. " true_fn")
   local gf, seen_f, spec_f, flat_f = trace_sub(false_fn, what .. " false_fn")
+  if #spec_t.keys ~= #spec_f.keys then
+    raise("InvalidArgument", "%s: true_fn and false_fn must return the same structure; true_fn returns %d results and false_fn %d",
+      what, #spec_t.keys, #spec_f.keys)
+  end
   local d = spec_diff(spec_t, spec_f, "result")
   if d then
     raise("InvalidArgument", "%s: true_fn and false_fn must return the same structure; they differ at %s", what,
