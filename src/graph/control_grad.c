@@ -81,6 +81,119 @@ const tl_op_def *tlg_graph_effect(const tl_graph *g) {
   return NULL;
 }
 
+/* ---- the graph a gradient recomputes ------------------------------------ */
+
+/* A copy of g without the nodes nothing reads: state changes whose results
+ * are unused (a counter or metric update in a loop body) are not repeated
+ * by the recompute. Arguments keep their positions. */
+static tl_status prune(const tl_graph *g, tl_graph **out);
+
+static tl_status prune_into(const tl_graph *g, tl_graph *c, bool *live, int *vmap) {
+  tl_status s = TL_OK;
+  for (int i = 0; i < g->n_outputs; i++) live[g->values[g->outputs[i]].node] = true;
+  for (int i = g->n_nodes - 1; i >= 0; i--) {
+    const tl_gnode *n = &g->nodes[i];
+    if (!live[i]) continue;
+    for (int k = 0; k < n->n_in; k++)
+      if (n->in[k] >= 0) live[g->values[n->in[k]].node] = true;
+  }
+  for (int p = 0; p < g->n_args && !s; p++) {
+    const tl_gnode *n = &g->nodes[g->values[g->args[p]].node];
+    int v;
+    if (!(s = tl_graph_add_arg(c, &g->values[n->out0].meta, &v))) {
+      c->nodes[c->values[v].node].capture = n->capture;
+      vmap[n->out0] = v;
+    }
+  }
+  int small[16], *in = small, cap_in = 16;
+  tl_meta msmall[8], *metas = msmall;
+  int cap_m = 8;
+  for (int i = 0; i < g->n_nodes && !s; i++) {
+    const tl_gnode *n = &g->nodes[i];
+    if (!live[i] || n->kind == TL_NODE_ARG) continue;
+    if (n->n_in > cap_in) {
+      int *bigger = malloc(sizeof(int) * (size_t)n->n_in);
+      if (!bigger) { s = tl_error(TL_RESOURCE_EXHAUSTED, "out of memory"); break; }
+      if (in != small) free(in);
+      in = bigger;
+      cap_in = n->n_in;
+    }
+    if (n->n_out > cap_m) {
+      tl_meta *bigger = malloc(sizeof *bigger * (size_t)n->n_out);
+      if (!bigger) { s = tl_error(TL_RESOURCE_EXHAUSTED, "out of memory"); break; }
+      if (metas != msmall) free(metas);
+      metas = bigger;
+      cap_m = n->n_out;
+    }
+    for (int k = 0; k < n->n_in; k++) in[k] = n->in[k] >= 0 ? vmap[n->in[k]] : -1;
+    for (int k = 0; k < n->n_out; k++) metas[k] = g->values[n->out0 + k].meta;
+    int first = -1;
+    if (n->kind == TL_NODE_CONST) {
+      s = tl_graph_add_const(c, n->value, &first);
+    } else if (n->kind == TL_NODE_OP) {
+      s = tl_graph_add_op(c, n->op, in, n->n_in, n->attr, metas, n->n_out, n->where, &first);
+    } else {
+      tl_graph *subs[8] = {0};
+      if (n->n_sub > 8) s = tl_error(TL_INTERNAL, "control node with %d subgraphs", n->n_sub);
+      for (int k = 0; k < n->n_sub && !s; k++) s = prune(n->sub[k], &subs[k]);
+      int idx = -1;
+      if (!s) s = tl_graph_add_node(c, n->kind, in, n->n_in, subs, n->n_sub, metas, n->n_out, n->where, &idx);
+      if (s) {
+        for (int k = 0; k < n->n_sub; k++) tl_graph_release(subs[k]);
+      } else {
+        c->nodes[idx].arg = n->arg;
+        c->nodes[idx].iparam = n->iparam;
+        first = c->nodes[idx].out0;
+      }
+    }
+    for (int k = 0; k < n->n_out && !s; k++) vmap[n->out0 + k] = first + k;
+  }
+  if (in != small) free(in);
+  if (metas != msmall) free(metas);
+  if (s) return s;
+  int *ov = malloc(sizeof(int) * (size_t)(g->n_outputs + 1));
+  if (!ov) return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
+  for (int i = 0; i < g->n_outputs; i++) ov[i] = vmap[g->outputs[i]];
+  s = tl_graph_set_outputs(c, ov, g->n_outputs);
+  free(ov);
+  return s;
+}
+
+static tl_status prune(const tl_graph *g, tl_graph **out) {
+  tl_graph *c;
+  tl_status s = tl_graph_new(&c);
+  if (s) return s;
+  bool *live = calloc((size_t)g->n_nodes + 1, sizeof *live);
+  int *vmap = malloc(sizeof(int) * (size_t)(g->n_values + 1));
+  s = live && vmap ? prune_into(g, c, live, vmap) : tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
+  free(live);
+  free(vmap);
+  if (s) {
+    tl_graph_release(c);
+    return s;
+  }
+  *out = c;
+  return TL_OK;
+}
+
+/* Whether g (or a subgraph) writes variable v: a stateful op with v's
+ * handle among its inputs. */
+static bool writes(const tl_graph *g, const tl_variable *v) {
+  for (int i = 0; i < g->n_nodes; i++) {
+    const tl_gnode *n = &g->nodes[i];
+    if (n->kind == TL_NODE_OP && (n->op->flags & TL_OP_STATEFUL))
+      for (int k = 0; k < n->n_in; k++) {
+        int in = n->in[k];
+        if (in < 0) continue;
+        const tl_gnode *src = &g->nodes[g->values[in].node];
+        if (src->kind == TL_NODE_CONST && tl_resource_peek(src->value) == v) return true;
+      }
+    for (int k = 0; k < n->n_sub; k++)
+      if (writes(n->sub[k], v)) return true;
+  }
+  return false;
+}
+
 static const char *what_of(tl_node_kind kind, int64_t iparam) {
   switch (kind) {
   case TL_NODE_COND: return "tf.cond";
@@ -214,7 +327,8 @@ typedef struct vjp_ctx {
   tl_tensor **ins; /* the node's inputs (retained) */
   tl_tensor **outs;/* its outputs (retained) */
   int n_out;
-  tl_meta *grad_meta; /* n_diff + n_vars: the gradient node's outputs */
+  tl_meta *grad_meta; /* n_diff: the gradients of the differentiated args */
+  tl_variable **vars; /* n_vars (retained) */
   char *where;
   const char *what;
 } vjp_ctx;
@@ -229,6 +343,7 @@ static void vjp_free(void *p) {
   free(c->outs);
   free(c->perm);
   free(c->grad_meta);
+  tlg_free_variables(c->vars, c->n_vars);
   free(c->where);
   free(c);
 }
@@ -236,22 +351,56 @@ static void vjp_free(void *p) {
 static tl_status vjp_backward(void *ctx, tl_tensor *const *grad_out, int n_out, tl_tensor **grad_in, int n_in) {
   vjp_ctx *c = ctx;
   if (n_out != c->n_out || n_in != c->n_in + c->n_vars) return tl_error(TL_INTERNAL, "control gradient: arity");
-  const tl_op_def *eff = tlg_graph_effect(c->F);
-  if (eff)
+  /* What the gradient reruns: the node without the state changes whose
+   * results nothing reads (they already happened in the forward run). */
+  tl_graph *F;
+  tl_status s = prune(c->F, &F);
+  if (s) return s;
+  const tl_op_def *eff = tlg_graph_effect(F);
+  if (eff) {
+    tl_graph_release(F);
     return tl_error(TL_UNIMPLEMENTED,
                     "gradient of %s%s%s: its gradient is computed by running it again, which would repeat '%s' "
-                    "(a state change or a random draw); move that op out of the branch or loop body, or stop "
-                    "the gradient before it",
+                    "(a state change or a random draw whose result it uses); move that op out of the branch or "
+                    "loop body, or stop the gradient before it",
                     c->what, c->where ? " at " : "", c->where ? c->where : "", eff->name);
-  int nc = c->n_in + c->n_out, nres = c->n_diff + c->n_vars;
+  }
+  tl_variable **pv = NULL; /* the variables F still reads */
+  int npv = 0;
+  if ((s = tlg_graph_variables(F, &pv, &npv))) {
+    tl_graph_release(F);
+    return s;
+  }
+  const tl_variable *bad = NULL;
+  for (int j = 0; j < npv && !bad; j++)
+    if (writes(c->F, pv[j])) bad = pv[j];
+  tl_meta *gmeta = malloc(sizeof *gmeta * (size_t)(c->n_diff + npv + 1));
+  if (bad)
+    s = tl_error(TL_UNIMPLEMENTED,
+                 "gradient of %s%s%s: it reads variable '%s' that it also assigns, so running it again for the "
+                 "gradient would see the new value; read the variable before the control flow",
+                 c->what, c->where ? " at " : "", c->where ? c->where : "", bad->name);
+  else if (!gmeta)
+    s = tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
+  if (s) {
+    free(gmeta);
+    tlg_free_variables(pv, npv);
+    tl_graph_release(F);
+    return s;
+  }
+  for (int q = 0; q < c->n_diff; q++) gmeta[q] = c->grad_meta[q];
+  for (int j = 0; j < npv; j++) gmeta[c->n_diff + j] = pv[j]->value->meta;
+  int nc = c->n_in + c->n_out, nres = c->n_diff + npv;
   tl_tensor **cin = calloc((size_t)nc + 1, sizeof *cin);
   tl_tensor **dy = calloc((size_t)c->n_out + 1, sizeof *dy);
   if (!cin || !dy) {
     free(cin);
     free(dy);
+    free(gmeta);
+    tlg_free_variables(pv, npv);
+    tl_graph_release(F);
     return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
   }
-  tl_status s = TL_OK;
   for (int i = 0; i < c->n_out && !s; i++) {
     if (grad_out[i]) dy[i] = tl_tensor_retain(grad_out[i]);
     else s = tl_call("zeros_like", 1, &c->outs[i], 0, NULL, &dy[i]);
@@ -262,11 +411,8 @@ static tl_status vjp_backward(void *ctx, tl_tensor *const *grad_out, int n_out, 
   tl_list_init(&res);
   if (!s) {
     if (tl_trace_active()) {
-      tl_graph *Fc;
-      s = tl_graph_copy(c->F, &Fc);
-      if (!s)
-        s = tlg_control_emit(TL_NODE_CALL, cin, nc, &Fc, 1, c->grad_meta, nres, c->n_diff, TL_CALL_VJP, c->where,
-                             &res);
+      s = tlg_control_emit(TL_NODE_CALL, cin, nc, &F, 1, gmeta, nres, c->n_diff, TL_CALL_VJP, c->where, &res);
+      F = NULL; /* taken */
     } else {
       tl_gnode node;
       memset(&node, 0, sizeof node);
@@ -274,7 +420,7 @@ static tl_status vjp_backward(void *ctx, tl_tensor *const *grad_out, int n_out, 
       node.n_in = nc;
       node.n_out = nres;
       node.n_sub = 1;
-      node.sub = &c->F;
+      node.sub = &F;
       node.arg = c->n_diff;
       node.iparam = TL_CALL_VJP;
       s = tlg_run_vjp(&node, cin, &res);
@@ -286,15 +432,20 @@ static tl_status vjp_backward(void *ctx, tl_tensor *const *grad_out, int n_out, 
       grad_in[c->perm[p]] = res.items[p];
       res.items[p] = NULL;
     }
-    for (int j = 0; j < c->n_vars; j++) {
-      grad_in[c->n_in + j] = res.items[c->n_diff + j];
-      res.items[c->n_diff + j] = NULL;
-    }
+    for (int j = 0; j < c->n_vars; j++)
+      for (int q = 0; q < npv; q++)
+        if (pv[q] == c->vars[j]) {
+          grad_in[c->n_in + j] = res.items[c->n_diff + q];
+          res.items[c->n_diff + q] = NULL;
+        }
   }
   tl_list_clear(&res);
   release_all(dy, c->n_out);
   free(dy);
   free(cin);
+  free(gmeta);
+  tlg_free_variables(pv, npv);
+  tl_graph_release(F);
   return s;
 }
 
@@ -327,10 +478,14 @@ static tl_status make_ctx(tl_graph *g, const tl_gnode *node, tl_tensor *const *i
         if (diff == (pass == 0)) c->perm[p++] = i;
         if (pass == 0 && diff) c->n_diff++;
       }
-    c->grad_meta = malloc(sizeof *c->grad_meta * (size_t)(c->n_diff + nv + 1));
-    if (!c->grad_meta) s = tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
+    c->grad_meta = malloc(sizeof *c->grad_meta * (size_t)(c->n_diff + 1));
+    c->vars = malloc(sizeof *c->vars * (size_t)(nv + 1));
+    if (!c->grad_meta || !c->vars) {
+      s = tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
+      c->n_vars = 0;
+    }
     for (int q = 0; q < c->n_diff && !s; q++) c->grad_meta[q] = g->values[node->in[c->perm[q]]].meta;
-    for (int j = 0; j < nv && !s; j++) c->grad_meta[c->n_diff + j] = vars[j]->value->meta;
+    for (int j = 0; j < nv && !s; j++) c->vars[j] = tl_variable_retain(vars[j]);
   }
   if (!s) s = tl_graph_new(&c->F);
   for (int q = 0; q < n_in && !s; q++) {
