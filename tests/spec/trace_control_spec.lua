@@ -514,3 +514,41 @@ describe("graphs with control flow", function()
     H.assert_close(outer(tf.constant({ 1.0, 2.0 })), { 65, 129 })
   end)
 end)
+
+describe("control flow in tf.trace", function()
+  local function make_step(w)
+    return function(x, n)
+      local tape = tf.GradientTape()
+      local y = tf.while_loop(function(i) return tf.less(i, n) end,
+        function(i, a) return i + 1, tf.tanh(a * w) end, { tf.constant(0), x })[2]
+      local loss = tf.cond(tf.greater(n, 2), function() return tf.reduce_sum(y * y) end,
+        function() return tf.reduce_sum(tf.abs(y)) end)
+      local g = tape:gradient(loss, { w })
+      w:assign_sub(g[1] * 0.1)
+      return loss
+    end
+  end
+
+  it("a training step with a loop and a cond is one graph, equal to the eager step", function()
+    local w1 = tf.Variable(tf.constant({ 0.5, -0.3 }, f64))
+    local w2 = tf.Variable(tf.constant({ 0.5, -0.3 }, f64))
+    local step = tf.trace(make_step(w1))
+    local eager = make_step(w2)
+    local x = tf.constant({ 1.0, 2.0 }, f64)
+    for k = 1, 4 do
+      local n = tf.constant(k)
+      H.assert_close(step(x, n), eager(x, n), 1e-12)
+      H.assert_close(w1, w2, 1e-12)
+    end
+    assert.equal(1, step:experimental_get_tracing_count())
+  end)
+
+  it("traced functions with control flow call each other", function()
+    local inner = tf.trace(function(x)
+      return tf.cond(tf.greater(tf.reduce_sum(x), 0), function() return x * 2 end, function() return -x end)
+    end)
+    local outer = tf.trace(function(x) return inner(x) + 1 end)
+    H.assert_close(outer(tf.constant({ 1.0, 2.0 })), { 3, 5 })
+    H.assert_close(outer(tf.constant({ -1.0, -2.0 })), { 2, 3 })
+  end)
+end)
