@@ -667,11 +667,21 @@ function M.range_loop(range, body, ...)
 end
 
 function M.install(tf)
-  tf.cond = M.cond
-  tf.case = M.case
-  tf.switch_case = M.switch_case
-  tf.while_loop = M.while_loop
-  tf.range_loop = M.range_loop
+  local help = require("tlua.help")
+  tf.cond = help.register(M.cond, "tf.cond(pred, true_fn, false_fn): the results of true_fn() when pred (a boolean "
+    .. "scalar tensor, or a Lua boolean) is true, else of false_fn(). Traced: one graph cond node over both branches, "
+    .. "which must return the same structure and dtypes (docs/trace.md, Control flow).")
+  tf.case = help.register(M.case, "tf.case({{pred, fn}, ...}, {default=, exclusive=}): runs the fn of the first true "
+    .. "pred, else default; exclusive=true makes more than one true pred an error, and no true pred without a default is one.")
+  tf.switch_case = help.register(M.switch_case, "tf.switch_case(branch_index, branch_fns, default?): runs "
+    .. "branch_fns[branch_index + 1] (a 0-based index over a Lua list, or a table keyed by the indices); an index "
+    .. "out of range runs default, or the last branch.")
+  tf.while_loop = help.register(M.while_loop, "tf.while_loop(cond, body, loop_vars, {maximum_iterations=, "
+    .. "shape_invariants=, parallel_iterations=}): while cond(vars...) is true, vars = body(vars...); returns the final "
+    .. "loop_vars (a list; a single tensor for a single tensor). Traced: one graph while node (its trip count can "
+    .. "depend on tensor values), differentiable.")
+  tf.range_loop = help.register(M.range_loop, "tf.range_loop(n | {start, limit, delta}, body, init...): the graph form "
+    .. "of `for i in tf.range(...)`: state = body(i, state...) for each i; returns the final state values.")
 end
 
 return M
