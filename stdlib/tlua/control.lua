@@ -487,7 +487,8 @@ local function traced_while(cond, body, spec, flat, opts, max)
   local inv_flat = {}
   if opts.shape_invariants ~= nil then
     local inv = opts.shape_invariants
-    if #spec.keys == 1 and not (type(inv) == "table" and not getmetatable(inv) and type(inv[1]) == "table") then
+    -- one loop variable: its shape alone is accepted too
+    if #spec.keys == 1 and (getmetatable(inv) or not (type(inv) == "table" and type(inv[1]) == "table")) then
       inv = { inv }
     end
     -- invariants follow loop_vars' structure; a leaf is a shape (list or TensorShape)
@@ -593,23 +594,22 @@ function M.while_loop(cond, body, loop_vars, opts, ...)
   if tracing() then
     result = traced_while(cond, body, spec, flat, opts, max)
   else
+    -- Eagerly a Lua loop; as TensorFlow's eager while_loop, only the
+    -- structure of the new values is checked (dtypes and shapes are checked
+    -- when traced, where the graph fixes them).
     vars = rebuild(spec, flat)
     local n = #spec.keys
     local it = 0
-    local metas = {}
-    for i, t in ipairs(flat) do metas[i] = { t.dtype, invariant_dims(nil, t, "") } end
-    local inv_given = opts.shape_invariants ~= nil
     while max == nil or it < max do
       local c = cond(table.unpack(vars, 1, n))
       if not truth(c, "tf.while_loop: cond's result") then break end
       local res = body_results(table.pack(body(table.unpack(vars, 1, n))), n)
       local new_flat = {}
       local new_spec = flatten(res, new_flat, "tf.while_loop: body result")
-      if inv_given then
-        -- shapes may change under invariants (checked when tracing)
-        for i, t in ipairs(new_flat) do metas[i] = { metas[i][1], dims_of(t) } end
+      local d = spec_diff(spec, new_spec, "loop_vars")
+      if d then
+        raise("InvalidArgument", "tf.while_loop: body must return the same structure as loop_vars; they differ at %s", d)
       end
-      check_body(spec, new_spec, new_flat, metas, function(i) return leaf_path(spec, i, "loop_vars") or ("loop var " .. i) end)
       vars = rebuild(spec, new_flat)
       it = it + 1
     end

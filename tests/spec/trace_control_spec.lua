@@ -274,6 +274,14 @@ describe("tf.while_loop", function()
     assert.equal("float32[?]", g:info().outputs[1])
     H.assert_close(run(tf.constant(4)), { 0, 1, 2, 3 })
     H.assert_close(grow(tf.constant(3))[2], { 0, 1, 2 })
+    -- a TensorShape works as an invariant; eagerly (as in TensorFlow) shapes may change without one
+    local function double(x, inv)
+      return tf.while_loop(function(a) return tf.less(tf.reduce_sum(a), 100) end,
+        function(a) return tf.concat({ a, a }, 0) end, { x }, { shape_invariants = inv })[1]
+    end
+    local run_d = traced(function(x) return double(x, tf.TensorShape({ nil }, 1)) end, { { tf.float32, { 2 } } })
+    H.assert_close(run_d(tf.constant({ 10.0, 20.0 })), { 10, 20, 10, 20, 10, 20, 10, 20 })
+    assert.equal(8, double(tf.constant({ 10.0, 20.0 })).shape[0])
     H.assert_error("InvalidArgument", { "body changes the shape of loop_vars[2] from [0] to [1]", "shape_invariants" },
       function()
         traced(function(n)
