@@ -40,6 +40,13 @@ local function sorted_keys(t)
   return keys
 end
 
+-- Paths in messages are built only when an error needs them: `where` is a
+-- string or {parent, key}.
+local function path_text(where)
+  if type(where) == "string" then return where end
+  return ("%s[%s]"):format(path_text(where[1]), tostring(where[2]))
+end
+
 local function flatten(x, flat, where)
   if core.is_variable(x) then x = x:value() end
   if type(x) == "number" or type(x) == "boolean" then x = core.constant(x) end
@@ -50,10 +57,11 @@ local function flatten(x, flat, where)
   if x == nil then return { none = true } end
   if type(x) == "table" and getmetatable(x) == nil then
     local keys, kids = sorted_keys(x), {}
-    for i, k in ipairs(keys) do kids[i] = flatten(x[k], flat, ("%s[%s]"):format(where, tostring(k))) end
+    for i, k in ipairs(keys) do kids[i] = flatten(x[k], flat, { where, k }) end
     return { keys = keys, kids = kids }
   end
-  raise("InvalidArgument", "%s must be a tensor, a number, a boolean or a Lua table of them, got %s", where, describe(x))
+  raise("InvalidArgument", "%s must be a tensor, a number, a boolean or a Lua table of them, got %s", path_text(where),
+    describe(x))
 end
 
 local function rebuild(spec, flat)
@@ -79,13 +87,13 @@ local function spec_diff(a, b, where)
   if a.keys and b.keys then
     local n = math.max(#a.keys, #b.keys)
     for i = 1, n do
-      if a.keys[i] ~= b.keys[i] then return ("%s: %s vs %s"):format(where, spec_text(a), spec_text(b)) end
-      local d = spec_diff(a.kids[i], b.kids[i], ("%s[%s]"):format(where, tostring(a.keys[i])))
+      if a.keys[i] ~= b.keys[i] then return ("%s: %s vs %s"):format(path_text(where), spec_text(a), spec_text(b)) end
+      local d = spec_diff(a.kids[i], b.kids[i], { where, a.keys[i] })
       if d then return d end
     end
     return nil
   end
-  return ("%s: %s vs %s"):format(where, spec_text(a), spec_text(b))
+  return ("%s: %s vs %s"):format(path_text(where), spec_text(a), spec_text(b))
 end
 
 -- The path of leaf i in spec (for messages), e.g. "output 2" or "loop var 1[x]".
@@ -126,10 +134,14 @@ local function truth(p, what)
   if type(p) == "number" then return p ~= 0 end
   if core.is_variable(p) then p = p:value() end
   if not core.is_tensor(p) then raise("InvalidArgument", "%s must be a boolean tensor or a Lua boolean, got %s", what, type(p)) end
-  if p.shape:num_elements() ~= 1 then
+  local v
+  if p.ndim == 0 then
+    v = p:item()
+  elseif p.shape:num_elements() ~= 1 then
     raise("InvalidArgument", "%s must be a scalar, got shape %s", what, tostring(p.shape))
+  else
+    v = core.ops.reshape(p, {}):item()
   end
-  local v = core.ops.reshape(p, {}):item()
   if type(v) == "boolean" then return v end
   return v ~= 0
 end
@@ -400,6 +412,13 @@ local WHILE_OPTIONS = {
   maximum_iterations = true, name = true, return_same_structure = true,
 }
 
+local function all_tensors(t, n)
+  for i = 1, n do
+    if not core.is_tensor(t[i]) or core.is_variable(t[i]) then return false end
+  end
+  return true
+end
+
 -- The body's results as a list of loop variables.
 local function body_results(res, n_vars)
   if res.n == 1 and n_vars ~= 1 and type(res[1]) == "table" and not core.is_tensor(res[1]) then
@@ -600,17 +619,23 @@ function M.while_loop(cond, body, loop_vars, opts, ...)
     vars = rebuild(spec, flat)
     local n = #spec.keys
     local it = 0
+    local flat_list = true -- loop_vars is a list of tensors
+    for i = 1, n do flat_list = flat_list and spec.kids[i].leaf ~= nil end
     while max == nil or it < max do
       local c = cond(table.unpack(vars, 1, n))
       if not truth(c, "tf.while_loop: cond's result") then break end
       local res = body_results(table.pack(body(table.unpack(vars, 1, n))), n)
-      local new_flat = {}
-      local new_spec = flatten(res, new_flat, "tf.while_loop: body result")
-      local d = spec_diff(spec, new_spec, "loop_vars")
-      if d then
-        raise("InvalidArgument", "tf.while_loop: body must return the same structure as loop_vars; they differ at %s", d)
+      if flat_list and #res == n and next(res, n > 0 and n or nil) == nil and all_tensors(res, n) then
+        vars = res -- the common case: a list of tensors, as loop_vars
+      else
+        local new_flat = {}
+        local new_spec = flatten(res, new_flat, "tf.while_loop: body result")
+        local d = spec_diff(spec, new_spec, "loop_vars")
+        if d then
+          raise("InvalidArgument", "tf.while_loop: body must return the same structure as loop_vars; they differ at %s", d)
+        end
+        vars = rebuild(spec, new_flat)
       end
-      vars = rebuild(spec, new_flat)
       it = it + 1
     end
     result = vars
