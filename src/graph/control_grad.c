@@ -241,12 +241,12 @@ tl_status tlg_run_vjp(const tl_gnode *n, tl_tensor *const *ins, tl_tensor_list *
     goto done;
   }
   /* Each differentiated argument gets its own tensor object, so that two
-   * arguments given the same tensor get their own gradients. */
+   * arguments given the same tensor get their own gradients. The identity
+   * op makes it, so a tape outside sees the dependency (second order). */
   for (int i = 0; i < na && !s; i++) {
     tl_tensor *x = ins[i];
     if (!x) s = tl_error(TL_INTERNAL, "gradient node: argument %d is missing", i);
-    else if (i < nd)
-      s = tl_tensor_view(x->storage, x->dtype, x->rank, x->shape, x->strides, x->offset, &args[i]);
+    else if (i < nd) s = tl_call("identity", 1, &x, 0, NULL, &args[i]);
     else args[i] = tl_tensor_retain(x);
   }
   if (s) goto done;
