@@ -607,6 +607,10 @@ function M.while_loop(cond, body, loop_vars, opts, ...)
   local vars = single and { loop_vars } or loop_vars
   if #vars == 0 then raise("InvalidArgument", "tf.while_loop: loop_vars is empty") end
   local max = max_iters(opts)
+  local pi = opts.parallel_iterations
+  if pi ~= nil and (math.type(pi) ~= "integer" or pi < 1) then
+    raise("InvalidArgument", "tf.while_loop: parallel_iterations must be a positive integer, got %s", tostring(pi))
+  end
   local flat = {}
   local spec = flatten(vars, flat, "tf.while_loop: loop_vars")
   local result
@@ -639,6 +643,13 @@ function M.while_loop(cond, body, loop_vars, opts, ...)
       it = it + 1
     end
     result = vars
+  end
+  if opts.back_prop == false then
+    -- no gradient flows through the loop (TensorFlow's back_prop=False)
+    local out_flat = {}
+    local out_spec = flatten(result, out_flat, "tf.while_loop: result")
+    for i, t in ipairs(out_flat) do out_flat[i] = core.ops.stop_gradient(t) end
+    result = rebuild(out_spec, out_flat)
   end
   if single then return result[1] end
   return result

@@ -240,6 +240,17 @@ describe("tf.while_loop", function()
     H.assert_close(run_t(tf.constant(500, tf.int32)), 100)
     H.assert_close(f(tf.constant(4, tf.int32))[1], 4)
     H.assert_error("InvalidArgument", "maximum_iterations must be >= 0", function() f(-1) end)
+    H.assert_error("InvalidArgument", "parallel_iterations must be a positive integer", function()
+      tf.while_loop(function() return false end, function(a) return a end, { 1 }, { parallel_iterations = 0 })
+    end)
+    -- back_prop=false: no gradient through the loop
+    local x = tf.constant(2.0)
+    local tape = tf.GradientTape()
+    tape:watch(x)
+    local y = tf.while_loop(function(i) return tf.less(i, 2) end, function(i, a) return i + 1, a * x end,
+      { tf.constant(0), x }, { back_prop = false, parallel_iterations = 4 })[2]
+    H.assert_close(y, 8)
+    assert.is_nil(tape:gradient(y, x))
   end)
 
   it("takes a single tensor, nested tables and captures", function()
