@@ -591,6 +591,21 @@ describe("control flow in tf.trace", function()
     assert.equal(1, step:experimental_get_tracing_count())
   end)
 
+  it("a tape around a call of a traced function differentiates its loop", function()
+    local f = tf.trace(function(x, n)
+      return tf.while_loop(function(i) return tf.less(i, n) end, function(i, a) return i + 1, tf.sin(a) * x end,
+        { tf.constant(0), x })[2]
+    end)
+    local x = tf.constant({ 0.3, -0.7 }, f64)
+    for _, n in ipairs({ 0, 3 }) do
+      local tape = tf.GradientTape()
+      tape:watch(x)
+      local y = f(x, tf.constant(n))
+      local g = tape:gradient(tf.reduce_sum(y), x)
+      check_scalar(function(xx) return tf.reduce_sum(f(xx, tf.constant(n))) end, { x }, { g })
+    end
+  end)
+
   it("traced functions with control flow call each other", function()
     local inner = tf.trace(function(x)
       return tf.cond(tf.greater(tf.reduce_sum(x), 0), function() return x * 2 end, function() return -x end)
