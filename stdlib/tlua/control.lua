@@ -162,8 +162,6 @@ local function trace_sub(fn, what, metas)
   ok, err = pcall(function()
     res = table.pack(fn(table.unpack(args, 1, #(metas or {}))))
     flat = {}
-    local packed = {}
-    for i = 1, res.n do packed[i] = res[i] end
     -- the spec of what fn returned: its values by position
     local kids, keys = {}, {}
     for i = 1, res.n do
@@ -185,12 +183,6 @@ local function trace_sub(fn, what, metas)
 end
 
 -- ---- tf.cond ------------------------------------------------------------------
-
-local function meta_list(flat)
-  local m = {}
-  for i, t in ipairs(flat) do m[i] = { t.dtype, dims_of(t) } end
-  return m
-end
 
 local function traced_cond(pred, true_fn, false_fn, what)
   if core.is_variable(pred) then pred = pred:value() end
@@ -263,13 +255,29 @@ end
 -- ---- tf.switch_case and tf.case --------------------------------------------------
 
 -- branch_fns: a Lua list (index i runs branch_fns[i + 1], as TensorFlow's
--- 0-based list) or a table keyed by the integer indices (starting at 0).
+-- 0-based list), a table keyed by the integer indices (starting at 0), or a
+-- list of {index, fn} pairs.
 local function branch_table(branch_fns)
   if type(branch_fns) ~= "table" then
     raise("InvalidArgument", "tf.switch_case: branch_fns must be a list of functions, got %s", type(branch_fns))
   end
   local keyed = branch_fns[0] ~= nil
   local out, keys = {}, {}
+  local first = branch_fns[1]
+  if not keyed and type(first) == "table" and not getmetatable(first) and math.type(first[1]) == "integer" then
+    -- a list of {index, fn} pairs
+    for i, pair in ipairs(branch_fns) do
+      if type(pair) ~= "table" or math.type(pair[1]) ~= "integer" then
+        raise("InvalidArgument", "tf.switch_case: branch_fns[%d] must be an {index, fn} pair", i)
+      end
+      check_fn(("tf.switch_case: the fn of branch_fns[%d]"):format(i), pair[2])
+      if out[pair[1]] then raise("InvalidArgument", "tf.switch_case: index %d is given twice", pair[1]) end
+      out[pair[1]] = pair[2]
+      keys[#keys + 1] = pair[1]
+    end
+    table.sort(keys)
+    return out, keys
+  end
   for k, f in pairs(branch_fns) do
     if math.type(k) ~= "integer" then
       raise("InvalidArgument", "tf.switch_case: branch_fns keys must be integers, got %s", tostring(k))
@@ -537,7 +545,7 @@ local function traced_while(cond, body, spec, flat, opts, max)
     for i = 1, #flat do mine[i] = args[nlead + i] end
     return rebuild(spec, mine)
   end
-  local gc, seen_c, spec_c, flat_c = trace_sub(function(...)
+  local gc, seen_c = trace_sub(function(...)
     local args = { ... }
     local vals = user_args(args)
     local c = cond(table.unpack(vals, 1, #spec.keys))
@@ -555,7 +563,6 @@ local function traced_while(cond, body, spec, flat, opts, max)
     if counted then c = core.ops.logical_and(core.ops.less(args[1], args[2]), c) end
     return c
   end, "tf.while_loop cond", all_metas)
-  local _ = { spec_c, flat_c }
   local gb, seen_b, _, flat_b = trace_sub(function(...)
     local args = { ... }
     local vals = user_args(args)

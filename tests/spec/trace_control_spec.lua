@@ -170,7 +170,17 @@ describe("tf.switch_case and tf.case", function()
     local run_k = traced(function(i) return tf.switch_case(i, keyed) end, { { tf.int32, {} } })
     H.assert_close(run_k(tf.constant(0, tf.int32)), 10)
     H.assert_close(run_k(tf.constant(5, tf.int32)), 30)
+    -- a list of {index, fn} pairs
+    local pairs_ = { { 3, fns[1] }, { 7, fns[2] } }
+    H.assert_close(tf.switch_case(7, pairs_), 20)
+    H.assert_close(tf.switch_case(1, pairs_), 20) -- out of range: the last branch
+    local run_p = traced(function(i) return tf.switch_case(i, pairs_, function() return scalar(0) end) end,
+      { { tf.int32, {} } })
+    H.assert_close(run_p(tf.constant(3, tf.int32)), 10)
+    H.assert_close(run_p(tf.constant(4, tf.int32)), 0)
+    H.assert_error("InvalidArgument", "index 3 is given twice", function() tf.switch_case(3, { { 3, fns[1] }, { 3, fns[2] } }) end)
     H.assert_error("InvalidArgument", "branch_index must be an integer", function() tf.switch_case(scalar(1), fns) end)
+    H.assert_error("InvalidArgument", "branch_fns is empty", function() tf.switch_case(0, {}) end)
   end)
 
   it("case runs the first true pred, or the default; exclusive refuses two", function()
