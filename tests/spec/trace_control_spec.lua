@@ -443,6 +443,19 @@ describe("gradients through control flow", function()
     end
   end)
 
+  it("reach variables when only variables are differentiated (a training step)", function()
+    local v = tf.Variable(3.0)
+    local f = tf.trace(function(p)
+      local tape = tf.GradientTape()
+      local loss = tf.cond(p, function() return v * v end, function() return v * 3 end)
+      local r = tf.while_loop(function(i) return tf.less(i, 2) end, function(i, a) return i + 1, a * v end,
+        { tf.constant(0), tf.constant(1.0) })[2]
+      return tape:gradient(loss + r, v)
+    end)
+    H.assert_close(f(tf.constant(true)), 2 * 3 + 2 * 3)
+    H.assert_close(f(tf.constant(false)), 3 + 2 * 3)
+  end)
+
   it("flow through nested control flow in a trace", function()
     local function fn(x, y)
       return tf.cond(tf.greater(tf.reduce_sum(y), 0), function()
