@@ -629,6 +629,39 @@ describe("control flow in tf.trace", function()
     end
   end)
 
+  it("a Keras training step with a cond on the loss equals the eager step", function()
+    local keras = tf.keras
+    local function make()
+      tf.random.set_seed(1)
+      local m = keras.Sequential({ keras.layers.Dense(4, { activation = "tanh" }), keras.layers.Dense(1) })
+      m:build({ nil, 3 })
+      return m, keras.optimizers.SGD({ learning_rate = 0.3 })
+    end
+    local function step_fn(m, opt)
+      return function(x, y)
+        local tape = tf.GradientTape()
+        local loss = tf.reduce_mean(tf.square(m(x) - y))
+        loss = tf.cond(tf.greater(loss, 1.0), function() return tf.sqrt(loss) end, function() return loss end)
+        opt:apply_gradients(tape:gradient(loss, m.trainable_variables), m.trainable_variables)
+        return loss
+      end
+    end
+    local m1, o1 = make()
+    local m2, o2 = make()
+    local traced_step, eager_step = tf.trace(step_fn(m1, o1)), step_fn(m2, o2)
+    local x = tf.constant({ { 1.0, 2.0, 3.0 }, { -1.0, 0.5, 2.0 } })
+    local y = tf.constant({ { 2.0 }, { -0.2 } })
+    local below = false
+    for _ = 1, 12 do
+      local a = traced_step(x, y)
+      H.assert_close(a, eager_step(x, y), 1e-5)
+      below = below or a:item() < 1
+    end
+    assert.is_true(below) -- both branches ran
+    for i, v in ipairs(m1.trainable_variables) do H.assert_close(v, m2.trainable_variables[i], 1e-5) end
+    assert.equal(1, traced_step:experimental_get_tracing_count())
+  end)
+
   it("traced functions with control flow call each other", function()
     local inner = tf.trace(function(x)
       return tf.cond(tf.greater(tf.reduce_sum(x), 0), function() return x * 2 end, function() return -x end)
