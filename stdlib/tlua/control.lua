@@ -134,6 +134,10 @@ local function truth(p, what)
   if type(p) == "number" then return p ~= 0 end
   if core.is_variable(p) then p = p:value() end
   if not core.is_tensor(p) then raise("InvalidArgument", "%s must be a boolean tensor or a Lua boolean, got %s", what, type(p)) end
+  -- a tensor must be boolean, as it must be when traced (TensorFlow's graph rule)
+  if p.dtype.name ~= "bool" then
+    raise("InvalidArgument", "%s must be a boolean scalar tensor, got %s", what, describe(p))
+  end
   local v
   if p.ndim == 0 then
     v = p:item()
