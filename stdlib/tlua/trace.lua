@@ -311,7 +311,7 @@ local function symbolize(x, tr, specs, counter, depth)
   if tx == "userdata" and G.signature_part(x) then
     counter.n = counter.n + 1
     local spec = specs[counter.n]
-    return G.trace_arg(tr, spec.dtype, spec.dims)
+    return G.trace_arg(tr, spec.dtype, spec.dims, spec.device or x)
   elseif tx == "table" and getmetatable(x) == nil and depth <= MAX_DEPTH then
     local c = {}
     for _, k in ipairs(sorted_keys(x)) do c[k] = symbolize(x[k], tr, specs, counter, depth + 1) end
