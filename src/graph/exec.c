@@ -5,37 +5,188 @@
  * test device runs graphs unchanged) and observers see each op (a tape
  * around a call of a traced function records its ops). The plan, built
  * once per graph, says after which node each value is dead, so buffers go
- * back to the allocator as soon as nothing reads them.
+ * back to the (caching) allocator as soon as nothing reads them, and which
+ * nodes write their output into a dying input's buffer (TL_OPT_MEMORY):
+ * element-wise kernels read each element before writing the same
+ * position, so an input that nothing else can see (checked at run time:
+ * one reference, unshared storage, no tape recording) takes the output.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "graph/graph_internal.h"
+#include "ops/ew.h"
+
+/* Per node: the values it releases when it is done, and the input whose
+ * buffer may take its output (-1: none). */
+typedef struct pnode {
+  int n_dead;
+  int dead0;   /* into plan.dead */
+  int inplace; /* input position */
+} pnode;
 
 typedef struct plan {
   int *last_use; /* per value: index of the last node reading it; n_nodes for outputs; -1 unused */
+  pnode *pn;
+  int *dead;
+  bool memory;   /* TL_OPT_MEMORY: in-place writes */
 } plan;
 
 static void free_plan(void *p) {
   plan *pl = p;
   free(pl->last_use);
+  free(pl->pn);
+  free(pl->dead);
   free(pl);
 }
 
+static int64_t value_bytes(const tl_gvalue *v) {
+  int64_t n = 1;
+  if (v->meta.rank < 0 || v->meta.dtype >= TL_DTYPE_COUNT) return 0;
+  for (int d = 0; d < v->meta.rank; d++) {
+    if (v->meta.shape[d] < 0) return 0; /* unknown until run time */
+    n *= v->meta.shape[d];
+  }
+  return n * (int64_t)tl_dtypes[v->meta.dtype].size;
+}
+
+/* Whether node i may write its output into the buffer of its input k: an
+ * element-wise node (or a fused one without a reduction whose output is its
+ * last instruction) whose input dies here, was made by an op of this graph
+ * (not an argument, constant or variable read, which others may hold) and
+ * has the output's dtype and fully known shape. Run time checks the rest
+ * (the buffer is unshared, dense, and no tape holds it). */
+static bool can_write_into(const tl_graph *g, const plan *pl, int i, int k) {
+  const tl_gnode *n = &g->nodes[i];
+  int v = n->in[k];
+  if (v < 0 || pl->last_use[v] != i || n->kind != TL_NODE_OP || n->n_out != 1) return false;
+  const tl_gnode *p = &g->nodes[g->values[v].node];
+  if (p->kind != TL_NODE_OP || strcmp(p->op->name, "read_variable") == 0 ||
+      (p->op->flags & (TL_OP_KERNEL_ALLOCATES | TL_OP_STATEFUL)))
+    return false;
+  const tl_meta *a = &g->values[v].meta, *o = &g->values[n->out0].meta;
+  if (a->dtype != o->dtype || a->rank != o->rank || o->dtype == TL_FLOAT16 || o->dtype == TL_BFLOAT16) return false;
+  for (int d = 0; d < a->rank; d++)
+    if (a->shape[d] < 0 || a->shape[d] != o->shape[d]) return false;
+  double alpha;
+  const tl_op_def *op = n->op;
+  if (op->n_inputs == 1 && n->n_in == 1 && tl_ew_unary_fn(op, n->attr, o->dtype, &alpha)) return true;
+  if (op->n_inputs == 2 && n->n_in == 2 && tl_ew_binary_fn(op, o->dtype)) return true;
+  if (strcmp(op->name, "fused_elementwise") == 0) {
+    const tl_attr *prog = &n->attr[tl_attr_index(op, "program")], *outs = &n->attr[tl_attr_index(op, "outputs")];
+    const tl_attr *red = &n->attr[tl_attr_index(op, "reduce")];
+    int n_instr = 1;
+    for (const char *c = prog->s ? prog->s : ""; *c; c++) n_instr += *c == ';';
+    return (!red->s || strcmp(red->s, "none") == 0) && outs->n == 1 && outs->ints[0] == n->n_in + n_instr - 1;
+  }
+  return false;
+}
+
+/* The plan, and the memory counters: buffers_reused counts outputs whose
+ * bytes a value freed earlier (same size) can serve, as the caching
+ * allocator does; planned_bytes is the peak of live intermediate bytes
+ * when values die at their last use and in-place writes share buffers;
+ * unplanned_bytes the sum of every intermediate's bytes. */
 static tl_status build_plan(tl_graph *g, plan **out) {
+  int nv = g->n_values, nn = g->n_nodes;
   plan *pl = calloc(1, sizeof *pl);
-  if (!pl || !(pl->last_use = malloc(sizeof(int) * (size_t)(g->n_values ? g->n_values : 1)))) {
-    free(pl);
+  if (!pl || !(pl->last_use = malloc(sizeof(int) * (size_t)(nv ? nv : 1))) ||
+      !(pl->pn = calloc((size_t)(nn ? nn : 1), sizeof *pl->pn)) || !(pl->dead = malloc(sizeof(int) * (size_t)(nv ? nv : 1)))) {
+    if (pl) free_plan(pl);
     return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
   }
-  for (int i = 0; i < g->n_values; i++) pl->last_use[i] = -1;
-  for (int i = 0; i < g->n_nodes; i++)
+  pl->memory = (g->opt_passes & TL_OPT_MEMORY) != 0;
+  for (int i = 0; i < nv; i++) pl->last_use[i] = -1;
+  for (int i = 0; i < nn; i++)
     for (int k = 0; k < g->nodes[i].n_in; k++)
       if (g->nodes[i].in[k] >= 0) pl->last_use[g->nodes[i].in[k]] = i;
-  for (int i = 0; i < g->n_outputs; i++) pl->last_use[g->outputs[i]] = g->n_nodes;
+  for (int i = 0; i < g->n_outputs; i++) pl->last_use[g->outputs[i]] = nn;
+  /* dead lists: each value once, at its last reader */
+  int nd = 0;
+  for (int i = 0; i < nn; i++) {
+    const tl_gnode *n = &g->nodes[i];
+    pl->pn[i].dead0 = nd;
+    pl->pn[i].inplace = -1;
+    for (int k = 0; k < n->n_in; k++) {
+      int v = n->in[k];
+      bool dup = false;
+      for (int t = 0; t < k; t++) dup |= n->in[t] == v;
+      if (v >= 0 && !dup && pl->last_use[v] == i) pl->dead[nd++] = v;
+    }
+    pl->pn[i].n_dead = nd - pl->pn[i].dead0;
+  }
+  /* in-place choices and the counters */
+  int64_t live = 0, peak = 0, total = 0;
+  int reused = 0, in_place = 0, n_free = 0;
+  int64_t *freed = malloc(sizeof(int64_t) * (size_t)(nv ? nv : 1));
+  for (int i = 0; i < nn; i++) {
+    const tl_gnode *n = &g->nodes[i];
+    if (pl->memory)
+      for (int k = 0; k < n->n_in && pl->pn[i].inplace < 0; k++)
+        if (can_write_into(g, pl, i, k)) pl->pn[i].inplace = k;
+    if (n->kind == TL_NODE_OP || n->kind >= TL_NODE_COND) {
+      for (int k = 0; k < n->n_out; k++) {
+        int64_t b = value_bytes(&g->values[n->out0 + k]);
+        total += b;
+        if (k == 0 && pl->pn[i].inplace >= 0) {
+          in_place++;
+          continue;
+        }
+        live += b;
+        for (int f = 0; freed && f < n_free; f++)
+          if (freed[f] == b && b > 0) {
+            freed[f] = freed[--n_free];
+            reused++;
+            break;
+          }
+      }
+      if (live > peak) peak = live;
+    }
+    for (int d = 0; d < pl->pn[i].n_dead; d++) {
+      int v = pl->dead[pl->pn[i].dead0 + d];
+      const tl_gnode *p = &g->nodes[g->values[v].node];
+      if (p->kind != TL_NODE_OP && p->kind < TL_NODE_COND) continue; /* args and constants are not ours */
+      if (pl->pn[i].inplace >= 0 && n->in[pl->pn[i].inplace] == v) continue; /* lives on as the output */
+      int64_t b = value_bytes(&g->values[v]);
+      live -= b;
+      if (freed) freed[n_free++] = b;
+    }
+  }
+  free(freed);
+  g->stats.planned_bytes = peak;
+  g->stats.unplanned_bytes = total;
+  g->stats.buffers_reused = reused;
+  g->stats.in_place = in_place;
   *out = pl;
   return TL_OK;
+}
+
+tl_status tlg_plan(tl_graph *g) {
+  if (g->plan) return TL_OK;
+  plan *pl = NULL;
+  tl_status s = build_plan(g, &pl);
+  if (s) return s;
+  g->plan = pl;
+  g->free_plan = free_plan;
+  return TL_OK;
+}
+
+/* The buffer of t when nothing else can see it: one tensor reference (the
+ * executor's slot), one storage reference, dense from offset 0, on the CPU
+ * or the test device, and no tape that could keep t for a gradient. */
+static tl_tensor *reusable(tl_tensor *t) {
+  if (!t || __atomic_load_n(&t->refcount, __ATOMIC_ACQUIRE) != 1 ||
+      __atomic_load_n(&t->storage->refcount, __ATOMIC_ACQUIRE) != 1 || t->offset != 0 || t->sym_value)
+    return NULL;
+  int64_t s = 1;
+  for (int i = t->rank - 1; i >= 0; i--) {
+    if (t->shape[i] != 1 && t->strides[i] != s) return NULL;
+    s *= t->shape[i];
+  }
+  if (t->storage->device == TL_CUDA || tl_tapes_active()) return NULL;
+  tl_tensor *v;
+  return tl_tensor_view(t->storage, t->dtype, t->rank, t->shape, NULL, 0, &v) ? NULL : v;
 }
 
 static tl_status check_arg(const tl_graph *g, int i, const tl_tensor *t) {
@@ -58,11 +209,8 @@ tl_status tl_graph_run(tl_graph *g, tl_tensor *const *args, int n_args, tl_tenso
     if (s) return s;
   }
   if (!g->plan) {
-    plan *pl = NULL;
-    tl_status s = build_plan(g, &pl);
+    tl_status s = tlg_plan(g);
     if (s) return s;
-    g->plan = pl;
-    g->free_plan = free_plan;
   }
   const plan *pl = g->plan;
   tl_tensor *small[64], **slot = small;
@@ -95,8 +243,16 @@ tl_status tl_graph_run(tl_graph *g, tl_tensor *const *args, int n_args, tl_tenso
     for (int k = 0; k < n->n_in; k++) ins[k] = n->in[k] >= 0 ? slot[n->in[k]] : NULL;
     tl_tensor_list res;
     tl_list_init(&res);
-    if (n->kind == TL_NODE_OP) s = tl_op_run(n->op, ins, n->n_in, n->attr, &res);
-    else s = tlg_run_control(g, n, ins, &res);
+    const pnode *pn = &pl->pn[i];
+    tl_tensor *into = pn->inplace >= 0 ? reusable(ins[pn->inplace]) : NULL;
+    if (into) {
+      s = tlg_op_run_into(n->op, ins, n->n_in, n->attr, into, &res);
+      tl_tensor_release(into);
+    } else if (n->kind == TL_NODE_OP) {
+      s = tl_op_run(n->op, ins, n->n_in, n->attr, &res);
+    } else {
+      s = tlg_run_control(g, n, ins, &res);
+    }
     if (!s && res.n != n->n_out) {
       s = tl_error(TL_INTERNAL, "%s produced %d outputs, the graph expects %d", tlg_node_label(n), res.n, n->n_out);
       tl_list_clear(&res);
@@ -111,12 +267,10 @@ tl_status tl_graph_run(tl_graph *g, tl_tensor *const *args, int n_args, tl_tenso
       else slot[n->out0 + k] = res.items[k];
     }
     if (res.items != res.inline_items) free(res.items);
-    for (int k = 0; k < n->n_in; k++) {
-      int v = n->in[k];
-      if (v >= 0 && pl->last_use[v] == i && slot[v]) {
-        tl_tensor_release(slot[v]);
-        slot[v] = NULL;
-      }
+    for (int d = 0; d < pn->n_dead; d++) {
+      int v = pl->dead[pn->dead0 + d];
+      tl_tensor_release(slot[v]);
+      slot[v] = NULL;
     }
   }
   if (ins != ins_small) free(ins);
