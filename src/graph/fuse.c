@@ -18,9 +18,11 @@
  * A group of one node fuses only with a reduction (otherwise nothing is
  * saved).
  *
- * The fused node takes the place of its last member (or of the absorbed
- * reduction); the new order is checked and a group that would break it is
- * left unfused. Subgraphs (cond branches, loop bodies) are fused too.
+ * Arguments and constants move to the front (they read nothing); the fused
+ * node goes right after the last other node making one of its inputs;
+ * every other node keeps its relative order (that order carries the order
+ * of side effects). A group that some node would need earlier, or that
+ * sits in a cycle of groups, is left unfused. Subgraphs (cond branches, loop bodies) are fused too.
  * Runs on finished graphs: the tape has already written the backward pass
  * as ordinary ops, so the fused op needs no gradient.
  */
@@ -177,7 +179,8 @@ typedef struct group {
   int id;
   bool live;
   int n_mem, first, last;
-  int place;        /* node index it replaces in the order */
+  int place;        /* the node whose text location the fused node takes */
+  int slot, seq;    /* emitted after node `slot`, groups there in seq order */
   int reduce_node;  /* absorbed reduction, or -1 */
   int n_in, in[MAX_GIN];
   int n_out, out[MAX_GOUT]; /* member values (or the reduction's) returned */
@@ -242,46 +245,55 @@ static bool describe_group(fctx *c, group *G) {
   return G->n_mem >= 2 || G->reduce_node >= 0;
 }
 
-/* Checks the order with every live group at its place; dissolves the first
- * group found to break it. Returns true when the order is valid. */
-static bool check_order(fctx *c, group *grs, int ngr, int *unit_pos, int *gidx) {
+/* Places every live group: right after the last node (or group) making one
+ * of its inputs, so the relative order of all other nodes (which carries
+ * the order of side effects) is kept. A group whose outputs some node
+ * reads before that point, or that sits in a cycle of groups, is
+ * dissolved; returns false then (call again). */
+static bool place_groups(fctx *c, group *grs, int ngr, int *gidx) {
   tl_graph *g = c->g;
-  /* gidx[node]: live group index that node belongs to / is absorbed by, else -1 */
   for (int x = 0; x < c->nn; x++) gidx[x] = -1;
   for (int k = 0; k < ngr; k++) {
     if (!grs[k].live) continue;
+    grs[k].slot = -2;
     for (int x = grs[k].first; x <= grs[k].last; x++)
       if (c->grp[x] == grs[k].id) gidx[x] = k;
     if (grs[k].reduce_node >= 0) gidx[grs[k].reduce_node] = k;
   }
-  int pos = 0;
-  for (int x = 0; x < c->nn; x++) {
-    int k = gidx[x];
-    if (k >= 0 && grs[k].place != x) continue;
-    unit_pos[x] = pos++;
-  }
-  for (int x = 0; x < c->nn; x++) {
-    int k = gidx[x];
-    if (k >= 0 && grs[k].place != x) continue;
-    int me = unit_pos[x];
-    if (k >= 0) {
-      for (int t = 0; t < grs[k].n_in; t++) {
+  int seq = 0;
+  for (bool progress = true; progress;) {
+    progress = false;
+    for (int k = 0; k < ngr; k++) {
+      if (!grs[k].live || grs[k].slot != -2) continue;
+      int lo = -1;
+      bool ready = true;
+      for (int t = 0; t < grs[k].n_in && ready; t++) {
         int p = g->values[grs[k].in[t]].node, pk = gidx[p];
-        int pp = unit_pos[pk >= 0 ? grs[pk].place : p];
-        if (pp >= me) {
-          grs[k].live = false;
-          return false;
-        }
+        bool leaf = g->nodes[p].kind == TL_NODE_ARG || g->nodes[p].kind == TL_NODE_CONST;
+        int pos = pk >= 0 ? grs[pk].slot : leaf ? -1 : p; /* leaves move to the front */
+        if (pk >= 0 && pos == -2) ready = false;
+        else if (pos > lo) lo = pos;
       }
-    } else {
-      const tl_gnode *n = &g->nodes[x];
-      for (int t = 0; t < n->n_in; t++) {
-        if (n->in[t] < 0) continue;
-        int p = g->values[n->in[t]].node, pk = gidx[p];
-        if (pk >= 0 && unit_pos[grs[pk].place] >= me) {
-          grs[pk].live = false;
-          return false;
-        }
+      if (!ready) continue;
+      grs[k].slot = lo;
+      grs[k].seq = seq++;
+      progress = true;
+    }
+  }
+  for (int k = 0; k < ngr; k++)
+    if (grs[k].live && grs[k].slot == -2) {
+      grs[k].live = false;
+      return false;
+    }
+  for (int y = 0; y < c->nn; y++) {
+    if (gidx[y] >= 0) continue;
+    const tl_gnode *n = &g->nodes[y];
+    for (int t = 0; t < n->n_in; t++) {
+      if (n->in[t] < 0) continue;
+      int pk = gidx[g->values[n->in[t]].node];
+      if (pk >= 0 && grs[pk].slot >= y) {
+        grs[pk].live = false;
+        return false;
       }
     }
   }
@@ -365,11 +377,46 @@ static tl_status emit(fctx *c, const group *G, int *alias) {
   return TL_OK;
 }
 
-/* Rebuilds nodes and values in the new order: kept nodes and, at each live
- * group's place, its fused node (appended at index fused_at[k]). */
-static tl_status compact(fctx *c, group *grs, const int *gidx, const int *fused_at, int *alias) {
+static const group *sort_base;
+static int by_slot(const void *a, const void *b) {
+  const group *x = &sort_base[*(const int *)a], *y = &sort_base[*(const int *)b];
+  return x->slot != y->slot ? (x->slot > y->slot) - (x->slot < y->slot) : (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/* Rebuilds nodes and values in the new order: the kept nodes in their
+ * order, each live group's fused node (appended at index fused_at[k])
+ * right after the node of its slot. */
+/* Moves node src to position *w of the new arrays, renumbering its inputs
+ * (through alias: replaced values) and outputs. */
+static void move_node(tl_graph *g, int src, tl_gnode *nodes, tl_gvalue *values, int *vmap, const int *alias, int *w,
+                      int *wv) {
+  tl_gnode *n = &g->nodes[src];
+  for (int t = 0; t < n->n_in; t++) {
+    int v = n->in[t];
+    if (v < 0) continue;
+    if (alias[v] >= 0) v = alias[v];
+    n->in[t] = vmap[v];
+  }
+  for (int t = 0; t < n->n_out; t++) {
+    vmap[n->out0 + t] = *wv + t;
+    values[*wv + t] = g->values[n->out0 + t];
+    values[*wv + t].node = *w;
+  }
+  n->out0 = *wv;
+  *wv += n->n_out;
+  nodes[(*w)++] = *n;
+  memset(n, 0, sizeof *n);
+}
+
+static tl_status compact(fctx *c, group *grs, int ngr, const int *gidx, const int *fused_at, int *alias) {
   tl_graph *g = c->g;
   int nn = g->n_nodes, nv = g->n_values;
+  int *gord = malloc(sizeof(int) * (size_t)(ngr ? ngr : 1)), ng = 0;
+  if (!gord) return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
+  for (int k = 0; k < ngr; k++)
+    if (grs[k].live) gord[ng++] = k;
+  sort_base = grs;
+  qsort(gord, (size_t)ng, sizeof *gord, by_slot);
   tl_gnode *nodes = calloc((size_t)nn, sizeof *nodes);
   tl_gvalue *values = calloc((size_t)(nv ? nv : 1), sizeof *values);
   int *vmap = malloc(sizeof(int) * (size_t)(nv ? nv : 1));
@@ -378,30 +425,17 @@ static tl_status compact(fctx *c, group *grs, const int *gidx, const int *fused_
     return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
   }
   for (int v = 0; v < nv; v++) vmap[v] = -1;
-  int w = 0, wv = 0;
+  int w = 0, wv = 0, gi = 0;
+  for (int x = 0; x < c->nn; x++) /* arguments and constants first: they read nothing */
+    if (gidx[x] < 0 && (g->nodes[x].kind == TL_NODE_ARG || g->nodes[x].kind == TL_NODE_CONST))
+      move_node(g, x, nodes, values, vmap, alias, &w, &wv);
+  while (gi < ng && grs[gord[gi]].slot < 0) move_node(g, fused_at[gord[gi++]], nodes, values, vmap, alias, &w, &wv);
   for (int x = 0; x < c->nn; x++) {
-    int k = gidx[x], src = x;
-    if (k >= 0) {
-      if (grs[k].place != x) continue;
-      src = fused_at[k];
-    }
-    tl_gnode *n = &g->nodes[src];
-    for (int t = 0; t < n->n_in; t++) {
-      int v = n->in[t];
-      if (v < 0) continue;
-      if (alias[v] >= 0) v = alias[v];
-      n->in[t] = vmap[v];
-    }
-    for (int t = 0; t < n->n_out; t++) {
-      vmap[n->out0 + t] = wv + t;
-      values[wv + t] = g->values[n->out0 + t];
-      values[wv + t].node = w;
-    }
-    n->out0 = wv;
-    wv += n->n_out;
-    nodes[w++] = *n;
-    memset(n, 0, sizeof *n);
+    if (gidx[x] < 0 && g->nodes[x].kind != TL_NODE_ARG && g->nodes[x].kind != TL_NODE_CONST)
+      move_node(g, x, nodes, values, vmap, alias, &w, &wv);
+    while (gi < ng && grs[gord[gi]].slot == x) move_node(g, fused_at[gord[gi++]], nodes, values, vmap, alias, &w, &wv);
   }
+  free(gord);
   for (int x = 0; x < nn; x++) tlg_node_clear(&g->nodes[x]); /* the dropped ones; moved ones are zero */
   for (int i = 0; i < g->n_args; i++) g->args[i] = vmap[g->args[i]];
   for (int i = 0; i < g->n_outputs; i++) {
@@ -445,10 +479,10 @@ tl_status tlg_fuse(tl_graph *g) {
   for (int i = 0; i < nn; i++) n_edges += g->nodes[i].n_in;
   c.stack = malloc(sizeof(int) * (size_t)(n_edges + nn + 1));
   group *grs = calloc((size_t)nn, sizeof *grs);
-  int *unit_pos = malloc(sizeof(int) * (size_t)nn), *gidx = malloc(sizeof(int) * (size_t)nn);
+  int *gidx = malloc(sizeof(int) * (size_t)nn);
   int *fused_at = malloc(sizeof(int) * (size_t)nn);
   int *alias = malloc(sizeof(int) * (size_t)(nv + 1));
-  if (!c.grp || !c.ok || !c.uses || !c.is_out || !c.mark || !c.seen || !c.stack || !grs || !unit_pos || !gidx ||
+  if (!c.grp || !c.ok || !c.uses || !c.is_out || !c.mark || !c.seen || !c.stack || !grs || !gidx ||
       !fused_at || !alias) {
     s = tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
     goto done;
@@ -475,7 +509,7 @@ tl_status tlg_fuse(tl_graph *g) {
     grs[ngr].live = describe_group(&c, &grs[ngr]);
     ngr++;
   }
-  while (!check_order(&c, grs, ngr, unit_pos, gidx)) {
+  while (!place_groups(&c, grs, ngr, gidx)) {
   }
   int live = 0;
   for (int k = 0; k < ngr; k++) live += grs[k].live;
@@ -496,11 +530,11 @@ tl_status tlg_fuse(tl_graph *g) {
     else {
       alias = alias2;
       for (int v = nv; v < g->n_values; v++) alias[v] = -1;
-      s = compact(&c, grs, gidx, fused_at, alias);
+      s = compact(&c, grs, ngr, gidx, fused_at, alias);
     }
   }
 done:
   free(c.grp), free(c.ok), free(c.uses), free(c.is_out), free(c.mark), free(c.seen), free(c.stack);
-  free(grs), free(unit_pos), free(gidx), free(fused_at), free(alias);
+  free(grs), free(gidx), free(fused_at), free(alias);
   return s;
 }
