@@ -24,6 +24,7 @@ typedef struct pnode {
   int n_dead;
   int dead0;   /* into plan.dead */
   int inplace; /* input position */
+  int batch_end; /* TL_OPT_PARALLEL: nodes [this, batch_end) run concurrently (0: no batch starts here) */
 } pnode;
 
 typedef struct plan {
@@ -81,6 +82,55 @@ static bool can_write_into(const tl_graph *g, const plan *pl, int i, int k) {
     return (!red->s || strcmp(red->s, "none") == 0) && outs->n == 1 && outs->ints[0] == n->n_in + n_instr - 1;
   }
   return false;
+}
+
+/* What a node costs, roughly, in elements touched (a product: its
+ * multiply-adds / 8), to decide whether running it on its own thread pays. */
+static int64_t node_cost(const tl_graph *g, const tl_gnode *n) {
+  int64_t c = 0;
+  for (int k = 0; k < n->n_in; k++)
+    if (n->in[k] >= 0) c += value_bytes(&g->values[n->in[k]]) / 4;
+  for (int k = 0; k < n->n_out; k++) c += value_bytes(&g->values[n->out0 + k]) / 4;
+  if (strcmp(n->op->name, "matmul") == 0 && n->n_in == 2) {
+    const tl_meta *a = &g->values[n->in[0]].meta, *o = &g->values[n->out0].meta;
+    int64_t inner = a->rank >= 2 ? (a->shape[a->rank - 1] > 0 ? a->shape[a->rank - 1] : 1) : 1;
+    int64_t alt = a->rank >= 2 ? a->shape[a->rank - 2] : 1; /* transpose_a: the other dim is inner */
+    if (alt > inner) inner = alt;
+    c += value_bytes(&g->values[n->out0]) / 4 * inner / 8;
+    (void)o;
+  }
+  return c;
+}
+
+/* Consecutive runs of pure OP nodes that read nothing made inside the run
+ * (so they can run at once without reordering anything around them),
+ * kept when at least two of them cost PAR_MIN_COST or more: below that the
+ * hand-off to another thread costs more than it saves. */
+#define PAR_MIN_COST ((int64_t)32768)
+static void mark_batches(tl_graph *g, plan *pl) {
+  int nn = g->n_nodes, levels = 0;
+  for (int i = 0; i < nn;) {
+    int j = i;
+    int big = 0;
+    while (j < nn) {
+      const tl_gnode *n = &g->nodes[j];
+      if (n->kind != TL_NODE_OP || (n->op->flags & (TL_OP_STATEFUL | TL_OP_RANDOM))) break;
+      bool dep = false;
+      for (int k = 0; k < n->n_in && !dep; k++)
+        dep = n->in[k] >= 0 && g->values[n->in[k]].node >= i;
+      if (dep) break;
+      big += node_cost(g, n) >= PAR_MIN_COST;
+      j++;
+    }
+    if (j - i >= 2 && big >= 2) {
+      pl->pn[i].batch_end = j;
+      levels++;
+      i = j;
+    } else {
+      i = j > i ? j : i + 1;
+    }
+  }
+  g->stats.parallel_levels = levels;
 }
 
 /* The plan, and the memory counters: buffers_reused counts outputs whose
@@ -154,6 +204,7 @@ static tl_status build_plan(tl_graph *g, plan **out) {
     }
   }
   free(freed);
+  if (g->opt_passes & TL_OPT_PARALLEL) mark_batches(g, pl);
   g->stats.planned_bytes = peak;
   g->stats.unplanned_bytes = total;
   g->stats.buffers_reused = reused;
@@ -201,6 +252,112 @@ static tl_status check_arg(const tl_graph *g, int i, const tl_tensor *t) {
   return TL_OK;
 }
 
+/* Runs node i (an OP or control flow) on its inputs from slot into res;
+ * into, when given, is the buffer its output may take. */
+static tl_status run_node(tl_graph *g, const tl_gnode *n, tl_tensor *const *ins, tl_tensor *into, tl_tensor_list *res) {
+  tl_status s;
+  if (into) s = tlg_op_run_into(n->op, ins, n->n_in, n->attr, into, res);
+  else if (n->kind == TL_NODE_OP) s = tl_op_run(n->op, ins, n->n_in, n->attr, res);
+  else s = tlg_run_control(g, n, ins, res);
+  if (!s && res->n != n->n_out) {
+    s = tl_error(TL_INTERNAL, "%s produced %d outputs, the graph expects %d", tlg_node_label(n), res->n, n->n_out);
+    tl_list_clear(res);
+  }
+  return s;
+}
+
+/* Stores node i's outputs in their slots and releases the values that die there. */
+static void finish_node(const plan *pl, const tl_gnode *n, int i, tl_tensor_list *res, tl_tensor **slot) {
+  for (int k = 0; k < res->n; k++) {
+    /* A value nobody reads is dropped at once. */
+    if (pl->last_use[n->out0 + k] < 0) tl_tensor_release(res->items[k]);
+    else slot[n->out0 + k] = res->items[k];
+  }
+  if (res->items != res->inline_items) free(res->items);
+  const pnode *pn = &pl->pn[i];
+  for (int d = 0; d < pn->n_dead; d++) {
+    int v = pl->dead[pn->dead0 + d];
+    tl_tensor_release(slot[v]);
+    slot[v] = NULL;
+  }
+}
+
+/* ---- independent nodes in parallel (TL_OPT_PARALLEL) --------------------- */
+
+typedef struct batch {
+  tl_graph *g;
+  tl_tensor **slot;
+  int first;
+  tl_tensor_list *res;
+  tl_status *st;
+  char **msg;
+} batch;
+
+static void batch_range(int64_t b, int64_t e, void *ctx) {
+  batch *B = ctx;
+  for (int64_t k = b; k < e; k++) {
+    const tl_gnode *n = &B->g->nodes[B->first + k];
+    tl_tensor *small[16], **ins = n->n_in <= 16 ? small : malloc(sizeof *ins * (size_t)n->n_in);
+    tl_list_init(&B->res[k]);
+    if (!ins) {
+      B->st[k] = TL_RESOURCE_EXHAUSTED;
+      continue;
+    }
+    for (int q = 0; q < n->n_in; q++) ins[q] = n->in[q] >= 0 ? B->slot[n->in[q]] : NULL;
+    B->st[k] = run_node(B->g, n, ins, NULL, &B->res[k]);
+    if (B->st[k]) B->msg[k] = strdup(tl_last_error()); /* the message is this thread's */
+    if (ins != small) free(ins);
+  }
+}
+
+/* Runs nodes [first, end) (independent, pure) on the pool, then stores
+ * their outputs in order. No in-place writes: a buffer one of them would
+ * take may be read by another at the same time. */
+static tl_status run_batch(tl_graph *g, const plan *pl, int first, int end, tl_tensor **slot) {
+  int n = end - first;
+  tl_tensor_list small_res[8];
+  tl_status small_st[8];
+  char *small_msg[8];
+  tl_tensor_list *res = n <= 8 ? small_res : malloc(sizeof *res * (size_t)n);
+  tl_status *st = n <= 8 ? small_st : malloc(sizeof *st * (size_t)n);
+  char **msg = n <= 8 ? small_msg : calloc((size_t)n, sizeof *msg);
+  if (!res || !st || !msg) {
+    if (n > 8) free(res), free(st), free(msg);
+    return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
+  }
+  if (n <= 8) memset(small_msg, 0, sizeof small_msg);
+  batch B = {g, slot, first, res, st, msg};
+  tl_parallel_for(n, 1, batch_range, &B);
+  tl_status s = TL_OK;
+  for (int k = 0; k < n; k++) {
+    const tl_gnode *nd = &g->nodes[first + k];
+    if (!s && st[k]) {
+      s = msg[k] ? tl_error(st[k], "%s", msg[k]) : tl_error(st[k], "out of memory");
+      if (nd->where) tl_error_prefix("%s: ", nd->where);
+    }
+    if (s) tl_list_clear(&res[k]);
+    else finish_node(pl, nd, first + k, &res[k], slot);
+    free(msg[k]);
+  }
+  if (n > 8) free(res), free(st), free(msg);
+  return s;
+}
+
+/* Whether a batch may run concurrently now: no tape records (it lives on
+ * this thread), no trace, every input on the CPU (the test device opens
+ * its memory per thread). */
+static bool batch_ok(const tl_graph *g, int first, int end, tl_tensor *const *slot) {
+  if (tl_tapes_active() || tl_trace_active()) return false;
+  for (int i = first; i < end; i++) {
+    const tl_gnode *n = &g->nodes[i];
+    for (int k = 0; k < n->n_in; k++) {
+      tl_tensor *t = n->in[k] >= 0 ? slot[n->in[k]] : NULL;
+      if (t && t->storage->device != TL_CPU) return false;
+    }
+  }
+  return true;
+}
+
 tl_status tl_graph_run(tl_graph *g, tl_tensor *const *args, int n_args, tl_tensor_list *out) {
   if (n_args != g->n_args) return tl_error(TL_INVALID_ARGUMENT, "graph takes %d arguments, got %d", g->n_args, n_args);
   for (int i = 0; i < n_args; i++) {
@@ -230,6 +387,12 @@ tl_status tl_graph_run(tl_graph *g, tl_tensor *const *args, int n_args, tl_tenso
       slot[n->out0] = tl_tensor_retain(n->value);
       continue;
     }
+    const pnode *pn = &pl->pn[i];
+    if (pn->batch_end > i + 1 && batch_ok(g, i, pn->batch_end, slot)) {
+      s = run_batch(g, pl, i, pn->batch_end, slot);
+      i = pn->batch_end - 1;
+      continue;
+    }
     if (n->n_in > ins_cap) {
       tl_tensor **bigger = malloc(sizeof *bigger * (size_t)n->n_in);
       if (!bigger) {
@@ -243,35 +406,14 @@ tl_status tl_graph_run(tl_graph *g, tl_tensor *const *args, int n_args, tl_tenso
     for (int k = 0; k < n->n_in; k++) ins[k] = n->in[k] >= 0 ? slot[n->in[k]] : NULL;
     tl_tensor_list res;
     tl_list_init(&res);
-    const pnode *pn = &pl->pn[i];
     tl_tensor *into = pn->inplace >= 0 ? reusable(ins[pn->inplace]) : NULL;
-    if (into) {
-      s = tlg_op_run_into(n->op, ins, n->n_in, n->attr, into, &res);
-      tl_tensor_release(into);
-    } else if (n->kind == TL_NODE_OP) {
-      s = tl_op_run(n->op, ins, n->n_in, n->attr, &res);
-    } else {
-      s = tlg_run_control(g, n, ins, &res);
-    }
-    if (!s && res.n != n->n_out) {
-      s = tl_error(TL_INTERNAL, "%s produced %d outputs, the graph expects %d", tlg_node_label(n), res.n, n->n_out);
-      tl_list_clear(&res);
-    }
+    s = run_node(g, n, ins, into, &res);
+    tl_tensor_release(into);
     if (s) {
       if (n->where) tl_error_prefix("%s: ", n->where);
       break;
     }
-    for (int k = 0; k < res.n; k++) {
-      /* A value nobody reads is dropped at once. */
-      if (pl->last_use[n->out0 + k] < 0) tl_tensor_release(res.items[k]);
-      else slot[n->out0 + k] = res.items[k];
-    }
-    if (res.items != res.inline_items) free(res.items);
-    for (int d = 0; d < pn->n_dead; d++) {
-      int v = pl->dead[pn->dead0 + d];
-      tl_tensor_release(slot[v]);
-      slot[v] = NULL;
-    }
+    finish_node(pl, n, i, &res, slot);
   }
   if (ins != ins_small) free(ins);
   for (int i = 0; i < g->n_outputs && !s; i++) {
