@@ -29,12 +29,15 @@
  * output register would be smaller than the broadcast of all inputs (a
  * graph with unknown dimensions that broadcast differently than traced),
  * the kernel runs the program op by op through the registry instead.
- * No gradient: fusion runs on finished graphs (after the tape has written
- * the backward pass as ordinary ops).
+ * Gradient (a tape around a call of a fused traced function): the
+ * program runs again op by op and each instruction's own rule is applied in
+ * reverse, with operands' gradients summed to their shapes, all with
+ * ordinary ops, so gradients of gradients work too.
  */
 #include "ops/ops.h"
 #include "ops/ew.h"
 #include "ops/reduce.h"
+#include "autodiff/grad_temps.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -513,10 +516,108 @@ static tl_status fused_kernel(TL_KERNEL_ARGS) {
   return s;
 }
 
+/* ---- gradient ------------------------------------------------------------ */
+
+/* g summed over the dims it broadcast over, to like's shape (tape.c does the
+ * same for a whole op; here it is needed between instructions). */
+static tl_status sum_to(tl_tensor *g, const tl_tensor *like, tl_tensor **out) {
+  if (tl_tensor_same_shape(g, like)) {
+    *out = tl_tensor_retain(g);
+    return TL_OK;
+  }
+  int64_t axes[TL_MAX_RANK];
+  int na = 0, off = g->rank - like->rank;
+  for (int d = 0; d < g->rank; d++)
+    if (d < off || (like->shape[d - off] == 1 && g->shape[d] != 1)) axes[na++] = d;
+  tl_tensor *r;
+  tl_status s = tl_call("reduce_sum", 1, &g, 1, (tl_named_attr[]){TL_A_INTS("axis", na, axes)}, &r);
+  if (s) return s;
+  s = tl_call("reshape", 1, &r, 1, (tl_named_attr[]){TL_A_INTS("shape", like->rank, like->shape)}, out);
+  tl_tensor_release(r);
+  return s;
+}
+
+/* acc += g (acc may be NULL); takes g. */
+static tl_status accumulate(tl_tensor **acc, tl_tensor *g) {
+  if (!*acc) {
+    *acc = g;
+    return TL_OK;
+  }
+  tl_tensor *ab[2] = {*acc, g}, *sum;
+  tl_status s = tl_call("add", 2, ab, 0, NULL, &sum);
+  tl_tensor_release(g);
+  if (s) return s;
+  tl_tensor_release(*acc);
+  *acc = sum;
+  return TL_OK;
+}
+
+static tl_status fused_grad(TL_GRAD_ARGS) {
+  (void)op, (void)n_out;
+  prog p;
+  tl_status s = parse(attr, n_in, &p);
+  if (s) return s;
+  if (!tl_dtype_is_float(in[0]->dtype)) return TL_OK;
+  int nr = n_in + p.n_instr;
+  tl_tensor *reg[MAX_REGS] = {0}, *G[MAX_REGS] = {0};
+  for (int i = 0; i < n_in; i++) reg[i] = in[i];
+  for (int i = 0; i < p.n_instr && !s; i++) { /* the intermediates the rules need */
+    const instr *k = &p.ins[i];
+    tl_attr attrs[TL_MAX_ATTRS];
+    instr_attrs(k, attrs);
+    tl_tensor *ops[2] = {reg[k->a], k->b >= 0 ? reg[k->b] : NULL};
+    s = tl_op_run1(k->op, ops, k->b >= 0 ? 2 : 1, attrs, &reg[n_in + i]);
+  }
+  uint64_t saved = tl_grad_wants_all();
+  for (int i = 0; i < p.n_out && !s; i++) {
+    if (!grad_out[i]) continue;
+    int r = p.out[i];
+    tl_tensor *g = NULL;
+    if (p.reduce && i == p.n_out - 1) { /* through the reduction's own rule */
+      const tl_op_def *rop = tl_op_find(p.reduce == RED_SUM ? "reduce_sum" : "reduce_mean");
+      tl_attr ra[TL_MAX_ATTRS];
+      tl_attrs_defaults(rop, ra);
+      ra[tl_attr_index(rop, "axis")] = attr[A_AXIS];
+      ra[tl_attr_index(rop, "keepdims")] = attr[A_KEEPDIMS];
+      s = rop->grad(rop, &reg[r], 1, ra, &out[i], 1, &grad_out[i], &g);
+      if (!s && !g) s = tl_error(TL_INTERNAL, "fused_elementwise: the reduction gave no gradient");
+    } else {
+      g = tl_tensor_retain(grad_out[i]);
+    }
+    if (!s) s = accumulate(&G[r], g);
+  }
+  for (int i = p.n_instr - 1; i >= 0 && !s; i--) {
+    int r = n_in + i;
+    const instr *k = &p.ins[i];
+    if (!G[r] || !k->op->grad) continue;
+    tl_attr attrs[TL_MAX_ATTRS];
+    instr_attrs(k, attrs);
+    tl_tensor *ops[2] = {reg[k->a], k->b >= 0 ? reg[k->b] : NULL}, *gin[2] = {NULL, NULL};
+    int n = k->b >= 0 ? 2 : 1;
+    s = k->op->grad(k->op, ops, n, attrs, &reg[r], 1, &G[r], gin);
+    for (int q = 0; q < n; q++) {
+      tl_tensor *sized = NULL;
+      if (!s && gin[q]) s = sum_to(gin[q], ops[q], &sized);
+      if (!s && sized) s = accumulate(&G[q ? k->b : k->a], sized);
+      tl_tensor_release(gin[q]);
+    }
+  }
+  tl_grad_wants_restore(saved);
+  for (int i = 0; i < n_in; i++) {
+    if (!s) grad_in[i] = G[i];
+    else tl_tensor_release(G[i]);
+  }
+  for (int r = n_in; r < nr; r++) {
+    tl_tensor_release(reg[r]);
+    tl_tensor_release(G[r]);
+  }
+  return s;
+}
+
 tl_op_def tl_ops_fused[] = {
     {.name = "fused_elementwise", .inputs = "values[]",
      .attrs = "program:string, outputs:ints, reduce:string=none, axis:ints?, keepdims:bool=false",
-     .infer = fused_infer, .kernel[TL_CPU] = fused_kernel, .api = "-",
+     .infer = fused_infer, .kernel[TL_CPU] = fused_kernel, .grad = fused_grad, .api = "-",
      .doc = "A fused chain of element-wise ops (made by graph fusion; see docs/internals.md)."},
     {0},
 };
