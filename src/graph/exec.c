@@ -92,12 +92,11 @@ static int64_t node_cost(const tl_graph *g, const tl_gnode *n) {
     if (n->in[k] >= 0) c += value_bytes(&g->values[n->in[k]]) / 4;
   for (int k = 0; k < n->n_out; k++) c += value_bytes(&g->values[n->out0 + k]) / 4;
   if (strcmp(n->op->name, "matmul") == 0 && n->n_in == 2) {
-    const tl_meta *a = &g->values[n->in[0]].meta, *o = &g->values[n->out0].meta;
-    int64_t inner = a->rank >= 2 ? (a->shape[a->rank - 1] > 0 ? a->shape[a->rank - 1] : 1) : 1;
-    int64_t alt = a->rank >= 2 ? a->shape[a->rank - 2] : 1; /* transpose_a: the other dim is inner */
-    if (alt > inner) inner = alt;
-    c += value_bytes(&g->values[n->out0]) / 4 * inner / 8;
-    (void)o;
+    const tl_meta *a = &g->values[n->in[0]].meta;
+    int ta = tl_attr_index(n->op, "transpose_a");
+    bool t = ta >= 0 && n->attr[ta].b;
+    int64_t inner = a->rank >= 2 ? a->shape[a->rank - (t ? 2 : 1)] : 1;
+    if (inner > 0) c += value_bytes(&g->values[n->out0]) / 4 * inner / 8;
   }
   return c;
 }

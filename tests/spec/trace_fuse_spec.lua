@@ -185,6 +185,21 @@ describe("element-wise fusion", function()
     end
   end)
 
+  it("falls back to op by op when an output is smaller than the broadcast at run time", function()
+    local f = function(x, y) local a = tf.exp(x) * 2; return a, a + y end
+    local g = build(f, { { tf.float32, { n = 2, [2] = 8 } }, { tf.float32, { n = 2, [2] = 8 } } })
+    g:optimize(DCE + FUSE + MEMORY)
+    assert.are.equal(1, count_op(g, "fused_elementwise"))
+    for _, xy in ipairs({ { u({ 1, 8 }), u({ 5, 8 }) }, { u({ 5, 8 }), u({ 1, 8 }) }, { u({ 3, 8 }), u({ 3, 8 }) } }) do
+      local want = table.pack(f(xy[1], xy[2]))
+      local got = G.run(g, xy)
+      for i = 1, 2 do
+        assert.are.same(want[i].shape:as_list(), got[i].shape:as_list())
+        assert(max_rel_err(got[i], want[i]) < 1e-6)
+      end
+    end
+  end)
+
   it("rejects a bad program with an error, never a crash", function()
     local x = tf.constant({ 1.0, 2.0 })
     local fe = tf.raw_ops.fused_elementwise
