@@ -84,50 +84,58 @@ static bool can_write_into(const tl_graph *g, const plan *pl, int i, int k) {
   return false;
 }
 
-/* What a node costs, roughly, in elements touched (a product: its
- * multiply-adds / 8), to decide whether running it on its own thread pays. */
-static int64_t node_cost(const tl_graph *g, const tl_gnode *n) {
-  int64_t c = 0;
-  for (int k = 0; k < n->n_in; k++)
-    if (n->in[k] >= 0) c += value_bytes(&g->values[n->in[k]]) / 4;
-  for (int k = 0; k < n->n_out; k++) c += value_bytes(&g->values[n->out0 + k]) / 4;
+/* How big a node is, for TL_OPT_PARALLEL: a product's multiply-adds, or
+ * the elements another node reads and writes. */
+static int64_t node_work(const tl_graph *g, const tl_gnode *n, bool *is_product) {
+  *is_product = false;
   if (strcmp(n->op->name, "matmul") == 0 && n->n_in == 2) {
     const tl_meta *a = &g->values[n->in[0]].meta;
     int ta = tl_attr_index(n->op, "transpose_a");
     bool t = ta >= 0 && n->attr[ta].b;
     int64_t inner = a->rank >= 2 ? a->shape[a->rank - (t ? 2 : 1)] : 1;
-    if (inner > 0) c += value_bytes(&g->values[n->out0]) / 4 * inner / 8;
+    *is_product = true;
+    return inner > 0 ? value_bytes(&g->values[n->out0]) / 4 * inner : 0;
   }
+  int64_t c = 0;
+  for (int k = 0; k < n->n_in; k++)
+    if (n->in[k] >= 0) c += value_bytes(&g->values[n->in[k]]) / 4;
+  for (int k = 0; k < n->n_out; k++) c += value_bytes(&g->values[n->out0 + k]) / 4;
   return c;
 }
 
+/* A node worth a thread of its own, and one too big for a batch: a node
+ * that already splits itself over the pool (a product of 2^21 multiply-adds
+ * or more, ops/linalg.c; element-wise work past ~64K elements) would run on
+ * one thread inside a batch, which is slower. */
+#define PAR_MIN_MACS ((int64_t)1 << 17)
+#define PAR_MAX_MACS ((int64_t)1 << 21)
+#define PAR_MIN_ELEMS ((int64_t)1 << 15)
+#define PAR_MAX_ELEMS ((int64_t)1 << 16)
+
 /* Consecutive runs of pure OP nodes that read nothing made inside the run
- * (so they can run at once without reordering anything around them),
- * kept when at least two of them cost PAR_MIN_COST or more: below that the
- * hand-off to another thread costs more than it saves. */
-#define PAR_MIN_COST ((int64_t)32768)
+ * (so they can run at once without reordering anything around them) and
+ * that are not big enough to split themselves, kept when at least two of
+ * them are worth a thread: below that the hand-off costs more than it
+ * saves. */
 static void mark_batches(tl_graph *g, plan *pl) {
   int nn = g->n_nodes, levels = 0;
   for (int i = 0; i < nn;) {
-    int j = i;
-    int big = 0;
+    int j = i, worth = 0;
     while (j < nn) {
       const tl_gnode *n = &g->nodes[j];
       if (n->kind != TL_NODE_OP || (n->op->flags & (TL_OP_STATEFUL | TL_OP_RANDOM))) break;
-      bool dep = false;
-      for (int k = 0; k < n->n_in && !dep; k++)
-        dep = n->in[k] >= 0 && g->values[n->in[k]].node >= i;
-      if (dep) break;
-      big += node_cost(g, n) >= PAR_MIN_COST;
+      bool dep = false, product;
+      for (int k = 0; k < n->n_in && !dep; k++) dep = n->in[k] >= 0 && g->values[n->in[k]].node >= i;
+      int64_t w = node_work(g, n, &product);
+      if (dep || w >= (product ? PAR_MAX_MACS : PAR_MAX_ELEMS)) break;
+      worth += w >= (product ? PAR_MIN_MACS : PAR_MIN_ELEMS);
       j++;
     }
-    if (j - i >= 2 && big >= 2) {
+    if (j - i >= 2 && worth >= 2) {
       pl->pn[i].batch_end = j;
       levels++;
-      i = j;
-    } else {
-      i = j > i ? j : i + 1;
     }
+    i = j > i ? j : i + 1;
   }
   g->stats.parallel_levels = levels;
 }
@@ -345,8 +353,15 @@ static tl_status run_batch(tl_graph *g, const plan *pl, int first, int end, tl_t
 /* Whether a batch may run concurrently now: no tape records (it lives on
  * this thread), no trace, every input on the CPU (the test device opens
  * its memory per thread). */
+/* Batches run only with at least this many pool threads: with two, the
+ * seed's training step (one batch: two 1M multiply-add products of the
+ * backward pass) measured no faster, often slower (2 vCPUs shared with
+ * other work: serial 446-561 us, batched 441-657 us, best of 30x20 runs),
+ * as waking the other thread costs about what the smaller product saves. */
+#define PAR_MIN_THREADS 3
+
 static bool batch_ok(const tl_graph *g, int first, int end, tl_tensor *const *slot) {
-  if (tl_tapes_active() || tl_trace_active()) return false;
+  if (tl_num_threads() < PAR_MIN_THREADS || tl_tapes_active() || tl_trace_active()) return false;
   for (int i = first; i < end; i++) {
     const tl_gnode *n = &g->nodes[i];
     for (int k = 0; k < n->n_in; k++) {
