@@ -34,7 +34,7 @@ assert(err < 1e-6, "fused result differs from eager by " .. err)
 -- Interleaved rounds, best of each: this machine is shared.
 local now = tf.core.now
 local te, tg = math.huge, math.huge
-for _ = 1, 8 do
+for _ = 1, 15 do
   local t0 = now()
   local _ = chain(x, b)
   te = math.min(te, now() - t0)
