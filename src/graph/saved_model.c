@@ -731,7 +731,7 @@ static tl_status r_node(rbuf *r, const tl_saved_model *m, const scope *sc, tl_gr
     break;
   }
   }
-  if (kind != TL_NODE_OP && where && !(g->nodes[node_k].where = strdup(where))) goto oom;
+  if ((kind == TL_NODE_ARG || kind == TL_NODE_CONST) && where && !(g->nodes[node_k].where = strdup(where))) goto oom;
   if (name && !(g->nodes[node_k].name = strdup(name))) goto oom;
   goto done;
 oom:
@@ -772,7 +772,7 @@ static tl_status r_graph(rbuf *r, const tl_saved_model *m, const scope *parent, 
     if (g->args[n->arg] != -1) s = corrupt(r, "two arguments have position %d", n->arg);
     else g->args[n->arg] = n->out0;
   }
-  int n_outputs;
+  int n_outputs = 0;
   if (!s) s = r_count(r, 4, MAX_NODES, &n_outputs);
   int *outs = NULL;
   if (!s && !(outs = malloc(sizeof(int) * (size_t)(n_outputs ? n_outputs : 1))))
