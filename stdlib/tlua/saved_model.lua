@@ -127,21 +127,24 @@ local function model_specs(tf, model)
 end
 
 -- The concrete functions of a tf.Function to save, as {graph=, input_signature=} tables.
-local function concrete_functions(f, opts)
+local function as_specs(tf, list)
+  local specs = {}
+  for i, s in ipairs(list) do
+    specs[i] = (type(s) == "table" and getmetatable(s) == nil) and tf.TensorSpec(s) or s
+  end
+  return specs
+end
+
+local function concrete_functions(tf, f, opts)
   local cfs = {}
   if opts.input_signature then
-    cfs[1] = f:get_concrete_function(table.unpack(opts.input_signature))
+    cfs[1] = f:get_concrete_function(table.unpack(as_specs(tf, opts.input_signature)))
   elseif opts.args then
     cfs[1] = f:get_concrete_function(table.unpack(opts.args))
+  elseif rawget(f, "_signature") then
+    cfs[1] = f:get_concrete_function()
   else
-    local ok, list = pcall(function() return f:concrete_functions() end)
-    if ok and type(list) == "table" then
-      for _, cf in ipairs(list) do cfs[#cfs + 1] = cf end
-    end
-    if #cfs == 0 then
-      local ok2, cf = pcall(function() return f:get_concrete_function() end)
-      if ok2 and cf then cfs[1] = cf end
-    end
+    for _, s in ipairs(f:signatures()) do cfs[#cfs + 1] = s.concrete end
   end
   if #cfs == 0 then
     raise("InvalidArgument", "saved_model.save: the traced function has no trace yet; call it once, or pass "
@@ -167,7 +170,7 @@ local function graph_from(tf, x, opts, who)
     end, specs, who)
   end
   if type(x) == "table" and x.get_concrete_function then
-    return concrete_functions(x, opts)[1].graph
+    return concrete_functions(tf, x, opts)[1].graph
   end
   if type(x) == "function" then
     if not opts.input_signature then
@@ -203,7 +206,7 @@ function M.save(tf, obj, path, opts)
     end)
     for _, k in ipairs(names) do fns[#fns + 1] = fn_entry(k, graph_from(tf, sigs[k], {}, who)) end
   elseif type(obj) == "table" and obj.get_concrete_function and not is_keras_model(obj) then
-    for i, cf in ipairs(concrete_functions(obj, opts)) do
+    for i, cf in ipairs(concrete_functions(tf, obj, opts)) do
       fns[#fns + 1] = fn_entry(i == 1 and "serving_default" or ("serving_default_" .. (i - 1)), cf.graph)
     end
   else
