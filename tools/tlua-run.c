@@ -67,8 +67,10 @@ static void list_fns(const tl_saved_model *m) {
     printf("%s(", f->name);
     for (int k = 0; k < g->n_args; k++) {
       char d[200];
-      printf("%s%s: %s", k ? ", " : "", f->arg_names[k] ? f->arg_names[k] : "_",
-             tl_meta_describe(&g->values[g->args[k]].meta, d, sizeof d));
+      if (k) printf(", ");
+      if (f->arg_names[k]) printf("%s", f->arg_names[k]);
+      else printf("arg%d", k + 1); /* as the Lua side names it */
+      printf(": %s", tl_meta_describe(&g->values[g->args[k]].meta, d, sizeof d));
     }
     printf(") -> (");
     for (int k = 0; k < g->n_outputs; k++) {

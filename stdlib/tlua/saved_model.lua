@@ -30,6 +30,8 @@ local M = {}
 
 local function raise(kind, fmt, ...) core.raise(kind, select("#", ...) > 0 and fmt:format(...) or fmt) end
 
+local Function, Loaded = {}, {} -- loaded objects (below)
+
 local SAVE_OPTS = { input_signature = true, args = true, signatures = true, arg_names = true, output_names = true }
 
 local function graph_of(x)
@@ -193,7 +195,10 @@ function M.save(tf, obj, path, opts)
   local fns, variables = {}, nil
   local sigs = opts.signatures
   if sigs == nil and type(obj) == "table" and getmetatable(obj) == nil and not obj.get_concrete_function then sigs = obj end
-  if sigs ~= nil then
+  if getmetatable(obj) == Loaded then -- a loaded model saved again
+    for i, f in ipairs(obj._functions) do fns[i] = fn_entry(f.name, f.graph, f.arg_names, f.output_names) end
+    variables = obj.variables
+  elseif sigs ~= nil then
     local names = {}
     for k in pairs(sigs) do
       if type(k) ~= "string" then raise("InvalidArgument", "%s: signatures must be a table {name = function}", who) end
@@ -223,7 +228,6 @@ end
 
 -- ---- loading ------------------------------------------------------------
 
-local Function = {}
 Function.__index = Function
 Function.__name = "tf.saved_model.LoadedFunction"
 
@@ -287,7 +291,6 @@ local function parse_meta(tf, text)
   return { dtype = tf.as_dtype(dt), shape = shape, text = text }
 end
 
-local Loaded = {}
 Loaded.__index = Loaded
 Loaded.__name = "tf.saved_model.Loaded"
 
