@@ -333,6 +333,14 @@ function M.install(tf)
   tf.saved_model = tf.saved_model or {}
   tf.saved_model.save = function(obj, path, opts) return M.save(tf, obj, path, opts) end
   tf.saved_model.load = function(path, opts) return M.load(tf, path, opts) end
+  local help = require("tlua.help")
+  help.register(tf.saved_model.save, "tf.saved_model.save(obj, path, {input_signature=, args=, signatures=, "
+    .. "arg_names=, output_names=}): a tf.trace function (its traces), a Keras model (its call, batch dimension "
+    .. "dynamic), a Lua function with input_signature, or {name = function} as one data-only file with the "
+    .. "variables' values. Layout: docs/file-formats.md; tlua-run runs it without Lua.")
+  help.register(tf.saved_model.load, "tf.saved_model.load(path): m(x) calls 'serving_default', "
+    .. "m.signatures.NAME(x) any function; m.variables are tf.Variables (fine-tune them with a GradientTape); "
+    .. "inside tf.trace the calls are traced. A damaged file is a DataLoss error.")
   tf.saved_model.SERVING = "serve"
   tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY = "serving_default"
 end
