@@ -2,7 +2,8 @@
  * tests and fuzz target: y = relu(x @ w + b) * 2 with a trainable variable
  * w, a constant b, attributes (matmul's transpose flags, reduce_sum's axis
  * list and keepdims), source locations, and a CALL node whose subgraph
- * captures a value of the enclosing graph; a second function reads the
+ * captures a value of the enclosing graph, a COND node with hand-built
+ * branches; a second function reads the
  * same variable, so the file shares one variable between two graphs.
  * Everything goes through the tracer, as tf.trace would record it. */
 #ifndef TL_SAVED_MODEL_FIXTURE_H
@@ -72,16 +73,39 @@ static inline tl_saved_model *fixture_model(void) {
   int k;
   if (tl_graph_add_node(g, TL_NODE_CALL, cin, 1, &sub, 1, &sm, 1, "model.lua:9", &k)) FX_FAIL();
   if (tl_trace_symbolic(tr, g->nodes[k].out0, &s)) FX_FAIL();
-  tl_tensor *outs[2] = {y2, s};
+  /* A COND node: c = sum(s) > 0 ? s : -s, its branches built by hand. */
+  tl_tensor *stot, *zero, *pred, *c;
+  if (tl_run1("reduce_sum", &s, 1, &stot) || tl_tensor_scalar_f64(TL_FLOAT32, 0.0, &zero)) FX_FAIL();
+  tl_tensor *tz[2] = {stot, zero};
+  if (tl_run1("greater", tz, 2, &pred)) FX_FAIL();
+  tl_graph *br[2];
+  for (int b2 = 0; b2 < 2; b2++) {
+    int a, o;
+    if (tl_graph_new(&br[b2]) || tl_graph_add_arg(br[b2], &sm, &a)) FX_FAIL();
+    o = a;
+    if (b2 == 1) {
+      tl_attr none[TL_MAX_ATTRS];
+      memset(none, 0, sizeof none);
+      if (tl_graph_add_op(br[b2], tl_op_find("negative"), &a, 1, none, &sm, 1, "model.lua:12", &o)) FX_FAIL();
+    }
+    if (tl_graph_set_outputs(br[b2], &o, 1)) FX_FAIL();
+  }
+  int pv, sv, cn;
+  if (tl_trace_value(tr, pred, &pv) || tl_trace_value(tr, s, &sv)) FX_FAIL();
+  int cin3[3] = {pv, sv, sv};
+  if (tl_graph_add_node(g, TL_NODE_COND, cin3, 3, br, 2, &sm, 1, "model.lua:11", &cn)) FX_FAIL();
+  g->nodes[cn].arg = 1;
+  if (tl_trace_symbolic(tr, g->nodes[cn].out0, &c)) FX_FAIL();
+  tl_tensor *outs[3] = {y2, s, c};
   tl_graph *g1;
-  if (tl_trace_end(tr, outs, 2, &g1)) FX_FAIL();
-  tl_tensor *rel[] = {x, wr, xw, y, r, two, s, y2};
+  if (tl_trace_end(tr, outs, 3, &g1)) FX_FAIL();
+  tl_tensor *rel[] = {x, wr, xw, y, r, two, s, y2, stot, zero, pred, c};
   for (size_t i = 0; i < sizeof rel / sizeof *rel; i++) tl_tensor_release(rel[i]);
   m->fns[0].name = strdup("serving_default");
   m->fns[0].graph = g1;
   m->fns[0].arg_names = calloc(1, sizeof(char *));
   m->fns[0].arg_names[0] = strdup("x");
-  m->fns[0].output_names = calloc(2, sizeof(char *));
+  m->fns[0].output_names = calloc(3, sizeof(char *));
   m->fns[0].output_names[0] = strdup("y");
   m->fns[0].output_names[1] = NULL;
 

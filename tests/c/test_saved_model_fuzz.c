@@ -10,7 +10,7 @@
  * run it under the ASan build) or load a model whose graphs validate and
  * run (or fail to run) cleanly.
  *
- *   test_saved_model_fuzz [cases]        default 20000
+ *   test_saved_model_fuzz [cases]        default 100000
  *   test_saved_model_fuzz --write-seed F writes the fixture to F (fuzz corpus)
  */
 #define _GNU_SOURCE /* memmem */
@@ -73,14 +73,31 @@ static void test_round_trip(const char *path) {
   tl_list_init(&b);
   CHECK(tl_graph_run(m->fns[0].graph, &x, 1, &a) == TL_OK);
   CHECK(tl_graph_run(f->graph, &x, 1, &b) == TL_OK);
-  CHECK(a.n == 2 && b.n == 2);
+  CHECK(a.n == 3 && b.n == 3);
   for (int i = 0; i < a.n && i < b.n; i++) CHECK(same_values(a.items[i], b.items[i]));
   /* y = relu(x @ w + b) * 2; row 0: x@w = [0.5*1 + 2*2 - 0.5*3, -1 + 0.5 + 4.5] = [3, 4] */
-  if (b.n == 2) {
-    const float *y = tl_tensor_data(b.items[0]), *s = tl_tensor_data(b.items[1]);
+  if (b.n == 3) {
+    const float *y = tl_tensor_data(b.items[0]), *s = tl_tensor_data(b.items[1]), *c = tl_tensor_data(b.items[2]);
     CHECK(y[0] == 2 * 3.1f && y[1] == 2 * 3.8f);
     CHECK(b.items[1]->rank == 2 && b.items[1]->shape[1] == 1 && s[0] == y[0] + y[1]);
+    CHECK(c[0] == s[0] && c[1] == s[1]); /* the sum is positive: the then-branch */
   }
+  tl_list_clear(&a);
+  /* Called while a trace records: a graph with control flow becomes one CALL node. */
+  tl_trace *tr;
+  tl_meta xm = {TL_FLOAT32, 2, {-1, 3}};
+  tl_tensor *sx;
+  CHECK(tl_trace_begin(&tr) == TL_OK && tl_trace_arg(tr, &xm, &sx) == TL_OK);
+  CHECK(tl_graph_call_traced(f->graph, &sx, 1, &a) == TL_OK && a.n == 3);
+  tl_graph *outer = NULL;
+  CHECK(tl_trace_end(tr, a.items, a.n, &outer) == TL_OK);
+  CHECK(outer && outer->n_nodes == 2 && outer->nodes[1].kind == TL_NODE_CALL);
+  tl_list_clear(&a);
+  tl_tensor_release(sx);
+  tl_list_init(&a);
+  CHECK(outer && tl_graph_run(outer, &x, 1, &a) == TL_OK && a.n == 3);
+  for (int i = 0; i < a.n && i < b.n; i++) CHECK(same_values(a.items[i], b.items[i]));
+  tl_graph_release(outer);
   tl_list_clear(&a);
   tl_list_clear(&b);
   /* The loaded variable is the one both functions read: assigning it changes norm(). */
@@ -217,7 +234,7 @@ int main(int argc, char **argv) {
     tl_saved_model_free(m);
     return rc;
   }
-  long cases = argc > 1 ? atol(argv[1]) : 20000;
+  long cases = argc > 1 ? atol(argv[1]) : 100000;
   char path[] = "/tmp/tlua_saved_fuzz_XXXXXX";
   int fd = mkstemp(path);
   if (fd < 0) return 1;
