@@ -168,6 +168,38 @@ static void test_errors(const unsigned char *good, size_t n) {
     CHECK(tl_saved_model_parse(b, n, &m) == TL_DATA_LOSS);
     CHECK(strstr(tl_last_error(), "shape rule"));
   }
+  /* a constant claiming to be a resource (a pointer from the file) is refused */
+  memcpy(b, good, n);
+  p = memmem(b, n, "TLT1\x07" "float32\x00", 13); /* the scalar constant 2 */
+  CHECK(p != NULL);
+  if (p) {
+    size_t at = (size_t)(p - b);
+    /* "float32" (7) -> "resource" (8): one more byte, so the lengths before it grow by one */
+    unsigned char *c = malloc(n + 1);
+    memcpy(c, b, at + 4);
+    c[at + 4] = 8;
+    memcpy(c + at + 5, "resource", 8);
+    memcpy(c + at + 13, b + at + 12, n - at - 12);
+    uint64_t tl;
+    memcpy(&tl, c + at - 8, 8);
+    tl += 1;
+    memcpy(c + at - 8, &tl, 8);
+    /* ... and the FUNS section's length */
+    unsigned char *fs = memmem(c, n + 1, "FUNS", 4);
+    CHECK(fs != NULL);
+    if (fs) {
+      memcpy(&tl, fs + 4, 8);
+      tl += 1;
+      memcpy(fs + 4, &tl, 8);
+    }
+    fix_crc(c, n + 1);
+    CHECK(tl_saved_model_parse(c, n + 1, &m) == TL_DATA_LOSS && !m);
+    CHECK(strstr(tl_last_error(), "resource (variable handle) cannot come from bytes"));
+    free(c);
+  }
+  tl_tensor *rt;
+  CHECK(tl_tensor_parse("TLT1\x08resource\x00\x01\x02\x03\x04\x05\x06\x07\x08", 22, &rt) == TL_INVALID_ARGUMENT);
+  CHECK(strstr(tl_last_error(), "resource"));
   /* an unknown section after the others is skipped */
   memcpy(b, good, n);
   memcpy(b + n, "XTRA\x04\0\0\0\0\0\0\0abcd", 16);

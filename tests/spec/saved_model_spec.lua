@@ -337,6 +337,11 @@ describe("damaged and foreign files", function()
     helpers.assert_error("NotFound", "cannot write", tf.saved_model.save, tf.saved_model.load(path), "/nonexistent/dir/x.tlsm")
   end)
 
+  it("tf.io.parse_tensor refuses a resource dtype (its bytes would be a pointer)", function()
+    local bytes = "TLT1\8resource\0" .. ("\1"):rep(8)
+    helpers.assert_error("InvalidArgument", "cannot come from bytes", tf.io.parse_tensor, bytes, tf.float32)
+  end)
+
   it("a loaded function checks its arguments", function()
     local m = tf.saved_model.load(path)
     helpers.assert_error("InvalidArgument", "takes 1 argument", m, tf.ones({ 1, 3 }), tf.ones({ 1, 3 }))
