@@ -8,7 +8,9 @@
  * like any other (tapes inside the trace see them too, and the optimizer
  * sees through the call). Only a graph holding control-flow nodes, whose
  * predicates have no value while tracing, becomes one CALL node holding a
- * copy of the graph, with symbolic outputs.
+ * copy of the graph, with symbolic outputs; a tape cannot see that node,
+ * so under an active tape this is an Unimplemented error, never a silently
+ * missing gradient.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +45,12 @@ static tl_status check_args(const tl_graph *g, tl_tensor *const *args, int n) {
 
 tl_status tl_graph_call_traced(tl_graph *g, tl_tensor *const *args, int n, tl_tensor_list *out) {
   if (!tl_trace_active() || !has_control_flow(g)) return tl_graph_run(g, args, n, out);
+  /* A CALL node is not an op the dispatcher runs, so a tape would not see
+   * it: refuse rather than hand back a gradient of None. */
+  if (tl_tapes_active())
+    return tl_error(TL_UNIMPLEMENTED, "a graph with control flow (a loaded function with tf.cond / tf.while_loop) "
+                                      "cannot be differentiated inside a traced function yet; call it eagerly "
+                                      "under the GradientTape, or outside tf.trace");
   tl_status s = check_args(g, args, n);
   if (s) return s;
   tl_trace *tr = tl_trace_current();

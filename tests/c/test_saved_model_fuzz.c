@@ -94,6 +94,16 @@ static void test_round_trip(const char *path) {
   CHECK(outer && outer->n_nodes == 2 && outer->nodes[1].kind == TL_NODE_CALL);
   tl_list_clear(&a);
   tl_tensor_release(sx);
+  /* ... which a tape could not see: under one it is an error, not a missing gradient */
+  tl_tape *tape;
+  CHECK(tl_trace_begin(&tr) == TL_OK && tl_trace_arg(tr, &xm, &sx) == TL_OK);
+  CHECK(tl_tape_new(false, true, &tape) == TL_OK && tl_tape_start(tape) == TL_OK);
+  CHECK(tl_graph_call_traced(f->graph, &sx, 1, &a) == TL_UNIMPLEMENTED && a.n == 0);
+  CHECK(strstr(tl_last_error(), "cannot be differentiated inside a traced function"));
+  tl_tape_stop(tape);
+  tl_tape_release(tape);
+  tl_trace_abort(tr);
+  tl_tensor_release(sx);
   tl_list_init(&a);
   CHECK(outer && tl_graph_run(outer, &x, 1, &a) == TL_OK && a.n == 3);
   for (int i = 0; i < a.n && i < b.n; i++) CHECK(same_values(a.items[i], b.items[i]));
