@@ -165,6 +165,17 @@ local function graph_from(tf, x, opts, who)
   if is_keras_model(x) then
     local specs, multi = opts.input_signature or nil, false
     if not specs then specs, multi = model_specs(tf, x) end
+    if not x.built then
+      -- variables are made eagerly (on zeros, unknown dimensions 1) before the call is traced
+      local zs = {}
+      for i, spec in ipairs(specs) do
+        local dtype, dims = spec_dims(tf, spec, who, i)
+        local concrete = {}
+        for k = 1, dims.n do concrete[k] = dims[k] or 1 end
+        zs[i] = tf.zeros(concrete, dtype)
+      end
+      x((multi or #zs > 1) and zs or zs[1], { training = false })
+    end
     return trace_with_specs(tf, function(...)
       local args = table.pack(...)
       local input = (multi or args.n > 1) and { ... } or args[1]

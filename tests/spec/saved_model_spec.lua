@@ -90,6 +90,21 @@ describe("tf.saved_model round trips", function()
     assert.equal("float32[?,4]", m.signatures.serving_default.input_signature[1].text)
   end)
 
+  it("an unbuilt subclassed model with an input_signature is built eagerly, then traced", function()
+    local Net = keras.Model:extend("SavedNet")
+    function Net:init(opts)
+      Net.super.init(self, opts)
+      self.d = keras.layers.Dense(2)
+    end
+    function Net:call(x) return self.d(x) * 2 end
+    local net = Net()
+    tf.saved_model.save(net, dir .. "/net.tlsm", { input_signature = { tf.TensorSpec({ nil, 3 }) } })
+    local m = tf.saved_model.load(dir .. "/net.tlsm")
+    local x = tf.ones({ 2, 3 })
+    helpers.assert_close(m(x), net(x))
+    assert.equal(2, #m.variables)
+  end)
+
   it("input_signature for a tf.Function, a Lua function, a raw graph, and named signatures", function()
     local f = tf.trace(function(a) return a * 2 end, { input_signature = { tf.TensorSpec({ nil, 3 }, tf.float32) } })
     tf.saved_model.save(f, dir .. "/sig.tlsm")
