@@ -393,11 +393,12 @@ static tl_status r_meta(rbuf *r, tl_meta *m) {
     if ((s = r_i64(r, &m->shape[i]))) return s;
     if (m->shape[i] < -1) return corrupt(r, "a dimension of %" PRId64, m->shape[i]);
   }
-  if (rk > 0 && tl_shape_numel(rk, m->shape) < 0) {
-    bool unknown = false;
-    for (int i = 0; i < rk; i++) unknown |= m->shape[i] < 0;
-    if (!unknown) return corrupt(r, "a shape whose size overflows");
-  }
+  /* The known dimensions times the element size must fit in an int64 (a
+     memory planner multiplies them out). */
+  int64_t bytes = (int64_t)tl_dtypes[m->dtype].size;
+  for (int i = 0; i < rk; i++)
+    if (m->shape[i] >= 0 && __builtin_mul_overflow(bytes, m->shape[i], &bytes))
+      return corrupt(r, "a shape whose size in bytes overflows");
   return TL_OK;
 }
 

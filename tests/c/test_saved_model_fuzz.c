@@ -210,6 +210,17 @@ static void test_errors(const unsigned char *good, size_t n) {
   tl_tensor *rt;
   CHECK(tl_tensor_parse("TLT1\x08resource\x00\x01\x02\x03\x04\x05\x06\x07\x08", 22, &rt) == TL_INVALID_ARGUMENT);
   CHECK(strstr(tl_last_error(), "resource"));
+  /* a meta whose size in bytes overflows (found by libFuzzer: a memory planner multiplied it out) */
+  memcpy(b, good, n);
+  p = memmem(b, n, "\x07" "float32\x02\xff\xff\xff\xff\xff\xff\xff\xff", 17);
+  CHECK(p != NULL);
+  if (p) {
+    int64_t huge = (int64_t)1 << 61;
+    memcpy(p + 9, &huge, 8);
+    fix_crc(b, n);
+    CHECK(tl_saved_model_parse(b, n, &m) == TL_DATA_LOSS && !m);
+    CHECK(strstr(tl_last_error(), "size in bytes overflows"));
+  }
   /* an unknown section after the others is skipped */
   memcpy(b, good, n);
   memcpy(b + n, "XTRA\x04\0\0\0\0\0\0\0abcd", 16);
