@@ -1,17 +1,13 @@
-/* saved_model.c — the tlua saved-model file: named functions (graphs) and
- * the variables they capture, in one data-only binary file
- * (docs/file-formats.md, "tlua saved model", is the layout).
- *
- * Writing walks each function's graph; ops are stored by NAME and
- * attributes by name with a type tag, so neither the registry's op order
- * nor an op's attribute order is a file format. Constants are "TLT1"
- * tensor bytes (serialize.c); a variable handle is an index into the
- * file's variable list, so functions that share a variable share it again
- * after loading.
+/* saved_model.c — reading the tlua saved-model file: named functions
+ * (graphs) and the variables they capture, in one data-only binary file
+ * (docs/file-formats.md, "tlua saved model", is the layout; the writer is
+ * saved_model_write.c). Ops are found by name, attributes by name with a
+ * type tag; a variable handle is an index into the file's variable list,
+ * so functions that share a variable share it again after loading.
  *
  * Loading trusts nothing: every length is checked against the bytes left,
  * every count is bounded by them before anything is allocated, subgraphs
- * nest at most MAX_DEPTH deep, a CRC-32 over the body catches damage, and
+ * nest at most TLSM_MAX_DEPTH deep, a CRC-32 over the body catches damage, and
  * the graph that comes out passes tl_graph_validate and has every OP
  * node's stored output metas confirmed by the op's own shape rule run on
  * its stored input metas. A bad file is a DataLoss error (an unknown op or
@@ -20,279 +16,12 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdarg.h>
 
-#include "graph/graph_internal.h"
-
-#define MAGIC "TLSM"
-#define FORMAT_VERSION 1u
-#define HEADER_BYTES 20 /* magic, version, body length, crc */
-#define MAX_DEPTH 16    /* subgraph nesting */
-#define MAX_NAME 4096   /* names and source locations */
-#define MAX_NODES (1 << 20)
-
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "saved_model.c writes the host's bytes as little-endian; add byte swapping for this host"
-#endif
-
-/* Attribute type tags in the file (stable, whatever tl_attr_type's order). */
-enum { A_INT = 1, A_FLOAT = 2, A_BOOL = 3, A_INTS = 4, A_FLOATS = 5, A_DTYPE = 6, A_STRING = 7 };
-static const uint8_t attr_tag[TL_ATTR_TYPE_COUNT] = {
-    [TL_ATTR_INT] = A_INT,     [TL_ATTR_FLOAT] = A_FLOAT, [TL_ATTR_BOOL] = A_BOOL,    [TL_ATTR_INTS] = A_INTS,
-    [TL_ATTR_FLOATS] = A_FLOATS, [TL_ATTR_DTYPE] = A_DTYPE, [TL_ATTR_STRING] = A_STRING,
-};
-/* Node kinds in the file. */
-static const uint8_t kind_tag[TL_NODE_KIND_COUNT] = {
-    [TL_NODE_ARG] = 1, [TL_NODE_CONST] = 2, [TL_NODE_OP] = 3, [TL_NODE_COND] = 4, [TL_NODE_WHILE] = 5, [TL_NODE_CALL] = 6,
-};
-#define SEC_VARS 0x53524156u /* "VARS" */
-#define SEC_FUNS 0x534e5546u /* "FUNS" */
-
-/* ======================================================================
- * writing
- * ====================================================================== */
-
-typedef struct wbuf {
-  unsigned char *p;
-  size_t n, cap;
-  bool failed;
-} wbuf;
-
-static tl_status w_bytes(void *ctx, const void *b, size_t n) {
-  wbuf *w = ctx;
-  if (w->failed) return TL_RESOURCE_EXHAUSTED;
-  if (w->n + n > w->cap) {
-    size_t cap = w->cap ? w->cap : 4096;
-    while (cap < w->n + n) cap *= 2;
-    unsigned char *q = realloc(w->p, cap);
-    if (!q) {
-      w->failed = true;
-      return tl_error(TL_RESOURCE_EXHAUSTED, "saved model: out of memory");
-    }
-    w->p = q;
-    w->cap = cap;
-  }
-  if (n) memcpy(w->p + w->n, b, n);
-  w->n += n;
-  return TL_OK;
-}
-static void w_u8(wbuf *w, uint8_t v) { w_bytes(w, &v, 1); }
-static void w_u32(wbuf *w, uint32_t v) { w_bytes(w, &v, 4); }
-static void w_i32(wbuf *w, int32_t v) { w_bytes(w, &v, 4); }
-static void w_u64(wbuf *w, uint64_t v) { w_bytes(w, &v, 8); }
-static void w_i64(wbuf *w, int64_t v) { w_bytes(w, &v, 8); }
-static void w_f64(wbuf *w, double v) { w_bytes(w, &v, 8); }
-static void w_str(wbuf *w, const char *s) {
-  size_t n = strlen(s);
-  w_u32(w, (uint32_t)n);
-  w_bytes(w, s, n);
-}
-/* NULL is length 0xFFFFFFFF. */
-static void w_optstr(wbuf *w, const char *s) {
-  if (!s) w_u32(w, 0xFFFFFFFFu);
-  else w_str(w, s);
-}
-static void w_dtype(wbuf *w, tl_dtype d) {
-  const char *name = tl_dtypes[d].name;
-  size_t n = strlen(name);
-  w_u8(w, (uint8_t)n);
-  w_bytes(w, name, n);
-}
-static void w_meta(wbuf *w, const tl_meta *m) {
-  w_dtype(w, m->dtype);
-  w_u8(w, (uint8_t)(int8_t)m->rank);
-  for (int i = 0; i < m->rank; i++) w_i64(w, m->shape[i]);
-}
-/* A u64 length, then the tensor's TLT1 bytes. */
-static tl_status w_tensor(wbuf *w, tl_tensor *t) {
-  w_u64(w, (uint64_t)tl_tensor_serialized_size(t));
-  return tl_tensor_serialize_to(t, w_bytes, w);
-}
-
-static int var_index(const tl_saved_model *m, const tl_variable *v) {
-  for (int i = 0; i < m->n_variables; i++)
-    if (m->variables[i] == v) return i;
-  return -1;
-}
-
-static tl_status w_graph(wbuf *w, const tl_saved_model *m, const tl_graph *g, int depth) {
-  if (depth > MAX_DEPTH) return tl_error(TL_INVALID_ARGUMENT, "saved model: subgraphs nest deeper than %d", MAX_DEPTH);
-  tl_status s;
-  w_u32(w, (uint32_t)g->n_nodes);
-  w_u32(w, (uint32_t)g->n_args);
-  for (int i = 0; i < g->n_nodes; i++) {
-    const tl_gnode *n = &g->nodes[i];
-    w_u8(w, kind_tag[n->kind]);
-    w_u32(w, (uint32_t)n->n_in);
-    for (int k = 0; k < n->n_in; k++) w_i32(w, n->in[k]);
-    w_u32(w, (uint32_t)n->n_out);
-    for (int k = 0; k < n->n_out; k++) w_meta(w, &g->values[n->out0 + k].meta);
-    w_optstr(w, n->where);
-    w_optstr(w, n->name);
-    switch (n->kind) {
-    case TL_NODE_ARG:
-      w_i32(w, n->arg);
-      w_i32(w, n->capture);
-      break;
-    case TL_NODE_CONST: {
-      tl_variable *v = tl_resource_peek(n->value);
-      if (n->value->dtype == TL_RESOURCE) {
-        int vi = v ? var_index(m, v) : -1;
-        if (vi < 0)
-          return tl_error(TL_INVALID_ARGUMENT, "saved model: the graph captures variable '%s', which is not in the model's variable list",
-                          v ? v->name : "(destroyed)");
-        w_u8(w, 1);
-        w_u32(w, (uint32_t)vi);
-      } else {
-        w_u8(w, 0);
-        if ((s = w_tensor(w, n->value))) {
-          tl_error_prefix("saved model: constant %%%d: ", n->out0);
-          return s;
-        }
-      }
-      break;
-    }
-    case TL_NODE_OP: {
-      w_str(w, n->op->name);
-      int present = 0;
-      for (int a = 0; a < n->op->n_attrs; a++) present += n->attr[a].present;
-      w_u32(w, (uint32_t)present);
-      for (int a = 0; a < n->op->n_attrs; a++) {
-        const tl_attr *at = &n->attr[a];
-        if (!at->present) continue;
-        w_str(w, n->op->attr[a].name);
-        tl_attr_type ty = n->op->attr[a].type;
-        w_u8(w, attr_tag[ty]);
-        switch (ty) {
-        case TL_ATTR_INT: w_i64(w, at->i); break;
-        case TL_ATTR_FLOAT: w_f64(w, at->f); break;
-        case TL_ATTR_BOOL: w_u8(w, at->b ? 1 : 0); break;
-        case TL_ATTR_DTYPE: w_dtype(w, at->dtype); break;
-        case TL_ATTR_STRING: w_str(w, at->s ? at->s : ""); break;
-        case TL_ATTR_INTS:
-          w_u32(w, (uint32_t)at->n);
-          for (int k = 0; k < at->n; k++) w_i64(w, at->ints[k]);
-          break;
-        case TL_ATTR_FLOATS:
-          w_u32(w, (uint32_t)at->n);
-          for (int k = 0; k < at->n; k++) w_f64(w, at->floats[k]);
-          break;
-        default: return tl_error(TL_INTERNAL, "saved model: attribute type %d", (int)ty);
-        }
-      }
-      break;
-    }
-    default: /* control flow */
-      w_i32(w, n->arg);
-      w_i64(w, n->iparam);
-      w_u32(w, (uint32_t)n->n_sub);
-      for (int k = 0; k < n->n_sub; k++)
-        if ((s = w_graph(w, m, n->sub[k], depth + 1))) return s;
-      break;
-    }
-  }
-  w_u32(w, (uint32_t)g->n_outputs);
-  for (int i = 0; i < g->n_outputs; i++) w_i32(w, g->outputs[i]);
-  return w->failed ? tl_error(TL_RESOURCE_EXHAUSTED, "saved model: out of memory") : TL_OK;
-}
-
-/* Patches a section's u64 length once its payload is written. */
-static size_t w_section_begin(wbuf *w, uint32_t tag) {
-  w_u32(w, tag);
-  size_t at = w->n;
-  w_u64(w, 0);
-  return at;
-}
-static void w_section_end(wbuf *w, size_t at) {
-  if (w->failed) return;
-  uint64_t len = (uint64_t)(w->n - at - 8);
-  memcpy(w->p + at, &len, 8);
-}
-
-static tl_status encode(const tl_saved_model *m, wbuf *w) {
-  tl_status s;
-  for (int i = 0; i < 20; i++) w_u8(w, 0); /* header, filled in last */
-  size_t at = w_section_begin(w, SEC_VARS);
-  w_u32(w, (uint32_t)m->n_variables);
-  for (int i = 0; i < m->n_variables; i++) {
-    tl_variable *v = m->variables[i];
-    w_str(w, v->name);
-    w_u8(w, v->trainable ? 1 : 0);
-    if ((s = w_tensor(w, v->value))) {
-      tl_error_prefix("saved model: variable '%s': ", v->name);
-      return s;
-    }
-  }
-  w_section_end(w, at);
-  at = w_section_begin(w, SEC_FUNS);
-  w_u32(w, (uint32_t)m->n_fns);
-  for (int i = 0; i < m->n_fns; i++) {
-    const tl_saved_fn *f = &m->fns[i];
-    const tl_graph *g = f->graph;
-    if (!f->name || !g) return tl_error(TL_INVALID_ARGUMENT, "saved model: function %d has no name or graph", i);
-    if ((s = tl_graph_validate(g))) {
-      tl_error_prefix("saved model: function '%s': ", f->name);
-      return s;
-    }
-    w_str(w, f->name);
-    w_u32(w, (uint32_t)g->n_args);
-    for (int k = 0; k < g->n_args; k++) w_optstr(w, f->arg_names ? f->arg_names[k] : NULL);
-    w_u32(w, (uint32_t)g->n_outputs);
-    for (int k = 0; k < g->n_outputs; k++) w_optstr(w, f->output_names ? f->output_names[k] : NULL);
-    if ((s = w_graph(w, m, g, 0))) {
-      tl_error_prefix("saved model: function '%s': ", f->name);
-      return s;
-    }
-  }
-  w_section_end(w, at);
-  if (w->failed) return tl_error(TL_RESOURCE_EXHAUSTED, "saved model: out of memory");
-  uint64_t body = (uint64_t)(w->n - HEADER_BYTES);
-  uint32_t version = FORMAT_VERSION, crc = tl_crc32(0, w->p + HEADER_BYTES, (size_t)body);
-  memcpy(w->p, MAGIC, 4);
-  memcpy(w->p + 4, &version, 4);
-  memcpy(w->p + 8, &body, 8);
-  memcpy(w->p + 16, &crc, 4);
-  return TL_OK;
-}
-
-tl_status tl_saved_model_write(const tl_saved_model *m, const char *path) {
-  for (int i = 0; i < m->n_fns; i++)
-    for (int k = 0; k < i; k++)
-      if (m->fns[i].name && m->fns[k].name && strcmp(m->fns[i].name, m->fns[k].name) == 0)
-        return tl_error(TL_INVALID_ARGUMENT, "saved model: two functions are named '%s'", m->fns[i].name);
-  wbuf w = {0};
-  tl_status s = encode(m, &w);
-  if (s) {
-    free(w.p);
-    return s;
-  }
-  /* Written to path.tmp and renamed: a crash never leaves half a file under the name. */
-  size_t plen = strlen(path);
-  char *tmp = malloc(plen + 5);
-  if (!tmp) {
-    free(w.p);
-    return tl_error(TL_RESOURCE_EXHAUSTED, "saved model: out of memory");
-  }
-  memcpy(tmp, path, plen);
-  memcpy(tmp + plen, ".tmp", 5);
-  FILE *f = fopen(tmp, "wb");
-  if (!f) {
-    s = tl_error(TL_NOT_FOUND, "saved model: cannot write '%s': %s", tmp, strerror(errno));
-  } else {
-    bool ok = fwrite(w.p, 1, w.n, f) == w.n;
-    ok = fflush(f) == 0 && ok;
-    ok = fclose(f) == 0 && ok;
-    if (!ok) s = tl_error(TL_DATA_LOSS, "saved model: writing '%s' failed: %s", tmp, strerror(errno));
-    else if (rename(tmp, path) != 0) s = tl_error(TL_DATA_LOSS, "saved model: cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
-    if (s) remove(tmp);
-  }
-  free(tmp);
-  free(w.p);
-  return s;
-}
+#include "graph/saved_model_format.h"
 
 /* ======================================================================
  * reading
@@ -350,7 +79,7 @@ static tl_status r_str_impl(rbuf *r, bool optional, char **out) {
   tl_status s = r_u32(r, &n);
   if (s) return s;
   if (n == 0xFFFFFFFFu && optional) return TL_OK;
-  if (n > MAX_NAME || n > left(r)) return corrupt(r, "a string of %" PRIu32 " bytes runs past the file or the limit", n);
+  if (n > TLSM_MAX_NAME || n > left(r)) return corrupt(r, "a string of %" PRIu32 " bytes runs past the file or the limit", n);
   char *c = malloc((size_t)n + 1);
   if (!c) return tl_error(TL_RESOURCE_EXHAUSTED, "saved model: out of memory");
   memcpy(c, r->p, n);
@@ -434,7 +163,7 @@ typedef struct scope {
 /* The handle tensor a resource value stands for (a variable constant,
  * possibly through captures), or NULL. */
 static tl_tensor *resolve_resource(const scope *sc, int vid) {
-  for (int hops = 0; sc && hops <= MAX_DEPTH + 1; hops++) {
+  for (int hops = 0; sc && hops <= TLSM_MAX_DEPTH + 1; hops++) {
     if (vid < 0 || vid >= sc->g->n_values) return NULL;
     const tl_gnode *n = &sc->g->nodes[sc->g->values[vid].node];
     if (n->kind == TL_NODE_CONST) return n->value;
@@ -520,9 +249,9 @@ static tl_status r_attrs(rbuf *r, const tl_op_def *op, tl_attr *attrs, int node)
     tl_attr_type ty = op->attr[a].type;
     uint8_t tag;
     if ((s = r_u8(r, &tag))) return s;
-    if (tag != attr_tag[ty])
+    if (tag != tlg_sm_attr_tag[ty])
       return corrupt(r, "node %d (%s): attribute '%s' has type tag %u, the op declares %u", node, op->name, op->attr[a].name,
-                     tag, attr_tag[ty]);
+                     tag, tlg_sm_attr_tag[ty]);
     tl_attr *at = &attrs[a];
     at->present = true;
     at->type = ty;
@@ -581,7 +310,7 @@ static tl_status r_node(rbuf *r, const tl_saved_model *m, const scope *sc, tl_gr
   if ((s = r_u8(r, &tag))) return s;
   tl_node_kind kind = TL_NODE_KIND_COUNT;
   for (int k = 0; k < TL_NODE_KIND_COUNT; k++)
-    if (kind_tag[k] == tag) kind = (tl_node_kind)k;
+    if (tlg_sm_kind_tag[k] == tag) kind = (tl_node_kind)k;
   if (kind == TL_NODE_KIND_COUNT) return corrupt(r, "node %d has an unknown kind %u", index, tag);
   int n_in = 0, n_out = 0;
   int *in = NULL;
@@ -595,7 +324,7 @@ static tl_status r_node(rbuf *r, const tl_saved_model *m, const scope *sc, tl_gr
   memset(attrs, 0, sizeof attrs);
   int node_k = -1;
 
-  if ((s = r_count(r, 4, MAX_NODES, &n_in))) goto done;
+  if ((s = r_count(r, 4, TLSM_MAX_NODES, &n_in))) goto done;
   if (!(in = malloc(sizeof(int) * (size_t)(n_in ? n_in : 1)))) goto oom;
   for (int k = 0; k < n_in && !s; k++) {
     int32_t v;
@@ -604,7 +333,7 @@ static tl_status r_node(rbuf *r, const tl_saved_model *m, const scope *sc, tl_gr
     in[k] = v;
   }
   if (s) goto done;
-  if ((s = r_count(r, 2, MAX_NODES, &n_out))) goto done;
+  if ((s = r_count(r, 2, TLSM_MAX_NODES, &n_out))) goto done;
   if (!(metas = malloc(sizeof *metas * (size_t)(n_out ? n_out : 1)))) goto oom;
   for (int k = 0; k < n_out && !s; k++) s = r_meta(r, &metas[k]);
   if (s) goto done;
@@ -750,9 +479,9 @@ done:
 }
 
 static tl_status r_graph(rbuf *r, const tl_saved_model *m, const scope *parent, int depth, tl_graph **out) {
-  if (depth > MAX_DEPTH) return corrupt(r, "subgraphs nest deeper than %d", MAX_DEPTH);
+  if (depth > TLSM_MAX_DEPTH) return corrupt(r, "subgraphs nest deeper than %d", TLSM_MAX_DEPTH);
   int n_nodes, n_args;
-  tl_status s = r_count(r, 12, MAX_NODES, &n_nodes);
+  tl_status s = r_count(r, 12, TLSM_MAX_NODES, &n_nodes);
   if (!s) s = r_count(r, 0, (uint32_t)n_nodes, &n_args);
   if (s) return s;
   tl_graph *g;
@@ -774,7 +503,7 @@ static tl_status r_graph(rbuf *r, const tl_saved_model *m, const scope *parent, 
     else g->args[n->arg] = n->out0;
   }
   int n_outputs = 0;
-  if (!s) s = r_count(r, 4, MAX_NODES, &n_outputs);
+  if (!s) s = r_count(r, 4, TLSM_MAX_NODES, &n_outputs);
   int *outs = NULL;
   if (!s && !(outs = malloc(sizeof(int) * (size_t)(n_outputs ? n_outputs : 1))))
     s = tl_error(TL_RESOURCE_EXHAUSTED, "saved model: out of memory");
@@ -800,7 +529,7 @@ static tl_status r_graph(rbuf *r, const tl_saved_model *m, const scope *parent, 
 
 static tl_status r_variables(rbuf *r, tl_saved_model *m) {
   int n;
-  tl_status s = r_count(r, 6, MAX_NODES, &n);
+  tl_status s = r_count(r, 6, TLSM_MAX_NODES, &n);
   if (s) return s;
   if (!(m->variables = calloc((size_t)(n ? n : 1), sizeof *m->variables)))
     return tl_error(TL_RESOURCE_EXHAUSTED, "saved model: out of memory");
@@ -834,10 +563,10 @@ static tl_status r_function(rbuf *r, tl_saved_model *m, tl_saved_fn *f) {
   int na = 0, no = 0;
   char **an = NULL, **on = NULL;
   tl_graph *g = NULL;
-  tl_status s = r_count(r, 4, MAX_NODES, &na);
+  tl_status s = r_count(r, 4, TLSM_MAX_NODES, &na);
   if (!s && !(an = calloc((size_t)(na ? na : 1), sizeof *an))) s = tl_error(TL_RESOURCE_EXHAUSTED, "saved model: out of memory");
   for (int k = 0; k < na && !s; k++) s = r_optstr(r, &an[k]);
-  if (!s) s = r_count(r, 4, MAX_NODES, &no);
+  if (!s) s = r_count(r, 4, TLSM_MAX_NODES, &no);
   if (!s && !(on = calloc((size_t)(no ? no : 1), sizeof *on))) s = tl_error(TL_RESOURCE_EXHAUSTED, "saved model: out of memory");
   for (int k = 0; k < no && !s; k++) s = r_optstr(r, &on[k]);
   if (!s) s = r_graph(r, m, NULL, 0, &g);
@@ -905,25 +634,25 @@ tl_status tl_saved_model_parse(const void *buf, size_t len, tl_saved_model **out
   *out = NULL;
   const unsigned char *p = buf;
   rbuf hr = {p, p + len, NULL};
-  if (len < 4 || memcmp(p, MAGIC, 4) != 0)
-    return tl_error(TL_DATA_LOSS, "saved model: not a tlua saved model (no \"" MAGIC "\" header; %zu bytes)", len);
-  if (len < HEADER_BYTES) return corrupt(&hr, "the header is truncated (%zu bytes)", len);
+  if (len < 4 || memcmp(p, TLSM_MAGIC, 4) != 0)
+    return tl_error(TL_DATA_LOSS, "saved model: not a tlua saved model (no \"" TLSM_MAGIC "\" header; %zu bytes)", len);
+  if (len < TLSM_HEADER_BYTES) return corrupt(&hr, "the header is truncated (%zu bytes)", len);
   uint32_t version, crc;
   uint64_t body;
   memcpy(&version, p + 4, 4);
   memcpy(&body, p + 8, 8);
   memcpy(&crc, p + 16, 4);
-  if (version != FORMAT_VERSION)
+  if (version != TLSM_FORMAT_VERSION)
     return tl_error(TL_UNIMPLEMENTED, "saved model: format version %" PRIu32 "; this tlua reads version %u%s", version,
-                    FORMAT_VERSION, version > FORMAT_VERSION ? " (the file is from a newer tlua)" : "");
-  if (body != len - HEADER_BYTES)
+                    TLSM_FORMAT_VERSION, version > TLSM_FORMAT_VERSION ? " (the file is from a newer tlua)" : "");
+  if (body != len - TLSM_HEADER_BYTES)
     return corrupt(&hr, "the header says %" PRIu64 " bytes of body, the file has %zu (truncated or padded)", body,
-                   len - HEADER_BYTES);
-  uint32_t have = tl_crc32(0, p + HEADER_BYTES, (size_t)body);
+                   len - TLSM_HEADER_BYTES);
+  uint32_t have = tl_crc32(0, p + TLSM_HEADER_BYTES, (size_t)body);
   if (have != crc) return corrupt(&hr, "the checksum does not match (crc32 %08" PRIx32 ", the header says %08" PRIx32 "): the file is damaged", have, crc);
   tl_saved_model *m = calloc(1, sizeof *m);
   if (!m) return tl_error(TL_RESOURCE_EXHAUSTED, "saved model: out of memory");
-  rbuf r = {p + HEADER_BYTES, p + len, NULL};
+  rbuf r = {p + TLSM_HEADER_BYTES, p + len, NULL};
   tl_status s = TL_OK;
   bool vars = false, funs = false;
   while (!s && left(&r) > 0) {
@@ -936,11 +665,11 @@ tl_status tl_saved_model_parse(const void *buf, size_t len, tl_saved_model **out
     }
     rbuf sec = {r.p, r.p + slen, NULL};
     r.p += slen;
-    if (tag == SEC_VARS) {
+    if (tag == TLSM_SEC_VARS) {
       if (vars || funs) s = corrupt(&sec, "the variables section is repeated or after the functions");
       else s = r_variables(&sec, m);
       vars = true;
-    } else if (tag == SEC_FUNS) {
+    } else if (tag == TLSM_SEC_FUNS) {
       if (!vars || funs) s = corrupt(&sec, "the functions section is repeated or comes before the variables");
       else s = r_functions(&sec, m);
       funs = true;
