@@ -296,5 +296,7 @@ int luaopen_tlua_core(lua_State *L) {
   luaopen_tlua_graph(L); /* lua/graph_binding.c: tf.trace's traces and graphs */
   tlb_open_saved(L);     /* lua/saved_binding.c: saved models (core.graph.save_model, ...) */
   lua_setfield(L, -2, "graph");
+  luaopen_tlua_control(L); /* lua/control_binding.c: tf.cond / tf.while_loop nodes */
+  lua_setfield(L, -2, "control");
   return 1;
 }
