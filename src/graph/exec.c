@@ -47,9 +47,11 @@ static int64_t value_bytes(const tl_gvalue *v) {
   if (v->meta.rank < 0 || v->meta.dtype >= TL_DTYPE_COUNT) return 0;
   for (int d = 0; d < v->meta.rank; d++) {
     if (v->meta.shape[d] < 0) return 0; /* unknown until run time */
-    n *= v->meta.shape[d];
+    if (__builtin_mul_overflow(n, v->meta.shape[d], &n)) return INT64_MAX / 4; /* a hostile shape: huge, not UB */
   }
-  return n * (int64_t)tl_dtypes[v->meta.dtype].size;
+  int64_t bytes;
+  if (__builtin_mul_overflow(n, (int64_t)tl_dtypes[v->meta.dtype].size, &bytes)) return INT64_MAX / 4;
+  return bytes;
 }
 
 /* Whether node i may write its output into the buffer of its input k: an
@@ -94,12 +96,15 @@ static int64_t node_work(const tl_graph *g, const tl_gnode *n, bool *is_product)
     bool t = ta >= 0 && n->attr[ta].b;
     int64_t inner = a->rank >= 2 ? a->shape[a->rank - (t ? 2 : 1)] : 1;
     *is_product = true;
-    return inner > 0 ? value_bytes(&g->values[n->out0]) / 4 * inner : 0;
+    int64_t w;
+    if (inner <= 0) return 0;
+    return __builtin_mul_overflow(value_bytes(&g->values[n->out0]) / 4, inner, &w) ? INT64_MAX / 4 : w;
   }
-  int64_t c = 0;
+  int64_t c = 0; /* saturating: hostile shapes make it huge, never undefined */
   for (int k = 0; k < n->n_in; k++)
-    if (n->in[k] >= 0) c += value_bytes(&g->values[n->in[k]]) / 4;
-  for (int k = 0; k < n->n_out; k++) c += value_bytes(&g->values[n->out0 + k]) / 4;
+    if (n->in[k] >= 0 && __builtin_add_overflow(c, value_bytes(&g->values[n->in[k]]) / 4, &c)) return INT64_MAX / 4;
+  for (int k = 0; k < n->n_out; k++)
+    if (__builtin_add_overflow(c, value_bytes(&g->values[n->out0 + k]) / 4, &c)) return INT64_MAX / 4;
   return c;
 }
 
