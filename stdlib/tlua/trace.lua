@@ -93,6 +93,20 @@ end
 
 local MAX_DEPTH = 16
 
+-- A plain table's keys in a fixed order: the order of its tensors in a
+-- call's flat argument list (key_of and symbolize must agree).
+local function sorted_keys(x)
+  local keys = {}
+  for k in pairs(x) do keys[#keys + 1] = k end
+  table.sort(keys, function(a, b)
+    local ta, tb = type(a), type(b)
+    if ta ~= tb then return ta < tb end
+    if ta == "number" or ta == "string" then return a < b end
+    return tostring(a) < tostring(b)
+  end)
+  return keys
+end
+
 -- Appends the key text of value x to parts and its tensors to flat.
 local function key_of(x, parts, flat, depth)
   local tx = type(x)
@@ -116,14 +130,7 @@ local function key_of(x, parts, flat, depth)
     parts[#parts + 1] = tostring(x)
   elseif tx == "table" and getmetatable(x) == nil then
     if depth > MAX_DEPTH then raise("InvalidArgument", "tf.trace: arguments nest deeper than 16 tables") end
-    local keys = {}
-    for k in pairs(x) do keys[#keys + 1] = k end
-    table.sort(keys, function(a, b)
-      local ta, tb = type(a), type(b)
-      if ta ~= tb then return ta < tb end
-      if ta == "number" or ta == "string" then return a < b end
-      return tostring(a) < tostring(b)
-    end)
+    local keys = sorted_keys(x)
     parts[#parts + 1] = "{"
     for _, k in ipairs(keys) do
       parts[#parts + 1] = type(k) == "string" and k .. "=" or ("[" .. tostring(k) .. "]=")
@@ -261,6 +268,7 @@ function M.trace(fn, opts)
     _reduce = opts.reduce_retracing or opts.experimental_relax_shapes or false,
     _log = opts.log_retraces,
     _cache = {},        -- key -> concrete function
+    _fast = {},         -- call_key(...) key -> concrete function (tensors and Lua scalars only)
     _traces = {},       -- concrete functions in trace order
     _captures = nil,    -- what the last trace read from outside
     _frozen = {},       -- captured Lua scalars: {kind, name, index, value}
@@ -305,7 +313,7 @@ local function symbolize(x, tr, specs, counter, depth)
     return G.trace_arg(tr, spec.dtype, spec.dims)
   elseif tx == "table" and getmetatable(x) == nil and depth <= MAX_DEPTH then
     local c = {}
-    for k, v in pairs(x) do c[k] = symbolize(v, tr, specs, counter, depth + 1) end
+    for _, k in ipairs(sorted_keys(x)) do c[k] = symbolize(x[k], tr, specs, counter, depth + 1) end
     return c
   end
   return x
@@ -400,8 +408,11 @@ local function fits(specs, flat)
   return true
 end
 
+-- Retrace lines go to stderr, or to the function given to
+-- tf.config.set_trace_logging (false silences them).
 local function log(self, msg)
   if self._log == false or not log_retraces then return end
+  if type(log_retraces) == "function" then return log_retraces("tf.trace: " .. msg) end
   io.stderr:write("tf.trace: ", msg, "\n")
 end
 
@@ -642,10 +653,51 @@ local function concrete_for(self, args)
   return c2, flat
 end
 
+local call_key = G.call_key
+local unpack = table.unpack
+
+-- Results straight from the graph's outputs (no tables among them)?
+local function simple_template(c)
+  if c.n_results ~= #c.template then return false end
+  for i = 1, c.n_results do
+    local t = c.template[i]
+    if type(t) ~= "table" or t[OUT] ~= i then return false end
+  end
+  return true
+end
+
 function Function:__call(...)
   if run_eagerly or G.in_trace() then return self._fn(...) end
+  -- Fast path: tensors and Lua scalars only, keyed in C.
+  local fast, flat = nil, nil
+  if not self._signature then
+    fast, flat = call_key(...)
+    if fast then
+      if #self._frozen > 0 then fast = fast .. frozen_key(self) end
+      local c = self._fast[fast]
+      if c then
+        local hooks = c.hooks
+        if hooks then for i = 1, #hooks do hooks[i]() end end
+        local outs = G.run(c.graph, flat)
+        if c.simple then return unpack(outs, 1, c.n_results) end
+        local template = c.template
+        if c.n_results == 1 then return rebuild(template[1], outs) end
+        local res = {}
+        for i = 1, c.n_results do res[i] = rebuild(template[i], outs) end
+        return unpack(res, 1, c.n_results)
+      end
+    end
+  end
   local args = table.pack(...)
-  local c, flat = concrete_for(self, args)
+  local c
+  c, flat = concrete_for(self, args)
+  if fast then
+    -- the frozen captures may have grown with this trace: key them afresh
+    local k = call_key(...)
+    if #self._frozen > 0 then k = k .. frozen_key(self) end
+    if c.simple == nil then c.simple = simple_template(c) end
+    self._fast[k] = c
+  end
   local hooks = c.hooks
   if hooks then for i = 1, #hooks do hooks[i]() end end
   local outs = G.run(c.graph, flat)
@@ -885,9 +937,22 @@ function M.install(tf)
   tf.Function = Function
   tf.config.run_functions_eagerly = function(on) run_eagerly = on and true or false end
   tf.config.functions_run_eagerly = function() return run_eagerly end
-  tf.config.set_trace_logging = function(on) log_retraces = on and true or false end
+  tf.config.set_trace_logging = function(on)
+    if type(on) == "function" then log_retraces = on else log_retraces = on and true or false end
+  end
   tf.is_symbolic_tensor = G.is_symbolic
   tf.executing_eagerly = function() return not G.in_trace() end
+  local help = require("tlua.help")
+  help.register(M.trace, "tf.trace(fn, {input_signature=, reduce_retracing=, optimize=, name=}): fn as a tf.Function. "
+    .. "The first call with a new signature (tensor dtypes and shapes, Lua values, object identity) traces fn into a "
+    .. "graph; every call runs the graph. Lua side effects happen while tracing only; variables are read by "
+    .. "reference. f:signatures(), f:captures(), f:graph(args...) inspect it. Also the global `trace`. See docs/trace.md.")
+  help.register(new_spec, "tf.TensorSpec(shape, dtype?, name?): describes a tensor argument; nil dimensions are "
+    .. "dynamic (one trace for every size).")
+  help.register(M.init_scope, "tf.init_scope(fn, ...): runs fn with ops executed eagerly even inside a traced function "
+    .. "(variable initializers).")
+  help.register(tf.config.run_functions_eagerly, "tf.config.run_functions_eagerly(true): every tf.trace function "
+    .. "(and Keras fit's step) runs its Lua code eagerly, for debugging.")
 end
 
 M.TensorSpec = TensorSpec
