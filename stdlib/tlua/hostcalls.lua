@@ -98,8 +98,89 @@ function M.print(...)
   core.ops.print_v2(tensors, table.concat(parts), stream_name(opts.output_stream), fin, summarize)
 end
 
+-- ---- tf.lua_function ---------------------------------------------------------
+
+-- One declared output: a dtype (any shape) or a tf.TensorSpec (its shape,
+-- nil dimensions unknown).
+local function output_spec(tf, x, i)
+  local mt = getmetatable(x)
+  if type(x) == "string" or (mt and mt.__name == "tl.DType") then
+    local ok, dt = pcall(tf.as_dtype, x)
+    if ok and dt then return dt, -1, {} end
+  end
+  if type(x) == "table" and getmetatable(x) == require("tlua.trace").TensorSpec then
+    local dims = {}
+    local n = #x.shape
+    for d = 0, n - 1 do dims[d + 1] = x.shape[d] or -1 end
+    return x.dtype, n, dims
+  end
+  raise("InvalidArgument", ("tf.lua_function: Tout[%d] must be a dtype or a tf.TensorSpec, got %s"):format(i, type(x)))
+end
+
+-- tf.lua_function(fn, inputs, Tout): an op that calls the Lua function fn
+-- on its inputs' values whenever it runs (eagerly now; in a traced function
+-- on every call of the graph). Tout: a dtype or tf.TensorSpec (one result),
+-- or a list of them (as many results, returned as several values; {} for
+-- none). fn may return tensors, variables, Lua numbers or tables (made
+-- tensors of the declared dtype). No gradient flows through it (its
+-- outputs are constants to a tape), it runs on the thread owning the Lua
+-- state only, and a graph that holds one is not portable (it needs this
+-- Lua state; tf.saved_model / ONNX export refuse it).
+function M.lua_function(fn, inputs, Tout, ...)
+  local tf = M.tf
+  if select("#", ...) > 0 then raise("InvalidArgument", "tf.lua_function(fn, inputs, Tout): too many arguments") end
+  if type(fn) ~= "function" and not (type(fn) == "table" and getmetatable(fn) and getmetatable(fn).__call) then
+    raise("InvalidArgument", ("tf.lua_function: fn must be a function, got %s"):format(type(fn)))
+  end
+  if inputs == nil then inputs = {} end
+  if type(inputs) == "userdata" then inputs = { inputs } end
+  if type(inputs) ~= "table" or getmetatable(inputs) ~= nil then
+    raise("InvalidArgument", "tf.lua_function: inputs must be a list of tensors")
+  end
+  local ins = {}
+  for i = 1, #inputs do
+    local x = inputs[i]
+    if core.is_variable(x) then x = x:read_value()
+    elseif not core.is_tensor(x) then x = tf.constant(x) end
+    ins[i] = x
+  end
+  local single = Tout ~= nil and not (type(Tout) == "table" and getmetatable(Tout) == nil)
+  local outs = single and { Tout } or (Tout or {})
+  local dtypes, ranks, dims = {}, {}, {}
+  for i = 1, #outs do
+    local dt, r, ds = output_spec(tf, outs[i], i)
+    dtypes[i], ranks[i] = dt.enum, r
+    for _, d in ipairs(ds) do dims[#dims + 1] = d end
+  end
+  local declared = {}
+  for i = 1, #outs do declared[i] = output_spec(tf, outs[i], i) end
+  local function callback(...)
+    local res = table.pack(fn(...))
+    for i = 1, res.n do
+      local r = res[i]
+      if r ~= nil and not core.is_tensor(r) and not core.is_variable(r) and declared[i] then
+        res[i] = tf.constant(r, declared[i])
+      end
+    end
+    if res.n ~= #declared then
+      raise("InvalidArgument", ("tf.lua_function: fn returned %d values, Tout declares %d"):format(res.n, #declared))
+    end
+    return table.unpack(res, 1, res.n)
+  end
+  local hc = core.hostcall
+  local id = hc.register(callback)
+  local tracing = require("tlua.trace").tracing()
+  local ok, res = pcall(core.ops.lua_function, ins, id, dtypes, ranks, #dims > 0 and dims or nil)
+  if not tracing then hc.unregister(id) end -- a graph keeps its callback for its lifetime
+  if not ok then error(res, 0) end
+  if single then return res[1] end
+  return table.unpack(res, 1, #outs)
+end
+
 function M.install(tf)
   tf.print = M.print
+  tf.lua_function = M.lua_function
+  tf.py_function = M.lua_function -- TensorFlow's name
   M.tf = tf
 end
 
