@@ -492,10 +492,17 @@ end
 
 local STEP_NAMES = { train = "train_function", test = "test_function", predict = "predict_function" }
 local STEP_METHODS = { train = "train_step", test = "test_step", predict = "predict_step" }
+-- The traced bodies; the losses and metric values a traced call leaves on
+-- the layers are symbolic, so they are cleared once the step is traced
+-- (model.losses after fit is empty rather than unreadable).
+local function traced_done(model, ...)
+  if require("tlua.trace").tracing() then require("keras.layer").clear_call_state(model) end
+  return ...
+end
 local step_bodies = {
-  train = function(model, x, y, sw) return model:train_step(x, y, sw) end,
-  test = function(model, x, y, sw) return model:test_step(x, y, sw) end,
-  predict = function(model, x) return model:predict_step(x) end,
+  train = function(model, x, y, sw) return traced_done(model, model:train_step(x, y, sw)) end,
+  test = function(model, x, y, sw) return traced_done(model, model:test_step(x, y, sw)) end,
+  predict = function(model, x) return traced_done(model, model:predict_step(x)) end,
 }
 
 -- The step function fit/evaluate/predict call: the model's step method,

@@ -198,6 +198,38 @@ describe("Keras in traced functions", function()
     assert.is_not_nil(traced.predict_function)
   end)
 
+  it("fit traces a subclassed model's add_loss and add_metric, and leaves no traced values on it", function()
+    local Recon = keras.Model:extend("TraceRecon")
+    function Recon:init(o)
+      Recon.super.init(self, o)
+      self.a = L.Dense(4)
+      self.b = L.Dense(1)
+    end
+    function Recon:call(v)
+      local z = self.a(v)
+      self:add_loss(tf.reduce_mean(tf.square(z)) * 0.01)
+      self:add_metric(tf.reduce_mean(z), { name = "zmean" })
+      return self.b(z)
+    end
+    local function run(eager)
+      tf.random.set_seed(12)
+      local m = Recon()
+      m:compile{ optimizer = "sgd", loss = "mse", run_eagerly = eager }
+      tf.random.set_seed(13)
+      local x, y = tf.random.uniform({ 48, 3 }), tf.random.uniform({ 48, 1 })
+      return m, m:fit(x, y, { epochs = 2, verbose = 0, batch_size = 16, shuffle = false })
+    end
+    local me, he = run(true)
+    local mt, ht = run(false)
+    assert.are.equal(1, #mt.train_function:signatures())
+    for i = 1, 2 do
+      assert.is_true(math.abs(he.history.loss[i] - ht.history.loss[i]) <= 1e-6)
+      assert.is_true(math.abs(he.history.zmean[i] - ht.history.zmean[i]) <= 1e-6)
+    end
+    assert.is_true(weights_diff(me, mt) <= 1e-6)
+    assert.are.equal(0, #mt.losses)
+  end)
+
   it("callbacks run between traced steps and a LearningRateScheduler takes effect", function()
     local x, y = data(64, 4)
     local seen = {}
