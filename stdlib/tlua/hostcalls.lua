@@ -181,6 +181,13 @@ function M.install(tf)
   tf.print = M.print
   tf.lua_function = M.lua_function
   tf.py_function = M.lua_function -- TensorFlow's name
+  local help = require("tlua.help")
+  help.register(M.print, "tf.print(...values, {sep=' ', end='\\n', summarize=3, output_stream='stderr'}): prints "
+    .. "tensors' values (numpy-like, no tf.Tensor wrapper) and Lua values; an op, so a traced function prints on "
+    .. "every call. output_stream: 'stdout', 'stderr', io.stdout/io.stderr, 'log(info)' or 'file:///path'.")
+  help.register(M.lua_function, "tf.lua_function(fn, inputs, Tout): an op calling the Lua function fn on the "
+    .. "inputs' values whenever it runs (TensorFlow's tf.py_function); Tout: a dtype or tf.TensorSpec, or a list of "
+    .. "them (several results). No gradient; runs on the Lua state's own thread only.")
   M.tf = tf
 end
 
