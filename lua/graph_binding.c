@@ -475,5 +475,17 @@ int luaopen_tlua_graph(lua_State *L) {
   lua_setfield(L, -2, "__index");
   lua_pop(L, 1);
   luaL_newlib(L, graph_funcs);
+  /* graph.passes: the TL_OPT_* bits by name, for g:optimize(mask). */
+  static const struct { const char *name; unsigned bit; } passes[] = {
+      {"dce", TL_OPT_DCE},   {"cse", TL_OPT_CSE},       {"fold", TL_OPT_FOLD},     {"noop", TL_OPT_NOOP},
+      {"simplify", TL_OPT_SIMPLIFY}, {"fuse", TL_OPT_FUSE}, {"memory", TL_OPT_MEMORY}, {"parallel", TL_OPT_PARALLEL},
+      {"all", TL_OPT_ALL},
+  };
+  lua_createtable(L, 0, (int)(sizeof passes / sizeof passes[0]));
+  for (size_t i = 0; i < sizeof passes / sizeof passes[0]; i++) {
+    lua_pushinteger(L, passes[i].bit);
+    lua_setfield(L, -2, passes[i].name);
+  }
+  lua_setfield(L, -2, "passes");
   return 1;
 }

@@ -20,8 +20,9 @@ local G = core.graph
 local M = {}
 local raise = core.raise
 
-local PASSES = { dce = 1, cse = 2, fold = 4, noop = 8, simplify = 16, fuse = 32, memory = 64, parallel = 128 }
-local ALL_PASSES = 255
+local PASSES = {}
+for k, v in pairs(G.passes) do if k ~= "all" then PASSES[k] = v end end
+local ALL_PASSES = G.passes.all
 local RETRACE_WARN_AFTER = 5
 
 local run_eagerly = false
