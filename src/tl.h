@@ -3,7 +3,8 @@
  * The core is a plain C11 library: tensors with reference-counted storage,
  * one op registry that every caller (Lua binding, tape, tracer, backends)
  * reads, and status codes with a thread-local message instead of aborts.
- * It never includes Lua, never prints, never exits on user error.
+ * It never includes Lua, never prints (except print_v2's kernel, the op
+ * behind tf.print: src/ops/print.c), never exits on user error.
  *
  * Ownership: every function that returns a tl_tensor* through an out
  * parameter hands the caller one reference; release it with
