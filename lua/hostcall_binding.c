@@ -65,7 +65,13 @@ static tl_status hostcall(void *ctx, int64_t id, tl_tensor *const *in, int n_in,
     return tl_error(TL_NOT_FOUND, "no Lua function is registered as callback %lld (unregistered?)", (long long)id);
   }
   for (int i = 0; i < n_in; i++) tlb_push_tensor(L, tl_tensor_retain(in[i]));
-  if (lua_pcall(L, n_in, LUA_MULTRET, 0) != LUA_OK) {
+  /* the callback's ops are user ops (depth 0: a trace or tape begun inside
+   * the callback sees them), whatever kernel depth the op runs at */
+  int depth = tl_op_depth();
+  tl_op_set_depth(0);
+  int rc = lua_pcall(L, n_in, LUA_MULTRET, 0);
+  tl_op_set_depth(depth);
+  if (rc != LUA_OK) {
     tl_status s = error_status(L, (lua_Integer)id);
     lua_settop(L, top);
     return s;

@@ -582,6 +582,10 @@ tl_status tl_observer_add(const tl_observer *o); /* o must stay valid until remo
 void tl_observer_remove(const tl_observer *o);
 /* The calling thread's op nesting depth (0 outside kernels). */
 int tl_op_depth(void);
+/* Sets it: a kernel that calls back into user code (lua_function) runs the
+ * callback at depth 0, so its ops are user ops (traced, taped, checked),
+ * and restores the depth afterwards. */
+void tl_op_set_depth(int depth);
 
 /* ---- variables --------------------------------------------------------- */
 /* Mutable state with value semantics for readers: a tensor read from a

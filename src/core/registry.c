@@ -362,6 +362,7 @@ void tl_observer_remove(const tl_observer *o) {
 }
 
 int tl_op_depth(void) { return op_depth; }
+void tl_op_set_depth(int depth) { op_depth = depth < 0 ? 0 : depth; }
 
 /* ---- dispatch ---------------------------------------------------------- */
 
