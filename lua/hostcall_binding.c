@@ -65,11 +65,14 @@ static tl_status hostcall(void *ctx, int64_t id, tl_tensor *const *in, int n_in,
     return tl_error(TL_NOT_FOUND, "no Lua function is registered as callback %lld (unregistered?)", (long long)id);
   }
   for (int i = 0; i < n_in; i++) tlb_push_tensor(L, tl_tensor_retain(in[i]));
-  /* the callback's ops are user ops (depth 0: a trace or tape begun inside
-   * the callback sees them), whatever kernel depth the op runs at */
+  /* the callback's ops are user ops (depth 0: a trace begun inside the
+   * callback records them), whatever kernel depth the op runs at; tapes
+   * are paused (the op has no gradient, eagerly as in a graph) */
   int depth = tl_op_depth();
   tl_op_set_depth(0);
+  tl_tape_pause();
   int rc = lua_pcall(L, n_in, LUA_MULTRET, 0);
+  tl_tape_resume();
   tl_op_set_depth(depth);
   if (rc != LUA_OK) {
     tl_status s = error_status(L, (lua_Integer)id);

@@ -583,8 +583,8 @@ void tl_observer_remove(const tl_observer *o);
 /* The calling thread's op nesting depth (0 outside kernels). */
 int tl_op_depth(void);
 /* Sets it: a kernel that calls back into user code (lua_function) runs the
- * callback at depth 0, so its ops are user ops (traced, taped, checked),
- * and restores the depth afterwards. */
+ * callback at depth 0, so its ops are user ops (traced, checked), and
+ * restores the depth afterwards. */
 void tl_op_set_depth(int depth);
 
 /* ---- variables --------------------------------------------------------- */
