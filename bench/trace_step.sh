@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # bench/trace_step.sh — issue 9's training-step targets, every side in the
 # same run, same machine, same thread count (--threads, default 2):
-#   tlua_traced  bench/trace_step.lua --mode traced   the seed's step through tf.trace
-#   tlua_eager   bench/trace_step.lua --mode eager    the same step, eager
+#   tlua_traced  bench/trace_step_keras.lua --mode traced   the seed's step through tf.trace
+#   tlua_eager   bench/trace_step_keras.lua --mode eager    the same step, eager
 #   torch        bench/trace_step_torch.py            eager PyTorch
 #   tf_function  bench/trace_step_tf.py               the step in @tf.function
 #   jax          bench/trace_step_jax.py              jax.jit of the step with optax.nadam
@@ -60,8 +60,8 @@ run_side() { # side round
   local side=$1 r=$2 log=$logs/$1.round$2.log
   local a=(--steps "$steps")
   case $side in
-    tlua_traced) TLUA_NUM_THREADS=$threads "$tlua" "$here/trace_step.lua" --mode traced "${a[@]}" ;;
-    tlua_eager)  TLUA_NUM_THREADS=$threads "$tlua" "$here/trace_step.lua" --mode eager "${a[@]}" ;;
+    tlua_traced) TLUA_NUM_THREADS=$threads "$tlua" "$here/trace_step_keras.lua" --mode traced "${a[@]}" ;;
+    tlua_eager)  TLUA_NUM_THREADS=$threads "$tlua" "$here/trace_step_keras.lua" --mode eager "${a[@]}" ;;
     torch)       LD_LIBRARY_PATH=$peer_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} OPENBLAS_CORETYPE=$coretype \
                  OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads \
                  /usr/bin/python3 "$here/trace_step_torch.py" "${a[@]}" --threads "$threads" ;;

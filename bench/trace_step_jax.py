@@ -1,4 +1,4 @@
-# JAX peer of bench/trace_step.lua: the seed's step as one jax.jit (the MLP
+# JAX peer of bench/trace_step_keras.lua: the seed's step as one jax.jit (the MLP
 # 784-256-128-10 with Glorot-uniform kernels, optax.nadam(0.01, eps=1e-7),
 # sparse categorical crossentropy on clipped probabilities, running loss and
 # accuracy sums in the state, as Keras metrics), state buffers donated,

@@ -1,4 +1,4 @@
-# TensorFlow peer of bench/trace_step.lua: the seed's step in @tf.function
+# TensorFlow peer of bench/trace_step_keras.lua: the seed's step in @tf.function
 # (Keras Sequential 784-256-128-10, Nadam 0.01, SparseCategoricalCrossentropy,
 # Mean + SparseCategoricalAccuracy), batch 32, random data pool as tensors.
 #   /work/venv-tf/bin/python bench/trace_step_tf.py [--steps 2000] [--threads 2]

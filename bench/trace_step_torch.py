@@ -1,4 +1,4 @@
-# PyTorch eager peer of bench/trace_step.lua: the seed's step (784-256-128-10,
+# PyTorch eager peer of bench/trace_step_keras.lua: the seed's step (784-256-128-10,
 # Glorot-uniform kernels, zero biases, NAdam lr 0.01 momentum_decay 0.004,
 # sparse categorical crossentropy on probabilities, running mean loss and
 # accuracy kept as tensors like Keras metrics), batch 32, random data pool.

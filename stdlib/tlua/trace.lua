@@ -42,6 +42,20 @@ local function new_spec(shape, dtype, name)
     shape, dtype, name = shape.shape, shape.dtype, shape.name
   end
   local tf = M.tf
+  -- Lua cannot hold nil in {nil}: an unknown dimension may also be written
+  -- false or -1 (tf.TensorSpec({false}, tf.int32) is a vector of any length).
+  if type(shape) == "table" and getmetatable(shape) == nil then
+    local n = shape.n or 0
+    for k in pairs(shape) do
+      if math.type(k) == "integer" and k > n then n = k end
+    end
+    local dims = { n = n }
+    for i = 1, n do
+      local d = shape[i]
+      if d ~= false and d ~= -1 then dims[i] = d end
+    end
+    shape = dims
+  end
   local s = tf.TensorShape(shape or {})
   return setmetatable({ shape = s, dtype = tf.as_dtype(dtype or "float32"), name = name }, TensorSpec)
 end
@@ -311,7 +325,7 @@ local function symbolize(x, tr, specs, counter, depth)
   if tx == "userdata" and G.signature_part(x) then
     counter.n = counter.n + 1
     local spec = specs[counter.n]
-    return G.trace_arg(tr, spec.dtype, spec.dims)
+    return G.trace_arg(tr, spec.dtype, spec.dims, spec.device or x)
   elseif tx == "table" and getmetatable(x) == nil and depth <= MAX_DEPTH then
     local c = {}
     for _, k in ipairs(sorted_keys(x)) do c[k] = symbolize(x[k], tr, specs, counter, depth + 1) end
