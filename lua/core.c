@@ -298,5 +298,7 @@ int luaopen_tlua_core(lua_State *L) {
   lua_setfield(L, -2, "graph");
   luaopen_tlua_control(L); /* lua/control_binding.c: tf.cond / tf.while_loop nodes */
   lua_setfield(L, -2, "control");
+  luaopen_tlua_hostcall(L); /* lua/hostcall_binding.c: tf.lua_function's callbacks */
+  lua_setfield(L, -2, "hostcall");
   return 1;
 }

@@ -3,7 +3,8 @@
  * The core is a plain C11 library: tensors with reference-counted storage,
  * one op registry that every caller (Lua binding, tape, tracer, backends)
  * reads, and status codes with a thread-local message instead of aborts.
- * It never includes Lua, never prints, never exits on user error.
+ * It never includes Lua, never prints (except print_v2's kernel, the op
+ * behind tf.print: src/ops/print.c), never exits on user error.
  *
  * Ownership: every function that returns a tl_tensor* through an out
  * parameter hands the caller one reference; release it with
@@ -581,6 +582,10 @@ tl_status tl_observer_add(const tl_observer *o); /* o must stay valid until remo
 void tl_observer_remove(const tl_observer *o);
 /* The calling thread's op nesting depth (0 outside kernels). */
 int tl_op_depth(void);
+/* Sets it: a kernel that calls back into user code (lua_function) runs the
+ * callback at depth 0, so its ops are user ops (traced, checked), and
+ * restores the depth afterwards. */
+void tl_op_set_depth(int depth);
 
 /* ---- variables --------------------------------------------------------- */
 /* Mutable state with value semantics for readers: a tensor read from a

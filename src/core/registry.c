@@ -43,13 +43,15 @@ extern tl_op_def tl_ops_state[];
 extern tl_op_def tl_ops_conv[];
 extern tl_op_def tl_ops_pool[];
 extern tl_op_def tl_ops_fused[];
+extern tl_op_def tl_ops_print[];
+extern tl_op_def tl_ops_callback[];
 
 static tl_op_def *const op_tables[] = {
     tl_ops_elementwise, tl_ops_unary,   tl_ops_reduce, tl_ops_moments, tl_ops_scan,  tl_ops_shape,
     tl_ops_concat,      tl_ops_pad,     tl_ops_slice,  tl_ops_index,   tl_ops_select, tl_ops_linalg,
     tl_ops_norm,        tl_ops_softmax, tl_ops_nn,     tl_ops_create,  tl_ops_sort,  tl_ops_optim,
     tl_ops_debug,       tl_ops_random,  tl_ops_device, tl_ops_state,  tl_ops_conv,  tl_ops_pool,
-    tl_ops_fused,
+    tl_ops_fused, tl_ops_print, tl_ops_callback,
 };
 
 #define MAX_OPS 1024
@@ -361,6 +363,7 @@ void tl_observer_remove(const tl_observer *o) {
 }
 
 int tl_op_depth(void) { return op_depth; }
+void tl_op_set_depth(int depth) { op_depth = depth < 0 ? 0 : depth; }
 
 /* ---- dispatch ---------------------------------------------------------- */
 

@@ -497,6 +497,10 @@ local function clear_call_state(layer)
   for k in pairs(mv) do mv[k] = nil end
 end
 
+-- Forgets the losses and metric values of the last call of layer and its
+-- sublayers (fit clears those a traced step left: symbolic tensors).
+function M.clear_call_state(layer) each_layer(layer, clear_call_state) end
+
 local function mark_dirty(layer)
   if not dirty[layer] then dirty[layer] = true n_dirty = n_dirty + 1 end
 end

@@ -92,6 +92,12 @@ function Metric:add_weight(name, opts)
   local shape = opts.shape or {}
   if class.is_instance(shape, tf.TensorShape) or type(shape) == "userdata" then shape = shape:as_list() end
   local init = opts.initializer or "zeros"
+  -- Inside a traced function (its first call builds metrics) the variable
+  -- and its initial value are made eagerly: a variable needs a value when
+  -- it is made, and reset_state assigns that value later.
+  local trace = require("tlua.trace")
+  trace.check_variable_creation()
+  return trace.init_scope(function()
   local value
   if init == "zeros" then value = tf.zeros(shape, dtype)
   elseif init == "ones" then value = tf.ones(shape, dtype)
@@ -112,6 +118,7 @@ function Metric:add_weight(name, opts)
   self.variables[#self.variables + 1] = v
   self._initial[#self._initial + 1] = value
   return v
+  end)
 end
 
 function Metric:update_state()

@@ -404,9 +404,21 @@ define_property(Model, "metrics_names", function(self)
   for i, m in ipairs(model_metrics(self)) do out[i] = m.name end
   return out
 end)
+-- model.run_eagerly: true when compile{run_eagerly=true}, set on the
+-- model, or the model or one of its layers is dynamic=true; fit, evaluate
+-- and predict then run their steps eagerly instead of traced (training.lua).
 define_property(Model, "run_eagerly", function(self)
-  local c = rawget(self, "_compiled")
-  return (c and c.run_eagerly) or rawget(self, "dynamic") or false
+  return require("keras.training").runs_eagerly(self)
+end, function(self, v)
+  if v ~= nil and type(v) ~= "boolean" then
+    raise("InvalidArgument", ("%s '%s': run_eagerly must be a boolean, got %s"):format(
+      getmetatable(self).class_name, self.name, type(v)))
+  end
+  if v == false and require("keras.training").dynamic_layer(self) then
+    raise("InvalidArgument", ("%s '%s': the model has dynamic=true layers, which run eagerly only; "
+      .. "it cannot be set to run_eagerly=false"):format(getmetatable(self).class_name, self.name))
+  end
+  rawset(self, "_run_eagerly", v)
 end)
 
 function Model:init(opts)

@@ -27,6 +27,15 @@
 -- the step as a float64 tensor), or a scalar tensor/variable.
 local class = require("tlua.class")
 local schedules = require("keras.schedules")
+local trace = require("tlua.trace")
+
+-- A step-state variable (iterations, the learning rate, Nadam's product):
+-- made eagerly even inside a traced function (its first call may build the
+-- optimizer); on a later trace, an error naming the function.
+local function state_variable(value, name, dtype)
+  trace.check_variable_creation()
+  return trace.init_scope(function() return require("tlua.core").Variable(value, false, name, dtype) end)
+end
 local core = require("tlua.core")
 local optim = core.optim
 local ops = core.ops
@@ -86,8 +95,8 @@ function Optimizer:init(...)
   if self.validate then self:validate() end
   -- Step state lives in variables (as Keras's), so a traced step reads and
   -- advances them instead of freezing Lua numbers.
-  self.iterations = core.Variable(0, false, self.name .. "/iterations", "int64")
-  self._one = core.constant(1, "int64") -- the step's increment, made once (no allocation per step)
+  self.iterations = state_variable(0, self.name .. "/iterations", "int64")
+  self._one = require("tlua.trace").init_scope(core.constant, 1, "int64") -- the step's increment, made once (no allocation per step)
   self._lr_var = nil      -- float64 variable behind a number learning rate
   self._lr_number = nil   -- the number it holds (opt.learning_rate = x is seen at the next step)
   self._slots = {}        -- variable -> {slot1, slot2, slot3} (false where unused)
@@ -100,6 +109,7 @@ function Optimizer:init(...)
   self._attrs = {}        -- the update op's attribute values, refreshed per step
   self._g, self._v = {}, {}  -- per-step scratch lists, reused
   self._args = {}
+  self._sync_lr_hook = function() self:_sync_lr() end
   if self._init_state then self:_init_state() end
 end
 
@@ -113,10 +123,11 @@ end
 function Optimizer:_lr_tensor()
   local lr = self.learning_rate
   if type(lr) == "number" then
-    if self._lr_number ~= lr then
-      if self._lr_var then self._lr_var:assign(lr)
-      else self._lr_var = core.Variable(lr, false, self.name .. "/learning_rate", "float64") end
-      self._lr_number = lr
+    self:_sync_lr()
+    if trace.tracing() then
+      -- a traced step reads the variable; `opt.learning_rate = x` between
+      -- calls is assigned eagerly before each later call of the graph
+      trace.before_each_call(self._sync_lr_hook)
     end
     return self._lr_var:read_value()
   end
@@ -134,6 +145,16 @@ function Optimizer:_lr_tensor()
   if type(out) == "number" then out = core.constant(out, "float64") end
   if core.is_variable(out) then out = out:read_value() end
   return out
+end
+
+-- A number learning rate lives in a float64 variable: assigns it (eagerly,
+-- also while tracing) when opt.learning_rate changed.
+function Optimizer:_sync_lr()
+  local lr = self.learning_rate
+  if type(lr) ~= "number" or self._lr_number == lr then return end
+  if self._lr_var then trace.init_scope(function() self._lr_var:assign(lr) end)
+  else self._lr_var = state_variable(lr, self.name .. "/learning_rate", "float64") end
+  self._lr_number = lr
 end
 
 -- The learning rate the next step will use (a Lua number, for display).
@@ -213,7 +234,8 @@ function Optimizer:build(var_list)
       local k = #self._built + 1
       self._built[k] = v
       if self._pending[k] then
-        self:_restore_slots(k, self._pending[k])
+        -- eager also inside a trace: restored once, not on every call
+        trace.init_scope(self._restore_slots, self, k, self._pending[k])
         self._pending[k] = nil
       end
     end
@@ -531,7 +553,7 @@ define("AdamW", "adam", { "learning_rate", "weight_decay", "beta_1", "beta_2", "
 local Nadam = define("Nadam", "nadam", { "learning_rate", "beta_1", "beta_2", "epsilon" },
   { learning_rate = 0.001, beta_1 = 0.9, beta_2 = 0.999, epsilon = 1e-7, schedule_decay = 0.004 })
 function Nadam:_init_state()
-  self._mu_product = core.Variable(1.0, false, self.name .. "/mu_product", "float64")
+  self._mu_product = state_variable(1.0, self.name .. "/mu_product", "float64")
 end
 function Nadam:_state_inputs(args, at)
   args[at], args[at + 1] = self.iterations, self._mu_product

@@ -20,8 +20,17 @@
 -- the last one smaller. validation_split takes the last fraction before
 -- shuffling, as Keras. With steps_per_epoch, batches continue from where
 -- the previous epoch stopped and the data is reshuffled at each pass.
--- Not done: tf.data inputs, generators, distribution, graph mode (run_eagerly
--- is recorded; everything is eager).
+--
+-- Tracing: fit, evaluate, predict and the *_on_batch methods run the
+-- model's train_step / test_step / predict_step through tf.trace (one
+-- tf.Function each per model and compile, model.train_function ...;
+-- each batch size traces once, so the last partial batch costs one more
+-- trace per fit; not reduce_retracing: gradients through a trace with an
+-- unknown batch dimension fail in some grad rules today). Callbacks, logs and
+-- the progress bar stay in Lua between steps. compile{run_eagerly=true},
+-- model.run_eagerly = true, a dynamic=true model or layer, and
+-- tf.config.run_functions_eagerly(true) run the steps eagerly.
+-- Not done: tf.data inputs, generators, distribution.
 local class = require("tlua.class")
 local core = require("tlua.core")
 
@@ -175,6 +184,8 @@ function M.compile(self, opts)
   rawset(self, "optimizer", optimizer)
   rawset(self, "loss", opts.loss)
   rawset(self, "_compiled", compiled)
+  rawset(self, "_run_eagerly", nil) -- compile decides again (Keras)
+  rawset(self, "_step_fns", nil)
   rawset(self, "_train_vars", nil)
   rawset(self, "stop_training", false)
 end
@@ -327,7 +338,13 @@ local function as_list(c, s, scratch)
   return out
 end
 
-local function bs_tensor(c, bs)
+local function bs_tensor(c, bs, x)
+  if bs == nil then
+    -- a trace with an unknown batch dimension: the size is computed
+    local t = tf()
+    if not core.is_tensor(x) then for _, v in pairs(x) do x = v break end end
+    return t.cast(t.gather(t.shape(x), 0), "float32")
+  end
   local t = c.bs_const[bs]
   if not t then
     t = tf().constant(bs, "float32")
@@ -406,7 +423,7 @@ end
 function M.train_step(self, x, y, sw)
   local c = rawget(self, "_compiled")
   local t = tf()
-  c.cur_bs = bs_tensor(c, batch_size_of(x))
+  c.cur_bs = bs_tensor(c, batch_size_of(x), x)
   if not c.loss_tracker then make_trackers(c) end
   local tape = t.GradientTape()
   local y_pred = self(x, TRAIN)
@@ -427,7 +444,7 @@ end
 
 function M.test_step(self, x, y, sw)
   local c = rawget(self, "_compiled")
-  c.cur_bs = bs_tensor(c, batch_size_of(x))
+  c.cur_bs = bs_tensor(c, batch_size_of(x), x)
   if not c.loss_tracker then make_trackers(c) end
   local y_pred = self(x, INFER)
   local loss, ys, yps, sws = compute_loss(self, c, y, y_pred, sw)
@@ -436,6 +453,91 @@ function M.test_step(self, x, y, sw)
   update_metrics(c, ys, yps, sws)
   return loss
 end
+
+function M.predict_step(self, x)
+  return self(x, INFER)
+end
+
+-- ---- traced steps ---------------------------------------------------------------------------
+
+-- Does the model run its steps eagerly (model.run_eagerly: set on the
+-- model, or compile{run_eagerly=true}, or a dynamic model or layer)?
+local function dynamic_layer(self)
+  local found = false
+  require("keras.layer").each_layer(self, function(l)
+    if rawget(l, "dynamic") then found = true end
+  end)
+  return found
+end
+M.dynamic_layer = dynamic_layer
+
+function M.runs_eagerly(self)
+  local own = rawget(self, "_run_eagerly")
+  if own ~= nil then return own end
+  local c = rawget(self, "_compiled")
+  if c and c.run_eagerly then return true end
+  return dynamic_layer(self)
+end
+
+local var_ids, next_var_id = setmetatable({}, { __mode = "k" }), 0
+local function var_id(v)
+  local id = var_ids[v]
+  if not id then
+    next_var_id = next_var_id + 1
+    id = next_var_id
+    var_ids[v] = id
+  end
+  return id
+end
+
+local STEP_NAMES = { train = "train_function", test = "test_function", predict = "predict_function" }
+local STEP_METHODS = { train = "train_step", test = "test_step", predict = "predict_step" }
+-- The traced bodies; the losses and metric values a traced call leaves on
+-- the layers are symbolic, so they are cleared once the step is traced
+-- (model.losses after fit is empty rather than unreadable).
+local function traced_done(model, ...)
+  if require("tlua.trace").tracing() then require("keras.layer").clear_call_state(model) end
+  return ...
+end
+local step_bodies = {
+  train = function(model, x, y, sw) return traced_done(model, model:train_step(x, y, sw)) end,
+  test = function(model, x, y, sw) return traced_done(model, model:test_step(x, y, sw)) end,
+  predict = function(model, x) return traced_done(model, model:predict_step(x)) end,
+}
+
+-- The step function fit/evaluate/predict call: the model's step method,
+-- traced once per model and compile (kept on the compiled state, or on the
+-- model for predict), or the method itself when the model runs eagerly.
+-- A model whose trainable variables changed since the trace (layers
+-- added, trainable flipped) gets a fresh tf.Function.
+local function step_function(self, kind)
+  local method = self[STEP_METHODS[kind]]
+  if M.runs_eagerly(self) then return method end
+  local holder = kind == "predict" and self or rawget(self, "_compiled")
+  local fns = rawget(holder, "_step_fns")
+  if not fns then
+    fns = {}
+    rawset(holder, "_step_fns", fns)
+  end
+  local vkey = false -- an unbuilt model: its first trace builds it
+  if self.built then
+    local ids = {}
+    for i, v in ipairs(self.trainable_variables) do ids[i] = var_id(v) end
+    vkey = table.concat(ids, ",")
+  end
+  local entry = fns[kind]
+  if entry and entry.vkey == false and entry.method == method then entry.vkey = vkey end
+  if not entry or entry.vkey ~= vkey or entry.method ~= method then
+    local f = tf().trace(step_bodies[kind], {
+      name = ("%s '%s'.%s"):format(getmetatable(self).class_name, self.name, STEP_NAMES[kind]),
+      log_retraces = false })
+    entry = { f = f, vkey = vkey, method = method }
+    fns[kind] = entry
+    rawset(self, STEP_NAMES[kind], f)
+  end
+  return entry.f
+end
+M.step_function = step_function
 
 -- ---- logs ---------------------------------------------------------------------------------
 
@@ -544,12 +646,13 @@ end
 local function run_eval(self, data, batch_size, cbs, logs)
   local n = data.n
   local steps = math.ceil(n / batch_size)
+  local test_fn = step_function(self, "test")
   for step = 0, steps - 1 do
     local a = step * batch_size
     local len = math.min(batch_size, n - a)
     if cbs then cbs:on_test_batch_begin(step, nil) end
     local x, y, sw = data:split(data:take(a, len))
-    M.test_step(self, x, y, sw)
+    test_fn(self, x, y, sw)
     if cbs then
       refresh_logs(self, logs, step == 0)
       cbs:on_test_batch_end(step, logs)
@@ -615,6 +718,7 @@ function M.fit(self, x, y, opts)
   local pos = steps_per_pass -- position in the current pass (forces a fresh pass first)
   cbs:on_train_begin(nil)
   local epoch_logs = {}
+  local train_fn = step_function(self, "train")
   for epoch = initial_epoch, epochs - 1 do
     reset_metrics(self)
     cbs:on_epoch_begin(epoch, nil)
@@ -633,7 +737,7 @@ function M.fit(self, x, y, opts)
         local w = cw(by)
         bsw = bsw and bsw * w or w
       end
-      M.train_step(self, bx, by, bsw)
+      train_fn(self, bx, by, bsw)
       ran = ran + 1
       refresh_logs(self, logs, step == 0)
       cbs:on_train_batch_end(step, logs)
@@ -719,6 +823,7 @@ function M.predict(self, x, opts)
   local bar = verbose ~= 0 and require("keras.utils").Progbar(steps, { verbose = verbose }) or nil
   cbs:on_predict_begin(nil)
   local chunks = {}
+  local predict_fn = step_function(self, "predict")
   for step = 0, steps - 1 do
     local a = step * batch_size
     local len = math.min(batch_size, n - a)
@@ -729,7 +834,7 @@ function M.predict(self, x, opts)
       for k, v in pairs(bx) do copy[k] = v end
       bx = copy
     end
-    local out = self(bx, INFER)
+    local out = predict_fn(self, bx)
     chunks[#chunks + 1] = out
     cbs:on_predict_batch_end(step, { outputs = out })
     if bar then bar:update(step + 1) end
@@ -764,7 +869,7 @@ function M.train_on_batch(self, x, y, opts)
     local w = cw(by)
     bsw = bsw and bsw * w or w
   end
-  M.train_step(self, bx, by, bsw)
+  step_function(self, "train")(self, bx, by, bsw)
   return batch_result(self, opts.return_dict)
 end
 
@@ -774,7 +879,7 @@ function M.test_on_batch(self, x, y, opts)
   local data = prepare(self, x, y, opts.sample_weight, "test_on_batch")
   if opts.reset_metrics ~= false then reset_metrics(self) end
   local bx, by, bsw = data:split(data.tensors)
-  M.test_step(self, bx, by, bsw)
+  step_function(self, "test")(self, bx, by, bsw)
   return batch_result(self, opts.return_dict)
 end
 
@@ -795,6 +900,7 @@ function M.mixin(Model)
   Model.predict_on_batch = M.predict_on_batch
   Model.train_step = M.train_step
   Model.test_step = M.test_step
+  Model.predict_step = M.predict_step
   Model.reset_metrics = M.reset_metrics_method
 end
 

@@ -66,6 +66,7 @@ local modules = {
   "tlua.indexing", "tlua.creation", "tlua.help", "tlua.tape",
   "tlua.linalg", "tlua.checkpoint", "tlua.device", "tlua.conv", "tlua.trace",
   "tlua.control", "tlua.saved_model",
+  "tlua.hostcalls",
 }
 for _, m in ipairs(modules) do require(m).install(tf) end
 

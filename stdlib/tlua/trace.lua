@@ -572,7 +572,7 @@ local function trace_call(self, key, nonkey, specs, args, arg_desc)
   local c = {
     graph = graph, key = key, nonkey = nonkey, specs = specs, template = template, n_results = results.n,
     arg_desc = arg_desc, frozen_desc = frozen_desc, reason = reason, traced_nodes = traced_nodes,
-    trace_seconds = core.now() - t0,
+    trace_seconds = core.now() - t0, hooks = state.hooks,
   }
   local input_signature = {}
   for i, s in ipairs(specs) do
@@ -691,6 +691,8 @@ function Function:__call(...)
       if #self._frozen > 0 then fast = fast .. frozen_key(self) end
       local c = self._fast[fast]
       if c then
+        local hooks = c.hooks
+        if hooks then for i = 1, #hooks do hooks[i]() end end
         local outs = G.run(c.graph, flat)
         if c.simple then return unpack(outs, 1, c.n_results) end
         local template = c.template
@@ -711,6 +713,8 @@ function Function:__call(...)
     if c.simple == nil then c.simple = simple_template(c) end
     self._fast[k] = c
   end
+  local hooks = c.hooks
+  if hooks then for i = 1, #hooks do hooks[i]() end end
   local outs = G.run(c.graph, flat)
   local template = c.template
   if c.n_results == 1 then return rebuild(template[1], outs) end
@@ -734,13 +738,22 @@ local function wrap_concrete(self, c)
                         structured_outputs = c.template, name = self.name }, Concrete)
 end
 
+local function run_hooks(c)
+  local hooks = c.hooks
+  if hooks then for i = 1, #hooks do hooks[i]() end end
+end
+
 -- Runs the graph on its flat tensor arguments, returning the flat outputs.
-function Concrete:call_flat(tensors) return G.run(self.graph, tensors) end
+function Concrete:call_flat(tensors)
+  run_hooks(self._c)
+  return G.run(self.graph, tensors)
+end
 
 function Concrete:__call(...)
   local args = table.pack(...)
   local flat = {}
   for i = 1, args.n do key_of(args[i], {}, flat, 0) end
+  run_hooks(self._c)
   local outs = G.run(self.graph, flat)
   local c = self._c
   local res = {}
@@ -912,6 +925,22 @@ function M.check_variable_creation()
       .. "or once, guarded by a Lua check such as `if not v then v = tf.Variable(...) end`")
       :format(top.fn.name, #top.fn._traces + 1))
   end
+end
+
+-- Is a tf.trace trace in progress (not paused by tf.init_scope)?
+function M.tracing() return tracing_stack[1] ~= nil and G.in_trace() end
+
+-- Registers fn (no arguments) to run eagerly before every later call of
+-- the graph being traced, e.g. Keras optimizers assigning a learning rate
+-- changed with `opt.learning_rate = x` between calls. Once per fn per trace;
+-- outside a trace, nothing.
+function M.before_each_call(fn)
+  local top = tracing_stack[#tracing_stack]
+  if not top or not G.in_trace() then return end
+  local hooks = top.hooks
+  if not hooks then hooks = {} top.hooks = hooks end
+  for i = 1, #hooks do if hooks[i] == fn then return end end
+  hooks[#hooks + 1] = fn
 end
 
 function M.install(tf)
