@@ -3,7 +3,7 @@
  * (auxiliary: errors, dtypes, options, Lua<->tensor conversion, the
  * collector), ltensor.c (tensor userdata), ldispatch.c (op dispatcher),
  * lvariable.c (variable userdata), tape_binding.c, optim_binding.c,
- * io_binding.c.
+ * io_binding.c, graph_binding.c, onnx_binding.c.
  */
 #include <lauxlib.h>
 #include <lua.h>
@@ -295,5 +295,7 @@ int luaopen_tlua_core(lua_State *L) {
   lua_setfield(L, -2, "io");
   luaopen_tlua_graph(L); /* lua/graph_binding.c: tf.trace's traces and graphs */
   lua_setfield(L, -2, "graph");
+  luaopen_tlua_onnx(L); /* lua/onnx_binding.c: tf.onnx.export */
+  lua_setfield(L, -2, "onnx");
   return 1;
 }

@@ -271,7 +271,17 @@ function Flatten:call(inputs)
     perm[#perm + 1] = 1
     inputs = tf.transpose(inputs, perm)
   end
-  if r == 1 then return reshape(inputs, { shape[0], 1 }) end
+  if r == 1 then return reshape(inputs, { shape[0] or -1, 1 }) end
+  if shape[0] == nil then
+    -- An unknown batch (a traced input): the other dimensions give the
+    -- width, and the batch is the -1 that reshape infers.
+    local n = 1
+    for i = 1, r - 1 do
+      if shape[i] == nil then n = nil break end
+      n = n * shape[i]
+    end
+    if n then return reshape(inputs, { -1, n }) end
+  end
   return reshape(inputs, { shape[0], -1 })
 end
 

@@ -1,0 +1,74 @@
+/* onnx_internal.h — what onnx.c (the model builder and the file) and
+ * onnx_ops.c (one ONNX rendering per tlua op) share. Only compiled with
+ * protobuf-c (TLUA_HAVE_PROTOBUF_C): the message types come from the C code
+ * that protoc-c generates at build time from Debian's onnx.proto.
+ */
+#ifndef TL_ONNX_INTERNAL_H
+#define TL_ONNX_INTERNAL_H
+#ifdef TLUA_HAVE_PROTOBUF_C
+#include "onnx.pb-c.h"
+#include "tl_graph.h"
+
+/* The export of one graph. Every string a message holds is its own copy
+ * (protobuf_c_message_free_unpacked frees the whole model at the end);
+ * the names in vname and those handed out by the helpers live in `pool`. */
+typedef struct tlx {
+  const tl_graph *g;
+  int opset;
+  Onnx__ModelProto *model;
+  Onnx__GraphProto *gp;
+  size_t cap_node, cap_init;
+  const char **vname;    /* per value: its ONNX name, NULL until produced */
+  tl_tensor **cval;      /* per value: a known constant (CONST node, folded op), retained */
+  tl_variable **var;     /* per value: the variable of a resource constant */
+  char **pool;
+  int n_pool, cap_pool;
+  const char **user;     /* names the caller chose (args, outputs, variables) */
+  int n_user, cap_user;
+  tl_variable **vars;    /* variables already written, with their initializer's name */
+  const char **var_init;
+  int n_vars, cap_vars;
+  int fresh;             /* counter for temporary names */
+  const tl_gnode *cur;   /* the node being converted (node names, doc strings) */
+  int cur_index, cur_sub;
+} tlx;
+
+#define TLX_TRY(e)                 \
+  do {                             \
+    tl_status s_ = (e);            \
+    if (s_ != TL_OK) return s_;    \
+  } while (0)
+
+/* A name owned by the pool (printf-style); NULL only on failure (status set). */
+const char *tlx_str(tlx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* ONNX's element type for a tlua dtype (0: none). */
+int tlx_onnx_dtype(tl_dtype d);
+/* Emits a node of `type` reading n_in inputs (NULL: an absent optional
+ * input) and producing n_out fresh names into outs; *np (may be NULL)
+ * receives the node for its attributes. */
+tl_status tlx_emit(tlx *x, const char *type, int n_in, const char *const *in, int n_out, const char **outs,
+                   Onnx__NodeProto **np);
+/* The same with one output and inputs as arguments: tlx_op(x, "Relu", &y, &np, 1, a). */
+tl_status tlx_op(tlx *x, const char *type, const char **out, Onnx__NodeProto **np, int n_in, ...);
+tl_status tlx_attr_int(Onnx__NodeProto *np, const char *name, int64_t v);
+tl_status tlx_attr_float(Onnx__NodeProto *np, const char *name, float v);
+tl_status tlx_attr_string(Onnx__NodeProto *np, const char *name, const char *v);
+tl_status tlx_attr_ints(Onnx__NodeProto *np, const char *name, int n, const int64_t *v);
+/* A TENSOR attribute holding t (ConstantOfShape's value). */
+tl_status tlx_attr_tensor(Onnx__NodeProto *np, const char *name, tl_tensor *t);
+/* New initializers: a tensor, a scalar of dtype dt, a 1-D int64 list. */
+tl_status tlx_init_tensor(tlx *x, tl_tensor *t, const char *base, const char **name);
+tl_status tlx_scalar(tlx *x, tl_dtype dt, double v, const char **name);
+tl_status tlx_ints(tlx *x, int n, const int64_t *v, const char **name);
+/* The ONNX name of value vid as an input of the current node (a constant
+ * becomes an initializer on first use); an error when it has none. */
+tl_status tlx_in(tlx *x, int vid, const char **name);
+/* An error naming the current node, its op and its Lua line. */
+tl_status tlx_fail(tlx *x, tl_status kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* onnx_ops.c: renders OP node n (not stateful, not foldable) into ONNX
+ * nodes and sets x->vname for its outputs; an op without a rendering is an
+ * error naming it. */
+tl_status tlx_convert_op(tlx *x, const tl_gnode *n);
+#endif
+#endif
