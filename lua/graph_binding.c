@@ -31,6 +31,9 @@ typedef struct trace_ud {
 static _Thread_local lua_State *trace_L;
 static _Thread_local char where_buf[256];
 
+/* A node's origin: the user's line (the first frame outside tlua's
+ * stdlib), and in brackets the innermost Lua line when that is elsewhere
+ * (inside a Keras layer, say): "train.lua:15 [keras/layers/core.lua:88]". */
 static const char *where_hook(void) {
   lua_State *L = trace_L;
   if (!L) return NULL;
@@ -38,6 +41,18 @@ static const char *where_hook(void) {
   const char *w = lua_tostring(L, -1);
   snprintf(where_buf, sizeof where_buf, "%s", w ? w : "?");
   lua_pop(L, 1);
+  lua_Debug ar;
+  for (int level = 1; lua_getstack(L, level, &ar); level++) {
+    if (!lua_getinfo(L, "Sl", &ar)) break;
+    if (ar.currentline <= 0) continue;
+    char inner[200];
+    const char *src = ar.short_src, *cut = strstr(src, "/stdlib/");
+    snprintf(inner, sizeof inner, "%s:%d", cut ? cut + 8 : src, ar.currentline);
+    size_t used = strlen(where_buf);
+    if (strstr(where_buf, inner) == NULL && strcmp(where_buf, "?") != 0 && used + strlen(inner) + 4 < sizeof where_buf)
+      snprintf(where_buf + used, sizeof where_buf - used, " [%s]", inner);
+    break;
+  }
   return strcmp(where_buf, "?") == 0 ? NULL : where_buf;
 }
 
@@ -160,6 +175,62 @@ static int l_is_symbolic(lua_State *L) {
   tl_tensor *t = tlb_test_tensor(L, 1);
   lua_pushboolean(L, t && tl_tensor_is_symbolic(t));
   return 1;
+}
+
+/* graph.signature_part(x): "float32[32,784]" for a tensor (a variable: its
+ * value's), nil for anything else: the hot part of a traced call's key. */
+static int l_signature_part(lua_State *L) {
+  tl_tensor *t = tlb_test_tensor(L, 1);
+  if (!t) return 0;
+  char d[200];
+  lua_pushstring(L, tl_tensor_describe(t, d, sizeof d));
+  return 1;
+}
+
+/* graph.call_key(...): the fast path of a traced call. For arguments that
+ * are tensors, numbers, strings, booleans or nil, returns a key string and
+ * the list of tensor arguments; nil for anything else (the Lua path walks
+ * tables and keys objects by identity). */
+static int l_call_key(lua_State *L) {
+  int n = lua_gettop(L);
+  luaL_Buffer b;
+  lua_createtable(L, n, 0);
+  int flat = lua_gettop(L);
+  int nflat = 0;
+  luaL_buffinit(L, &b);
+  for (int i = 1; i <= n; i++) {
+    char d[200];
+    switch (lua_type(L, i)) {
+    case LUA_TUSERDATA: {
+      tl_tensor *t = tlb_test_tensor(L, i);
+      if (!t) return 0;
+      luaL_addstring(&b, tl_tensor_describe(t, d, sizeof d));
+      lua_pushvalue(L, i);
+      lua_rawseti(L, flat, ++nflat);
+      break;
+    }
+    case LUA_TNUMBER:
+      if (lua_isinteger(L, i)) snprintf(d, sizeof d, "i%lld", (long long)lua_tointeger(L, i));
+      else snprintf(d, sizeof d, "n%.17g", lua_tonumber(L, i));
+      luaL_addstring(&b, d);
+      break;
+    case LUA_TSTRING: {
+      size_t len;
+      const char *s = lua_tolstring(L, i, &len);
+      snprintf(d, sizeof d, "s%zu:", len);
+      luaL_addstring(&b, d);
+      luaL_addlstring(&b, s, len);
+      break;
+    }
+    case LUA_TBOOLEAN: luaL_addstring(&b, lua_toboolean(L, i) ? "T" : "F"); break;
+    case LUA_TNIL: luaL_addstring(&b, "N"); break;
+    default: return 0;
+    }
+    luaL_addchar(&b, ',');
+  }
+  luaL_pushresult(&b);
+  lua_pushvalue(L, flat);
+  return 2;
 }
 
 static int l_set_where(lua_State *L) {
@@ -385,7 +456,9 @@ static const luaL_Reg graph_funcs[] = {
     {"trace_begin", l_trace_begin}, {"trace_arg", l_trace_arg},     {"trace_end", l_trace_end},
     {"trace_abort", l_trace_abort}, {"pause", l_pause},             {"resume", l_resume},
     {"tracing", l_tracing},         {"in_trace", l_in_trace},       {"is_symbolic", l_is_symbolic},
-    {"set_where", l_set_where},     {"run", l_run},                 {NULL, NULL},
+    {"set_where", l_set_where},     {"run", l_run},                 {"signature_part", l_signature_part},
+    {"call_key", l_call_key},
+    {NULL, NULL},
 };
 
 int luaopen_tlua_graph(lua_State *L) {

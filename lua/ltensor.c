@@ -160,6 +160,7 @@ static int t_newindex(lua_State *L) {
 
 static int t_tostring(lua_State *L) {
   tl_tensor *t = tlb_check_tensor(L, 1);
+  check_concrete(L, t, "tostring");
   char *s;
   tl_status st = tl_tensor_format(t, NULL, &s);
   if (st) return tlb_raise(L, st);
@@ -180,7 +181,8 @@ static int t_close(lua_State *L) { return tlb_tensor_gc(L); }
 int tlb_compare_error(lua_State *L) {
   return tlb_raise_kind(L, "InvalidArgument",
                         "tensors cannot be compared with < or <= (Lua needs a boolean): "
-                        "use tf.less(a, b) / a:lt(b), tf.less_equal / a:le(b)");
+                        "use tf.less(a, b) / a:lt(b), tf.less_equal / a:le(b), and tf.cond to branch "
+                        "on the result inside a traced function");
 }
 
 int tlb_identity_eq(lua_State *L) {

@@ -629,8 +629,12 @@ function Layer:add_weight(a, b)
   init = initializers.get(init)
   local trainable = o.trainable
   if trainable == nil then trainable = float_dtypes[dtype] or false end
-  local value = init(shape, dtype)
-  if is_tensor(value) and value.dtype.name ~= dtype then value = tf.cast(value, dtype) end
+  -- Eager even inside a traced function (its first call builds layers).
+  local value = tf.init_scope(function()
+    local v = init(shape, dtype)
+    if is_tensor(v) and v.dtype.name ~= dtype then v = tf.cast(v, dtype) end
+    return v
+  end)
   local var = tf.Variable(value, { name = rawget(self, "name") .. "/" .. name .. ":0", trainable = trainable and true or false, dtype = dtype })
   if trainable then
     local l = rawget(self, "_own_trainable")

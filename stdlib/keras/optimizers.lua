@@ -181,10 +181,16 @@ end
 
 -- A slot variable: zeros (or the rule's initial value) like var, made by
 -- ops on var's device.
+-- Inside a traced step (the first call builds the slots) the values are
+-- computed eagerly: a variable needs a value when it is made.
 local function new_slot(var, init, name)
-  local z = ops.zeros_like(var)
-  if init ~= 0 then z = z + init end
-  return core.Variable(z, false, name)
+  local trace = require("tlua.trace")
+  trace.check_variable_creation()
+  return trace.init_scope(function()
+    local z = ops.zeros_like(var)
+    if init ~= 0 then z = z + init end
+    return core.Variable(z, false, name)
+  end)
 end
 
 -- Creates the slot variables of every variable in var_list that has none.

@@ -121,6 +121,7 @@ function M.main(argv)
   _G.tf = tf
   _G.keras = tf.keras
   _G.help = tf.help
+  _G.trace = tf.trace
   _G.breakpoint = repl.breakpoint
   _G.arg = make_arg(argv, o.script)
 

@@ -44,7 +44,11 @@ local function new_variable(initial, opts, ...)
       raise("InvalidArgument", ("tf.Variable: unknown option '%s'"):format(tostring(k)))
     end
   end
-  if type(initial) == "function" then initial = initial() end
+  local trace = require("tlua.trace")
+  trace.check_variable_creation()
+  -- An initializer runs eagerly even inside a traced function: a variable
+  -- needs a value when it is made.
+  if type(initial) == "function" then initial = trace.init_scope(initial) end
   if initial == nil then raise("InvalidArgument", "tf.Variable: initial_value is required") end
   local name = opts.name
   if name ~= nil and type(name) ~= "string" then
