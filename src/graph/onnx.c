@@ -453,18 +453,15 @@ static tl_status read_variable(tlx *x, const tl_gnode *n) {
   tl_variable *v = n->n_in == 1 && n->in[0] >= 0 ? x->var[n->in[0]] : NULL;
   if (!v) return tlx_fail(x, TL_UNIMPLEMENTED, "reads a variable that is not a captured constant");
   for (int i = 0; i < x->n_vars; i++)
-    if (x->vars[i] == v) {
-      x->vname[n->out0] = x->var_init[i];
+    if (x->vars[i].v == v) {
+      x->vname[n->out0] = x->vars[i].name;
       return TL_OK;
     }
   const char *nm;
   TLX_TRY(user_name(x, v->name[0] ? v->name : "variable", &nm));
-  if (!grow_int(&x->vars, &x->cap_vars, x->n_vars + 1, sizeof *x->vars) ||
-      !grow_int(&x->var_init, &x->cap_vars, x->n_vars + 1, sizeof *x->var_init))
-    return oom();
+  if (!grow_int(&x->vars, &x->cap_vars, x->n_vars + 1, sizeof *x->vars)) return oom();
   TLX_TRY(add_init(x, v->value, nm));
-  x->vars[x->n_vars] = v;
-  x->var_init[x->n_vars++] = nm;
+  x->vars[x->n_vars++] = (struct tlx_var){v, nm};
   x->vname[n->out0] = nm;
   return TL_OK;
 }
@@ -638,7 +635,6 @@ done:
   free(x.pool);
   free(x.user);
   free(x.vars);
-  free(x.var_init);
   free(x.vname);
   free(x.cval);
   free(x.var);

@@ -25,8 +25,10 @@ typedef struct tlx {
   int n_pool, cap_pool;
   const char **user;     /* names the caller chose (args, outputs, variables) */
   int n_user, cap_user;
-  tl_variable **vars;    /* variables already written, with their initializer's name */
-  const char **var_init;
+  struct tlx_var {       /* variables already written, with their initializer's name */
+    tl_variable *v;
+    const char *name;
+  } *vars;
   int n_vars, cap_vars;
   int fresh;             /* counter for temporary names */
   const tl_gnode *cur;   /* the node being converted (node names, doc strings) */

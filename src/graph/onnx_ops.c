@@ -902,6 +902,7 @@ static tl_status r_one_hot(tlx *x, const tl_gnode *n, const char *onnx) {
   const char *i, *d, *v, *y;
   Onnx__NodeProto *np;
   IN(0, i);
+  if (M(x, n->in[0])->dtype != TL_INT64) TLX_TRY(cast_to(x, i, TL_INT64, &i)); /* onnxruntime's kernels */
   tl_tensor *t;
   int64_t two = 2;
   TLX_TRY(tl_tensor_scalar_i64(TL_INT64, A(n, "depth")->i, &t));
