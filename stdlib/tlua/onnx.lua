@@ -130,6 +130,12 @@ end
 function M.install(t)
   tf = t
   t.onnx = { export = M.export, available = core.onnx.available }
+  local help = require("tlua.help")
+  help.register(M.export, "tf.onnx.export(fn, path, {input_signature=, input_names=, output_names=, opset=17}): "
+    .. "writes fn (a tf.trace function, a concrete function, a Keras model or a plain function with input_signature) "
+    .. "as a standard ONNX model; variables become initializers with their current values; an op without an ONNX "
+    .. "rendering, an assignment or a random op is an error naming it and its Lua line (docs/file-formats.md)")
+  help.register(core.onnx.available, "tf.onnx.available(): whether this tlua was built with protobuf-c (ONNX export)")
 end
 
 return M
