@@ -81,6 +81,10 @@ local function resolve(f, opts)
   if mt_name(f) == "tf.ConcreteFunction" then
     cf = f
   elseif mt_name(f) == "tf.Function" then
+    if not specs and rawget(f, "_signature") == nil then
+      raise("InvalidArgument", "tf.onnx.export: the tf.trace function has no input_signature: give opts.input_signature "
+        .. "(or export one of its concrete functions)")
+    end
     cf = specs and f:get_concrete_function(table.unpack(specs)) or f:get_concrete_function()
   elseif is_keras_layer(f) then
     specs = specs or model_specs(f)

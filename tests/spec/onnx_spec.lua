@@ -326,6 +326,50 @@ describe("tf.onnx.export: op renderings against onnxruntime", function()
   end)
 end)
 
+describe("tf.onnx.export: more renderings", function()
+  setup(function() tf.random.set_seed(5) end)
+
+  local function roundtrip(name, fn, inputs, specs)
+    local f = tf.trace(fn, { input_signature = specs })
+    local outs = table.pack(f(table.unpack(inputs)))
+    local path = tf.onnx.export(f, tmp(name .. ".onnx"))
+    check(path)
+    assert_ort_matches(path, inputs, { table.unpack(outs, 1, outs.n) })
+  end
+
+  it("depthwise convolutions, explicit padding, matmul transposes, tensordot, losses", function()
+    local model = keras.Sequential({ keras.layers.DepthwiseConv2D(3, { depth_multiplier = 2, padding = "same" }) })
+    local img = tf.random.normal({ 2, 6, 5, 3 })
+    model(img)
+    local path = tf.onnx.export(model, tmp("dw.onnx"))
+    check(path)
+    assert_ort_matches(path, { img }, { model(img) })
+    local filt = tf.random.normal({ 2, 2, 3, 4 })
+    local a, b = tf.random.normal({ 4, 3 }), tf.random.normal({ 5, 3 })
+    local labels = tf.nn.softmax(tf.random.normal({ 4, 3 }))
+    roundtrip("linalg", function(x, y, z, im)
+      return tf.matmul(x, y, { transpose_b = true }), tf.tensordot(x, y, { { 1 }, { 1 } }),
+        tf.nn.sigmoid_cross_entropy_with_logits({ labels = z, logits = x }),
+        tf.nn.softmax_cross_entropy_with_logits({ labels = z, logits = x }), tf.nn.l2_loss(x),
+        tf.nn.conv2d(im, filt, 1, { { 0, 0 }, { 1, 0 }, { 0, 2 }, { 0, 0 } })
+    end, { a, b, labels, img }, { tf.TensorSpec({ 4, 3 }), tf.TensorSpec({ 5, 3 }), tf.TensorSpec({ 4, 3 }),
+      tf.TensorSpec({ 2, 6, 5, 3 }) })
+  end)
+
+  it("shape queries and *_like over a dynamic batch, sorting, counting, integer math", function()
+    local x = tf.random.normal({ 3, 4 })
+    local k = tf.constant({ { 7, -3 }, { 4, 5 }, { -8, 2 } }, "int32")
+    roundtrip("dynamic", function(a, i)
+      return tf.cast(tf.shape(a), "float32"), tf.cast(tf.size(a), "float32"), tf.zeros_like(a) + tf.ones_like(a),
+        tf.sort(a, { axis = 1 }), tf.cast(tf.argsort(a, { axis = 1, direction = "DESCENDING" }), "float32"),
+        tf.cast(tf.math.count_nonzero(tf.greater(a, 0), 1), "float32"),
+        tf.cast(tf.reduce_any(tf.greater(a, 1), 1), "float32"),
+        tf.cast(tf.math.floordiv(i, 3), "float32") + tf.cast(tf.math.floormod(i, 3), "float32"),
+        tf.broadcast_to(tf.reduce_sum(a, 0), { 2, 4 }), a[{ {}, tf.newaxis, { 1, 3 } }]
+    end, { x, k }, { tf.TensorSpec({ nil, 4 }), tf.TensorSpec({ nil, 2 }, "int32") })
+  end)
+end)
+
 describe("tf.onnx.export: errors", function()
   it("an unsupported op is named with its Lua line", function()
     local f = tf.trace(function(x) return tf.math.cumprod(x, 0) end, { input_signature = { tf.TensorSpec({ 3 }) } })
@@ -366,6 +410,10 @@ describe("tf.onnx.export: errors", function()
     helpers.assert_error("InvalidArgument", { "unknown option 'bogus'" }, tf.onnx.export, g, tmp("o.onnx"), { bogus = 1 })
     helpers.assert_error("NotFound", { "cannot write", "no-such-dir" }, tf.onnx.export, g, tmp("no-such-dir/o.onnx"))
     helpers.assert_error("InvalidArgument", { "plain function needs" }, tf.onnx.export, function(x) return x end, tmp("p.onnx"))
+    helpers.assert_error("InvalidArgument", { "has no input_signature" }, tf.onnx.export,
+      tf.trace(function(x) return x end), tmp("p.onnx"))
+    helpers.assert_error("InvalidArgument", { "expected a tf.trace function" }, tf.onnx.export, 42, tmp("p.onnx"))
+    helpers.assert_error("InvalidArgument", { "path must be a string" }, tf.onnx.export, g, nil)
     helpers.assert_error("InvalidArgument", { "input name 'a' is given twice" }, tf.onnx.export,
       tf.trace(function(a, b) return a + b end, { input_signature = { tf.TensorSpec({ 1 }), tf.TensorSpec({ 1 }) } }),
       tmp("d.onnx"), { input_names = { "a", "a" } })
