@@ -1010,6 +1010,47 @@ static tl_status r_conv(tlx *x, const tl_gnode *n, const char *onnx) {
   return TL_OK;
 }
 
+/* conv2d_backprop_input (conv2d_transpose): ConvTranspose with the forward
+ * convolution's pads and the output_padding that reaches input_sizes. */
+static tl_status r_conv_transpose(tlx *x, const tl_gnode *n, const char *onnx) {
+  (void)onnx;
+  const tl_meta *fm = M(x, n->in[0]), *om = OUT(x, n);
+  if (fm->rank != 4 || fm->shape[0] < 0 || fm->shape[1] < 0)
+    return tlx_fail(x, TL_UNIMPLEMENTED, "needs a filter of known shape");
+  if (om->rank != 4 || om->shape[1] < 0 || om->shape[2] < 0)
+    return tlx_fail(x, TL_UNIMPLEMENTED, "needs an output of known height and width");
+  const tl_attr *f = A(n, "data_format");
+  if (f && f->s && strcmp(f->s, "NHWC") != 0) return tlx_fail(x, TL_UNIMPLEMENTED, "data_format '%s' (NHWC exports)", f->s);
+  int64_t sh, sw, dh, dw, pads[4];
+  int mode;
+  TLX_TRY(tl_conv_hw(A(n, "strides"), "strides", 1, &sh, &sw));
+  TLX_TRY(tl_conv_hw(A(n, "dilations"), "dilations", 1, &dh, &dw));
+  TLX_TRY(tl_conv_padding(A(n, "padding"), A(n, "explicit_paddings"), &mode, pads));
+  tl_conv_dim h = {.in = om->shape[1], .k = fm->shape[0], .s = sh, .d = dh, .p0 = pads[0], .p1 = pads[1]},
+              w = {.in = om->shape[2], .k = fm->shape[1], .s = sw, .d = dw, .p0 = pads[2], .p1 = pads[3]};
+  TLX_TRY(tl_conv_out_dim(&h, mode, "height", "filter"));
+  TLX_TRY(tl_conv_out_dim(&w, mode, "width", "filter"));
+  int64_t oph = h.in - (sh * (h.out - 1) + (h.k - 1) * dh + 1 - h.p0 - h.p1),
+          opw = w.in - (sw * (w.out - 1) + (w.k - 1) * dw + 1 - w.p0 - w.p1);
+  const char *fl, *d, *y;
+  Onnx__NodeProto *np;
+  IN(0, fl);
+  IN(1, d);
+  static const int64_t hwoi_to_iohw[4] = {3, 2, 0, 1};
+  TLX_TRY(transpose(x, fl, 4, hwoi_to_iohw, &fl));
+  TLX_TRY(transpose(x, d, 4, to_nchw, &d));
+  TLX_TRY(tlx_op(x, "ConvTranspose", &y, &np, 2, d, fl));
+  int64_t k2[2] = {h.k, w.k}, s2[2] = {sh, sw}, d2[2] = {dh, dw}, p4[4] = {h.p0, w.p0, h.p1, w.p1}, op2[2] = {oph, opw};
+  TLX_TRY(tlx_attr_ints(np, "kernel_shape", 2, k2));
+  TLX_TRY(tlx_attr_ints(np, "strides", 2, s2));
+  TLX_TRY(tlx_attr_ints(np, "dilations", 2, d2));
+  TLX_TRY(tlx_attr_ints(np, "pads", 4, p4));
+  if (oph || opw) TLX_TRY(tlx_attr_ints(np, "output_padding", 2, op2));
+  TLX_TRY(transpose(x, y, 4, to_nhwc, &y));
+  SET(x, n, 0, y);
+  return TL_OK;
+}
+
 static tl_status r_pool(tlx *x, const tl_gnode *n, const char *onnx) {
   const tl_meta *xm = M(x, n->in[0]);
   int64_t kh, kw;
@@ -1076,6 +1117,7 @@ static const struct {
     {"gather_nd", r_gather, "GatherND"}, {"where", r_where, NULL}, {"one_hot", r_one_hot, NULL},
     {"top_k", r_topk, "top_k"}, {"sort", r_topk, "sort"}, {"argsort", r_topk, "argsort"},
     {"conv2d", r_conv, "conv"}, {"depthwise_conv2d_native", r_conv, "depthwise"},
+    {"conv2d_backprop_input", r_conv_transpose, NULL},
     {"max_pool", r_pool, "MaxPool"}, {"avg_pool", r_pool, "AveragePool"},
 };
 
