@@ -527,6 +527,7 @@ static tl_status r_reshape(tlx *x, const tl_gnode *n, const char *onnx) {
   TLX_TRY(tlx_op(x, "Reshape", &y, &np, 2, a, sh));
   bool zero = false;
   for (int i = 0; i < s->n; i++) zero |= s->ints[i] == 0;
+  if (zero && x->opset < 14) return tlx_fail(x, TL_UNIMPLEMENTED, "a zero-size dimension in a reshape needs opset 14");
   if (zero) TLX_TRY(tlx_attr_int(np, "allowzero", 1)); /* a 0 is a zero-size dimension, not "copy" */
   SET(x, n, 0, y);
   return TL_OK;

@@ -244,6 +244,43 @@ describe("tf.onnx.export: models", function()
     assert_ort_matches(path, { x }, { model(x, { training = false }) })
   end)
 
+  it("the seed's subclassed ResidualRegressor (a block applied four times shares one set of initializers)", function()
+    local ResidualBlock = keras.layers.Layer:extend("OnnxResidualBlock")
+    function ResidualBlock:init(opts)
+      ResidualBlock.super.init(self, { name = opts.name })
+      local hidden = {}
+      for i = 1, opts.n_layers do hidden[i] = keras.layers.Dense(opts.n_neurons, { activation = "elu" }) end
+      self.hidden = hidden
+    end
+    function ResidualBlock:call(inputs)
+      local Z = inputs
+      for _, layer in ipairs(self.hidden) do Z = layer(Z) end
+      return inputs + Z
+    end
+    local ResidualRegressor = keras.Model:extend("OnnxResidualRegressor")
+    function ResidualRegressor:init(opts)
+      ResidualRegressor.super.init(self, { name = opts.name })
+      self.hidden1 = keras.layers.Dense(30, { activation = "elu" })
+      self.block1 = ResidualBlock{ n_layers = 2, n_neurons = 30 }
+      self.block2 = ResidualBlock{ n_layers = 2, n_neurons = 30 }
+      self.out = keras.layers.Dense(1)
+    end
+    function ResidualRegressor:call(inputs)
+      local Z = self.hidden1(inputs)
+      for _ = 1, 1 + 3 do Z = self.block1(Z) end
+      Z = self.block2(Z)
+      return self.out(Z)
+    end
+    local model = ResidualRegressor{}
+    local x = tf.random.normal({ 6, 8 })
+    model(x)
+    local path = tf.onnx.export(model, tmp("seed_res.onnx"), { input_signature = { tf.TensorSpec({ nil, 8 }, "float32", "X") } })
+    local s = check(path)
+    assert.are.equal(12, #s.inits)
+    assert.is_true(contains(s.ops, "Elu"))
+    assert_ort_matches(path, { x }, { model(x) })
+  end)
+
   it("a traced function: ConcreteFunction, the tf.Function and a core graph export alike", function()
     local w = tf.Variable(tf.random.normal({ 4, 3 }), { name = "w" })
     local f = tf.trace(function(x) return tf.nn.relu(tf.matmul(x, w)) end,
