@@ -68,6 +68,56 @@ tl_status tlx_in(tlx *x, int vid, const char **name);
 /* An error naming the current node, its op and its Lua line. */
 tl_status tlx_fail(tlx *x, tl_status kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* ---- what the two rendering files share (onnx_ops.c, onnx_shape_ops.c) ---- */
+typedef tl_status (*tlx_render_fn)(tlx *x, const tl_gnode *n, const char *onnx);
+typedef struct tlx_rendering {
+  const char *name; /* the tlua op */
+  tlx_render_fn fn;
+  const char *onnx; /* the ONNX op, or which composition fn writes */
+} tlx_rendering;
+extern const tlx_rendering tlx_shape_renderings[];
+extern const int tlx_n_shape_renderings;
+
+/* Short helpers for the renderings (this header is only included by the
+ * onnx*.c files): a node's attribute by name, a value's meta, a node's
+ * first output meta, naming output k, an axis made non-negative. */
+static inline const tl_attr *A(const tl_gnode *n, const char *name) {
+  int i = tl_attr_index(n->op, name);
+  return i >= 0 ? &n->attr[i] : NULL;
+}
+static inline const tl_meta *M(const tlx *x, int vid) { return &x->g->values[vid].meta; }
+static inline const tl_meta *OUT(const tlx *x, const tl_gnode *n) { return M(x, n->out0); }
+static inline void SET(tlx *x, const tl_gnode *n, int k, const char *name) { x->vname[n->out0 + k] = name; }
+static inline int64_t norm_axis(int64_t a, int rank) { return a < 0 ? a + rank : a; }
+
+#define IN(k, var) TLX_TRY(tlx_in(x, n->in[k], &(var)))
+
+static inline tl_status need_rank(tlx *x, const tl_meta *m) {
+  if (m->rank < 0) return tlx_fail(x, TL_UNIMPLEMENTED, "needs an input of known rank");
+  return TL_OK;
+}
+
+static inline tl_status cast_to(tlx *x, const char *in, tl_dtype to, const char **out) {
+  Onnx__NodeProto *np;
+  int et = tlx_onnx_dtype(to);
+  if (!et) return tlx_fail(x, TL_UNIMPLEMENTED, "casts to %s, which ONNX lacks", tl_dtypes[to].name);
+  TLX_TRY(tlx_op(x, "Cast", out, &np, 1, in));
+  return tlx_attr_int(np, "to", et);
+}
+
+static inline tl_status transpose(tlx *x, const char *in, int rank, const int64_t *perm, const char **out) {
+  Onnx__NodeProto *np;
+  TLX_TRY(tlx_op(x, "Transpose", out, &np, 1, in));
+  return tlx_attr_ints(np, "perm", rank, perm);
+}
+
+/* The permutation swapping the last two of rank axes. */
+static inline void swap_last(int rank, int64_t *perm) {
+  for (int i = 0; i < rank; i++) perm[i] = i;
+  perm[rank - 1] = rank - 2;
+  perm[rank - 2] = rank - 1;
+}
+
 /* onnx_ops.c: renders OP node n (not stateful, not foldable) into ONNX
  * nodes and sets x->vname for its outputs; an op without a rendering is an
  * error naming it. */
