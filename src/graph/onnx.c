@@ -98,6 +98,17 @@ const char *tlx_str(tlx *x, const char *fmt, ...) {
   return s;
 }
 
+void *tlx_alloc(tlx *x, size_t bytes) {
+  char *p = malloc(bytes ? bytes : 1);
+  if (!p || !grow_int(&x->pool, &x->cap_pool, x->n_pool + 1, sizeof *x->pool)) {
+    free(p);
+    oom();
+    return NULL;
+  }
+  x->pool[x->n_pool++] = p;
+  return p;
+}
+
 tl_status tlx_fail(tlx *x, tl_status kind, const char *fmt, ...) {
   char msg[512];
   va_list ap;

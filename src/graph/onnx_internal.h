@@ -43,6 +43,8 @@ typedef struct tlx {
 
 /* A name owned by the pool (printf-style); NULL only on failure (status set). */
 const char *tlx_str(tlx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Scratch memory freed with the export (NULL only on failure, status set). */
+void *tlx_alloc(tlx *x, size_t bytes);
 /* ONNX's element type for a tlua dtype (0: none). */
 int tlx_onnx_dtype(tl_dtype d);
 /* Emits a node of `type` reading n_in inputs (NULL: an absent optional

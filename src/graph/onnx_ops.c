@@ -24,8 +24,8 @@
 /* ---- one to one ------------------------------------------------------------ */
 
 static tl_status r_same(tlx *x, const tl_gnode *n, const char *onnx) {
-  const char *in[TL_MAX_INPUTS * 4], *y;
-  if (n->n_in > (int)(sizeof in / sizeof *in)) return tlx_fail(x, TL_UNIMPLEMENTED, "too many inputs");
+  const char **in = tlx_alloc(x, (size_t)n->n_in * sizeof *in), *y;
+  if (!in) return tl_last_status();
   for (int i = 0; i < n->n_in; i++) IN(i, in[i]);
   TLX_TRY(tlx_emit(x, onnx, n->n_in, in, 1, &y, NULL));
   SET(x, n, 0, y);

@@ -178,10 +178,10 @@ static tl_status r_fill(tlx *x, const tl_gnode *n, const char *onnx) {
 }
 
 static tl_status r_concat(tlx *x, const tl_gnode *n, const char *onnx) {
-  const char *in[64], *y;
+  const char **in = tlx_alloc(x, (size_t)n->n_in * sizeof *in), *y;
   Onnx__NodeProto *np;
   bool stack = !strcmp(onnx, "stack");
-  if (n->n_in > 64) return tlx_fail(x, TL_UNIMPLEMENTED, "more than 64 inputs");
+  if (!in) return tl_last_status();
   int64_t axis = norm_axis(A(n, "axis")->i, OUT(x, n)->rank);
   for (int i = 0; i < n->n_in; i++) {
     IN(i, in[i]);
@@ -198,11 +198,15 @@ static tl_status r_split(tlx *x, const tl_gnode *n, const char *onnx) {
   const tl_meta *m = M(x, n->in[0]);
   TLX_TRY(need_rank(x, m));
   bool unstack = !strcmp(onnx, "unstack");
-  int64_t axis = norm_axis(A(n, "axis")->i, m->rank), dim = m->shape[axis];
+  int64_t axis = norm_axis(A(n, "axis")->i, m->rank);
+  if (axis < 0 || axis >= m->rank) return tlx_fail(x, TL_INVALID_ARGUMENT, "axis out of range");
+  int64_t dim = m->shape[axis];
   int k = n->n_out;
-  int64_t sizes[256];
-  if (k > 256) return tlx_fail(x, TL_UNIMPLEMENTED, "more than 256 parts");
+  int64_t *sizes = tlx_alloc(x, (size_t)k * sizeof *sizes);
+  const char **outs = tlx_alloc(x, (size_t)k * sizeof *outs);
+  if (!sizes || !outs) return tl_last_status();
   const tl_attr *ns = unstack ? NULL : A(n, "num_or_size_splits");
+  if (ns && ns->n != 1 && ns->n != k) return tlx_fail(x, TL_INTERNAL, "%d sizes for %d outputs", ns->n, k);
   if (unstack || ns->n == 1) {
     if (dim < 0 && !unstack) return tlx_fail(x, TL_UNIMPLEMENTED, "an even split of a dimension of unknown size");
     for (int i = 0; i < k; i++) sizes[i] = unstack ? 1 : dim / k;
@@ -219,7 +223,7 @@ static tl_status r_split(tlx *x, const tl_gnode *n, const char *onnx) {
       sizes[hole] = dim - known;
     }
   }
-  const char *a, *sp, *outs[256];
+  const char *a, *sp;
   Onnx__NodeProto *np;
   IN(0, a);
   TLX_TRY(tlx_ints(x, k, sizes, &sp));

@@ -393,6 +393,17 @@ describe("tf.onnx.export: more renderings", function()
       tf.TensorSpec({ 2, 6, 5, 3 }) })
   end)
 
+  it("ops with many inputs or outputs (concat of 80, add_n of 40, a split into 70)", function()
+    local x = tf.random.normal({ 2, 70 })
+    roundtrip("many", function(a)
+      local parts, many = tf.split(a, 70, 1), {}
+      for i = 1, 80 do many[i] = parts[(i % 70) + 1] * i end
+      local sum = {}
+      for i = 1, 40 do sum[i] = parts[i] end
+      return tf.concat(many, 1), tf.add_n(sum), parts[70]
+    end, { x }, { tf.TensorSpec({ 2, 70 }) })
+  end)
+
   it("conv2d_transpose (SAME and VALID, strided) as ConvTranspose", function()
     local fT = tf.random.normal({ 3, 3, 2, 4 }) -- [h, w, out channels, in channels]
     local d = tf.random.normal({ 2, 4, 3, 4 })
