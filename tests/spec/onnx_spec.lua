@@ -393,6 +393,14 @@ describe("tf.onnx.export: more renderings", function()
       tf.TensorSpec({ 2, 6, 5, 3 }) })
   end)
 
+  it("strided slices: steps, negative steps, ellipsis, new axes, negative indices", function()
+    local x = tf.random.normal({ 4, 5, 6 })
+    roundtrip("slices", function(a)
+      return a["1:3, ::2, ..."], a["..., ::-1"], a["::-2, 1, -3:"], a["-1, ..., newaxis, 2:5"],
+        a[{ tf.ellipsis, -1 }], a["newaxis, 2, -4:-1:2"], a["3:0:-1, :, 5:1:-2"], a["::, 10:"]
+    end, { x }, { tf.TensorSpec({ nil, 5, 6 }) })
+  end)
+
   it("ops with many inputs or outputs (concat of 80, add_n of 40, a split into 70)", function()
     local x = tf.random.normal({ 2, 70 })
     roundtrip("many", function(a)
