@@ -82,7 +82,10 @@ outs = sess.run(None, feeds)
 print(json.dumps([{"shape": list(o.shape), "data": np.asarray(o, dtype=np.float64).reshape(-1).tolist()} for o in outs]))
 ]]
 
+local HAVE_ONNX = python_has(PY, "onnx")
+
 local function check(path)
+  assert(HAVE_ONNX, "the onnx Python package is missing: install python3-onnx (tools/setup.sh --test)")
   local ok, text = run_python(PY, CHECK, { path })
   assert(ok, "onnx.checker failed:\n" .. text)
   return helpers.json_decode(text)
