@@ -17,10 +17,13 @@
  *                       initializer (zeros, range, a reshape of a constant…)
  *   other ops           onnx_ops.c (NHWC convolutions and pools get
  *                       Transposes around ONNX's NCHW Conv/MaxPool/AveragePool)
+ *   COND / WHILE        If / Loop (subgraphs read outer values by name;
+ *                       a loop's condition is inlined before it and at the
+ *                       end of its body); CALL is inlined
  *   outputs             an Identity from the value to the output's name
- * Stateful ops (assign, optimizer updates), random ops and control-flow
- * nodes are errors: only inference functions export. Each ONNX node's
- * doc_string is the Lua line of the tlua node it came from.
+ * Stateful ops (assign, optimizer updates) and random ops are errors: only
+ * inference functions export. Each ONNX node's doc_string is the Lua line
+ * of the tlua node it came from.
  *
  * Without protobuf-c (TLUA_HAVE_PROTOBUF_C undefined) tl_onnx_export fails
  * with TL_UNIMPLEMENTED naming the Debian packages.
@@ -170,7 +173,10 @@ static const char *fresh_name(tlx *x) {
 tl_status tlx_emit(tlx *x, const char *type, int n_in, const char *const *in, int n_out, const char **outs,
                    Onnx__NodeProto **np_out) {
   Onnx__GraphProto *gp = x->gp;
-  if (!grow(&gp->node, &x->cap_node, gp->n_node + 1, sizeof *gp->node)) return oom();
+  /* one at a time: nodes go to several graphs (branches, loop bodies) */
+  Onnx__NodeProto **arr = realloc(gp->node, (gp->n_node + 1) * sizeof *arr);
+  if (!arr) return oom();
+  gp->node = arr;
   Onnx__NodeProto *np = malloc(sizeof *np);
   if (!np) return oom();
   onnx__node_proto__init(np);
@@ -310,7 +316,7 @@ tl_status tlx_attr_tensor(Onnx__NodeProto *np, const char *name, tl_tensor *t) {
 }
 
 static tl_status add_init(tlx *x, tl_tensor *t, const char *name) {
-  Onnx__GraphProto *gp = x->gp;
+  Onnx__GraphProto *gp = x->igp;
   if (!grow(&gp->initializer, &x->cap_init, gp->n_initializer + 1, sizeof *gp->initializer)) return oom();
   Onnx__TensorProto *tp;
   TLX_TRY(tensor_proto(t, name, &tp));
@@ -353,7 +359,7 @@ tl_status tlx_in(tlx *x, int vid, const char **name) {
   if (x->cval[vid]) {
     const tl_gnode *keep = x->cur;
     x->cur = NULL; /* constants are named after the graph, not the node that first reads them */
-    const char *nm = tlx_str(x, "const_%d", vid);
+    const char *nm = tlx_str(x, "const_%d", x->fresh++); /* unique across subgraphs */
     tl_status s = nm ? add_init(x, x->cval[vid], nm) : oom();
     x->cur = keep;
     if (s) return s;
@@ -477,6 +483,184 @@ static tl_status read_variable(tlx *x, const tl_gnode *n) {
   return TL_OK;
 }
 
+/* ---- control flow ----------------------------------------------------------- */
+
+static tl_status convert_node(tlx *x, int i);
+
+/* A GRAPH attribute holding a new, empty GraphProto (*out), owned by np. */
+static tl_status attr_graph(Onnx__NodeProto *np, const char *name, Onnx__GraphProto **out) {
+  Onnx__AttributeProto *p = new_attr(np, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH);
+  if (!p || !(p->g = malloc(sizeof *p->g))) return oom();
+  onnx__graph_proto__init(p->g);
+  if (!(p->g->name = dup_str(name))) return oom();
+  *out = p->g;
+  return TL_OK;
+}
+
+/* Converts subgraph sub with its args named args[i] into the graph x->gp
+ * (inlined: a CALL, or the cond of a loop) and names its outputs in outs.
+ * It runs in a context of its own (value names per graph) that shares the
+ * pools, names, variables and counters with x, copied back in every case. */
+static tl_status convert_sub(tlx *x, const tl_graph *sub, const char *const *args, const char **outs) {
+  if (sub->n_args < 0) return tlx_fail(x, TL_INTERNAL, "a subgraph without arguments");
+  tlx c = *x;
+  size_t nv = (size_t)(sub->n_values ? sub->n_values : 1);
+  c.g = sub;
+  c.vname = calloc(nv, sizeof *c.vname);
+  c.cval = calloc(nv, sizeof *c.cval);
+  c.var = calloc(nv, sizeof *c.var);
+  tl_status s = TL_OK;
+  if (!c.vname || !c.cval || !c.var) s = oom();
+  for (int i = 0; i < sub->n_args && !s; i++) c.vname[sub->args[i]] = args[i];
+  for (int i = 0; i < sub->n_nodes && !s; i++) s = convert_node(&c, i);
+  c.cur = x->cur;
+  for (int k = 0; k < sub->n_outputs && !s; k++) s = tlx_in(&c, sub->outputs[k], &outs[k]);
+  if (c.cval)
+    for (int i = 0; i < sub->n_values; i++) tl_tensor_release(c.cval[i]);
+  free(c.vname), free(c.cval), free(c.var);
+  x->pool = c.pool, x->n_pool = c.n_pool, x->cap_pool = c.cap_pool;
+  x->user = c.user, x->n_user = c.n_user, x->cap_user = c.cap_user;
+  x->vars = c.vars, x->n_vars = c.n_vars, x->cap_vars = c.cap_vars;
+  x->fresh = c.fresh, x->cap_init = c.cap_init;
+  return s;
+}
+
+/* A predicate as a bool scalar (tlua's is any numeric scalar: non-zero is true). */
+static tl_status as_bool(tlx *x, const char *in, tl_dtype dt, const char **out) {
+  if (dt == TL_BOOL) {
+    *out = in;
+    return TL_OK;
+  }
+  Onnx__NodeProto *np;
+  TLX_TRY(tlx_op(x, "Cast", out, &np, 1, in));
+  return tlx_attr_int(np, "to", ONNX__TENSOR_PROTO__DATA_TYPE__BOOL);
+}
+
+static tl_meta shapeless(tl_dtype dt) { return (tl_meta){.dtype = dt, .rank = -1}; }
+
+/* Makes gp's outputs Identities of names[k] (a branch or body may return
+ * an outer value, which a graph output cannot be), typed by metas without
+ * shapes (they may differ between branches or iterations). */
+static tl_status graph_outputs(tlx *x, Onnx__GraphProto *gp, int n, const char *const *names, const tl_meta *metas) {
+  Onnx__GraphProto *keep = x->gp;
+  x->gp = gp;
+  tl_status s = TL_OK;
+  for (int k = 0; k < n && !s; k++) {
+    const char *o;
+    tl_meta m = shapeless(metas[k].dtype);
+    if (!(s = tlx_op(x, "Identity", &o, NULL, 1, names[k]))) s = add_io(&gp->output, &gp->n_output, &m, o);
+  }
+  x->gp = keep;
+  return s;
+}
+
+/* COND: an If whose branches read the node's inputs by their outer names. */
+static tl_status convert_cond(tlx *x, const tl_gnode *n) {
+  int nthen = n->arg;
+  if (n->n_sub != 2 || nthen < 0 || nthen > n->n_in - 1) return tlx_fail(x, TL_INTERNAL, "a malformed cond node");
+  const char *p, **ins = tlx_alloc(x, (size_t)n->n_in * sizeof *ins), **outs = tlx_alloc(x, (size_t)n->n_out * sizeof *outs);
+  tl_meta *metas = tlx_alloc(x, (size_t)(n->n_out ? n->n_out : 1) * sizeof *metas);
+  if (!ins || !outs || !metas) return tl_last_status();
+  for (int i = 0; i < n->n_in; i++) TLX_TRY(tlx_in(x, n->in[i], &ins[i]));
+  TLX_TRY(as_bool(x, ins[0], x->g->values[n->in[0]].meta.dtype, &p));
+  Onnx__NodeProto *np;
+  Onnx__GraphProto *br[2];
+  TLX_TRY(tlx_emit(x, "If", 1, &p, n->n_out, outs, &np));
+  TLX_TRY(attr_graph(np, "then_branch", &br[0]));
+  TLX_TRY(attr_graph(np, "else_branch", &br[1]));
+  for (int k = 0; k < n->n_out; k++) metas[k] = x->g->values[n->out0 + k].meta;
+  for (int b = 0; b < 2; b++) {
+    const tl_graph *sub = n->sub[b];
+    if (sub->n_outputs != n->n_out || sub->n_args != (b ? n->n_in - 1 - nthen : nthen))
+      return tlx_fail(x, TL_INTERNAL, "a cond branch does not match its node");
+    const char **res = tlx_alloc(x, (size_t)(n->n_out ? n->n_out : 1) * sizeof *res);
+    if (!res) return tl_last_status();
+    Onnx__GraphProto *keep = x->gp;
+    x->gp = br[b];
+    tl_status s = convert_sub(x, sub, ins + 1 + (b ? nthen : 0), res);
+    x->gp = keep;
+    TLX_TRY(s);
+    TLX_TRY(graph_outputs(x, br[b], n->n_out, res, metas));
+  }
+  for (int k = 0; k < n->n_out; k++) x->vname[n->out0 + k] = outs[k];
+  return TL_OK;
+}
+
+/* WHILE: cond(vars, extras) is inlined once before the Loop for its first
+ * test and again at the end of the body for the next one; the loop vars
+ * are carried, the extra args read by their outer names. */
+static tl_status convert_while(tlx *x, const tl_gnode *n) {
+  int nl = n->arg, na = n->n_in;
+  if (n->n_sub != 2 || nl < 0 || nl > na || n->n_out != nl || n->sub[0]->n_args != na || n->sub[1]->n_args != na ||
+      n->sub[0]->n_outputs != 1 || n->sub[1]->n_outputs != nl)
+    return tlx_fail(x, TL_INTERNAL, "a malformed while node");
+  const char **ins = tlx_alloc(x, (size_t)(na ? na : 1) * sizeof *ins),
+             **args = tlx_alloc(x, (size_t)(na ? na : 1) * sizeof *args),
+             **next = tlx_alloc(x, (size_t)(nl + 1) * sizeof *next),
+             **lin = tlx_alloc(x, (size_t)(nl + 2) * sizeof *lin), **outs = tlx_alloc(x, (size_t)(nl ? nl : 1) * sizeof *outs);
+  tl_meta *metas = tlx_alloc(x, (size_t)(nl + 1) * sizeof *metas);
+  if (!ins || !args || !next || !lin || !outs || !metas) return tl_last_status();
+  for (int i = 0; i < na; i++) TLX_TRY(tlx_in(x, n->in[i], &ins[i]));
+  const char *c0, *c1;
+  tl_dtype cdt = n->sub[0]->values[n->sub[0]->outputs[0]].meta.dtype;
+  TLX_TRY(convert_sub(x, n->sub[0], ins, &c0));
+  TLX_TRY(as_bool(x, c0, cdt, &c0));
+  lin[0] = NULL;
+  if (n->iparam >= 0) {
+    tl_tensor *t;
+    TLX_TRY(tl_tensor_scalar_i64(TL_INT64, n->iparam, &t));
+    tl_status s = tlx_init_tensor(x, t, NULL, &lin[0]);
+    tl_tensor_release(t);
+    TLX_TRY(s);
+  }
+  lin[1] = c0;
+  for (int i = 0; i < nl; i++) lin[2 + i] = ins[i];
+  Onnx__NodeProto *np;
+  Onnx__GraphProto *body;
+  TLX_TRY(tlx_emit(x, "Loop", nl + 2, lin, nl, outs, &np));
+  TLX_TRY(attr_graph(np, "body", &body));
+  /* the body's inputs: iteration, condition, loop vars (no shapes) */
+  int id = x->fresh++; /* names unique across nested scopes (ONNX's SSA) */
+  const char *it = tlx_str(x, "loop%d/iter", id), *cin = tlx_str(x, "loop%d/cond", id);
+  if (!it || !cin) return tl_last_status();
+  tl_meta mi = {.dtype = TL_INT64, .rank = 0}, mb = {.dtype = TL_BOOL, .rank = 0};
+  TLX_TRY(add_io(&body->input, &body->n_input, &mi, it));
+  TLX_TRY(add_io(&body->input, &body->n_input, &mb, cin));
+  for (int i = 0; i < na; i++) args[i] = ins[i];
+  for (int i = 0; i < nl; i++) {
+    tl_meta m = shapeless(x->g->values[n->in[i]].meta.dtype);
+    if (!(args[i] = tlx_str(x, "loop%d/v%d", id, i))) return tl_last_status();
+    TLX_TRY(add_io(&body->input, &body->n_input, &m, args[i]));
+  }
+  Onnx__GraphProto *keep = x->gp;
+  x->gp = body;
+  tl_status s = convert_sub(x, n->sub[1], args, next + 1);
+  if (!s) {
+    for (int i = 0; i < nl; i++) args[i] = next[1 + i];
+    s = convert_sub(x, n->sub[0], args, &c1);
+  }
+  if (!s) s = as_bool(x, c1, cdt, &next[0]);
+  x->gp = keep;
+  TLX_TRY(s);
+  metas[0] = mb;
+  for (int i = 0; i < nl; i++) metas[1 + i] = x->g->values[n->in[i]].meta;
+  TLX_TRY(graph_outputs(x, body, nl + 1, next, metas));
+  for (int i = 0; i < nl; i++) x->vname[n->out0 + i] = outs[i];
+  return TL_OK;
+}
+
+static tl_status convert_call(tlx *x, const tl_gnode *n) {
+  if (n->n_sub != 1 || n->sub[0]->n_args != n->n_in || n->sub[0]->n_outputs != n->n_out)
+    return tlx_fail(x, TL_INTERNAL, "a malformed call node");
+  const char **ins = tlx_alloc(x, (size_t)(n->n_in ? n->n_in : 1) * sizeof *ins),
+             **outs = tlx_alloc(x, (size_t)(n->n_out ? n->n_out : 1) * sizeof *outs);
+  if (!ins || !outs) return tl_last_status();
+  for (int i = 0; i < n->n_in; i++) TLX_TRY(tlx_in(x, n->in[i], &ins[i]));
+  TLX_TRY(convert_sub(x, n->sub[0], ins, outs));
+  for (int k = 0; k < n->n_out; k++) x->vname[n->out0 + k] = outs[k];
+  return TL_OK;
+}
+
 static tl_status convert_node(tlx *x, int i) {
   const tl_gnode *n = &x->g->nodes[i];
   x->cur = n;
@@ -484,8 +668,8 @@ static tl_status convert_node(tlx *x, int i) {
   x->cur_sub = 0;
   switch (n->kind) {
   case TL_NODE_ARG:
-    if (n->capture >= 0) return tlx_fail(x, TL_INTERNAL, "a captured argument in a top-level graph");
-    return TL_OK; /* named with the graph's inputs */
+    if (!x->vname[n->out0]) return tlx_fail(x, TL_INTERNAL, "an argument without a name");
+    return TL_OK; /* named with the graph's inputs, or by the node that runs the subgraph */
   case TL_NODE_CONST:
     if (n->value->dtype == TL_RESOURCE) {
       tl_variable *v = tl_resource_peek(n->value);
@@ -497,9 +681,14 @@ static tl_status convert_node(tlx *x, int i) {
     return TL_OK;
   case TL_NODE_OP:
     break;
+  case TL_NODE_COND:
+    return convert_cond(x, n);
+  case TL_NODE_WHILE:
+    return convert_while(x, n);
+  case TL_NODE_CALL:
+    return convert_call(x, n);
   default:
-    return tlx_fail(x, TL_UNIMPLEMENTED,
-                    "control flow (tf.cond, tf.while_loop) and nested functions are not exported to ONNX yet");
+    return tlx_fail(x, TL_INTERNAL, "node kind %d", (int)n->kind);
   }
   const tl_op_def *op = n->op;
   if (op->flags & TL_OP_STATEFUL)
@@ -559,7 +748,7 @@ static tl_status build(tlx *x, const char *const *arg_names, const char *const *
   Onnx__GraphProto *gp = malloc(sizeof *gp);
   if (!gp) return oom();
   onnx__graph_proto__init(gp);
-  m->graph = x->gp = gp;
+  m->graph = x->gp = x->igp = gp;
   if (!(gp->name = dup_str("tlua"))) return oom();
 
   for (int i = 0; i < g->n_args; i++) {

@@ -16,8 +16,10 @@ typedef struct tlx {
   const tl_graph *g;
   int opset;
   Onnx__ModelProto *model;
-  Onnx__GraphProto *gp;
-  size_t cap_node, cap_init;
+  Onnx__GraphProto *gp;  /* where nodes go: the main graph, or a branch / loop body */
+  Onnx__GraphProto *igp; /* where initializers go: always the main graph (outer-scope
+                            names are visible inside subgraphs) */
+  size_t cap_init;
   const char **vname;    /* per value: its ONNX name, NULL until produced */
   tl_tensor **cval;      /* per value: a known constant (CONST node, folded op), retained */
   tl_variable **var;     /* per value: the variable of a resource constant */

@@ -3,7 +3,10 @@
  * error path returns its status with a message naming the problem:
  * no graph, an opset out of range, an op without a rendering (with its
  * line), a stateful op, a duplicate name, an unwritable path, a dtype ONNX
- * lacks. onnx_spec.lua checks the files with onnx.checker and onnxruntime.
+ * lacks. Control-flow graphs (cond, while, call: no Lua code makes them
+ * yet) are built with the graph API; `test_onnx --write DIR` leaves them
+ * with their inputs and tl_graph_run's outputs for onnx_spec.lua, which
+ * checks every file with onnx.checker and onnxruntime.
  * Without protobuf-c, export is Unimplemented naming the packages. */
 #include "check.h"
 #include "tl_graph.h"
@@ -120,8 +123,174 @@ static void test_export(void) {
   tl_tensor_release(sx);
 }
 
-int main(void) {
+/* ---- control flow, built with the graph API (no Lua producer yet) ---- */
+
+static int op1(tl_graph *g, const char *name, int n_in, const int *in, const tl_meta *om) {
+  const tl_op_def *op = tl_op_find(name);
+  tl_attr attrs[TL_MAX_ATTRS];
+  if (!op) abort();
+  tl_attrs_defaults(op, attrs);
+  int out;
+  if (tl_graph_add_op(g, op, in, n_in, attrs, om, 1, "flow.lua:7", &out)) {
+    fprintf(stderr, "%s: %s\n", name, tl_last_error());
+    abort();
+  }
+  return out;
+}
+
+static int konst(tl_graph *g, float v) {
+  tl_tensor *t;
+  int vid;
+  if (tl_tensor_scalar_f64(TL_FLOAT32, v, &t) || tl_graph_add_const(g, t, &vid)) abort();
+  tl_tensor_release(t);
+  return vid;
+}
+
+static const tl_meta vec3 = {.dtype = TL_FLOAT32, .rank = 1, .shape = {3}};
+static const tl_meta scal = {.dtype = TL_FLOAT32, .rank = 0};
+static const tl_meta bscal = {.dtype = TL_BOOL, .rank = 0};
+
+/* A one-op subgraph: op(arg) (with a constant second operand when k). */
+static tl_graph *unary_sub(const char *op, bool k, float kv) {
+  tl_graph *g;
+  int a;
+  if (tl_graph_new(&g) || tl_graph_add_arg(g, &vec3, &a)) abort();
+  int in[2] = {a, k ? konst(g, kv) : -1};
+  int y = op1(g, op, k ? 2 : 1, in, &vec3);
+  if (tl_graph_set_outputs(g, &y, 1)) abort();
+  return g;
+}
+
+/* cond(p, x): relu(x) or -x. */
+static tl_graph *cond_graph(void) {
+  tl_graph *g, *sub[2] = {unary_sub("relu", false, 0), unary_sub("negative", false, 0)};
+  int p, x, node;
+  if (tl_graph_new(&g) || tl_graph_add_arg(g, &bscal, &p) || tl_graph_add_arg(g, &vec3, &x)) abort();
+  int in[3] = {p, x, x};
+  if (tl_graph_add_node(g, TL_NODE_COND, in, 3, sub, 2, &vec3, 1, "flow.lua:3", &node)) abort();
+  g->nodes[node].arg = 1;
+  int out = g->nodes[node].out0;
+  if (tl_graph_set_outputs(g, &out, 1)) abort();
+  return g;
+}
+
+/* while i < 4: i, acc = i + 1, acc * 0.5 + x (max_iter iterations at most); returns i, acc. */
+static tl_graph *while_graph(int64_t max_iter) {
+  tl_graph *c, *b, *g;
+  int ci, ca, cx, bi, ba, bx, i0, a0, x0, node;
+  if (tl_graph_new(&c) || tl_graph_add_arg(c, &scal, &ci) || tl_graph_add_arg(c, &vec3, &ca) ||
+      tl_graph_add_arg(c, &vec3, &cx))
+    abort();
+  int lt[2] = {ci, konst(c, 4)};
+  int co = op1(c, "less", 2, lt, &bscal);
+  if (tl_graph_set_outputs(c, &co, 1)) abort();
+  if (tl_graph_new(&b) || tl_graph_add_arg(b, &scal, &bi) || tl_graph_add_arg(b, &vec3, &ba) ||
+      tl_graph_add_arg(b, &vec3, &bx))
+    abort();
+  int inc[2] = {bi, konst(b, 1)}, half[2] = {ba, konst(b, 0.5f)};
+  int bo[2] = {op1(b, "add", 2, inc, &scal), -1};
+  int hv = op1(b, "multiply", 2, half, &vec3);
+  int ad[2] = {hv, bx};
+  bo[1] = op1(b, "add", 2, ad, &vec3);
+  if (tl_graph_set_outputs(b, bo, 2)) abort();
+  if (tl_graph_new(&g) || tl_graph_add_arg(g, &scal, &i0) || tl_graph_add_arg(g, &vec3, &a0) ||
+      tl_graph_add_arg(g, &vec3, &x0))
+    abort();
+  tl_graph *sub[2] = {c, b};
+  int in[3] = {i0, a0, x0};
+  tl_meta om[2] = {scal, vec3};
+  if (tl_graph_add_node(g, TL_NODE_WHILE, in, 3, sub, 2, om, 2, "flow.lua:5", &node)) abort();
+  g->nodes[node].arg = 2;
+  g->nodes[node].iparam = max_iter;
+  int outs[2] = {g->nodes[node].out0, g->nodes[node].out0 + 1};
+  if (tl_graph_set_outputs(g, outs, 2)) abort();
+  return g;
+}
+
+/* call(x): a nested function x * 3, then + 1 outside. */
+static tl_graph *call_graph(void) {
+  tl_graph *g, *sub = unary_sub("multiply", true, 3);
+  int x, node;
+  if (tl_graph_new(&g) || tl_graph_add_arg(g, &vec3, &x)) abort();
+  if (tl_graph_add_node(g, TL_NODE_CALL, &x, 1, &sub, 1, &vec3, 1, "flow.lua:9", &node)) abort();
+  int in[2] = {g->nodes[node].out0, konst(g, 1)};
+  int y = op1(g, "add", 2, in, &vec3);
+  if (tl_graph_set_outputs(g, &y, 1)) abort();
+  return g;
+}
+
+/* Writes "dtype rank dims... values..." per tensor, one a line. */
+static void write_tensor(FILE *f, tl_tensor *t) {
+  fprintf(f, "%s %d", tl_dtypes[t->dtype].name, t->rank);
+  for (int i = 0; i < t->rank; i++) fprintf(f, " %lld", (long long)t->shape[i]);
+  tl_tensor *c;
+  if (tl_tensor_contiguous(t, &c)) abort();
+  for (int64_t i = 0; i < c->size; i++) fprintf(f, " %.9g", tl_load_f64(tl_tensor_data(c), c->dtype, i));
+  fprintf(f, "\n");
+  tl_tensor_release(c);
+}
+
+/* Exports g to dir/name.onnx and writes its inputs and tlua's outputs to
+ * dir/name.txt (onnx_spec.lua runs them through onnxruntime). */
+static void export_case(const char *out_dir, const char *name, tl_graph *g, tl_tensor **args) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/%s.onnx", out_dir, name);
+  tl_status s = tl_onnx_export(g, NULL, NULL, 17, path);
+  if (s) fprintf(stderr, "%s: %s\n", name, tl_last_error());
+  CHECK(s == TL_OK);
+  tl_tensor_list out;
+  tl_list_init(&out);
+  CHECK(tl_graph_run(g, args, g->n_args, &out) == TL_OK);
+  snprintf(path, sizeof path, "%s/%s.txt", out_dir, name);
+  FILE *f = fopen(path, "w");
+  if (!f) abort();
+  fprintf(f, "%d %d\n", g->n_args, out.n);
+  for (int i = 0; i < g->n_args; i++) write_tensor(f, args[i]);
+  for (int i = 0; i < out.n; i++) write_tensor(f, out.items[i]);
+  fclose(f);
+  tl_list_clear(&out);
+}
+
+static void test_control_flow(const char *out_dir) {
+  float xv[3] = {-1, 2, -3};
+  tl_tensor *x = vec_f32(3, xv), *pt, *pf, *i0, *a0;
+  if (tl_tensor_scalar_i64(TL_BOOL, 1, &pt) || tl_tensor_scalar_i64(TL_BOOL, 0, &pf) ||
+      tl_tensor_scalar_f64(TL_FLOAT32, 0, &i0) || tl_tensor_zeros(TL_FLOAT32, 1, (int64_t[]){3}, &a0))
+    abort();
+  tl_graph *g = cond_graph();
+  export_case(out_dir, "cond_true", g, (tl_tensor *[]){pt, x});
+  export_case(out_dir, "cond_false", g, (tl_tensor *[]){pf, x});
+  tl_graph_release(g);
+  g = while_graph(-1);
+  export_case(out_dir, "while", g, (tl_tensor *[]){i0, a0, x});
+  tl_graph_release(g);
+  g = while_graph(2);
+  export_case(out_dir, "while_max2", g, (tl_tensor *[]){i0, a0, x});
+  tl_graph_release(g);
+  g = call_graph();
+  export_case(out_dir, "call", g, (tl_tensor *[]){x});
+  tl_graph_release(g);
+  /* an unsupported op inside a branch, and a malformed node */
+  char path[512];
+  snprintf(path, sizeof path, "%s/bad.onnx", out_dir);
+  g = cond_graph();
+  tl_graph *else_g = g->nodes[g->n_nodes - 1].sub[1];
+  else_g->nodes[else_g->n_nodes - 1].op = tl_op_find("cumprod");
+  CHECK(tl_onnx_export(g, NULL, NULL, 17, path) == TL_UNIMPLEMENTED && msg_has("cumprod") && msg_has("flow.lua:7"));
+  else_g->nodes[else_g->n_nodes - 1].op = tl_op_find("negative");
+  g->nodes[g->n_nodes - 1].arg = 5;
+  CHECK(tl_onnx_export(g, NULL, NULL, 17, path) == TL_INTERNAL && msg_has("malformed cond"));
+  tl_graph_release(g);
+  tl_tensor_release(x), tl_tensor_release(pt), tl_tensor_release(pf), tl_tensor_release(i0), tl_tensor_release(a0);
+}
+
+int main(int argc, char **argv) {
   if (tl_init()) return 1;
+  if (argc == 3 && !strcmp(argv[1], "--write")) { /* onnx_spec.lua: the control-flow cases */
+    if (!tl_onnx_available()) return 2;
+    test_control_flow(argv[2]);
+    return failures != 0;
+  }
   if (!tl_onnx_available()) {
     CHECK(tl_onnx_export(NULL, NULL, NULL, 17, "x.onnx") == TL_UNIMPLEMENTED && msg_has("libprotobuf-c-dev"));
     printf("test_onnx: built without protobuf-c: %d checks, %d failures\n", checks, failures);
@@ -129,6 +298,7 @@ int main(void) {
   }
   if (!mkdtemp(dir)) return 1;
   test_export();
+  test_control_flow(dir);
   char cmd[300];
   snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
   if (system(cmd) != 0) failures++;
