@@ -89,6 +89,8 @@ int luaopen_tlua_optim(lua_State *L);
 int luaopen_tlua_io(lua_State *L);
 /* The core.graph table (lua/graph_binding.c): traces and graphs. */
 int luaopen_tlua_graph(lua_State *L);
+/* The core.control table (lua/control_binding.c): control-flow nodes. */
+int luaopen_tlua_control(lua_State *L);
 /* The core.onnx table (lua/onnx_binding.c): tf.onnx.export's exporter. */
 int luaopen_tlua_onnx(lua_State *L);
 /* Pushes "file.lua:42" for the user's code that called into tlua (the

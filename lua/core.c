@@ -295,6 +295,8 @@ int luaopen_tlua_core(lua_State *L) {
   lua_setfield(L, -2, "io");
   luaopen_tlua_graph(L); /* lua/graph_binding.c: tf.trace's traces and graphs */
   lua_setfield(L, -2, "graph");
+  luaopen_tlua_control(L); /* lua/control_binding.c: tf.cond / tf.while_loop nodes */
+  lua_setfield(L, -2, "control");
   luaopen_tlua_onnx(L); /* lua/onnx_binding.c: tf.onnx.export */
   lua_setfield(L, -2, "onnx");
   return 1;

@@ -103,12 +103,21 @@ static void read_meta(lua_State *L, int dt_idx, int dims_idx, tl_meta *m) {
   }
 }
 
+/* graph.trace_arg(tr, dtype, dims, device?): device is a name ("TEST") or
+ * a tensor whose device the argument takes. */
 static int l_trace_arg(lua_State *L) {
   trace_ud *u = check_trace(L, 1);
   tl_meta m;
   read_meta(L, 2, 3, &m);
+  tl_device dev = tl_default_device();
+  if (lua_type(L, 4) == LUA_TSTRING) {
+    dev = tl_device_from_name(lua_tostring(L, 4));
+    if (dev == TL_DEVICE_COUNT) return luaL_argerror(L, 4, "unknown or unavailable device");
+  } else if (tlb_test_tensor(L, 4)) {
+    dev = tl_tensor_device(tlb_test_tensor(L, 4));
+  }
   tl_tensor *t;
-  tl_status s = tl_trace_arg(u->tr, &m, &t);
+  tl_status s = tl_trace_arg_on(u->tr, &m, dev, &t);
   if (s) return tlb_raise(L, s);
   tlb_push_tensor(L, t);
   return 1;
@@ -179,11 +188,23 @@ static int l_is_symbolic(lua_State *L) {
 
 /* graph.signature_part(x): "float32[32,784]" for a tensor (a variable: its
  * value's), nil for anything else: the hot part of a traced call's key. */
+/* "float32[32,784]", with "@TEST" for a tensor off the CPU: a trace is
+ * per device, as the kernels are. */
+static const char *key_text(const tl_tensor *t, char *d, size_t n) {
+  tl_tensor_describe(t, d, n);
+  tl_device dev = tl_tensor_device(t);
+  if (dev != TL_CPU) {
+    size_t used = strlen(d);
+    snprintf(d + used, n - used, "@%s", tl_device_get(dev)->name);
+  }
+  return d;
+}
+
 static int l_signature_part(lua_State *L) {
   tl_tensor *t = tlb_test_tensor(L, 1);
   if (!t) return 0;
   char d[200];
-  lua_pushstring(L, tl_tensor_describe(t, d, sizeof d));
+  lua_pushstring(L, key_text(t, d, sizeof d));
   return 1;
 }
 
@@ -204,7 +225,7 @@ static int l_call_key(lua_State *L) {
     case LUA_TUSERDATA: {
       tl_tensor *t = tlb_test_tensor(L, i);
       if (!t) return 0;
-      luaL_addstring(&b, tl_tensor_describe(t, d, sizeof d));
+      luaL_addstring(&b, key_text(t, d, sizeof d));
       lua_pushvalue(L, i);
       lua_rawseti(L, flat, ++nflat);
       break;
@@ -475,5 +496,17 @@ int luaopen_tlua_graph(lua_State *L) {
   lua_setfield(L, -2, "__index");
   lua_pop(L, 1);
   luaL_newlib(L, graph_funcs);
+  /* graph.passes: the TL_OPT_* bits by name, for g:optimize(mask). */
+  static const struct { const char *name; unsigned bit; } passes[] = {
+      {"dce", TL_OPT_DCE},   {"cse", TL_OPT_CSE},       {"fold", TL_OPT_FOLD},     {"noop", TL_OPT_NOOP},
+      {"simplify", TL_OPT_SIMPLIFY}, {"fuse", TL_OPT_FUSE}, {"memory", TL_OPT_MEMORY}, {"parallel", TL_OPT_PARALLEL},
+      {"all", TL_OPT_ALL},
+  };
+  lua_createtable(L, 0, (int)(sizeof passes / sizeof passes[0]));
+  for (size_t i = 0; i < sizeof passes / sizeof passes[0]; i++) {
+    lua_pushinteger(L, passes[i].bit);
+    lua_setfield(L, -2, passes[i].name);
+  }
+  lua_setfield(L, -2, "passes");
   return 1;
 }

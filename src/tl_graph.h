@@ -129,8 +129,10 @@ tl_status tl_graph_dot(const tl_graph *g, char **out);
  * used inside becomes a captured ARG of the inner graph. */
 typedef struct tl_trace tl_trace;
 tl_status tl_trace_begin(tl_trace **out);
-/* A symbolic argument with meta m (a -1 dimension is dynamic). */
+/* A symbolic argument with meta m (a -1 dimension is dynamic), on the
+ * default device / on dev (where the call's tensor lives). */
 tl_status tl_trace_arg(tl_trace *tr, const tl_meta *m, tl_tensor **out);
+tl_status tl_trace_arg_on(tl_trace *tr, const tl_meta *m, tl_device dev, tl_tensor **out);
 /* Ends the trace (it must be the innermost one on this thread) and builds
  * its graph with the given outputs (symbolic tensors of this trace, or
  * concrete ones, which become constants). */

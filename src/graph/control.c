@@ -9,11 +9,22 @@
  *          scalar; sub[1] (body) takes all inputs and returns the new loop
  *          vars. iparam: maximum_iterations (-1: none). The outputs are the
  *          final loop vars.
- *   CALL   in = sub[0]'s args; returns its outputs.
+ *   CALL   in = sub[0]'s args; returns its outputs. With iparam
+ *          TL_CALL_VJP (control.h) it is instead the gradient of sub[0]
+ *          (control_grad.c: in = [args..., output gradients...]).
+ *
+ * Subgraph args that capture values of the enclosing graph are ordinary
+ * args here: the node's inputs feed them (their `capture` field only says
+ * where they came from when traced).
+ *
+ * A control node run while a trace records (a traced function's graph run
+ * inside another trace) is not run but added to that trace again, with
+ * symbolic outputs (tlg_control_emit).
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "graph/control.h"
 #include "graph/graph_internal.h"
 
 /* The truth of a scalar predicate, read from a host copy. */
@@ -78,9 +89,27 @@ static tl_status run_while(tl_graph *g, const tl_gnode *n, tl_tensor *const *ins
   return s;
 }
 
+/* The node again in the recording trace (see the header comment). */
+static tl_status reemit(tl_graph *g, const tl_gnode *n, tl_tensor *const *ins, tl_tensor_list *out) {
+  tl_graph **subs = calloc((size_t)n->n_sub + 1, sizeof *subs);
+  tl_meta *metas = malloc(sizeof *metas * (size_t)(n->n_out + 1));
+  tl_status s = subs && metas ? TL_OK : tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
+  for (int k = 0; k < n->n_sub && !s; k++) s = tl_graph_copy(n->sub[k], &subs[k]);
+  for (int i = 0; i < n->n_out && !s; i++) metas[i] = g->values[n->out0 + i].meta;
+  if (!s) s = tlg_control_emit(n->kind, ins, n->n_in, subs, n->n_sub, metas, n->n_out, n->arg, n->iparam, n->where, out);
+  else
+    for (int k = 0; subs && k < n->n_sub; k++) tl_graph_release(subs[k]);
+  free(subs);
+  free(metas);
+  return s;
+}
+
 tl_status tlg_run_control(tl_graph *g, const tl_gnode *n, tl_tensor *const *ins, tl_tensor_list *out) {
+  if (tl_trace_active()) return reemit(g, n, ins, out);
   switch (n->kind) {
-  case TL_NODE_CALL: return tl_graph_run(n->sub[0], ins, n->n_in, out);
+  case TL_NODE_CALL:
+    if (n->iparam == TL_CALL_VJP) return tlg_run_vjp(n, ins, out);
+    return tl_graph_run(n->sub[0], ins, n->n_in, out);
   case TL_NODE_COND: {
     bool p;
     tl_status s = truth(ins[0], &p);

@@ -259,11 +259,12 @@ tl_status tl_graph_copy(const tl_graph *g, tl_graph **out) {
   }
   c->cap_nodes = g->n_nodes;
   c->cap_values = g->n_values;
-  memcpy(c->values, g->values, sizeof *c->values * (size_t)g->n_values);
+  /* (empty arrays may be NULL: a branch with no args or no outputs) */
+  if (g->n_values) memcpy(c->values, g->values, sizeof *c->values * (size_t)g->n_values);
   c->n_values = g->n_values;
-  memcpy(c->args, g->args, sizeof(int) * (size_t)g->n_args);
+  if (g->n_args) memcpy(c->args, g->args, sizeof(int) * (size_t)g->n_args);
   c->n_args = g->n_args;
-  memcpy(c->outputs, g->outputs, sizeof(int) * (size_t)g->n_outputs);
+  if (g->n_outputs) memcpy(c->outputs, g->outputs, sizeof(int) * (size_t)g->n_outputs);
   c->n_outputs = g->n_outputs;
   c->stats = g->stats;
   for (int i = 0; i < g->n_nodes && !s; i++) {

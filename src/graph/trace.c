@@ -170,11 +170,16 @@ static bool owned_by(const tl_trace *tr, uint32_t id) {
   return false;
 }
 
-tl_status tl_trace_arg(tl_trace *tr, const tl_meta *m, tl_tensor **out) {
+tl_status tl_trace_arg_on(tl_trace *tr, const tl_meta *m, tl_device dev, tl_tensor **out) {
+  if ((unsigned)dev >= TL_DEVICE_COUNT) return tl_error(TL_INVALID_ARGUMENT, "trace: unknown device");
   int vid;
   tl_status s = tl_graph_add_arg(tr->g, m, &vid);
   if (s) return s;
-  return make_symbolic(m, tl_default_device(), tr->id, vid, out);
+  return make_symbolic(m, dev, tr->id, vid, out);
+}
+
+tl_status tl_trace_arg(tl_trace *tr, const tl_meta *m, tl_tensor **out) {
+  return tl_trace_arg_on(tr, m, tl_default_device(), out);
 }
 
 tl_status tl_trace_symbolic(tl_trace *tr, int vid, tl_tensor **out) {

@@ -64,7 +64,8 @@ tf.Tensor = core.Tensor
 local modules = {
   "tlua.errors", "tlua.shape", "tlua.operators", "tlua.variable",
   "tlua.indexing", "tlua.creation", "tlua.help", "tlua.tape",
-  "tlua.linalg", "tlua.checkpoint", "tlua.device", "tlua.conv", "tlua.trace", "tlua.onnx",
+  "tlua.linalg", "tlua.checkpoint", "tlua.device", "tlua.conv", "tlua.trace",
+  "tlua.control", "tlua.onnx",
 }
 for _, m in ipairs(modules) do require(m).install(tf) end
 

@@ -20,8 +20,9 @@ local G = core.graph
 local M = {}
 local raise = core.raise
 
-local PASSES = { dce = 1, cse = 2, fold = 4, noop = 8, simplify = 16, fuse = 32, memory = 64, parallel = 128 }
-local ALL_PASSES = 255
+local PASSES = {}
+for k, v in pairs(G.passes) do if k ~= "all" then PASSES[k] = v end end
+local ALL_PASSES = G.passes.all
 local RETRACE_WARN_AFTER = 5
 
 local run_eagerly = false
@@ -310,7 +311,7 @@ local function symbolize(x, tr, specs, counter, depth)
   if tx == "userdata" and G.signature_part(x) then
     counter.n = counter.n + 1
     local spec = specs[counter.n]
-    return G.trace_arg(tr, spec.dtype, spec.dims)
+    return G.trace_arg(tr, spec.dtype, spec.dims, spec.device or x)
   elseif tx == "table" and getmetatable(x) == nil and depth <= MAX_DEPTH then
     local c = {}
     for _, k in ipairs(sorted_keys(x)) do c[k] = symbolize(x[k], tr, specs, counter, depth + 1) end
