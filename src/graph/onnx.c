@@ -195,8 +195,9 @@ tl_status tlx_emit(tlx *x, const char *type, int n_in, const char *const *in, in
     np->n_output++;
     outs[i] = nm;
   }
-  const char *nn = x->cur ? tlx_str(x, "%s_%d#%d", tlg_node_label(x->cur), x->cur_index, x->cur_sub++)
-                          : tlx_str(x, "%s_%d", type, (int)gp->n_node);
+  /* unique in the model (subgraphs included), as onnxruntime requires */
+  const char *nn = x->cur ? tlx_str(x, "%s_%d#%d", tlg_node_label(x->cur), x->cur_index, x->fresh++)
+                          : tlx_str(x, "%s#%d", type, x->fresh++);
   if (!nn || !(np->name = dup_str(nn))) return oom();
   if (x->cur && x->cur->where && !(np->doc_string = dup_str(x->cur->where))) return oom();
   if (np_out) *np_out = np;
@@ -665,7 +666,6 @@ static tl_status convert_node(tlx *x, int i) {
   const tl_gnode *n = &x->g->nodes[i];
   x->cur = n;
   x->cur_index = i;
-  x->cur_sub = 0;
   switch (n->kind) {
   case TL_NODE_ARG:
     if (!x->vname[n->out0]) return tlx_fail(x, TL_INTERNAL, "an argument without a name");

@@ -34,7 +34,7 @@ typedef struct tlx {
   int n_vars, cap_vars;
   int fresh;             /* counter for temporary names */
   const tl_gnode *cur;   /* the node being converted (node names, doc strings) */
-  int cur_index, cur_sub;
+  int cur_index;
 } tlx;
 
 #define TLX_TRY(e)                 \

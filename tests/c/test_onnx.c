@@ -3,8 +3,8 @@
  * error path returns its status with a message naming the problem:
  * no graph, an opset out of range, an op without a rendering (with its
  * line), a stateful op, a duplicate name, an unwritable path, a dtype ONNX
- * lacks. Control-flow graphs (cond, while, call: no Lua code makes them
- * yet) are built with the graph API; `test_onnx --write DIR` leaves them
+ * lacks. Control-flow graphs (cond, while, call; tf.cond and tf.while_loop
+ * are tested from Lua too) are built with the graph API; `test_onnx --write DIR` leaves them
  * with their inputs and tl_graph_run's outputs for onnx_spec.lua, which
  * checks every file with onnx.checker and onnxruntime.
  * Without protobuf-c, export is Unimplemented naming the packages. */

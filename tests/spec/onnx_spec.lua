@@ -55,6 +55,14 @@ local CHECK = [[
 import json, sys, onnx
 m = onnx.load(sys.argv[1])
 onnx.checker.check_model(m, full_check=True)
+def node_names(g):
+    for n in g.node:
+        yield n.name
+        for a in n.attribute:
+            if a.type == onnx.AttributeProto.GRAPH:
+                yield from node_names(a.g)
+names = list(node_names(m.graph))
+assert len(names) == len(set(names)), "duplicate node names"
 def dims(vi):
     return [d.dim_param if d.HasField("dim_param") else d.dim_value for d in vi.type.tensor_type.shape.dim]
 print(json.dumps({
@@ -459,9 +467,9 @@ describe("tf.onnx.export: more renderings", function()
 end)
 
 describe("tf.onnx.export: control flow", function()
-  -- No Lua code makes control-flow nodes yet: tests/c/test_onnx.c builds
-  -- them with the graph API (cond, while with and without a maximum,
-  -- call), exports them and writes the inputs and tl_graph_run's outputs.
+  -- tf.cond / tf.switch_case / tf.while_loop from Lua, and nodes built with
+  -- the graph API by tests/c/test_onnx.c (cond, while with and without a
+  -- maximum, call), which writes their inputs and tl_graph_run's outputs.
   local function read_tensor(line)
     local words = {}
     for w in line:gmatch("%S+") do words[#words + 1] = w end
@@ -476,6 +484,28 @@ describe("tf.onnx.export: control flow", function()
     if rank == 0 then return tf.constant(vals[1], dt) end
     return tf.reshape(tf.constant(vals, dt), dims)
   end
+
+  it("tf.cond, tf.switch_case, tf.while_loop (with maximum_iterations) from Lua", function()
+    local f = tf.trace(function(x, p, k)
+      local y = tf.cond(tf.greater(p, 0), function() return tf.nn.relu(x) * 2 end, function() return -x end)
+      local r = tf.while_loop(function(i, acc) return tf.less(i, 5) end,
+        function(i, acc) return i + 1, acc * 0.5 + x end, { tf.constant(0), tf.zeros_like(x) })
+      local i, acc = r[1], r[2]
+      local capped = tf.while_loop(function(i, a) return tf.less(i, 100) end,
+        function(i, a) return i + 1, a + tf.reduce_sum(x) end, { tf.constant(0), tf.constant(0, "float32") },
+        { maximum_iterations = 3 })[2]
+      local sw = tf.switch_case(k, { function() return x + 1 end, function() return x * x end }, function() return x - 1 end)
+      return y, acc, tf.cast(i, "float32"), capped, sw
+    end, { input_signature = { tf.TensorSpec({ nil, 3 }), tf.TensorSpec({}, "float32"), tf.TensorSpec({}, "int32") } })
+    local path = tf.onnx.export(f, tmp("lua_flow.onnx"))
+    local s = check(path)
+    assert.is_true(contains(s.ops, "If") and contains(s.ops, "Loop"))
+    local x = tf.random.normal({ 2, 3 })
+    for _, case in ipairs({ { 1.5, 0 }, { -2, 1 }, { 0.5, 7 } }) do
+      local p, k = tf.constant(case[1], "float32"), tf.constant(case[2], "int32")
+      assert_ort_matches(path, { x, p, k }, { f(x, p, k) })
+    end
+  end)
 
   it("cond as If, while as Loop, a nested call inlined: checker passes, onnxruntime matches tl_graph_run", function()
     local bin = (os.getenv("TLUA_BUILD_DIR") or "build") .. "/test_onnx"
