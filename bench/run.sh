@@ -22,6 +22,9 @@
 #   autodiff: tape recording overhead and the seed MLP's training step (Nadam)
 #   conv:     a 3x3 Conv2D forward and forward+backward (32x28x28x32, 32 filters)
 #             against PyTorch NCHW and channels_last (_cl), a 2x2 max pool
+#   trace:    tlua against itself: eager against traced graphs (bench/trace_fusion.lua:
+#             a fused chain of 8 element-wise ops on 1e7 floats; bench/trace_step.lua:
+#             the seed MLP's training step), no peer
 # Build first: cmake --build build
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -38,6 +41,14 @@ while [ $# -gt 0 ]; do
     *) break ;;
   esac
 done
+if [ "$suite" = trace ]; then
+  for t in $threads; do
+    echo "threads $t"
+    TLUA_NUM_THREADS=$t "$tlua" "$here/trace_fusion.lua"
+    TLUA_NUM_THREADS=$t "$tlua" "$here/trace_step.lua"
+  done
+  exit 0
+fi
 if [ "$suite" = autodiff ]; then
   tl_script=$here/mlp_bench.lua; py_script=$here/mlp_bench.py
   order="add10_notape add10_tape mlp_step_32 mlp_step_256"

@@ -76,6 +76,12 @@ int tlb_l_as_dtype(lua_State *L);
 int luaopen_tlua_core(lua_State *L);
 /* Pushes the Lua object of a variable created by core.Variable (or nil). */
 void tlb_push_variable(lua_State *L, tl_variable *v);
+/* Pushes the Lua object of an existing variable (v retained by the new
+ * object; the existing object when there is one): loaded saved models. */
+void tlb_wrap_variable(lua_State *L, tl_variable *v);
+/* Adds save_model, load_model and call to the core.graph table on top
+ * (lua/saved_binding.c). */
+void tlb_open_saved(lua_State *L);
 /* Paces the collector by tensor bytes allocated, with a full collection
  * when live tensor bytes outgrow what survived the last one (lbinding.c). */
 void tlb_steer_collector(lua_State *L);

@@ -294,6 +294,7 @@ int luaopen_tlua_core(lua_State *L) {
   luaopen_tlua_io(L); /* lua/io_binding.c: serialize_tensor, parse_tensor */
   lua_setfield(L, -2, "io");
   luaopen_tlua_graph(L); /* lua/graph_binding.c: tf.trace's traces and graphs */
+  tlb_open_saved(L);     /* lua/saved_binding.c: saved models (core.graph.save_model, ...) */
   lua_setfield(L, -2, "graph");
   luaopen_tlua_control(L); /* lua/control_binding.c: tf.cond / tf.while_loop nodes */
   lua_setfield(L, -2, "control");

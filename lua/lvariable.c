@@ -48,16 +48,24 @@ int tlb_l_variable(lua_State *L) {
   tl_status s = tl_variable_new(t, trainable, luaL_optstring(L, 3, "Variable"), &v);
   tl_tensor_release(t);
   if (s) return tlb_raise(L, s);
+  tlb_wrap_variable(L, v);
+  tl_variable_release(v);
+  tlb_steer_collector(L);
+  return 1;
+}
+
+void tlb_wrap_variable(lua_State *L, tl_variable *v) {
+  tlb_push_variable(L, v);
+  if (!lua_isnil(L, -1)) return;
+  lua_pop(L, 1);
   tl_variable **p = lua_newuserdatauv(L, sizeof *p, 1);
-  *p = v;
+  *p = tl_variable_retain(v);
   luaL_setmetatable(L, VARIABLE_MT);
   /* remember the userdata so C can hand the same object back (weak) */
   lua_rawgetp(L, LUA_REGISTRYINDEX, &tlb_variables_key);
   lua_pushvalue(L, -2);
   lua_rawsetp(L, -2, v);
   lua_pop(L, 1);
-  tlb_steer_collector(L);
-  return 1;
 }
 
 void tlb_push_variable(lua_State *L, tl_variable *v) {

@@ -174,6 +174,11 @@ static inline bool tl_tensor_is_symbolic(const tl_tensor *t) { return t && t->sy
  * is prefixed with the Lua line that made it. */
 tl_status tl_graph_run(tl_graph *g, tl_tensor *const *args, int n_args, tl_tensor_list *out);
 
+/* The same from code that may be tracing (src/graph/call.c): eagerly it
+ * runs g; while a trace records it inlines g's ops into the trace (a graph
+ * with control flow becomes one CALL node holding a copy of g). */
+tl_status tl_graph_call_traced(tl_graph *g, tl_tensor *const *args, int n_args, tl_tensor_list *out);
+
 /* ---- optimization ------------------------------------------------------ */
 enum {
   TL_OPT_DCE = 1 << 0,

@@ -31,4 +31,9 @@ tl_tensor *tl_temps_cast(tl_temps *T, tl_tensor *a, tl_dtype dt);
  * new reference and returns the status; releases T's temporaries when last
  * (the rule's final result) or on failure. */
 tl_status tl_temps_give(tl_temps *T, tl_tensor *res, tl_tensor **gin, bool last);
+/* For a rule that runs other ops' rules on values of its own (the fused
+ * element-wise op): every operand is wanted until the saved mask is put
+ * back (tl_grad_wants would otherwise answer for the outer op's inputs). */
+uint64_t tl_grad_wants_all(void);
+void tl_grad_wants_restore(uint64_t saved);
 #endif

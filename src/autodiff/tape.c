@@ -21,6 +21,7 @@
  * Not here: the grad rules themselves (each op's record, in its own file).
  */
 #include "tl.h"
+#include "autodiff/grad_temps.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -641,6 +642,12 @@ static bool wanted(const tl_tape *t, const tl_tensor *x) {
 static _Thread_local uint64_t wants_mask = ~(uint64_t)0;
 
 bool tl_grad_wants(int input) { return input >= 64 || ((wants_mask >> input) & 1); }
+uint64_t tl_grad_wants_all(void) {
+  uint64_t saved = wants_mask;
+  wants_mask = ~(uint64_t)0;
+  return saved;
+}
+void tl_grad_wants_restore(uint64_t saved) { wants_mask = saved; }
 
 static tl_status run_rule(const tl_tape *t, record *r, pmap *grads, tl_tensor **gout, tl_tensor **gin);
 

@@ -42,12 +42,14 @@ extern tl_op_def tl_ops_device[];
 extern tl_op_def tl_ops_state[];
 extern tl_op_def tl_ops_conv[];
 extern tl_op_def tl_ops_pool[];
+extern tl_op_def tl_ops_fused[];
 
 static tl_op_def *const op_tables[] = {
     tl_ops_elementwise, tl_ops_unary,   tl_ops_reduce, tl_ops_moments, tl_ops_scan,  tl_ops_shape,
     tl_ops_concat,      tl_ops_pad,     tl_ops_slice,  tl_ops_index,   tl_ops_select, tl_ops_linalg,
     tl_ops_norm,        tl_ops_softmax, tl_ops_nn,     tl_ops_create,  tl_ops_sort,  tl_ops_optim,
     tl_ops_debug,       tl_ops_random,  tl_ops_device, tl_ops_state,  tl_ops_conv,  tl_ops_pool,
+    tl_ops_fused,
 };
 
 #define MAX_OPS 1024
@@ -548,6 +550,29 @@ static tl_status verify_infer(const tl_op_def *op, tl_tensor *const *in, int n_i
   return s;
 }
 
+/* tlg_op_run_into: a buffer the next allocation at this depth may use as
+ * output 0 instead of a new one (the executor's in-place writes). */
+static _Thread_local tl_tensor *given_out;
+static _Thread_local int given_depth;
+
+tl_status tlg_op_run_into(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attrs, tl_tensor *into,
+                          tl_tensor_list *out) {
+  given_out = into;
+  given_depth = op_depth + 1;
+  tl_status s = tl_op_run(op, in, n_in, attrs, out);
+  given_out = NULL;
+  return s;
+}
+
+static bool take_given(const tl_meta *m, tl_device dev) {
+  tl_tensor *t = given_out;
+  if (!t || op_depth != given_depth || t->dtype != m->dtype || t->rank != m->rank || t->storage->device != dev)
+    return false;
+  for (int k = 0; k < m->rank; k++)
+    if (t->shape[k] != m->shape[k]) return false;
+  return true;
+}
+
 /* Shape rule, allocation, kernel: the core of tl_op_run on inputs whose
  * dtypes the kernel handles. */
 static tl_status infer_and_run(const tl_op_def *op, tl_device dev, tl_tensor *const *in, int n_in,
@@ -567,7 +592,12 @@ static tl_status infer_and_run(const tl_op_def *op, tl_device dev, tl_tensor *co
         s = tl_error(TL_INTERNAL, "%s: shape rule left output %d's rank unknown", op->name, i);
         break;
       }
-      if ((s = tl_tensor_new_on(dev, m->dtype, m->rank, m->shape, &t))) break;
+      if (i == 0 && given_out && take_given(m, dev)) {
+        t = tl_tensor_retain(given_out);
+        given_out = NULL;
+      } else if ((s = tl_tensor_new_on(dev, m->dtype, m->rank, m->shape, &t))) {
+        break;
+      }
       if (out->n < out->cap) out->items[out->n++] = t; /* tl_list_push without the call */
       else if ((s = tl_list_push(out, t))) break;
     }

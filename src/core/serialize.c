@@ -128,6 +128,10 @@ tl_status tl_tensor_parse(const void *buf, size_t len, tl_tensor **out) {
     return tl_error(TL_INVALID_ARGUMENT, "parse_tensor: unknown dtype '%s' in the header", name);
   if (dt == TL_STRING)
     return tl_error(TL_UNIMPLEMENTED, "parse_tensor: %s tensors cannot be parsed yet", name);
+  /* A resource's bytes are a pointer to a live variable: taken from a file
+     they would point anywhere. */
+  if (dt == TL_RESOURCE)
+    return tl_error(TL_INVALID_ARGUMENT, "parse_tensor: a resource (variable handle) cannot come from bytes");
   int rank = *p++;
   if (rank > TL_MAX_RANK)
     return tl_error(TL_INVALID_ARGUMENT, "parse_tensor: rank %d in the header is more than %d", rank, TL_MAX_RANK);

@@ -26,6 +26,18 @@ extern _Thread_local bool tlg_tracing;
  * the reduction consuming one) by fused nodes; counts in g->stats. */
 tl_status tlg_fuse(tl_graph *g);
 
+/* tl_op_run, with `into` (a tensor of the output's dtype, shape and device,
+ * whose buffer nothing else reads) used as output 0 instead of a new buffer
+ * when the dispatcher allocates outputs for op itself (registry.c). The
+ * caller keeps its reference. For element-wise kernels, which read each
+ * element before writing the same position. */
+tl_status tlg_op_run_into(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attrs, tl_tensor *into,
+                          tl_tensor_list *out);
+
+/* The executor's plan (exec.c): last uses, the values each node releases,
+ * in-place writes (TL_OPT_MEMORY) and the memory counters in g->stats. */
+tl_status tlg_plan(tl_graph *g);
+
 /* Control flow nodes at run time (control.c): ins are the node's inputs,
  * out receives n_out new references. */
 tl_status tlg_run_control(tl_graph *g, const tl_gnode *n, tl_tensor *const *ins, tl_tensor_list *out);

@@ -15,6 +15,7 @@
  *                       current value (each variable once)
  *   an op whose inputs are all constants   run here, once, and written as an
  *                       initializer (zeros, range, a reshape of a constant…)
+ *   fused_elementwise   expanded back into the ops of its program
  *   other ops           onnx_ops.c (NHWC convolutions and pools get
  *                       Transposes around ONNX's NCHW Conv/MaxPool/AveragePool)
  *   COND / WHILE        If / Loop (subgraphs read outer values by name;
@@ -662,6 +663,108 @@ static tl_status convert_call(tlx *x, const tl_gnode *n) {
   return TL_OK;
 }
 
+/* Adds op(in...) to t with the shape rule's output metas; *out0 its first output. */
+static tl_status add_inferred(tl_graph *t, const tl_op_def *op, const int *in, int n_in, const tl_attr *attrs,
+                              const char *where, int *out0) {
+  const tl_meta *metas[2];
+  for (int i = 0; i < n_in; i++) metas[i] = &t->values[in[i]].meta;
+  tl_meta_list ml;
+  tl_meta_list_init(&ml);
+  tl_status s = op->infer(op, metas, n_in, attrs, &ml);
+  if (!s) s = tl_graph_add_op(t, op, in, n_in, attrs, ml.items, ml.n, where, out0);
+  tl_meta_list_free(&ml);
+  return s;
+}
+
+/* fused_elementwise (made by the fusion pass, src/ops/fused.c): its
+ * program ("exp 0;add 1 2;leaky_relu@0.2 3", registers 0..n-1 the inputs)
+ * rebuilt as a small graph of the registry ops it fused, with the optional
+ * sum/mean of the last output, then inlined like a call. */
+static tl_status convert_fused(tlx *x, const tl_gnode *n) {
+  const tl_op_def *op = n->op;
+  const tl_attr *prog = &n->attr[tl_attr_index(op, "program")], *outs = &n->attr[tl_attr_index(op, "outputs")],
+                *red = &n->attr[tl_attr_index(op, "reduce")], *axis = &n->attr[tl_attr_index(op, "axis")],
+                *keep = &n->attr[tl_attr_index(op, "keepdims")];
+  const char *p = prog->s ? prog->s : "";
+  int cap = n->n_in + (int)strlen(p) + 1;
+  int *regs = tlx_alloc(x, (size_t)cap * sizeof *regs), *vids = tlx_alloc(x, (size_t)(outs->n + 1) * sizeof *vids);
+  const char **ins = tlx_alloc(x, (size_t)(n->n_in + 1) * sizeof *ins), **res = tlx_alloc(x, (size_t)(outs->n + 1) * sizeof *res);
+  if (!regs || !vids || !ins || !res) return tl_last_status();
+  if (outs->n != n->n_out) return tlx_fail(x, TL_INTERNAL, "a fused node with %d outputs lists %d", n->n_out, outs->n);
+  tl_graph *t;
+  TLX_TRY(tl_graph_new(&t));
+  tl_status s = TL_OK;
+  int nr = 0;
+  for (int i = 0; i < n->n_in && !s; i++) s = tl_graph_add_arg(t, &x->g->values[n->in[i]].meta, &regs[nr++]);
+  while (!s && *p) {
+    while (*p == ' ' || *p == ';') p++;
+    if (!*p) break;
+    char name[64];
+    size_t len = strcspn(p, " ;@");
+    if (len == 0 || len >= sizeof name) {
+      s = tlx_fail(x, TL_INVALID_ARGUMENT, "a bad fused program near '%.20s'", p);
+      break;
+    }
+    memcpy(name, p, len);
+    name[len] = 0;
+    p += len;
+    const tl_op_def *k = tl_op_find(name);
+    tl_attr attrs[TL_MAX_ATTRS];
+    if (!k) {
+      s = tlx_fail(x, TL_INVALID_ARGUMENT, "a fused program names no op '%s'", name);
+      break;
+    }
+    tl_attrs_defaults(k, attrs);
+    if (*p == '@') {
+      char *end;
+      double v = strtod(p + 1, &end);
+      if (end == p + 1 || k->n_attrs < 1) {
+        s = tlx_fail(x, TL_INVALID_ARGUMENT, "a bad attribute for '%s' in a fused program", name);
+        break;
+      }
+      if (attrs[0].type == TL_ATTR_BOOL) attrs[0].b = v != 0;
+      else attrs[0].f = v;
+      attrs[0].present = true;
+      p = end;
+    }
+    int opnd[2], no = 0;
+    for (;;) {
+      while (*p == ' ') p++;
+      if (!*p || *p == ';') break;
+      char *end;
+      long r = strtol(p, &end, 10);
+      if (end == p || no == 2 || r < 0 || r >= nr) {
+        s = tlx_fail(x, TL_INVALID_ARGUMENT, "a bad operand in a fused program near '%.20s'", p);
+        break;
+      }
+      opnd[no++] = regs[r];
+      p = end;
+    }
+    if (!s && no != k->n_inputs) s = tlx_fail(x, TL_INVALID_ARGUMENT, "'%s' takes %d operands in a fused program", name, k->n_inputs);
+    if (!s && nr >= cap) s = tlx_fail(x, TL_INVALID_ARGUMENT, "a fused program too long");
+    if (!s) s = add_inferred(t, k, opnd, no, attrs, n->where, &regs[nr++]);
+  }
+  for (int i = 0; i < outs->n && !s; i++) {
+    if (outs->ints[i] < n->n_in || outs->ints[i] >= nr) s = tlx_fail(x, TL_INVALID_ARGUMENT, "a bad fused output register");
+    else vids[i] = regs[outs->ints[i]];
+  }
+  const char *r = red->s ? red->s : "none";
+  if (!s && outs->n > 0 && strcmp(r, "none") != 0) {
+    const tl_op_def *ro = tl_op_find(strcmp(r, "sum") == 0 ? "reduce_sum" : "reduce_mean");
+    tl_attr attrs[TL_MAX_ATTRS];
+    tl_attrs_defaults(ro, attrs);
+    attrs[tl_attr_index(ro, "axis")] = *axis; /* borrowed: the node's own copy outlives t's add (copied) */
+    attrs[tl_attr_index(ro, "keepdims")].b = keep->b;
+    s = add_inferred(t, ro, &vids[outs->n - 1], 1, attrs, n->where, &vids[outs->n - 1]);
+  }
+  if (!s) s = tl_graph_set_outputs(t, vids, outs->n);
+  for (int i = 0; i < n->n_in && !s; i++) s = tlx_in(x, n->in[i], &ins[i]);
+  if (!s) s = convert_sub(x, t, ins, res);
+  for (int k = 0; k < n->n_out && !s; k++) x->vname[n->out0 + k] = res[k];
+  tl_graph_release(t);
+  return s;
+}
+
 static tl_status convert_node(tlx *x, int i) {
   const tl_gnode *n = &x->g->nodes[i];
   x->cur = n;
@@ -700,6 +803,7 @@ static tl_status convert_node(tlx *x, int i) {
     return tlx_fail(x, TL_UNIMPLEMENTED, "'%s' draws random numbers, which ONNX export does not support",
                     op->name);
   if (foldable(x, n)) return fold(x, n);
+  if (strcmp(op->name, "fused_elementwise") == 0) return convert_fused(x, n);
   return tlx_convert_op(x, n);
 }
 

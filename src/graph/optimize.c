@@ -793,6 +793,8 @@ tl_status tl_graph_optimize(tl_graph *g, unsigned passes) {
   if (!s && (passes & TL_OPT_FUSE)) s = tlg_fuse(g);
   g->opt_passes |= passes;
   g->stats.nodes_after = g->n_nodes;
+  /* The executor's plan now, so stats() shows the memory plan at once. */
+  if (!s && (passes & (TL_OPT_MEMORY | TL_OPT_PARALLEL))) s = tlg_plan(g);
   tl_graph_invalidate(g);
   return s;
 }

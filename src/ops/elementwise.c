@@ -35,6 +35,7 @@
  */
 #include "ops/ops.h"
 #include "ops/domain.h"
+#include "ops/ew.h"
 #include "autodiff/grad_temps.h"
 
 #include <inttypes.h>
@@ -509,6 +510,15 @@ static tl_status binary_kernel(TL_KERNEL_ARGS) {
   tl_tensor_release(fb);
   return s;
 }
+
+/* For the fused element-wise op (ops/ew.h). */
+tl_ew_bin_fn tl_ew_binary_fn(const tl_op_def *op, tl_dtype dt) {
+  if (op->kernel[TL_CPU] != binary_kernel || op->n_attrs) return NULL;
+  const binop *bo = op->impl;
+  if (bo->bool_out || (bo->to_float && !tl_dtype_is_float(dt))) return NULL;
+  return (tl_ew_bin_fn)bo->k[dt];
+}
+tl_status tl_ew_binary_error(int code) { return kernel_error(code); }
 
 /* ---- cast ---------------------------------------------------------------- */
 

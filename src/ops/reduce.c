@@ -584,6 +584,29 @@ static tl_status count_nonzero_infer(TL_INFER_ARGS) {
   return tl_reduce_push_meta(out, in[0], &attr[0], attr[1].b, want);
 }
 
+/* reduced_count(input, axis?, dtype): how many elements a reduction over
+ * axis combines, as a scalar of dtype, from the shape input has when the
+ * op runs (reduce_mean's gradient over a traced, unknown dimension). */
+static tl_status reduced_count_infer(TL_INFER_ARGS) {
+  (void)op, (void)n_in;
+  bool mask[TL_MAX_RANK];
+  if (in[0]->rank >= 0 && tl_reduce_axes(in[0], &attr[0], mask)) return tl_last_status();
+  tl_dtype want = attr[1].dtype;
+  if (!tl_dtypes[want].computable || want == TL_BOOL || tl_dtypes[want].kind == TL_KIND_COMPLEX)
+    return tl_error(TL_INVALID_ARGUMENT, "dtype must be a real numeric dtype, got %s", tl_dtypes[want].name);
+  return tl_meta_push(out, want, 0, NULL) ? TL_OK : TL_RESOURCE_EXHAUSTED;
+}
+
+static tl_status reduced_count_kernel(TL_KERNEL_ARGS) {
+  (void)op, (void)n_in;
+  bool mask[TL_MAX_RANK];
+  tl_status s = tl_reduce_axes(&in[0]->meta, &attr[0], mask);
+  if (s) return s;
+  tl_tensor *o = out->items[0];
+  tl_store_f64(tl_tensor_data(o), o->dtype, 0, (double)tl_reduce_count(in[0], mask));
+  return TL_OK;
+}
+
 static tl_status count_nonzero_kernel(TL_KERNEL_ARGS) {
   (void)op, (void)n_in;
   tl_tensor *x = in[0], *o = out->items[0], *m = NULL;
@@ -626,7 +649,15 @@ tl_tensor *tl_reduce_keep_dims(tl_temps *T, tl_tensor *g, const tl_tensor *x, co
   return reshape_to(T, g, r, shape);
 }
 
+static bool has_unknown_dim(const tl_tensor *x) {
+  for (int i = 0; i < x->rank; i++)
+    if (x->shape[i] < 0) return true;
+  return false;
+}
+
+/* A traced input with an unknown dimension lends its run-time shape. */
 tl_tensor *tl_reduce_broadcast_like(tl_temps *T, tl_tensor *g, const tl_tensor *x) {
+  if (has_unknown_dim(x)) return tl_temps_op2(T, "broadcast_like", g, (tl_tensor *)x);
   return tl_temps_op1(T, "broadcast_to", g, 1, (tl_named_attr[]){TL_A_INTS("shape", x->rank, x->shape)});
 }
 
@@ -662,7 +693,18 @@ static tl_status reduce_mean_grad(TL_GRAD_ARGS) {
   if (tl_reduce_axes(&x->meta, &attr[0], mask)) return tl_last_status();
   tl_temps T = {0};
   tl_tensor *g = tl_reduce_keep_dims(&T, grad_out[0], x, mask);
-  g = tl_temps_op2(&T, "divide", g, tl_temps_scalar(&T, x, x->dtype, (double)tl_reduce_count(x, mask)));
+  bool unknown = false;
+  for (int i = 0; i < x->rank; i++) unknown |= mask[i] && x->shape[i] < 0;
+  tl_tensor *n;
+  if (unknown) { /* a traced dimension: count at run time */
+    tl_named_attr ax[2];
+    int nax = tl_reduce_axis_attrs(&attr[0], false, ax);
+    ax[nax - 1] = TL_A_DTYPE("dtype", x->dtype); /* reduced_count takes axis and dtype */
+    n = tl_temps_op1(&T, "reduced_count", x, nax, ax);
+  } else {
+    n = tl_temps_scalar(&T, x, x->dtype, (double)tl_reduce_count(x, mask));
+  }
+  g = tl_temps_op2(&T, "divide", g, n);
   return tl_temps_give(&T, tl_reduce_broadcast_like(&T, g, x), &grad_in[0], true);
 }
 
@@ -747,6 +789,9 @@ tl_op_def tl_ops_reduce[] = {
      .api = "tf.reduce_any tf.math.reduce_any", .doc = "Logical or of a bool tensor over the given axes."},
     {RED_OP("reduce_all", k_all, NULL, TL_OP_NO_GRADIENT),
      .api = "tf.reduce_all tf.math.reduce_all", .doc = "Logical and of a bool tensor over the given axes."},
+    {.name = "reduced_count", .inputs = "input", .attrs = "axis:ints?, dtype:dtype=float32", .infer = reduced_count_infer,
+     .kernel[TL_CPU] = reduced_count_kernel, .flags = TL_OP_NO_GRADIENT, .api = "tf.raw_ops.reduced_count",
+     .doc = "How many elements a reduction over axis combines (from the run-time shape), as a scalar."},
     {.name = "count_nonzero", .inputs = "input", .attrs = RED_ATTRS ", dtype:dtype=int64", .infer = count_nonzero_infer,
      .kernel[TL_CPU] = count_nonzero_kernel, .flags = TL_OP_NO_GRADIENT, .api = "tf.math.count_nonzero",
      .doc = "Number of non-zero elements over the given axes."},

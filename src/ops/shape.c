@@ -287,6 +287,54 @@ static tl_status broadcast_to_kernel(TL_KERNEL_ARGS) {
   return s;
 }
 
+/* broadcast_like(input, like): input broadcast to like's shape as it is
+ * when the op runs. Gradient rules use it where a shape is unknown until
+ * then (a traced batch dimension); like only lends its shape. */
+static tl_status broadcast_like_infer(TL_INFER_ARGS) {
+  (void)op, (void)n_in, (void)attr;
+  const tl_meta *m = in[0], *l = in[1];
+  char a[TL_SHAPE_BUF], b[TL_SHAPE_BUF];
+  bool ok = m->rank < 0 || l->rank < 0 || l->rank >= m->rank;
+  for (int i = 0; ok && l->rank >= 0 && i < m->rank; i++) {
+    int64_t d = m->shape[m->rank - 1 - i], w = l->shape[l->rank - 1 - i];
+    ok = d == w || d == 1 || d < 0 || w < 0;
+  }
+  if (!ok)
+    return tl_error(TL_INVALID_ARGUMENT, "cannot broadcast shape %s to shape %s", tl_meta_dims(m, a, sizeof a),
+                    tl_meta_dims(l, b, sizeof b));
+  return tl_meta_emit(out, m->dtype, l->rank, l->shape);
+}
+
+static tl_status broadcast_like_kernel(TL_KERNEL_ARGS) {
+  (void)op, (void)n_in, (void)attr;
+  tl_tensor *res = tl_out(out, 0), *v;
+  if (res->size == 0) return TL_OK;
+  tl_status s = tl_tensor_broadcast_view(in[0], in[1]->rank, in[1]->shape, &v);
+  if (s) return s;
+  s = tl_tensor_copy_into(res, v);
+  tl_tensor_release(v);
+  return s;
+}
+
+/* Summed back over what was broadcast: the leading dims and those of size
+ * 1 in input (known in every case where input's shape is). */
+static tl_status broadcast_like_grad(TL_GRAD_ARGS) {
+  TL_UNUSED_GRAD_ARGS;
+  const tl_tensor *x = in[0], *g = grad_out[0];
+  int lead = g->rank - x->rank, n = 0;
+  int64_t axes[TL_MAX_RANK];
+  for (int i = 0; i < g->rank; i++)
+    if (i < lead || (x->shape[i - lead] == 1 && g->shape[i] != 1)) axes[n++] = i;
+  if (n == 0) return tl_reshape_to(grad_out[0], x->rank, x->shape, &grad_in[0]);
+  tl_tensor *t;
+  tl_status s = tl_call("reduce_sum", 1, &grad_out[0], 2,
+                        (tl_named_attr[]){TL_A_INTS("axis", n, axes), TL_A_BOOL("keepdims", true)}, &t);
+  if (s) return s;
+  s = tl_reshape_to(t, x->rank, x->shape, &grad_in[0]);
+  tl_tensor_release(t);
+  return s;
+}
+
 /* ---- size / rank / shape ------------------------------------------------ */
 
 static tl_status check_index_dtype(tl_dtype d) {
@@ -401,6 +449,9 @@ tl_op_def tl_ops_shape[] = {
     {.name = "broadcast_to", .inputs = "input", .attrs = "shape:ints", .infer = broadcast_to_infer,
      .kernel[TL_CPU] = broadcast_to_kernel, .grad = broadcast_to_grad,
      .doc = "Broadcasts the tensor to a compatible shape (numpy rules)."},
+    {.name = "broadcast_like", .inputs = "input, like", .attrs = "", .infer = broadcast_like_infer,
+     .kernel[TL_CPU] = broadcast_like_kernel, .grad = broadcast_like_grad, .api = "tf.raw_ops.broadcast_like",
+     .doc = "Broadcasts input to the shape like has when the op runs (gradients of traced, dynamic shapes)."},
     {.name = "size", .inputs = "input", .attrs = "out_type:dtype=int32", .infer = size_infer, .kernel[TL_CPU] = size_kernel,
      .flags = TL_OP_NO_GRADIENT, .doc = "Number of elements, as a scalar tensor."},
     {.name = "rank", .inputs = "input", .attrs = "", .infer = rank_infer, .kernel[TL_CPU] = rank_kernel,

@@ -24,6 +24,7 @@
  */
 #include "ops/ops.h"
 #include "ops/domain.h"
+#include "ops/ew.h"
 #include "autodiff/grad_temps.h"
 #include "vmath.h"
 
@@ -296,6 +297,16 @@ static tl_status unary_kernel(TL_KERNEL_ARGS) {
   }
   tl_tensor_release(c);
   return TL_OK;
+}
+
+/* For the fused element-wise op (ops/ew.h). */
+tl_ew_un_fn tl_ew_unary_fn(const tl_op_def *op, const tl_attr *attr, tl_dtype dt, double *alpha) {
+  if (op->kernel[TL_CPU] != unary_kernel) return NULL;
+  const unop *u = op->impl;
+  if (u->bool_out) return NULL;
+  const un_fn *table = u->approx && attr[0].b ? u->approx : u->k;
+  *alpha = u->alpha_attr ? attr[0].f : 0;
+  return table[dt];
 }
 
 /* ---- gradients ---------------------------------------------------------- */

@@ -9,8 +9,8 @@
 -- tables; a nil dimension is a symbolic ONNX dimension), input_names,
 -- output_names, opset (13..17, default 17). Variables are written as
 -- initializers holding their current values; the graph must be an
--- inference function (no assignments or optimizer updates). The export is
--- traced without fusion, so only registry ops reach the exporter.
+-- inference function (no assignments or optimizer updates). Fused nodes
+-- are expanded back into their ops by the exporter.
 local core = require("tlua.core")
 
 local M = {}
@@ -69,7 +69,7 @@ local function model_specs(model)
 end
 
 local function trace_opts(specs)
-  -- no fusion: fused nodes are not registry ops and have no ONNX rendering
+  -- no fusion: the exporter would expand the fused nodes again
   return { input_signature = specs, optimize = { fuse = false } }
 end
 

@@ -42,6 +42,20 @@ local function new_spec(shape, dtype, name)
     shape, dtype, name = shape.shape, shape.dtype, shape.name
   end
   local tf = M.tf
+  -- Lua cannot hold nil in {nil}: an unknown dimension may also be written
+  -- false or -1 (tf.TensorSpec({false}, tf.int32) is a vector of any length).
+  if type(shape) == "table" and getmetatable(shape) == nil then
+    local n = shape.n or 0
+    for k in pairs(shape) do
+      if math.type(k) == "integer" and k > n then n = k end
+    end
+    local dims = { n = n }
+    for i = 1, n do
+      local d = shape[i]
+      if d ~= false and d ~= -1 then dims[i] = d end
+    end
+    shape = dims
+  end
   local s = tf.TensorShape(shape or {})
   return setmetatable({ shape = s, dtype = tf.as_dtype(dtype or "float32"), name = name }, TensorSpec)
 end

@@ -418,6 +418,35 @@ describe("tf.trace", function()
     close(cf:call_flat({ tf.ones({ 1, 2 }) })[1], tf.fill({ 1, 2 }, 2.0))
   end)
 
+  it("trains with an unknown batch dimension (gradients from run-time shapes)", function()
+    local keras = tf.keras
+    local function make()
+      tf.random.set_seed(3)
+      local model = keras.Sequential{ keras.layers.Dense(8, { activation = "relu", input_shape = { 4 } }), keras.layers.Dense(3) }
+      local opt = keras.optimizers.Adam{ learning_rate = 0.05 }
+      local loss_fn = keras.losses.SparseCategoricalCrossentropy{ from_logits = true }
+      local function step(x, y)
+        local tape = tf.GradientTape()
+        local out = model(x, { training = true })
+        local loss = loss_fn(y, out) + tf.reduce_mean(tf.reduce_sum(tf.square(out), 1)) * 0.01
+        opt:apply_gradients(tape:gradient(loss, model.trainable_variables), model.trainable_variables)
+        return loss
+      end
+      model(tf.zeros({ 1, 4 }))
+      return model, step
+    end
+    local m1, eager = make()
+    local m2, step = make()
+    step = tf.trace(step, { input_signature = { tf.TensorSpec({ false, 4 }), tf.TensorSpec({ false }, tf.int32) } })
+    for i, n in ipairs({ 5, 3, 7, 3 }) do
+      local x = tf.random.normal({ n, 4 }, 0, 1, { seed = i })
+      local y = tf.constant((function() local t = {} for k = 1, n do t[k] = (k + i) % 3 end return t end)())
+      close(step(x, y), eager(x, y), 1e-5)
+    end
+    assert.equals(1, step:experimental_get_tracing_count())
+    for i, w in ipairs(m1.weights) do close(w:value(), m2.weights[i]:value(), 1e-5) end
+  end)
+
   it("traces per device: the same function on CPU and TEST tensors", function()
     local lines = capture_log()
     local f = tf.trace(function(x) return tf.exp(x) * 2 end, { name = "dev" })

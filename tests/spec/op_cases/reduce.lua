@@ -140,6 +140,12 @@ local moments = {
 in_dtypes(moments, function(x) return tf.nn.moments(x, { -1 }, { keepdims = true }) end, m23, halves)
 
 return {
+  reduced_count = {
+    nograd = "returns a count",
+    { fn = function(x) return tf.raw_ops.reduced_count(x), tf.raw_ops.reduced_count(x, { axis = { 0, 2 }, dtype = tf.int64 }) end,
+      inputs = { tf.zeros({ 2, 3, 4 }) } },
+    { fn = function(x) return tf.raw_ops.reduced_count(x, { axis = -1, dtype = tf.float64 }) end, inputs = { tf.zeros({ 5, 0 }) } },
+  },
   reduce_sum = reduction(tf.reduce_sum, true),
   reduce_mean = reduction(tf.reduce_mean, true),
   reduce_max = reduction(tf.reduce_max, true),

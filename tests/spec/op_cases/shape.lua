@@ -103,6 +103,11 @@ return {
     { fn = function(x) return tf.broadcast_to(x, { 2, 3 }) end, inputs = { m23 } },
     { fn = function(x) return tf.broadcast_to(x, { 0, 3 }) * 1.0 end, inputs = { { { 1.0, 2.0, 3.0 } } } },
   },
+  broadcast_like = {
+    { fn = function(x) return tf.raw_ops.broadcast_like(x, tf.zeros({ 4, 2, 3 })) end, inputs = { m23 } },
+    { fn = function(x) return tf.raw_ops.broadcast_like(x, tf.zeros({ 2, 3 })) end, inputs = { { { 1.5 }, { -0.5 } } } },
+    { fn = function(x) return tf.raw_ops.broadcast_like(x, tf.zeros({ 3 }, tf.int32)) * 1.0 end, inputs = { { 2.0 } } },
+  },
   identity = {
     { fn = function(x) return tf.identity(x) end, inputs = { m23 } },
     { fn = function(x) return tf.identity(x) * x end, inputs = { m23 } },
