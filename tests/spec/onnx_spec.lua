@@ -350,6 +350,20 @@ describe("tf.onnx.export: op renderings against onnxruntime", function()
     end, { x, y }, { tf.TensorSpec({ 3, 5 }), tf.TensorSpec({ 3, 5 }) })
   end)
 
+  it("fused element-wise nodes (with an absorbed sum or mean) are expanded into their ops", function()
+    local x = tf.random.normal({ 4, 6 })
+    local f = tf.trace(function(a)
+      return tf.reduce_sum(tf.nn.leaky_relu(tf.exp(a) * 2 + 1, { alpha = 0.3 }) - a, 1),
+        tf.reduce_mean(tf.tanh(a) * tf.sigmoid(a) + 0.5), tf.nn.gelu(a * 3 - 1, { approximate = true }) / 2
+    end, { input_signature = { tf.TensorSpec({ nil, 6 }) } })
+    local text = f:get_concrete_function().graph:describe()
+    assert.is_truthy(text:find("fused_elementwise", 1, true), text)
+    local path = tf.onnx.export(f, tmp("fused.onnx"))
+    local s = check(path)
+    for _, op in ipairs({ "Exp", "LeakyRelu", "ReduceSum", "ReduceMean", "Tanh" }) do assert.is_true(contains(s.ops, op), op) end
+    assert_ort_matches(path, { x }, { f(x) })
+  end)
+
   it("reductions, softmax, argmax, cumsum, moments, norm", function()
     local x = tf.random.normal({ 4, 6 })
     roundtrip("reduce", function(a)
