@@ -99,6 +99,8 @@ int luaopen_tlua_graph(lua_State *L);
 int luaopen_tlua_control(lua_State *L);
 /* The core.hostcall table (lua/hostcall_binding.c): Lua callbacks of the lua_function op. */
 int luaopen_tlua_hostcall(lua_State *L);
+/* The core.onnx table (lua/onnx_binding.c): tf.onnx.export's exporter. */
+int luaopen_tlua_onnx(lua_State *L);
 /* Pushes "file.lua:42" for the user's code that called into tlua (the
  * first Lua frame outside tlua's stdlib), or "?". */
 void tlb_push_where(lua_State *L);

@@ -3,7 +3,7 @@
  * (auxiliary: errors, dtypes, options, Lua<->tensor conversion, the
  * collector), ltensor.c (tensor userdata), ldispatch.c (op dispatcher),
  * lvariable.c (variable userdata), tape_binding.c, optim_binding.c,
- * io_binding.c.
+ * io_binding.c, graph_binding.c, onnx_binding.c.
  */
 #include <lauxlib.h>
 #include <lua.h>
@@ -300,5 +300,7 @@ int luaopen_tlua_core(lua_State *L) {
   lua_setfield(L, -2, "control");
   luaopen_tlua_hostcall(L); /* lua/hostcall_binding.c: tf.lua_function's callbacks */
   lua_setfield(L, -2, "hostcall");
+  luaopen_tlua_onnx(L); /* lua/onnx_binding.c: tf.onnx.export */
+  lua_setfield(L, -2, "onnx");
   return 1;
 }

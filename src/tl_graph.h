@@ -220,6 +220,9 @@ const tl_saved_fn *tl_saved_model_find(const tl_saved_model *m, const char *name
  * variables are written as initializers with their current values. */
 tl_status tl_onnx_export(const tl_graph *g, const char *const *arg_names,
                          const char *const *output_names, int opset, const char *path);
+/* Whether this build has the exporter (protobuf-c was found); without it
+ * tl_onnx_export fails with TL_UNIMPLEMENTED naming the packages. */
+bool tl_onnx_available(void);
 
 #ifdef __cplusplus
 }

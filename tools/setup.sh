@@ -3,14 +3,16 @@
 #   tools/setup.sh          what the program needs, then builds the tlua program
 #                           and the Lua module into ./build (the main job)
 #   tools/setup.sh --test   also what the test suite needs (busted, tmux,
-#                           numpy and PyTorch for reference values), and builds
+#                           numpy and PyTorch for reference values, python3-onnx
+#                           for onnx.checker), and builds
 #                           everything, C tests included
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-pkgs=(build-essential cmake pkg-config lua5.4 liblua5.4-dev libreadline-dev libopenblas-dev zlib1g-dev lua-cjson dataset-fashion-mnist)
+pkgs=(build-essential cmake pkg-config lua5.4 liblua5.4-dev libreadline-dev libopenblas-dev zlib1g-dev lua-cjson dataset-fashion-mnist
+      libprotobuf-c-dev protobuf-c-compiler libonnx-dev)
 targets=(--target tlua tlua_core)
 if [ "${1:-}" = "--test" ]; then
-  pkgs+=(lua-busted tmux python3 python3-numpy python3-torch)
+  pkgs+=(lua-busted tmux python3 python3-numpy python3-torch python3-onnx)
   targets=()
 fi
 missing=()

@@ -65,7 +65,7 @@ local modules = {
   "tlua.errors", "tlua.shape", "tlua.operators", "tlua.variable",
   "tlua.indexing", "tlua.creation", "tlua.help", "tlua.tape",
   "tlua.linalg", "tlua.checkpoint", "tlua.device", "tlua.conv", "tlua.trace",
-  "tlua.control", "tlua.saved_model",
+  "tlua.control", "tlua.saved_model", "tlua.onnx",
   "tlua.hostcalls",
 }
 for _, m in ipairs(modules) do require(m).install(tf) end

@@ -271,7 +271,17 @@ function Flatten:call(inputs)
     perm[#perm + 1] = 1
     inputs = tf.transpose(inputs, perm)
   end
-  if r == 1 then return reshape(inputs, { shape[0], 1 }) end
+  if r == 1 then return reshape(inputs, { shape[0] or -1, 1 }) end
+  if shape[0] == nil then
+    -- An unknown batch (a traced input): the other dimensions give the
+    -- width, and the batch is the -1 that reshape infers.
+    local n = 1
+    for i = 1, r - 1 do
+      if shape[i] == nil then n = nil break end
+      n = n * shape[i]
+    end
+    if n then return reshape(inputs, { -1, n }) end
+  end
   return reshape(inputs, { shape[0], -1 })
 end
 
@@ -363,8 +373,17 @@ end
 function Reshape:call(inputs)
   local shape = inputs.shape
   local t, n = resolve_target(self, per_sample(shape), describe(inputs))
-  local full = { shape[0] }
-  for i = 1, n do full[i + 1] = t[i] end
+  local full, batch, free = {}, shape[0], false
+  for i = 1, n do
+    full[i + 1] = t[i]
+    if t[i] == nil or t[i] < 0 then free = true end
+  end
+  -- An unknown batch (a traced input) is the one -1 that reshape infers.
+  if batch == nil and free then
+    raise("InvalidArgument", ("%s: cannot reshape %s with an unknown batch to a target with an unknown dimension")
+      :format(who(self), describe(inputs)))
+  end
+  full[1] = batch or -1
   return reshape(inputs, full)
 end
 
@@ -450,7 +469,8 @@ function Embedding:call(inputs)
     if dt == "float32" or dt == "float64" or dt == "float16" or dt == "bfloat16" then
       -- Keras casts float indices; a fractional (or NaN) one would be
       -- truncated silently, so it is an error here.
-      if not (ops.reduce_max(ops.abs(inputs - ops.floor(inputs))):item() == 0) then
+      if not core.graph.is_symbolic(inputs) -- traced: no values to check
+        and not (ops.reduce_max(ops.abs(inputs - ops.floor(inputs))):item() == 0) then
         raise("InvalidArgument", ("%s: expected integer indices, got %s holding non-integer values; "
           .. "cast to int32 (tf.cast(x, 'int32')) if truncation is meant"):format(who(self), describe(inputs)))
       end
@@ -461,7 +481,7 @@ function Embedding:call(inputs)
       raise("InvalidArgument", ("%s: expected integer indices, got %s"):format(who(self), describe(inputs)))
     end
   end
-  do -- an empty input gives lo > hi and passes
+  if not core.graph.is_symbolic(inputs) then -- an empty input gives lo > hi and passes (traced: gather checks at run time)
     local lo, hi = ops.reduce_min(inputs):item(), ops.reduce_max(inputs):item()
     if lo <= hi and (lo < 0 or hi >= self.input_dim) then
       raise("InvalidArgument", ("%s: indices must be in [0, input_dim=%d), got values from %d to %d in %s")
