@@ -107,5 +107,8 @@ void tlb_push_where(lua_State *L);
 /* Graph userdata (lua/graph_binding.c): check one at idx, push one (owned). */
 struct tl_graph;
 struct tl_graph *tlb_check_graph(lua_State *L, int idx);
+/* The tensors of the list at idx (variables give their values), borrowed,
+ * in a userdata left on the stack; raises naming `what` for a non-tensor. */
+tl_tensor **tlb_tensor_list_arg(lua_State *L, int idx, int *n, const char *what);
 void tlb_push_graph(lua_State *L, struct tl_graph *g);
 #endif

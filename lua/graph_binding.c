@@ -123,22 +123,32 @@ static int l_trace_arg(lua_State *L) {
   return 1;
 }
 
-static int l_trace_end(lua_State *L) {
-  trace_ud *u = check_trace(L, 1);
-  luaL_checktype(L, 2, LUA_TTABLE);
-  int n = (int)lua_rawlen(L, 2);
-  tl_tensor **outs = lua_newuserdatauv(L, sizeof *outs * (size_t)(n ? n : 1), 0);
-  for (int i = 0; i < n; i++) {
-    lua_rawgeti(L, 2, i + 1);
+tl_tensor **tlb_tensor_list_arg(lua_State *L, int idx, int *n, const char *what) {
+  luaL_checktype(L, idx, LUA_TTABLE);
+  *n = (int)lua_rawlen(L, idx);
+  tl_tensor **list = lua_newuserdatauv(L, sizeof *list * (size_t)(*n ? *n : 1), 0);
+  for (int i = 0; i < *n; i++) {
+    lua_rawgeti(L, idx, i + 1);
     tl_tensor *t = tlb_test_tensor(L, -1);
     if (!t) {
       tl_variable *v = tlb_test_variable(L, -1);
       if (v) t = v->value;
     }
     lua_pop(L, 1);
-    if (!t) return luaL_error(L, "trace_end: output %d is not a tensor", i + 1);
-    outs[i] = t;
+    if (!t) {
+      char msg[200];
+      snprintf(msg, sizeof msg, "%s: entry %d is not a tensor", what, i + 1);
+      tlb_raise_kind(L, "InvalidArgument", msg);
+    }
+    list[i] = t; /* borrowed: the table keeps it alive */
   }
+  return list;
+}
+
+static int l_trace_end(lua_State *L) {
+  trace_ud *u = check_trace(L, 1);
+  int n;
+  tl_tensor **outs = tlb_tensor_list_arg(L, 2, &n, "trace_end");
   tl_graph *g;
   tl_status s = tl_trace_end(u->tr, outs, n, &g);
   if (s) return tlb_raise(L, s);
@@ -263,21 +273,8 @@ static int l_set_where(lua_State *L) {
 static int l_run(lua_State *L) {
   tlb_steer_collector(L);
   tl_graph *g = tlb_check_graph(L, 1);
-  luaL_checktype(L, 2, LUA_TTABLE);
-  int n = (int)lua_rawlen(L, 2);
-  tl_tensor *small[32], **args = small;
-  if (n > 32) args = lua_newuserdatauv(L, sizeof *args * (size_t)n, 0);
-  for (int i = 0; i < n; i++) {
-    lua_rawgeti(L, 2, i + 1);
-    tl_tensor *t = tlb_test_tensor(L, -1);
-    if (!t) {
-      tl_variable *v = tlb_test_variable(L, -1);
-      if (v) t = v->value;
-    }
-    lua_pop(L, 1);
-    if (!t) return tlb_raise_kind(L, "InvalidArgument", "graph run: every argument must be a tensor");
-    args[i] = t; /* borrowed: the table keeps them alive */
-  }
+  int n;
+  tl_tensor **args = tlb_tensor_list_arg(L, 2, &n, "graph run");
   tl_tensor_list out;
   tl_list_init(&out);
   tl_status s = tl_graph_run(g, args, n, &out);

@@ -162,20 +162,8 @@ static int l_load_model(lua_State *L) {
 static int l_call(lua_State *L) {
   tlb_steer_collector(L);
   tl_graph *g = tlb_check_graph(L, 1);
-  luaL_checktype(L, 2, LUA_TTABLE);
-  int n = (int)lua_rawlen(L, 2);
-  tl_tensor **args = lua_newuserdatauv(L, sizeof *args * (size_t)(n ? n : 1), 0);
-  for (int i = 0; i < n; i++) {
-    lua_rawgeti(L, 2, i + 1);
-    tl_tensor *t = tlb_test_tensor(L, -1);
-    if (!t) {
-      tl_variable *v = tlb_test_variable(L, -1);
-      if (v) t = v->value;
-    }
-    lua_pop(L, 1);
-    if (!t) return tlb_raise_kind(L, "InvalidArgument", "graph call: every argument must be a tensor");
-    args[i] = t;
-  }
+  int n;
+  tl_tensor **args = tlb_tensor_list_arg(L, 2, &n, "graph call");
   tl_tensor_list out;
   tl_list_init(&out);
   tl_status s = tl_graph_call_traced(g, args, n, &out);

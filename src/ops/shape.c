@@ -287,6 +287,23 @@ static tl_status broadcast_to_kernel(TL_KERNEL_ARGS) {
   return s;
 }
 
+/* g (a broadcast result's gradient) summed back to x's shape: over the
+ * leading dims and those of size 1 in x. broadcast_to's and broadcast_like's rule. */
+static tl_status sum_to_input(const tl_tensor *x, tl_tensor *g, tl_tensor **out) {
+  int lead = g->rank - x->rank, n = 0;
+  int64_t axes[TL_MAX_RANK];
+  for (int i = 0; i < g->rank; i++)
+    if (i < lead || (x->shape[i - lead] == 1 && g->shape[i] != 1)) axes[n++] = i;
+  if (n == 0) return tl_reshape_to(g, x->rank, x->shape, out);
+  tl_tensor *t;
+  tl_status s = tl_call("reduce_sum", 1, &g, 2,
+                        (tl_named_attr[]){TL_A_INTS("axis", n, axes), TL_A_BOOL("keepdims", true)}, &t);
+  if (s) return s;
+  s = tl_reshape_to(t, x->rank, x->shape, out);
+  tl_tensor_release(t);
+  return s;
+}
+
 /* broadcast_like(input, like): input broadcast to like's shape as it is
  * when the op runs. Gradient rules use it where a shape is unknown until
  * then (a traced batch dimension); like only lends its shape. */
@@ -320,19 +337,7 @@ static tl_status broadcast_like_kernel(TL_KERNEL_ARGS) {
  * 1 in input (known in every case where input's shape is). */
 static tl_status broadcast_like_grad(TL_GRAD_ARGS) {
   TL_UNUSED_GRAD_ARGS;
-  const tl_tensor *x = in[0], *g = grad_out[0];
-  int lead = g->rank - x->rank, n = 0;
-  int64_t axes[TL_MAX_RANK];
-  for (int i = 0; i < g->rank; i++)
-    if (i < lead || (x->shape[i - lead] == 1 && g->shape[i] != 1)) axes[n++] = i;
-  if (n == 0) return tl_reshape_to(grad_out[0], x->rank, x->shape, &grad_in[0]);
-  tl_tensor *t;
-  tl_status s = tl_call("reduce_sum", 1, &grad_out[0], 2,
-                        (tl_named_attr[]){TL_A_INTS("axis", n, axes), TL_A_BOOL("keepdims", true)}, &t);
-  if (s) return s;
-  s = tl_reshape_to(t, x->rank, x->shape, &grad_in[0]);
-  tl_tensor_release(t);
-  return s;
+  return sum_to_input(in[0], grad_out[0], &grad_in[0]);
 }
 
 /* ---- size / rank / shape ------------------------------------------------ */
@@ -420,19 +425,7 @@ static tl_status transpose_grad(TL_GRAD_ARGS) {
  * the input's shape. */
 static tl_status broadcast_to_grad(TL_GRAD_ARGS) {
   TL_UNUSED_GRAD_ARGS;
-  const tl_tensor *x = in[0], *g = grad_out[0];
-  int lead = g->rank - x->rank, n = 0;
-  int64_t axes[TL_MAX_RANK];
-  for (int i = 0; i < g->rank; i++)
-    if (i < lead || (x->shape[i - lead] == 1 && g->shape[i] != 1)) axes[n++] = i;
-  if (n == 0) return tl_reshape_to(grad_out[0], x->rank, x->shape, &grad_in[0]);
-  tl_tensor *t;
-  tl_status s = tl_call("reduce_sum", 1, &grad_out[0], 2,
-                        (tl_named_attr[]){TL_A_INTS("axis", n, axes), TL_A_BOOL("keepdims", true)}, &t);
-  if (s) return s;
-  s = tl_reshape_to(t, x->rank, x->shape, &grad_in[0]);
-  tl_tensor_release(t);
-  return s;
+  return sum_to_input(in[0], grad_out[0], &grad_in[0]);
 }
 
 #define VIEW TL_OP_KERNEL_ALLOCATES
