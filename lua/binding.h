@@ -110,5 +110,7 @@ struct tl_graph *tlb_check_graph(lua_State *L, int idx);
 /* The tensors of the list at idx (variables give their values), borrowed,
  * in a userdata left on the stack; raises naming `what` for a non-tensor. */
 tl_tensor **tlb_tensor_list_arg(lua_State *L, int idx, int *n, const char *what);
+/* Pushes the outputs of a graph run as a list table (takes the references). */
+int tlb_push_output_table(lua_State *L, tl_tensor_list *out);
 void tlb_push_graph(lua_State *L, struct tl_graph *g);
 #endif

@@ -269,6 +269,18 @@ static int l_set_where(lua_State *L) {
   return 0;
 }
 
+int tlb_push_output_table(lua_State *L, tl_tensor_list *out) {
+  lua_createtable(L, out->n, 0);
+  for (int i = 0; i < out->n; i++) {
+    tlb_push_tensor(L, out->items[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+  if (out->items != out->inline_items) free(out->items);
+  out->items = out->inline_items;
+  out->n = 0;
+  return 1;
+}
+
 /* graph.run(g, args): args is a list of tensors (variables give their value). */
 static int l_run(lua_State *L) {
   tlb_steer_collector(L);
@@ -279,13 +291,7 @@ static int l_run(lua_State *L) {
   tl_list_init(&out);
   tl_status s = tl_graph_run(g, args, n, &out);
   if (s) return tlb_raise(L, s);
-  lua_createtable(L, out.n, 0);
-  for (int i = 0; i < out.n; i++) {
-    tlb_push_tensor(L, out.items[i]);
-    lua_rawseti(L, -2, i + 1);
-  }
-  if (out.items != out.inline_items) free(out.items);
-  return 1;
+  return tlb_push_output_table(L, &out);
 }
 
 static int g_gc(lua_State *L) {

@@ -168,13 +168,7 @@ static int l_call(lua_State *L) {
   tl_list_init(&out);
   tl_status s = tl_graph_call_traced(g, args, n, &out);
   if (s) return tlb_raise(L, s);
-  lua_createtable(L, out.n, 0);
-  for (int i = 0; i < out.n; i++) {
-    tlb_push_tensor(L, out.items[i]);
-    lua_rawseti(L, -2, i + 1);
-  }
-  if (out.items != out.inline_items) free(out.items);
-  return 1;
+  return tlb_push_output_table(L, &out);
 }
 
 void tlb_open_saved(lua_State *L) {
