@@ -182,6 +182,7 @@ end
 -- The upvalues of fn: {index, name, value} (its _ENV is the globals).
 local function upvalues(fn)
   local out, env_index = {}, nil
+  if type(fn) ~= "function" then return out, nil end -- a callable object: its __call is Lua code we do not inspect
   for i = 1, 255 do
     local name, value = debug.getupvalue(fn, i)
     if name == nil then break end

@@ -46,6 +46,17 @@ describe("tf.trace", function()
     assert.equals(tf.trace, trace or tf.trace) -- the global exists under tlua
   end)
 
+  it("traces callable objects and C functions", function()
+    local obj = setmetatable({ k = 3 }, { __call = function(self, x) return x * self.k end })
+    local f = tf.trace(obj)
+    close(f(tf.constant(2.0)), tf.constant(6.0))
+    close(f(tf.constant(2.0)), tf.constant(6.0))
+    assert.equals(1, f:experimental_get_tracing_count())
+    assert.same({}, f:captures())
+    local g = tf.trace(tf.exp) -- an op function (a C closure)
+    close(g(tf.constant(0.0)), tf.constant(1.0))
+  end)
+
   it("is also tf['function'] and returns an already traced function as is", function()
     local f = tf["function"](function(x) return x + 1 end)
     assert.equals(f, tf.trace(f))
