@@ -157,15 +157,6 @@ local function key_of(x, parts, flat, depth)
   end
 end
 
--- What one top-level argument looks like, for retrace messages.
-local function describe_arg(x)
-  local parts, flat = {}, {}
-  key_of(x, parts, flat, 0)
-  local s = table.concat(parts, " ")
-  if #s > 80 then s = s:sub(1, 77) .. "..." end
-  return s
-end
-
 -- ---- captures --------------------------------------------------------------
 
 local function is_scalar(v)
@@ -296,27 +287,31 @@ function M.trace(fn, opts)
   return self
 end
 
--- The current values of the captured scalars, as key text.
-local function frozen_key(self)
-  local fz = self._frozen
-  if #fz == 0 then return "" end
-  local parts = {}
-  local env
-  for i, f in ipairs(fz) do
-    local v
-    if f.kind == "upvalue" then
-      local _
-      _, v = debug.getupvalue(self._fn, f.index)
-    else
-      if env == nil then
-        local _, e = debug.getupvalue(self._fn, f.env_index)
-        env = e or false
-      end
-      v = env and env[f.name]
-    end
-    parts[i] = value_text(v) .. (math.type(v) == "float" and "." or "")
+-- The value a capture has now: the upvalue, or the global in fn's _ENV.
+local function capture_now(fn, c)
+  if c.kind == "upvalue" then
+    local _, v = debug.getupvalue(fn, c.index)
+    return v
   end
-  return "|" .. table.concat(parts, ",")
+  local _, env = debug.getupvalue(fn, c.env_index)
+  return type(env) == "table" and env[c.name] or nil
+end
+
+-- The captured scalars' current values as text: for retrace messages, or
+-- (for_key) telling a float from the equal integer, as Lua does.
+local function frozen_values(self, for_key)
+  local out = {}
+  for i, f in ipairs(self._frozen) do
+    local v = capture_now(self._fn, f)
+    out[i] = value_text(v) .. (for_key and math.type(v) == "float" and "." or "")
+  end
+  return out
+end
+
+-- The same as key text ("" when nothing is captured).
+local function frozen_key(self)
+  if #self._frozen == 0 then return "" end
+  return "|" .. table.concat(frozen_values(self, true), ",")
 end
 
 -- Replaces the tensors of x by symbolic arguments of trace tr (in flat
@@ -373,7 +368,7 @@ local function dims_of(t)
   return dims
 end
 
-local function call_specs(self, flat)
+local function call_specs(flat)
   local specs = {}
   for i, t in ipairs(flat) do specs[i] = { dtype = t.dtype, dims = dims_of(t) } end
   return specs
@@ -465,20 +460,14 @@ local function retrace_reason(self, arg_desc, frozen_desc)
   return table.concat(best, "; ")
 end
 
-local function frozen_values(self)
-  local out = {}
-  for i, f in ipairs(self._frozen) do
-    local v
-    if f.kind == "upvalue" then
-      local _
-      _, v = debug.getupvalue(self._fn, f.index)
-    else
-      local _, env = debug.getupvalue(self._fn, f.env_index)
-      v = env and env[f.name]
-    end
-    out[i] = value_text(v)
+-- Results straight from the graph's outputs (no tables among them)?
+local function simple_template(c)
+  if c.n_results ~= #c.template then return false end
+  for i = 1, c.n_results do
+    local t = c.template[i]
+    if type(t) ~= "table" or t[OUT] ~= i then return false end
   end
-  return out
+  return true
 end
 
 local function error_handler(e)
@@ -527,15 +516,7 @@ local function trace_call(self, key, nonkey, specs, args, arg_desc)
       local added = false
       for _, c in ipairs(caps) do
         local id = c.kind .. ":" .. c.name
-        local now
-        if c.kind == "upvalue" then
-          local _
-          _, now = debug.getupvalue(self._fn, c.index)
-        else
-          local _, env = debug.getupvalue(self._fn, env_index)
-          now = type(env) == "table" and env[c.name] or nil
-        end
-        if now ~= c.value then self._mutated[id] = true end
+        if capture_now(self._fn, c) ~= c.value then self._mutated[id] = true end
         if is_scalar(c.value) and not known[id] and not self._mutated[id] then
           self._frozen[#self._frozen + 1] = c
           added = true
@@ -575,6 +556,7 @@ local function trace_call(self, key, nonkey, specs, args, arg_desc)
     arg_desc = arg_desc, frozen_desc = frozen_desc, reason = reason, traced_nodes = traced_nodes,
     trace_seconds = core.now() - t0, hooks = state.hooks,
   }
+  c.simple = simple_template(c)
   local input_signature = {}
   for i, s in ipairs(specs) do
     local dims = {}
@@ -635,12 +617,8 @@ local function concrete_for(self, args)
     local mark = #parts
     key_of(args[i], parts, flat, 0)
     parts[#parts + 1] = ","
-    arg_desc[i] = nil
-    if self._traces[1] or true then
-      local s = table.concat(parts, " ", mark + 1, #parts - 1)
-      if #s > 80 then s = s:sub(1, 77) .. "..." end
-      arg_desc[i] = s
-    end
+    local d = table.concat(parts, " ", mark + 1, #parts - 1)
+    arg_desc[i] = #d > 80 and d:sub(1, 77) .. "..." or d
   end
   local key = table.concat(parts)
   local full_key = key .. frozen_key(self)
@@ -657,7 +635,7 @@ local function concrete_for(self, args)
       end
     end
   end
-  local specs = call_specs(self, flat)
+  local specs = call_specs(flat)
   local generalised = false
   if self._reduce and #self._traces > 0 then
     local g = generalise(self, specs, nonkey)
@@ -672,14 +650,23 @@ end
 local call_key = G.call_key
 local unpack = table.unpack
 
--- Results straight from the graph's outputs (no tables among them)?
-local function simple_template(c)
-  if c.n_results ~= #c.template then return false end
-  for i = 1, c.n_results do
-    local t = c.template[i]
-    if type(t) ~= "table" or t[OUT] ~= i then return false end
-  end
-  return true
+-- Hooks run eagerly before each call of a graph (trace.before_each_call).
+local function run_hooks(c)
+  local hooks = c.hooks
+  if hooks then for i = 1, #hooks do hooks[i]() end end
+end
+
+-- Runs concrete function c on the call's tensors; returns its results in
+-- the structure the Lua function returned.
+local function run_concrete(c, flat)
+  run_hooks(c)
+  local outs = G.run(c.graph, flat)
+  if c.simple then return unpack(outs, 1, c.n_results) end
+  local template = c.template
+  if c.n_results == 1 then return rebuild(template[1], outs) end
+  local res = {}
+  for i = 1, c.n_results do res[i] = rebuild(template[i], outs) end
+  return unpack(res, 1, c.n_results)
 end
 
 function Function:__call(...)
@@ -691,17 +678,7 @@ function Function:__call(...)
     if fast then
       if #self._frozen > 0 then fast = fast .. frozen_key(self) end
       local c = self._fast[fast]
-      if c then
-        local hooks = c.hooks
-        if hooks then for i = 1, #hooks do hooks[i]() end end
-        local outs = G.run(c.graph, flat)
-        if c.simple then return unpack(outs, 1, c.n_results) end
-        local template = c.template
-        if c.n_results == 1 then return rebuild(template[1], outs) end
-        local res = {}
-        for i = 1, c.n_results do res[i] = rebuild(template[i], outs) end
-        return unpack(res, 1, c.n_results)
-      end
+      if c then return run_concrete(c, flat) end
     end
   end
   local args = table.pack(...)
@@ -711,17 +688,9 @@ function Function:__call(...)
     -- the frozen captures may have grown with this trace: key them afresh
     local k = call_key(...)
     if #self._frozen > 0 then k = k .. frozen_key(self) end
-    if c.simple == nil then c.simple = simple_template(c) end
     self._fast[k] = c
   end
-  local hooks = c.hooks
-  if hooks then for i = 1, #hooks do hooks[i]() end end
-  local outs = G.run(c.graph, flat)
-  local template = c.template
-  if c.n_results == 1 then return rebuild(template[1], outs) end
-  local res = {}
-  for i = 1, c.n_results do res[i] = rebuild(template[i], outs) end
-  return table.unpack(res, 1, c.n_results)
+  return run_concrete(c, flat)
 end
 
 Function.__tostring = function(self)
@@ -739,11 +708,6 @@ local function wrap_concrete(self, c)
                         structured_outputs = c.template, name = self.name }, Concrete)
 end
 
-local function run_hooks(c)
-  local hooks = c.hooks
-  if hooks then for i = 1, #hooks do hooks[i]() end end
-end
-
 -- Runs the graph on its flat tensor arguments, returning the flat outputs.
 function Concrete:call_flat(tensors)
   run_hooks(self._c)
@@ -754,12 +718,7 @@ function Concrete:__call(...)
   local args = table.pack(...)
   local flat = {}
   for i = 1, args.n do key_of(args[i], {}, flat, 0) end
-  run_hooks(self._c)
-  local outs = G.run(self.graph, flat)
-  local c = self._c
-  local res = {}
-  for i = 1, c.n_results do res[i] = rebuild(c.template[i], outs) end
-  return table.unpack(res, 1, c.n_results)
+  return run_concrete(self._c, flat)
 end
 
 Concrete.__tostring = function(self)
@@ -771,9 +730,6 @@ end
 function Function:get_concrete_function(...)
   local args = table.pack(...)
   if args.n == 0 and self._signature then
-    -- specs stand in for the arguments
-    local fake = {}
-    for i, s in ipairs(self._signature) do fake[i] = s end
     local key = "sig" .. frozen_key(self)
     local c = self._cache[key]
     if not c then
