@@ -110,7 +110,9 @@ struct tl_graph *tlb_check_graph(lua_State *L, int idx);
 /* The tensors of the list at idx (variables give their values), borrowed,
  * in a userdata left on the stack; raises naming `what` for a non-tensor. */
 tl_tensor **tlb_tensor_list_arg(lua_State *L, int idx, int *n, const char *what);
-/* Pushes the outputs of a graph run as a list table (takes the references). */
-int tlb_push_output_table(lua_State *L, tl_tensor_list *out);
+/* fn(graph at 1, the tensor list at 2): tl_graph_run or tl_graph_call_traced;
+ * returns the outputs as a list table. */
+typedef tl_status (*tlb_graph_runner)(struct tl_graph *g, tl_tensor *const *args, int n, tl_tensor_list *out);
+int tlb_graph_apply(lua_State *L, tlb_graph_runner run, const char *what);
 void tlb_push_graph(lua_State *L, struct tl_graph *g);
 #endif

@@ -269,7 +269,8 @@ static int l_set_where(lua_State *L) {
   return 0;
 }
 
-int tlb_push_output_table(lua_State *L, tl_tensor_list *out) {
+/* The outputs of a graph run as a list table (takes the references). */
+static int push_output_table(lua_State *L, tl_tensor_list *out) {
   lua_createtable(L, out->n, 0);
   for (int i = 0; i < out->n; i++) {
     tlb_push_tensor(L, out->items[i]);
@@ -281,18 +282,20 @@ int tlb_push_output_table(lua_State *L, tl_tensor_list *out) {
   return 1;
 }
 
-/* graph.run(g, args): args is a list of tensors (variables give their value). */
-static int l_run(lua_State *L) {
+int tlb_graph_apply(lua_State *L, tlb_graph_runner run, const char *what) {
   tlb_steer_collector(L);
   tl_graph *g = tlb_check_graph(L, 1);
   int n;
-  tl_tensor **args = tlb_tensor_list_arg(L, 2, &n, "graph run");
+  tl_tensor **args = tlb_tensor_list_arg(L, 2, &n, what);
   tl_tensor_list out;
   tl_list_init(&out);
-  tl_status s = tl_graph_run(g, args, n, &out);
+  tl_status s = run(g, args, n, &out);
   if (s) return tlb_raise(L, s);
-  return tlb_push_output_table(L, &out);
+  return push_output_table(L, &out);
 }
+
+/* graph.run(g, args): args is a list of tensors (variables give their value). */
+static int l_run(lua_State *L) { return tlb_graph_apply(L, tl_graph_run, "graph run"); }
 
 static int g_gc(lua_State *L) {
   tl_graph **p = luaL_checkudata(L, 1, GRAPH_MT);

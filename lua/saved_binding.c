@@ -159,17 +159,7 @@ static int l_load_model(lua_State *L) {
   return 1;
 }
 
-static int l_call(lua_State *L) {
-  tlb_steer_collector(L);
-  tl_graph *g = tlb_check_graph(L, 1);
-  int n;
-  tl_tensor **args = tlb_tensor_list_arg(L, 2, &n, "graph call");
-  tl_tensor_list out;
-  tl_list_init(&out);
-  tl_status s = tl_graph_call_traced(g, args, n, &out);
-  if (s) return tlb_raise(L, s);
-  return tlb_push_output_table(L, &out);
-}
+static int l_call(lua_State *L) { return tlb_graph_apply(L, tl_graph_call_traced, "graph call"); }
 
 void tlb_open_saved(lua_State *L) {
   static const luaL_Reg fns[] = {
