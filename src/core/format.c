@@ -20,6 +20,7 @@
  * Tensors on other devices print from a host copy (tl_tensor_copy_to).
  */
 #include "tl.h"
+#include "core/buf.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -27,36 +28,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- a growable string ------------------------------------------------- */
+/* ---- a growable string (core/buf.h) --------------------------------------- */
 
-typedef struct sbuf {
-  char *p;
-  size_t n, cap;
-  bool oom;
-} sbuf;
-
-static void sb_put(sbuf *b, const char *s, size_t n) {
-  if (b->oom) return;
-  if (b->n + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->n + n + 1) cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p) {
-      b->oom = true;
-      return;
-    }
-    b->p = p;
-    b->cap = cap;
-  }
-  memcpy(b->p + b->n, s, n);
-  b->n += n;
-  b->p[b->n] = 0;
-}
-
-static void sb_puts(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
-
-static void sb_spaces(sbuf *b, int n) {
-  for (int i = 0; i < n; i++) sb_put(b, " ", 1);
+static void sb_spaces(tl_buf *b, int n) {
+  for (int i = 0; i < n; i++) tl_buf_put(b, " ", 1);
 }
 
 /* ---- shortest digits --------------------------------------------------- */
@@ -288,46 +263,46 @@ static void ffmt_init(ffmt *f, const double *v, int64_t n, tl_dtype dt, int prec
   }
 }
 
-static void ffmt_word(const ffmt *f, double x, sbuf *b) {
+static void ffmt_word(const ffmt *f, double x, tl_buf *b) {
   if (!isfinite(x)) {
     const char *s = isnan(x) ? (f->plus ? "+nan" : "nan") : x < 0 ? "-inf" : f->plus ? "+inf" : "inf";
     sb_spaces(b, f->pad_left + f->pad_right + 1 - (int)strlen(s));
-    sb_puts(b, s);
+    tl_buf_puts(b, s);
     return;
   }
   fparts p;
   if (f->exp_format) {
     scientific(x, f->dt, f->precision, f->min_digits, f->trim, f->plus, f->exp_size, &p);
     sb_spaces(b, f->pad_left - (int)strlen(p.intp));
-    sb_puts(b, p.intp);
-    if (p.has_point) sb_puts(b, ".");
-    sb_puts(b, p.frac);
-    sb_puts(b, p.exp);
+    tl_buf_puts(b, p.intp);
+    if (p.has_point) tl_buf_puts(b, ".");
+    tl_buf_puts(b, p.frac);
+    tl_buf_puts(b, p.exp);
   } else {
     positional(x, f->dt, f->precision, f->min_digits, f->trim, f->plus, &p);
     sb_spaces(b, f->pad_left - (int)strlen(p.intp));
-    sb_puts(b, p.intp);
-    if (p.has_point) sb_puts(b, ".");
-    sb_puts(b, p.frac);
+    tl_buf_puts(b, p.intp);
+    if (p.has_point) tl_buf_puts(b, ".");
+    tl_buf_puts(b, p.frac);
     sb_spaces(b, f->pad_right - (int)strlen(p.frac));
   }
 }
 
 /* A numpy scalar's str: positional shortest for 1e-4 <= |x| < 1e16 (and
  * zero) with one trailing zero kept, else scientific without the point. */
-static void scalar_float(double x, tl_dtype dt, bool plus, char trim_pos, sbuf *b) {
+static void scalar_float(double x, tl_dtype dt, bool plus, char trim_pos, tl_buf *b) {
   if (!isfinite(x)) {
-    sb_puts(b, isnan(x) ? (plus ? "+nan" : "nan") : x < 0 ? "-inf" : plus ? "+inf" : "inf");
+    tl_buf_puts(b, isnan(x) ? (plus ? "+nan" : "nan") : x < 0 ? "-inf" : plus ? "+inf" : "inf");
     return;
   }
   fparts p;
   double a = fabs(x);
   if (a == 0 || (a >= 1e-4 && a < 1e16)) positional(x, dt, -1, 0, trim_pos, plus, &p);
   else scientific(x, dt, -1, 0, '-', plus, -1, &p);
-  sb_puts(b, p.intp);
-  if (p.has_point) sb_puts(b, ".");
-  sb_puts(b, p.frac);
-  sb_puts(b, p.exp);
+  tl_buf_puts(b, p.intp);
+  if (p.has_point) tl_buf_puts(b, ".");
+  tl_buf_puts(b, p.frac);
+  tl_buf_puts(b, p.exp);
 }
 
 /* ---- element formatters ------------------------------------------------ */
@@ -352,30 +327,30 @@ static wkind kind_of(tl_dtype d) {
   }
 }
 
-static void put_string(const tl_string *s, sbuf *b) {
-  sb_put(b, "\"", 1);
+static void put_string(const tl_string *s, tl_buf *b) {
+  tl_buf_put(b, "\"", 1);
   for (int64_t i = 0; s->data && i < s->len; i++) {
     unsigned char c = (unsigned char)s->data[i];
     char e[8];
     switch (c) {
-    case '"': sb_puts(b, "\\\""); break;
-    case '\\': sb_puts(b, "\\\\"); break;
-    case '\n': sb_puts(b, "\\n"); break;
-    case '\t': sb_puts(b, "\\t"); break;
-    case '\r': sb_puts(b, "\\r"); break;
+    case '"': tl_buf_puts(b, "\\\""); break;
+    case '\\': tl_buf_puts(b, "\\\\"); break;
+    case '\n': tl_buf_puts(b, "\\n"); break;
+    case '\t': tl_buf_puts(b, "\\t"); break;
+    case '\r': tl_buf_puts(b, "\\r"); break;
     default:
       if (c < 32 || c == 127) {
         snprintf(e, sizeof e, "\\x%02x", c);
-        sb_puts(b, e);
+        tl_buf_puts(b, e);
       } else {
-        sb_put(b, (const char *)&c, 1);
+        tl_buf_put(b, (const char *)&c, 1);
       }
     }
   }
-  sb_put(b, "\"", 1);
+  tl_buf_put(b, "\"", 1);
 }
 
-static void word(const formatter *f, const tl_tensor *t, int64_t off, bool scalar, sbuf *b) {
+static void word(const formatter *f, const tl_tensor *t, int64_t off, bool scalar, tl_buf *b) {
   const void *base = t->storage->data;
   char buf[48];
   switch (f->kind) {
@@ -390,25 +365,25 @@ static void word(const formatter *f, const tl_tensor *t, int64_t off, bool scala
     int64_t v = tl_load_i64(base, t->dtype, off);
     snprintf(buf, sizeof buf, "%" PRId64, v);
     sb_spaces(b, f->width - (int)strlen(buf));
-    sb_puts(b, buf);
+    tl_buf_puts(b, buf);
     break;
   }
   case W_BOOL:
-    sb_puts(b, tl_load_i64(base, t->dtype, off) ? (scalar ? "true" : " true") : "false");
+    tl_buf_puts(b, tl_load_i64(base, t->dtype, off) ? (scalar ? "true" : " true") : "false");
     break;
   case W_COMPLEX: {
     const float *c = (const float *)base + 2 * off;
     double re = c[0], im = c[1];
     if (scalar) { /* Python's complex str: 2j, (1+2j), (-0-1j) */
       bool bare = re == 0 && !signbit(re);
-      if (!bare) sb_puts(b, "(");
+      if (!bare) tl_buf_puts(b, "(");
       if (!bare) scalar_float(re, TL_COMPLEX64, false, '-', b);
       scalar_float(im, TL_COMPLEX64, !bare, '-', b);
-      sb_puts(b, bare ? "j" : "j)");
+      tl_buf_puts(b, bare ? "j" : "j)");
       break;
     }
     ffmt_word(&f->re, re, b);
-    sbuf ib = {0};
+    tl_buf ib = {0};
     ffmt_word(&f->im, im, &ib);
     if (ib.oom) {
       b->oom = true;
@@ -416,9 +391,9 @@ static void word(const formatter *f, const tl_tensor *t, int64_t off, bool scala
     }
     size_t sp = ib.n;
     while (sp > 0 && ib.p[sp - 1] == ' ') sp--;
-    sb_put(b, ib.p, sp);
-    sb_put(b, "j", 1);
-    sb_put(b, ib.p + sp, ib.n - sp);
+    tl_buf_put(b, ib.p, sp);
+    tl_buf_put(b, "j", 1);
+    tl_buf_put(b, ib.p + sp, ib.n - sp);
     free(ib.p);
     break;
   }
@@ -434,7 +409,7 @@ typedef struct layout {
   int edge;
   int linewidth;
   const formatter *f;
-  sbuf *out;
+  tl_buf *out;
 } layout;
 
 static bool dim_summarised(const layout *L, int d) {
@@ -487,7 +462,7 @@ static void gather_one(int64_t off, void *ctx) {
 
 /* ---- numpy's _formatArray ---------------------------------------------- */
 
-static void strip_trailing_spaces(sbuf *b) {
+static void strip_trailing_spaces(tl_buf *b) {
   while (b->n > 0 && b->p[b->n - 1] == ' ') b->n--;
   if (b->p) b->p[b->n] = 0;
 }
@@ -495,31 +470,31 @@ static void strip_trailing_spaces(sbuf *b) {
 /* hang: the hanging indent's width (depth + 1); width: numpy's curr_width. */
 static void rec(const layout *L, int d, int64_t off, int hang, int width) {
   const tl_tensor *t = L->t;
-  sbuf *b = L->out;
+  tl_buf *b = L->out;
   int64_t n = t->shape[d];
   bool s = dim_summarised(L, d);
-  sb_put(b, "[", 1);
+  tl_buf_put(b, "[", 1);
   if (d == t->rank - 1) {
     int elem_width = width - 1, line = hang;
     for (int64_t i = 0; i < n; i++) {
       bool dots = s && i == L->edge;
       if (dots) i = n - L->edge - 1;
-      sbuf w = {0};
-      if (dots) sb_puts(&w, "...");
+      tl_buf w = {0};
+      if (dots) tl_buf_puts(&w, "...");
       else word(L->f, t, off + i * t->strides[d], false, &w);
       if (w.oom) b->oom = true;
       int wl = (int)w.n;
       if (line + wl > elem_width && line > hang) {
         strip_trailing_spaces(b);
-        sb_put(b, "\n", 1);
+        tl_buf_put(b, "\n", 1);
         sb_spaces(b, hang);
         line = hang;
       }
-      if (w.p) sb_put(b, w.p, w.n);
+      if (w.p) tl_buf_put(b, w.p, w.n);
       free(w.p);
       line += wl;
       if (i < n - 1) {
-        sb_put(b, " ", 1);
+        tl_buf_put(b, " ", 1);
         line++;
       }
     }
@@ -528,17 +503,17 @@ static void rec(const layout *L, int d, int64_t off, int hang, int width) {
     for (int64_t i = 0; i < n; i++) {
       if (i > 0) sb_spaces(b, hang);
       if (s && i == L->edge) {
-        sb_puts(b, "...");
-        for (int k = 0; k < axes_left - 1; k++) sb_put(b, "\n", 1);
+        tl_buf_puts(b, "...");
+        for (int k = 0; k < axes_left - 1; k++) tl_buf_put(b, "\n", 1);
         sb_spaces(b, hang);
         i = n - L->edge;
       }
       rec(L, d + 1, off + i * t->strides[d], hang + 1, width - 1);
       if (i < n - 1)
-        for (int k = 0; k < axes_left - 1; k++) sb_put(b, "\n", 1);
+        for (int k = 0; k < axes_left - 1; k++) tl_buf_put(b, "\n", 1);
     }
   }
-  sb_put(b, "]", 1);
+  tl_buf_put(b, "]", 1);
 }
 
 /* ---- entry ------------------------------------------------------------- */
@@ -552,7 +527,7 @@ static tl_status format_host(const tl_tensor *t, const tl_print_opts *opts, char
     if (opts->linewidth > 0) o.linewidth = opts->linewidth;
   }
   *out = NULL;
-  sbuf text = {0};
+  tl_buf text = {0};
   formatter f;
   memset(&f, 0, sizeof f);
   f.kind = kind_of(t->dtype);
@@ -560,7 +535,7 @@ static tl_status format_host(const tl_tensor *t, const tl_print_opts *opts, char
   tl_status s = TL_OK;
   double *re = NULL, *im = NULL;
   if (t->size == 0) {
-    sb_puts(&text, "[]");
+    tl_buf_puts(&text, "[]");
   } else if (t->rank == 0) {
     word(&f, t, t->offset, true, &text);
   } else {
@@ -597,19 +572,19 @@ static tl_status format_host(const tl_tensor *t, const tl_print_opts *opts, char
     goto fail;
   }
   {
-    sbuf r = {0};
-    sb_puts(&r, "tf.Tensor(");
-    if (strchr(text.p, '\n')) sb_puts(&r, "\n");
-    sb_puts(&r, text.p);
-    sb_puts(&r, ", shape=(");
+    tl_buf r = {0};
+    tl_buf_puts(&r, "tf.Tensor(");
+    if (strchr(text.p, '\n')) tl_buf_puts(&r, "\n");
+    tl_buf_puts(&r, text.p);
+    tl_buf_puts(&r, ", shape=(");
     for (int d = 0; d < t->rank; d++) {
       char buf[32];
       snprintf(buf, sizeof buf, d ? ", %" PRId64 : "%" PRId64, t->shape[d]);
-      sb_puts(&r, buf);
+      tl_buf_puts(&r, buf);
     }
-    sb_puts(&r, t->rank == 1 ? ",), dtype=" : "), dtype=");
-    sb_puts(&r, tl_dtypes[t->dtype].name);
-    sb_puts(&r, ")");
+    tl_buf_puts(&r, t->rank == 1 ? ",), dtype=" : "), dtype=");
+    tl_buf_puts(&r, tl_dtypes[t->dtype].name);
+    tl_buf_puts(&r, ")");
     if (r.oom) {
       free(r.p);
       s = tl_error(TL_RESOURCE_EXHAUSTED, "format: out of memory");

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "graph/graph_internal.h"
 
 tl_status tl_graph_new(tl_graph **out) {
@@ -372,41 +373,6 @@ tl_status tl_graph_validate(const tl_graph *g) {
 
 /* ---- printing ---------------------------------------------------------- */
 
-typedef struct strbuf {
-  char *p;
-  size_t n, cap;
-  bool failed;
-} strbuf;
-
-void tlg_sb_printf(strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void tlg_sb_printf(strbuf *b, const char *fmt, ...) {
-  if (b->failed) return;
-  for (;;) {
-    va_list ap;
-    va_start(ap, fmt);
-    size_t room = b->cap - b->n;
-    int k = vsnprintf(b->p ? b->p + b->n : NULL, b->p ? room : 0, fmt, ap);
-    va_end(ap);
-    if (k < 0) {
-      b->failed = true;
-      return;
-    }
-    if (b->p && (size_t)k < room) {
-      b->n += (size_t)k;
-      return;
-    }
-    size_t cap = b->cap ? b->cap * 2 : 1024;
-    while (cap < b->n + (size_t)k + 1) cap *= 2;
-    char *q = realloc(b->p, cap);
-    if (!q) {
-      b->failed = true;
-      return;
-    }
-    b->p = q;
-    b->cap = cap;
-  }
-}
-
 static const char *kind_name(tl_node_kind k) {
   static const char *names[] = {"arg", "const", "op", "cond", "while", "call"};
   return (unsigned)k < TL_NODE_KIND_COUNT ? names[k] : "?";
@@ -414,80 +380,80 @@ static const char *kind_name(tl_node_kind k) {
 
 const char *tlg_node_label(const tl_gnode *n) { return n->kind == TL_NODE_OP ? n->op->name : kind_name(n->kind); }
 
-static void describe_attrs(strbuf *b, const tl_gnode *n) {
+static void describe_attrs(tl_buf *b, const tl_gnode *n) {
   if (n->kind != TL_NODE_OP) return;
   bool any = false;
   for (int i = 0; i < n->op->n_attrs; i++) {
     const tl_attr *a = &n->attr[i];
     if (!a->present || tlg_attr_is_default(n->op, i, a)) continue;
-    tlg_sb_printf(b, "%s%s=", any ? ", " : " {", n->op->attr[i].name);
+    tl_buf_printf(b, "%s%s=", any ? ", " : " {", n->op->attr[i].name);
     any = true;
     switch (a->type) {
-    case TL_ATTR_INT: tlg_sb_printf(b, "%lld", (long long)a->i); break;
-    case TL_ATTR_FLOAT: tlg_sb_printf(b, "%.9g", a->f); break;
-    case TL_ATTR_BOOL: tlg_sb_printf(b, "%s", a->b ? "true" : "false"); break;
-    case TL_ATTR_DTYPE: tlg_sb_printf(b, "%s", tl_dtypes[a->dtype].name); break;
-    case TL_ATTR_STRING: tlg_sb_printf(b, "\"%s\"", a->s ? a->s : ""); break;
+    case TL_ATTR_INT: tl_buf_printf(b, "%lld", (long long)a->i); break;
+    case TL_ATTR_FLOAT: tl_buf_printf(b, "%.9g", a->f); break;
+    case TL_ATTR_BOOL: tl_buf_printf(b, "%s", a->b ? "true" : "false"); break;
+    case TL_ATTR_DTYPE: tl_buf_printf(b, "%s", tl_dtypes[a->dtype].name); break;
+    case TL_ATTR_STRING: tl_buf_printf(b, "\"%s\"", a->s ? a->s : ""); break;
     case TL_ATTR_INTS:
     case TL_ATTR_FLOATS:
-      tlg_sb_printf(b, "[");
+      tl_buf_printf(b, "[");
       for (int k = 0; k < a->n && k < 16; k++) {
-        if (a->type == TL_ATTR_INTS) tlg_sb_printf(b, "%s%lld", k ? "," : "", (long long)a->ints[k]);
-        else tlg_sb_printf(b, "%s%.9g", k ? "," : "", a->floats[k]);
+        if (a->type == TL_ATTR_INTS) tl_buf_printf(b, "%s%lld", k ? "," : "", (long long)a->ints[k]);
+        else tl_buf_printf(b, "%s%.9g", k ? "," : "", a->floats[k]);
       }
-      tlg_sb_printf(b, "%s]", a->n > 16 ? ",..." : "");
+      tl_buf_printf(b, "%s]", a->n > 16 ? ",..." : "");
       break;
     default: break;
     }
   }
-  if (any) tlg_sb_printf(b, "}");
+  if (any) tl_buf_printf(b, "}");
 }
 
-static void describe_graph(strbuf *b, const tl_graph *g, int indent) {
+static void describe_graph(tl_buf *b, const tl_graph *g, int indent) {
   for (int i = 0; i < g->n_nodes; i++) {
     const tl_gnode *n = &g->nodes[i];
-    tlg_sb_printf(b, "%*s", indent, "");
+    tl_buf_printf(b, "%*s", indent, "");
     for (int k = 0; k < n->n_out; k++) {
       char m[200];
-      tlg_sb_printf(b, "%s%%%d:%s", k ? ", " : "", n->out0 + k, tl_meta_describe(&g->values[n->out0 + k].meta, m, sizeof m));
+      tl_buf_printf(b, "%s%%%d:%s", k ? ", " : "", n->out0 + k, tl_meta_describe(&g->values[n->out0 + k].meta, m, sizeof m));
     }
-    tlg_sb_printf(b, " = %s", tlg_node_label(n));
+    tl_buf_printf(b, " = %s", tlg_node_label(n));
     if (n->kind == TL_NODE_ARG) {
-      tlg_sb_printf(b, " #%d", n->arg);
-      if (n->capture >= 0) tlg_sb_printf(b, " (captures %%%d)", n->capture);
+      tl_buf_printf(b, " #%d", n->arg);
+      if (n->capture >= 0) tl_buf_printf(b, " (captures %%%d)", n->capture);
     }
     if (n->kind == TL_NODE_CONST) {
       tl_variable *v = tl_resource_peek(n->value);
-      if (v) tlg_sb_printf(b, " variable '%s'", v->name);
+      if (v) tl_buf_printf(b, " variable '%s'", v->name);
       else if (n->value->size == 1 && !tl_tensor_is_symbolic(n->value) && tl_tensor_device(n->value) == TL_CPU &&
                n->value->dtype != TL_STRING)
-        tlg_sb_printf(b, " %.9g", tl_load_f64(n->value->storage->data, n->value->dtype, n->value->offset));
+        tl_buf_printf(b, " %.9g", tl_load_f64(n->value->storage->data, n->value->dtype, n->value->offset));
     }
     if (n->n_in) {
-      tlg_sb_printf(b, "(");
+      tl_buf_printf(b, "(");
       for (int k = 0; k < n->n_in; k++)
-        if (n->in[k] < 0) tlg_sb_printf(b, "%snil", k ? ", " : "");
-        else tlg_sb_printf(b, "%s%%%d", k ? ", " : "", n->in[k]);
-      tlg_sb_printf(b, ")");
+        if (n->in[k] < 0) tl_buf_printf(b, "%snil", k ? ", " : "");
+        else tl_buf_printf(b, "%s%%%d", k ? ", " : "", n->in[k]);
+      tl_buf_printf(b, ")");
     }
     describe_attrs(b, n);
-    if (n->where) tlg_sb_printf(b, "  -- %s", n->where);
-    tlg_sb_printf(b, "\n");
+    if (n->where) tl_buf_printf(b, "  -- %s", n->where);
+    tl_buf_printf(b, "\n");
     for (int k = 0; k < n->n_sub; k++) {
-      tlg_sb_printf(b, "%*s  %s:\n", indent, "",
+      tl_buf_printf(b, "%*s  %s:\n", indent, "",
                     n->kind == TL_NODE_COND ? (k ? "else" : "then") : n->kind == TL_NODE_WHILE ? (k ? "body" : "cond") : "fn");
       describe_graph(b, n->sub[k], indent + 4);
     }
   }
-  tlg_sb_printf(b, "%*sreturn ", indent, "");
-  for (int i = 0; i < g->n_outputs; i++) tlg_sb_printf(b, "%s%%%d", i ? ", " : "", g->outputs[i]);
-  tlg_sb_printf(b, "\n");
+  tl_buf_printf(b, "%*sreturn ", indent, "");
+  for (int i = 0; i < g->n_outputs; i++) tl_buf_printf(b, "%s%%%d", i ? ", " : "", g->outputs[i]);
+  tl_buf_printf(b, "\n");
 }
 
 tl_status tl_graph_describe(const tl_graph *g, char **out) {
-  strbuf b = {0};
+  tl_buf b = {0};
   describe_graph(&b, g, 0);
-  if (b.failed || !b.p) {
+  if (b.oom || !b.p) {
     free(b.p);
     return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
   }
@@ -495,57 +461,57 @@ tl_status tl_graph_describe(const tl_graph *g, char **out) {
   return TL_OK;
 }
 
-static void dot_escape(strbuf *b, const char *s) {
+static void dot_escape(tl_buf *b, const char *s) {
   for (; *s; s++) {
-    if (*s == '"' || *s == '\\') tlg_sb_printf(b, "\\%c", *s);
-    else tlg_sb_printf(b, "%c", *s);
+    if (*s == '"' || *s == '\\') tl_buf_printf(b, "\\%c", *s);
+    else tl_buf_printf(b, "%c", *s);
   }
 }
 
-static void dot_graph(strbuf *b, const tl_graph *g, const char *prefix) {
+static void dot_graph(tl_buf *b, const tl_graph *g, const char *prefix) {
   for (int i = 0; i < g->n_nodes; i++) {
     const tl_gnode *n = &g->nodes[i];
-    tlg_sb_printf(b, "  \"%sn%d\" [label=\"", prefix, i);
+    tl_buf_printf(b, "  \"%sn%d\" [label=\"", prefix, i);
     dot_escape(b, tlg_node_label(n));
-    if (n->kind == TL_NODE_ARG) tlg_sb_printf(b, " #%d", n->arg);
+    if (n->kind == TL_NODE_ARG) tl_buf_printf(b, " #%d", n->arg);
     if (n->kind == TL_NODE_CONST && tl_resource_peek(n->value)) {
-      tlg_sb_printf(b, " ");
+      tl_buf_printf(b, " ");
       dot_escape(b, tl_resource_peek(n->value)->name);
     }
     if (n->n_out) {
       char m[200];
-      tlg_sb_printf(b, "\\n");
+      tl_buf_printf(b, "\\n");
       dot_escape(b, tl_meta_describe(&g->values[n->out0].meta, m, sizeof m));
     }
     if (n->where) {
-      tlg_sb_printf(b, "\\n");
+      tl_buf_printf(b, "\\n");
       dot_escape(b, n->where);
     }
-    tlg_sb_printf(b, "\"%s];\n",
+    tl_buf_printf(b, "\"%s];\n",
                   n->kind == TL_NODE_ARG ? ", shape=invhouse" : n->kind == TL_NODE_CONST ? ", shape=box" : "");
     for (int k = 0; k < n->n_in; k++)
-      if (n->in[k] >= 0) tlg_sb_printf(b, "  \"%sn%d\" -> \"%sn%d\";\n", prefix, g->values[n->in[k]].node, prefix, i);
+      if (n->in[k] >= 0) tl_buf_printf(b, "  \"%sn%d\" -> \"%sn%d\";\n", prefix, g->values[n->in[k]].node, prefix, i);
     for (int k = 0; k < n->n_sub; k++) {
       char sub[64];
       snprintf(sub, sizeof sub, "%sn%d_%d_", prefix, i, k);
-      tlg_sb_printf(b, "  subgraph \"cluster_%s\" {\n  label=\"%s\";\n", sub,
+      tl_buf_printf(b, "  subgraph \"cluster_%s\" {\n  label=\"%s\";\n", sub,
                     n->kind == TL_NODE_COND ? (k ? "else" : "then") : n->kind == TL_NODE_WHILE ? (k ? "body" : "cond") : "fn");
       dot_graph(b, n->sub[k], sub);
-      tlg_sb_printf(b, "  }\n");
+      tl_buf_printf(b, "  }\n");
     }
   }
   for (int i = 0; i < g->n_outputs; i++) {
-    tlg_sb_printf(b, "  \"%sout%d\" [label=\"output %d\", shape=house];\n", prefix, i, i);
-    tlg_sb_printf(b, "  \"%sn%d\" -> \"%sout%d\";\n", prefix, g->values[g->outputs[i]].node, prefix, i);
+    tl_buf_printf(b, "  \"%sout%d\" [label=\"output %d\", shape=house];\n", prefix, i, i);
+    tl_buf_printf(b, "  \"%sn%d\" -> \"%sout%d\";\n", prefix, g->values[g->outputs[i]].node, prefix, i);
   }
 }
 
 tl_status tl_graph_dot(const tl_graph *g, char **out) {
-  strbuf b = {0};
-  tlg_sb_printf(&b, "digraph tlua {\n  node [fontname=\"monospace\"];\n");
+  tl_buf b = {0};
+  tl_buf_printf(&b, "digraph tlua {\n  node [fontname=\"monospace\"];\n");
   dot_graph(&b, g, "");
-  tlg_sb_printf(&b, "}\n");
-  if (b.failed || !b.p) {
+  tl_buf_printf(&b, "}\n");
+  if (b.oom || !b.p) {
     free(b.p);
     return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
   }

@@ -13,35 +13,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "graph/saved_model_format.h"
 
 /* ======================================================================
  * writing
  * ====================================================================== */
 
-typedef struct wbuf {
-  unsigned char *p;
-  size_t n, cap;
-  bool failed;
-} wbuf;
+/* The file's bytes (core/buf.h); a sink for tl_tensor_serialize_to. */
+typedef tl_buf wbuf;
 
 static tl_status w_bytes(void *ctx, const void *b, size_t n) {
   wbuf *w = ctx;
-  if (w->failed) return TL_RESOURCE_EXHAUSTED;
-  if (w->n + n > w->cap) {
-    size_t cap = w->cap ? w->cap : 4096;
-    while (cap < w->n + n) cap *= 2;
-    unsigned char *q = realloc(w->p, cap);
-    if (!q) {
-      w->failed = true;
-      return tl_error(TL_RESOURCE_EXHAUSTED, "saved model: out of memory");
-    }
-    w->p = q;
-    w->cap = cap;
-  }
-  if (n) memcpy(w->p + w->n, b, n);
-  w->n += n;
-  return TL_OK;
+  tl_buf_put(w, b, n);
+  return w->oom ? tl_error(TL_RESOURCE_EXHAUSTED, "saved model: out of memory") : TL_OK;
 }
 static void w_u8(wbuf *w, uint8_t v) { w_bytes(w, &v, 1); }
 static void w_u32(wbuf *w, uint32_t v) { w_bytes(w, &v, 4); }
@@ -160,7 +145,7 @@ static tl_status w_graph(wbuf *w, const tl_saved_model *m, const tl_graph *g, in
   }
   w_u32(w, (uint32_t)g->n_outputs);
   for (int i = 0; i < g->n_outputs; i++) w_i32(w, g->outputs[i]);
-  return w->failed ? tl_error(TL_RESOURCE_EXHAUSTED, "saved model: out of memory") : TL_OK;
+  return w->oom ? tl_error(TL_RESOURCE_EXHAUSTED, "saved model: out of memory") : TL_OK;
 }
 
 /* Patches a section's u64 length once its payload is written. */
@@ -171,7 +156,7 @@ static size_t w_section_begin(wbuf *w, uint32_t tag) {
   return at;
 }
 static void w_section_end(wbuf *w, size_t at) {
-  if (w->failed) return;
+  if (w->oom) return;
   uint64_t len = (uint64_t)(w->n - at - 8);
   memcpy(w->p + at, &len, 8);
 }
@@ -212,7 +197,7 @@ static tl_status encode(const tl_saved_model *m, wbuf *w) {
     }
   }
   w_section_end(w, at);
-  if (w->failed) return tl_error(TL_RESOURCE_EXHAUSTED, "saved model: out of memory");
+  if (w->oom) return tl_error(TL_RESOURCE_EXHAUSTED, "saved model: out of memory");
   uint64_t body = (uint64_t)(w->n - TLSM_HEADER_BYTES);
   uint32_t version = TLSM_FORMAT_VERSION, crc = tl_crc32(0, w->p + TLSM_HEADER_BYTES, (size_t)body);
   memcpy(w->p, TLSM_MAGIC, 4);

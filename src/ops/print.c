@@ -12,6 +12,7 @@
  * and last `summarize` items when longer than twice that (-1: everything).
  * The whole line is written with one fwrite and flushed, so lines from
  * several threads do not interleave. */
+#include "core/buf.h"
 #include "ops/ops.h"
 
 #include <stdio.h>
@@ -41,30 +42,6 @@ static tl_status print_infer(TL_INFER_ARGS) {
   return TL_OK;
 }
 
-typedef struct buf {
-  char *p;
-  size_t n, cap;
-  bool oom;
-} buf;
-
-static void put(buf *b, const char *s, size_t n) {
-  if (b->oom) return;
-  if (b->n + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap * 2 : 256;
-    while (cap < b->n + n + 1) cap *= 2;
-    char *q = realloc(b->p, cap);
-    if (!q) {
-      b->oom = true;
-      return;
-    }
-    b->p = q;
-    b->cap = cap;
-  }
-  memcpy(b->p + b->n, s, n);
-  b->n += n;
-  b->p[b->n] = 0;
-}
-
 static tl_status write_line(const char *stream, const char *text, size_t n) {
   FILE *f = NULL;
   bool close = false;
@@ -87,25 +64,25 @@ static tl_status print_kernel(TL_KERNEL_ARGS) {
   const char *end = attr[2].s ? attr[2].s : "\n";
   int64_t summarize = attr[3].i;
   tl_print_opts po = {summarize < 0 ? INT64_MAX : 0, summarize < 0 ? 3 : (int)summarize, -1, 0x3fffffff, true};
-  buf b = {0};
+  tl_buf b = {0};
   int k = 0;
   tl_status s = TL_OK;
   for (const char *p = tmpl; *p && !s; p++) {
     if ((p[0] == '{' && p[1] == '{') || (p[0] == '}' && p[1] == '}')) {
-      put(&b, p, 1);
+      tl_buf_put(&b, p, 1);
       p++;
     } else if (p[0] == '{' && p[1] == '}') {
       TL_ASSERT(k < n_in);
       char *text = NULL;
       s = tl_tensor_format(in[k++], &po, &text);
-      if (!s) put(&b, text, strlen(text));
+      if (!s) tl_buf_put(&b, text, strlen(text));
       free(text);
       p++;
     } else {
-      put(&b, p, 1);
+      tl_buf_put(&b, p, 1);
     }
   }
-  if (!s) put(&b, end, strlen(end));
+  if (!s) tl_buf_put(&b, end, strlen(end));
   if (!s && b.oom) s = tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
   if (!s) s = write_line(stream, b.p ? b.p : "", b.n);
   free(b.p);
