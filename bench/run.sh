@@ -61,16 +61,7 @@ else
 fi
 cases=("$@")
 
-peer=$here/.peer
-if [ ! -e "$peer/usr/lib/x86_64-linux-gnu/openblas-openmp" ]; then
-  mkdir -p "$peer/debs"
-  (cd "$peer/debs" && apt-get download libopenblas0-openmp >/dev/null 2>&1) || {
-    apt-get update >/dev/null && (cd "$peer/debs" && apt-get download libopenblas0-openmp); }
-  for f in "$peer"/debs/*.deb; do dpkg -x "$f" "$peer"; done
-fi
-peer_lib=$peer/usr/lib/x86_64-linux-gnu/openblas-openmp
-coretype=
-grep -q avx512f /proc/cpuinfo && coretype=SkylakeX
+. "$here/peer_blas.sh" # peer, peer_lib, coretype
 
 declare -A TL_ALL=()
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }

@@ -43,16 +43,7 @@ while [ $# -gt 0 ]; do
 done
 [ -x "$tfpy" ] || { echo "note: no TensorFlow python at $tfpy: skipping tf_loop and tf_fit" >&2; sides=$(echo " $sides " | sed 's/ tf_loop / /; s/ tf_fit / /'); }
 
-peer=$here/.peer
-if [ ! -e "$peer/usr/lib/x86_64-linux-gnu/openblas-openmp" ]; then
-  mkdir -p "$peer/debs"
-  (cd "$peer/debs" && apt-get download libopenblas0-openmp >/dev/null 2>&1) || {
-    apt-get update >/dev/null && (cd "$peer/debs" && apt-get download libopenblas0-openmp); }
-  for f in "$peer"/debs/*.deb; do dpkg -x "$f" "$peer"; done
-fi
-peer_lib=$peer/usr/lib/x86_64-linux-gnu/openblas-openmp
-coretype=
-grep -q avx512f /proc/cpuinfo && coretype=SkylakeX
+. "$here/peer_blas.sh" # peer_lib, coretype
 
 logs=$here/results/seed
 mkdir -p "$logs"

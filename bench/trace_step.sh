@@ -41,16 +41,7 @@ done
 [ -x "$tfpy" ] || { echo "note: no python at $tfpy: skipping tf_function, jax and the fit comparison" >&2;
   sides=$(echo " $sides " | sed 's/ tf_function / /; s/ jax / /'); fit_epochs=0; }
 
-peer=$here/.peer
-if [ ! -e "$peer/usr/lib/x86_64-linux-gnu/openblas-openmp" ]; then
-  mkdir -p "$peer/debs"
-  (cd "$peer/debs" && apt-get download libopenblas0-openmp >/dev/null 2>&1) || {
-    apt-get update >/dev/null && (cd "$peer/debs" && apt-get download libopenblas0-openmp); }
-  for f in "$peer"/debs/*.deb; do dpkg -x "$f" "$peer"; done
-fi
-peer_lib=$peer/usr/lib/x86_64-linux-gnu/openblas-openmp
-coretype=
-grep -q avx512f /proc/cpuinfo && coretype=SkylakeX
+. "$here/peer_blas.sh" # peer_lib, coretype
 
 logs=$here/results/trace_step
 mkdir -p "$logs"
