@@ -264,11 +264,6 @@ static int l_call_key(lua_State *L) {
   return 2;
 }
 
-static int l_set_where(lua_State *L) {
-  tl_trace_set_where(luaL_optstring(L, 1, NULL));
-  return 0;
-}
-
 /* The outputs of a graph run as a list table (takes the references). */
 static int push_output_table(lua_State *L, tl_tensor_list *out) {
   lua_createtable(L, out->n, 0);
@@ -483,7 +478,7 @@ static const luaL_Reg graph_funcs[] = {
     {"trace_begin", l_trace_begin}, {"trace_arg", l_trace_arg},     {"trace_end", l_trace_end},
     {"trace_abort", l_trace_abort}, {"pause", l_pause},             {"resume", l_resume},
     {"tracing", l_tracing},         {"in_trace", l_in_trace},       {"is_symbolic", l_is_symbolic},
-    {"set_where", l_set_where},     {"run", l_run},                 {"signature_part", l_signature_part},
+    {"run", l_run},                 {"signature_part", l_signature_part},
     {"call_key", l_call_key},
     {NULL, NULL},
 };

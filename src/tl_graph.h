@@ -149,8 +149,6 @@ tl_status tl_trace_value(tl_trace *tr, tl_tensor *t, int *vid);
 /* A symbolic tensor for value vid of tr's graph (used by control flow to
  * hand out a node's outputs). */
 tl_status tl_trace_symbolic(tl_trace *tr, int vid, tl_tensor **out);
-/* For a subgraph: the enclosing value ids its capture ARGs stand for. */
-int tl_trace_n_captures(const tl_trace *tr);
 /* Pause / resume recording on this thread: ops run eagerly in between
  * (tf.init_scope: variable initializers while tracing). Nestable. */
 void tl_trace_pause(void);

@@ -79,7 +79,6 @@ struct tl_trace {
   tl_trace *parent;
   idmap consts;   /* tensor address -> value id (the graph holds a reference) */
   idmap captures; /* enclosing value id + 1 -> local ARG value id */
-  int n_captures;
   int saved_pause; /* the thread's pause depth when this trace began */
 };
 
@@ -139,7 +138,6 @@ tl_status tl_trace_begin(tl_trace **out) {
 
 tl_trace *tl_trace_current(void) { return current; }
 tl_graph *tl_trace_graph(tl_trace *tr) { return tr->g; }
-int tl_trace_n_captures(const tl_trace *tr) { return tr->n_captures; }
 bool tl_trace_active(void) { return tlg_tracing; }
 
 void tl_trace_pause(void) {
@@ -211,7 +209,6 @@ tl_status tl_trace_value(tl_trace *tr, tl_tensor *t, int *vid) {
     int local;
     if ((s = tl_graph_add_arg(tr->g, &tr->parent->g->values[outer].meta, &local))) return s;
     tr->g->nodes[tr->g->values[local].node].capture = outer;
-    tr->n_captures++;
     if ((s = idmap_put(&tr->captures, (uint64_t)outer + 1, local))) return s;
     *vid = local;
     return TL_OK;
