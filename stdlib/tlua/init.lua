@@ -62,7 +62,7 @@ tf.Tensor = core.Tensor
 
 -- Lua-side modules, one per concern. Each returns {install = function(tf)}.
 local modules = {
-  "tlua.errors", "tlua.shape", "tlua.operators", "tlua.variable",
+  "tlua.errors", "tlua.composite", "tlua.shape", "tlua.operators", "tlua.variable",
   "tlua.indexing", "tlua.creation", "tlua.help", "tlua.tape",
   "tlua.linalg", "tlua.checkpoint", "tlua.device", "tlua.conv", "tlua.trace",
   "tlua.control", "tlua.saved_model", "tlua.onnx",
