@@ -361,7 +361,6 @@ static tl_status reshape_infer(TL_INFER_ARGS) {
 static tl_status reshape_kernel(TL_KERNEL_ARGS) {
   (void)op, (void)n_in;
   tl_sp sp;
-  tl_tensor *ni = NULL, *ns = NULL;
   int64_t shape[TL_MAX_RANK];
   int nr = attr[0].n;
   tl_status s = tl_sp_open(&sp, in[0], NULL, in[1]);
@@ -369,10 +368,8 @@ static tl_status reshape_kernel(TL_KERNEL_ARGS) {
   if ((s = sp_check_numel(&sp)) || (s = reshape_resolve(&attr[0], tl_shape_numel(sp.rank, sp.shape), shape)) ||
       (s = tl_sp_validate(&sp, TL_SP_BOUNDS)))
     goto done;
-  int64_t is[2] = {sp.nnz, nr};
-  if ((s = tl_sp_new_i64(2, is, &ni)) || (s = tl_sp_new_i64(1, is + 1, &ns))) goto done;
-  memcpy(tl_tensor_data(ns), shape, (size_t)nr * sizeof *shape);
-  int64_t *o = tl_tensor_data(ni);
+  memcpy(tl_tensor_data(tl_out(out, 1)), shape, (size_t)nr * sizeof *shape);
+  int64_t *o = tl_tensor_data(tl_out(out, 0));
   for (int64_t i = 0; i < sp.nnz; i++) {
     int64_t k = tl_sp_key(&sp, i);
     for (int d = nr - 1; d >= 0; d--) {
@@ -380,14 +377,7 @@ static tl_status reshape_kernel(TL_KERNEL_ARGS) {
       k = shape[d] ? k / shape[d] : 0;
     }
   }
-  if (!(s = tl_list_push(out, ni))) {
-    ni = NULL;
-    s = tl_list_push(out, ns);
-    ns = NULL;
-  }
 done:
-  tl_tensor_release(ni);
-  tl_tensor_release(ns);
   tl_sp_close(&sp);
   return s;
 }
