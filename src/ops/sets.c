@@ -177,14 +177,16 @@ static tl_status grow_push(grow *g, int rank, const int64_t *group_idx, int64_t 
 }
 
 static tl_status set_op_kernel(TL_KERNEL_ARGS) {
-  (void)op, (void)n_in;
+  (void)n_in;
   tl_sp a, b;
   row_entry *ea = NULL, *eb = NULL;
   const void **va = NULL, **vb = NULL;
   grow g = {0};
   tl_tensor *oi = NULL, *ov = NULL, *os = NULL;
   set_kind kind;
-  tl_status s = set_kind_of(&attr[0], &kind);
+  tl_status s = tl_sp_recheck(op, in, n_in, attr);
+  if (s) return s;
+  s = set_kind_of(&attr[0], &kind);
   if (s || (s = check_dtype(in[1]->dtype))) return s;
   if ((s = tl_sp_open(&a, in[0], in[1], in[2]))) return s;
   if ((s = tl_sp_open(&b, in[3], in[4], in[5]))) {
@@ -276,12 +278,14 @@ static tl_status set_size_infer(TL_INFER_ARGS) {
 }
 
 static tl_status set_size_kernel(TL_KERNEL_ARGS) {
-  (void)op, (void)n_in;
+  (void)n_in;
   tl_sp sp;
   row_entry *e = NULL;
   const void **v = NULL;
   tl_tensor *res = NULL;
-  tl_status s = tl_sp_open(&sp, in[0], in[1], in[2]);
+  tl_status s = tl_sp_recheck(op, in, n_in, attr);
+  if (s) return s;
+  s = tl_sp_open(&sp, in[0], in[1], in[2]);
   if (s) return s;
   if ((s = group_rank_check(sp.rank)) || (s = rows_of(&sp, attr[0].b, &e))) goto done;
   if ((s = tl_tensor_new(TL_INT32, sp.rank - 1, sp.shape, &res))) goto done;

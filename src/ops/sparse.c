@@ -58,6 +58,16 @@ tl_status tl_sp_new_i64(int rank, const int64_t *shape, tl_tensor **out) {
   return tl_tensor_new(TL_INT64, rank, shape, out);
 }
 
+tl_status tl_sp_recheck(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr) {
+  const tl_meta *m[TL_MAX_INPUTS];
+  for (int i = 0; i < n_in && i < TL_MAX_INPUTS; i++) m[i] = in[i] ? &in[i]->meta : NULL;
+  tl_meta_list l;
+  tl_meta_list_init(&l);
+  tl_status s = op->infer(op, m, n_in, attr, &l);
+  tl_meta_list_free(&l);
+  return s;
+}
+
 void tl_sp_close(tl_sp *sp) {
   tl_tensor_release(sp->ind);
   tl_tensor_release(sp->val);
@@ -244,10 +254,12 @@ static tl_status to_dense_infer(TL_INFER_ARGS) {
 }
 
 static tl_status to_dense_kernel(TL_KERNEL_ARGS) {
-  (void)op, (void)n_in;
+  (void)n_in;
   tl_sp sp;
   tl_tensor *res = NULL, *dv = NULL;
-  tl_status s = tl_sp_open(&sp, in[0], in[1], in[2]);
+  tl_status s = tl_sp_recheck(op, in, n_in, attr);
+  if (s) return s;
+  s = tl_sp_open(&sp, in[0], in[1], in[2]);
   if (s) return s;
   if ((s = tl_sp_validate(&sp, TL_SP_BOUNDS | (attr[0].b ? TL_SP_ORDER : 0)))) goto done;
   if ((s = tl_tensor_new(in[1]->dtype, sp.rank, sp.shape, &res))) goto done;
@@ -434,7 +446,9 @@ static tl_status merge_kernel(TL_KERNEL_ARGS) {
   int64_t *src = NULL;
   double *fv = NULL;
   int64_t *iv = NULL;
-  tl_status s = open_pair(in, &a, &b);
+  tl_status s = tl_sp_recheck(op, in, n_in, attr);
+  if (s) return s;
+  s = open_pair(in, &a, &b);
   if (s) return s;
   if ((s = sp_sorted(&a, &ka)) || (s = sp_sorted(&b, &kb))) goto done;
   vtype vt = vtype_of(in[1]->dtype);
@@ -602,10 +616,12 @@ static tl_status slice_infer(TL_INFER_ARGS) {
 }
 
 static tl_status slice_kernel(TL_KERNEL_ARGS) {
-  (void)op, (void)n_in;
+  (void)n_in;
   tl_sp sp;
   tl_tensor *pos = NULL, *ni = NULL, *ns = NULL;
-  tl_status s = tl_sp_open(&sp, in[0], NULL, in[1]);
+  tl_status s = tl_sp_recheck(op, in, n_in, attr);
+  if (s) return s;
+  s = tl_sp_open(&sp, in[0], NULL, in[1]);
   if (s) return s;
   if ((s = slice_check_attrs(attr, sp.rank)) || (s = tl_sp_validate(&sp, TL_SP_BOUNDS))) goto done;
   int r = sp.rank;
@@ -710,7 +726,9 @@ static tl_status reduce_kernel(TL_KERNEL_ARGS) {
   double *acc = NULL;
   int64_t *iacc = NULL;
   uint8_t *seen = NULL;
-  tl_status s = tl_sp_open(&sp, in[0], in[1], in[2]);
+  tl_status s = tl_sp_recheck(op, in, n_in, attr);
+  if (s) return s;
+  s = tl_sp_open(&sp, in[0], in[1], in[2]);
   if (s) return s;
   if ((s = reduce_axes(&attr[0], sp.rank, red)) || (s = tl_sp_validate(&sp, TL_SP_BOUNDS))) goto done;
   int k = reduce_shape(red, sp.rank, sp.shape, attr[1].b, oshape);
@@ -834,10 +852,12 @@ static tl_status bincount_infer(TL_INFER_ARGS) {
 }
 
 static tl_status bincount_kernel(TL_KERNEL_ARGS) {
-  (void)op, (void)n_in;
+  (void)n_in;
   tl_sp sp;
   tl_tensor *w = NULL, *oi = NULL, *ov = NULL, *os = NULL;
-  tl_status s = tl_sp_open(&sp, in[0], in[1], in[2]);
+  tl_status s = tl_sp_recheck(op, in, n_in, attr);
+  if (s) return s;
+  s = tl_sp_open(&sp, in[0], in[1], in[2]);
   if (s) return s;
   int64_t minl = attr[0].i, maxl = attr[1].i;
   bool binary = attr[2].b, per_row = attr[3].i == -1;
@@ -947,11 +967,13 @@ static tl_status fill_infer(TL_INFER_ARGS) {
 }
 
 static tl_status fill_kernel(TL_KERNEL_ARGS) {
-  (void)op, (void)n_in, (void)attr;
+  (void)n_in, (void)attr;
   tl_sp sp;
   tl_tensor *oi = NULL, *osrc = NULL, *oe = NULL;
   int64_t *count = NULL, *start = NULL;
-  tl_status s = tl_sp_open(&sp, in[0], NULL, in[1]);
+  tl_status s = tl_sp_recheck(op, in, n_in, attr);
+  if (s) return s;
+  s = tl_sp_open(&sp, in[0], NULL, in[1]);
   if (s) return s;
   if ((s = tl_sp_validate(&sp, TL_SP_BOUNDS))) goto done;
   if (sp.rank == 0) {

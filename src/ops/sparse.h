@@ -45,6 +45,10 @@ static inline int64_t tl_sp_key(const tl_sp *sp, int64_t i) {
 tl_status tl_sp_sort_perm(const tl_sp *sp, int64_t **perm);
 /* "[0,5]" for entry i. */
 char *tl_sp_index_text(const tl_sp *sp, int64_t i, char *buf, size_t n);
+/* Runs op's shape rule on the kernel's inputs: kernels of TL_OP_VALUE_SHAPE
+ * ops (which the dispatcher does not run the rule for) start with it, so
+ * eager calls and traces check the same things with the same messages. */
+tl_status tl_sp_recheck(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr);
 /* A new int64 tensor of the given shape. */
 tl_status tl_sp_new_i64(int rank, const int64_t *shape, tl_tensor **out);
 

@@ -80,13 +80,15 @@ TL_HOT static void mm_rows_f64(int64_t lo, int64_t hi, void *p) {
 }
 
 tl_status tl_sparse_dense_matmul_kernel(TL_KERNEL_ARGS) {
-  (void)op, (void)n_in;
+  (void)n_in;
   bool adj_a = attr[0].b, adj_b = attr[1].b;
   tl_sp sp;
   tl_tensor *b = NULL, *bt = NULL, *res = NULL;
   int64_t *start = NULL, *col = NULL;
   char *val = NULL;
-  tl_status s = tl_sp_open(&sp, in[0], in[1], in[2]);
+  tl_status s = tl_sp_recheck(op, in, n_in, attr);
+  if (s) return s;
+  s = tl_sp_open(&sp, in[0], in[1], in[2]);
   if (s) return s;
   if (sp.rank != 2) {
     s = tl_error(TL_INVALID_ARGUMENT, "a must be a sparse matrix, got rank %d", sp.rank);

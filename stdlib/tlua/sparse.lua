@@ -75,7 +75,7 @@ local function new(indices, values, dense_shape)
   end
   indices = int64(indices, "indices")
   if not core.is_tensor(values) then values = core.constant(values) end
-  local ir, vr, sr = #indices.shape:as_list(), #values.shape:as_list(), #dense_shape.shape:as_list()
+  local ir, vr, sr = #indices.shape, #values.shape, #dense_shape.shape
   if ir ~= 2 then raise("InvalidArgument", ("SparseTensor: indices must be a matrix [nnz, rank], got shape %s"):format(tostring(indices.shape))) end
   if vr ~= 1 then raise("InvalidArgument", ("SparseTensor: values must be a vector, got shape %s"):format(tostring(values.shape))) end
   if sr ~= 1 then raise("InvalidArgument", ("SparseTensor: dense_shape must be a vector, got shape %s"):format(tostring(dense_shape.shape))) end
@@ -364,15 +364,15 @@ function M.install(tf)
   -- values * dense[index] with dense broadcast to the sparse shape
   local function mul_dense(s, d, op)
     if not core.is_tensor(d) then d = tf.constant(d, s.dtype) end
-    local ds = d.shape:as_list()
+    local ds, nd = d.shape:as_list(), #d.shape
     local r = rank_of(s)
-    if #ds == 0 then return new(s.indices, op(s.values, d), s.dense_shape) end
-    if #ds > r then
-      raise("InvalidArgument", ("SparseTensor * dense: the dense operand's rank %d is over the sparse rank %d"):format(#ds, r))
+    if nd == 0 then return new(s.indices, op(s.values, d), s.dense_shape) end
+    if nd > r then
+      raise("InvalidArgument", ("SparseTensor * dense: the dense operand's rank %d is over the sparse rank %d"):format(nd, r))
     end
     local cols, keep = {}, {}
-    for k = 1, #ds do
-      cols[k] = r - #ds + k - 1
+    for k = 1, nd do
+      cols[k] = r - nd + k - 1
       if ds[k] == nil then raise("InvalidArgument", "SparseTensor * dense: the dense operand's shape must be known") end
       keep[k] = ds[k] == 1 and 0 or 1
     end
@@ -477,7 +477,7 @@ function M.install(tf)
   local function set_components(x, what)
     if is_sparse(x) then return x.indices, x.values, x.dense_shape end
     if not core.is_tensor(x) then x = tf.constant(x) end
-    if #x.shape:as_list() < 2 then
+    if #x.shape < 2 then
       raise("InvalidArgument", ("tf.sets: %s must have rank at least 2 (rows of elements), got shape %s"):format(what,
         tostring(x.shape)))
     end
