@@ -975,7 +975,7 @@ static tl_status fill_kernel(TL_KERNEL_ARGS) {
   if (s) return s;
   s = tl_sp_open(&sp, in[0], NULL, in[1]);
   if (s) return s;
-  if ((s = tl_sp_validate(&sp, TL_SP_BOUNDS))) goto done;
+  if ((s = sp_check_numel(&sp)) || (s = tl_sp_validate(&sp, TL_SP_BOUNDS))) goto done;
   if (sp.rank == 0) {
     s = tl_error(TL_INVALID_ARGUMENT, "fill_empty_rows needs rank at least 1");
     goto done;

@@ -152,6 +152,7 @@ describe("tf.sparse combining", function()
     same(A():to_dense() / 2, (A() / 2.0):to_dense())
     same({ -1, -2, -3 }, (-A()).values)
     helpers.assert_error("InvalidArgument", { "SparseTensor * SparseTensor" }, function() return A() * A() end)
+    helpers.assert_error("InvalidArgument", { "rank 3 is over the sparse rank 2" }, function() return A() * tf.ones({ 1, 1, 3 }) end)
   end)
 
   it("gives the values gradients through add, multiply, to_dense and reduce_sum", function()
@@ -185,6 +186,12 @@ describe("tf.sparse reductions", function()
     local z = tf.sparse.reduce_sum_sparse(st({ { 0, 0 }, { 0, 1 } }, { 1.0, -1.0 }, { 2, 2 }), 1)
     same_sp(z, { { 0 } }, { 0 }, { 2 })
     same_sp(tf.sparse.reduce_max_sparse(A(), 0), { { 0 }, { 1 }, { 2 } }, { 1, 3, 2 }, { 3 })
+  end)
+
+  it("sparse + dense passes gradients to both", function()
+    gradcheck.assert_grad(function(v, d)
+      return tf.square(tf.sparse.add(tf.SparseTensor({ { 0, 1 }, { 1, 0 } }, v, { 2, 2 }), d))
+    end, { tf.constant({ 1.5, -2.0 }, tf.float64), tf.constant({ { 1.0, 2.0 }, { 3.0, 4.0 } }, tf.float64) })
   end)
 
   it("reduce_sum's gradient, and its gradient's gradient", function()
@@ -381,6 +388,41 @@ describe("SparseTensor through tf.trace and tf.while_loop", function()
       return tape:gradient(y, v)
     end)
     same({ 2, 2, 2 }, grad(tf.constant({ 1.0, 2.0, 3.0 }), tf.ones({ 3, 2 })))
+  end)
+end)
+
+describe("the raw sparse ops", function()
+  local R = tf.raw_ops
+  local I = function(t) return tf.constant(t, tf.int64) end
+  it("reject malformed components with errors, never crashes", function()
+    helpers.assert_error("InvalidArgument", { "indices must be int64, got int32" },
+      R.sparse_to_dense, tf.constant({ { 0 } }), tf.constant({ 1.0 }), I({ 2 }))
+    helpers.assert_error("InvalidArgument", { "indices have 2 rows but values have 1 elements" },
+      R.sparse_reduce_sum, I({ { 0 }, { 1 } }), tf.constant({ 1.0 }), I({ 2 }))
+    helpers.assert_error("InvalidArgument", { "indices have 1 columns but dense_shape has 2 dimensions" },
+      R.sparse_dense_matmul, I({ { 0 } }), tf.constant({ 1.0 }), I({ 2, 2 }), tf.ones({ 2, 2 }))
+    helpers.assert_error("InvalidArgument", { "dense_shape must be a vector" },
+      R.sparse_reorder_perm, I({ { 0 } }), I({ { 2 } }))
+    helpers.assert_error("InvalidArgument", { "start[0] = -1 and size[0] = 2 must not be negative" },
+      R.sparse_slice, I({ { 0 } }), I({ 2 }), { start = { -1 }, size = { 2 } })
+    helpers.assert_error("InvalidArgument", { "indices[0] = [3] is out of bounds" },
+      R.sparse_slice, I({ { 3 } }), I({ 2 }), { start = { 0 }, size = { 2 } })
+    helpers.assert_error("InvalidArgument", { "indices[0] = [9] is out of bounds" },
+      R.sparse_fill_empty_rows, I({ { 9 } }), I({ 2 }))
+    helpers.assert_error("InvalidArgument", { "dense_shape", "more elements than int64 holds" },
+      R.sparse_reorder_perm, I({ { 0, 0, 0 } }), I({ 4611686018427387904, 4611686018427387904, 3 }))
+    helpers.assert_error("InvalidArgument", { "set_operation must be intersection, union, a-b or b-a" },
+      R.set_operation, I({ { 0, 0 } }), tf.constant({ 1 }), I({ 1, 1 }), I({ { 0, 0 } }), tf.constant({ 1 }), I({ 1, 1 }),
+      { set_operation = "xor" })
+    helpers.assert_error("Unimplemented", { "float16" },
+      R.sparse_reduce_sum, I({ { 0 } }), tf.constant({ 1.0 }, tf.float16), I({ 2 }))
+    helpers.assert_error("InvalidArgument", { "weights have 2 elements but values have 1" },
+      R.sparse_bincount, I({ { 0 } }), tf.constant({ 1 }), I({ 2 }), tf.constant({ 1.0, 2.0 }))
+    -- empty inputs are fine everywhere
+    local e, ev, es = tf.zeros({ 0, 2 }, tf.int64), tf.zeros({ 0 }), I({ 0, 3 })
+    same({}, R.sparse_to_dense(e, ev, es))
+    same({ {}, {}, {} }, R.sparse_dense_matmul(e, ev, I({ 3, 0 }), tf.zeros({ 0, 0 })))
+    same({ 0, 0, 0 }, R.sparse_reduce_sum(e, ev, es, { axis = 0 }))
   end)
 end)
 
