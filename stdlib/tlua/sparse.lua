@@ -139,6 +139,7 @@ function M.install(tf)
     .. "dense_shape, shape, dtype; st * dense, st * number, st / x, -st; methods are tf.sparse's functions")
   tf.is_sparse = is_sparse
   sp.is_sparse = is_sparse
+  help.register(is_sparse, "tf.is_sparse(x): whether x is a tf.SparseTensor")
 
   meta.getters.dtype = function(s) return s.values.dtype end
   meta.getters.shape = function(s)
