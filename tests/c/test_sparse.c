@@ -63,9 +63,9 @@ static tl_tensor *spmm(problem *p) {
 }
 
 static void test_matches_dense(void) {
-  problem p = make(300, 200, 17, 900);
+  problem p = make(2000, 500, 32, 20000); /* big enough to split over the pool */
   tl_tensor *y = spmm(&p), *d = NULL, *ref = NULL;
-  CHECK(y && y->shape[0] == 300 && y->shape[1] == 17);
+  CHECK(y && y->shape[0] == 2000 && y->shape[1] == 32);
   CHECK(!tl_call("sparse_to_dense", 4, (tl_tensor *[]){p.ind, p.val, p.shp, NULL}, 1,
                  (tl_named_attr[]){TL_A_BOOL("validate_indices", false)}, &d));
   CHECK(!tl_call("matmul", 2, (tl_tensor *[]){d, p.b}, 0, NULL, &ref));
