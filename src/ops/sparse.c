@@ -16,7 +16,8 @@
  * order", "... is repeated", "... is out of bounds: need 0 <= index <
  * [2,3]". Values move by element size; arithmetic covers float32/64 and
  * int32/64 (other dtypes are Unimplemented, naming the dtype). String
- * values are not handled here: their bytes are owned by the storage.
+ * values move as tl_string elements (to_dense, and the Lua side's gathers);
+ * the dispatcher copies their bytes into the outputs' storage.
  */
 #include "ops/sparse.h"
 
@@ -203,8 +204,10 @@ static tl_status need_arith(tl_dtype d) {
   return TL_OK;
 }
 
+/* Strings copy as their 16-byte elements: the dispatcher copies the bytes
+ * of string outputs into their own storage after the kernel. */
 static tl_status need_copyable(tl_dtype d) {
-  if (d == TL_STRING || d == TL_RESOURCE)
+  if (d == TL_RESOURCE)
     return tl_error(TL_UNIMPLEMENTED, "values of dtype %s are not supported here", tl_dtypes[d].name);
   return TL_OK;
 }

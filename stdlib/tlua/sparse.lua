@@ -160,7 +160,9 @@ function M.install(tf)
   reg("from_dense", function(x)
     if not core.is_tensor(x) then x = tf.constant(x) end
     local mask
-    if x.dtype == tf.bool then mask = x else mask = tf.not_equal(x, tf.zeros_like(x)) end
+    if x.dtype == tf.bool then mask = x
+    elseif x.dtype == tf.string then mask = tf.not_equal(x, tf.constant("")) -- the empty string is the zero
+    else mask = tf.not_equal(x, tf.zeros_like(x)) end
     local idx = ops.where(mask)
     return new(idx, ops.gather_nd(x, idx), ops.shape(x, { out_type = i64 }))
   end, "tf.sparse.from_dense(tensor): the non-zero elements of a dense tensor as a SparseTensor")

@@ -23,6 +23,9 @@ return {
     { fn = function(v) return R.sparse_to_dense(unordered(), v, shp(), nil, { validate_indices = false }) end,
       inputs = { { 1.0, 2.0, 3.0 } } },
     { fn = function(v) return R.sparse_to_dense(ind(), v, shp()) end, inputs = { tf.constant({ 1, 2, 3 }) }, wrt = {} },
+    { fn = function(v, d) return R.sparse_to_dense(ind(), v, shp(), d) end,
+      inputs = { tf.constant({ "a", "", "ccc" }), tf.constant("?") }, wrt = {}, device = false,
+      device_reason = "string tensors live on the CPU only" },
   },
   sparse_reorder_perm = {
     nograd = "integer positions",
@@ -121,10 +124,16 @@ return {
       inputs = { tf.constant({ 1, 2, 3 }, tf.int8), tf.constant({ 2, 1, 4 }, tf.int8) } },
     { fn = function(a, b) return R.set_operation(ind(), a, shp(), bind(), b, shp(), { set_operation = "b-a" }) end,
       inputs = { tf.constant({ 1, 2, 3 }, tf.uint8), tf.constant({ 2, 1, 4 }, tf.uint8) } },
+    { fn = function(a, b) return R.set_operation(ind(), a, shp(), bind(), b, shp(), { set_operation = "union" }) end,
+      inputs = { tf.constant({ "b", "", "ab" }), tf.constant({ "a", "b", "ab" }) }, device = false,
+      device_reason = "string tensors live on the CPU only" },
   },
   set_size = {
     nograd = "counts",
     { fn = function(v) return R.set_size(ind3(), v, shp3(), { validate_indices = false }) end,
       inputs = { tf.constant({ 5, 5, 6, 7 }) } },
+    { fn = function(v) return R.set_size(ind3(), v, shp3(), { validate_indices = false }) end,
+      inputs = { tf.constant({ "x", "x", "y", "" }) }, device = false,
+      device_reason = "string tensors live on the CPU only" },
   },
 }
