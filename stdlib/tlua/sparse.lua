@@ -467,9 +467,20 @@ function M.install(tf)
     return new(s.indices, ops.gather_nd(tf.nn.softmax(dense), s.indices), s.dense_shape)
   end, "tf.sparse.softmax(sp_input): softmax over each row's (last dimension's) entries; missing entries take no part")
 
+  for _, mode in ipairs({ "sum", "mean", "sqrt_n" }) do
+    reg("segment_" .. mode, function(...)
+      local a = args({ "data", "indices", "segment_ids", "num_segments" }, ...)
+      local data = core.is_tensor(a.data) and a.data or tf.constant(a.data)
+      local n = a.num_segments
+      if core.is_tensor(n) then n = n:item() end
+      return ops.sparse_segment_reduce(data, a.indices, a.segment_ids, { mode = mode, num_segments = n or -1 })
+    end, ("tf.sparse.segment_%s(data, indices, segment_ids, num_segments): per sorted segment id, the %s of the "
+      .. "rows data[indices] (0 for an empty segment)"):format(mode, mode == "sqrt_n" and "sum / sqrt(count)" or mode))
+  end
+
   -- methods: st:to_dense(), st:reorder(), ...
   for k, f in pairs(sp) do
-    if type(f) == "function" and k ~= "SparseTensor" and k ~= "is_sparse" and k ~= "eye" then meta.methods[k] = f end
+    if type(f) == "function" and k ~= "SparseTensor" and k ~= "is_sparse" and k ~= "eye" and not k:match("^segment_") then meta.methods[k] = f end
   end
   meta.methods.with_values = function(s, v) return new(s.indices, v, s.dense_shape) end
   meta.methods.get_shape = function(s) return s.shape end

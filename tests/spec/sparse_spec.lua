@@ -309,6 +309,38 @@ describe("tf.sparse extras", function()
   end)
 end)
 
+describe("tf.sparse segment reductions", function()
+  local c = tf.constant({ { 1.0, 2, 3, 4 }, { -1, -2, -3, -4 }, { 5, 6, 7, 8 } })
+  it("sum, mean and sqrt_n (TensorFlow's values)", function()
+    same({ { 0, 0, 0, 0 } }, tf.sparse.segment_sum(c, tf.constant({ 0, 1 }), tf.constant({ 0, 0 })))
+    same({ { 0, 0, 0, 0 }, { 0, 0, 0, 0 }, { 5, 6, 7, 8 } },
+      tf.sparse.segment_sum(c, tf.constant({ 0, 1, 2 }), tf.constant({ 0, 0, 2 })))
+    same({ { 1, 2, 3, 4 }, { 5, 6, 7, 8 }, { 0, 0, 0, 0 }, { 0, 0, 0, 0 } },
+      tf.sparse.segment_mean(c, tf.constant({ 0, 2, 2 }), tf.constant({ 0, 1, 1 }), 4))
+    same({ { 0, 0, 0, 0 }, { 5, 6, 7, 8 } }, tf.sparse.segment_sqrt_n(c, tf.constant({ 0, 1, 2 }), tf.constant({ 0, 0, 1 })))
+    helpers.assert_close(tf.sparse.segment_sqrt_n(tf.constant({ 1.0, 2.0 }), tf.constant({ 0, 1 }), tf.constant({ 0, 0 })),
+      { 3 / math.sqrt(2) }, 1e-6)
+  end)
+
+  it("rejects bad indices and unsorted segment ids", function()
+    helpers.assert_error("InvalidArgument", { "indices[1] = 5 is not in range [0, 3)" },
+      tf.sparse.segment_sum, c, tf.constant({ 0, 5 }), tf.constant({ 0, 0 }))
+    helpers.assert_error("InvalidArgument", { "segment ids are not increasing" },
+      tf.sparse.segment_sum, c, tf.constant({ 0, 1 }), tf.constant({ 1, 0 }))
+    helpers.assert_error("InvalidArgument", { "segment_ids[1] = 4 is out of range [0, 2)" },
+      tf.sparse.segment_mean, c, tf.constant({ 0, 1 }), tf.constant({ 0, 4 }), { num_segments = 2 })
+    helpers.assert_error("InvalidArgument", { "indices have 2 elements but segment_ids have 1" },
+      tf.sparse.segment_sum, c, tf.constant({ 0, 1 }), tf.constant({ 0 }))
+  end)
+
+  it("pass gradients to data (repeated rows add up)", function()
+    for _, f in ipairs({ tf.sparse.segment_sum, tf.sparse.segment_mean, tf.sparse.segment_sqrt_n }) do
+      gradcheck.assert_grad(function(x) return f(x, tf.constant({ 0, 2, 2, 1 }), tf.constant({ 0, 0, 1, 3 })) end,
+        { tf.constant({ { 1.0, 2.0 }, { -1.0, 0.5 }, { 3.0, -2.0 } }, tf.float64) })
+    end
+  end)
+end)
+
 describe("tf.sets", function()
   local a = tf.constant({ { 1, 2, 3 }, { 4, 5, 6 } })
   local b = tf.constant({ { 1, 9, 3, 3 }, { 7, 4, 4, 2 } })

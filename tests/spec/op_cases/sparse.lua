@@ -113,6 +113,16 @@ return {
     { fn = function(v, b) return R.sparse_dense_matmul(ind(), v, shp(), b) end,
       inputs = { tf.constant({ 1.0, 2.0, 3.0 }), tf.ones({ 3, 4 }) }, wrt = {} },
   },
+  sparse_segment_reduce = {
+    { fn = function(x) return R.sparse_segment_reduce(x, tf.constant({ 0, 2, 0 }), tf.constant({ 0, 0, 2 })) end,
+      inputs = { { { 1.0, 2.0 }, { -1.0, 0.5 }, { 3.0, -2.0 } } } },
+    { fn = function(x)
+        return R.sparse_segment_reduce(x, tf.constant({ 1, 2, 2 }, tf.int64), tf.constant({ 0, 1, 1 }),
+          { mode = "mean", num_segments = 3 })
+      end, inputs = { { 1.0, 2.0, -3.0 } } },
+    { fn = function(x) return R.sparse_segment_reduce(x, tf.constant({ 0, 1, 2 }), tf.constant({ 1, 1, 1 }), { mode = "sqrt_n" }) end,
+      inputs = { { { 1.0 }, { 2.0 }, { 4.0 } } } },
+  },
   set_operation = {
     nograd = "set results",
     { fn = function(a, b)
