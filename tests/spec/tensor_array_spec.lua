@@ -327,6 +327,26 @@ describe("tf.TensorArray in graphs", function()
     same({ 9, 12 }, total:totable())
   end)
 
+  it("accumulates an RNN's states in a traced loop; values and dW match TensorFlow", function()
+    local W = tf.Variable(tf.constant({ { 0.5, -0.2 }, { 0.1, 0.3 } }))
+    local f = tf.trace(function(x)
+      local n = tf.shape(x)[0]
+      local r = tf.while_loop(function(i) return tf.less(i, n) end, function(i, h, acc)
+        h = tf.tanh(tf.matmul(tf.reshape(h, { 1, 2 }), W)[0] + x[i])
+        return i + 1, h, acc:write(i, h)
+      end, { 0, tf.zeros({ 2 }), tf.TensorArray{ dtype = f32, size = n } })
+      return r[3]:stack()
+    end)
+    local x = tf.constant({ { 1.0, 0.0 }, { 0.0, 1.0 }, { 0.5, 0.5 }, { -1.0, 1.0 } })
+    local tape = tf.GradientTape()
+    local s = f(x)
+    local g = tape:gradient(tf.reduce_sum(tf.square(s)), W)
+    -- fixtures/tensor_array_ref.py's companion: TensorFlow 2.x, tf.function + tf.while_loop
+    helpers.assert_close(s, { { 0.7615942, 0 }, { 0.3633995, 0.6898561 }, { 0.63555765, 0.5609902 },
+      { -0.55537623, 0.7783558 } }, 1e-5, 1e-6)
+    helpers.assert_close(g, { { 0.19699323, 1.3658693 }, { -0.11663496, 0.92534906 } }, 1e-5, 1e-6)
+  end)
+
   it("raises when a loop body changes the array's dtype rules", function()
     assert.has_error(function()
       tf.trace(function()
