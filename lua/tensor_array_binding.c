@@ -194,7 +194,7 @@ static int64_t *check_indices(lua_State *L, int idx, int64_t *n) {
     tl_tensor_release(h);
     return v;
   }
-  luaL_checktype(L, idx, LUA_TTABLE);
+  if (!lua_istable(L, idx)) tlb_type_error(L, idx, "list of indices or integer tensor");
   *n = (int64_t)luaL_len(L, idx);
   int64_t *v = malloc(sizeof(int64_t) * (size_t)(*n ? *n : 1));
   if (!v) luaL_error(L, "out of memory");

@@ -83,6 +83,18 @@ static char *elem_text(const tl_tensor *t, int from, char *buf, size_t n) {
   return tl_shape_format(t->rank - from, t->shape + from, buf, n);
 }
 
+/* Kernels that allocate their outputs run their shape rule first: the
+ * dispatcher does not for them, and it holds every check that needs no data. */
+static tl_status rule(tl_infer_fn infer, const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr) {
+  const tl_meta *m[TL_MAX_INPUTS];
+  for (int i = 0; i < n_in && i < TL_MAX_INPUTS; i++) m[i] = in[i] ? &in[i]->meta : NULL;
+  tl_meta_list out;
+  tl_meta_list_init(&out);
+  tl_status s = infer(op, m, n_in, attr, &out);
+  tl_meta_list_free(&out);
+  return s;
+}
+
 /* ---- tensor_array_state, tensor_array_buffer: a new array ---------------- */
 
 static tl_status state_infer(TL_INFER_ARGS) {
@@ -94,6 +106,8 @@ static tl_status state_infer(TL_INFER_ARGS) {
 }
 
 static tl_status state_kernel(TL_KERNEL_ARGS) {
+  tl_status r0 = rule(state_infer, op, in, n_in, attr);
+  if (r0) return r0;
   (void)op, (void)n_in;
   (void)attr;
   int64_t n = tl_load_i64(in[0]->storage->data, in[0]->dtype, in[0]->offset);
@@ -118,6 +132,8 @@ static tl_status buffer_infer(TL_INFER_ARGS) {
 }
 
 static tl_status buffer_kernel(TL_KERNEL_ARGS) {
+  tl_status r0 = rule(buffer_infer, op, in, n_in, attr);
+  if (r0) return r0;
   (void)op, (void)n_in;
   int64_t shape[TL_MAX_RANK];
   shape[0] = in[0]->shape[0];
@@ -139,6 +155,9 @@ static tl_status write_infer(TL_INFER_ARGS) {
   if (v->dtype != buf->dtype)
     return tl_error(TL_INVALID_ARGUMENT, "TensorArray dtype is %s but Op is trying to write dtype %s",
                     tl_dtypes[buf->dtype].name, tl_dtypes[v->dtype].name);
+  if (buf->rank >= 1 && buf->shape[0] >= 0 && st->shape[0] >= 0 && buf->shape[0] != st->shape[0])
+    return tl_error(TL_INVALID_ARGUMENT, "buffer and state differ in size (%" PRId64 " vs %" PRId64 ")", buf->shape[0],
+                    st->shape[0]);
   int er = v->rank - ix->rank;
   if (v->rank < 0 || buf->rank < 0 || er < 0 || buf->rank != er + 1) {
     char a[200], b[200];
@@ -158,6 +177,8 @@ static tl_status write_infer(TL_INFER_ARGS) {
 }
 
 static tl_status write_kernel(TL_KERNEL_ARGS) {
+  tl_status r0 = rule(write_infer, op, in, n_in, attr);
+  if (r0) return r0;
   (void)op, (void)n_in;
   tl_status s = TL_OK;
   tl_tensor *buf = NULL, *st = NULL, *val = NULL, *nb = NULL, *ns = NULL;
@@ -166,7 +187,10 @@ static tl_status write_kernel(TL_KERNEL_ARGS) {
   if (!(buf = dense(in[0], &s)) || !(st = dense(in[1], &s)) || !(val = dense(in[3], &s))) goto fail;
   if ((s = load_indices(in[2], &idx, &n))) goto fail;
   int64_t cap = st->shape[0], need = cap;
-  TL_ASSERT(buf->shape[0] == cap);
+  if (buf->shape[0] != cap) {
+    s = tl_error(TL_INVALID_ARGUMENT, "TensorArray buffer and state differ in size");
+    goto fail;
+  }
   for (int64_t i = 0; i < n; i++) {
     if (idx[i] < 0) {
       s = tl_error(TL_OUT_OF_RANGE, "Writing to negative indices (index %" PRId64 ") is not allowed", idx[i]);
@@ -302,12 +326,14 @@ fail:
 }
 
 static tl_status read_kernel(TL_KERNEL_ARGS) {
+  tl_status r0 = rule(read_infer, op, in, n_in, attr);
+  if (r0) return r0;
   (void)op, (void)n_in;
   tl_status s;
   tl_tensor *st = dense(in[1], &s);
   if (!st) return s;
   int64_t *idx = NULL, n = in[0]->shape[0];
-  if (st->shape[0] != in[0]->shape[0]) s = tl_error(TL_INTERNAL, "TensorArray buffer and state differ in size");
+  if (st->shape[0] != in[0]->shape[0]) s = tl_error(TL_INVALID_ARGUMENT, "TensorArray buffer and state differ in size");
   if (!s && in[2]) s = load_indices(in[2], &idx, &n);
   if (!s)
     s = gather_rows(in[0], tl_tensor_data(st), idx, n, in[2] && in[2]->rank == 0 ? in[0]->rank - 1 : in[0]->rank,
@@ -332,6 +358,8 @@ static tl_status rows_infer(TL_INFER_ARGS) {
 }
 
 static tl_status rows_kernel(TL_KERNEL_ARGS) {
+  tl_status r0 = rule(rows_infer, op, in, n_in, attr);
+  if (r0) return r0;
   (void)op, (void)n_in, (void)attr;
   int64_t *idx = NULL, n = in[0]->shape[0];
   tl_status s = in[1] ? load_indices(in[1], &idx, &n) : TL_OK;

@@ -129,6 +129,33 @@ describe("tf.TensorArray eagerly", function()
     assert.are.equal(0, ta:size():item())
   end)
 
+  it("rejects bad arguments with tf.errors values", function()
+    helpers.assert_error("InvalidArgument", { "size must be >= 0" }, tf.TensorArray, { dtype = f32, size = -1 })
+    helpers.assert_error("InvalidArgument", { "element_shape", "dimension 0" }, tf.TensorArray,
+      { dtype = f32, size = 1, element_shape = { -3 } })
+    helpers.assert_error("InvalidArgument", { "unknown option 'bogus'" }, tf.TensorArray, { dtype = f32, size = 1, bogus = 1 })
+    helpers.assert_error("InvalidArgument", { "dtype is required" }, tf.TensorArray, { size = 1 })
+    local ta = ta3()
+    helpers.assert_error("InvalidArgument", { "index must be an integer" }, ta.write, ta, 0.5, 1.0)
+    helpers.assert_error("InvalidArgument", { "gather" }, ta.gather, ta, "x")
+    helpers.assert_error("InvalidArgument", { "lengths must be >= 0" }, function() ta3():split({ 1, 2 }, { 3, -1, 0 }) end)
+    -- the graph ops called directly check what they are given
+    local raw = tf.raw_ops
+    local st = raw.tensor_array_state(tf.constant(3))
+    helpers.assert_error("InvalidArgument", { "tensor_array_write", "buffer and state differ in size (4 vs 3)" },
+      raw.tensor_array_write, tf.zeros({ 4, 2 }), st, tf.constant(0), tf.zeros({ 2 }))
+    helpers.assert_error("InvalidArgument", { "state must be an int8 vector" },
+      raw.tensor_array_write, tf.zeros({ 3, 2 }), tf.zeros({ 3 }), tf.constant(0), tf.zeros({ 2 }))
+    helpers.assert_error("InvalidArgument", { "does not fit the elements" },
+      raw.tensor_array_write, tf.zeros({ 3, 2 }), st, tf.constant(0), tf.zeros({ 2, 2 }))
+    helpers.assert_error("InvalidArgument", { "index must be an integer scalar or vector" },
+      raw.tensor_array_read, tf.zeros({ 3, 2 }), st, tf.constant({ { 0 } }))
+    helpers.assert_error("OutOfRange", { "index 9" }, raw.tensor_array_rows, tf.zeros({ 3, 2 }), tf.constant(9))
+    helpers.assert_error("OutOfRange", { "index 9" }, raw.tensor_array_put_rows, tf.zeros({ 2 }), tf.constant(9), tf.zeros({ 3, 2 }))
+    helpers.assert_error("InvalidArgument", { "size must be >= 0" }, raw.tensor_array_state, tf.constant(-2))
+    helpers.assert_error("Unimplemented", { "string" }, raw.tensor_array_buffer, st, { dtype = tf.string, element_shape = { 2 } })
+  end)
+
   it("help lists its methods", function()
     local text = require("tlua.help").text(ta3())
     for _, m in ipairs({ "write", "read", "stack", "unstack", "gather", "scatter", "concat", "split", "size", "close" }) do
