@@ -360,18 +360,21 @@ tl_status tl_tensor_array_split(tl_tensor_array *ta, tl_tensor *value, const int
     tl_list_clear(&l);
     return s;
   }
-  /* pieces differ in their first dimension: the element shape keeps it unknown */
+  /* pieces may differ in their first dimension: it is checked as unknown,
+   * and stays so unless every length is the same */
   bool keep = ta->infer_shape;
   ta->infer_shape = false;
+  if (ta->element.rank >= 1) ta->element.shape[0] = -1;
   s = replace(ta, &l);
   ta->infer_shape = keep;
-  if (!s && keep && n > 0 && ta->element.rank < 0) {
+  if (s) return s;
+  if (ta->element.rank < 0 && keep) {
     ta->element = value->meta;
     ta->element.shape[0] = -1;
-    for (int64_t i = 1; i < n; i++) if (lengths[i] != lengths[0]) goto done;
-    ta->element.shape[0] = lengths[0];
   }
-done:
+  bool equal = n > 0;
+  for (int64_t i = 1; i < n; i++) equal = equal && lengths[i] == lengths[0];
+  if (equal && keep && ta->element.rank >= 1) ta->element.shape[0] = lengths[0];
   return s;
 }
 
