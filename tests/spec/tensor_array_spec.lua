@@ -188,6 +188,17 @@ describe("tf.TensorArray gradients (float64 central differences)", function()
     end, { x, y })
   end)
 
+  it("flow through the graph form's ops in a traced function", function()
+    gradcheck.assert_grad(tf.trace(function(a, b)
+      local ta = tf.TensorArray{ dtype = tf.float64, size = 3 }:unstack(a * a)
+      local g = ta:gather({ 2, 0 })
+      local s = tf.TensorArray{ dtype = tf.float64, size = 3 }:scatter({ 1, 0 }, g * b)
+      local parts = tf.TensorArray{ dtype = tf.float64, size = 3 }:split(tf.reshape(a, { 6 }), { 2, 2, 2 })
+      local w = tf.TensorArray{ dtype = tf.float64, size = 0, dynamic_size = true }:write(2, tf.sin(b)):write(0, b * b)
+      return s:stack(), parts:concat() * 3, parts:read(1), ta:read(1) * b, w:stack()
+    end), { x, y })
+  end)
+
   it("flow through a tf.while_loop, eagerly and traced", function()
     local function f(a)
       local ta = tf.TensorArray{ dtype = tf.float64, size = 3 }
