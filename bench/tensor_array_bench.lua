@@ -3,7 +3,7 @@
 -- "case seconds" per case (median of a few runs). Peer:
 -- bench/tensor_array_bench.py; runner: bench/tensor_array.sh.
 local n = tonumber(arg and arg[1]) or 1000
-local d = 64
+local d = tonumber(os.getenv("TA_D") or 64)
 local reps = 5
 local function median(f)
   local t = {}

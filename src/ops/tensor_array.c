@@ -450,10 +450,12 @@ static tl_status unwrite_kernel(TL_KERNEL_ARGS) {
   if (!g) return s;
   int64_t rb = row_bytes(o), rows = o->shape[0];
   char *od = tl_tensor_data(o);
-  memset(od, 0, (size_t)(rb * rows));
-  if (same_elements(g, 1, o, 1)) {
+  if (!same_elements(g, 1, o, 1)) {
+    memset(od, 0, (size_t)(rb * rows));
+  } else {
     int64_t keep = g->shape[0] < rows ? g->shape[0] : rows;
     memcpy(od, tl_tensor_data(g), (size_t)(rb * keep));
+    memset(od + rb * keep, 0, (size_t)(rb * (rows - keep)));
     int64_t *idx = NULL, n = 0;
     if (!(s = load_indices(in[1], &idx, &n)))
       for (int64_t i = 0; i < n; i++)
