@@ -18,8 +18,9 @@
  * differentiate into each other, so gradients of gradients work.
  *
  * Not here: the eager array (src/core/tensor_array.c, a list of tensors),
- * strings (a graph-mode TensorArray holds numbers and booleans only),
  * elements of different shapes (split with unequal lengths needs eager).
+ * String rows are copied as their (pointer, length) pairs and the output
+ * then owns its bytes (tl_string_adopt).
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -32,11 +33,13 @@
 enum { TA_EMPTY = 0, TA_WRITTEN = 1, TA_CLEARED = 2 };
 
 static tl_status check_numeric(tl_dtype dt) {
-  if (dt == TL_STRING || dt == TL_RESOURCE)
-    return tl_error(TL_UNIMPLEMENTED, "a TensorArray of %s is not supported in a graph (eager only)",
-                    tl_dtypes[dt].name);
+  if (dt == TL_RESOURCE) return tl_error(TL_INVALID_ARGUMENT, "a TensorArray cannot hold resource handles");
   return TL_OK;
 }
+
+/* String rows are copied as (pointer, length) pairs: the output takes its
+ * own copy of the bytes before the inputs' temporaries are released. */
+static tl_status own(tl_tensor *o) { return o->dtype == TL_STRING ? tl_string_adopt(o) : TL_OK; }
 
 static tl_status check_state_meta(const tl_meta *st) {
   if (st->dtype != TL_INT8 || st->rank != 1)
@@ -237,6 +240,7 @@ static tl_status write_kernel(TL_KERNEL_ARGS) {
     nsd[j] = TA_WRITTEN;
     memcpy(nbd + rb * j, vd + rb * i, (size_t)rb);
   }
+  if ((s = own(nb))) goto fail;
   if ((s = tl_list_push(out, nb))) {
     nb = NULL;
     goto fail;
@@ -317,6 +321,7 @@ static tl_status gather_rows(tl_tensor *x0, const int8_t *sv, const int64_t *idx
     }
     memcpy((char *)tl_tensor_data(o) + rb * i, (char *)tl_tensor_data(x) + rb * j, (size_t)rb);
   }
+  if ((s = own(o))) goto fail;
   s = tl_list_push(out, o);
   o = NULL;
 fail:
@@ -378,6 +383,7 @@ static tl_status rows_grad(TL_GRAD_ARGS) {
 static tl_status put_rows_infer(TL_INFER_ARGS) {
   (void)op, (void)n_in, (void)attr;
   if (in[0]->dtype != in[2]->dtype) return tl_error(TL_INVALID_ARGUMENT, "v and like differ in dtype");
+  if (in[0]->dtype == TL_STRING) return tl_error(TL_UNIMPLEMENTED, "a gradient of strings");
   if (in[1]) {
     tl_status s = check_index_meta(in[1]);
     if (s) return s;
@@ -439,6 +445,7 @@ static tl_status unwrite_infer(TL_INFER_ARGS) {
   tl_status s = check_index_meta(in[1]);
   if (s) return s;
   if (in[0]->dtype != in[2]->dtype) return tl_error(TL_INVALID_ARGUMENT, "g and like differ in dtype");
+  if (in[0]->dtype == TL_STRING) return tl_error(TL_UNIMPLEMENTED, "a gradient of strings");
   return tl_meta_push_like(out, in[2], TL_DTYPE_COUNT) ? TL_OK : TL_RESOURCE_EXHAUSTED;
 }
 

@@ -153,7 +153,8 @@ describe("tf.TensorArray eagerly", function()
     helpers.assert_error("OutOfRange", { "index 9" }, raw.tensor_array_rows, tf.zeros({ 3, 2 }), tf.constant(9))
     helpers.assert_error("OutOfRange", { "index 9" }, raw.tensor_array_put_rows, tf.zeros({ 2 }), tf.constant(9), tf.zeros({ 3, 2 }))
     helpers.assert_error("InvalidArgument", { "size must be >= 0" }, raw.tensor_array_state, tf.constant(-2))
-    helpers.assert_error("Unimplemented", { "string" }, raw.tensor_array_buffer, st, { dtype = tf.string, element_shape = { 2 } })
+    helpers.assert_error("Unimplemented", { "gradient of strings" }, raw.tensor_array_unwrite, tf.constant({ "a" }),
+      tf.constant(0), tf.constant({ "b" }))
   end)
 
   it("help lists its methods", function()
@@ -383,6 +384,19 @@ describe("tf.TensorArray in graphs", function()
     helpers.assert_close(s, { { 0.7615942, 0 }, { 0.3633995, 0.6898561 }, { 0.63555765, 0.5609902 },
       { -0.55537623, 0.7783558 } }, 1e-5, 1e-6)
     helpers.assert_close(g, { { 0.19699323, 1.3658693 }, { -0.11663496, 0.92534906 } }, 1e-5, 1e-6)
+  end)
+
+  it("holds strings, eagerly and in a traced loop", function()
+    local t = tf.TensorArray{ dtype = tf.string, size = 2 }
+    t:write(0, "ab")
+    t:write(1, "c")
+    same({ "ab", "c" }, t:stack():totable())
+    local g = tf.trace(function(s, n)
+      local ta = tf.TensorArray{ dtype = tf.string, size = 0, dynamic_size = true }:write(0, s)
+      return tf.while_loop(function(i) return tf.less(i, n) end,
+        function(i, a) return i + 1, a:write(i, "w") end, { 1, ta })[2]:stack()
+    end)
+    same({ "hello", "w", "w" }, g(tf.constant("hello"), tf.constant(3)):totable())
   end)
 
   it("is a tf.cond result; branches must agree on its spec", function()
