@@ -386,6 +386,21 @@ describe("tf.TensorArray in graphs", function()
     helpers.assert_close(g, { { 0.19699323, 1.3658693 }, { -0.11663496, 0.92534906 } }, 1e-5, 1e-6)
   end)
 
+  it("survives a saved model round trip (its ops are registry ops)", function()
+    local f = tf.trace(function(x)
+      local n = tf.shape(x)[0]
+      local r = tf.while_loop(function(i) return tf.less(i, n) end,
+        function(i, acc) return i + 1, acc:write(i, x[i] * 2) end, { 0, tf.TensorArray{ dtype = f32, size = n } })
+      return r[2]:stack()
+    end, { input_signature = { tf.TensorSpec({ nil, 2 }, f32) } })
+    local path = os.tmpname()
+    os.remove(path)
+    tf.saved_model.save(f, path)
+    local m = tf.saved_model.load(path)
+    os.remove(path)
+    same({ { 2, 4 }, { 1, -2 }, { 0, 6 } }, m(tf.constant({ { 1.0, 2.0 }, { 0.5, -1.0 }, { 0.0, 3.0 } })):totable())
+  end)
+
   it("holds strings, eagerly and in a traced loop", function()
     local t = tf.TensorArray{ dtype = tf.string, size = 2 }
     t:write(0, "ab")
