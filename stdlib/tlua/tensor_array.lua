@@ -142,12 +142,18 @@ local function to_eager(i, buffer, state)
   return TA.from_dense(ta, buffer, state)
 end
 
--- An eager array used while tracing (captured by a traced function or a
--- loop body) becomes a dense one over constants: its current contents are
--- frozen into the graph, as any captured tensor is.
+-- An eager array seen while tracing was captured (arguments arrive in the
+-- graph form): its contents would be frozen into the graph although the
+-- array can change, so that is an error, as in TensorFlow.
+local function refuse_captured()
+  raise("InvalidArgument", "tf.TensorArray: an array made eagerly cannot be used inside a traced function it was not "
+    .. "passed to (its contents would be frozen into the graph); pass it as an argument, or create it inside the function")
+end
+
 local function dense_of(ta)
   local i = info(ta)
   if i.dense then return ta, i end
+  if tracing() then refuse_captured() end
   local buffer, state = TA.to_dense(ta)
   ta = new_dense(i, i.element_shape, buffer, state)
   return ta, info(ta)
@@ -447,6 +453,9 @@ local function flatten(ta)
   if i.dense then
     buffer, state = TA.components(ta)
   else
+    -- (also while tracing: trace.lua flattens a traced function's arguments
+    -- after the trace began, and a captured array given to tf.while_loop as
+    -- a loop variable comes here too, its contents frozen: not detected)
     buffer, state = TA.to_dense(ta)
     i = info(ta)
   end

@@ -315,6 +315,13 @@ describe("tf.TensorArray in graphs", function()
     assert.are.equal(1, traces)
   end)
 
+  it("refuses an eager array captured by a traced function (its contents would freeze)", function()
+    local ta = tf.TensorArray{ dtype = f32, size = 2 }
+    ta:write(0, { 1.0, 2.0 })
+    helpers.assert_error("InvalidArgument", { "made eagerly", "pass it as an argument" },
+      tf.trace(function() return ta:stack() end))
+  end)
+
   it("is a tf.while_loop variable: the usual pattern, without element_shape", function()
     local traces = 0
     local g = tf.trace(function(n)
