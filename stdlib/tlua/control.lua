@@ -747,7 +747,7 @@ function M.while_loop(cond, body, loop_vars, opts, ...)
   if opts.back_prop == false then
     -- no gradient flows through the loop (TensorFlow's back_prop=False)
     local out_flat = {}
-    local out_spec = flatten(result, out_flat, "tf.while_loop: result", eager)
+    local out_spec = flatten(result, out_flat, "tf.while_loop: result")
     for i, t in ipairs(out_flat) do out_flat[i] = core.ops.stop_gradient(t) end
     result = rebuild(out_spec, out_flat)
   end

@@ -221,6 +221,17 @@ describe("tf.TensorArray gradients (float64 central differences)", function()
     end
   end)
 
+  it("stop at an eager tf.while_loop with back_prop=false", function()
+    local v = tf.constant({ 1.0, 2.0 })
+    local tape = tf.GradientTape()
+    tape:watch(v)
+    local r = tf.while_loop(function(i) return tf.less(i, 2) end,
+      function(i, t) return i + 1, t:write(i, v * 2) end, { 0, tf.TensorArray{ dtype = f32, size = 2 } },
+      { back_prop = false })
+    same({ { 2, 4 }, { 2, 4 } }, r[2]:stack():totable())
+    same({ 0, 0 }, tape:gradient(tf.reduce_sum(r[2]:stack()), v, { unconnected_gradients = "zero" }):totable())
+  end)
+
   it("flow from a tape inside a traced function, and second order", function()
     local g = tf.trace(function(a)
       local tape = tf.GradientTape()
