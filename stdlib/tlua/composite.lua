@@ -17,8 +17,9 @@
 --     -- unknown (nnz, nvals: they change from call to call)
 --     dynamic = function(spec, i) return {0} end,
 --     -- optional (tf.TensorArray): a loop variable whose spec the body
---     -- changes. merge(entry, body) is the spec both fit (nil: none); cast
---     -- makes a value of spec from x (the loop's entry value)
+--     -- changes, or tf.cond branches that return it in two specs.
+--     -- merge(a, b) is the spec both fit (nil: none); cast makes a value
+--     -- of spec from x (the loop's entry value, a branch's result)
 --     merge = function(a, b) ... end, cast = function(spec, x) ... end,
 --     -- optional: an eager tf.while_loop passes values of the type through
 --     -- as they are (type checked only), without flatten/unflatten

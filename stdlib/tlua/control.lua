@@ -235,6 +235,40 @@ local function traced_cond(pred, true_fn, false_fn, what)
   if n ~= nil and n ~= 1 then raise("InvalidArgument", "%s: pred must be a scalar, got shape %s", what, tostring(pred.shape)) end
   local gt, seen_t, spec_t, flat_t = trace_sub(true_fn, what .. " true_fn")
   local gf, seen_f, spec_f, flat_f = trace_sub(false_fn, what .. " false_fn")
+  -- composite results whose specs differ but merge (a tf.TensorArray one
+  -- branch writes and the other passes on): both branches are traced again
+  -- with those results cast to the merged spec
+  local casts = {}
+  local function find(a, b, path)
+    if a.comp and b.comp and a.comp == b.comp and (a.text ~= b.text or #a.kids ~= #b.kids) and a.comp.merge then
+      local m = a.comp.merge(a.raw, b.raw)
+      if m ~= nil then casts[#casts + 1] = { path = path, comp = a.comp, raw = m } end
+    elseif a.keys and b.keys then
+      for i, k in ipairs(a.keys) do
+        if b.keys[i] == k then
+          local p = { table.unpack(path) }
+          p[#p + 1] = k
+          find(a.kids[i], b.kids[i], p)
+        end
+      end
+    end
+  end
+  if #spec_t.keys == #spec_f.keys then find(spec_t, spec_f, {}) end
+  if #casts > 0 then
+    local function wrap(fn)
+      return function()
+        local r = table.pack(fn())
+        for _, c in ipairs(casts) do
+          local parent, key = r, c.path[1]
+          for j = 2, #c.path do parent, key = parent[key], c.path[j] end
+          parent[key] = composite.cast(c.comp, c.raw, parent[key])
+        end
+        return table.unpack(r, 1, r.n)
+      end
+    end
+    gt, seen_t, spec_t, flat_t = trace_sub(wrap(true_fn), what .. " true_fn")
+    gf, seen_f, spec_f, flat_f = trace_sub(wrap(false_fn), what .. " false_fn")
+  end
   if #spec_t.keys ~= #spec_f.keys then
     raise("InvalidArgument", "%s: true_fn and false_fn must return the same structure; true_fn returns %d results and false_fn %d",
       what, #spec_t.keys, #spec_f.keys)

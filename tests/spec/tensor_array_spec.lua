@@ -439,9 +439,28 @@ describe("tf.TensorArray in graphs", function()
     end)
     same({ { 1, 2 }, { 3, 4 } }, f(tf.constant(true)):totable())
     same({ { 1, 2 }, { 5, 6 } }, f(tf.constant(false)):totable())
-    helpers.assert_error("InvalidArgument", { "tf.cond", "element=[2]", "element=<unknown>" }, tf.trace(function(p)
+    -- one branch writes, the other passes the array on: both are traced again
+    -- with the array in the merged spec
+    local g = tf.trace(function(p)
       local ta = tf.TensorArray{ dtype = f32, size = 2 }
       return tf.cond(p, function() return ta:write(1, { 3.0, 4.0 }) end, function() return ta end):stack()
+    end)
+    same({ { 0, 0 }, { 3, 4 } }, g(tf.constant(true)):totable())
+    same({ { 0, 0 }, { 0, 0 } }, g(tf.constant(false)):totable())
+    -- the same inside a loop body, with no element_shape anywhere
+    local h = tf.trace(function(n)
+      local r = tf.while_loop(function(i) return tf.less(i, n) end, function(i, t)
+        t = tf.cond(tf.equal(i % 2, 0), function() return t:write(i, tf.ones({ 2 }) * tf.cast(i, f32)) end,
+          function() return t end)
+        return i + 1, t
+      end, { 0, tf.TensorArray{ dtype = f32, size = n } })
+      return r[2]:stack()
+    end)
+    same({ { 0, 0 }, { 0, 0 }, { 2, 2 }, { 0, 0 }, { 4, 4 } }, h(tf.constant(5)):totable())
+    -- element shapes of different ranks cannot merge
+    helpers.assert_error("InvalidArgument", { "tf.cond", "element=[2]", "element=[1,1]" }, tf.trace(function(p)
+      local ta = tf.TensorArray{ dtype = f32, size = 2 }
+      return tf.cond(p, function() return ta:write(1, { 3.0, 4.0 }) end, function() return ta:write(0, { { 1.0 } }) end):stack()
     end), tf.constant(true))
   end)
 
