@@ -4,7 +4,8 @@
 # (bench/sparse_bench.lua) against the dense product of the same matrices
 # in tlua, and against TensorFlow (bench/sparse_bench_tf.py, the venv at
 # /work/venv-tf or $TF_PYTHON) in the same run with the same thread count.
-# Ratios above 1 mean tlua's sparse product is faster.
+# Times are the best of the rounds (the machine is shared). Ratios above 1
+# mean tlua's sparse product is faster.
 # Usage: bench/sparse.sh [--threads N] [--rounds N] [n density cols]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)

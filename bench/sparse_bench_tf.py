@@ -1,7 +1,7 @@
 """bench/sparse_bench_tf.py — the TensorFlow side of bench/sparse.sh:
 tf.sparse.sparse_dense_matmul of an n x n matrix with the given density
 (distinct random positions, sorted) by an n x cols dense matrix, and
-tf.matmul of the same matrices dense. Prints "name seconds" (median).
+tf.matmul of the same matrices dense. Prints "name seconds" (the best of rounds).
 Usage: python bench/sparse_bench_tf.py n density cols rounds threads"""
 import os
 import sys
@@ -30,7 +30,7 @@ def timeit(f, r):
         t0 = time.perf_counter()
         f().numpy()
         ts.append(time.perf_counter() - t0)
-    return sorted(ts)[(len(ts) - 1) // 2]
+    return min(ts)
 
 
 print("sparse_dense_matmul %.6f" % timeit(lambda: tf.sparse.sparse_dense_matmul(a, b), rounds))

@@ -10,7 +10,10 @@
  * each operand, sparse_add_grad), reduce_sum (dy read at each entry's
  * reduced position, sparse_reduce_sum_grad, whose own gradient is
  * reduce_sum again). maximum/minimum and reduce_max have none, as in
- * TensorFlow. sparse_dense_matmul is in sparse_matmul.c, sets in sets.c.
+ * TensorFlow. bincount and fill_empty_rows are in sparse_count.c (their
+ * records are in this file's table), sparse_dense_matmul in
+ * sparse_matmul.c, the segment reductions in sparse_segment.c, sets in
+ * sets.c.
  *
  * Index checks read like TensorFlow's: "indices[1] = [0,1] is out of
  * order", "... is repeated", "... is out of bounds: need 0 <= index <
@@ -137,45 +140,31 @@ tl_status tl_sp_validate(const tl_sp *sp, int checks) {
   return TL_OK;
 }
 
-/* Row-major positions must fit int64: the product of the dense shape. */
-static tl_status sp_check_numel(const tl_sp *sp) {
-  if (tl_shape_numel(sp->rank, sp->shape) < 0) {
-    char sb[TL_SHAPE_BUF];
-    return tl_error(TL_INVALID_ARGUMENT, "dense_shape %s has more elements than int64 holds",
-                    tl_shape_format(sp->rank, sp->shape, sb, sizeof sb));
-  }
-  return TL_OK;
-}
-
-typedef struct keyed {
-  int64_t key, pos;
-} keyed;
-
-static int keyed_cmp(const void *a, const void *b) {
-  const keyed *x = a, *y = b;
+int tl_sp_keyed_cmp(const void *a, const void *b) {
+  const tl_sp_keyed *x = a, *y = b;
   if (x->key != y->key) return x->key < y->key ? -1 : 1;
   return x->pos < y->pos ? -1 : x->pos > y->pos; /* stable */
 }
 
 /* Entries sorted by row-major position (stable): malloc'd (key, pos) pairs. */
-static tl_status sp_sorted(const tl_sp *sp, keyed **out) {
-  tl_status s = sp_check_numel(sp);
+tl_status tl_sp_sorted(const tl_sp *sp, tl_sp_keyed **out) {
+  tl_status s = tl_sp_check_numel(sp);
   if (s) return s;
-  keyed *k = malloc((size_t)(sp->nnz ? sp->nnz : 1) * sizeof *k);
+  tl_sp_keyed *k = malloc((size_t)(sp->nnz ? sp->nnz : 1) * sizeof *k);
   if (!k) return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory sorting %" PRId64 " sparse entries", sp->nnz);
   bool sorted = true;
   for (int64_t i = 0; i < sp->nnz; i++) {
-    k[i] = (keyed){tl_sp_key(sp, i), i};
+    k[i] = (tl_sp_keyed){tl_sp_key(sp, i), i};
     if (i && k[i].key < k[i - 1].key) sorted = false;
   }
-  if (!sorted) qsort(k, (size_t)sp->nnz, sizeof *k, keyed_cmp);
+  if (!sorted) qsort(k, (size_t)sp->nnz, sizeof *k, tl_sp_keyed_cmp);
   *out = k;
   return TL_OK;
 }
 
 tl_status tl_sp_sort_perm(const tl_sp *sp, int64_t **perm) {
-  keyed *k;
-  tl_status s = sp_sorted(sp, &k);
+  tl_sp_keyed *k;
+  tl_status s = tl_sp_sorted(sp, &k);
   if (s) return s;
   int64_t *p = (int64_t *)k; /* compact in place: pos i lands at or before pair i */
   for (int64_t i = 0; i < sp->nnz; i++) p[i] = k[i].pos;
@@ -183,67 +172,13 @@ tl_status tl_sp_sort_perm(const tl_sp *sp, int64_t **perm) {
   return TL_OK;
 }
 
-/* ---- typed value arithmetic ------------------------------------------------ */
-
-typedef enum { VT_F32, VT_F64, VT_I32, VT_I64, VT_NONE } vtype;
-
-static vtype vtype_of(tl_dtype d) {
-  switch (d) {
-  case TL_FLOAT32: return VT_F32;
-  case TL_FLOAT64: return VT_F64;
-  case TL_INT32: return VT_I32;
-  case TL_INT64: return VT_I64;
-  default: return VT_NONE;
-  }
-}
-
-static tl_status need_arith(tl_dtype d) {
-  if (vtype_of(d) == VT_NONE)
-    return tl_error(TL_UNIMPLEMENTED, "values of dtype %s are not supported (float32, float64, int32, int64)",
-                    tl_dtypes[d].name);
-  return TL_OK;
-}
-
-/* Strings copy as their 16-byte elements: the dispatcher copies the bytes
- * of string outputs into their own storage after the kernel. */
-static tl_status need_copyable(tl_dtype d) {
-  if (d == TL_RESOURCE)
-    return tl_error(TL_UNIMPLEMENTED, "values of dtype %s are not supported here", tl_dtypes[d].name);
-  return TL_OK;
-}
-
-static double vget(vtype t, const void *p, int64_t i) {
-  switch (t) {
-  case VT_F32: return ((const float *)p)[i];
-  case VT_F64: return ((const double *)p)[i];
-  case VT_I32: return ((const int32_t *)p)[i];
-  default: return (double)((const int64_t *)p)[i];
-  }
-}
-
-/* Integer sums stay exact in int64 (a double holds 53 bits only). */
-static int64_t vgeti(vtype t, const void *p, int64_t i) {
-  return t == VT_I32 ? ((const int32_t *)p)[i] : ((const int64_t *)p)[i];
-}
-
-static void vset(vtype t, void *p, int64_t i, double v, int64_t iv) {
-  switch (t) {
-  case VT_F32: ((float *)p)[i] = (float)v; break;
-  case VT_F64: ((double *)p)[i] = v; break;
-  case VT_I32: ((int32_t *)p)[i] = (int32_t)iv; break;
-  default: ((int64_t *)p)[i] = iv; break;
-  }
-}
-
-static bool vint(vtype t) { return t == VT_I32 || t == VT_I64; }
-
 /* ---- sparse_to_dense ------------------------------------------------------ */
 
 static tl_status to_dense_infer(TL_INFER_ARGS) {
   (void)op, (void)n_in, (void)attr;
   int r;
   tl_status s = tl_sp_check_meta(in[0], in[1], in[2], &r);
-  if (s || (s = need_copyable(in[1]->dtype))) return s;
+  if (s || (s = tl_sp_need_copyable(in[1]->dtype))) return s;
   if (in[3]) {
     if (in[3]->dtype != in[1]->dtype)
       return tl_error(TL_INVALID_ARGUMENT, "default_value is %s but values are %s", tl_dtypes[in[3]->dtype].name,
@@ -380,7 +315,7 @@ static tl_status reshape_kernel(TL_KERNEL_ARGS) {
   int nr = attr[0].n;
   tl_status s = tl_sp_open(&sp, in[0], NULL, in[1]);
   if (s) return s;
-  if ((s = sp_check_numel(&sp)) || (s = reshape_resolve(&attr[0], tl_shape_numel(sp.rank, sp.shape), shape)) ||
+  if ((s = tl_sp_check_numel(&sp)) || (s = reshape_resolve(&attr[0], tl_shape_numel(sp.rank, sp.shape), shape)) ||
       (s = tl_sp_validate(&sp, TL_SP_BOUNDS)))
     goto done;
   memcpy(tl_tensor_data(tl_out(out, 1)), shape, (size_t)nr * sizeof *shape);
@@ -413,7 +348,7 @@ static tl_status merge_infer(TL_INFER_ARGS) {
                     tl_dtypes[in[4]->dtype].name);
   if (ra >= 0 && rb >= 0 && ra != rb)
     return tl_error(TL_INVALID_ARGUMENT, "operands have ranks %d and %d", ra, rb);
-  if ((s = need_arith(in[1]->dtype))) return s;
+  if ((s = tl_sp_need_arith(in[1]->dtype))) return s;
   (void)op;
   int64_t is[2] = {-1, ra >= 0 ? ra : rb};
   if ((s = tl_meta_emit(out, TL_INT64, 2, is))) return s;
@@ -444,7 +379,7 @@ static tl_status merge_kernel(TL_KERNEL_ARGS) {
   (void)n_in;
   merge_kind kind = *(const merge_kind *)op->impl;
   tl_sp a, b;
-  keyed *ka = NULL, *kb = NULL;
+  tl_sp_keyed *ka = NULL, *kb = NULL;
   tl_tensor *oi = NULL, *ov = NULL;
   int64_t *src = NULL;
   double *fv = NULL;
@@ -453,8 +388,8 @@ static tl_status merge_kernel(TL_KERNEL_ARGS) {
   if (s) return s;
   s = open_pair(in, &a, &b);
   if (s) return s;
-  if ((s = sp_sorted(&a, &ka)) || (s = sp_sorted(&b, &kb))) goto done;
-  vtype vt = vtype_of(in[1]->dtype);
+  if ((s = tl_sp_sorted(&a, &ka)) || (s = tl_sp_sorted(&b, &kb))) goto done;
+  tl_sp_vtype vt = tl_sp_vtype_of(in[1]->dtype);
   const void *va = tl_tensor_data(a.val), *vb = tl_tensor_data(b.val);
   int64_t cap = a.nnz + b.nnz ? a.nnz + b.nnz : 1, n = 0;
   src = malloc((size_t)cap * sizeof *src); /* a's or b's position (b as ~pos) giving each entry's index */
@@ -472,14 +407,14 @@ static tl_status merge_kernel(TL_KERNEL_ARGS) {
     int64_t ia = 0, ib = 0, from = 0;
     bool has_a = false;
     for (; i < a.nnz && ka[i].key == key; i++, has_a = true) {
-      fa += vget(vt, va, ka[i].pos);
-      ia += vint(vt) ? vgeti(vt, va, ka[i].pos) : 0;
+      fa += tl_sp_get(vt, va, ka[i].pos);
+      ia += tl_sp_is_int(vt) ? tl_sp_geti(vt, va, ka[i].pos) : 0;
       from = ka[i].pos;
     }
     bool has_b = false;
     for (; j < b.nnz && kb[j].key == key; j++) {
-      fb += vget(vt, vb, kb[j].pos);
-      ib += vint(vt) ? vgeti(vt, vb, kb[j].pos) : 0;
+      fb += tl_sp_get(vt, vb, kb[j].pos);
+      ib += tl_sp_is_int(vt) ? tl_sp_geti(vt, vb, kb[j].pos) : 0;
       if (!has_a && !has_b) from = ~kb[j].pos;
       has_b = true;
     }
@@ -488,7 +423,7 @@ static tl_status merge_kernel(TL_KERNEL_ARGS) {
     if (kind == MERGE_ADD) {
       f = fa + fb, k = ia + ib;
       /* kept when |sum| >= threshold, as in TensorFlow (so a NaN sum is dropped) */
-      if (vint(vt) ? (double)llabs(k) < thresh : !(f >= thresh || -f >= thresh)) continue;
+      if (tl_sp_is_int(vt) ? (double)llabs(k) < thresh : !(f >= thresh || -f >= thresh)) continue;
     } else if (kind == MERGE_MAX) {
       f = fa > fb ? fa : fb, k = ia > ib ? ia : ib;
     } else {
@@ -504,7 +439,7 @@ static tl_status merge_kernel(TL_KERNEL_ARGS) {
   for (int64_t e = 0; e < n; e++) {
     const int64_t *from = src[e] >= 0 ? a.idx + src[e] * a.rank : b.idx + (~src[e]) * b.rank;
     memcpy(o + e * a.rank, from, (size_t)a.rank * sizeof *o);
-    vset(vt, vo, e, fv[e], iv[e]);
+    tl_sp_set(vt, vo, e, fv[e], iv[e]);
   }
   if (!(s = tl_list_push(out, oi))) {
     oi = NULL;
@@ -549,7 +484,7 @@ static tl_status add_grad_infer(TL_INFER_ARGS) {
 }
 
 /* Position of key in the sorted keys of the sum, or -1. */
-static int64_t find_key(const keyed *k, int64_t n, int64_t key) {
+static int64_t find_key(const tl_sp_keyed *k, int64_t n, int64_t key) {
   int64_t lo = 0, hi = n;
   while (lo < hi) {
     int64_t mid = lo + (hi - lo) / 2;
@@ -562,14 +497,14 @@ static int64_t find_key(const keyed *k, int64_t n, int64_t key) {
 static tl_status add_grad_kernel(TL_KERNEL_ARGS) {
   (void)op, (void)n_in, (void)attr;
   tl_sp sum, ops[2];
-  keyed *ks = NULL;
+  tl_sp_keyed *ks = NULL;
   tl_tensor *dy = NULL;
   tl_status s = tl_sp_open(&sum, in[3], NULL, in[4]);
   if (s) return s;
   if ((s = tl_sp_open(&ops[0], in[1], NULL, in[4]))) goto close_sum;
   if ((s = tl_sp_open(&ops[1], in[2], NULL, in[4]))) goto close_a;
   if ((s = tl_sp_validate(&sum, TL_SP_BOUNDS)) || (s = tl_sp_validate(&ops[0], TL_SP_BOUNDS)) ||
-      (s = tl_sp_validate(&ops[1], TL_SP_BOUNDS)) || (s = sp_sorted(&sum, &ks)) ||
+      (s = tl_sp_validate(&ops[1], TL_SP_BOUNDS)) || (s = tl_sp_sorted(&sum, &ks)) ||
       (s = tl_tensor_contiguous(in[0], &dy)))
     goto done;
   size_t es = tl_dtypes[dy->dtype].size;
@@ -699,7 +634,7 @@ static tl_status reduce_infer(TL_INFER_ARGS) {
   (void)op, (void)n_in;
   int r;
   tl_status s = tl_sp_check_meta(in[0], in[1], in[2], &r);
-  if (!s) s = need_arith(in[1]->dtype);
+  if (!s) s = tl_sp_need_arith(in[1]->dtype);
   if (s) return s;
   if (r < 0) return tl_meta_emit(out, in[1]->dtype, -1, NULL);
   bool red[TL_MAX_RANK];
@@ -744,15 +679,15 @@ static tl_status reduce_kernel(TL_KERNEL_ARGS) {
     s = tl_error(TL_RESOURCE_EXHAUSTED, "out of memory reducing %" PRId64 " outputs", n);
     goto done;
   }
-  vtype vt = vtype_of(in[1]->dtype);
+  tl_sp_vtype vt = tl_sp_vtype_of(in[1]->dtype);
   const void *v = tl_tensor_data(sp.val);
   for (int64_t i = 0; i < sp.nnz; i++) {
     int64_t p = reduced_pos(&sp, red, i);
-    double f = vget(vt, v, i);
-    int64_t q = vint(vt) ? vgeti(vt, v, i) : 0;
+    double f = tl_sp_get(vt, v, i);
+    int64_t q = tl_sp_is_int(vt) ? tl_sp_geti(vt, v, i) : 0;
     if (!is_max) {
       acc[p] += f, iacc[p] += q;
-    } else if (vint(vt)) {
+    } else if (tl_sp_is_int(vt)) {
       if (!seen[p] || q > iacc[p]) iacc[p] = q;
     } else if (!seen[p] || f > acc[p] || f != f) { /* a NaN stays, as in max */
       if (!(seen[p] && acc[p] != acc[p])) acc[p] = f;
@@ -760,7 +695,7 @@ static tl_status reduce_kernel(TL_KERNEL_ARGS) {
     seen[p] = 1;
   }
   void *o = tl_tensor_data(res);
-  for (int64_t p = 0; p < n; p++) vset(vt, o, p, acc[p], iacc[p]);
+  for (int64_t p = 0; p < n; p++) tl_sp_set(vt, o, p, acc[p], iacc[p]);
   s = tl_list_push(out, res);
   res = NULL;
 done:
@@ -781,7 +716,7 @@ static tl_status reduce_grad_infer(TL_INFER_ARGS) {
   (void)op, (void)n_in, (void)attr;
   int r;
   tl_status s = tl_sp_check_meta(in[1], NULL, in[2], &r);
-  if (!s) s = need_arith(in[0]->dtype);
+  if (!s) s = tl_sp_need_arith(in[0]->dtype);
   return s ? s : tl_meta_emit(out, in[0]->dtype, 1, &in[1]->shape[0]);
 }
 
@@ -824,216 +759,12 @@ static tl_status reduce_grad_grad(TL_GRAD_ARGS) {
   return s;
 }
 
-/* ---- sparse_bincount --------------------------------------------------------- */
-
-static tl_status bincount_infer(TL_INFER_ARGS) {
-  (void)op, (void)n_in;
-  int r;
-  tl_status s = tl_sp_check_meta(in[0], in[1], in[2], &r);
-  if (s) return s;
-  if (in[1]->dtype != TL_INT32 && in[1]->dtype != TL_INT64)
-    return tl_error(TL_INVALID_ARGUMENT, "values must be int32 or int64, got %s", tl_dtypes[in[1]->dtype].name);
-  tl_dtype od = in[1]->dtype;
-  if (in[3]) {
-    if ((s = need_arith(in[3]->dtype))) return s;
-    if (in[3]->rank >= 0 && in[3]->rank != 1)
-      return tl_error(TL_INVALID_ARGUMENT, "weights must have the values' shape");
-    if (in[3]->rank == 1 && in[1]->rank == 1 && in[3]->shape[0] >= 0 && in[1]->shape[0] >= 0 &&
-        in[3]->shape[0] != in[1]->shape[0])
-      return tl_error(TL_INVALID_ARGUMENT, "weights have %" PRId64 " elements but values have %" PRId64,
-                      in[3]->shape[0], in[1]->shape[0]);
-    od = in[3]->dtype;
-  }
-  int64_t ax = attr[3].i;
-  if (ax != 0 && ax != -1) return tl_error(TL_INVALID_ARGUMENT, "axis must be 0 or -1, got %" PRId64, ax);
-  if (ax == -1 && r >= 0 && r != 2)
-    return tl_error(TL_INVALID_ARGUMENT, "axis=-1 needs a 2-D input, got rank %d", r);
-  int orank = ax == 0 ? 1 : 2;
-  int64_t is[2] = {-1, orank}, ns = orank;
-  if ((s = tl_meta_emit(out, TL_INT64, 2, is)) || (s = tl_meta_emit(out, od, 1, is))) return s;
-  return tl_meta_emit(out, TL_INT64, 1, &ns);
-}
-
-static tl_status bincount_kernel(TL_KERNEL_ARGS) {
-  (void)n_in;
-  tl_sp sp;
-  tl_tensor *w = NULL, *oi = NULL, *ov = NULL, *os = NULL;
-  tl_status s = tl_sp_recheck(op, in, n_in, attr);
-  if (s) return s;
-  s = tl_sp_open(&sp, in[0], in[1], in[2]);
-  if (s) return s;
-  int64_t minl = attr[0].i, maxl = attr[1].i;
-  bool binary = attr[2].b, per_row = attr[3].i == -1;
-  if ((s = tl_sp_validate(&sp, TL_SP_BOUNDS))) goto done;
-  if (per_row && sp.rank != 2) {
-    s = tl_error(TL_INVALID_ARGUMENT, "axis=-1 needs a 2-D input, got rank %d", sp.rank);
-    goto done;
-  }
-  if (in[3]) {
-    if (in[3]->size != sp.nnz) {
-      s = tl_error(TL_INVALID_ARGUMENT, "weights have %" PRId64 " elements but values have %" PRId64, in[3]->size,
-                   sp.nnz);
-      goto done;
-    }
-    if ((s = tl_tensor_contiguous(in[3], &w))) goto done;
-  }
-  vtype xt = vtype_of(in[1]->dtype), wt = w ? vtype_of(w->dtype) : xt;
-  const void *xv = tl_tensor_data(sp.val), *wv = w ? tl_tensor_data(w) : NULL;
-  int64_t maxv = -1;
-  for (int64_t i = 0; i < sp.nnz; i++) {
-    int64_t x = vgeti(xt, xv, i);
-    if (x < 0) {
-      s = tl_error(TL_INVALID_ARGUMENT, "values must be non-negative, got values[%" PRId64 "] = %" PRId64, i, x);
-      goto done;
-    }
-    if ((maxl < 0 || x < maxl) && x > maxv) maxv = x;
-  }
-  int64_t size = maxv + 1 > minl ? maxv + 1 : minl;
-  if (maxl >= 0 && size > maxl) size = maxl;
-  int64_t rows = per_row ? sp.shape[0] : 1;
-  if (rows && size > INT64_MAX / rows) {
-    s = tl_error(TL_INVALID_ARGUMENT, "bincount output of %" PRId64 " x %" PRId64 " is too large", rows, size);
-    goto done;
-  }
-  /* Counts per (row, bin) in a hash-free way: sort the entries' bins per row. */
-  keyed *k = malloc((size_t)(sp.nnz ? sp.nnz : 1) * sizeof *k);
-  if (!k) {
-    s = tl_error(TL_RESOURCE_EXHAUSTED, "out of memory in bincount");
-    goto done;
-  }
-  int64_t m = 0;
-  for (int64_t i = 0; i < sp.nnz; i++) {
-    int64_t x = vgeti(xt, xv, i);
-    if (x >= size) continue;
-    k[m++] = (keyed){(per_row ? sp.idx[i * 2] : 0) * size + x, i};
-  }
-  qsort(k, (size_t)m, sizeof *k, keyed_cmp);
-  int64_t n = 0;
-  for (int64_t i = 0; i < m; i++) n += !i || k[i].key != k[i - 1].key;
-  int orank = per_row ? 2 : 1;
-  int64_t is[2] = {n, orank}, osr = orank;
-  tl_dtype od = w ? w->dtype : in[1]->dtype;
-  if ((s = tl_sp_new_i64(2, is, &oi)) || (s = tl_tensor_new(od, 1, &n, &ov)) || (s = tl_sp_new_i64(1, &osr, &os))) {
-    free(k);
-    goto done;
-  }
-  int64_t *oix = tl_tensor_data(oi), *osh = tl_tensor_data(os);
-  void *ovd = tl_tensor_data(ov);
-  if (per_row) osh[0] = rows, osh[1] = size;
-  else osh[0] = size;
-  int64_t e = -1;
-  double f = 0;
-  int64_t q = 0;
-  for (int64_t i = 0; i < m; i++) {
-    if (!i || k[i].key != k[i - 1].key) {
-      if (e >= 0) vset(wt, ovd, e, f, q);
-      e++, f = 0, q = 0;
-      if (per_row) oix[e * 2] = k[i].key / size, oix[e * 2 + 1] = k[i].key % size;
-      else oix[e] = k[i].key;
-    }
-    if (binary) f = 1, q = 1;
-    else if (w) f += vget(wt, wv, k[i].pos), q += vint(wt) ? vgeti(wt, wv, k[i].pos) : 0;
-    else f += 1, q += 1;
-  }
-  if (e >= 0) vset(wt, ovd, e, f, q);
-  free(k);
-  tl_tensor *res[3] = {oi, ov, os};
-  oi = ov = os = NULL;
-  for (int j = 0; j < 3; j++) {
-    if (!s) s = tl_list_push(out, res[j]);
-    else tl_tensor_release(res[j]);
-  }
-done:
-  tl_tensor_release(w);
-  tl_tensor_release(oi);
-  tl_tensor_release(ov);
-  tl_tensor_release(os);
-  tl_sp_close(&sp);
-  return s;
-}
-
-/* ---- sparse_fill_empty_rows ------------------------------------------------------ */
-
-/* Outputs: the new indices, for each the input position it comes from (-1
- * for a filled row), and which rows were empty. The Lua side gathers the
- * values (and puts the default where the source is -1). Rows keep their
- * entries' order; rows come in increasing order. */
-static tl_status fill_infer(TL_INFER_ARGS) {
-  (void)op, (void)n_in, (void)attr;
-  int r;
-  tl_status s = tl_sp_check_meta(in[0], NULL, in[1], &r);
-  if (s) return s;
-  if (r == 0) return tl_error(TL_INVALID_ARGUMENT, "fill_empty_rows needs rank at least 1");
-  int64_t is[2] = {-1, r}, m1 = -1;
-  if ((s = tl_meta_emit(out, TL_INT64, 2, is)) || (s = tl_meta_emit(out, TL_INT64, 1, &m1))) return s;
-  return tl_meta_emit(out, TL_BOOL, 1, &m1);
-}
-
-static tl_status fill_kernel(TL_KERNEL_ARGS) {
-  (void)n_in, (void)attr;
-  tl_sp sp;
-  tl_tensor *oi = NULL, *osrc = NULL, *oe = NULL;
-  int64_t *count = NULL, *start = NULL;
-  tl_status s = tl_sp_recheck(op, in, n_in, attr);
-  if (s) return s;
-  s = tl_sp_open(&sp, in[0], NULL, in[1]);
-  if (s) return s;
-  if ((s = sp_check_numel(&sp)) || (s = tl_sp_validate(&sp, TL_SP_BOUNDS))) goto done;
-  if (sp.rank == 0) {
-    s = tl_error(TL_INVALID_ARGUMENT, "fill_empty_rows needs rank at least 1");
-    goto done;
-  }
-  int r = sp.rank;
-  int64_t rows = sp.shape[0];
-  count = calloc((size_t)(rows + 1), sizeof *count);
-  start = calloc((size_t)(rows + 1), sizeof *start);
-  if (!count || !start) {
-    s = tl_error(TL_RESOURCE_EXHAUSTED, "out of memory in fill_empty_rows");
-    goto done;
-  }
-  for (int64_t i = 0; i < sp.nnz; i++) count[sp.idx[i * r]]++;
-  int64_t n = 0;
-  for (int64_t row = 0; row < rows; row++) {
-    start[row] = n;
-    n += count[row] ? count[row] : 1;
-  }
-  int64_t is[2] = {n, r};
-  if ((s = tl_sp_new_i64(2, is, &oi)) || (s = tl_sp_new_i64(1, &n, &osrc)) ||
-      (s = tl_tensor_new(TL_BOOL, 1, &rows, &oe)))
-    goto done;
-  int64_t *o = tl_tensor_data(oi), *src = tl_tensor_data(osrc);
-  uint8_t *emp = tl_tensor_data(oe);
-  for (int64_t row = 0; row < rows; row++) {
-    emp[row] = count[row] == 0;
-    if (!count[row]) {
-      int64_t p = start[row];
-      memset(o + p * r, 0, (size_t)r * sizeof *o);
-      o[p * r] = row;
-      src[p] = -1;
-    }
-  }
-  for (int64_t i = 0; i < sp.nnz; i++) {
-    int64_t p = start[sp.idx[i * r]]++;
-    memcpy(o + p * r, sp.idx + i * r, (size_t)r * sizeof *o);
-    src[p] = i;
-  }
-  tl_tensor *res[3] = {oi, osrc, oe};
-  oi = osrc = oe = NULL;
-  for (int j = 0; j < 3; j++) {
-    if (!s) s = tl_list_push(out, res[j]);
-    else tl_tensor_release(res[j]);
-  }
-done:
-  free(count), free(start);
-  tl_tensor_release(oi);
-  tl_tensor_release(osrc);
-  tl_tensor_release(oe);
-  tl_sp_close(&sp);
-  return s;
-}
-
 /* ---- the table -------------------------------------------------------------------- */
 
+extern tl_status tl_sparse_bincount_infer(TL_INFER_ARGS);
+extern tl_status tl_sparse_bincount_kernel(TL_KERNEL_ARGS);
+extern tl_status tl_sparse_fill_empty_rows_infer(TL_INFER_ARGS);
+extern tl_status tl_sparse_fill_empty_rows_kernel(TL_KERNEL_ARGS);
 extern tl_status tl_sparse_dense_matmul_infer(TL_INFER_ARGS);
 extern tl_status tl_sparse_dense_matmul_kernel(TL_KERNEL_ARGS);
 extern tl_status tl_sparse_dense_matmul_grad(TL_GRAD_ARGS);
@@ -1075,11 +806,11 @@ tl_op_def tl_ops_sparse[] = {
      .kernel[TL_CPU] = reduce_kernel, .flags = TL_OP_VALUE_SHAPE | TL_OP_NO_GRADIENT, .api = "-", .impl = &merge_max,
      .doc = "Dense maximum of a sparse tensor's entries over axis (0 where a group has none)."},
     {.name = "sparse_bincount", .inputs = SP ", weights?",
-     .attrs = "minlength:int=-1, maxlength:int=-1, binary_output:bool=false, axis:int=0", .infer = bincount_infer,
-     .kernel[TL_CPU] = bincount_kernel, .flags = TL_OP_VALUE_SHAPE | TL_OP_NO_GRADIENT, .api = "-",
+     .attrs = "minlength:int=-1, maxlength:int=-1, binary_output:bool=false, axis:int=0", .infer = tl_sparse_bincount_infer,
+     .kernel[TL_CPU] = tl_sparse_bincount_kernel, .flags = TL_OP_VALUE_SHAPE | TL_OP_NO_GRADIENT, .api = "-",
      .doc = "Counts (or weight sums) of each value, overall (axis 0) or per row (axis -1), as sparse components."},
-    {.name = "sparse_fill_empty_rows", .inputs = "indices, dense_shape", .infer = fill_infer,
-     .kernel[TL_CPU] = fill_kernel, .flags = TL_OP_VALUE_SHAPE | TL_OP_NO_GRADIENT, .api = "-",
+    {.name = "sparse_fill_empty_rows", .inputs = "indices, dense_shape", .infer = tl_sparse_fill_empty_rows_infer,
+     .kernel[TL_CPU] = tl_sparse_fill_empty_rows_kernel, .flags = TL_OP_VALUE_SHAPE | TL_OP_NO_GRADIENT, .api = "-",
      .doc = "Indices with one entry added per empty row, each entry's source position (-1: filled), empty rows."},
     {.name = "sparse_dense_matmul", .inputs = "a_indices, a_values, a_shape, b",
      .attrs = "adjoint_a:bool=false, adjoint_b:bool=false", .infer = tl_sparse_dense_matmul_infer,

@@ -2,8 +2,8 @@
  * matrix A (components) and a dense B, op = identity or adjoint (for real
  * dtypes, the transpose).
  *
- * The kernel groups A's entries by output row (a counting sort, O(nnz +
- * rows), whatever order the indices come in), then splits the output rows
+ * The kernel groups A's entries by output row (read in place when they are
+ * in row order already, else a counting sort, O(nnz + rows)), then splits the output rows
  * over the compute pool: each row is a sum of scaled rows of B, a run of
  * contiguous axpys that the compiler vectorises (TL_HOT). No atomics, and
  * each row's sum runs in the entries' order, so results do not depend on
@@ -44,7 +44,8 @@ tl_status tl_sparse_dense_matmul_infer(TL_INFER_ARGS) {
 
 typedef struct mm_ctx {
   const int64_t *start;  /* [m + 1]: row r's entries are [start[r], start[r+1]) */
-  const int64_t *col;    /* row of op(B) each entry scales */
+  const int64_t *col;    /* row of op(B) each entry scales, every col_stride-th element */
+  int64_t col_stride;
   const void *val;       /* entry values, grouped by row */
   const void *b;         /* op(B), contiguous [K, n] */
   void *out;             /* [m, n] */
@@ -59,7 +60,7 @@ TL_HOT static void mm_rows_f32(int64_t lo, int64_t hi, void *p) {
     float *o = (float *)c->out + r * n;
     for (int64_t j = 0; j < n; j++) o[j] = 0;
     for (int64_t e = c->start[r]; e < c->start[r + 1]; e++) {
-      const float a = v[e], *br = b + c->col[e] * n;
+      const float a = v[e], *br = b + c->col[e * c->col_stride] * n;
       for (int64_t j = 0; j < n; j++) o[j] += a * br[j];
     }
   }
@@ -73,7 +74,7 @@ TL_HOT static void mm_rows_f64(int64_t lo, int64_t hi, void *p) {
     double *o = (double *)c->out + r * n;
     for (int64_t j = 0; j < n; j++) o[j] = 0;
     for (int64_t e = c->start[r]; e < c->start[r + 1]; e++) {
-      const double a = v[e], *br = b + c->col[e] * n;
+      const double a = v[e], *br = b + c->col[e * c->col_stride] * n;
       for (int64_t j = 0; j < n; j++) o[j] += a * br[j];
     }
   }
@@ -127,22 +128,34 @@ tl_status tl_sparse_dense_matmul_kernel(TL_KERNEL_ARGS) {
   if (s) goto done;
   size_t es = tl_dtypes[res->dtype].size;
   start = calloc((size_t)m + 2, sizeof *start);
-  col = malloc((size_t)(sp.nnz ? sp.nnz : 1) * sizeof *col);
-  val = malloc((size_t)(sp.nnz ? sp.nnz : 1) * es);
-  if (!start || !col || !val) {
+  if (!start) {
     s = tl_error(TL_RESOURCE_EXHAUSTED, "out of memory grouping %" PRId64 " sparse entries", sp.nnz);
     goto done;
   }
-  for (int64_t i = 0; i < sp.nnz; i++) start[sp.idx[i * 2 + rc] + 2]++;
-  for (int64_t r = 0; r < m; r++) start[r + 2] += start[r + 1];
-  /* start[r + 1] is now where row r begins; filling advances it to row r's end = row r+1's begin */
-  const char *v = tl_tensor_data(sp.val);
+  bool grouped = true; /* entries already in output-row order (the usual, row-major case) */
   for (int64_t i = 0; i < sp.nnz; i++) {
-    int64_t p = start[sp.idx[i * 2 + rc] + 1]++;
-    col[p] = sp.idx[i * 2 + cc];
-    memcpy(val + p * (int64_t)es, v + i * (int64_t)es, es);
+    start[sp.idx[i * 2 + rc] + 2]++;
+    if (i && sp.idx[i * 2 + rc] < sp.idx[(i - 1) * 2 + rc]) grouped = false;
   }
-  mm_ctx c = {start, col, val, tl_tensor_data(b), tl_tensor_data(res), n};
+  for (int64_t r = 0; r < m; r++) start[r + 2] += start[r + 1];
+  mm_ctx c = {start + 1, sp.idx + cc, 2, tl_tensor_data(sp.val), tl_tensor_data(b), tl_tensor_data(res), n};
+  if (!grouped) {
+    /* a counting sort by output row: start[r + 1] is where row r begins, and
+     * filling advances it to row r's end, which is row r + 1's begin */
+    col = malloc((size_t)(sp.nnz ? sp.nnz : 1) * sizeof *col);
+    val = malloc((size_t)(sp.nnz ? sp.nnz : 1) * es);
+    if (!col || !val) {
+      s = tl_error(TL_RESOURCE_EXHAUSTED, "out of memory grouping %" PRId64 " sparse entries", sp.nnz);
+      goto done;
+    }
+    const char *v = tl_tensor_data(sp.val);
+    for (int64_t i = 0; i < sp.nnz; i++) {
+      int64_t p = start[sp.idx[i * 2 + rc] + 1]++;
+      col[p] = sp.idx[i * 2 + cc];
+      memcpy(val + p * (int64_t)es, v + i * (int64_t)es, es);
+    }
+    c = (mm_ctx){start, col, 1, val, tl_tensor_data(b), tl_tensor_data(res), n};
+  }
   /* grain: rows worth about 32K multiply-adds per task */
   int64_t per_row = m ? (sp.nnz / m + 1) * (n ? n : 1) : 1, grain = 32768 / per_row + 1;
   tl_parallel_for(m, grain, res->dtype == TL_FLOAT32 ? mm_rows_f32 : mm_rows_f64, &c);
