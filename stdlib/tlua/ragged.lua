@@ -1,0 +1,1164 @@
+-- tlua/ragged.lua — tf.RaggedTensor and tf.ragged: the methods, constructors,
+-- indexing, printing, element-wise math, reductions, concat/stack and
+-- boolean_mask of the tl.RaggedTensor userdata (lua/lragged.c).
+--
+-- A ragged value is flat_values plus one int64 row_splits vector per
+-- ragged dimension (outermost first); uniform inner dimensions live in
+-- flat_values. Everything here is written with registry ops on those
+-- components (the ragged_* index ops of src/ops/ragged.c, gather to move
+-- values, unsorted_segment_* to reduce rows), so ragged code runs the same
+-- inside tf.trace and tf.while_loop, where the components are symbolic.
+-- Host reads (a Lua integer from a tensor) happen only for eager
+-- conveniences: printing, to_list, Lua-side index normalisation.
+--
+-- Not here: ragged tensors with int32 row_splits (TensorFlow's
+-- row_splits_dtype; splits are always int64), uniform_row_length, and
+-- ragged broadcasting beyond a dense operand that fits flat_values' inner
+-- dimensions or has size 1 along the ragged dimension.
+local core = require("tlua.core")
+local composite = require("tlua.composite")
+local shape_mod = require("tlua.shape")
+
+local M = {}
+
+local R = core.ragged
+local Meta = R.Meta
+local methods = Meta.methods
+local ops = core.ops
+local raise = core.raise
+local is_options = core.is_options
+local new = R.new
+local is_ragged = R.is_ragged
+
+local tf -- set by install
+local int64
+
+local function i64(x, what)
+  if is_ragged(x) then raise("InvalidArgument", ("%s must be a tensor, got a tf.RaggedTensor"):format(what)) end
+  if type(x) == "table" or type(x) == "number" then return core.constant(x, int64) end
+  if not core.is_tensor(x) and not core.is_variable(x) then
+    raise("InvalidArgument", ("%s must be an integer tensor or a list of integers, got %s"):format(what, type(x)))
+  end
+  if x.dtype ~= int64 then
+    if x.dtype ~= tf.int32 and x.dtype ~= tf.int64 then
+      raise("InvalidArgument", ("%s must be int32 or int64, got %s"):format(what, x.dtype.name))
+    end
+    return ops.cast(x, int64)
+  end
+  return x
+end
+
+local function as_tensor(x, dtype)
+  if core.is_tensor(x) and (dtype == nil or x.dtype == dtype) then return x end
+  return core.constant(x, dtype)
+end
+
+-- The number of rows as a Lua integer (the outer splits' static length,
+-- known eagerly and in traces alike), or nil when unknown.
+local function nrows_int(rt)
+  local n = rt.row_splits.shape[0]
+  return n and n - 1
+end
+
+local function splits_of(rt) return rt.nested_row_splits end
+
+-- A ragged value with values (a tensor or a RaggedTensor) and outer splits.
+local function wrap(values, splits)
+  if is_ragged(values) then
+    local nested = { splits }
+    for _, s in ipairs(values.nested_row_splits) do nested[#nested + 1] = s end
+    return new(values.flat_values, nested)
+  end
+  return new(values, { splits })
+end
+
+local function opts_of(t, n)
+  local o = t[n]
+  if o ~= nil and is_options(o) then return o end
+  return nil
+end
+
+-- ---- constructors -------------------------------------------------------------
+
+-- The number of values that outer splits of `values` must end with: a
+-- vector of that length (a view), so the validation op reads the count
+-- from its shape, also while tracing.
+local function nvals_probe(values)
+  if is_ragged(values) then return values.row_splits["1:"] end
+  return values
+end
+
+local function validate(splits, values, validate_flag)
+  if validate_flag == false then return splits end
+  return ops.ragged_validate_splits(splits, nvals_probe(values))
+end
+
+local function values_arg(v)
+  if is_ragged(v) then return v end
+  return as_tensor(v)
+end
+
+local RT = {}
+
+function RT.from_row_splits(values, row_splits, opts)
+  opts = opts or {}
+  values = values_arg(values)
+  local splits = validate(i64(row_splits, "from_row_splits: row_splits"), values, opts.validate)
+  return wrap(values, splits)
+end
+
+function RT.from_row_lengths(values, row_lengths, opts)
+  opts = opts or {}
+  values = values_arg(values)
+  local splits = ops.ragged_lengths_to_splits(i64(row_lengths, "from_row_lengths: row_lengths"))
+  return wrap(values, validate(splits, values, opts.validate))
+end
+
+function RT.from_value_rowids(values, value_rowids, nrows, opts)
+  if opts == nil and is_options(nrows) then nrows, opts = nil, nrows end
+  opts = opts or {}
+  nrows = nrows or opts.nrows
+  values = values_arg(values)
+  local ids = i64(value_rowids, "from_value_rowids: value_rowids")
+  if nrows == nil then
+    -- one more than the largest row id (0 rows for no values)
+    nrows = ops.add(ops.reduce_max(ops.concat({ core.constant({ -1 }, int64), ids }, 0)), 1)
+  end
+  local splits = ops.ragged_rowids_to_splits(ids, i64(nrows, "from_value_rowids: nrows"))
+  return wrap(values, validate(splits, values, opts.validate))
+end
+
+function RT.from_nested_row_splits(flat_values, nested_row_splits, opts)
+  opts = opts or {}
+  local v = values_arg(flat_values)
+  for i = #nested_row_splits, 1, -1 do
+    v = RT.from_row_splits(v, nested_row_splits[i], opts)
+  end
+  return v
+end
+
+function RT.from_nested_row_lengths(flat_values, nested_row_lengths, opts)
+  opts = opts or {}
+  local v = values_arg(flat_values)
+  for i = #nested_row_lengths, 1, -1 do
+    v = RT.from_row_lengths(v, nested_row_lengths[i], opts)
+  end
+  return v
+end
+
+local function static_dims(t, what)
+  local s = t.shape
+  local dims = {}
+  for i = 0, #s - 1 do
+    dims[i + 1] = s[i]
+    if s[i] == nil then
+      raise("InvalidArgument", ("%s: dimension %d of %s must be known"):format(what, i, tostring(s)))
+    end
+  end
+  return dims
+end
+
+-- Row lengths of a dense [nrows, ncols, ...] tensor with trailing padding
+-- stripped: one past the last column whose entries are not all padding.
+local function padding_lengths(t, padding)
+  local pad = as_tensor(padding, t.dtype)
+  local keep = ops.not_equal(t, pad)
+  local rank = #t.shape
+  if rank > 2 then
+    local axes = {}
+    for a = 2, rank - 1 do axes[#axes + 1] = a end
+    keep = ops.reduce_any(keep, axes)
+  end
+  local ncols = t.shape[1]
+  local pos = ops.range(1, ncols + 1, 1, int64)
+  return ops.reduce_max(ops.multiply(ops.cast(keep, int64), pos), { 1 })
+end
+
+function RT.from_tensor(tensor, opts)
+  opts = opts or {}
+  local t = as_tensor(tensor)
+  local rr = opts.ragged_rank or 1
+  local rank = #t.shape
+  if math.type(rr) ~= "integer" or rr < 1 or rr >= rank then
+    raise("InvalidArgument", ("from_tensor: ragged_rank must be in [1, %d) for a rank-%d tensor (got %s)")
+      :format(rank, rank, tostring(rr)))
+  end
+  if opts.lengths ~= nil and opts.padding ~= nil then
+    raise("InvalidArgument", "from_tensor: give lengths or padding, not both")
+  end
+  if opts.lengths ~= nil or opts.padding ~= nil then
+    if rr ~= 1 then raise("Unimplemented", "from_tensor: lengths and padding need ragged_rank 1") end
+    local lengths = opts.lengths ~= nil and i64(opts.lengths, "from_tensor: lengths") or padding_lengths(t, opts.padding)
+    local splits, pos = ops.ragged_from_dense_indices(t, lengths)
+    local dims = static_dims(t, "from_tensor")
+    local flat = { -1 }
+    for i = 3, #dims do flat[#flat + 1] = dims[i] end
+    local values = ops.gather(ops.reshape(t, flat), pos)
+    return new(values, { splits })
+  end
+  -- uniform rows: splits 0, n, 2n, ... at each ragged level
+  local dims = static_dims(t, "from_tensor")
+  local nested, rows = {}, dims[1]
+  for l = 1, rr do
+    local ncols = dims[l + 1]
+    nested[l] = ops.range(0, rows * ncols + 1, ncols > 0 and ncols or 1, int64)
+    if ncols == 0 then nested[l] = ops.zeros({ rows + 1 }, int64) end
+    rows = rows * ncols
+  end
+  local vshape = { rows }
+  for i = rr + 2, #dims do vshape[#vshape + 1] = dims[i] end
+  return new(ops.reshape(t, vshape), nested)
+end
+
+-- tf.ragged.constant: nested Lua tables of varying lengths.
+local function scalar_depth(x, depth, path)
+  if type(x) ~= "table" or getmetatable(x) ~= nil then return depth end
+  local d
+  for i = 1, #x do
+    local di = scalar_depth(x[i], depth + 1, path)
+    if di then
+      if d and d ~= di then
+        raise("InvalidArgument", "ragged.constant: all scalar values must have the same nesting depth")
+      end
+      d = di
+    end
+  end
+  return d
+end
+
+local function ragged_constant(pylist, opts)
+  opts = opts or {}
+  if type(pylist) ~= "table" or getmetatable(pylist) ~= nil then
+    raise("InvalidArgument", "ragged.constant: pylist must be a (nested) Lua list")
+  end
+  local inner_shape = opts.inner_shape
+  local depth = scalar_depth(pylist, 0) -- nil: no scalars at all (empty lists only)
+  local rr = opts.ragged_rank
+  if rr == nil then
+    if depth == nil then rr = inner_shape and 1 or math.max(1, 0) else rr = math.max(1, depth - 1 - (inner_shape and #inner_shape or 0)) end
+  end
+  if math.type(rr) ~= "integer" or rr < 1 then
+    raise("InvalidArgument", ("ragged.constant: ragged_rank must be a positive integer (got %s)"):format(tostring(rr)))
+  end
+  if depth ~= nil and rr >= depth then
+    raise("InvalidArgument", ("ragged.constant: pylist has scalar values depth %d, but ragged_rank=%d requires scalar value depth greater than %d")
+      :format(depth, rr, rr))
+  end
+  local level = pylist
+  local nested = {}
+  for l = 1, rr do
+    local splits, nxt = { 0 }, {}
+    for i = 1, #level do
+      local row = level[i]
+      if type(row) ~= "table" or getmetatable(row) ~= nil then
+        raise("InvalidArgument", ("ragged.constant: expected a list at depth %d, got %s"):format(l, type(row)))
+      end
+      for j = 1, #row do nxt[#nxt + 1] = row[j] end
+      splits[#splits + 1] = splits[#splits] + #row
+    end
+    nested[l] = core.constant(splits, int64)
+    level = nxt
+  end
+  local values
+  if #level == 0 then
+    local shape = { 0 }
+    for _, d in ipairs(inner_shape or {}) do shape[#shape + 1] = d end
+    if depth and inner_shape == nil then
+      for _ = rr + 2, depth do shape[#shape + 1] = 0 end
+    end
+    values = ops.zeros(shape, opts.dtype or tf.float32)
+  else
+    local ok, v = pcall(core.constant, level, opts.dtype)
+    if not ok then
+      raise("InvalidArgument", ("ragged.constant: the values below ragged_rank %d must form a uniform tensor: %s"):format(rr, tostring(v)))
+    end
+    values = v
+    if inner_shape then
+      local want = { #level }
+      for _, d in ipairs(inner_shape) do want[#want + 1] = d end
+      local got = static_dims(values, "ragged.constant")
+      if #got ~= #want then
+        raise("InvalidArgument", ("ragged.constant: inner values have shape %s, not inner_shape %s")
+          :format(tostring(values.shape), tostring(shape_mod.new(inner_shape))))
+      end
+      for i = 2, #want do
+        if got[i] ~= want[i] then
+          raise("InvalidArgument", ("ragged.constant: inner values have shape %s, not inner_shape %s")
+            :format(tostring(values.shape), tostring(shape_mod.new(inner_shape))))
+        end
+      end
+    end
+  end
+  return new(values, nested)
+end
+
+-- ---- fields and simple methods -----------------------------------------------
+
+function methods.row_lengths(rt, axis)
+  if is_options(axis) then axis = axis.axis end
+  axis = axis or 1
+  if axis < 0 then axis = axis + rt.ragged_rank + #rt.flat_values.shape end
+  local s = rt.row_splits
+  if axis == 1 then return ops.subtract(s["1:"], s[":-1"]) end
+  if axis < 1 or axis > rt.ragged_rank then
+    raise("InvalidArgument", ("row_lengths: axis %d is not a ragged axis (1..%d)"):format(axis, rt.ragged_rank))
+  end
+  return wrap(methods.row_lengths(rt.values, axis - 1), s)
+end
+
+function methods.nrows(rt, opts)
+  local out_type = opts and opts.out_type or int64
+  return ops.cast(ops.subtract(ops.size(rt.row_splits, int64), 1), out_type)
+end
+
+function methods.value_rowids(rt) return ops.ragged_row_ids(rt.row_splits) end
+function methods.row_starts(rt) return rt.row_splits[":-1"] end
+function methods.row_limits(rt) return rt.row_splits["1:"] end
+function methods.nested_row_lengths(rt)
+  local out, v = {}, rt
+  while is_ragged(v) do
+    out[#out + 1] = methods.row_lengths(v)
+    v = v.values
+  end
+  return out
+end
+
+function methods.with_values(rt, values) return wrap(values_arg(values), rt.row_splits) end
+function methods.with_flat_values(rt, fv)
+  fv = as_tensor(fv)
+  return new(fv, rt.nested_row_splits)
+end
+
+local function shape_of(rt)
+  local dims, n = { nrows_int(rt) }, 1
+  for _ = 1, rt.ragged_rank do
+    n = n + 1
+    dims[n] = nil
+  end
+  local fs = rt.flat_values.shape
+  for i = 1, #fs - 1 do
+    n = n + 1
+    dims[n] = fs[i]
+  end
+  return shape_mod.new(dims, n)
+end
+
+function methods.get_shape(rt) return shape_of(rt) end
+
+-- The dense tensor: rows padded with default_value (0, false or "") to
+-- the longest row (or to shape's dimensions, truncating longer rows).
+function methods.to_tensor(rt, default_value, opts)
+  if opts == nil and is_options(default_value) then default_value, opts = nil, default_value end
+  opts = opts or {}
+  if default_value == nil then default_value = opts.default_value end
+  local fv, k = rt.flat_values, rt.ragged_rank
+  local inner = static_dims(fv, "to_tensor")
+  table.remove(inner, 1)
+  local shape_attr
+  if opts.shape ~= nil then
+    local sh = opts.shape
+    if getmetatable(sh) ~= nil then sh = sh:as_list() end
+    local n = sh.n or #sh
+    if n ~= k + 1 + #inner then
+      raise("InvalidArgument", ("to_tensor: shape must have rank %d (got %d)"):format(k + 1 + #inner, n))
+    end
+    shape_attr = {}
+    for i = 1, k + 1 do
+      local d = sh[i]
+      shape_attr[i] = (d == nil or d == -1) and -1 or d
+    end
+    for i = 1, #inner do
+      local d = sh[k + 1 + i]
+      if d ~= nil and d ~= -1 and d ~= inner[i] then
+        raise("Unimplemented", ("to_tensor: shape dimension %d is %d, but the uniform inner dimension is %d")
+          :format(k + i, d, inner[i]))
+      end
+    end
+  end
+  local idx = ops.ragged_to_dense_indices(fv, rt.nested_row_splits, shape_attr)
+  local dv
+  if default_value == nil then
+    local one = { 1 }
+    for _, d in ipairs(inner) do one[#one + 1] = d end
+    dv = ops.zeros(one, fv.dtype)
+  else
+    dv = as_tensor(default_value, fv.dtype)
+    local one = { 1 }
+    for _, d in ipairs(inner) do one[#one + 1] = d end
+    if #dv.shape > #inner then
+      raise("InvalidArgument", ("to_tensor: default_value of shape %s must broadcast to the inner shape %s")
+        :format(tostring(dv.shape), tostring(shape_mod.new(inner))))
+    end
+    dv = ops.broadcast_to(dv, one)
+  end
+  return ops.gather(ops.concat({ fv, dv }, 0), idx)
+end
+
+-- Nested Lua lists (1-based), like TensorFlow's to_list().
+local function to_list(rt)
+  local fv = rt.flat_values:totable()
+  local nested = {}
+  for i, s in ipairs(rt.nested_row_splits) do nested[i] = s:totable() end
+  local k = #nested
+  local function build(level, lo, hi)
+    local out = {}
+    if level > k then
+      for j = lo, hi - 1 do out[#out + 1] = fv[j + 1] end
+      return out
+    end
+    local s = nested[level]
+    for r = lo, hi - 1 do out[#out + 1] = build(level + 1, s[r + 1], s[r + 2]) end
+    return out
+  end
+  local out, s = {}, nested[1]
+  for r = 0, #s - 2 do out[#out + 1] = build(2, s[r + 1], s[r + 2]) end
+  return out
+end
+methods.to_list = to_list
+methods.totable = to_list
+methods.numpy = to_list
+
+function methods.bounding_shape(rt)
+  local dense = methods.to_tensor(rt)
+  return ops.shape(dense, int64)
+end
+
+-- ---- printing ------------------------------------------------------------------
+
+local function fmt_float32(x)
+  if x ~= x then return "nan" end
+  if x == math.huge then return "inf" end
+  if x == -math.huge then return "-inf" end
+  for p = 1, 9 do
+    local s = ("%." .. p .. "g"):format(x)
+    if string.unpack("f", string.pack("f", tonumber(s))) == x then
+      if not s:find("[%.eninf]") then s = s .. ".0" end
+      return s
+    end
+  end
+  return ("%.9g"):format(x)
+end
+
+local function fmt_float64(x)
+  if x ~= x then return "nan" end
+  if x == math.huge then return "inf" end
+  if x == -math.huge then return "-inf" end
+  for p = 1, 17 do
+    local s = ("%." .. p .. "g"):format(x)
+    if tonumber(s) == x then
+      if not s:find("[%.eninf]") then s = s .. ".0" end
+      return s
+    end
+  end
+  return ("%.17g"):format(x)
+end
+
+local SUMMARY_THRESHOLD, EDGE = 1000, 3
+
+local function element_formatter(dtype)
+  local name = dtype.name
+  if name == "float32" or name == "float16" or name == "bfloat16" then return fmt_float32 end
+  if name == "float64" then return fmt_float64 end
+  if name == "string" then return function(s) return ("%q"):format(s) end end
+  return tostring
+end
+
+-- The value text: one line when it fits (as TensorFlow prints short
+-- values), else one outer row per line; rows beyond 2*EDGE and long rows
+-- are elided with "..." when the value has more than SUMMARY_THRESHOLD
+-- elements (numpy's rule, which TensorFlow's printing follows).
+local function value_text(rt)
+  local list = to_list(rt)
+  local fmt = element_formatter(rt.dtype)
+  local summarize = rt.flat_values:size():item() > SUMMARY_THRESHOLD
+  local function text(x)
+    if type(x) ~= "table" then return fmt(x) end
+    local parts = {}
+    local n = #x
+    if summarize and n > 2 * EDGE then
+      for i = 1, EDGE do parts[#parts + 1] = text(x[i]) end
+      parts[#parts + 1] = "..."
+      for i = n - EDGE + 1, n do parts[#parts + 1] = text(x[i]) end
+    else
+      for i = 1, n do parts[i] = text(x[i]) end
+    end
+    return "[" .. table.concat(parts, ", ") .. "]"
+  end
+  local one = text(list)
+  if #one <= 72 and not summarize then return one, false end
+  local rows = {}
+  local n = #list
+  local function add(i) rows[#rows + 1] = text(list[i]) end
+  if summarize and n > 2 * EDGE then
+    for i = 1, EDGE do add(i) end
+    rows[#rows + 1] = "..."
+    for i = n - EDGE + 1, n do add(i) end
+  else
+    for i = 1, n do add(i) end
+  end
+  return "[" .. table.concat(rows, ",\n ") .. "]", summarize
+end
+
+local function component_text(t)
+  return ("Tensor(shape=%s, dtype=%s)"):format(tostring(t.shape), t.dtype.name)
+end
+
+local function ragged_tostring(rt)
+  local ok, body, summarized = pcall(value_text, rt)
+  if not ok then
+    -- symbolic components (inside tf.trace): the structure, as TensorFlow
+    -- prints a graph-mode RaggedTensor
+    local v = is_ragged(rt.values) and tostring(rt.values) or component_text(rt.values)
+    return ("tf.RaggedTensor(values=%s, row_splits=%s)"):format(v, component_text(rt.row_splits))
+  end
+  if summarized then
+    return ("<tf.RaggedTensor %s\n shape=%s, dtype=%s, nvals=%d>"):format(body, tostring(shape_of(rt)),
+      rt.dtype.name, rt.flat_values.shape[0])
+  end
+  return ("<tf.RaggedTensor %s>"):format(body)
+end
+
+-- ---- rows: indexing and gathering ------------------------------------------------
+
+-- Rows picked by an int64 index tensor (a scalar: that row, one ragged
+-- level fewer; a vector: a ragged value with those rows).
+local function gather_rows(rt, indices)
+  local res = ops.ragged_gather_indices(indices, rt.nested_row_splits)
+  local pos = table.remove(res)
+  local values = ops.gather(rt.flat_values, pos)
+  if #res == 0 then return values end
+  return new(values, res)
+end
+M.gather_rows = gather_rows
+
+local function norm_index(i, n, what)
+  local j = i < 0 and i + n or i
+  if n and (j < 0 or j >= n) then
+    raise("InvalidArgument", ("%s: index %d is out of bounds for %d rows (valid range [-%d, %d))"):format(what, i, n, n, n))
+  end
+  return j
+end
+
+local function slice_indices(b, e, s, bm, em, n)
+  -- Python's slice.indices
+  if s > 0 then
+    local lo = bm and 0 or (b < 0 and math.max(b + n, 0) or math.min(b, n))
+    local hi = em and n or (e < 0 and math.max(e + n, 0) or math.min(e, n))
+    local out = {}
+    for i = lo, hi - 1, s do out[#out + 1] = i end
+    return out
+  end
+  local lo = bm and n - 1 or (b < 0 and math.max(b + n, -1) or math.min(b, n - 1))
+  local hi = em and -1 or (e < 0 and math.max(e + n, -1) or math.min(e, n - 1))
+  local out = {}
+  for i = lo, hi + 1, s do out[#out + 1] = i end
+  return out
+end
+
+local indexing -- tlua.indexing, set by install
+
+-- items: the parsed key as a list of {int=} / {b,e,s,bm,em} entries.
+local function items_of(spec)
+  local b, e, s, bm, em, elm, nam, sm = table.unpack(spec)
+  if elm ~= 0 or nam ~= 0 then
+    raise("Unimplemented", "RaggedTensor indexing: tf.newaxis and the ellipsis are not supported (index the rows, "
+      .. "or use :to_tensor())")
+  end
+  local items = {}
+  for i = 1, #b do
+    local bit = 1 << (i - 1)
+    if sm & bit ~= 0 then items[i] = { int = b[i] }
+    else items[i] = { b = b[i], e = e[i], s = s[i], bm = bm & bit ~= 0, em = em & bit ~= 0 } end
+  end
+  return items
+end
+
+local function dense_spec(items, from)
+  local b, e, s, bm, em, sm = {}, {}, {}, 0, 0, 0
+  local n = 0
+  for i = from, #items do
+    local it = items[i]
+    n = n + 1
+    local bit = 1 << (n - 1)
+    if it.int then b[n], e[n], s[n], sm = it.int, it.int + 1, 1, sm | bit
+    else
+      b[n], e[n], s[n] = it.b, it.e, it.s
+      if it.bm then bm = bm | bit end
+      if it.em then em = em | bit end
+    end
+  end
+  return b, e, s, bm, em, 0, 0, sm
+end
+
+local function is_full(it) return not it.int and it.bm and it.em and it.s == 1 end
+
+local function index_items(rt, items, from)
+  local it = items[from]
+  if it == nil then return rt end
+  local n = nrows_int(rt)
+  local rows
+  if it.int then
+    local i = norm_index(it.int, n, "RaggedTensor index")
+    rows = gather_rows(rt, core.constant(i, int64))
+    if from == #items then return rows end
+    if is_ragged(rows) then return index_items(rows, items, from + 1) end
+    return ops.strided_slice(rows, dense_spec(items, from + 1))
+  end
+  if n == nil then raise("InvalidArgument", "RaggedTensor slicing: the number of rows is not known") end
+  if is_full(it) then rows = rt
+  else rows = gather_rows(rt, core.constant(slice_indices(it.b, it.e, it.s, it.bm, it.em, n), int64)) end
+  if from == #items then return rows end
+  -- later items: ragged dimensions must be taken whole; the uniform inner
+  -- dimensions are sliced in flat_values
+  local k = rows.ragged_rank
+  for i = from + 1, math.min(#items, from + k) do
+    if not is_full(items[i]) then
+      raise("Unimplemented", ("RaggedTensor indexing: item %d indexes a ragged dimension; only ':' is supported there "
+        .. "(index rows first, e.g. rt[i][j], or use :to_tensor())"):format(i))
+    end
+  end
+  if #items <= from + k then return rows end
+  local inner = { { bm = true, em = true, s = 1, b = 0, e = 0 } }
+  for i = from + k + 1, #items do inner[#inner + 1] = items[i] end
+  return new(ops.strided_slice(rows.flat_values, dense_spec(inner, 1)), rows.nested_row_splits)
+end
+
+local function ragged_index(rt, key)
+  if key == "shape" then return shape_of(rt) end
+  local ty = type(key)
+  if ty == "string" and key:match("^[%a_][%w_]*$") and key ~= "newaxis" and key ~= "None" then return nil end
+  if core.is_tensor(key) then
+    if key.dtype == tf.bool then return M.boolean_mask(rt, key) end
+    if #key.shape > 1 then raise("Unimplemented", "RaggedTensor indexing: index tensors must be scalars or vectors") end
+    return gather_rows(rt, i64(key, "index"))
+  end
+  if is_ragged(key) then return M.boolean_mask(rt, key) end
+  return index_items(rt, items_of(indexing.spec_of(key)), 1)
+end
+
+-- ---- element-wise math -------------------------------------------------------------
+
+local function same_splits(a, b, what)
+  local sa, sb = a.nested_row_splits, b.nested_row_splits
+  if #sa ~= #sb then
+    raise("InvalidArgument", ("%s: ragged tensors have different ragged_rank (%d vs %d)"):format(what, #sa, #sb))
+  end
+  local out = {}
+  for i = 1, #sa do
+    out[i] = rawequal(sa[i], sb[i]) and sa[i] or ops.ragged_splits_equal(sa[i], sb[i])
+  end
+  return out
+end
+
+-- A dense operand in the shape of rt's flat_values, or as given when it
+-- broadcasts against flat_values' inner dimensions.
+local function dense_for(rt, d, what)
+  if type(d) == "number" or type(d) == "boolean" or type(d) == "string" then return d end
+  d = as_tensor(d)
+  local fs = rt.flat_values.shape
+  local inner_rank = #fs - 1
+  local drank = #d.shape
+  if drank <= inner_rank then return d end
+  local k = rt.ragged_rank
+  local rank = k + 1 + inner_rank
+  -- leading size-1 dimensions beyond the inner ones can be dropped
+  local ds = d.shape
+  local lead = drank - inner_rank
+  local ones = true
+  for i = 0, lead - 1 do ones = ones and ds[i] == 1 end
+  if ones then
+    local sq = {}
+    for i = 0, lead - 1 do sq[#sq + 1] = i end
+    return ops.squeeze(d, sq)
+  end
+  if k == 1 and drank == rank and ds[1] == 1 then
+    -- [nrows, 1, inner...]: each row's entry repeated over the row
+    return ops.gather(ops.squeeze(d, { 1 }), methods.value_rowids(rt))
+  end
+  raise("Unimplemented", ("%s: a dense operand of shape %s does not broadcast to the ragged shape %s "
+    .. "(it must fit the uniform inner dimensions, or have size 1 along the ragged one)")
+    :format(what, tostring(d.shape), tostring(shape_of(rt))))
+end
+
+local function elementwise(name, a, b, ...)
+  local f = ops[name]
+  local ra, rb = is_ragged(a), is_ragged(b)
+  if ra and rb then
+    local splits = same_splits(a, b, name)
+    return new(f(a.flat_values, b.flat_values, ...), splits)
+  elseif ra then
+    return new(f(a.flat_values, dense_for(a, b, name), ...), a.nested_row_splits)
+  else
+    return new(f(dense_for(b, a, name), b.flat_values, ...), b.nested_row_splits)
+  end
+end
+M.elementwise = elementwise
+
+local function map_flat_values(fn, ...)
+  local args = table.pack(...)
+  local splits
+  for i = 1, args.n do
+    local v = args[i]
+    if is_ragged(v) then
+      if splits == nil then splits = v.nested_row_splits
+      else
+        local tmp = new(v.flat_values, splits)
+        splits = same_splits(tmp, v, "map_flat_values")
+      end
+      args[i] = v.flat_values
+    end
+  end
+  if splits == nil then raise("InvalidArgument", "map_flat_values: no RaggedTensor among the arguments") end
+  local out = fn(table.unpack(args, 1, args.n))
+  if not core.is_tensor(out) then
+    raise("InvalidArgument", ("map_flat_values: the function must return a tensor (got %s)"):format(type(out)))
+  end
+  return new(out, splits)
+end
+M.map_flat_values = map_flat_values
+
+-- ---- reductions -------------------------------------------------------------------
+
+local SEG = { reduce_sum = "unsorted_segment_sum", reduce_prod = "unsorted_segment_prod",
+              reduce_max = "unsorted_segment_max", reduce_min = "unsorted_segment_min" }
+
+-- TensorFlow's _ragged_segment_aggregate: rows of data (dense or ragged)
+-- combined per segment id.
+local function segment_aggregate(seg, data, ids, num)
+  if not is_ragged(data) then return ops[seg](data, ids, num) end
+  local lengths = methods.row_lengths(data)
+  local out_lengths = ops.maximum(ops.unsorted_segment_max(lengths, ids, num), core.constant(0, int64))
+  local out_splits = ops.concat({ core.constant({ 0 }, int64), ops.cumsum(out_lengths) }, 0)
+  local starts = ops.gather(out_splits, ids)
+  local _, positions = ops.ragged_range(starts, ops.add(starts, lengths), core.constant(1, int64))
+  local values = segment_aggregate(seg, data.values, positions, out_splits[-1])
+  return wrap(values, out_splits)
+end
+
+local function reduce_axis(name, rt, axis)
+  local k = rt.ragged_rank
+  if axis > k then
+    return new(ops[name](rt.flat_values, { axis - k }), rt.nested_row_splits)
+  end
+  local seg = SEG[name]
+  if axis == 0 then
+    local lengths = methods.row_lengths(rt)
+    local _, cols = ops.ragged_range(core.constant(0, int64), lengths, core.constant(1, int64))
+    local num = ops.maximum(ops.reduce_max(ops.concat({ core.constant({ 0 }, int64), lengths }, 0)), core.constant(0, int64))
+    return segment_aggregate(seg, rt.values, cols, num)
+  elseif axis == 1 then
+    return segment_aggregate(seg, rt.values, methods.value_rowids(rt), ops.size(methods.row_lengths(rt), int64))
+  end
+  return methods.with_values(rt, reduce_axis(name, rt.values, axis - 1))
+end
+
+local function reduce(name, rt, axis, keepdims)
+  if is_options(axis) then axis, keepdims = axis.axis, axis.keepdims end
+  if type(keepdims) == "table" then keepdims = keepdims.keepdims end
+  local rank = rt.ragged_rank + #rt.flat_values.shape
+  if name == "reduce_mean" then
+    local total = reduce("reduce_sum", rt, axis, keepdims)
+    local ones = new(ops.ones_like(rt.flat_values), rt.nested_row_splits)
+    local count = reduce("reduce_sum", ones, axis, keepdims)
+    if is_ragged(total) then return elementwise("divide", total, count) end
+    return ops.divide(total, count)
+  end
+  if name == "reduce_any" or name == "reduce_all" then
+    local as_int = new(ops.cast(rt.flat_values, tf.int32), rt.nested_row_splits)
+    local r = reduce(name == "reduce_any" and "reduce_max" or "reduce_min", as_int, axis, keepdims)
+    if is_ragged(r) then return new(ops.cast(r.flat_values, tf.bool), r.nested_row_splits) end
+    return ops.cast(r, tf.bool)
+  end
+  if not SEG[name] then raise("Unimplemented", ("%s: not supported for RaggedTensor"):format(name)) end
+  if axis == nil then
+    local r = ops[name](rt.flat_values)
+    if keepdims then
+      local sh = {}
+      for i = 1, rank do sh[i] = 1 end
+      r = ops.reshape(r, sh)
+    end
+    return r
+  end
+  local axes = type(axis) == "table" and { table.unpack(axis) } or { axis }
+  if core.is_tensor(axis) then axes = axis:totable() end
+  for i, a in ipairs(axes) do
+    if math.type(a) ~= "integer" or a < -rank or a >= rank then
+      raise("InvalidArgument", ("%s: axis %s is out of range for a rank-%d RaggedTensor"):format(name, tostring(a), rank))
+    end
+    axes[i] = a < 0 and a + rank or a
+  end
+  table.sort(axes, function(x, y) return x > y end)
+  local r = rt
+  for i, a in ipairs(axes) do
+    if i > 1 and axes[i - 1] == a then raise("InvalidArgument", ("%s: axis %d given twice"):format(name, a)) end
+    if is_ragged(r) then r = reduce_axis(name, r, a) else r = ops[name](r, { a }) end
+  end
+  if keepdims then
+    for i = #axes, 1, -1 do
+      if is_ragged(r) then
+        raise("Unimplemented", ("%s: keepdims with a ragged result is not supported"):format(name))
+      end
+      r = ops.expand_dims(r, axes[i])
+    end
+  end
+  return r
+end
+M.reduce = reduce
+
+-- ---- concat and stack ------------------------------------------------------------------
+
+local function to_ragged_like(x, k, what)
+  if is_ragged(x) then
+    if x.ragged_rank ~= k then
+      raise("Unimplemented", ("%s: inputs have different ragged_rank (%d vs %d)"):format(what, x.ragged_rank, k))
+    end
+    return x
+  end
+  return RT.from_tensor(as_tensor(x), { ragged_rank = k })
+end
+
+local function check_inputs(list, what)
+  if type(list) ~= "table" or #list == 0 then raise("InvalidArgument", what .. ": needs a non-empty list of inputs") end
+  local k, dtype, rank
+  for _, x in ipairs(list) do
+    if is_ragged(x) then k = math.max(k or 0, x.ragged_rank) end
+  end
+  local out = {}
+  for i, x in ipairs(list) do
+    out[i] = to_ragged_like(x, k, what)
+    local r = out[i].ragged_rank + #out[i].flat_values.shape
+    if dtype and out[i].dtype ~= dtype then
+      raise("InvalidArgument", ("%s: inputs must have one dtype (input 0 is %s, input %d is %s)")
+        :format(what, dtype.name, i - 1, out[i].dtype.name))
+    end
+    if rank and r ~= rank then
+      raise("InvalidArgument", ("%s: inputs must have one rank (input 0 has rank %d, input %d has rank %d)")
+        :format(what, rank, i - 1, r))
+    end
+    dtype, rank = out[i].dtype, r
+  end
+  return out, k, rank
+end
+
+local function concat_axis0(rts)
+  local k = rts[1].ragged_rank
+  local fvs, nested = {}, {}
+  for l = 1, k do nested[l] = {} end
+  local offs = {}
+  for i, rt in ipairs(rts) do
+    fvs[i] = rt.flat_values
+    local ns = rt.nested_row_splits
+    for l = 1, k do
+      local s = ns[l]
+      if i == 1 then nested[l][1] = s
+      else nested[l][i] = ops.add(s["1:"], offs[l]) end
+      offs[l] = i == 1 and s[-1] or ops.add(offs[l], s[-1])
+    end
+  end
+  local splits = {}
+  for l = 1, k do splits[l] = #rts == 1 and nested[l][1] or ops.concat(nested[l], 0) end
+  return new(#fvs == 1 and fvs[1] or ops.concat(fvs, 0), splits)
+end
+
+-- TensorFlow's _ragged_stack_concat_axis_1: the inputs' rows interleaved
+-- (row i of every input, for each i), then merged (concat) or grouped
+-- (stack).
+local function interleave_rows(rts, what)
+  local n = #rts
+  local nrows = nrows_int(rts[1])
+  for i, rt in ipairs(rts) do
+    local r = nrows_int(rt)
+    if r == nil or r ~= nrows then
+      raise("InvalidArgument", ("%s: inputs must have the same number of rows along axis 0 (input 0 has %s, input %d has %s)")
+        :format(what, tostring(nrows), i - 1, tostring(r)))
+    end
+  end
+  local all = concat_axis0(rts)
+  local perm = {}
+  for r = 0, nrows - 1 do
+    for i = 0, n - 1 do perm[#perm + 1] = i * nrows + r end
+  end
+  return gather_rows(all, core.constant(perm, int64)), nrows
+end
+
+local function concat(values, axis)
+  if is_options(axis) then axis = axis.axis end
+  local rts, k, rank = check_inputs(values, "concat")
+  if math.type(axis) ~= "integer" or axis < -rank or axis >= rank then
+    raise("InvalidArgument", ("concat: axis %s is out of range for rank %d"):format(tostring(axis), rank))
+  end
+  if axis < 0 then axis = axis + rank end
+  if #rts == 1 then return rts[1] end
+  if axis == 0 then return concat_axis0(rts) end
+  if axis == 1 then
+    local permuted = interleave_rows(rts, "concat")
+    local splits = permuted.row_splits[("::%d"):format(#rts)]
+    return wrap(permuted.values, splits)
+  end
+  -- deeper axes: the rows line up, the values are concatenated
+  local first = rts[1]
+  for i = 2, #rts do same_splits(first, rts[i], "concat") end
+  if axis > k then
+    local fvs = {}
+    for i, rt in ipairs(rts) do fvs[i] = rt.flat_values end
+    return new(ops.concat(fvs, axis - k), first.nested_row_splits)
+  end
+  local vals = {}
+  for i, rt in ipairs(rts) do vals[i] = rt.values end
+  return wrap(concat(vals, axis - 1), first.row_splits)
+end
+M.concat = concat
+
+local function stack(values, axis)
+  if is_options(axis) then axis = axis.axis end
+  axis = axis or 0
+  local rts, k, rank = check_inputs(values, "stack")
+  if math.type(axis) ~= "integer" or axis < -(rank + 1) or axis > rank then
+    raise("InvalidArgument", ("stack: axis %s is out of range for rank %d"):format(tostring(axis), rank + 1))
+  end
+  if axis < 0 then axis = axis + rank + 1 end
+  if axis == 0 then
+    local expanded = {}
+    for i, rt in ipairs(rts) do
+      expanded[i] = wrap(rt, ops.stack({ core.constant(0, int64), ops.size(methods.row_lengths(rt), int64) }))
+    end
+    return concat_axis0(expanded)
+  end
+  if axis == 1 then
+    local permuted, nrows = interleave_rows(rts, "stack")
+    local n = #rts
+    return wrap(permuted, ops.range(0, nrows * n + 1, n, int64))
+  end
+  local first = rts[1]
+  for i = 2, #rts do same_splits(first, rts[i], "stack") end
+  if axis > k then
+    local fvs = {}
+    for i, rt in ipairs(rts) do fvs[i] = rt.flat_values end
+    return new(ops.stack(fvs, axis - k), first.nested_row_splits)
+  end
+  local vals = {}
+  for i, rt in ipairs(rts) do vals[i] = rt.values end
+  return wrap(stack(vals, axis - 1), first.row_splits)
+end
+M.stack = stack
+
+-- ---- boolean_mask ------------------------------------------------------------------------
+
+function M.boolean_mask(data, mask, opts)
+  if is_options(mask) then mask, opts = mask.mask, mask end
+  if not is_ragged(mask) then
+    mask = as_tensor(mask)
+    if mask.dtype ~= tf.bool then
+      raise("InvalidArgument", ("boolean_mask: mask must be bool (got %s)"):format(mask.dtype.name))
+    end
+    local mrank = #mask.shape
+    if mrank == 0 then raise("InvalidArgument", "boolean_mask: mask must have rank at least 1") end
+    if mrank == 1 then
+      if not is_ragged(data) then return ops.boolean_mask(as_tensor(data), mask) end
+      local keep = ops.reshape(ops.where(mask), { -1 })
+      return gather_rows(data, keep)
+    end
+    mask = RT.from_tensor(mask, { ragged_rank = mrank - 1 })
+  end
+  if mask.dtype ~= tf.bool then
+    raise("InvalidArgument", ("boolean_mask: mask must be bool (got %s)"):format(mask.dtype.name))
+  end
+  if #mask.flat_values.shape ~= 1 then
+    raise("Unimplemented", "boolean_mask: a ragged mask must have no uniform inner dimensions")
+  end
+  local km = mask.ragged_rank
+  if not is_ragged(data) then data = RT.from_tensor(as_tensor(data), { ragged_rank = km }) end
+  local k = data.ragged_rank
+  if k < km then
+    raise("InvalidArgument", ("boolean_mask: mask has rank %d, more than the data's ragged dimensions allow"):format(km + 1))
+  end
+  local ds, ms = data.nested_row_splits, mask.nested_row_splits
+  local splits = {}
+  for l = 1, km do
+    splits[l] = rawequal(ds[l], ms[l]) and ds[l] or ops.ragged_splits_equal(ds[l], ms[l])
+  end
+  local mv = mask.flat_values
+  local new_splits = {}
+  for l = 1, km - 1 do new_splits[l] = splits[l] end
+  new_splits[km] = ops.ragged_mask_splits(mv, splits[km])
+  if k == km then
+    return new(ops.boolean_mask(data.flat_values, mv), new_splits)
+  end
+  -- the mask picks rows of the next level: gather them with their subtrees
+  local below = {}
+  for l = km + 1, k do below[#below + 1] = ds[l] end
+  local keep = ops.reshape(ops.where(mv), { -1 })
+  local res = ops.ragged_gather_indices(keep, below)
+  local pos = table.remove(res)
+  for _, s in ipairs(res) do new_splits[#new_splits + 1] = s end
+  return new(ops.gather(data.flat_values, pos), new_splits)
+end
+
+-- ---- tf.ragged.range ------------------------------------------------------------------------
+
+function M.range(starts, limits, deltas, opts)
+  if is_options(limits) then limits, deltas, opts = nil, nil, limits
+  elseif is_options(deltas) then deltas, opts = nil, deltas end
+  opts = opts or {}
+  if limits == nil then starts, limits = 0, starts end
+  deltas = deltas or opts.deltas or 1
+  local dtype = opts.dtype
+  if dtype == nil then
+    for _, v in ipairs({ starts, limits, deltas }) do
+      if core.is_tensor(v) then dtype = v.dtype break end
+    end
+  end
+  if dtype == nil then
+    local float = false
+    for _, v in ipairs({ starts, limits, deltas }) do
+      local function scan(x)
+        if type(x) == "table" then for _, e in ipairs(x) do scan(e) end
+        elseif math.type(x) == "float" then float = true end
+      end
+      scan(v)
+    end
+    dtype = float and tf.float32 or tf.int32
+  end
+  local function conv(v)
+    if core.is_tensor(v) then return v.dtype == dtype and v or ops.cast(v, dtype) end
+    return core.constant(v, dtype)
+  end
+  local splits, values = ops.ragged_range(conv(starts), conv(limits), conv(deltas))
+  return new(values, { splits })
+end
+
+-- ---- dispatch of registry ops given RaggedTensors ---------------------------------------------
+
+local UNARY = {}
+for name in ([[cast negative abs sign square relu relu6 round floor ceil sqrt rsqrt exp expm1 log log1p tanh
+  sigmoid softplus log_sigmoid softsign elu selu reciprocal sin cos tan asin acos atan sinh cosh erf is_nan
+  is_inf is_finite logical_not leaky_relu gelu clip_by_value identity zeros_like ones_like stop_gradient]]):gmatch("%S+") do
+  UNARY[name] = true
+end
+local BINARY = {}
+for name in ([[add subtract multiply divide truediv divide_no_nan floordiv truncatediv floormod truncatemod pow
+  maximum minimum squared_difference equal not_equal less less_equal greater greater_equal logical_and
+  logical_or logical_xor]]):gmatch("%S+") do
+  BINARY[name] = true
+end
+local REDUCE = { reduce_sum = true, reduce_mean = true, reduce_max = true, reduce_min = true, reduce_prod = true,
+                 reduce_any = true, reduce_all = true }
+
+local function dispatch(name, ...)
+  local a = ...
+  if UNARY[name] and is_ragged(a) then
+    return new(ops[name](a.flat_values, select(2, ...)), a.nested_row_splits)
+  end
+  if BINARY[name] then return elementwise(name, ...) end
+  if REDUCE[name] and is_ragged(a) then return reduce(name, ...) end
+  if name == "concat" then return concat(...) end
+  if name == "stack" then return stack(...) end
+  if name == "boolean_mask" then return M.boolean_mask(...) end
+  if name == "gather" and is_ragged(a) then
+    local _, idx, o = ...
+    if o ~= nil and not (is_options(o) and o.axis == 0) and o ~= 0 then
+      raise("Unimplemented", "gather: a RaggedTensor is gathered along axis 0 only")
+    end
+    local i = i64(idx, "gather: indices")
+    if #i.shape > 1 then raise("Unimplemented", "gather: indices of a RaggedTensor must be a scalar or a vector") end
+    return gather_rows(a, i)
+  end
+  raise("InvalidArgument", ("%s: tf.RaggedTensor inputs are not supported; use tf.ragged.map_flat_values(f, rt) "
+    .. "for a function of the values, or rt:to_tensor()"):format(name))
+end
+
+-- ---- the composite contract (tf.trace, tf.while_loop) ---------------------------------------
+
+local function flatten(rt)
+  local comps = { rt.flat_values }
+  for _, s in ipairs(rt.nested_row_splits) do comps[#comps + 1] = s end
+  local fs = rt.flat_values.shape
+  local inner = {}
+  for i = 1, #fs - 1 do inner[i] = fs[i] == nil and "?" or tostring(fs[i]) end
+  return comps, ("%s,ragged_rank=%d,inner=[%s]"):format(rt.dtype.name, rt.ragged_rank, table.concat(inner, ","))
+end
+
+local function unflatten(_, comps)
+  local splits = {}
+  for i = 2, #comps do splits[i - 1] = comps[i] end
+  return new(comps[1], splits)
+end
+
+-- flat_values' rows and the inner splits' lengths change from call to
+-- call; the outer splits' length is nrows + 1, part of the signature.
+local function dynamic(_, i)
+  if i == 1 or i >= 3 then return { 0 } end
+  return nil
+end
+
+-- ---- install ------------------------------------------------------------------------------------
+
+function M.install(t)
+  tf = t
+  int64 = tf.int64
+  indexing = require("tlua.indexing")
+  tf._hooks = tf._hooks or {}
+  tf._hooks.ragged_index = ragged_index
+  tf._hooks.ragged_tostring = ragged_tostring
+
+  composite.register(Meta, { name = "RaggedTensor", flatten = flatten, unflatten = unflatten, dynamic = dynamic,
+                             dispatch = dispatch })
+
+  -- Lua operators: the same element-wise ops as on tensors
+  local bin = { __add = "add", __sub = "subtract", __mul = "multiply", __div = "divide", __mod = "floormod",
+                __pow = "pow", __idiv = "floordiv", __band = "logical_and", __bor = "logical_or", __bxor = "logical_xor" }
+  for mm, op in pairs(bin) do Meta[mm] = function(a, b) return elementwise(op, a, b) end end
+  Meta.__unm = function(a) return new(ops.negative(a.flat_values), a.nested_row_splits) end
+  Meta.__bnot = function(a) return new(ops.logical_not(a.flat_values), a.nested_row_splits) end
+  local short = { eq = "equal", ne = "not_equal", lt = "less", le = "less_equal", gt = "greater", ge = "greater_equal" }
+  for k, v in pairs(short) do methods[k] = function(a, b) return elementwise(v, a, b) end end
+  for name in pairs(UNARY) do
+    if methods[name] == nil then
+      methods[name] = function(x, ...) return new(ops[name](x.flat_values, ...), x.nested_row_splits) end
+    end
+  end
+  for name in pairs(BINARY) do
+    if methods[name] == nil then methods[name] = function(a, b) return elementwise(name, a, b) end end
+  end
+  for name in pairs(REDUCE) do
+    methods[name] = function(x, ...) return reduce(name, x, ...) end
+  end
+
+  local help = require("tlua.help")
+  local ragged = tf.ragged
+  local RTt = tf.RaggedTensor or {}
+  for k, f in pairs(RT) do RTt[k] = f end
+  tf.RaggedTensor = RTt
+  ragged.constant = ragged_constant
+  ragged.map_flat_values = map_flat_values
+  ragged.boolean_mask = M.boolean_mask
+  ragged.range = M.range
+  ragged.stack = stack
+  ragged.is_ragged = is_ragged
+  ragged.row_splits_to_segment_ids = function(s) return ops.ragged_row_ids(i64(s, "row_splits")) end
+  ragged.segment_ids_to_row_splits = function(ids, num)
+    local i = i64(ids, "segment_ids")
+    num = num or ops.add(ops.reduce_max(ops.concat({ core.constant({ -1 }, int64), i }, 0)), 1)
+    return ops.ragged_rowids_to_splits(i, i64(num, "num_segments"))
+  end
+  local docs = {
+    [ragged_constant] = "tf.ragged.constant(pylist, {dtype=, ragged_rank=, inner_shape=}): a RaggedTensor from nested Lua lists of varying lengths.",
+    [map_flat_values] = "tf.ragged.map_flat_values(fn, ...): fn applied to the flat_values of the RaggedTensor arguments (same row partitions), rewrapped.",
+    [M.boolean_mask] = "tf.ragged.boolean_mask(data, mask): the entries of data where mask is true, as a RaggedTensor (mask dense or ragged, a prefix of data's shape).",
+    [M.range] = "tf.ragged.range(starts, limits, deltas, {dtype=}): row i is range(starts[i], limits[i], deltas[i]) (scalars broadcast).",
+    [stack] = "tf.ragged.stack(values, axis): stacks RaggedTensors (and dense tensors) along axis; tf.stack does the same when given a RaggedTensor.",
+    [is_ragged] = "tf.ragged.is_ragged(x): whether x is a tf.RaggedTensor.",
+    [ragged.row_splits_to_segment_ids] = "tf.ragged.row_splits_to_segment_ids(splits): the row of each value (int64).",
+    [ragged.segment_ids_to_row_splits] = "tf.ragged.segment_ids_to_row_splits(ids, num_segments): row_splits from sorted segment ids.",
+    [RT.from_row_splits] = "tf.RaggedTensor.from_row_splits(values, row_splits, {validate=true}): rows values[splits[i]:splits[i+1]].",
+    [RT.from_row_lengths] = "tf.RaggedTensor.from_row_lengths(values, row_lengths, {validate=true}).",
+    [RT.from_value_rowids] = "tf.RaggedTensor.from_value_rowids(values, value_rowids, nrows, {validate=true}): sorted row ids per value.",
+    [RT.from_tensor] = "tf.RaggedTensor.from_tensor(tensor, {lengths=, padding=, ragged_rank=1}): a dense tensor's rows, trimmed to lengths or of trailing padding.",
+    [RT.from_nested_row_splits] = "tf.RaggedTensor.from_nested_row_splits(flat_values, {splits, ...}, {validate=true}).",
+    [RT.from_nested_row_lengths] = "tf.RaggedTensor.from_nested_row_lengths(flat_values, {lengths, ...}, {validate=true}).",
+  }
+  for f, text in pairs(docs) do help.register(f, text) end
+  M.RaggedTensor = RTt
+end
+
+return M
