@@ -12,6 +12,7 @@
 -- Python bool does for tf.cond in tf.function.
 local core = require("tlua.core")
 local G = core.graph
+local composite = require("tlua.composite")
 local C = core.control
 
 local M = {}
@@ -49,6 +50,15 @@ end
 
 local function flatten(x, flat, where)
   if core.is_variable(x) then x = x:value() end
+  local h = composite.handler(x)
+  if h then
+    -- a composite value (tf.SparseTensor, tf.RaggedTensor, tf.TensorArray):
+    -- its component tensors are leaves; its spec text must match
+    local comps, text, _, raw = composite.flatten(x)
+    local kids = {}
+    for i = 1, #comps do kids[i] = flatten(comps[i], flat, { where, h.name .. " component " .. i }) end
+    return { comp = h, raw = raw, text = text, kids = kids }
+  end
   if type(x) == "number" or type(x) == "boolean" then x = core.constant(x) end
   if core.is_tensor(x) then
     flat[#flat + 1] = x
@@ -60,13 +70,18 @@ local function flatten(x, flat, where)
     for i, k in ipairs(keys) do kids[i] = flatten(x[k], flat, { where, k }) end
     return { keys = keys, kids = kids }
   end
-  raise("InvalidArgument", "%s must be a tensor, a number, a boolean or a Lua table of them, got %s", path_text(where),
+  raise("InvalidArgument", "%s must be a tensor, a number, a boolean, a composite value (SparseTensor, RaggedTensor, TensorArray) or a Lua table of them, got %s", path_text(where),
     describe(x))
 end
 
 local function rebuild(spec, flat)
   if spec.leaf then return flat[spec.leaf] end
   if spec.none then return nil end
+  if spec.comp then
+    local comps = {}
+    for i, k in ipairs(spec.kids) do comps[i] = rebuild(k, flat) end
+    return composite.unflatten(spec.comp, spec.raw, comps)
+  end
   local out = {}
   for i, k in ipairs(spec.keys) do out[k] = rebuild(spec.kids[i], flat) end
   return out
@@ -75,6 +90,7 @@ end
 local function spec_text(s)
   if s.leaf then return "a tensor" end
   if s.none then return "nil" end
+  if s.comp then return "a " .. s.text end
   local parts = {}
   for i, k in ipairs(s.keys) do parts[i] = tostring(k) end
   return "a table with keys {" .. table.concat(parts, ", ") .. "}"
@@ -84,6 +100,12 @@ end
 local function spec_diff(a, b, where)
   if a.leaf and b.leaf then return nil end
   if a.none and b.none then return nil end
+  if a.comp and b.comp then
+    if a.text ~= b.text or #a.kids ~= #b.kids then
+      return ("%s: %s vs %s"):format(path_text(where), spec_text(a), spec_text(b))
+    end
+    return nil
+  end
   if a.keys and b.keys then
     local n = math.max(#a.keys, #b.keys)
     for i = 1, n do
@@ -99,6 +121,12 @@ end
 -- The path of leaf i in spec (for messages), e.g. "output 2" or "loop var 1[x]".
 local function leaf_path(spec, i, where)
   if spec.leaf then return spec.leaf == i and where or nil end
+  if spec.comp then
+    for j, k in ipairs(spec.kids) do
+      local p = leaf_path(k, i, ("%s(%s component %d)"):format(where, spec.comp.name, j))
+      if p then return p end
+    end
+  end
   if spec.keys then
     for j, k in ipairs(spec.keys) do
       local p = leaf_path(spec.kids[j], i, ("%s[%s]"):format(where, tostring(k)))
@@ -536,6 +564,19 @@ local function traced_while(cond, body, spec, flat, opts, max)
   for i, t in ipairs(flat) do
     metas[i] = { t.dtype, invariant_dims(inv_flat[i], t, path_of(i)) }
   end
+  -- composite values: the dimensions their type keeps dynamic (nnz, nvals)
+  -- may change from one iteration to the next
+  local function relax(s)
+    if s.comp then
+      for j, k in ipairs(s.kids) do
+        local dyn = k.leaf and composite.dynamic(s.comp, s.raw, j)
+        if dyn then for d in pairs(dyn) do metas[k.leaf][2][d + 1] = nil end end
+      end
+    elseif s.kids then
+      for _, k in ipairs(s.kids) do relax(k) end
+    end
+  end
+  relax(spec)
   -- maximum_iterations: a counter loop variable in front when it is a tensor
   local counted = max ~= nil and type(max) ~= "number"
   local all_metas, nlead = {}, counted and 2 or 0
