@@ -132,6 +132,20 @@ static tl_status nested_load(tl_tensor *const *splits, int k, int64_t nvals, nes
   return TL_OK;
 }
 
+/* The shape rule run on a kernel's own inputs: the dispatcher skips it for
+ * value-shaped ops (TL_OP_VALUE_SHAPE), so their kernels call this first
+ * to get the same checks and messages. */
+static tl_status recheck(const tl_op_def *op, tl_tensor *const *in, int n_in, const tl_attr *attr) {
+  const tl_meta *m[TL_MAX_RANK + 4];
+  if (n_in > (int)(sizeof m / sizeof m[0])) return tl_error(TL_INVALID_ARGUMENT, "too many inputs (%d)", n_in);
+  for (int i = 0; i < n_in; i++) m[i] = &in[i]->meta;
+  tl_meta_list out;
+  tl_meta_list_init(&out);
+  tl_status s = op->infer(op, m, n_in, attr, &out);
+  tl_meta_list_free(&out);
+  return s;
+}
+
 /* ---- ragged_validate_splits ---------------------------------------------- */
 
 static tl_status validate_infer(TL_INFER_ARGS) {
@@ -193,6 +207,8 @@ static tl_status rowids_infer(TL_INFER_ARGS) {
 
 static tl_status rowids_kernel(TL_KERNEL_ARGS) {
   (void)op, (void)n_in, (void)attr;
+  tl_status s0 = recheck(op, in, n_in, attr);
+  if (s0) return s0;
   int64_t *v, n, *nr, one;
   tl_status s = load_index(in[0], &v, &n);
   if (s) return s;
@@ -238,6 +254,8 @@ static tl_status row_ids_infer(TL_INFER_ARGS) {
 
 static tl_status row_ids_kernel(TL_KERNEL_ARGS) {
   (void)op, (void)n_in, (void)attr;
+  tl_status s0 = recheck(op, in, n_in, attr);
+  if (s0) return s0;
   int64_t *v, n;
   tl_status s = load_index(in[0], &v, &n);
   if (!s && (s = check_splits(v, n, -1, 0))) free(v);
@@ -317,6 +335,8 @@ typedef struct gather_out {
 
 static tl_status gather_kernel(TL_KERNEL_ARGS) {
   (void)op, (void)attr;
+  tl_status s0 = recheck(op, in, n_in, attr);
+  if (s0) return s0;
   int k = n_in - 1;
   nested ns;
   int64_t *idx = NULL, ni;
@@ -540,6 +560,8 @@ static tl_status from_dense_infer(TL_INFER_ARGS) {
 
 static tl_status from_dense_kernel(TL_KERNEL_ARGS) {
   (void)op, (void)n_in, (void)attr;
+  tl_status s0 = recheck(op, in, n_in, attr);
+  if (s0) return s0;
   int64_t *len, n;
   tl_status s = load_index(in[1], &len, &n);
   if (s) return s;

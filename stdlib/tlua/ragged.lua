@@ -95,6 +95,7 @@ end
 
 local function values_arg(v)
   if is_ragged(v) then return v end
+  if core.is_variable(v) then return ops.identity(v) end -- a read the tape records
   return as_tensor(v)
 end
 
@@ -146,12 +147,12 @@ function RT.from_nested_row_lengths(flat_values, nested_row_lengths, opts)
   return v
 end
 
-local function static_dims(t, what)
+local function static_dims(t, what, from)
   local s = t.shape
   local dims = {}
   for i = 0, #s - 1 do
     dims[i + 1] = s[i]
-    if s[i] == nil then
+    if s[i] == nil and i >= (from or 0) then
       raise("InvalidArgument", ("%s: dimension %d of %s must be known"):format(what, i, tostring(s)))
     end
   end
@@ -190,7 +191,7 @@ function RT.from_tensor(tensor, opts)
     if rr ~= 1 then raise("Unimplemented", "from_tensor: lengths and padding need ragged_rank 1") end
     local lengths = opts.lengths ~= nil and i64(opts.lengths, "from_tensor: lengths") or padding_lengths(t, opts.padding)
     local splits, pos = ops.ragged_from_dense_indices(t, lengths)
-    local dims = static_dims(t, "from_tensor")
+    local dims = static_dims(t, "from_tensor", 2)
     local flat = { -1 }
     for i = 3, #dims do flat[#flat + 1] = dims[i] end
     local values = ops.gather(ops.reshape(t, flat), pos)
@@ -352,7 +353,7 @@ function methods.to_tensor(rt, default_value, opts)
   opts = opts or {}
   if default_value == nil then default_value = opts.default_value end
   local fv, k = rt.flat_values, rt.ragged_rank
-  local inner = static_dims(fv, "to_tensor")
+  local inner = static_dims(fv, "to_tensor", 1)
   table.remove(inner, 1)
   local shape_attr
   if opts.shape ~= nil then
@@ -766,8 +767,10 @@ local function reduce(name, rt, axis, keepdims)
   if name == "reduce_any" or name == "reduce_all" then
     local as_int = new(ops.cast(rt.flat_values, tf.int32), rt.nested_row_splits)
     local r = reduce(name == "reduce_any" and "reduce_max" or "reduce_min", as_int, axis, keepdims)
-    if is_ragged(r) then return new(ops.cast(r.flat_values, tf.bool), r.nested_row_splits) end
-    return ops.cast(r, tf.bool)
+    -- an empty row reduces to the int32 extreme: > 0 maps it to false (any)
+    -- and true (all), as TensorFlow's identities for or / and
+    if is_ragged(r) then return new(ops.greater(r.flat_values, 0), r.nested_row_splits) end
+    return ops.greater(r, 0)
   end
   if not SEG[name] then raise("Unimplemented", ("%s: not supported for RaggedTensor"):format(name)) end
   if axis == nil then
