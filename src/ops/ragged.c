@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "autodiff/grad_temps.h"
 #include "ops/movement.h"
 
 /* ---- shared helpers ------------------------------------------------------ */
@@ -861,12 +862,25 @@ static tl_status seg_kernel(TL_KERNEL_ARGS) {
   return s;
 }
 
-/* d/data of a segment sum: each row gets its segment's gradient. */
+/* d/data of a segment sum: each row gets its segment's gradient; rows
+ * with a negative (dropped) id get 0: they gather segment 0 and are
+ * multiplied by 0. */
 static tl_status seg_sum_grad(TL_GRAD_ARGS) {
   (void)op, (void)n_in, (void)attr, (void)out, (void)n_out;
   if (!grad_out[0] || !tl_grad_wants(0)) return TL_OK;
-  tl_tensor *args[2] = {grad_out[0], in[1]};
-  return tl_call("gather", 2, args, 0, NULL, &grad_in[0]);
+  tl_temps T = {0};
+  tl_tensor *ids = in[1], *g = grad_out[0];
+  tl_tensor *zero = tl_temps_scalar(&T, ids, ids->dtype, 0);
+  tl_tensor *rows = tl_temps_op2(&T, "gather", g, tl_temps_op2(&T, "maximum", ids, zero));
+  tl_tensor *keep = tl_temps_cast(&T, tl_temps_op2(&T, "greater_equal", ids, zero), g->dtype);
+  int64_t shape[TL_MAX_RANK];
+  int r = in[0]->rank;
+  shape[0] = -1;
+  for (int i = 1; i < r; i++) shape[i] = 1;
+  keep = keep ? tl_temps_op1(&T, "reshape", keep, 1, (tl_named_attr[]){TL_A_INTS("shape", r, shape)}) : NULL;
+  tl_status s = tl_temps_give(&T, tl_temps_op2(&T, "multiply", rows, keep), &grad_in[0], false);
+  tl_temps_free(&T);
+  return s;
 }
 
 /* d/data of a segment max/min: the gradient goes to the rows equal to
