@@ -1127,6 +1127,19 @@ function M.install(t)
     methods[name] = function(x, ...) return reduce(name, x, ...) end
   end
 
+  Meta.__help = function(x)
+    local names = {}
+    for k in pairs(methods) do names[#names + 1] = k end
+    table.sort(names)
+    return table.concat({
+      ("tf.RaggedTensor: dtype %s, shape %s, ragged_rank %d, %s flat values"):format(x.dtype.name,
+        tostring(shape_of(x)), x.ragged_rank, tostring(x.flat_values.shape[0] or "?")),
+      "  immutable; fields flat_values, values, row_splits, nested_row_splits, ragged_rank, dtype, shape;",
+      "  rt[i] is row i (0-based), rt[\"a:b\"] rows a..b-1; + - * / and tf.math functions act on the values;",
+      "  tf.reduce_*, tf.concat, tf.stack, tf.gather and tf.boolean_mask accept it. Methods:",
+      "    " .. table.concat(names, " "),
+      "  help(tf.RaggedTensor) lists the constructors, help(tf.ragged) the namespace." }, "\n")
+  end
   local help = require("tlua.help")
   local ragged = tf.ragged
   local RTt = tf.RaggedTensor or {}

@@ -366,6 +366,9 @@ describe("tf.RaggedTensor", function()
       assert.truthy(text:find(name, 1, true), "help(tf.ragged) lacks " .. name)
     end
     assert.truthy(require("tlua.help").text(tf.RaggedTensor):find("from_row_splits", 1, true))
+    local inst = require("tlua.help").text(A())
+    assert.truthy(inst:find("tf.RaggedTensor: dtype int32, shape (2, None), ragged_rank 1", 1, true), inst)
+    assert.truthy(inst:find("to_tensor", 1, true))
   end)
 
   it("keeps string values intact (once string tensors exist)", function()
