@@ -353,7 +353,7 @@ void tlb_push_tensor(lua_State *L, tl_tensor *t) {
 typedef struct conv {
   int rank;
   int64_t shape[TL_MAX_RANK];
-  bool any_float, any_int, any_bool, non_integral, any_finite;
+  bool any_float, any_int, any_bool, any_string, non_integral, any_finite;
   lua_Integer imin, imax; /* over integer leaves */
   double fmin, fmax;      /* over finite float leaves */
   char err[256];
@@ -456,8 +456,13 @@ static bool scan(lua_State *L, int idx, int depth, conv *c, char *path, size_t p
     c->any_bool = true;
     return true;
   }
+  if (t == LUA_TSTRING) {
+    c->any_string = true;
+    return true;
+  }
   if (t == LUA_TTABLE)
-    snprintf(c->err, sizeof c->err, "ragged nesting at %s: a list where a number was expected", where_at(path));
+    snprintf(c->err, sizeof c->err, "ragged nesting at %s: a list where a %s was expected", where_at(path),
+             c->any_string ? "string" : "number");
   else if (tlb_test_tensor(L, idx) || tlb_test_variable(L, idx))
     snprintf(c->err, sizeof c->err, "a tensor inside a table at %s (use tf.stack)", where_at(path));
   else
@@ -492,16 +497,39 @@ static bool check_range(const conv *c, tl_dtype d, char *msg, size_t size) {
   return true;
 }
 
-static void fill(lua_State *L, int idx, int depth, const conv *c, tl_tensor *t, int64_t *pos) {
+/* Sums the byte lengths of a nested table's strings (shape checked). */
+static size_t string_bytes(lua_State *L, int idx, int depth, const conv *c) {
+  if (depth == c->rank) return lua_rawlen(L, idx);
+  size_t n = 0;
+  for (int64_t i = 1; i <= c->shape[depth]; i++) {
+    lua_rawgeti(L, idx, i);
+    n += string_bytes(L, lua_gettop(L), depth + 1, c);
+    lua_pop(L, 1);
+  }
+  return n;
+}
+
+/* Strings go into one block of the tensor's arena, reserved up front. */
+static void fill(lua_State *L, int idx, int depth, const conv *c, tl_tensor *t, int64_t *pos, char **sbytes) {
   if (depth < c->rank) {
     for (int64_t i = 1; i <= c->shape[depth]; i++) {
       lua_rawgeti(L, idx, i);
-      fill(L, lua_gettop(L), depth + 1, c, t, pos);
+      fill(L, lua_gettop(L), depth + 1, c, t, pos, sbytes);
       lua_pop(L, 1);
     }
     return;
   }
   void *data = tl_tensor_data(t);
+  if (t->dtype == TL_STRING) {
+    size_t len;
+    const char *p = lua_tolstring(L, idx, &len);
+    tl_string *e = (tl_string *)data + (*pos)++;
+    e->len = (int64_t)len;
+    e->data = len ? *sbytes : NULL;
+    if (len) memcpy(*sbytes, p, len);
+    *sbytes += len;
+    return;
+  }
   if (lua_type(L, idx) == LUA_TBOOLEAN) tl_store_i64(data, t->dtype, (*pos)++, lua_toboolean(L, idx));
   else if (lua_isinteger(L, idx) && !tl_dtype_is_float(t->dtype)) tl_store_i64(data, t->dtype, (*pos)++, lua_tointeger(L, idx));
   else tl_store_f64(data, t->dtype, (*pos)++, lua_tonumber(L, idx));
@@ -551,8 +579,9 @@ tl_tensor *tlb_to_tensor(lua_State *L, int idx, tl_dtype want, const char **err)
     return out;
   }
   int type = lua_type(L, idx);
-  if (type != LUA_TNUMBER && type != LUA_TBOOLEAN && type != LUA_TTABLE) {
-    snprintf(msg, sizeof msg, "expected a tensor, number, boolean or nested table, got %s", luaL_typename(L, idx));
+  if (type != LUA_TNUMBER && type != LUA_TBOOLEAN && type != LUA_TTABLE && type != LUA_TSTRING) {
+    snprintf(msg, sizeof msg, "expected a tensor, number, boolean, string or nested table, got %s",
+             luaL_typename(L, idx));
     *err = msg;
     return NULL;
   }
@@ -581,11 +610,23 @@ tl_tensor *tlb_to_tensor(lua_State *L, int idx, tl_dtype want, const char **err)
     *err = msg;
     return NULL;
   }
+  if (c.any_string && (c.any_bool || c.any_float || c.any_int)) {
+    snprintf(msg, sizeof msg, "cannot mix strings and %s in one tensor", c.any_bool ? "booleans" : "numbers");
+    *err = msg;
+    return NULL;
+  }
   bool big_int = c.any_int && (c.imax > INT32_MAX || c.imin < INT32_MIN);
   tl_dtype d = want;
   if (d == TL_DTYPE_COUNT)
-    d = c.any_bool ? TL_BOOL : c.any_float ? TL_FLOAT32 : big_int ? TL_INT64 : c.any_int ? TL_INT32 : TL_FLOAT32;
-  if (tl_dtypes[d].kind == TL_KIND_STRING || tl_dtypes[d].kind == TL_KIND_COMPLEX ||
+    d = c.any_string ? TL_STRING : c.any_bool ? TL_BOOL : c.any_float ? TL_FLOAT32 : big_int ? TL_INT64
+        : c.any_int ? TL_INT32 : TL_FLOAT32;
+  if (c.any_string && d != TL_STRING) {
+    snprintf(msg, sizeof msg, "cannot convert strings to %s (use tf.strings.to_number)", tl_dtypes[d].name);
+    *err = msg;
+    return NULL;
+  }
+  bool strings = d == TL_STRING && !c.any_bool && !c.any_float && !c.any_int;
+  if ((tl_dtypes[d].kind == TL_KIND_STRING && !strings) || tl_dtypes[d].kind == TL_KIND_COMPLEX ||
       tl_dtypes[d].kind == TL_KIND_RESOURCE) {
     snprintf(msg, sizeof msg, "cannot make a %s tensor from numbers", tl_dtypes[d].name);
     *err = msg;
@@ -611,7 +652,17 @@ tl_tensor *tlb_to_tensor(lua_State *L, int idx, tl_dtype want, const char **err)
     return NULL;
   }
   int64_t pos = 0;
-  fill(L, idx, 0, &c, t, &pos);
+  char *sbytes = NULL;
+  if (d == TL_STRING) {
+    size_t total = string_bytes(L, idx, 0, &c);
+    if (total && !(sbytes = tl_string_alloc(t, total))) {
+      tl_tensor_release(t);
+      snprintf(msg, sizeof msg, "%s", tl_last_error());
+      *err = msg;
+      return NULL;
+    }
+  }
+  fill(L, idx, 0, &c, t, &pos, &sbytes);
   return t;
 }
 

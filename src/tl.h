@@ -132,6 +132,9 @@ typedef struct tl_storage {
   tl_device device;
   size_t nbytes;
   void *data;        /* device memory: host code must not touch it outside a kernel */
+  /* String storages only: the bytes of their elements (core/strings.c);
+   * NULL until the first string is stored, freed with the storage. */
+  struct tl_string_arena *arena;
 } tl_storage;
 
 /* What a backend provides (backend/device.c holds the table). */
@@ -229,11 +232,17 @@ typedef struct tl_tensor {
   int32_t sym_value;
 } tl_tensor;
 
-/* Strings are stored as pointer+length owned by the storage (later issue). */
+/* A string element: pointer and length of bytes (any bytes, NULs too; not
+ * terminated). The bytes belong to the arena of the storage that holds the
+ * element (tl_string_set), never to another storage: the dispatcher copies
+ * the bytes of string outputs into their own storage after every op not
+ * flagged TL_OP_STRINGS_OWNED (core/strings.c), so movement kernels copy
+ * the 16-byte elements and nothing more. {NULL, 0} is the empty string. */
 typedef struct tl_string {
   char *data;
   int64_t len;
 } tl_string;
+#define TL_STRING_MAX_LEN ((int64_t)1 << 40)
 
 /* A new contiguous tensor with uninitialised contents (zeroed for strings),
  * on tl_current_device() (the running kernel's device; CPU outside kernels). */
@@ -297,6 +306,20 @@ tl_status tl_tensor_serialize_to(tl_tensor *t, tl_byte_sink sink, void *ctx);
 size_t tl_tensor_serialized_size(const tl_tensor *t);
 /* CRC-32 as zlib computes it: tl_crc32(0, "123456789", 9) == 0xCBF43926. */
 uint32_t tl_crc32(uint32_t crc, const void *buf, size_t len);
+
+/* String elements (core/strings.c). t is a string tensor; i indexes its
+ * elements in storage order from t's offset (the i-th element of a fresh
+ * contiguous tensor). set copies len bytes into t's storage's arena; alloc
+ * reserves n bytes there (for kernels that build strings in place; NOT
+ * thread-safe: parallel kernels reserve once, then fill); adopt copies every
+ * element of t whose bytes are not in its own storage's arena into it (the
+ * dispatcher's re-homing); owns says whether p lies in s's arena. */
+tl_status tl_string_set(tl_tensor *t, int64_t i, const void *bytes, size_t len);
+char *tl_string_alloc(tl_tensor *t, size_t n);
+tl_status tl_string_adopt(tl_tensor *t);
+bool tl_string_owns(const tl_storage *s, const char *p);
+/* Bytes held by a storage's arena (for memory accounting and tests). */
+size_t tl_string_arena_bytes(const tl_storage *s);
 
 /* Broadcasting: the shape of a op b under numpy rules. */
 tl_status tl_broadcast_shapes(int ra, const int64_t *sa, int rb, const int64_t *sb,
@@ -478,6 +501,10 @@ enum {
   TL_OP_STATEFUL = 1 << 10,
   /* Inputs may live on different devices (copy_to_device). */
   TL_OP_ANY_DEVICE = 1 << 11,
+  /* The kernel writes its string outputs' bytes with tl_string_set /
+   * tl_string_alloc into those outputs' own storages, so the dispatcher
+   * need not re-home them (string ops; movement ops leave it unset). */
+  TL_OP_STRINGS_OWNED = 1 << 12,
 };
 
 typedef struct tl_op_def {

@@ -180,6 +180,8 @@ void tl_obj_free(void *p, size_t size) {
   else free(p);
 }
 
+void tl_string_arena_free(tl_storage *s); /* core/strings.c */
+
 tl_status tl_storage_new(tl_device dev, size_t nbytes, tl_storage **out) {
   const tl_device_impl *impl = tl_device_get(dev);
   if ((unsigned)dev >= TL_DEVICE_COUNT || !impl->available)
@@ -194,6 +196,7 @@ tl_status tl_storage_new(tl_device dev, size_t nbytes, tl_storage **out) {
   s->refcount = 1;
   s->device = dev;
   s->nbytes = nbytes;
+  s->arena = NULL;
   __atomic_add_fetch(&device_live[dev], (int64_t)nbytes, __ATOMIC_RELAXED);
   *out = s;
   return TL_OK;
@@ -205,6 +208,7 @@ void tl_storage_release(tl_storage *s) {
   if (!s) return;
   if (__atomic_sub_fetch(&s->refcount, 1, __ATOMIC_ACQ_REL) != 0) return;
   __atomic_sub_fetch(&device_live[s->device], (int64_t)s->nbytes, __ATOMIC_RELAXED);
+  if (s->arena) tl_string_arena_free(s);
   if (s->device == TL_CPU) tl_free(s->data, s->nbytes);
   else tl_device_get(s->device)->free(s->data, s->nbytes);
   tl_obj_free(s, sizeof *s);

@@ -327,27 +327,36 @@ static wkind kind_of(tl_dtype d) {
   }
 }
 
+/* As TensorFlow 2 prints a string element: Python's repr of bytes (b'...',
+ * or b"..." when the bytes hold ' and no "), every byte outside printable
+ * ASCII as \xNN, UTF-8 included. */
 static void put_string(const tl_string *s, tl_buf *b) {
-  tl_buf_put(b, "\"", 1);
+  bool sq = false, dq = false;
+  for (int64_t i = 0; s->data && i < s->len; i++) {
+    sq |= s->data[i] == '\'';
+    dq |= s->data[i] == '"';
+  }
+  char q = sq && !dq ? '"' : '\'';
+  tl_buf_put(b, "b", 1);
+  tl_buf_put(b, &q, 1);
   for (int64_t i = 0; s->data && i < s->len; i++) {
     unsigned char c = (unsigned char)s->data[i];
     char e[8];
-    switch (c) {
-    case '"': tl_buf_puts(b, "\\\""); break;
-    case '\\': tl_buf_puts(b, "\\\\"); break;
-    case '\n': tl_buf_puts(b, "\\n"); break;
-    case '\t': tl_buf_puts(b, "\\t"); break;
-    case '\r': tl_buf_puts(b, "\\r"); break;
-    default:
-      if (c < 32 || c == 127) {
-        snprintf(e, sizeof e, "\\x%02x", c);
-        tl_buf_puts(b, e);
-      } else {
-        tl_buf_put(b, (const char *)&c, 1);
-      }
+    if (c == (unsigned char)q || c == '\\') {
+      e[0] = '\\';
+      e[1] = (char)c;
+      tl_buf_put(b, e, 2);
+    } else if (c == '\n') tl_buf_puts(b, "\\n");
+    else if (c == '\t') tl_buf_puts(b, "\\t");
+    else if (c == '\r') tl_buf_puts(b, "\\r");
+    else if (c < 32 || c >= 127) {
+      snprintf(e, sizeof e, "\\x%02x", c);
+      tl_buf_puts(b, e);
+    } else {
+      tl_buf_put(b, (const char *)&c, 1);
     }
   }
-  tl_buf_put(b, "\"", 1);
+  tl_buf_put(b, &q, 1);
 }
 
 static void word(const formatter *f, const tl_tensor *t, int64_t off, bool scalar, tl_buf *b) {

@@ -578,6 +578,33 @@ static bool take_given(const tl_meta *m, tl_device dev) {
   return true;
 }
 
+/* No string output may point into another storage (core/strings.c): the
+ * bytes of elements a movement kernel copied are copied into the output's
+ * own arena. Ops that write their strings themselves (TL_OP_STRINGS_OWNED)
+ * are trusted, except in test mode, where every element is checked. */
+static tl_status own_strings(const tl_op_def *op, tl_tensor_list *out) {
+  for (int i = 0; i < out->n; i++) {
+    tl_tensor *t = out->items[i];
+    if (!t || t->dtype != TL_STRING) continue;
+    if (!(op->flags & TL_OP_STRINGS_OWNED)) {
+      tl_status s = tl_string_adopt(t);
+      if (s) return s;
+    } else if (check_infer && t->size > 0 && !t->sym_value) {
+      tl_tensor *c;
+      tl_status s = tl_tensor_contiguous(t, &c);
+      if (s) return s;
+      const tl_string *e = tl_tensor_data(c);
+      for (int64_t k = 0; k < c->size && !s; k++)
+        if (e[k].len > 0 && !tl_string_owns(t->storage, e[k].data))
+          s = tl_error(TL_INTERNAL, "%s: output %d: string element %lld is not in its own storage", op->name, i,
+                       (long long)k);
+      tl_tensor_release(c);
+      if (s) return s;
+    }
+  }
+  return TL_OK;
+}
+
 /* Shape rule, allocation, kernel: the core of tl_op_run on inputs whose
  * dtypes the kernel handles. */
 static tl_status infer_and_run(const tl_op_def *op, tl_device dev, tl_tensor *const *in, int n_in,
@@ -612,6 +639,7 @@ static tl_status infer_and_run(const tl_op_def *op, tl_device dev, tl_tensor *co
   /* A kernel-allocating op's kernel makes the same checks as its rule (they
    * share their planning code); in test mode verify_infer compares them. */
   if ((s = run_kernel(op, dev, in, n_in, attrs, out))) return s;
+  if ((s = own_strings(op, out))) return s;
   if (check_infer) s = verify_infer(op, in, n_in, attrs, out);
   return s;
 }

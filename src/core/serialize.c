@@ -7,6 +7,8 @@
  *                              enum order is not a file format
  *   u8 rank, rank x i64        shape
  *   numel x elsize bytes       the values, row-major, little-endian
+ *                              (string: numel x i64 byte lengths, then the
+ *                              bytes of every element, concatenated)
  * The length must match exactly: a truncated or padded buffer is an error,
  * never a tensor read from whatever follows.
  *
@@ -42,18 +44,26 @@ static size_t header_bytes(const tl_tensor *t, char *buf) {
   return (size_t)(p - buf);
 }
 
+/* The bytes of a string tensor's elements (any strides; strings live on the CPU). */
+static size_t string_bytes(const tl_tensor *t, int d, int64_t off) {
+  if (d == t->rank) return (size_t)((const tl_string *)t->storage->data)[off].len;
+  size_t n = 0;
+  for (int64_t i = 0; i < t->shape[d]; i++) n += string_bytes(t, d + 1, off + i * t->strides[d]);
+  return n;
+}
+
 size_t tl_tensor_serialized_size(const tl_tensor *t) {
-  return 4 + 1 + strlen(tl_dtypes[t->dtype].name) + 1 + 8 * (size_t)t->rank +
-         (size_t)t->size * tl_dtypes[t->dtype].size;
+  size_t head = 4 + 1 + strlen(tl_dtypes[t->dtype].name) + 1 + 8 * (size_t)t->rank;
+  if (t->dtype == TL_STRING) return head + 8 * (size_t)t->size + (t->sym_value ? 0 : string_bytes(t, 0, t->offset));
+  return head + (size_t)t->size * tl_dtypes[t->dtype].size;
 }
 
 /* Host code reads the values: a tensor on another device is copied to the
  * CPU first, and a view is made contiguous, so the bytes go out row-major. */
 static tl_status host_values(tl_tensor *t, tl_tensor **out) {
   *out = NULL;
-  if (t->dtype == TL_STRING || t->dtype == TL_RESOURCE)
-    return tl_error(TL_UNIMPLEMENTED, "serialize_tensor: %s tensors cannot be serialized yet",
-                    tl_dtypes[t->dtype].name);
+  if (t->dtype == TL_RESOURCE)
+    return tl_error(TL_INVALID_ARGUMENT, "serialize_tensor: a resource (variable handle) cannot be serialized");
   tl_tensor *h;
   tl_status s = tl_tensor_copy_to(t, TL_CPU, &h);
   if (s) return s;
@@ -70,8 +80,16 @@ tl_status tl_tensor_serialize_to(tl_tensor *t, tl_byte_sink sink, void *ctx) {
   if (s) return s;
   char head[4 + 1 + 32 + 1 + 8 * TL_MAX_RANK];
   size_t hlen = header_bytes(c, head);
-  size_t data = (size_t)c->size * tl_dtypes[c->dtype].size;
   s = sink(ctx, head, hlen);
+  if (c->dtype == TL_STRING) {
+    const tl_string *e = tl_tensor_data(c);
+    for (int64_t i = 0; i < c->size && !s; i++) s = sink(ctx, &e[i].len, 8);
+    for (int64_t i = 0; i < c->size && !s; i++)
+      if (e[i].len) s = sink(ctx, e[i].data, (size_t)e[i].len);
+    tl_tensor_release(c);
+    return s;
+  }
+  size_t data = (size_t)c->size * tl_dtypes[c->dtype].size;
   if (!s && data) s = sink(ctx, tl_tensor_data(c), data);
   tl_tensor_release(c);
   return s;
@@ -92,9 +110,8 @@ tl_status tl_tensor_serialize(tl_tensor *t, char **out, size_t *out_len) {
     return tl_error(TL_FAILED_PRECONDITION, "a symbolic tensor (inside a trace) has no value to serialize");
   *out = NULL;
   *out_len = 0;
-  if (t->dtype == TL_STRING || t->dtype == TL_RESOURCE)
-    return tl_error(TL_UNIMPLEMENTED, "serialize_tensor: %s tensors cannot be serialized yet",
-                    tl_dtypes[t->dtype].name);
+  if (t->dtype == TL_RESOURCE)
+    return tl_error(TL_INVALID_ARGUMENT, "serialize_tensor: a resource (variable handle) cannot be serialized");
   size_t len = tl_tensor_serialized_size(t);
   char *buf = malloc(len);
   if (!buf) return tl_error(TL_RESOURCE_EXHAUSTED, "serialize_tensor: out of memory (%zu bytes)", len);
@@ -106,6 +123,52 @@ tl_status tl_tensor_serialize(tl_tensor *t, char **out, size_t *out_len) {
   }
   *out = buf;
   *out_len = len;
+  return TL_OK;
+}
+
+/* The values of a string tensor: n lengths, then their bytes, checked
+ * against what is there before anything is allocated. */
+static tl_status parse_strings(const char *name, int rank, const int64_t *shape, int64_t n, const unsigned char *p,
+                               size_t have, tl_tensor **out) {
+  char sh[200];
+  tl_shape_format(rank, shape, sh, sizeof sh);
+  if (n < 0 || (uint64_t)n > have / 8)
+    return tl_error(TL_INVALID_ARGUMENT, "parse_tensor: a %s%s tensor needs %s byte lengths, the buffer has %zu bytes",
+                    name, sh, n < 0 ? "too many" : "more", have);
+  size_t total = 0;
+  for (int64_t i = 0; i < n; i++) {
+    int64_t l;
+    memcpy(&l, p + 8 * i, 8);
+    if (l < 0 || l > TL_STRING_MAX_LEN || (total += (size_t)l) > have)
+      return tl_error(TL_INVALID_ARGUMENT, "parse_tensor: string %" PRId64 " of a %s%s tensor has a bad length (%" PRId64
+                      ") for the %zu bytes there", i, name, sh, l, have);
+  }
+  if (total != have - 8 * (size_t)n)
+    return tl_error(TL_INVALID_ARGUMENT, "parse_tensor: a %s%s tensor's strings hold %zu bytes, the buffer has %zu",
+                    name, sh, total, have - 8 * (size_t)n);
+  tl_tensor *t;
+  tl_status s = tl_tensor_new(TL_STRING, rank, shape, &t);
+  if (s) {
+    tl_error_prefix("parse_tensor: ");
+    return s;
+  }
+  const unsigned char *bytes = p + 8 * n;
+  char *dst = total ? tl_string_alloc(t, total) : NULL;
+  if (total && !dst) {
+    tl_tensor_release(t);
+    return TL_RESOURCE_EXHAUSTED;
+  }
+  tl_string *e = tl_tensor_data(t);
+  for (int64_t i = 0; i < n; i++) {
+    int64_t l;
+    memcpy(&l, p + 8 * i, 8);
+    e[i].len = l;
+    e[i].data = l ? dst : NULL;
+    if (l) memcpy(dst, bytes, (size_t)l);
+    dst += l;
+    bytes += l;
+  }
+  *out = t;
   return TL_OK;
 }
 
@@ -126,8 +189,6 @@ tl_status tl_tensor_parse(const void *buf, size_t len, tl_tensor **out) {
   tl_dtype dt = tl_dtype_from_name(name);
   if (dt == TL_DTYPE_COUNT)
     return tl_error(TL_INVALID_ARGUMENT, "parse_tensor: unknown dtype '%s' in the header", name);
-  if (dt == TL_STRING)
-    return tl_error(TL_UNIMPLEMENTED, "parse_tensor: %s tensors cannot be parsed yet", name);
   /* A resource's bytes are a pointer to a live variable: taken from a file
      they would point anywhere. */
   if (dt == TL_RESOURCE)
@@ -147,6 +208,7 @@ tl_status tl_tensor_parse(const void *buf, size_t len, tl_tensor **out) {
      anything is allocated: a lying header must not reserve terabytes. */
   int64_t n = tl_shape_numel(rank, shape), data64;
   size_t have = (size_t)(end - p);
+  if (dt == TL_STRING) return parse_strings(name, rank, shape, n, p, have, out);
   if (n >= 0 && !__builtin_mul_overflow(n, (int64_t)tl_dtypes[dt].size, &data64) && (uint64_t)data64 != have) {
     char sh[200];
     tl_shape_format(rank, shape, sh, sizeof sh);

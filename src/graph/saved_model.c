@@ -179,7 +179,7 @@ static tl_tensor *resolve_resource(const scope *sc, int vid) {
  * resource input is the variable handle it resolves to. */
 static tl_status check_shapes(rbuf *r, const scope *sc, const tl_op_def *op, const int *in, int n_in,
                               const tl_attr *attrs, const tl_meta *out, int n_out, int node) {
-  static tl_storage probe_storage = {1 << 30, TL_CPU, 0, NULL};
+  static tl_storage probe_storage = {1 << 30, TL_CPU, 0, NULL, NULL};
   tl_tensor *probes = calloc((size_t)(n_in ? n_in : 1), sizeof *probes);
   tl_tensor **ins = calloc((size_t)(n_in ? n_in : 1), sizeof *ins);
   if (!probes || !ins) {

@@ -94,7 +94,7 @@ static void update_flag(void) { tlg_tracing = current && pause_depth == 0; }
 /* The storage of every symbolic tensor on a device: no data, and a count
  * that never reaches zero. */
 static tl_storage sym_storage[TL_DEVICE_COUNT] = {
-    {1 << 30, TL_CPU, 0, NULL}, {1 << 30, TL_TEST, 0, NULL}, {1 << 30, TL_CUDA, 0, NULL}};
+    {1 << 30, TL_CPU, 0, NULL, NULL}, {1 << 30, TL_TEST, 0, NULL, NULL}, {1 << 30, TL_CUDA, 0, NULL, NULL}};
 
 static tl_status make_symbolic(const tl_meta *m, tl_device dev, uint32_t trace, int vid, tl_tensor **out) {
   tl_tensor *t = tl_obj_alloc(sizeof *t);

@@ -104,8 +104,8 @@ static tl_status fill_infer(TL_INFER_ARGS) {
     char d[200];
     return tl_error(TL_INVALID_ARGUMENT, "value must be a scalar (got %s)", tl_meta_describe(value, d, sizeof d));
   }
-  tl_status s = check_fillable(value->dtype);
-  if (s) return s;
+  /* A string value is copied as its element; the dispatcher gives the
+     output its own bytes (core/strings.c). */
   int64_t unknown[TL_MAX_RANK] = {-1, -1, -1, -1, -1, -1, -1, -1};
   _Static_assert(TL_MAX_RANK == 8, "unknown[] covers every dimension");
   return tl_meta_push(out, value->dtype, n < 0 ? -1 : (int)n, unknown) ? TL_OK : TL_RESOURCE_EXHAUSTED;

@@ -223,6 +223,12 @@ STAMP_INT(ge, BOOLOUT, x >= y)
 /* bool storage is one byte holding 0 or 1 */
 BIN(eq_b, uint8_t, uint8_t, x == y)
 BIN(ne_b, uint8_t, uint8_t, x != y)
+/* Strings compare by bytes (TensorFlow's Equal/NotEqual on tf.string). */
+static inline bool str_eq(tl_string x, tl_string y) {
+  return x.len == y.len && (x.len == 0 || memcmp(x.data, y.data, (size_t)x.len) == 0);
+}
+BIN(eq_s, tl_string, uint8_t, str_eq(x, y))
+BIN(ne_s, tl_string, uint8_t, !str_eq(x, y))
 BIN(and_b, uint8_t, uint8_t, (x != 0) & (y != 0))
 BIN(or_b, uint8_t, uint8_t, (x != 0) | (y != 0))
 BIN(xor_b, uint8_t, uint8_t, (x != 0) ^ (y != 0))
@@ -269,8 +275,8 @@ static const binop binops[BIN_COUNT] = {
     [BIN_MAXIMUM] = {D_NUM, false, false, {TAB_FLOAT(max), TAB_INT(max)}},
     [BIN_MINIMUM] = {D_NUM, false, false, {TAB_FLOAT(min), TAB_INT(min)}},
     [BIN_SQUARED_DIFFERENCE] = {D_NUM, false, false, {TAB_FLOAT(sqdiff), TAB_INT(sqdiff)}},
-    [BIN_EQUAL] = {D_NUM | D_BOOL, true, false, {TAB_FLOAT(eq), TAB_INT(eq), [TL_BOOL] = eq_b}},
-    [BIN_NOT_EQUAL] = {D_NUM | D_BOOL, true, false, {TAB_FLOAT(ne), TAB_INT(ne), [TL_BOOL] = ne_b}},
+    [BIN_EQUAL] = {D_NUM | D_BOOL, true, false, {TAB_FLOAT(eq), TAB_INT(eq), [TL_BOOL] = eq_b, [TL_STRING] = eq_s}},
+    [BIN_NOT_EQUAL] = {D_NUM | D_BOOL, true, false, {TAB_FLOAT(ne), TAB_INT(ne), [TL_BOOL] = ne_b, [TL_STRING] = ne_s}},
     [BIN_LESS] = {D_NUM, true, false, {TAB_FLOAT(lt), TAB_INT(lt)}},
     [BIN_LESS_EQUAL] = {D_NUM, true, false, {TAB_FLOAT(le), TAB_INT(le)}},
     [BIN_GREATER] = {D_NUM, true, false, {TAB_FLOAT(gt), TAB_INT(gt)}},

@@ -40,9 +40,11 @@ describe("tf.constant", function()
     H.assert_error("InvalidArgument", { "ragged" }, tf.constant, { { 1, 2 }, 3 })
   end)
 
-  it("rejects mixed booleans and numbers, strings, functions", function()
+  it("rejects mixed booleans and numbers, strings mixed with either, functions", function()
     H.assert_error("InvalidArgument", "booleans", tf.constant, { true, 1 })
-    H.assert_error("InvalidArgument", "unsupported value", tf.constant, { "a" })
+    H.assert_error("InvalidArgument", "cannot mix strings and numbers", tf.constant, { "a", 1 })
+    H.assert_error("InvalidArgument", "cannot mix strings and booleans", tf.constant, { true, "a" })
+    H.assert_error("InvalidArgument", "unsupported value", tf.constant, { "a", print })
     H.assert_error("InvalidArgument", "function", tf.constant, print)
   end)
 

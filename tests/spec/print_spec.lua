@@ -89,7 +89,7 @@ describe("printing", function()
     golden(tf.constant({ 1 << 40, -5 }, tf.int64), "tf.Tensor([1099511627776            -5], shape=(2,), dtype=int64)")
     golden(tf.ones({ 2 }, tf.complex64), "tf.Tensor([1.+0.j 1.+0.j], shape=(2,), dtype=complex64)")
     golden(tf.zeros({}, tf.complex64), "tf.Tensor(0j, shape=(), dtype=complex64)")
-    golden(tf.zeros({ 2 }, tf.string), 'tf.Tensor(["" ""], shape=(2,), dtype=string)')
+    golden(tf.zeros({ 2 }, tf.string), "tf.Tensor([b'' b''], shape=(2,), dtype=string)")
   end)
 
   it("prints views with their own strides", function()

@@ -166,8 +166,10 @@ end)
 -- comes from the first entry at each level and every entry must match it,
 -- only list entries 1..n become elements, a number must fit the dtype
 -- (integers exactly, floats may overflow to inf), booleans never mix with
--- numbers, and the default dtype is bool / float32 / int64 when an integer
--- does not fit int32 / int32.
+-- numbers, strings never mix with numbers or booleans and make a string
+-- tensor (and only strings, or no leaves at all, make one), and the default
+-- dtype is string / bool / float32 / int64 when an integer does not fit
+-- int32 / int32.
 local INT_RANGE = {
   int8 = { -128, 127 }, uint8 = { 0, 255 }, int16 = { -32768, 32767 },
   int32 = { -2147483648, 2147483647 }, int64 = { math.mininteger, math.maxinteger },
@@ -191,20 +193,27 @@ local function reference(v, dtype)
       for i = 1, #y do if not walk(y[i], depth + 1) then return false end end
       return true
     end
-    if type(y) ~= "number" and type(y) ~= "boolean" then return false end
+    if type(y) ~= "number" and type(y) ~= "boolean" and type(y) ~= "string" then return false end
     leaves[#leaves + 1] = y
     return true
   end
   if not walk(v, 1) then return nil end
-  local any_bool, any_float, big = false, false, false
+  local any_bool, any_float, big, any_string = false, false, false, false
   for _, l in ipairs(leaves) do
-    if type(l) == "boolean" then any_bool = true
+    if type(l) == "string" then any_string = true
+    elseif type(l) == "boolean" then any_bool = true
     elseif math.type(l) == "float" then any_float = true
     elseif l > 2147483647 or l < -2147483648 then big = true end
   end
   if any_bool and #leaves > 0 then
     for _, l in ipairs(leaves) do if type(l) ~= "boolean" then return nil end end
   end
+  if any_string then
+    for _, l in ipairs(leaves) do if type(l) ~= "string" then return nil end end
+    if dtype and dtype ~= "string" then return nil end
+    return { dtype = "string", shape = shape, leaves = leaves }
+  end
+  if dtype == "string" and #leaves == 0 then return { dtype = "string", shape = shape, leaves = leaves } end
   local d = dtype or (any_bool and "bool" or any_float and "float32" or big and "int64" or
     (#leaves > 0 and "int32" or "float32"))
   if d == "string" or d == "complex64" or d == "resource" then return nil end
