@@ -454,13 +454,30 @@ local function fmt_float64(x)
   return ("%.17g"):format(x)
 end
 
+-- Python's repr of bytes, as TensorFlow prints a string element (and
+-- src/core/format.c does for string tensors): b'...', or b"..." when the
+-- bytes hold ' and no ", other bytes outside printable ASCII as \xNN.
+local function bytes_repr(s)
+  local q = (s:find("'", 1, true) and not s:find('"', 1, true)) and '"' or "'"
+  local body = s:gsub("[%c\\'\"\128-\255]", function(c)
+    if c == q or c == "\\" then return "\\" .. c end
+    if c == "\n" then return "\\n" end
+    if c == "\t" then return "\\t" end
+    if c == "\r" then return "\\r" end
+    local b = c:byte()
+    if b < 32 or b >= 127 then return ("\\x%02x"):format(b) end
+    return c
+  end)
+  return "b" .. q .. body .. q
+end
+
 local SUMMARY_THRESHOLD, EDGE = 1000, 3
 
 local function element_formatter(dtype)
   local name = dtype.name
   if name == "float32" or name == "float16" or name == "bfloat16" then return fmt_float32 end
   if name == "float64" then return fmt_float64 end
-  if name == "string" then return function(s) return ("%q"):format(s) end end
+  if name == "string" then return bytes_repr end
   return tostring
 end
 
