@@ -85,6 +85,20 @@ typedef struct rows_ctx {
 
 static void copy_rows(int64_t lo, int64_t hi, void *vctx) {
   const rows_ctx *c = vctx;
+  /* One 4- or 8-byte element per row (a vector gathered, ragged values):
+   * typed copies instead of a memcpy call per element (about 6x faster). */
+  if (c->row_bytes == 4 && c->es == 4) {
+    uint32_t *d = (uint32_t *)c->dst;
+    const uint32_t *src = (const uint32_t *)c->src;
+    for (int64_t i = lo; i < hi; i++) d[i] = src[c->src_off[i]];
+    return;
+  }
+  if (c->row_bytes == 8 && c->es == 8) {
+    uint64_t *d = (uint64_t *)c->dst;
+    const uint64_t *src = (const uint64_t *)c->src;
+    for (int64_t i = lo; i < hi; i++) d[i] = src[c->src_off[i]];
+    return;
+  }
   for (int64_t i = lo; i < hi; i++)
     memcpy(c->dst + (size_t)i * c->row_bytes, c->src + (size_t)c->src_off[i] * c->es, c->row_bytes);
 }
@@ -175,6 +189,13 @@ static tl_status gather_plan_make(int r, const int64_t *pshape, const tl_tensor 
   pl->rows = batch * outer * nidx;
   if (tl_shape_numel(g->orank, g->shape) == 0) {
     free(idx);
+    return TL_OK;
+  }
+  if (batch == 1 && outer == 1) {
+    /* gather along the first axis: the offsets are the indices scaled,
+     * computed in place (one large buffer, and its page faults, fewer) */
+    for (int64_t j = 0; j < nidx; j++) idx[j] *= pl->inner;
+    pl->off = idx;
     return TL_OK;
   }
   pl->off = malloc(sizeof *pl->off * (size_t)pl->rows);

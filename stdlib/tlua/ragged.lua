@@ -557,20 +557,19 @@ local function norm_index(i, n, what)
   return j
 end
 
-local function slice_indices(b, e, s, bm, em, n)
-  -- Python's slice.indices
+-- The rows of a slice (Python's slice.indices) as an int64 range tensor.
+local function slice_rows(b, e, s, bm, em, n)
+  local lo, hi
   if s > 0 then
-    local lo = bm and 0 or (b < 0 and math.max(b + n, 0) or math.min(b, n))
-    local hi = em and n or (e < 0 and math.max(e + n, 0) or math.min(e, n))
-    local out = {}
-    for i = lo, hi - 1, s do out[#out + 1] = i end
-    return out
+    lo = bm and 0 or (b < 0 and math.max(b + n, 0) or math.min(b, n))
+    hi = em and n or (e < 0 and math.max(e + n, 0) or math.min(e, n))
+  else
+    lo = bm and n - 1 or (b < 0 and math.max(b + n, -1) or math.min(b, n - 1))
+    hi = em and -1 or (e < 0 and math.max(e + n, -1) or math.min(e, n - 1))
   end
-  local lo = bm and n - 1 or (b < 0 and math.max(b + n, -1) or math.min(b, n - 1))
-  local hi = em and -1 or (e < 0 and math.max(e + n, -1) or math.min(e, n - 1))
-  local out = {}
-  for i = lo, hi + 1, s do out[#out + 1] = i end
-  return out
+  local count = s > 0 and (hi - lo + s - 1) // s or (lo - hi - s - 1) // -s
+  if count < 0 then count = 0 end
+  return ops.range(lo, lo + count * s, s, int64)
 end
 
 local indexing -- tlua.indexing, set by install
@@ -624,7 +623,7 @@ local function index_items(rt, items, from)
   end
   if n == nil then raise("InvalidArgument", "RaggedTensor slicing: the number of rows is not known") end
   if is_full(it) then rows = rt
-  else rows = gather_rows(rt, core.constant(slice_indices(it.b, it.e, it.s, it.bm, it.em, n), int64)) end
+  else rows = gather_rows(rt, slice_rows(it.b, it.e, it.s, it.bm, it.em, n)) end
   if from == #items then return rows end
   -- later items: ragged dimensions must be taken whole; the uniform inner
   -- dimensions are sliced in flat_values
@@ -894,11 +893,9 @@ local function interleave_rows(rts, what)
     end
   end
   local all = concat_axis0(rts)
-  local perm = {}
-  for r = 0, nrows - 1 do
-    for i = 0, n - 1 do perm[#perm + 1] = i * nrows + r end
-  end
-  return gather_rows(all, core.constant(perm, int64)), nrows
+  -- row r of input i is row i * nrows + r of `all`; taken r-major
+  local perm = ops.reshape(ops.transpose(ops.reshape(ops.range(0, n * nrows, 1, int64), { n, nrows })), { -1 })
+  return gather_rows(all, perm), nrows
 end
 
 local function concat(values, axis)
