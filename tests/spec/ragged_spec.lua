@@ -277,6 +277,54 @@ describe("tf.RaggedTensor", function()
       RT.from_tensor, { { 1, 2 } }, { lengths = { 4 } })
   end)
 
+  it("survives random (mostly malformed) row partitions in every ragged op: errors, never a crash", function()
+    local raw = tf.raw_ops
+    math.randomseed(7)
+    local function rnd_splits(rows)
+      local n = rows or math.random(0, 6)
+      local t = { 0 }
+      for i = 1, n do t[i + 1] = t[i] + math.random(0, 3) end
+      if math.random() < 0.3 then
+        for i = 1, #t do if math.random() < 0.3 then t[i] = math.random(-3, 9) end end
+      end
+      if math.random() < 0.05 then t = {} end
+      return tf.constant(t, tf.int64)
+    end
+    local function vec(n) return tf.zeros({ n }) end
+    local calls = 0
+    local OK = {}
+    for _ = 1, 300 do
+      local a = rnd_splits()
+      local last = a.shape[0] > 0 and a[-1]:item() or 0
+      local b = rnd_splits(math.random() < 0.8 and math.max(last, 0) or nil)
+      local idx = tf.constant({ math.random(-2, 6), math.random(0, 3) }, tf.int64)
+      local fs = {
+        function() return raw.ragged_validate_splits(a, vec(math.random(0, 8))) end,
+        function() return raw.ragged_lengths_to_splits(a) end,
+        function() return raw.ragged_rowids_to_splits(a, tf.constant(math.random(-1, 8), tf.int64)) end,
+        function() return raw.ragged_row_ids(a) end,
+        function() return raw.ragged_splits_equal(a, b) end,
+        function() return raw.ragged_gather_indices(idx, { a }) end,
+        function() return raw.ragged_gather_indices(idx, { a, b }) end,
+        function() return raw.ragged_gather_indices(idx[0], { a, b }) end,
+        function() return raw.ragged_to_dense_indices(vec(math.random(0, 9)), { a }) end,
+        function() return raw.ragged_to_dense_indices(vec(math.random(0, 9)), { a, b }, { math.random(-1, 3), math.random(-1, 3), math.random(-1, 3) }) end,
+        function() return raw.ragged_from_dense_indices(tf.zeros({ 3, math.random(0, 4) }), tf.constant({ math.random(-1, 5), 0, 1 }, tf.int64)) end,
+        function() return raw.ragged_mask_splits(tf.constant({ true, false, true }), a) end,
+        function() return raw.ragged_range(a, b, tf.constant(math.random(-2, 2), tf.int64)) end,
+        function() return tf.math.unsorted_segment_max(vec(a.shape[0]), a, math.random(-1, 9)) end,
+        function() return tf.RaggedTensor.from_row_splits(vec(math.random(0, 9)), a):to_tensor() end,
+        function() local rt = tf.RaggedTensor.from_row_splits(vec(math.random(0, 9)), a, { validate = false }) return tf.reduce_sum(rt, math.random(0, 1)), rt[0], tf.concat({ rt, rt }, 1) end,
+      }
+      for k, f in ipairs(fs) do local ok, e = pcall(f) calls = calls + 1 OK[k] = (OK[k] or 0) + (ok and 1 or 0)  end
+    end
+    -- every op both succeeded and failed at least once
+    for k = 1, 16 do
+      assert.truthy((OK[k] or 0) > 0, "case " .. k .. " never succeeded")
+      assert.truthy((OK[k] or 0) < 300, "case " .. k .. " never failed")
+    end
+  end)
+
   it("reports bad calls as errors of the right kind", function()
     helpers.assert_error("InvalidArgument", { "identical ragged splits" }, function() return A() + rc({ { 1 }, { 2, 3 } }) end)
     helpers.assert_error("InvalidArgument", { "identical ragged splits", "2 rows vs 3 rows" },
