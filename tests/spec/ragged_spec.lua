@@ -411,6 +411,16 @@ describe("tf.RaggedTensor", function()
     helpers.assert_close(g[1], { 4.0, 7.0, 9.0 })
   end)
 
+  it("completes its fields and methods in the REPL", function()
+    local repl = require("tlua.repl")
+    local sess = repl.session(setmetatable({ tf = tf }, { __index = _G }))
+    repl.load(sess, "rt = tf.ragged.constant({{1}})")()
+    local function has(list, x) for _, v in ipairs(list) do if v == x then return true end end return false end
+    assert.is_true(has(repl.complete(sess, "rt.fl"), "rt.flat_values"))
+    assert.is_true(has(repl.complete(sess, "rt.ro"), "rt.row_splits"))
+    assert.is_true(has(repl.complete(sess, "rt:to_"), "rt:to_tensor"))
+  end)
+
   it("is listed by help()", function()
     local text = require("tlua.help").text(tf.ragged)
     for _, name in ipairs({ "constant", "map_flat_values", "boolean_mask", "range" }) do
