@@ -236,7 +236,19 @@ local function ragged_constant(pylist, opts)
   local depth = scalar_depth(pylist, 0) -- nil: no scalars at all (empty lists only)
   local rr = opts.ragged_rank
   if rr == nil then
-    if depth == nil then rr = inner_shape and 1 or math.max(1, 0) else rr = math.max(1, depth - 1 - (inner_shape and #inner_shape or 0)) end
+    if depth == nil then
+      -- no scalars at all: every level of list nesting is ragged (TensorFlow's rule)
+      local function list_depth(x)
+        local d = 0
+        for i = 1, #x do
+          if type(x[i]) == "table" and getmetatable(x[i]) == nil then d = math.max(d, list_depth(x[i])) end
+        end
+        return d + 1
+      end
+      rr = math.max(1, list_depth(pylist) - 1 - (inner_shape and #inner_shape or 0))
+    else
+      rr = math.max(1, depth - 1 - (inner_shape and #inner_shape or 0))
+    end
   end
   if math.type(rr) ~= "integer" or rr < 1 then
     raise("InvalidArgument", ("ragged.constant: ragged_rank must be a positive integer (got %s)"):format(tostring(rr)))

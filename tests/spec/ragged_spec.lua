@@ -24,6 +24,9 @@ local T, Fa = true, false
 local cases = {
   constant = function() return B() end,
   constant_nested = function() return N2() end,
+  constant_empty_rows = function() return rc({ {} }) end,
+  constant_empty_nested = function() return rc({ { {} }, {} }) end,
+  constant_mixed_numbers = function() return rc({ { 1, 2 }, { 3.5 } }) end,
   constant_inner = function() return INNER() end,
   constant_rr1 = function() return rc({ { 1, 2 }, { 3, 4 } }, { ragged_rank = 1 }) end,
   constant_inner_shape = function() return rc({ { { 1, 2 }, { 3, 4 } }, { { 5, 6 } } }, { inner_shape = { 2 } }) end,
@@ -234,6 +237,17 @@ describe("tf.RaggedTensor", function()
     assert.are.same({ { 10, 20 }, { 30 } }, A():with_flat_values(tf.constant({ 10, 20, 30 })):to_list())
     assert.are.same({ 3, 3 }, B():bounding_shape():totable() and { 3, 3 } or nil)
     assert.are.same({ 5, 4 }, B():bounding_shape():totable())
+  end)
+
+  it("takes numbers and dense tensors on either side of an operator", function()
+    assert.are.same({ { 9, 8 }, { 7 } }, (10 - A()):to_list())
+    assert.are.same({ { 9, 8 }, { 7 } }, (tf.constant(10) - A()):to_list())
+    assert.are.same({ { { 1, 4 }, { 3, 8 } }, { { 5, 12 } } }, (tf.constant({ 1, 2 }) * INNER()):to_list())
+    assert.are.same({ { true, false }, { false } }, A():eq(1):to_list())
+    assert.are.same({ { -1, -2 }, { -3 } }, (-A()):to_list())
+    assert.are.same({ { 1.0, 2.0 }, { 3.0 } }, A():cast(tf.float32):to_list())
+    assert.are.equal(tf.float32, tf.cast(A(), tf.float32).dtype)
+    assert.are.same({ { 1, 4 }, { 9 } }, (A() ^ 2):to_list())
   end)
 
   it("validates row partitions with clear InvalidArgument errors, never a crash", function()
