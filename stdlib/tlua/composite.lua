@@ -16,6 +16,9 @@
 --     -- optional: per component, the 0-based dimensions a trace keeps
 --     -- unknown (nnz, nvals: they change from call to call)
 --     dynamic = function(spec, i) return {0} end,
+--     -- optional: a registry op (by name) called with a value of the type
+--     -- among its arguments (tf.reduce_sum(rt, 1)); see M.dispatch
+--     dispatch = function(op_name, ...) end,
 --   })
 --
 -- Users never see this module; it is the contract between the types and
