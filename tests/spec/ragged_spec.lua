@@ -94,6 +94,8 @@ local cases = {
   mean_axis1 = function() return tf.reduce_mean(F(), 1) end,
   mean_axis0 = function() return tf.reduce_mean(F(), { axis = 0 }) end,
   mean_none = function() return tf.reduce_mean(F()) end,
+  mean_int_axis1 = function() return tf.reduce_mean(A(), 1) end,
+  mean_float64_axis0 = function() return tf.reduce_mean(tf.cast(B(), tf.float64), 0) end,
   max_axis1 = function() return tf.reduce_max(B(), 1) end,
   max_axis0 = function() return tf.reduce_max(B(), 0) end,
   max_float_axis1 = function() return tf.reduce_max(F(), 1) end,
