@@ -52,6 +52,11 @@ local grown = tf.while_loop(function(i) return tf.less(i, 3) end,
   { tf.constant(0), ids })[2]
 print("grown:", grown)
 
+-- Any dtype: strings split into words, as tf.strings.split returns them.
+local words = RT.from_row_splits(tf.constant({ "the", "cat", "sat", "hello" }), { 0, 3, 3, 4 })
+print("words:", words)
+print("padded words:", words:to_tensor(""))
+
 -- Bad row partitions are errors, never crashes.
 local ok, err = pcall(RT.from_row_splits, { 1, 2, 3 }, { 0, 2, 1, 3 })
 print("invalid splits:", ok, tostring(err):match("row_splits.*"))
