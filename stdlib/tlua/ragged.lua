@@ -621,6 +621,48 @@ end
 
 local function is_full(it) return not it.int and it.bm and it.em and it.s == 1 end
 
+-- items[i], items[i+1], ... applied to dimensions 1, 2, ... of v (its rows
+-- kept): a slice of a ragged dimension takes that part of every row, as
+-- TensorFlow's ragged __getitem__; an integer there is an error (the rows
+-- differ in length), as in TensorFlow.
+local index_below
+index_below = function(v, items, i)
+  if items[i] == nil then return v end
+  if not is_ragged(v) then
+    local spec = { { bm = true, em = true, s = 1, b = 0, e = 0 } }
+    for j = i, #items do spec[#spec + 1] = items[j] end
+    return ops.strided_slice(v, dense_spec(spec, 1))
+  end
+  local it = items[i]
+  if it.int then
+    raise("InvalidArgument", ("RaggedTensor indexing: item %d indexes into a ragged dimension with an integer, "
+      .. "which rows of different lengths do not allow (slice it, index rows first as rt[i][j], or use :to_tensor())")
+      :format(i))
+  end
+  local values, splits = v.values, v.row_splits
+  if not is_full(it) then
+    if it.s <= 0 then
+      raise("Unimplemented", ("RaggedTensor indexing: item %d slices a ragged dimension with step %d (only positive steps)")
+        :format(i, it.s))
+    end
+    local zero = core.constant(0, int64)
+    local lens = methods.row_lengths(v)
+    local function bound(x, default)
+      if x == nil then return default end
+      local c = core.constant(x, int64)
+      if x >= 0 then return ops.minimum(c, lens) end
+      return ops.maximum(ops.add(lens, c), zero)
+    end
+    local lo_off = bound(not it.bm and it.b or nil, zero)
+    local hi_off = ops.maximum(bound(not it.em and it.e or nil, lens), lo_off)
+    local starts = splits[":-1"]
+    local pos
+    splits, pos = ops.ragged_range(ops.add(starts, lo_off), ops.add(starts, hi_off), core.constant(it.s, int64))
+    values = is_ragged(values) and gather_rows(values, pos) or ops.gather(values, pos)
+  end
+  return wrap(index_below(values, items, i + 1), splits)
+end
+
 local function index_items(rt, items, from)
   local it = items[from]
   if it == nil then return rt end
@@ -636,20 +678,7 @@ local function index_items(rt, items, from)
   if n == nil then raise("InvalidArgument", "RaggedTensor slicing: the number of rows is not known") end
   if is_full(it) then rows = rt
   else rows = gather_rows(rt, slice_rows(it.b, it.e, it.s, it.bm, it.em, n)) end
-  if from == #items then return rows end
-  -- later items: ragged dimensions must be taken whole; the uniform inner
-  -- dimensions are sliced in flat_values
-  local k = rows.ragged_rank
-  for i = from + 1, math.min(#items, from + k) do
-    if not is_full(items[i]) then
-      raise("Unimplemented", ("RaggedTensor indexing: item %d indexes a ragged dimension; only ':' is supported there "
-        .. "(index rows first, e.g. rt[i][j], or use :to_tensor())"):format(i))
-    end
-  end
-  if #items <= from + k then return rows end
-  local inner = { { bm = true, em = true, s = 1, b = 0, e = 0 } }
-  for i = from + k + 1, #items do inner[#inner + 1] = items[i] end
-  return new(ops.strided_slice(rows.flat_values, dense_spec(inner, 1)), rows.nested_row_splits)
+  return index_below(rows, items, from + 1)
 end
 
 local function ragged_index(rt, key)

@@ -76,6 +76,14 @@ local cases = {
   index_two = function() return N2()[{ 0, 1 }] end,
   index_elem = function() return B()[{ 2, 1 }] end,
   slice_inner = function() return INNER()[":, :, 1"] end,
+  slice_ragged_dim = function() return B()[":, 1:3"] end,
+  slice_ragged_dim_neg = function() return B()[":, -2:"] end,
+  slice_ragged_dim_step = function() return B()["1:, ::2"] end,
+  slice_ragged_dim_stop_neg = function() return B()[{ ":", { nil, -1 } }] end,
+  slice_nested_inner = function() return N2()[":, :, 1:"] end,
+  slice_nested_outer = function() return N2()[":, 1:"] end,
+  slice_inner_uniform = function() return INNER()[":, 1:, 0"] end,
+  slice_row_then_ragged = function() return N2()["2, :, :2"] end,
   add_scalar = function() return B() + 1 end,
   mul_ragged = function() local b = B() return b * b end,
   sub_dense_inner = function() return INNER() - tf.constant({ 1, 2 }) end,
@@ -360,7 +368,9 @@ describe("tf.RaggedTensor", function()
     helpers.assert_error("InvalidArgument", { "immutable" }, function() local a = A() a[0] = 1 end)
     helpers.assert_error("InvalidArgument", { "row_splits 0 must be an int64 vector" }, tf.core.ragged.new,
       tf.constant({ 1 }), { tf.constant({ 0, 1 }) })
-    helpers.assert_error("Unimplemented", { "ragged dimension" }, function() return B()[":, 0"] end)
+    helpers.assert_error("InvalidArgument", { "indexes into a ragged dimension with an integer" },
+      function() return B()[":, 0"] end)
+    helpers.assert_error("Unimplemented", { "only positive steps" }, function() return B()[":, ::-1"] end)
   end)
 
   it("handles empty values and empty rows", function()
