@@ -1109,6 +1109,14 @@ local function dispatch(name, ...)
   end
   if BINARY[name] then return elementwise(name, ...) end
   if REDUCE[name] and is_ragged(a) then return reduce(name, ...) end
+  if name == "size" and is_ragged(a) then return ops.size(a.flat_values, select(2, ...)) end
+  if name == "rank" and is_ragged(a) then
+    return core.constant(a.ragged_rank + #a.flat_values.shape, tf.int32)
+  end
+  if name == "shape" and is_ragged(a) then
+    raise("Unimplemented", "shape: TensorFlow's DynamicRaggedShape is not provided; use rt.shape (static), "
+      .. "rt:nrows(), rt:row_lengths() or rt:bounding_shape()")
+  end
   if name == "concat" then return concat(...) end
   if name == "stack" then return stack(...) end
   if name == "boolean_mask" then return M.boolean_mask(...) end

@@ -245,8 +245,11 @@ describe("tf.RaggedTensor", function()
     assert.are.same({ 2, 1, 3 }, rl[2]:totable())
     assert.are.same({ 0, 2, 2 }, n:row_starts():totable())
     assert.are.same({ { 10, 20 }, { 30 } }, A():with_flat_values(tf.constant({ 10, 20, 30 })):to_list())
-    assert.are.same({ 3, 3 }, B():bounding_shape():totable() and { 3, 3 } or nil)
     assert.are.same({ 5, 4 }, B():bounding_shape():totable())
+    assert.are.equal(8, tf.size(B()):item()) -- the number of values, as TensorFlow's tf.size
+    assert.are.equal(6, tf.size(INNER()):item())
+    assert.are.equal(3, tf.rank(INNER()):item())
+    helpers.assert_error("Unimplemented", { "bounding_shape" }, tf.shape, B())
   end)
 
   it("takes numbers and dense tensors on either side of an operator", function()
