@@ -1109,6 +1109,13 @@ local function dispatch(name, ...)
   end
   if BINARY[name] then return elementwise(name, ...) end
   if REDUCE[name] and is_ragged(a) then return reduce(name, ...) end
+  if name == "where" and select("#", ...) >= 3 then
+    -- tf.where(cond, x, y) element-wise: ragged operands share a partition
+    local args, rt = { ... }, nil
+    for i = 1, 3 do if is_ragged(args[i]) then rt = rt and new(rt.flat_values, same_splits(rt, args[i], "where")) or args[i] end end
+    for i = 1, 3 do args[i] = is_ragged(args[i]) and args[i].flat_values or dense_for(rt, args[i], "where") end
+    return new(ops.where(args[1], args[2], args[3]), rt.nested_row_splits)
+  end
   if name == "size" and is_ragged(a) then return ops.size(a.flat_values, select(2, ...)) end
   if name == "rank" and is_ragged(a) then
     return core.constant(a.ragged_rank + #a.flat_values.shape, tf.int32)

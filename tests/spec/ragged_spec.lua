@@ -94,6 +94,8 @@ local cases = {
   math_exp = function() return tf.exp(rc({ { 0.0 }, { 1.0, 2.0 } })) end,
   maximum = function() return tf.maximum(B(), 3) end,
   equal = function() return tf.equal(B(), 1) end,
+  where = function() local b = B() return tf.where(tf.greater(b, 2), b, b * 100) end,
+  where_scalar = function() local b = B() return tf.where(tf.greater(b, 2), b, 0) end,
   map_flat_values = function() local b = B() return tf.ragged.map_flat_values(tf.multiply, b, b) end,
   map_flat_values_square = function() return tf.ragged.map_flat_values(tf.square, F()) end,
   sum_axis1 = function() return tf.reduce_sum(B(), 1) end,
