@@ -302,6 +302,8 @@ int luaopen_tlua_core(lua_State *L) {
   lua_setfield(L, -2, "hostcall");
   luaopen_tlua_onnx(L); /* lua/onnx_binding.c: tf.onnx.export */
   lua_setfield(L, -2, "onnx");
+  luaopen_tlua_sparse(L); /* lua/sparse_binding.c: the tf.SparseTensor userdata */
+  lua_setfield(L, -2, "sparse");
   luaopen_tlua_ragged(L); /* lua/lragged.c: tf.RaggedTensor */
   lua_setfield(L, -2, "ragged");
   return 1;
