@@ -16,6 +16,14 @@
 --     -- optional: per component, the 0-based dimensions a trace keeps
 --     -- unknown (nnz, nvals: they change from call to call)
 --     dynamic = function(spec, i) return {0} end,
+--     -- optional (tf.TensorArray): a loop variable whose spec the body
+--     -- changes, or tf.cond branches that return it in two specs.
+--     -- merge(a, b) is the spec both fit (nil: none); cast makes a value
+--     -- of spec from x (the loop's entry value, a branch's result)
+--     merge = function(a, b) ... end, cast = function(spec, x) ... end,
+--     -- optional: an eager tf.while_loop passes values of the type through
+--     -- as they are (type checked only), without flatten/unflatten
+--     pass_eager = true,
 --     -- optional: a registry op (by name) called with a value of the type
 --     -- among its arguments (tf.reduce_sum(rt, 1)); see M.dispatch
 --     dispatch = function(op_name, ...) end,
@@ -62,6 +70,7 @@ end
 
 function M.unflatten(h, spec, comps) return h.unflatten(spec, comps) end
 
+function M.cast(h, spec, x) return h.cast(spec, x) end
 -- Ops called with a composite value among their inputs: the generic op
 -- dispatcher (lua/ldispatch.c) hands such a call to the `dispatch` hook,
 -- which gives it to the first composite argument's handler.dispatch(name,

@@ -68,6 +68,7 @@ local modules = {
   "tlua.control", "tlua.saved_model", "tlua.onnx",
   "tlua.hostcalls",
   "tlua.sparse",
+  "tlua.tensor_array",
   "tlua.ragged",
 }
 for _, m in ipairs(modules) do require(m).install(tf) end
