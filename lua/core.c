@@ -306,5 +306,7 @@ int luaopen_tlua_core(lua_State *L) {
   lua_setfield(L, -2, "sparse");
   luaopen_tlua_tensor_array(L); /* lua/tensor_array_binding.c: tf.TensorArray */
   lua_setfield(L, -2, "tensor_array");
+  luaopen_tlua_ragged(L); /* lua/lragged.c: tf.RaggedTensor */
+  lua_setfield(L, -2, "ragged");
   return 1;
 }

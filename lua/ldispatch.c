@@ -251,8 +251,11 @@ static int add_input(lua_State *L, call_state *cs, const tl_op_def *op, int narg
     cs->in[cs->n_in++] = tl_tensor_retain(h);
     return 0;
   }
-  /* Only tensors and variables convert from userdata. */
+  /* Only tensors and variables convert from userdata; another userdata
+   * (a RaggedTensor, a SparseTensor) hands the whole call to the stdlib's
+   * dispatch hook (op_call). */
   bool is_lua = lua_type(L, idx) != LUA_TUSERDATA;
+  if (!is_lua && !tlb_test_tensor(L, idx) && !tlb_test_variable(L, idx)) return 1;
   if (is_lua && !cs->lua_seen) {
     tl_tensor *leader = first_tensor(L, op, nargs);
     cs->follow = leader && (op->flags & TL_OP_SCALARS_FOLLOW) ? leader->dtype : TL_DTYPE_COUNT;
@@ -274,8 +277,24 @@ static int add_input(lua_State *L, call_state *cs, const tl_op_def *op, int narg
   return 0;
 }
 
+/* The call's arguments (1..top0) go to the `dispatch` hook with the op's
+ * name first: composite values (stdlib/tlua/composite.lua) implement ops
+ * on their components. The inputs converted so far are released first. */
+static int dispatch_composite(lua_State *L, call_state *cs, const tl_op_def *op, int top0) {
+  release_inputs(cs);
+  if (cs->in != cs->in_inline) {
+    lua_pushnil(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, cs);
+  }
+  lua_settop(L, top0);
+  lua_pushstring(L, op->name);
+  lua_insert(L, 1);
+  return tlb_call_hook(L, "dispatch", top0 + 1, LUA_MULTRET), lua_gettop(L);
+}
+
 static int op_call(lua_State *L) {
   const tl_op_def *op = lua_touserdata(L, lua_upvalueindex(1));
+  int top0 = lua_gettop(L);
   /* Pay the collector for earlier allocations before this op allocates:
    * results the caller has dropped since then are freed now, and this
    * op's output reuses their buffers (hot in cache, no page faults). */
@@ -343,12 +362,14 @@ static int op_call(lua_State *L) {
       lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
       for (lua_Integer k = 1; k <= n; k++) {
         lua_rawgeti(L, idx, k);
-        if (add_input(L, cs, op, nargs, in->name, lua_gettop(L), false, in->resource)) return 0;
+        if (add_input(L, cs, op, nargs, in->name, lua_gettop(L), false, in->resource))
+          return dispatch_composite(L, cs, op, top0);
         lua_pop(L, 1);
       }
       continue;
     }
-    if (add_input(L, cs, op, nargs, in->name, idx ? idx : nargs + 1000, in->optional, in->resource)) return 0;
+    if (add_input(L, cs, op, nargs, in->name, idx ? idx : nargs + 1000, in->optional, in->resource))
+      return dispatch_composite(L, cs, op, top0);
   }
   /* Attributes: remaining positional, in declaration order, then named. */
   for (int ai = 0; ai < op->n_attrs; ai++) {

@@ -24,6 +24,9 @@
 --     -- optional: an eager tf.while_loop passes values of the type through
 --     -- as they are (type checked only), without flatten/unflatten
 --     pass_eager = true,
+--     -- optional: a registry op (by name) called with a value of the type
+--     -- among its arguments (tf.reduce_sum(rt, 1)); see M.dispatch
+--     dispatch = function(op_name, ...) end,
 --   })
 --
 -- Users never see this module; it is the contract between the types and
@@ -68,9 +71,43 @@ end
 function M.unflatten(h, spec, comps) return h.unflatten(spec, comps) end
 
 function M.cast(h, spec, x) return h.cast(spec, x) end
+-- Ops called with a composite value among their inputs: the generic op
+-- dispatcher (lua/ldispatch.c) hands such a call to the `dispatch` hook,
+-- which gives it to the first composite argument's handler.dispatch(name,
+-- ...) (as TensorFlow's dispatch for CompositeTensors), e.g. tf.reduce_sum
+-- on a RaggedTensor. Types without one make the op an error naming them.
+local function find_composite(...)
+  for i = 1, select("#", ...) do
+    local v = select(i, ...)
+    local h = M.handler(v)
+    if h then return h end
+    if type(v) == "table" and getmetatable(v) == nil then
+      for _, e in ipairs(v) do
+        h = M.handler(e)
+        if h then return h end
+      end
+    end
+  end
+end
+
+function M.dispatch(name, ...)
+  local h = find_composite(...)
+  if h and h.dispatch then return h.dispatch(name, ...) end
+  local what = h and h.name
+  if not what then
+    for i = 1, select("#", ...) do
+      local v = select(i, ...)
+      if type(v) == "userdata" then what = tostring((getmetatable(v) or {}).__name or "userdata") break end
+    end
+  end
+  require("tlua.core").raise("InvalidArgument",
+    ("%s: inputs of type %s are not supported"):format(name, tostring(what or "userdata")))
+end
 
 function M.install(tf)
   tf._composite = M
+  tf._hooks = tf._hooks or {}
+  tf._hooks.dispatch = M.dispatch
 end
 
 return M

@@ -476,6 +476,10 @@ function M.text(...)
     if op then return op_text(op, path) end
     return function_text(x, path)
   end
+  -- userdata types of other modules (tf.RaggedTensor, ...) describe
+  -- themselves through their metatable's __help
+  local umt = type(x) == "userdata" and getmetatable(x)
+  if type(umt) == "table" and type(rawget(umt, "__help")) == "function" then return umt.__help(x) end
   local tk = tensor_kind(x)
   if tk then
     local lines = {}

@@ -175,6 +175,8 @@ local function spec_of(key)
     .. "a table of slice items, or a bool/integer tensor)"):format(t))
 end
 
+M.spec_of = spec_of
+
 local function index(t, key)
   if core.is_tensor(key) then
     if key.dtype.is_bool then return ops.boolean_mask(t, key) end

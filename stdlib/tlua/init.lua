@@ -69,6 +69,7 @@ local modules = {
   "tlua.hostcalls",
   "tlua.sparse",
   "tlua.tensor_array",
+  "tlua.ragged",
 }
 for _, m in ipairs(modules) do require(m).install(tf) end
 

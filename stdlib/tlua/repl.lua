@@ -266,6 +266,7 @@ local function tensor_like(v)
   if not ok then return nil end
   local mt = getmetatable(v)
   if type(v) == "userdata" and (mt == core.Tensor or mt == core.VariableMeta) then return mt end
+  if type(v) == "userdata" and core.ragged and mt == core.ragged.Meta then return mt end
   return nil
 end
 
@@ -281,7 +282,10 @@ local function members(v, colon)
   local mt = tensor_like(v)
   if mt then
     for k, f in pairs(mt.methods or {}) do add(k, f) end
-    if not colon then
+    if not colon and mt == require("tlua.core").ragged.Meta then
+      for _, k in ipairs({ "flat_values", "values", "row_splits", "nested_row_splits", "ragged_rank", "dtype",
+                           "shape" }) do out[k] = true end
+    elseif not colon then
       for _, k in ipairs({ "shape", "dtype", "ndim", "device" }) do out[k] = true end
       if mt ~= require("tlua.core").Tensor then
         for _, k in ipairs({ "trainable", "name", "id" }) do out[k] = true end
