@@ -47,11 +47,7 @@ static bool split_one(const tl_string *e, const char *sep, size_t seplen, int64_
       while (i < n && ws(s[i])) i++;
       if (i >= n) break;
       int64_t a = i;
-      if (maxsplit > 0 && splits == maxsplit) {
-        int64_t b = n;
-        while (b > a && ws(s[b - 1])) b--;
-        return push_piece(ps, a, b - a);
-      }
+      if (maxsplit > 0 && splits == maxsplit) return push_piece(ps, a, n - a); /* TF keeps its trailing space */
       while (i < n && !ws(s[i])) i++;
       if (!push_piece(ps, a, i - a)) return false;
       splits++;
