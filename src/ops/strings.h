@@ -102,4 +102,12 @@ static inline tl_status tl_str_push_ragged(tl_meta_list *out, tl_dtype values, i
   return TL_OK;
 }
 
+
+/* One string out per string in, computed on the compute pool: fn maps x
+ * (index i) to bytes valid until its next call on the same thread, or
+ * returns false with the status set. Chunks of the input gather their
+ * results in private buffers; one block of o's arena then takes them all
+ * (o's arena is not thread-safe). strings_par.c. */
+typedef bool (*tl_str_map_fn)(void *ctx, int64_t i, const tl_string *x, const char **out, size_t *len);
+tl_status tl_str_map_parallel(tl_tensor *o, const tl_string *x, int64_t n, tl_str_map_fn fn, void *ctx);
 #endif

@@ -63,25 +63,32 @@ static tl_status full_match_kernel(TL_KERNEL_ARGS) {
   return TL_OK;
 }
 
+typedef struct replace_ctx {
+  const tl_re2 *re;
+  const char *rewrite;
+  bool global;
+} replace_ctx;
+
+static bool replace_one(void *vctx, int64_t i, const tl_string *x, const char **out, size_t *len) {
+  const replace_ctx *c = vctx;
+  if (tl_re2_replace(c->re, x->data ? x->data : "", (size_t)x->len, c->rewrite, c->global, out, len)) return true;
+  tl_error(TL_RESOURCE_EXHAUSTED, "out of memory replacing in string %lld", (long long)i);
+  return false;
+}
+
 static tl_status replace_kernel(TL_KERNEL_ARGS) {
   (void)op, (void)n_in;
   tl_re2 *re;
   tl_status s = compile(attr[0].s, &re);
   if (s) return s;
-  tl_tensor *c, *o = out->items[0];
+  tl_tensor *c;
   const tl_string *x = tl_str_elems(in[0], &c);
   if (!x) {
     tl_re2_free(re);
     return tl_last_status();
   }
-  for (int64_t i = 0; i < c->size && !s; i++) {
-    const char *r;
-    size_t n;
-    if (!tl_re2_replace(re, x[i].data ? x[i].data : "", (size_t)x[i].len, attr[1].s, attr[2].b, &r, &n))
-      s = tl_error(TL_RESOURCE_EXHAUSTED, "out of memory replacing in string %lld", (long long)i);
-    else
-      s = tl_string_set(o, i, r, n);
-  }
+  replace_ctx rc = {re, attr[1].s, attr[2].b};
+  s = tl_str_map_parallel(out->items[0], x, c->size, replace_one, &rc);
   tl_tensor_release(c);
   tl_re2_free(re);
   return s;
