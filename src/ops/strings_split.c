@@ -7,7 +7,7 @@
  *
  * split follows StringSplitV2: an empty sep splits on runs of ASCII
  * whitespace and drops empty pieces; a non-empty sep splits on every
- * occurrence and keeps empty pieces, and an empty string has no pieces;
+ * occurrence and keeps empty pieces (an empty string is one empty piece);
  * maxsplit > 0 stops after that many splits (the rest is the last piece).
  */
 #include "ops/strings.h"
@@ -54,8 +54,7 @@ static bool split_one(const tl_string *e, const char *sep, size_t seplen, int64_
     }
     return true;
   }
-  if (n == 0) return true;
-  int64_t a = 0;
+  int64_t a = 0; /* an empty string is one empty piece, as in TensorFlow */
   for (int64_t i = 0; i + (int64_t)seplen <= n;) {
     if ((maxsplit <= 0 || splits < maxsplit) && s[i] == sep[0] && memcmp(s + i, sep, seplen) == 0) {
       if (!push_piece(ps, a, i - a)) return false;
