@@ -80,6 +80,29 @@ Lite.__tostring = function(self)
 end
 M.RaggedLite = Lite
 
+-- tf.trace / tf.cond / tf.while_loop take it apart (stdlib/tlua/composite.lua):
+-- components are the row_splits of each level, then the flat values.
+require("tlua.composite").register(Lite, {
+  name = "RaggedTensor",
+  flatten = function(x)
+    local comps, v, depth = {}, x, 0
+    while getmetatable(v) == Lite do
+      comps[#comps + 1] = v.row_splits
+      v = v.values
+      depth = depth + 1
+    end
+    comps[#comps + 1] = v
+    return comps, ("lite:%d:%s"):format(depth, v.dtype.name)
+  end,
+  unflatten = function(spec, comps)
+    local depth = tonumber(spec:match("^lite:(%d+)"))
+    local v = comps[depth + 1]
+    for level = depth, 1, -1 do v = setmetatable({ values = v, row_splits = comps[level] }, Lite) end
+    return v
+  end,
+  dynamic = function() return { 0 } end,
+})
+
 -- The one place that builds ragged results (the lead switches it to
 -- tf.RaggedTensor; it already prefers that type when it exists).
 function M.make_ragged(values, row_splits)

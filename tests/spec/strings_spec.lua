@@ -291,3 +291,30 @@ describe("tf.strings", function()
     end
   end)
 end)
+
+describe("tf.strings inside tf.trace and tf.while_loop", function()
+  it("traces split and hashing on component tensors", function()
+    local f = tf.trace(function(x)
+      local r = tf.strings.split(x)
+      return tf.strings.to_hash_bucket_fast(r.values, 10), r.row_splits
+    end)
+    local h, sp = f(tf.constant({ "a b", "c" }))
+    assert.same({ 9, 2, 2 }, h:totable()) -- TF: buckets of "a", "b", "c"
+    assert.same({ 0, 2, 3 }, sp:totable())
+    h, sp = f(tf.constant({ "a b c", "", "d" }))
+    assert.same({ 0, 3, 3, 4 }, sp:totable())
+  end)
+
+  local wired = pcall(function()
+    return tf.while_loop(function(i) return i < 1 end, function(i, r) return i + 1, r end,
+      { tf.constant(0), tf.strings.split(tf.constant({ "a" })) })
+  end)
+  local maybe = wired and it or pending
+  maybe("a ragged result goes into and out of tf.trace and through tf.while_loop (needs the lead's composite wiring)", function()
+    local g = tf.trace(function(x) return tf.strings.split(x) end)
+    assert.same({ { "a", "b" }, { "c" } }, g(tf.constant({ "a b", "c" })):to_list())
+    local _, r = tf.while_loop(function(i) return i < 2 end, function(i, r) return i + 1, r end,
+      { tf.constant(0), tf.strings.split(tf.constant({ "a b", "c" })) })
+    assert.same({ { "a", "b" }, { "c" } }, r:to_list())
+  end)
+end)
