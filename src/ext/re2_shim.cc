@@ -48,13 +48,43 @@ extern "C" bool tl_re2_check_rewrite(const tl_re2 *re, const char *rewrite, char
   return false;
 }
 
+// GlobalReplace's loop without its copies: matches are found with the same
+// Match calls from the same positions (so ^, \b and friends see the same
+// context) and the result is built once in a per-thread buffer. A string
+// where the pattern matches empty goes to RE2's own GlobalReplace, whose
+// rules for advancing past empty matches are the reference.
 extern "C" bool tl_re2_replace(const tl_re2 *re, const char *s, size_t n, const char *rewrite, bool global,
                                const char **out, size_t *out_len) {
   static thread_local std::string buf;
   try {
+    re2::StringPiece text(s, n), rw(rewrite), vec[10];
+    int nvec = 1 + re2::RE2::MaxSubmatch(rw);
+    bool any = false;
+    size_t p = 0;
+    if (nvec <= 10) {
+      buf.clear();
+      while (p <= n && re->re.Match(text, p, n, re2::RE2::UNANCHORED, vec, nvec)) {
+        if (vec[0].empty()) goto slow;
+        size_t ms = (size_t)(vec[0].data() - s);
+        buf.append(s + p, ms - p);
+        re->re.Rewrite(&buf, rw, vec, nvec);
+        p = ms + vec[0].size();
+        any = true;
+        if (!global) break;
+      }
+      if (!any) {
+        *out = s;
+        *out_len = n;
+        return true;
+      }
+      buf.append(s + p, n - p);
+      *out = buf.data();
+      *out_len = buf.size();
+      return true;
+    }
+  slow:
     buf.assign(s, n);
-    bool changed = global ? re2::RE2::GlobalReplace(&buf, re->re, rewrite) > 0
-                          : re2::RE2::Replace(&buf, re->re, rewrite);
+    bool changed = global ? re2::RE2::GlobalReplace(&buf, re->re, rw) > 0 : re2::RE2::Replace(&buf, re->re, rw);
     if (!changed) {
       *out = s;
       *out_len = n;

@@ -26,7 +26,7 @@ typedef struct pieces {
 
 static bool push_piece(pieces *ps, int64_t a, int64_t len) {
   if (ps->n == ps->cap) {
-    int64_t cap = ps->cap ? ps->cap * 2 : 1024;
+    int64_t cap = ps->cap ? ps->cap * 2 : 256;
     int64_t *p = realloc(ps->p, sizeof *p * 2 * (size_t)cap);
     if (!p) return false;
     ps->p = p;
@@ -81,46 +81,122 @@ static tl_status split_infer(TL_INFER_ARGS) {
   return s ? s : tl_str_push_ragged(out, TL_STRING, in[0]->rank == 1 ? in[0]->shape[0] : -1);
 }
 
-/* Values of the pieces (copied into one block of values' arena) and the
- * splits of rows with counts[r] pieces each. */
-static tl_status emit(const tl_string *x, int64_t rows, const pieces *ps, const int64_t *piece_row,
-                      const int64_t *row_end, tl_tensor_list *out) {
-  (void)piece_row;
-  tl_tensor *v, *sp;
-  int64_t nv = ps->n, nsp = rows + 1;
-  tl_status s = tl_tensor_new(TL_STRING, 1, &nv, &v);
-  if (s) return s;
-  if ((s = tl_tensor_new(TL_INT64, 1, &nsp, &sp))) {
-    tl_tensor_release(v);
-    return s;
-  }
-  size_t total = 0;
-  for (int64_t k = 0; k < ps->n; k++) total += (size_t)ps->p[2 * k + 1];
-  char *dst = total ? tl_string_alloc(v, total) : NULL;
-  if (total && !dst) {
-    tl_tensor_release(v);
-    tl_tensor_release(sp);
-    return TL_RESOURCE_EXHAUSTED;
-  }
-  tl_string *vs = tl_tensor_data(v);
-  int64_t *so = tl_tensor_data(sp);
-  so[0] = 0;
-  int64_t k = 0;
-  for (int64_t r = 0; r < rows; r++) {
-    for (; k < row_end[r]; k++) {
-      int64_t a = ps->p[2 * k], len = ps->p[2 * k + 1];
-      vs[k].len = len;
-      vs[k].data = len ? dst : NULL;
-      if (len) memcpy(dst, x[r].data + a, (size_t)len);
-      dst += len;
+/* The pieces of every row, found and copied on the compute pool. Each of
+ * CHUNKS slices of the rows collects its pieces privately (phase 1); the
+ * outputs and one block of the values' arena are then allocated on this
+ * thread (phase 2; the arena is not thread-safe) and the slices fill
+ * their parts of them in parallel (phase 3). */
+typedef bool (*piece_fn)(const tl_string *e, const void *ctx, pieces *ps);
+
+#define CHUNKS 64
+
+typedef struct chunk {
+  pieces ps;
+  int64_t *row_end; /* per row of the slice: pieces so far in the slice */
+  size_t bytes;
+  int64_t first_piece;
+  size_t first_byte;
+  bool oom;
+} chunk;
+
+typedef struct split_job {
+  const tl_string *x;
+  int64_t rows;
+  piece_fn fn;
+  const void *ctx;
+  chunk *ch;
+  tl_string *vs;
+  int64_t *so;
+  char *dst;
+} split_job;
+
+static void find_range(int64_t b, int64_t e, void *vctx) {
+  split_job *j = vctx;
+  for (int64_t c = b; c < e; c++) {
+    chunk *k = &j->ch[c];
+    int64_t lo = j->rows * c / CHUNKS, hi = j->rows * (c + 1) / CHUNKS;
+    if (!(k->row_end = malloc(sizeof *k->row_end * (size_t)(hi - lo + 1)))) {
+      k->oom = true;
+      continue;
     }
-    so[r + 1] = row_end[r];
+    for (int64_t r = lo; r < hi && !k->oom; r++) {
+      if (!j->fn(&j->x[r], j->ctx, &k->ps)) k->oom = true;
+      k->row_end[r - lo] = k->ps.n;
+    }
+    for (int64_t q = 0; q < k->ps.n; q++) k->bytes += (size_t)k->ps.p[2 * q + 1];
   }
-  if ((s = tl_list_push(out, v))) {
-    tl_tensor_release(sp);
-    return s;
+}
+
+static void fill_range(int64_t b, int64_t e, void *vctx) {
+  split_job *j = vctx;
+  for (int64_t c = b; c < e; c++) {
+    chunk *k = &j->ch[c];
+    int64_t lo = j->rows * c / CHUNKS, hi = j->rows * (c + 1) / CHUNKS, q = 0;
+    char *dst = j->dst + k->first_byte;
+    tl_string *vs = j->vs + k->first_piece;
+    for (int64_t r = lo; r < hi; r++) {
+      for (; q < k->row_end[r - lo]; q++) {
+        int64_t a = k->ps.p[2 * q], len = k->ps.p[2 * q + 1];
+        vs[q].len = len;
+        vs[q].data = len ? dst : NULL;
+        if (len) memcpy(dst, j->x[r].data + a, (size_t)len);
+        dst += len;
+      }
+      j->so[r + 1] = k->first_piece + k->row_end[r - lo];
+    }
   }
-  return tl_list_push(out, sp);
+}
+
+static tl_status run_pieces(const tl_string *x, int64_t rows, piece_fn fn, const void *ctx, tl_tensor_list *out) {
+  chunk *ch = calloc(CHUNKS, sizeof *ch);
+  if (!ch) return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
+  split_job j = {x, rows, fn, ctx, ch, NULL, NULL, NULL};
+  int64_t grain = rows < 16384 ? CHUNKS : 1; /* small inputs stay on this thread */
+  tl_parallel_for(CHUNKS, grain, find_range, &j);
+  tl_status s = TL_OK;
+  int64_t np = 0;
+  size_t bytes = 0;
+  for (int c = 0; c < CHUNKS; c++) {
+    if (ch[c].oom) s = tl_error(TL_RESOURCE_EXHAUSTED, "out of memory splitting strings");
+    ch[c].first_piece = np;
+    ch[c].first_byte = bytes;
+    np += ch[c].ps.n;
+    bytes += ch[c].bytes;
+  }
+  tl_tensor *v = NULL, *sp = NULL;
+  int64_t nsp = rows + 1;
+  if (!s) s = tl_tensor_new(TL_STRING, 1, &np, &v);
+  if (!s) s = tl_tensor_new(TL_INT64, 1, &nsp, &sp);
+  if (!s && bytes && !(j.dst = tl_string_alloc(v, bytes))) s = TL_RESOURCE_EXHAUSTED;
+  if (!s) {
+    j.vs = tl_tensor_data(v);
+    j.so = tl_tensor_data(sp);
+    j.so[0] = 0;
+    tl_parallel_for(CHUNKS, grain, fill_range, &j);
+    s = tl_list_push(out, v);
+    v = NULL;
+    if (!s) s = tl_list_push(out, sp);
+    sp = NULL;
+  }
+  tl_tensor_release(v);
+  tl_tensor_release(sp);
+  for (int c = 0; c < CHUNKS; c++) {
+    free(ch[c].ps.p);
+    free(ch[c].row_end);
+  }
+  free(ch);
+  return s;
+}
+
+typedef struct split_args {
+  const char *sep;
+  size_t seplen;
+  int64_t maxsplit;
+} split_args;
+
+static bool split_piece(const tl_string *e, const void *ctx, pieces *ps) {
+  const split_args *a = ctx;
+  return split_one(e, a->sep, a->seplen, a->maxsplit, ps);
 }
 
 static tl_status split_kernel(TL_KERNEL_ARGS) {
@@ -130,24 +206,20 @@ static tl_status split_kernel(TL_KERNEL_ARGS) {
   tl_tensor *c;
   const tl_string *x = tl_str_elems(in[0], &c);
   if (!x) return tl_last_status();
-  const char *sep = attr[0].s;
-  size_t seplen = strlen(sep);
-  pieces ps = {0};
-  int64_t rows = c->size;
-  int64_t *row_end = malloc(sizeof *row_end * (size_t)(rows ? rows : 1));
-  s = row_end ? TL_OK : tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
-  for (int64_t r = 0; r < rows && !s; r++) {
-    if (!split_one(&x[r], sep, seplen, attr[1].i, &ps)) s = tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
-    row_end[r] = ps.n;
-  }
-  if (!s) s = emit(x, rows, &ps, NULL, row_end, out);
-  free(ps.p);
-  free(row_end);
+  split_args a = {attr[0].s, strlen(attr[0].s), attr[1].i};
+  s = run_pieces(x, c->size, split_piece, &a, out);
   tl_tensor_release(c);
   return s;
 }
 
 /* ---- bytes_split ------------------------------------------------------------ */
+
+static bool byte_pieces(const tl_string *e, const void *ctx, pieces *ps) {
+  (void)ctx;
+  for (int64_t i = 0; i < e->len; i++)
+    if (!push_piece(ps, i, 1)) return false;
+  return true;
+}
 
 static tl_status bytes_split_kernel(TL_KERNEL_ARGS) {
   (void)op, (void)n_in, (void)attr;
@@ -156,18 +228,7 @@ static tl_status bytes_split_kernel(TL_KERNEL_ARGS) {
   tl_tensor *c;
   const tl_string *x = tl_str_elems(in[0], &c);
   if (!x) return tl_last_status();
-  pieces ps = {0};
-  int64_t rows = c->size;
-  int64_t *row_end = malloc(sizeof *row_end * (size_t)(rows ? rows : 1));
-  s = row_end ? TL_OK : tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
-  for (int64_t r = 0; r < rows && !s; r++) {
-    for (int64_t i = 0; i < x[r].len && !s; i++)
-      if (!push_piece(&ps, i, 1)) s = tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
-    row_end[r] = ps.n;
-  }
-  if (!s) s = emit(x, rows, &ps, NULL, row_end, out);
-  free(ps.p);
-  free(row_end);
+  s = run_pieces(x, c->size, byte_pieces, NULL, out);
   tl_tensor_release(c);
   return s;
 }

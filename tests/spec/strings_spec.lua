@@ -206,6 +206,8 @@ describe("tf.strings", function()
     assert.same({ "<aaa> bbb", "<a>b<a>b", "" }, list(tf.strings.regex_replace(tf.constant({ "aaa bbb", "abab", "" }), "a+", "<\\0>")))
     assert.same({ "X bbb aa" }, list(tf.strings.regex_replace(tf.constant({ "aaa bbb aa" }), "a+", "X", { replace_global = false })))
     assert.same({ "smith, john" }, list(tf.strings.regex_replace(tf.constant({ "john smith" }), "(\\w+) (\\w+)", "\\2, \\1")))
+    assert.same({ "-a-b-c-" }, list(tf.strings.regex_replace(tf.constant({ "abc" }), "x*", "-"))) -- TF: empty matches
+    assert.same({ "Xbc abc" }, list(tf.strings.regex_replace(tf.constant({ "abc abc" }), "^a", "X"))) -- TF
     -- linear time: a pattern that backtracks catastrophically elsewhere
     local t0 = tf.core.now()
     assert.same({ false }, list(tf.strings.regex_full_match(tf.constant({ ("a"):rep(5000) .. "b" }), "(a+)+$")))
