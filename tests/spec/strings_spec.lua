@@ -75,6 +75,15 @@ describe("string tensors in the core", function()
     for i = 1, 20 do assert.same({ ("x"):rep(i), ("s%d"):format(i), ("s%d"):format(i) }, kept[i]:totable()) end
   end)
 
+  it("make variables that own their bytes (assign is not supported for strings)", function()
+    local vars = {}
+    for i = 1, 5 do vars[i] = tf.Variable(tf.constant({ ("v%d"):format(i) .. ("y"):rep(200), "b" })) end
+    collectgarbage()
+    collectgarbage()
+    for i = 1, 5 do assert.equal(("v%d"):format(i) .. ("y"):rep(200), vars[i]:read_value():totable()[1]) end
+    helpers.assert_error("Unimplemented", { "assign", "string variables" }, function() vars[1]:assign(tf.constant({ "a", "b" })) end)
+  end)
+
   it("compare with tf.equal / not_equal; other math and casts are errors", function()
     local t = tf.constant({ "a", "", "f\0g" })
     assert.same({ true, false, false }, list(tf.equal(t, "a")))
