@@ -113,6 +113,14 @@ describe("string tensors in the core", function()
     helpers.assert_error("InvalidArgument", { "hold 2 bytes" }, tf.io.parse_tensor, head .. string.pack("<i8", 2) .. "abc")
     helpers.assert_error("InvalidArgument", { "byte lengths" }, tf.io.parse_tensor,
       "TLT1\6string\1" .. string.pack("<i8", 1 << 40))
+    -- random damage: an error value or a tensor, never a crash
+    math.randomseed(7)
+    for _ = 1, 300 do
+      local b = { s:byte(1, -1) }
+      for _ = 1, math.random(3) do b[math.random(#b)] = math.random(0, 255) end
+      local ok, r = pcall(tf.io.parse_tensor, string.char(table.unpack(b)))
+      assert(ok or tf.errors.is(r, "InvalidArgument") or tf.errors.is(r, "ResourceExhausted"), tostring(r))
+    end
   end)
 
   it("flow through tf.trace as constants and arguments, and through saved models", function()
