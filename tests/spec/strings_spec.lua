@@ -35,6 +35,17 @@ describe("string tensors in the core", function()
       tostring(tf.constant({ "it's", 'say "x"', "\0\u{e9}\n" })))
   end)
 
+  it("print through tf.print as TensorFlow does (C escapes in double quotes)", function()
+    local path = os.tmpname()
+    tf.print("hello", tf.constant({ "a", "b\1" }), tf.constant("x"), tf.constant({ { "q" } }), tf.constant("it's"),
+      { output_stream = "file://" .. path })
+    local f = assert(io.open(path, "rb"))
+    local text = f:read("a")
+    f:close()
+    os.remove(path)
+    assert.equal([[hello ["a" "b\001"] "x" [["q"]] "it\'s"]] .. "\n", text) -- TF
+  end)
+
   it("move through every movement and selection op, owning their bytes", function()
     local t = tf.constant({ { "a", "bb", "ccc" }, { "dddd", "", "f\0g" } })
     assert.same({ { "a", "bb" }, { "ccc", "dddd" }, { "", "f\0g" } }, list(tf.reshape(t, { 3, 2 })))
