@@ -43,7 +43,7 @@ describe("string tensors in the core", function()
     local text = f:read("a")
     f:close()
     os.remove(path)
-    assert.equal([[hello ["a" "b\001"] "x" [["q"]] "it\'s"]] .. "\n", text) -- TF
+    assert.equal([=[hello ["a" "b\001"] "x" [["q"]] "it\'s"]=] .. "\n", text) -- TF
   end)
 
   it("move through every movement and selection op, owning their bytes", function()
