@@ -3,8 +3,9 @@
  * uscript_getScript).
  *
  * Encodings: UTF-8, UTF-16-BE and UTF-32-BE, TensorFlow's set for
- * encode (decode accepts the same three here; TensorFlow's decode also
- * takes any ICU converter name, which is not supported). Ill-formed input
+ * encode, decoded here by hand; decode and transcode also take any input
+ * encoding ICU has a converter for (ISO-8859-1, Shift_JIS, UTF-16LE, ...),
+ * as TensorFlow does. Ill-formed input
  * follows the errors attribute as in TensorFlow: "strict" fails naming the
  * string, "replace" puts replacement_char for each maximal ill-formed
  * subpart, "ignore" drops it; replace_control_characters maps C0/C1
@@ -17,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <unicode/ucasemap.h>
+#include <unicode/ucnv.h>
+#include <unicode/utf16.h>
 #include <unicode/uscript.h>
 
 tl_status tl_strings_case_utf8(tl_tensor *o, const tl_string *x, bool upper);
@@ -53,7 +56,8 @@ tl_status tl_strings_case_utf8(tl_tensor *o, const tl_string *x, bool upper) {
 
 /* ---- encodings and the errors policy -------------------------------------- */
 
-typedef enum enc { ENC_UTF8, ENC_UTF16BE, ENC_UTF32BE, ENC_COUNT } enc;
+/* ENC_ICU: any other ICU converter name, for input encodings only (as TF). */
+typedef enum enc { ENC_UTF8, ENC_UTF16BE, ENC_UTF32BE, ENC_COUNT, ENC_ICU } enc;
 typedef enum errs { ERR_STRICT, ERR_REPLACE, ERR_IGNORE } errs;
 
 static tl_status parse_enc(const char *name, const char *what, enc *e) {
@@ -64,7 +68,41 @@ static tl_status parse_enc(const char *name, const char *what, enc *e) {
       *e = (enc)k;
       return TL_OK;
     }
+  if (strcmp(what, "input_encoding") == 0) { /* any encoding ICU converts */
+    UErrorCode err = U_ZERO_ERROR;
+    UConverter *cv = ucnv_open(name, &err);
+    if (U_SUCCESS(err)) {
+      ucnv_close(cv);
+      *e = ENC_ICU;
+      return TL_OK;
+    }
+    return tl_error(TL_INVALID_ARGUMENT, "input_encoding \"%s\" is not an encoding ICU knows", name);
+  }
   return tl_error(TL_INVALID_ARGUMENT, "%s \"%s\" is not supported (UTF-8, UTF-16-BE or UTF-32-BE)", what, name);
+}
+
+/* errors="replace" for ICU input: U+FFFD for each ill-formed sequence (ICU's
+ * own substitute is the codepage's SUB, 0x1A, for many converters), which
+ * icu_decode then turns into replacement_char. */
+static void to_u_fffd(const void *ctx, UConverterToUnicodeArgs *args, const char *units, int32_t n,
+                      UConverterCallbackReason reason, UErrorCode *err) {
+  (void)ctx, (void)units, (void)n;
+  if (reason > UCNV_IRREGULAR) return; /* reset, close, clone: nothing to write */
+  static const UChar fffd = 0xFFFD;
+  *err = U_ZERO_ERROR;
+  ucnv_cbToUWriteUChars(args, &fffd, 1, 0, err);
+}
+
+/* A converter for an ICU input encoding under the errors policy: strict
+ * stops, ignore skips, replace writes U+FFFD (then replacement_char). */
+static tl_status icu_open(const char *name, errs er, UConverter **cv) {
+  UErrorCode err = U_ZERO_ERROR;
+  *cv = ucnv_open(name, &err);
+  if (U_FAILURE(err)) return tl_error(TL_INVALID_ARGUMENT, "input_encoding \"%s\": %s", name, u_errorName(err));
+  UConverterToUCallback cb = er == ERR_STRICT ? UCNV_TO_U_CALLBACK_STOP
+                             : er == ERR_IGNORE ? UCNV_TO_U_CALLBACK_SKIP : to_u_fffd;
+  ucnv_setToUCallBack(*cv, cb, NULL, NULL, NULL, &err);
+  return TL_OK;
 }
 
 static tl_status parse_errs(const char *name, errs *e) {
@@ -140,6 +178,33 @@ static bool cps_push(cps *c, int32_t x) {
 }
 
 /* Decodes string k (index for messages) into c under the policy. */
+/* The code points of x through an ICU converter. */
+static tl_status icu_decode(UConverter *cv, errs er, int32_t repl, bool ctl, const tl_string *x, int64_t k, cps *c) {
+  if (x->len == 0) return TL_OK;
+  if (x->len > INT32_MAX / 4) return tl_error(TL_INVALID_ARGUMENT, "string %" PRId64 " is too long to convert", k);
+  int32_t cap = (int32_t)x->len * 2 + 16;
+  UChar *u = malloc(sizeof *u * (size_t)cap);
+  if (!u) return tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
+  UErrorCode err = U_ZERO_ERROR;
+  ucnv_reset(cv);
+  int32_t n = ucnv_toUChars(cv, u, cap, x->data, (int32_t)x->len, &err);
+  if (U_FAILURE(err)) {
+    free(u);
+    if (er == ERR_STRICT) return tl_error(TL_INVALID_ARGUMENT, "string %" PRId64 " is not valid text in its encoding (errors=\"strict\")", k);
+    return tl_error(TL_INVALID_ARGUMENT, "string %" PRId64 " could not be converted: %s", k, u_errorName(err));
+  }
+  tl_status s = TL_OK;
+  for (int32_t i = 0; i < n && !s;) {
+    UChar32 cp;
+    U16_NEXT(u, i, n, cp);
+    if (cp == 0xFFFD || U_IS_SURROGATE(cp)) cp = repl;
+    else if (ctl && control(cp)) cp = repl;
+    if (!cps_push(c, cp)) s = tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
+  }
+  free(u);
+  return s;
+}
+
 static tl_status decode_one(enc e, errs er, int32_t repl, bool ctl, const tl_string *x, int64_t k, cps *c) {
   const unsigned char *s = (const unsigned char *)x->data;
   for (int64_t i = 0; i < x->len;) {
@@ -197,9 +262,14 @@ static tl_status decode_kernel(TL_KERNEL_ARGS) {
   enc e;
   errs er;
   decode_attrs(attr, &e, &er);
+  UConverter *cv = NULL;
+  if (e == ENC_ICU && (s = icu_open(attr[0].s, er, &cv))) return s;
   tl_tensor *c;
   const tl_string *x = tl_str_elems(in[0], &c);
-  if (!x) return tl_last_status();
+  if (!x) {
+    if (cv) ucnv_close(cv);
+    return tl_last_status();
+  }
   cps cp = {0};
   int64_t rows = c->size, nsp = rows + 1;
   tl_tensor *sp = NULL, *v = NULL;
@@ -207,7 +277,8 @@ static tl_status decode_kernel(TL_KERNEL_ARGS) {
   int64_t *so = tl_tensor_data(sp);
   so[0] = 0;
   for (int64_t r = 0; r < rows && !s; r++) {
-    s = decode_one(e, er, (int32_t)attr[2].i, attr[3].b, &x[r], r, &cp);
+    s = cv ? icu_decode(cv, er, (int32_t)attr[2].i, attr[3].b, &x[r], r, &cp)
+           : decode_one(e, er, (int32_t)attr[2].i, attr[3].b, &x[r], r, &cp);
     so[r + 1] = cp.n;
   }
   if (s) goto done;
@@ -222,8 +293,9 @@ static tl_status decode_kernel(TL_KERNEL_ARGS) {
       goto done;
     }
     tl_string *vs = tl_tensor_data(v);
+    enc oe = e == ENC_ICU ? ENC_UTF8 : e; /* characters of other encodings come out as UTF-8 */
     for (int64_t k = 0; k < cp.n; k++) {
-      int b = put_cp(e, cp.v[k], dst);
+      int b = put_cp(oe, cp.v[k], dst);
       vs[k] = (tl_string){dst, b};
       dst += b;
     }
@@ -231,6 +303,7 @@ static tl_status decode_kernel(TL_KERNEL_ARGS) {
   s = push_pair(out, v, sp);
   v = sp = NULL;
 done:
+  if (cv) ucnv_close(cv);
   tl_tensor_release(v);
   tl_tensor_release(sp);
   free(cp.v);
@@ -340,15 +413,22 @@ static tl_status transcode_kernel(TL_KERNEL_ARGS) {
   parse_enc(attr[0].s, "input_encoding", &a);
   parse_enc(attr[1].s, "output_encoding", &b);
   parse_errs(attr[2].s, &er);
+  UConverter *cv = NULL;
+  if (a == ENC_ICU && (s = icu_open(attr[0].s, er, &cv))) return s;
   tl_tensor *c, *o = out->items[0];
   const tl_string *x = tl_str_elems(in[0], &c);
-  if (!x) return tl_last_status();
+  if (!x) {
+    if (cv) ucnv_close(cv);
+    return tl_last_status();
+  }
   cps cp = {0};
   char *buf = NULL;
   size_t cap = 0;
   for (int64_t i = 0; i < c->size && !s; i++) {
     cp.n = 0;
-    if ((s = decode_one(a, er, (int32_t)attr[3].i, attr[4].b, &x[i], i, &cp))) break;
+    if ((s = cv ? icu_decode(cv, er, (int32_t)attr[3].i, attr[4].b, &x[i], i, &cp)
+                : decode_one(a, er, (int32_t)attr[3].i, attr[4].b, &x[i], i, &cp)))
+      break;
     if ((size_t)cp.n * 4 > cap) {
       free(buf);
       cap = (size_t)cp.n * 4;
@@ -361,6 +441,7 @@ static tl_status transcode_kernel(TL_KERNEL_ARGS) {
     for (int64_t k = 0; k < cp.n; k++) len += put_cp(b, cp.v[k], buf + len);
     s = tl_string_set(o, i, buf, (size_t)len);
   }
+  if (cv) ucnv_close(cv);
   free(buf);
   free(cp.v);
   tl_tensor_release(c);

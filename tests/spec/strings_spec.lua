@@ -303,7 +303,16 @@ describe("tf.strings", function()
     assert.same({ "\0h\0\xe9" }, list(tf.strings.unicode_transcode(tf.constant({ "h\u{e9}" }), "UTF-8", "UTF-16-BE")))
     assert.same({ "h\u{e9}" }, list(tf.strings.unicode_transcode(tf.constant({ "\0h\0\xe9" }), "UTF-16-BE", "UTF-8")))
     assert.same({ 25, 14, 8, 17, 2, 0, -1 }, list(tf.strings.unicode_script(tf.constant({ 72, 0x3b1, 0x416, 0x65e5, 0x627, 48, -3 }))))
-    helpers.assert_error("InvalidArgument", { "input_encoding", "not supported" }, tf.strings.unicode_decode, bad, "KOI8")
+    -- other input encodings through ICU (TF)
+    assert.same({ { 97, 65533, 65533, 65533, 98 }, { 0, 2, 5 } },
+      ragged(tf.strings.unicode_decode(tf.constant({ "a\x82", "\xff\xfeb" }), "Shift_JIS")))
+    assert.same({ { 99, 97, 102, 233 }, { 0, 4 } }, ragged(tf.strings.unicode_decode(tf.constant({ "caf\xe9" }), "ISO-8859-1")))
+    assert.same({ "caf\u{e9}" }, list(tf.strings.unicode_transcode(tf.constant({ "caf\xe9" }), "latin1", "UTF-8")))
+    helpers.assert_error("InvalidArgument", { "strict" }, tf.strings.unicode_decode, tf.constant({ "\x82" }), "Shift_JIS",
+      { errors = "strict" })
+    helpers.assert_error("InvalidArgument", { "input_encoding", "ICU" }, tf.strings.unicode_decode, bad, "NOPE-9")
+    helpers.assert_error("InvalidArgument", { "output_encoding", "not supported" }, tf.strings.unicode_transcode, bad,
+      "UTF-8", "latin1")
   end)
 
   it("format (TF)", function()
