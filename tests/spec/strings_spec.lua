@@ -264,6 +264,17 @@ describe("tf.strings", function()
     assert.same({ { "a", "b", "c", "d", "e", "f" }, { 0, 2, 3, 6, 6 } }, ragged(r.values))
     assert.matches("<tf.RaggedTensor %[%[b'a', b'b'%], %[%]%]>", tostring(tf.strings.split(tf.constant({ "a b", "" }))))
     helpers.assert_error("InvalidArgument", { "must be a string tensor" }, tf.strings.split, tf.constant({ 1 }))
+    -- many rows are split on the pool: the same pieces as one row at a time
+    local lines = {}
+    for i = 1, 40000 do lines[i] = ("w%d  x%d y"):rep(i % 3):format(i, i % 5, i, i % 5, i, i % 5) end
+    local big = tf.strings.split(tf.constant(lines))
+    local vals, sp = big.values:totable(), big.row_splits:totable()
+    assert.equal(40001, #sp)
+    for i = 1, 40000, 1237 do
+      local want = {}
+      for w in lines[i]:gmatch("%S+") do want[#want + 1] = w end
+      assert.same(want, { table.unpack(vals, sp[i] + 1, sp[i + 1]) })
+    end
   end)
 
   it("bytes_split and ngrams (TF)", function()
