@@ -75,6 +75,9 @@ describe("string tensors in the core", function()
     assert.same({ "Z", "bb", "ccc" }, list(tf.tensor_scatter_nd_update(t[0], { { 0 } }, { "Z" })))
     assert.same({ "a", "bb", "ccc" }, list(tf.stop_gradient(t[0])))
     assert.same({ 2, 3 }, list(tf.shape(t)))
+    local u, ui = tf.unique(tf.constant({ "b", "a", "b", "", "a", "c", "" })) -- TF
+    assert.same({ "b", "a", "", "c" }, u:totable())
+    assert.same({ 0, 1, 0, 2, 1, 3, 2 }, ui:totable())
     -- results outlive their sources: the bytes were copied into their own storage
     local kept = {}
     for i = 1, 20 do
