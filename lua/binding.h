@@ -101,6 +101,10 @@ int luaopen_tlua_control(lua_State *L);
 int luaopen_tlua_hostcall(lua_State *L);
 /* The core.onnx table (lua/onnx_binding.c): tf.onnx.export's exporter. */
 int luaopen_tlua_onnx(lua_State *L);
+/* The core.sparse table (lua/sparse_binding.c): the tf.SparseTensor userdata. */
+int luaopen_tlua_sparse(lua_State *L);
+/* The core.tensor_array table (lua/tensor_array_binding.c): tf.TensorArray's userdata. */
+int luaopen_tlua_tensor_array(lua_State *L);
 /* Pushes "file.lua:42" for the user's code that called into tlua (the
  * first Lua frame outside tlua's stdlib), or "?". */
 void tlb_push_where(lua_State *L);

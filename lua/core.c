@@ -302,5 +302,9 @@ int luaopen_tlua_core(lua_State *L) {
   lua_setfield(L, -2, "hostcall");
   luaopen_tlua_onnx(L); /* lua/onnx_binding.c: tf.onnx.export */
   lua_setfield(L, -2, "onnx");
+  luaopen_tlua_sparse(L); /* lua/sparse_binding.c: the tf.SparseTensor userdata */
+  lua_setfield(L, -2, "sparse");
+  luaopen_tlua_tensor_array(L); /* lua/tensor_array_binding.c: tf.TensorArray */
+  lua_setfield(L, -2, "tensor_array");
   return 1;
 }

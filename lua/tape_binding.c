@@ -164,12 +164,13 @@ static int tape_consume(lua_State *L) {
 
 typedef struct custom_ctx {
   lua_State *L;
+  lua_State *main; /* the registry's owner: c->L may be a coroutine that is gone when the record is freed */
   int ref;
 } custom_ctx;
 
 static void custom_free(void *p) {
   custom_ctx *c = p;
-  luaL_unref(c->L, LUA_REGISTRYINDEX, c->ref);
+  luaL_unref(c->main, LUA_REGISTRYINDEX, c->ref);
   free(c);
 }
 
@@ -235,6 +236,9 @@ static int l_record_custom(lua_State *L) {
   custom_ctx *c = malloc(sizeof *c);
   if (!c) return tlb_raise_kind(L, "ResourceExhausted", "custom_gradient: out of memory");
   c->L = L;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+  c->main = lua_tothread(L, -1);
+  lua_pop(L, 1);
   lua_pushvalue(L, 3);
   c->ref = luaL_ref(L, LUA_REGISTRYINDEX);
   tl_status s = tl_tape_record_custom(in, n_in, out, n_out, custom_backward, c, custom_free);

@@ -16,6 +16,14 @@
 --     -- optional: per component, the 0-based dimensions a trace keeps
 --     -- unknown (nnz, nvals: they change from call to call)
 --     dynamic = function(spec, i) return {0} end,
+--     -- optional (tf.TensorArray): a loop variable whose spec the body
+--     -- changes, or tf.cond branches that return it in two specs.
+--     -- merge(a, b) is the spec both fit (nil: none); cast makes a value
+--     -- of spec from x (the loop's entry value, a branch's result)
+--     merge = function(a, b) ... end, cast = function(spec, x) ... end,
+--     -- optional: an eager tf.while_loop passes values of the type through
+--     -- as they are (type checked only), without flatten/unflatten
+--     pass_eager = true,
 --   })
 --
 -- Users never see this module; it is the contract between the types and
@@ -58,6 +66,8 @@ function M.dynamic(h, spec, i)
 end
 
 function M.unflatten(h, spec, comps) return h.unflatten(spec, comps) end
+
+function M.cast(h, spec, x) return h.cast(spec, x) end
 
 function M.install(tf)
   tf._composite = M

@@ -12,6 +12,7 @@
 -- Python bool does for tf.cond in tf.function.
 local core = require("tlua.core")
 local G = core.graph
+local composite = require("tlua.composite")
 local C = core.control
 
 local M = {}
@@ -47,8 +48,22 @@ local function path_text(where)
   return ("%s[%s]"):format(path_text(where[1]), tostring(where[2]))
 end
 
-local function flatten(x, flat, where)
+-- eager: a Lua loop's variables, where a composite type that asks for it
+-- (handler.pass_eager: tf.TensorArray, whose element shape becomes known
+-- while the loop runs and whose contents are not copied) passes through
+-- as the object itself, only its type compared.
+local function flatten(x, flat, where, eager)
   if core.is_variable(x) then x = x:value() end
+  local h = composite.handler(x)
+  if h and eager and h.pass_eager then return { comp = h, opaque = x, text = h.name, kids = {} } end
+  if h then
+    -- a composite value (tf.SparseTensor, tf.RaggedTensor, tf.TensorArray):
+    -- its component tensors are leaves; its spec text must match
+    local comps, text, _, raw = composite.flatten(x)
+    local kids = {}
+    for i = 1, #comps do kids[i] = flatten(comps[i], flat, { where, h.name .. " component " .. i }) end
+    return { comp = h, raw = raw, text = text, kids = kids }
+  end
   if type(x) == "number" or type(x) == "boolean" then x = core.constant(x) end
   if core.is_tensor(x) then
     flat[#flat + 1] = x
@@ -57,16 +72,22 @@ local function flatten(x, flat, where)
   if x == nil then return { none = true } end
   if type(x) == "table" and getmetatable(x) == nil then
     local keys, kids = sorted_keys(x), {}
-    for i, k in ipairs(keys) do kids[i] = flatten(x[k], flat, { where, k }) end
+    for i, k in ipairs(keys) do kids[i] = flatten(x[k], flat, { where, k }, eager) end
     return { keys = keys, kids = kids }
   end
-  raise("InvalidArgument", "%s must be a tensor, a number, a boolean or a Lua table of them, got %s", path_text(where),
+  raise("InvalidArgument", "%s must be a tensor, a number, a boolean, a composite value (SparseTensor, RaggedTensor, TensorArray) or a Lua table of them, got %s", path_text(where),
     describe(x))
 end
 
 local function rebuild(spec, flat)
   if spec.leaf then return flat[spec.leaf] end
   if spec.none then return nil end
+  if spec.opaque ~= nil then return spec.opaque end
+  if spec.comp then
+    local comps = {}
+    for i, k in ipairs(spec.kids) do comps[i] = rebuild(k, flat) end
+    return composite.unflatten(spec.comp, spec.raw, comps)
+  end
   local out = {}
   for i, k in ipairs(spec.keys) do out[k] = rebuild(spec.kids[i], flat) end
   return out
@@ -75,20 +96,31 @@ end
 local function spec_text(s)
   if s.leaf then return "a tensor" end
   if s.none then return "nil" end
+  if s.comp then return "a " .. s.text end
   local parts = {}
   for i, k in ipairs(s.keys) do parts[i] = tostring(k) end
   return "a table with keys {" .. table.concat(parts, ", ") .. "}"
 end
 
--- nil when a and b have the same structure, else where they differ.
-local function spec_diff(a, b, where)
+-- nil when a and b have the same structure, else where they differ. widen
+-- (tf.while_loop's body check) is called for composite values of one type
+-- whose spec texts differ; when it returns true they count as the same.
+local widen_loop_var
+local function spec_diff(a, b, where, widen)
   if a.leaf and b.leaf then return nil end
   if a.none and b.none then return nil end
+  if a.comp and b.comp then
+    if a.comp == b.comp and (a.text ~= b.text or #a.kids ~= #b.kids) and widen and widen(a, b) then return nil end
+    if a.text ~= b.text or #a.kids ~= #b.kids then
+      return ("%s: %s vs %s"):format(path_text(where), spec_text(a), spec_text(b))
+    end
+    return nil
+  end
   if a.keys and b.keys then
     local n = math.max(#a.keys, #b.keys)
     for i = 1, n do
       if a.keys[i] ~= b.keys[i] then return ("%s: %s vs %s"):format(path_text(where), spec_text(a), spec_text(b)) end
-      local d = spec_diff(a.kids[i], b.kids[i], { where, a.keys[i] })
+      local d = spec_diff(a.kids[i], b.kids[i], { where, a.keys[i] }, widen)
       if d then return d end
     end
     return nil
@@ -99,6 +131,12 @@ end
 -- The path of leaf i in spec (for messages), e.g. "output 2" or "loop var 1[x]".
 local function leaf_path(spec, i, where)
   if spec.leaf then return spec.leaf == i and where or nil end
+  if spec.comp then
+    for j, k in ipairs(spec.kids) do
+      local p = leaf_path(k, i, ("%s(%s component %d)"):format(where, spec.comp.name, j))
+      if p then return p end
+    end
+  end
   if spec.keys then
     for j, k in ipairs(spec.keys) do
       local p = leaf_path(spec.kids[j], i, ("%s[%s]"):format(where, tostring(k)))
@@ -197,6 +235,40 @@ local function traced_cond(pred, true_fn, false_fn, what)
   if n ~= nil and n ~= 1 then raise("InvalidArgument", "%s: pred must be a scalar, got shape %s", what, tostring(pred.shape)) end
   local gt, seen_t, spec_t, flat_t = trace_sub(true_fn, what .. " true_fn")
   local gf, seen_f, spec_f, flat_f = trace_sub(false_fn, what .. " false_fn")
+  -- composite results whose specs differ but merge (a tf.TensorArray one
+  -- branch writes and the other passes on): both branches are traced again
+  -- with those results cast to the merged spec
+  local casts = {}
+  local function find(a, b, path)
+    if a.comp and b.comp and a.comp == b.comp and (a.text ~= b.text or #a.kids ~= #b.kids) and a.comp.merge then
+      local m = a.comp.merge(a.raw, b.raw)
+      if m ~= nil then casts[#casts + 1] = { path = path, comp = a.comp, raw = m } end
+    elseif a.keys and b.keys then
+      for i, k in ipairs(a.keys) do
+        if b.keys[i] == k then
+          local p = { table.unpack(path) }
+          p[#p + 1] = k
+          find(a.kids[i], b.kids[i], p)
+        end
+      end
+    end
+  end
+  if #spec_t.keys == #spec_f.keys then find(spec_t, spec_f, {}) end
+  if #casts > 0 then
+    local function wrap(fn)
+      return function()
+        local r = table.pack(fn())
+        for _, c in ipairs(casts) do
+          local parent, key = r, c.path[1]
+          for j = 2, #c.path do parent, key = parent[key], c.path[j] end
+          parent[key] = composite.cast(c.comp, c.raw, parent[key])
+        end
+        return table.unpack(r, 1, r.n)
+      end
+    end
+    gt, seen_t, spec_t, flat_t = trace_sub(wrap(true_fn), what .. " true_fn")
+    gf, seen_f, spec_f, flat_f = trace_sub(wrap(false_fn), what .. " false_fn")
+  end
   if #spec_t.keys ~= #spec_f.keys then
     raise("InvalidArgument", "%s: true_fn and false_fn must return the same structure; true_fn returns %d results and false_fn %d",
       what, #spec_t.keys, #spec_f.keys)
@@ -492,9 +564,25 @@ local function compatible(want, got)
   return true
 end
 
+-- A composite loop variable whose body result has another spec (a
+-- tf.TensorArray whose element shape the body's first write fixes):
+-- handler.merge(entry raw, body raw) gives the spec the variable needs, or
+-- nil when they cannot be one; when that is the entry's own, the body's
+-- value fits; else the loop is traced again with the entry value cast to
+-- it (handler.cast), signalled by a WIDEN error that tf.while_loop catches.
+local WIDEN = {}
+widen_loop_var = function(a, b)
+  local h = a.comp
+  if not h.merge then return false end
+  local m = h.merge(a.raw, b.raw)
+  if m == nil then return false end
+  if h.name .. "<" .. tostring(m) .. ">" == a.text then return true end
+  error({ [WIDEN] = true, spec = a, raw = m }, 0)
+end
+
 -- Compares the body's new loop vars (flat) with the loop's (metas).
 local function check_body(spec, new_spec, flat_new, metas, path_of)
-  local d = spec_diff(spec, new_spec, "loop_vars")
+  local d = spec_diff(spec, new_spec, "loop_vars", widen_loop_var)
   if d then
     raise("InvalidArgument", "tf.while_loop: body must return the same structure as loop_vars; they differ at %s", d)
   end
@@ -536,6 +624,19 @@ local function traced_while(cond, body, spec, flat, opts, max)
   for i, t in ipairs(flat) do
     metas[i] = { t.dtype, invariant_dims(inv_flat[i], t, path_of(i)) }
   end
+  -- composite values: the dimensions their type keeps dynamic (nnz, nvals)
+  -- may change from one iteration to the next
+  local function relax(s)
+    if s.comp then
+      for j, k in ipairs(s.kids) do
+        local dyn = k.leaf and composite.dynamic(s.comp, s.raw, j)
+        if dyn then for d in pairs(dyn) do metas[k.leaf][2][d + 1] = nil end end
+      end
+    elseif s.kids then
+      for _, k in ipairs(s.kids) do relax(k) end
+    end
+  end
+  relax(spec)
   -- maximum_iterations: a counter loop variable in front when it is a tensor
   local counted = max ~= nil and type(max) ~= "number"
   local all_metas, nlead = {}, counted and 2 or 0
@@ -623,10 +724,32 @@ function M.while_loop(cond, body, loop_vars, opts, ...)
     raise("InvalidArgument", "tf.while_loop: parallel_iterations must be a positive integer, got %s", tostring(pi))
   end
   local flat = {}
-  local spec = flatten(vars, flat, "tf.while_loop: loop_vars")
+  local eager = not tracing()
+  local spec = flatten(vars, flat, "tf.while_loop: loop_vars", eager)
   local result
-  if tracing() then
-    result = traced_while(cond, body, spec, flat, opts, max)
+  if not eager then
+    -- a composite loop variable may need a wider spec than its entry value
+    -- has (WIDEN): cast the entry and trace again, a few times at most
+    for attempt = 1, 8 do
+      local ok, res = pcall(traced_while, cond, body, spec, flat, opts, max)
+      if ok then
+        result = res
+        break
+      end
+      if type(res) ~= "table" or not res[WIDEN] or attempt == 8 then error(res, 0) end
+      local function cast(s)
+        if s == res.spec then return composite.cast(s.comp, res.raw, rebuild(s, flat)) end
+        if s.keys then
+          local out = {}
+          for i, k in ipairs(s.keys) do out[k] = cast(s.kids[i]) end
+          return out
+        end
+        return rebuild(s, flat)
+      end
+      vars = cast(spec)
+      flat = {}
+      spec = flatten(vars, flat, "tf.while_loop: loop_vars")
+    end
   else
     -- Eagerly a Lua loop; as TensorFlow's eager while_loop, only the
     -- structure of the new values is checked (dtypes and shapes are checked
@@ -644,12 +767,12 @@ function M.while_loop(cond, body, loop_vars, opts, ...)
         vars = res -- the common case: a list of tensors, as loop_vars
       else
         local new_flat = {}
-        local new_spec = flatten(res, new_flat, "tf.while_loop: body result")
+        local new_spec = flatten(res, new_flat, "tf.while_loop: body result", true)
         local d = spec_diff(spec, new_spec, "loop_vars")
         if d then
           raise("InvalidArgument", "tf.while_loop: body must return the same structure as loop_vars; they differ at %s", d)
         end
-        vars = rebuild(spec, new_flat)
+        vars = rebuild(new_spec, new_flat)
       end
       it = it + 1
     end

@@ -528,6 +528,9 @@ function M.text(...)
     return ("%s: %s%s"):format(tostring(x), name and ("a " .. tostring(name) .. " value") or "a table with a metatable",
       mt.__tostring and "" or "")
   end
+  if type(x) == "userdata" and getmetatable(x) and rawget(getmetatable(x), "__help") then
+    return getmetatable(x).__help(x) -- a userdata type's own text (tf.TensorArray)
+  end
   if x == nil then return "nil: no value (help() gives an overview)" end
   return ("%s: a %s%s"):format(tostring(x), math.type(x) or type(x), "")
 end

@@ -67,6 +67,8 @@ local modules = {
   "tlua.linalg", "tlua.checkpoint", "tlua.device", "tlua.conv", "tlua.trace",
   "tlua.control", "tlua.saved_model", "tlua.onnx",
   "tlua.hostcalls",
+  "tlua.sparse",
+  "tlua.tensor_array",
   "tlua.strings",
 }
 for _, m in ipairs(modules) do require(m).install(tf) end

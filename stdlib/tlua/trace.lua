@@ -15,6 +15,7 @@
 -- changes between calls triggers a retrace that says so, instead of being
 -- silently frozen. Every retrace prints one line saying why.
 local core = require("tlua.core")
+local composite = require("tlua.composite")
 local G = core.graph
 
 local M = {}
@@ -125,6 +126,30 @@ end
 -- Appends the key text of value x to parts and its tensors to flat.
 local function key_of(x, parts, flat, depth)
   local tx = type(x)
+  local h = composite.handler(x)
+  if h then
+    -- a composite value: its spec text, then its component tensors, with
+    -- the dimensions its type keeps dynamic (nnz) unknown in key and trace
+    local comps, text, _, raw = composite.flatten(x)
+    parts[#parts + 1] = text .. "("
+    for i, t in ipairs(comps) do
+      local dyn = composite.dynamic(h, raw, i)
+      if dyn then
+        if core.is_variable(t) then t = t:value() end
+        flat[#flat + 1] = t
+        flat.dyn = flat.dyn or {}
+        flat.dyn[#flat] = dyn
+        local s = t.shape
+        local d = {}
+        for k = 0, #s - 1 do d[k + 1] = dyn[k] and "?" or tostring(s[k]) end
+        parts[#parts + 1] = t.dtype.name .. "[" .. table.concat(d, ",") .. "]"
+      else
+        key_of(t, parts, flat, depth + 1)
+      end
+    end
+    parts[#parts + 1] = ")"
+    return
+  end
   if tx == "userdata" then
     local d = G.signature_part(x)
     if d then
@@ -318,6 +343,13 @@ end
 -- order), copying plain tables.
 local function symbolize(x, tr, specs, counter, depth)
   local tx = type(x)
+  local h = composite.handler(x)
+  if h then
+    local comps, _, _, raw = composite.flatten(x)
+    local sym = {}
+    for i, t in ipairs(comps) do sym[i] = symbolize(t, tr, specs, counter, depth + 1) end
+    return composite.unflatten(h, raw, sym)
+  end
   if tx == "userdata" and G.signature_part(x) then
     counter.n = counter.n + 1
     local spec = specs[counter.n]
@@ -334,6 +366,13 @@ end
 -- rebuilds the structure.
 local OUT = {}
 local function flatten_results(x, outs, depth)
+  local h = composite.handler(x)
+  if h then
+    local comps, _, _, raw = composite.flatten(x)
+    local kids = {}
+    for i, t in ipairs(comps) do kids[i] = flatten_results(t, outs, depth + 1) end
+    return { [OUT] = 0, composite = h, raw = raw, kids = kids }
+  end
   if type(x) == "userdata" then
     if core.is_variable(x) then x = x:value() end
     if core.is_tensor(x) then
@@ -354,6 +393,11 @@ local function rebuild(t, outs)
   local i = t[OUT]
   if i == nil then return t end
   if i > 0 then return outs[i] end
+  if t.composite then
+    local comps = {}
+    for k, v in ipairs(t.kids) do comps[k] = rebuild(v, outs) end
+    return composite.unflatten(t.composite, t.raw, comps)
+  end
   local c = {}
   for k, v in pairs(t.table) do c[k] = rebuild(v, outs) end
   return c
@@ -370,7 +414,12 @@ end
 
 local function call_specs(flat)
   local specs = {}
-  for i, t in ipairs(flat) do specs[i] = { dtype = t.dtype, dims = dims_of(t) } end
+  for i, t in ipairs(flat) do
+    local dims = dims_of(t)
+    local dyn = flat.dyn and flat.dyn[i]
+    if dyn then for d in pairs(dyn) do dims[d + 1] = nil end end
+    specs[i] = { dtype = t.dtype, dims = dims }
+  end
   return specs
 end
 
@@ -625,7 +674,7 @@ local function concrete_for(self, args)
   local c = self._cache[full_key]
   if c then return c, flat end
   -- reduce_retracing: a generalised trace may fit.
-  local nonkey = key:gsub("%a+%d*%[[%d,]*%]", "T")
+  local nonkey = key:gsub("%a+%d*%[[%d,?]*%]", "T")
   if self._reduce then
     for i = #self._traces, 1, -1 do
       local t = self._traces[i]
