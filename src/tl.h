@@ -272,7 +272,8 @@ static inline void *tl_tensor_data(const tl_tensor *t) {
 bool tl_tensor_is_contiguous(const tl_tensor *t);
 /* Returns t retained if already contiguous, else a contiguous copy. */
 tl_status tl_tensor_contiguous(tl_tensor *t, tl_tensor **out);
-/* Copies src (any strides) into dst (contiguous, same shape and dtype). */
+/* Copies src (any strides) into dst (contiguous, same shape and dtype);
+ * string elements get their own bytes in dst's storage. */
 tl_status tl_tensor_copy_into(tl_tensor *dst, const tl_tensor *src);
 tl_status tl_tensor_cast(tl_tensor *t, tl_dtype to, tl_tensor **out);
 /* Converts src (any strides) into dst (contiguous, same shape, any dtype;

@@ -9,7 +9,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 pkgs=(build-essential cmake pkg-config lua5.4 liblua5.4-dev libreadline-dev libopenblas-dev zlib1g-dev lua-cjson dataset-fashion-mnist
-      libprotobuf-c-dev protobuf-c-compiler libonnx-dev)
+      libprotobuf-c-dev protobuf-c-compiler libonnx-dev libre2-dev libicu-dev)
 targets=(--target tlua tlua_core)
 if [ "${1:-}" = "--test" ]; then
   pkgs+=(lua-busted tmux python3 python3-numpy python3-torch python3-onnx)

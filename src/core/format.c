@@ -314,6 +314,7 @@ typedef struct formatter {
   tl_dtype dt;
   ffmt re, im;   /* floats; complex real/imag parts */
   int width;     /* ints */
+  bool cquote;   /* strings as tf.print writes them (values_only) */
 } formatter;
 
 static wkind kind_of(tl_dtype d) {
@@ -357,6 +358,33 @@ static void put_string(const tl_string *s, tl_buf *b) {
     }
   }
   tl_buf_put(b, &q, 1);
+}
+
+/* As tf.print writes a string: double quotes and C escapes (absl's
+ * CEscape: \n \r \t \" \' \\, other bytes outside printable ASCII as
+ * three octal digits). */
+static void put_cstring(const tl_string *s, tl_buf *b) {
+  tl_buf_put(b, "\"", 1);
+  for (int64_t i = 0; s->data && i < s->len; i++) {
+    unsigned char c = (unsigned char)s->data[i];
+    char e[8];
+    switch (c) {
+    case '\n': tl_buf_puts(b, "\\n"); break;
+    case '\r': tl_buf_puts(b, "\\r"); break;
+    case '\t': tl_buf_puts(b, "\\t"); break;
+    case '"': tl_buf_puts(b, "\\\""); break;
+    case '\'': tl_buf_puts(b, "\\'"); break;
+    case '\\': tl_buf_puts(b, "\\\\"); break;
+    default:
+      if (c < 32 || c >= 127) {
+        snprintf(e, sizeof e, "\\%03o", c);
+        tl_buf_puts(b, e);
+      } else {
+        tl_buf_put(b, (const char *)&c, 1);
+      }
+    }
+  }
+  tl_buf_put(b, "\"", 1);
 }
 
 static void word(const formatter *f, const tl_tensor *t, int64_t off, bool scalar, tl_buf *b) {
@@ -406,7 +434,10 @@ static void word(const formatter *f, const tl_tensor *t, int64_t off, bool scala
     free(ib.p);
     break;
   }
-  case W_STRING: put_string((const tl_string *)base + off, b); break;
+  case W_STRING:
+    if (f->cquote) put_cstring((const tl_string *)base + off, b);
+    else put_string((const tl_string *)base + off, b);
+    break;
   }
 }
 
@@ -541,6 +572,7 @@ static tl_status format_host(const tl_tensor *t, const tl_print_opts *opts, char
   memset(&f, 0, sizeof f);
   f.kind = kind_of(t->dtype);
   f.dt = t->dtype;
+  f.cquote = opts && opts->values_only;
   tl_status s = TL_OK;
   double *re = NULL, *im = NULL;
   if (t->size == 0) {

@@ -50,6 +50,10 @@ extern tl_op_def tl_ops_sets[];
 extern tl_op_def tl_ops_sparse_segment[];
 extern tl_op_def tl_ops_tensor_array[];
 extern tl_op_def tl_ops_ragged[];
+extern tl_op_def tl_ops_strings[];
+extern tl_op_def tl_ops_strings_split[];
+extern tl_op_def tl_ops_strings_regex[];
+extern tl_op_def tl_ops_strings_unicode[];
 
 static tl_op_def *const op_tables[] = {
     tl_ops_elementwise, tl_ops_unary,   tl_ops_reduce, tl_ops_moments, tl_ops_scan,  tl_ops_shape,
@@ -57,7 +61,7 @@ static tl_op_def *const op_tables[] = {
     tl_ops_norm,        tl_ops_softmax, tl_ops_nn,     tl_ops_create,  tl_ops_sort,  tl_ops_optim,
     tl_ops_debug,       tl_ops_random,  tl_ops_device, tl_ops_state,  tl_ops_conv,  tl_ops_pool,
     tl_ops_fused, tl_ops_print, tl_ops_callback, tl_ops_sparse, tl_ops_sets, tl_ops_sparse_segment, tl_ops_tensor_array,
-    tl_ops_ragged,
+    tl_ops_ragged, tl_ops_strings, tl_ops_strings_split, tl_ops_strings_regex, tl_ops_strings_unicode,
 };
 
 #define MAX_OPS 1024

@@ -336,7 +336,8 @@ tl_status tl_tensor_copy_into(tl_tensor *dst, const tl_tensor *src) {
   size_t es = tl_dtypes[src->dtype].size;
   tl_tensor *ops[2] = {dst, (tl_tensor *)src};
   tl_iterate(2, ops, copy_run, &es);
-  return TL_OK;
+  /* a copy of strings owns its bytes (core/strings.c), so it may outlive src */
+  return dst->dtype == TL_STRING ? tl_string_adopt(dst) : TL_OK;
 }
 
 tl_status tl_tensor_contiguous(tl_tensor *t, tl_tensor **out) {

@@ -110,14 +110,19 @@ tl_status tl_variable_assign(tl_variable *v, tl_tensor *t) {
     return tl_error(TL_INVALID_ARGUMENT, "assign: variable '%s' is %s, value is %s", v->name,
                     tl_tensor_describe(cur, a, sizeof a), tl_tensor_describe(t, b, sizeof b));
   }
+  /* strings always get a new storage: writing in place would pile the old
+     bytes up in the storage's arena with every assign */
   if (__atomic_load_n(&cur->refcount, __ATOMIC_ACQUIRE) == 1 &&
       __atomic_load_n(&cur->storage->refcount, __ATOMIC_ACQUIRE) == 1 && tl_tensor_is_contiguous(cur) &&
-      cur->storage != t->storage)
+      cur->storage != t->storage && cur->dtype != TL_STRING)
     return tl_tensor_copy_into(cur, t);
   tl_tensor *copy;
   tl_status s = tl_tensor_new(cur->dtype, cur->rank, cur->shape, &copy);
   if (s) return s;
-  tl_tensor_copy_into(copy, t);
+  if ((s = tl_tensor_copy_into(copy, t))) {
+    tl_tensor_release(copy);
+    return s;
+  }
   tl_tensor_release(cur);
   v->value = copy;
   return TL_OK;

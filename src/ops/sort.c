@@ -338,7 +338,7 @@ static tl_status unique_check(const tl_meta *x, tl_dtype it, sort_kind *kind) {
   if (x->rank >= 0 && x->rank != 1) return tl_error(TL_INVALID_ARGUMENT, "x must be a 1-D vector (got rank %d)", x->rank);
   if (it != TL_INT32 && it != TL_INT64)
     return tl_error(TL_INVALID_ARGUMENT, "out_idx must be int32 or int64 (got %s)", tl_dtypes[it].name);
-  tl_status s = sort_kind_of(x->dtype, kind);
+  tl_status s = x->dtype == TL_STRING ? TL_OK : sort_kind_of(x->dtype, kind); /* strings: hashed */
   if (s) return s;
   if (it == TL_INT32 && x->rank == 1 && x->shape[0] > INT32_MAX)
     return tl_error(TL_INVALID_ARGUMENT, "x has more than 2^31-1 elements; use out_idx=int64");
@@ -355,6 +355,53 @@ static tl_status unique_infer(TL_INFER_ARGS) {
   return s ? s : tl_meta_emit(out, attr[0].dtype, 1, &n);
 }
 
+/* unique of strings: first occurrences found through a hash table of
+ * Fingerprint64s (ops/strings.c), the elements compared by bytes; y copies
+ * the elements and the dispatcher gives it its own bytes. */
+uint64_t tl_fingerprint64(const char *s, size_t len);
+
+static bool str_same(const tl_string *a, const tl_string *b) {
+  return a->len == b->len && (a->len == 0 || memcmp(a->data, b->data, (size_t)a->len) == 0);
+}
+
+static tl_status unique_strings(tl_tensor *x, tl_dtype it, tl_tensor_list *out) {
+  int64_t n = x->shape[0], cap = 16;
+  while (cap < 2 * n) cap *= 2;
+  int64_t *slot = malloc(sizeof *slot * (size_t)cap), *ids = malloc(sizeof *ids * (size_t)(n ? n : 1));
+  int64_t *first = malloc(sizeof *first * (size_t)(n ? n : 1));
+  tl_tensor *y = NULL, *idx = NULL;
+  tl_status s = slot && ids && first ? TL_OK : tl_error(TL_RESOURCE_EXHAUSTED, "out of memory");
+  const tl_string *e = tl_tensor_data(x);
+  int64_t st = x->strides[0], nid = 0;
+  for (int64_t k = 0; !s && k < cap; k++) slot[k] = -1;
+  for (int64_t i = 0; !s && i < n; i++) {
+    const tl_string *v = &e[i * st];
+    uint64_t h = tl_fingerprint64(v->data ? v->data : "", (size_t)v->len) & (uint64_t)(cap - 1);
+    while (slot[h] >= 0 && !str_same(&e[first[slot[h]] * st], v)) h = (h + 1) & (uint64_t)(cap - 1);
+    if (slot[h] < 0) {
+      slot[h] = nid;
+      first[nid++] = i;
+    }
+    ids[i] = slot[h];
+  }
+  int64_t yshape[1] = {nid};
+  if (!s && !(s = tl_tensor_new(TL_STRING, 1, yshape, &y)) && !(s = tl_tensor_new(it, 1, x->shape, &idx))) {
+    tl_string *yd = tl_tensor_data(y);
+    for (int64_t k = 0; k < nid; k++) yd[k] = e[first[k] * st];
+    for (int64_t i = 0; i < n; i++) tl_store_i64(tl_tensor_data(idx), it, i, ids[i]);
+    s = tl_list_push(out, y);
+    y = NULL;
+    if (!s) s = tl_list_push(out, idx);
+    idx = NULL;
+  }
+  tl_tensor_release(y);
+  tl_tensor_release(idx);
+  free(slot);
+  free(ids);
+  free(first);
+  return s;
+}
+
 static tl_status unique_kernel(TL_KERNEL_ARGS) {
   (void)op, (void)n_in;
   tl_tensor *x = in[0];
@@ -362,6 +409,7 @@ static tl_status unique_kernel(TL_KERNEL_ARGS) {
   sort_kind kind;
   tl_status s = unique_check(&x->meta, it, &kind);
   if (s) return s;
+  if (x->dtype == TL_STRING) return unique_strings(x, it, out);
   int64_t n = x->shape[0];
   size_t es = tl_dtypes[x->dtype].size;
   rpair *scratch = malloc(2 * sizeof(rpair) * (size_t)(n ? n : 1));

@@ -128,7 +128,10 @@ static void combine_run(tl_dtype dt, void *dst, const void *src, int64_t n, int6
  * real numbers for min/max, any but strings for update here). */
 static tl_status combine_supported(const char *op, tl_dtype dt, combine c) {
   tl_dtype_kind k = tl_dtypes[dt].kind;
-  bool ok = k != TL_KIND_STRING && k != TL_KIND_RESOURCE;
+  /* strings: assign replaces the whole value (its bytes copied by
+     tl_variable_assign); element-wise writes (scatter) would leave elements
+     pointing into the updates' storage */
+  bool ok = (k != TL_KIND_STRING || (c == C_UPDATE && strcmp(op, "assign") == 0)) && k != TL_KIND_RESOURCE;
   if (c != C_UPDATE) ok = ok && k != TL_KIND_BOOL;
   if (c == C_MIN || c == C_MAX) ok = ok && k != TL_KIND_COMPLEX;
   if (!ok) return tl_error(TL_UNIMPLEMENTED, "%s is not supported for %s variables", op, tl_dtypes[dt].name);

@@ -70,6 +70,7 @@ local modules = {
   "tlua.sparse",
   "tlua.tensor_array",
   "tlua.ragged",
+  "tlua.strings",
 }
 for _, m in ipairs(modules) do require(m).install(tf) end
 
