@@ -101,6 +101,8 @@ int luaopen_tlua_control(lua_State *L);
 int luaopen_tlua_hostcall(lua_State *L);
 /* The core.onnx table (lua/onnx_binding.c): tf.onnx.export's exporter. */
 int luaopen_tlua_onnx(lua_State *L);
+/* The core.queue table (lua/queue_binding.c): tf.queue's queues and test worker threads. */
+int luaopen_tlua_queue(lua_State *L);
 /* Pushes "file.lua:42" for the user's code that called into tlua (the
  * first Lua frame outside tlua's stdlib), or "?". */
 void tlb_push_where(lua_State *L);

@@ -302,5 +302,7 @@ int luaopen_tlua_core(lua_State *L) {
   lua_setfield(L, -2, "hostcall");
   luaopen_tlua_onnx(L); /* lua/onnx_binding.c: tf.onnx.export */
   lua_setfield(L, -2, "onnx");
+  luaopen_tlua_queue(L); /* lua/queue_binding.c: tf.queue */
+  lua_setfield(L, -2, "queue");
   return 1;
 }

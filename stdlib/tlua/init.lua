@@ -67,6 +67,7 @@ local modules = {
   "tlua.linalg", "tlua.checkpoint", "tlua.device", "tlua.conv", "tlua.trace",
   "tlua.control", "tlua.saved_model", "tlua.onnx",
   "tlua.hostcalls",
+  "tlua.queue",
 }
 for _, m in ipairs(modules) do require(m).install(tf) end
 
