@@ -58,6 +58,7 @@ struct tl_queue {
   tl_rng rng;
   uint32_t rbuf[16];
   int rpos;
+  uint64_t version; /* atomic: bumped by every put and take (spinners watch it) */
 };
 
 const char *tl_queue_kind_name(tl_queue_kind k) {
@@ -241,6 +242,7 @@ static void heap_swap(tl_queue *q, int64_t a, int64_t b) {
  * ring (putting back what a failed dequeue took). seq < 0: a new arrival. */
 static void put(tl_queue *q, tl_tensor *const *c, int64_t prio, int64_t seq, bool front) {
   size_t sz = sizeof *c * (size_t)q->n;
+  __atomic_add_fetch(&q->version, 1, __ATOMIC_RELAXED);
   if (is_ring(q)) {
     if (front) {
       q->head = (q->head + q->cap_slots - 1) % q->cap_slots;
@@ -273,6 +275,7 @@ static uint32_t next_u32(tl_queue *q) {
 /* Takes the next element out (its references to the caller). */
 static void take(tl_queue *q, tl_tensor **c, int64_t *prio, int64_t *seq) {
   size_t sz = sizeof *c * (size_t)q->n;
+  __atomic_add_fetch(&q->version, 1, __ATOMIC_RELAXED);
   if (is_ring(q)) {
     memcpy(c, q->slots + q->head * q->n, sz);
     q->head = (q->head + 1) % q->cap_slots;
@@ -308,7 +311,7 @@ static void take(tl_queue *q, tl_tensor **c, int64_t *prio, int64_t *seq) {
 /* ---- waiting ------------------------------------------------------------- */
 
 typedef struct waiter {
-  bool forever, interruptible;
+  bool forever, interruptible, started;
   double timeout;
   struct timespec deadline;
 } waiter;
@@ -317,6 +320,14 @@ static void waiter_init(waiter *w, const tl_queue_wait *opts) {
   w->timeout = opts ? opts->timeout : -1;
   w->forever = w->timeout < 0;
   w->interruptible = opts && opts->interruptible;
+  w->started = false;
+}
+
+/* The deadline counts from the first wait: a call that never waits reads
+ * no clock. */
+static void waiter_start(waiter *w) {
+  if (w->started) return;
+  w->started = true;
   clock_gettime(CLOCK_MONOTONIC, &w->deadline);
   if (!w->forever) {
     double t = w->timeout > 1e9 ? 1e9 : w->timeout;
@@ -338,6 +349,7 @@ static bool ts_before(const struct timespec *a, const struct timespec *b) {
  * TL_DEADLINE_EXCEEDED or TL_CANCELLED (interrupt) otherwise. */
 static tl_status wait_once(tl_queue *q, pthread_cond_t *cv, waiter *w) {
   struct timespec now;
+  waiter_start(w);
   if (w->interruptible && tl_interrupt_pending()) {
     tl_interrupted();
     return TL_CANCELLED;
@@ -360,6 +372,30 @@ static tl_status wait_once(tl_queue *q, pthread_cond_t *cv, waiter *w) {
   }
   pthread_cond_timedwait(cv, &q->mu, &until);
   return TL_OK;
+}
+
+/* Before sleeping on a condition variable (a futex call on both sides, and
+ * a context switch), a waiter spins briefly with mu released, watching for
+ * the other side to change the queue: with one producer and one consumer
+ * the handoff then costs no system call. Once per call, at most SPIN_NS. */
+#define SPIN_NS 20000
+static void spin_for_change(tl_queue *q, waiter *w) {
+  if (!w->forever && w->timeout == 0) return;
+  uint64_t v = __atomic_load_n(&q->version, __ATOMIC_RELAXED);
+  pthread_mutex_unlock(&q->mu);
+  struct timespec t0, t;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (int i = 1;; i++) {
+    if (__atomic_load_n(&q->version, __ATOMIC_RELAXED) != v) break;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+    if (i % 64 == 0) {
+      clock_gettime(CLOCK_MONOTONIC, &t);
+      if ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) > SPIN_NS) break;
+    }
+  }
+  pthread_mutex_lock(&q->mu);
 }
 
 static void describe_state(tl_queue *q, char *buf, size_t n) {
@@ -438,6 +474,9 @@ static tl_status check_components(tl_queue *q, tl_tensor *const *c, bool many, i
   for (int i = 0; i < q->n; i++) {
     const tl_tensor *t = c[i];
     const tl_meta *m = &q->comp[i];
+    bool fine = t && !t->sym_value && t->dtype == m->dtype && t->rank - (many ? 1 : 0) == m->rank && !many;
+    for (int k = 0; fine && k < m->rank; k++) fine = m->shape[k] < 0 || m->shape[k] == t->shape[k];
+    if (fine || (t && !t->sym_value && t->dtype == m->dtype && m->rank < 0 && !many)) continue; /* the common case: no text */
     comp_label(q, i, lab, sizeof lab);
     if (!t) return tl_error(TL_INVALID_ARGUMENT, "%s '%s': %s: %s is missing", kn, q->name, op, lab);
     if (t->sym_value)
@@ -496,13 +535,18 @@ static tl_status enqueue_rows(tl_queue *q, tl_tensor *const *c, bool many, const
   int64_t rows;
   tl_status s = check_components(q, c, many, &rows, op);
   if (s) return s;
-  int64_t *prio = NULL;
-  tl_tensor **elems = NULL; /* rows * n, new references */
+  int64_t *prio = NULL, one_prio;
+  tl_tensor **elems = NULL, *one[TL_QUEUE_MAX_COMPONENTS]; /* rows * n, new references */
   int n = q->n;
   if (rows == 0) return TL_OK;
-  if (!(elems = calloc((size_t)rows * (size_t)n, sizeof *elems))) goto oom;
+  if (rows == 1) {
+    memset(one, 0, sizeof *one * (size_t)n);
+    elems = one;
+  } else if (!(elems = calloc((size_t)rows * (size_t)n, sizeof *elems))) {
+    goto oom;
+  }
   if (q->kind == TL_QUEUE_PRIORITY) {
-    if (!(prio = malloc(sizeof *prio * (size_t)rows))) goto oom;
+    if (!(prio = rows == 1 ? &one_prio : malloc(sizeof *prio * (size_t)rows))) goto oom;
     if ((s = read_priorities(q, c[0], rows, prio))) goto fail;
   }
   for (int64_t r = 0; r < rows; r++)
@@ -520,6 +564,7 @@ static tl_status enqueue_rows(tl_queue *q, tl_tensor *const *c, bool many, const
   waiter_init(&w, opts);
   bool atomic = q->capacity < 0 || rows <= q->capacity;
   int64_t done = 0;
+  bool spun = false;
   pthread_mutex_lock(&q->mu);
   if (q->closed) {
     s = closed_error(q);
@@ -540,6 +585,11 @@ static tl_status enqueue_rows(tl_queue *q, tl_tensor *const *c, bool many, const
       continue;
     }
     wake_takers(q); /* before blocking: never both sides asleep */
+    if (!spun && !q->cancelled) {
+      spun = true;
+      spin_for_change(q, &w);
+      continue;
+    }
     int64_t need = atomic ? rows - done : 1;
     if (need < q->put_need) q->put_need = need;
     q->waiting_putters++;
@@ -562,8 +612,8 @@ unlock:
 fail:
   if (elems)
     for (int64_t k = 0; k < rows * n; k++) tl_tensor_release(elems[k]);
-  free(elems);
-  free(prio);
+  if (elems != one) free(elems);
+  if (prio != &one_prio) free(prio);
   return s;
 oom:
   s = tl_error(TL_RESOURCE_EXHAUSTED, "%s '%s': %s: out of memory", tl_queue_kind_name(q->kind), q->name, op);
@@ -608,6 +658,7 @@ static tl_status take_rows(tl_queue *q, int64_t k, bool up_to, const char *op, t
   waiter_init(&w, opts);
   bool atomic = q->capacity < 0 || k <= q->capacity;
   tl_status s = TL_OK;
+  bool spun = false;
   pthread_mutex_lock(&q->mu);
   while (t->k < k) {
     int64_t avail = available(q), m = k - t->k;
@@ -629,6 +680,11 @@ static tl_status take_rows(tl_queue *q, int64_t k, bool up_to, const char *op, t
       break;
     }
     wake_putters(q); /* before blocking: never both sides asleep */
+    if (!spun) {
+      spun = true;
+      spin_for_change(q, &w);
+      continue;
+    }
     int64_t need = atomic ? k - t->k : 1;
     if (need < q->take_need) q->take_need = need;
     q->waiting_takers++;
