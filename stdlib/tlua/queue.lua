@@ -119,8 +119,13 @@ end
 local function make(kind, who, o, dtypes, shapes, default_name)
   local n = #dtypes
   local names = name_list(who, o.names, n)
-  return core.queue.new(kind, capacity_of(who, o.capacity), dtypes, shapes, names, o.min_after_dequeue,
+  local q = core.queue.new(kind, capacity_of(who, o.capacity), dtypes, shapes, names, o.min_after_dequeue,
     o.seed, o.seed2, o.name or default_name)
+  help.register(q, ("a tf.queue.%s (%s)\n"):format(kind, tostring(q))
+    .. "  methods: enqueue, enqueue_many, dequeue, dequeue_many(n), dequeue_up_to(n), size, close, is_closed\n"
+    .. "  (blocking ones take {timeout=seconds}: nil, reason when it expires; #q is the size)\n"
+    .. "  properties: name, names, dtypes, shapes, capacity, min_after_dequeue; docs/queues.md")
+  return q
 end
 
 local FIFO_PARAMS = { "capacity", "dtypes", "shapes", "names", "shared_name", "name" }

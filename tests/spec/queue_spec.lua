@@ -284,6 +284,10 @@ describe("help", function()
     for _, k in ipairs({ "FIFOQueue", "PaddingFIFOQueue", "PriorityQueue", "RandomShuffleQueue" }) do
       assert.truthy(text:find(k, 1, true), text)
     end
+    local q = tf.queue.PriorityQueue(3, tf.int32)
+    local qtext = require("tlua.help").text(q)
+    assert.truthy(qtext:find("a tf.queue.PriorityQueue", 1, true), qtext)
+    assert.truthy(qtext:find("dequeue_up_to(n)", 1, true), qtext)
   end)
 end)
 
