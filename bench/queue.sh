@@ -24,7 +24,7 @@ else
   echo "(TensorFlow not found at $py: peer skipped)"
 fi
 printf '%-15s %14s %14s %8s %s\n' case "tlua elem/s" "tf elem/s" ratio target
-for name in c_to_lua c_to_lua_b100 c_to_c lua_to_c; do
+for name in c_to_lua c_to_lua_shared c_to_lua_b100 c_to_c lua_to_c; do
   [ -n "${T[$name]:-}" ] || continue
   tf=${P[$name]:-}
   ratio=-

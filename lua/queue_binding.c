@@ -14,7 +14,9 @@
  * _spawn_consumer start C threads that enqueue / dequeue generated
  * elements through the same C API that tf.data's workers use, without a
  * second Lua state (nothing in them touches Lua). Element k of a producer
- * holds start+k in every component (in every entry of it); a consumer
+ * holds start+k in every component (in every entry of it), unless `reuse`
+ * (one element made once and enqueued n times, as a benchmark's peer
+ * enqueues one tensor); a consumer
  * records component 0's first entry of each element, so a spec can check
  * counts and order.
  */
@@ -492,7 +494,7 @@ typedef struct worker {
   bool joined, consumer;
   tl_queue *q;
   int64_t n, start, batch;
-  bool up_to, close_after;
+  bool up_to, close_after, reuse;
   tl_queue_wait w;
   /* results */
   tl_status status;
@@ -540,15 +542,21 @@ static void *run_producer(void *arg) {
   int n = tl_queue_n_components(w->q);
   tl_tensor *c[TL_QUEUE_MAX_COMPONENTS];
   tl_status s = TL_OK;
+  int made = 0;
   while (w->done < w->n && !s) {
     int64_t rows = w->batch > 0 ? (w->n - w->done < w->batch ? w->n - w->done : w->batch) : 0;
-    int made = 0;
-    for (; made < n && !s; made++) s = make_component(tl_queue_component(w->q, made), w->start + w->done, rows, &c[made]);
-    if (s) made--;
+    if (!w->reuse || made == 0) {
+      for (; made < n && !s; made++) s = make_component(tl_queue_component(w->q, made), w->start + w->done, rows, &c[made]);
+      if (s) made--;
+    }
     if (!s) s = rows ? tl_queue_enqueue_many(w->q, c, &w->w) : tl_queue_enqueue(w->q, c, &w->w);
-    for (int i = 0; i < made; i++) tl_tensor_release(c[i]);
+    if (!w->reuse) {
+      for (int i = 0; i < made; i++) tl_tensor_release(c[i]);
+      made = 0;
+    }
     if (!s) w->done += rows ? rows : 1;
   }
+  for (int i = 0; i < made; i++) tl_tensor_release(c[i]);
   if (w->close_after) tl_queue_close(w->q, false);
   w->status = s;
   if (s) snprintf(w->msg, sizeof w->msg, "%s", tl_last_error());
@@ -630,6 +638,7 @@ static int spawn(lua_State *L, bool consumer) {
   w->batch = opt_int(L, 3, "batch", 0);
   w->up_to = opt_bool(L, 3, "up_to");
   w->close_after = opt_bool(L, 3, "close");
+  w->reuse = opt_bool(L, 3, "reuse");
   w->w.timeout = -1;
   if (lua_istable(L, 3)) {
     lua_getfield(L, 3, "timeout");
