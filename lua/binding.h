@@ -107,6 +107,8 @@ int luaopen_tlua_sparse(lua_State *L);
 int luaopen_tlua_tensor_array(lua_State *L);
 /* The core.ragged table (lua/lragged.c): the tl.RaggedTensor userdata. */
 int luaopen_tlua_ragged(lua_State *L);
+/* The core.queue table (lua/queue_binding.c): tf.queue's queues and test worker threads. */
+int luaopen_tlua_queue(lua_State *L);
 /* Pushes "file.lua:42" for the user's code that called into tlua (the
  * first Lua frame outside tlua's stdlib), or "?". */
 void tlb_push_where(lua_State *L);

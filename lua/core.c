@@ -308,5 +308,7 @@ int luaopen_tlua_core(lua_State *L) {
   lua_setfield(L, -2, "tensor_array");
   luaopen_tlua_ragged(L); /* lua/lragged.c: tf.RaggedTensor */
   lua_setfield(L, -2, "ragged");
+  luaopen_tlua_queue(L); /* lua/queue_binding.c: tf.queue */
+  lua_setfield(L, -2, "queue");
   return 1;
 }

@@ -71,6 +71,7 @@ local modules = {
   "tlua.tensor_array",
   "tlua.ragged",
   "tlua.strings",
+  "tlua.queue",
 }
 for _, m in ipairs(modules) do require(m).install(tf) end
 
