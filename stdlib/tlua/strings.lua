@@ -6,10 +6,9 @@
 -- to_hash_bucket_fast, unicode_transcode, unicode_script) are registry ops
 -- placed in tf.strings by their records (src/ops/strings*.c).
 --
--- Ragged results go through make_ragged(values, row_splits): a
--- tf.RaggedTensor when that type is present (tf.RaggedTensor.from_row_splits),
--- else a minimal {values=, row_splits=} table that prints like one. Ragged
--- inputs are anything with values and row_splits (fields or methods).
+-- Ragged results go through make_ragged(values, row_splits), a
+-- tf.RaggedTensor. Ragged inputs are anything with values and row_splits
+-- (fields or methods).
 local core = require("tlua.core")
 local errors = require("tlua.errors")
 
@@ -17,98 +16,10 @@ local M = {}
 
 local tf -- set by install
 
--- The minimal stand-in for tf.RaggedTensor (until that type is merged).
-local Lite = { __name = "tf.RaggedTensor" }
-Lite.__index = Lite
-
-function Lite:to_list()
-  local splits, v = {}, self
-  while getmetatable(v) == Lite do
-    splits[#splits + 1] = v.row_splits:totable()
-    v = v.values
-  end
-  local vals = v:totable()
-  local function rows(level, lo, hi)
-    local out = {}
-    if level > #splits then
-      for i = lo + 1, hi do out[#out + 1] = vals[i] end
-      return out
-    end
-    local sp = splits[level]
-    for r = lo + 1, hi do out[#out + 1] = rows(level + 1, sp[r], sp[r + 1]) end
-    return out
-  end
-  local top = splits[1]
-  local out = {}
-  for r = 1, #top - 1 do
-    if #splits == 1 then
-      local row = {}
-      for i = top[r] + 1, top[r + 1] do row[#row + 1] = vals[i] end
-      out[r] = row
-    else
-      out[r] = rows(2, top[r], top[r + 1])
-    end
-  end
-  return out
-end
-Lite.totable = Lite.to_list
-
-function Lite:nrows() return self.row_splits.shape[0] - 1 end
-
-local function show(v)
-  if type(v) == "table" then
-    local parts = {}
-    for i, x in ipairs(v) do parts[i] = show(x) end
-    return "[" .. table.concat(parts, ", ") .. "]"
-  elseif type(v) == "string" then
-    -- as TensorFlow prints bytes (src/core/format.c's put_string)
-    local q = (v:find("'", 1, true) and not v:find('"', 1, true)) and '"' or "'"
-    local body = v:gsub(".", function(c)
-      local b = c:byte()
-      if c == q or c == "\\" then return "\\" .. c end
-      if c == "\n" then return "\\n" elseif c == "\t" then return "\\t" elseif c == "\r" then return "\\r" end
-      if b < 32 or b >= 127 then return string.format("\\x%02x", b) end
-      return c
-    end)
-    return "b" .. q .. body .. q
-  end
-  return tostring(v)
-end
-Lite.__tostring = function(self)
-  local ok, list = pcall(Lite.to_list, self)
-  return "<tf.RaggedTensor " .. (ok and show(list) or "(symbolic)") .. ">"
-end
-M.RaggedLite = Lite
-
--- tf.trace / tf.cond / tf.while_loop take it apart (stdlib/tlua/composite.lua):
--- components are the row_splits of each level, then the flat values.
-require("tlua.composite").register(Lite, {
-  name = "RaggedTensor",
-  flatten = function(x)
-    local comps, v, depth = {}, x, 0
-    while getmetatable(v) == Lite do
-      comps[#comps + 1] = v.row_splits
-      v = v.values
-      depth = depth + 1
-    end
-    comps[#comps + 1] = v
-    return comps, ("lite:%d:%s"):format(depth, v.dtype.name)
-  end,
-  unflatten = function(spec, comps)
-    local depth = tonumber(spec:match("^lite:(%d+)"))
-    local v = comps[depth + 1]
-    for level = depth, 1, -1 do v = setmetatable({ values = v, row_splits = comps[level] }, Lite) end
-    return v
-  end,
-  dynamic = function() return { 0 } end,
-})
-
--- The one place that builds ragged results (the lead switches it to
--- tf.RaggedTensor; it already prefers that type when it exists).
+-- The one place that builds ragged results: the C ops give valid splits,
+-- so they are not validated again.
 function M.make_ragged(values, row_splits)
-  local RT = tf.RaggedTensor
-  if type(RT) == "table" and RT.from_row_splits then return RT.from_row_splits(values, row_splits) end
-  return setmetatable({ values = values, row_splits = row_splits }, Lite)
+  return tf.RaggedTensor.from_row_splits(values, row_splits, { validate = false })
 end
 
 -- values, row_splits of a ragged value (ragged_rank 1), or nil.
