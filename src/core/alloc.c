@@ -156,28 +156,79 @@ tl_memory_stats tl_memory_get_stats(void) {
 
 /* Small fixed-size objects (tensor and storage headers) come from per-thread
  * free lists: the collector frees them in bursts, which overflows malloc's
- * own per-thread cache and sends every later malloc down its slow path. */
+ * own per-thread cache and sends every later malloc down its slow path.
+ * Headers made in one thread and freed in another (a queue's producer and
+ * consumer) flow back through a shared pool in batches of half a cache, and
+ * a thread's cache goes to the pool when the thread ends. */
 #define OBJ_CACHE 4096
+#define OBJ_BATCH (OBJ_CACHE / 2)
+#define OBJ_POOL_MAX (8 * OBJ_CACHE) /* per size class; beyond it, back to malloc */
 typedef struct obj_cache {
   void *items[OBJ_CACHE];
   int n;
 } obj_cache;
 static _Thread_local obj_cache obj_caches[2]; /* by size class */
+static _Thread_local bool obj_registered;
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static void *pool[2][OBJ_POOL_MAX];
+static int pool_n[2];
+static pthread_key_t obj_key;
+static pthread_once_t obj_once = PTHREAD_ONCE_INIT;
 
 static int obj_class(size_t size) { return size <= 64 ? 0 : 1; }
 
+/* Moves up to n items of cache c (class k) to the pool, freeing the rest. */
+static void obj_give(obj_cache *c, int k, int n) {
+  pthread_mutex_lock(&pool_lock);
+  int m = pool_n[k];
+  while (n-- > 0 && c->n > 0) {
+    void *p = c->items[--c->n];
+    if (m < OBJ_POOL_MAX) pool[k][m++] = p;
+    else free(p);
+  }
+  __atomic_store_n(&pool_n[k], m, __ATOMIC_RELAXED); /* read without the lock in tl_obj_alloc */
+  pthread_mutex_unlock(&pool_lock);
+}
+
+static void obj_thread_end(void *unused) {
+  (void)unused;
+  for (int k = 0; k < 2; k++) obj_give(&obj_caches[k], k, OBJ_CACHE);
+}
+
+static void obj_key_init(void) { pthread_key_create(&obj_key, obj_thread_end); }
+
+static void obj_register(void) {
+  obj_registered = true;
+  pthread_once(&obj_once, obj_key_init);
+  pthread_setspecific(obj_key, &obj_registered); /* non-NULL: the destructor runs */
+}
+
 void *tl_obj_alloc(size_t size) {
   TL_ASSERT_SIZE(size);
-  obj_cache *c = &obj_caches[obj_class(size)];
+  int k = obj_class(size);
+  obj_cache *c = &obj_caches[k];
   if (c->n > 0) return c->items[--c->n];
-  return malloc(obj_class(size) == 0 ? 64 : 256);
+  if (__atomic_load_n(&pool_n[k], __ATOMIC_RELAXED) > 0) {
+    pthread_mutex_lock(&pool_lock);
+    int m = pool_n[k];
+    while (c->n < OBJ_BATCH && m > 0) c->items[c->n++] = pool[k][--m];
+    __atomic_store_n(&pool_n[k], m, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&pool_lock);
+    if (c->n > 0) {
+      if (!obj_registered) obj_register();
+      return c->items[--c->n];
+    }
+  }
+  return malloc(k == 0 ? 64 : 256);
 }
 
 void tl_obj_free(void *p, size_t size) {
   if (!p) return;
-  obj_cache *c = &obj_caches[obj_class(size)];
-  if (c->n < OBJ_CACHE) c->items[c->n++] = p;
-  else free(p);
+  int k = obj_class(size);
+  obj_cache *c = &obj_caches[k];
+  if (!obj_registered) obj_register();
+  if (c->n == OBJ_CACHE) obj_give(c, k, OBJ_BATCH);
+  c->items[c->n++] = p;
 }
 
 void tl_string_arena_free(tl_storage *s); /* core/strings.c */
