@@ -379,13 +379,22 @@ static tl_status rows_grad(TL_GRAD_ARGS) {
   return tl_call("tensor_array_put_rows", 3, (tl_tensor *[]){grad_out[0], in[1], in[0]}, 0, NULL, &grad_in[0]);
 }
 
+/* The gradient ops take buffers: rank >= 1, float32 or float64. */
+static tl_status check_grad_buffers(const tl_meta *v, const tl_meta *like) {
+  if (v->dtype != like->dtype) return tl_error(TL_INVALID_ARGUMENT, "the gradient and like differ in dtype");
+  if (v->dtype != TL_FLOAT32 && v->dtype != TL_FLOAT64)
+    return tl_error(TL_UNIMPLEMENTED, "TensorArray gradients of %s (float32 and float64 only)", tl_dtypes[v->dtype].name);
+  if (v->rank == 0 || like->rank == 0) return tl_error(TL_INVALID_ARGUMENT, "TensorArray gradient buffers must have rank >= 1");
+  return TL_OK;
+}
+
 /* in: v, index?, like: zeros shaped like `like`, with the rows of v added at index */
 static tl_status put_rows_infer(TL_INFER_ARGS) {
   (void)op, (void)n_in, (void)attr;
-  if (in[0]->dtype != in[2]->dtype) return tl_error(TL_INVALID_ARGUMENT, "v and like differ in dtype");
-  if (in[0]->dtype == TL_STRING) return tl_error(TL_UNIMPLEMENTED, "a gradient of strings");
+  tl_status s = check_grad_buffers(in[0], in[2]);
+  if (s) return s;
   if (in[1]) {
-    tl_status s = check_index_meta(in[1]);
+    s = check_index_meta(in[1]);
     if (s) return s;
   }
   return tl_meta_push_like(out, in[2], TL_DTYPE_COUNT) ? TL_OK : TL_RESOURCE_EXHAUSTED;
@@ -443,9 +452,8 @@ static tl_status put_rows_grad(TL_GRAD_ARGS) {
 static tl_status unwrite_infer(TL_INFER_ARGS) {
   (void)op, (void)n_in, (void)attr;
   tl_status s = check_index_meta(in[1]);
+  if (!s) s = check_grad_buffers(in[0], in[2]);
   if (s) return s;
-  if (in[0]->dtype != in[2]->dtype) return tl_error(TL_INVALID_ARGUMENT, "g and like differ in dtype");
-  if (in[0]->dtype == TL_STRING) return tl_error(TL_UNIMPLEMENTED, "a gradient of strings");
   return tl_meta_push_like(out, in[2], TL_DTYPE_COUNT) ? TL_OK : TL_RESOURCE_EXHAUSTED;
 }
 

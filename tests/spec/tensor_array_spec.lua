@@ -153,8 +153,15 @@ describe("tf.TensorArray eagerly", function()
     helpers.assert_error("OutOfRange", { "index 9" }, raw.tensor_array_rows, tf.zeros({ 3, 2 }), tf.constant(9))
     helpers.assert_error("OutOfRange", { "index 9" }, raw.tensor_array_put_rows, tf.zeros({ 2 }), tf.constant(9), tf.zeros({ 3, 2 }))
     helpers.assert_error("InvalidArgument", { "size must be >= 0" }, raw.tensor_array_state, tf.constant(-2))
-    helpers.assert_error("Unimplemented", { "gradient of strings" }, raw.tensor_array_unwrite, tf.constant({ "a" }),
-      tf.constant(0), tf.constant({ "b" }))
+    helpers.assert_error("Unimplemented", { "gradients of string (float32 and float64 only)" }, raw.tensor_array_unwrite,
+      tf.constant({ "a" }), tf.constant(0), tf.constant({ "b" }))
+    helpers.assert_error("Unimplemented", { "gradients of int32" }, raw.tensor_array_put_rows, tf.constant({ 1 }),
+      tf.constant(0), tf.constant({ 2 }))
+    -- scalars are not buffers (found by the robustness spec under UBSan)
+    helpers.assert_error("InvalidArgument", { "rank >= 1" }, raw.tensor_array_unwrite, tf.constant(1.0), tf.constant(0),
+      tf.constant(2.0))
+    helpers.assert_error("InvalidArgument", { "rank >= 1" }, raw.tensor_array_put_rows, tf.constant(1.0), tf.constant(0),
+      tf.constant(2.0))
   end)
 
   it("help lists its methods", function()
