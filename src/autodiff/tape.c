@@ -110,9 +110,23 @@ typedef struct record {
   tl_tensor *inl[INLINE_OPERANDS];
   tl_attr *attrs;       /* a copy, when the op has attributes */
   tl_custom_grad_fn custom;
+  struct shared_ctx *ctx; /* custom records: the caller's context, shared by every tape recording it */
+} record;
+
+/* A custom gradient's context, counted: each tape that records the call
+ * holds it, so a tape freed first (an outer tape left recording and then
+ * collected) cannot free it under the others. */
+typedef struct shared_ctx {
+  int refs;
   void *ctx;
   void (*free_ctx)(void *);
-} record;
+} shared_ctx;
+
+static void shared_ctx_release(shared_ctx *c) {
+  if (!c || --c->refs > 0) return;
+  if (c->free_ctx) c->free_ctx(c->ctx);
+  free(c);
+}
 
 /* Records move when the record array grows: operands are found through
  * these, never through stored pointers into a record. */
@@ -173,7 +187,7 @@ static void free_record(record *r) {
       if (r->attrs[i].type == TL_ATTR_STRING) free((char *)r->attrs[i].s);
     }
   free(r->attrs);
-  if (r->free_ctx) r->free_ctx(r->ctx);
+  shared_ctx_release(r->ctx);
 }
 
 static inline bool is_watched(const tl_tape *t, const tl_tensor *x) {
@@ -254,7 +268,6 @@ static tl_status fill_record(record *r, const tl_op_def *op, tl_tensor *const *i
   r->n_out = n_out;
   r->custom = NULL;
   r->ctx = NULL;
-  r->free_ctx = NULL;
   r->ext = NULL;
   if (n_in + n_out > INLINE_OPERANDS) {
     r->ext = calloc((size_t)(n_in + n_out), sizeof *r->ext);
@@ -531,25 +544,30 @@ int tl_tape_watched_variables(const tl_tape *t, tl_variable ***out) {
 
 tl_status tl_tape_record_custom(tl_tensor *const *in, int n_in, tl_tensor *const *out, int n_out,
                                 tl_custom_grad_fn fn, void *ctx, void (*free_ctx)(void *)) {
-  bool owned = false;
-  for (int k = 0; k < n_active; k++) {
+  shared_ctx *sc = NULL;
+  tl_status s = TL_OK;
+  for (int k = 0; k < n_active && !s; k++) {
     tl_tape *t = active[k];
     if (!t->recording || !any_watched_tensors(t, in, n_in)) continue;
-    record *r = reserve_record(t);
-    tl_status s = r ? fill_record(r, NULL, in, n_in, NULL, out, n_out) : tl_last_status();
-    if (s) {
-      if (!owned && free_ctx) free_ctx(ctx);
-      return s;
+    if (!sc) {
+      sc = malloc(sizeof *sc);
+      if (!sc) {
+        s = tl_error(TL_RESOURCE_EXHAUSTED, "out of memory recording a custom gradient");
+        break;
+      }
+      *sc = (shared_ctx){1, ctx, free_ctx}; /* this function's own reference, dropped below */
     }
+    record *r = reserve_record(t);
+    s = r ? fill_record(r, NULL, in, n_in, NULL, out, n_out) : tl_last_status();
+    if (s) break;
     r->custom = fn;
-    r->ctx = ctx;
-    /* the context is shared by every tape recording it: the first owns it */
-    r->free_ctx = owned ? NULL : free_ctx;
-    owned = true;
+    r->ctx = sc;
+    sc->refs++;
     commit_record(t);
   }
-  if (!owned && free_ctx) free_ctx(ctx);
-  return TL_OK;
+  if (sc) shared_ctx_release(sc);
+  else if (free_ctx) free_ctx(ctx);
+  return s;
 }
 
 /* ---- backward ---------------------------------------------------------- */
@@ -681,7 +699,7 @@ static tl_status run_rule(const tl_tape *t, record *r, pmap *grads, tl_tensor **
   if (!mask) return TL_OK;
   tl_status s;
   if (r->custom) {
-    s = r->custom(r->ctx, gout, r->n_out, gin, r->n_in);
+    s = r->custom(r->ctx->ctx, gout, r->n_out, gin, r->n_in);
   } else if (!r->op->grad) {
     return tl_error(TL_UNIMPLEMENTED, "no gradient is defined for op '%s'", r->op->name);
   } else {

@@ -225,6 +225,20 @@ describe("GradientTape", function()
     assert.equals(w, seen[1])
   end)
 
+  it("custom_gradient survives the collection of another tape that recorded the same call", function()
+    -- every recording tape shares the gradient function's context; an outer
+    -- tape left recording and then collected used to free it under the rest
+    local f = tf.custom_gradient(function(x) return x * 2, function(dy) return dy * 10 end end)
+    local x = tf.constant({ 1.0, 2.0 })
+    do local outer = tf.GradientTape{ persistent = true }; outer:watch(x) end
+    local tape = tf.GradientTape()
+    tape:watch(x)
+    local y = tf.reduce_sum(f(x))
+    collectgarbage()
+    collectgarbage()
+    H.assert_close(tape:gradient(y, x), { 10, 10 })
+  end)
+
   it("custom_gradient says what is missing when variable gradients are not returned", function()
     local w = tf.Variable(2.0)
     local f = tf.custom_gradient(function(x)
