@@ -87,6 +87,17 @@ function M.install(tf)
     end
     core.random_set_seed(seed)
   end
+
+  -- TensorFlow's tf.*_initializer classes have Keras's initializers' options,
+  -- defaults and call form (init(shape, dtype)); keras loads on first use, so
+  -- these forward at call time.
+  local initializers = {
+    zeros_initializer = "Zeros", ones_initializer = "Ones", constant_initializer = "Constant",
+    random_normal_initializer = "RandomNormal", random_uniform_initializer = "RandomUniform",
+  }
+  for tf_name, keras_name in pairs(initializers) do
+    tf[tf_name] = function(...) return tf.keras.initializers[keras_name](...) end
+  end
 end
 
 return M
