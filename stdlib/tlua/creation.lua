@@ -95,8 +95,11 @@ function M.install(tf)
     zeros_initializer = "Zeros", ones_initializer = "Ones", constant_initializer = "Constant",
     random_normal_initializer = "RandomNormal", random_uniform_initializer = "RandomUniform",
   }
+  local help = require("tlua.help")
   for tf_name, keras_name in pairs(initializers) do
-    tf[tf_name] = function(...) return tf.keras.initializers[keras_name](...) end
+    tf[tf_name] = help.register(function(...) return tf.keras.initializers[keras_name](...) end,
+      ("tf.%s(...): keras.initializers.%s(...), same options and defaults; init(shape, dtype) "
+        .. "returns the values. Example: tf.%s()({2, 3})"):format(tf_name, keras_name, tf_name))
   end
 end
 
