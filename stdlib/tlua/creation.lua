@@ -87,6 +87,20 @@ function M.install(tf)
     end
     core.random_set_seed(seed)
   end
+
+  -- TensorFlow's tf.*_initializer classes have Keras's initializers' options,
+  -- defaults and call form (init(shape, dtype)); keras loads on first use, so
+  -- these forward at call time.
+  local initializers = {
+    zeros_initializer = "Zeros", ones_initializer = "Ones", constant_initializer = "Constant",
+    random_normal_initializer = "RandomNormal", random_uniform_initializer = "RandomUniform",
+  }
+  local help = require("tlua.help")
+  for tf_name, keras_name in pairs(initializers) do
+    tf[tf_name] = help.register(function(...) return tf.keras.initializers[keras_name](...) end,
+      ("tf.%s(...): keras.initializers.%s(...), same options and defaults; init(shape, dtype) "
+        .. "returns the values. Example: tf.%s()({2, 3})"):format(tf_name, keras_name, tf_name))
+  end
 end
 
 return M

@@ -58,6 +58,8 @@ end
 tf.constant = core.constant
 tf.convert_to_tensor = core.constant
 tf.is_tensor = core.is_tensor
+-- tf.math.rint: round half to even, which tf.round already is (docs/api_coverage.md)
+tf.math.rint = tf.math.round
 tf.Tensor = core.Tensor
 
 -- Lua-side modules, one per concern. Each returns {install = function(tf)}.

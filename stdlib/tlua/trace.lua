@@ -953,6 +953,7 @@ function M.install(tf)
   M.tf = tf
   tf.trace = M.trace
   tf["function"] = M.trace -- tf.function as TensorFlow spells it (a Lua keyword: tf["function"])
+  tf.function_ = M.trace -- the keyword rule: a trailing underscore (docs/api_coverage.md)
   tf.TensorSpec = new_spec
   tf.init_scope = M.init_scope
   tf.Function = Function
