@@ -13,10 +13,14 @@
  * svd's singular values descend, and u, v are LAPACK's (dgesvd) with v, not
  * vᵀ, returned as TensorFlow does.
  *
- * Not here: gradients (not yet), complex dtypes, the batch broadcasting of
+ * Gradients (TensorFlow's rules, written with ops): matrix_band_part,
+ * matrix_triangular_solve, cholesky. Not yet: eigh, qr, svd.
+ *
+ * Not here: complex dtypes, the batch broadcasting of
  * triangular_solve (its batch shapes must agree, or the matrix has none).
  */
 #include "backend/blas.h"
+#include "autodiff/grad_temps.h"
 #include "ops/ops.h"
 
 #include <inttypes.h>
@@ -388,11 +392,116 @@ static tl_status svd_kernel(TL_KERNEL_ARGS) {
   return s;
 }
 
+/* ---- matrix_band_part ------------------------------------------------- */
+
+static tl_status band_infer(TL_INFER_ARGS) {
+  (void)op, (void)n_in, (void)attr;
+  const tl_meta *a = in[0];
+  if (a->rank >= 0 && a->rank < 2) return one_error(TL_INVALID_ARGUMENT, a, "input must have rank >= 2");
+  return push(out, a->dtype, a->rank, a->rank < 0 ? NULL : a->shape);
+}
+
+/* Keeps -num_lower <= j - i <= num_upper (a negative count: that whole side). */
+static tl_status band_kernel(TL_KERNEL_ARGS) {
+  (void)op, (void)n_in;
+  int64_t lo = attr[0].i, up = attr[1].i;
+  tl_tensor *a = NULL, *o = out->items[0];
+  tl_status s = tl_tensor_contiguous(in[0], &a);
+  if (s) return s;
+  int64_t m = a->shape[a->rank - 2], n = a->shape[a->rank - 1], nb = tl_shape_numel(a->rank - 2, a->shape);
+  size_t es = tl_dtypes[a->dtype].size;
+  const char *src = tl_tensor_data(a);
+  char *dst = tl_tensor_data(o);
+  for (int64_t b = 0; b < nb; b++)
+    for (int64_t i = 0; i < m; i++)
+      for (int64_t j = 0; j < n; j++) {
+        size_t at = (size_t)((b * m + i) * n + j) * es;
+        bool keep = (lo < 0 || i - j <= lo) && (up < 0 || j - i <= up);
+        if (keep) memcpy(dst + at, src + at, es);
+        else memset(dst + at, 0, es);
+      }
+  tl_tensor_release(a);
+  return TL_OK;
+}
+
+/* ---- gradients --------------------------------------------------------- */
+
+static tl_tensor *band(tl_temps *T, tl_tensor *x, int64_t lo, int64_t up) {
+  return tl_temps_op1(T, "matrix_band_part", x, 2,
+                      (tl_named_attr[]){TL_A_INT("num_lower", lo), TL_A_INT("num_upper", up)});
+}
+
+static tl_tensor *tsolve(tl_temps *T, tl_tensor *a, tl_tensor *b, bool lower, bool adjoint) {
+  if (!a || !b) return NULL;
+  tl_tensor *r = NULL, *in[2] = {a, b};
+  if (tl_call("matrix_triangular_solve", 2, in, 2,
+              (tl_named_attr[]){TL_A_BOOL("lower", lower), TL_A_BOOL("adjoint", adjoint)}, &r))
+    return NULL;
+  return tl_temps_keep(T, r);
+}
+
+static tl_tensor *mmul(tl_temps *T, tl_tensor *a, tl_tensor *b, bool ta, bool tb) {
+  if (!a || !b) return NULL;
+  tl_tensor *r = NULL, *in[2] = {a, b};
+  if (tl_call("matmul", 2, in, 2, (tl_named_attr[]){TL_A_BOOL("transpose_a", ta), TL_A_BOOL("transpose_b", tb)}, &r))
+    return NULL;
+  return tl_temps_keep(T, r);
+}
+
+static tl_tensor *tr(tl_temps *T, tl_tensor *x) { return tl_temps_un(T, "matrix_transpose", x); }
+
+static tl_status band_grad(TL_GRAD_ARGS) {
+  (void)op, (void)n_in, (void)out, (void)n_out, (void)in;
+  if (!grad_out[0] || !tl_grad_wants(0)) return TL_OK;
+  tl_temps T = {0};
+  return tl_temps_give(&T, band(&T, grad_out[0], attr[0].i, attr[1].i), &grad_in[0], true);
+}
+
+/* TensorFlow's _MatrixTriangularSolveGrad (real dtypes). */
+static tl_status trisolve_grad(TL_GRAD_ARGS) {
+  (void)op, (void)n_in, (void)n_out;
+  bool lower = attr[0].b, adjoint = attr[1].b;
+  tl_tensor *a = in[0], *c = out[0], *g = grad_out[0];
+  if (!g) return TL_OK;
+  tl_temps T = {0};
+  tl_tensor *gb = tsolve(&T, a, g, lower, !adjoint);
+  tl_status s = TL_OK;
+  if (tl_grad_wants(0)) {
+    tl_tensor *ga = adjoint ? mmul(&T, c, gb, false, true) : mmul(&T, gb, c, false, true);
+    ga = band(&T, tl_temps_un(&T, "negative", ga), lower ? -1 : 0, lower ? 0 : -1);
+    s = tl_temps_give(&T, ga, &grad_in[0], false);
+  }
+  if (!s && tl_grad_wants(1)) s = tl_temps_give(&T, gb, &grad_in[1], false);
+  tl_temps_free(&T);
+  return s;
+}
+
+/* TensorFlow's _CholeskyGrad: with phi(X) = tril(X) with a halved diagonal,
+ * grad_a = sym(L⁻ᵀ phi(Lᵀ g) L⁻¹), sym(X) = (X + Xᵀ) / 2; the two inverses
+ * are triangular solves. */
+static tl_status cholesky_grad(TL_GRAD_ARGS) {
+  (void)op, (void)n_in, (void)n_out, (void)in, (void)attr;
+  tl_tensor *l = out[0], *g = grad_out[0];
+  if (!g || !tl_grad_wants(0)) return TL_OK;
+  tl_temps T = {0};
+  tl_tensor *mid = mmul(&T, l, g, true, false);
+  tl_tensor *half = tl_temps_scalar(&T, l, l->dtype, 0.5);
+  mid = tl_temps_op2(&T, "subtract", band(&T, mid, -1, 0), tl_temps_op2(&T, "multiply", half, band(&T, mid, 0, 0)));
+  tl_tensor *x = tsolve(&T, l, mid, true, true);          /* L⁻ᵀ mid */
+  tl_tensor *ga = tr(&T, tsolve(&T, l, tr(&T, x), true, true)); /* (L⁻ᵀ xᵀ)ᵀ = x L⁻¹ */
+  ga = tl_temps_op2(&T, "multiply", half, tl_temps_op2(&T, "add", ga, tr(&T, ga)));
+  return tl_temps_give(&T, ga, &grad_in[0], true);
+}
+
 tl_op_def tl_ops_decomp[] = {
+    {.name = "matrix_band_part", .inputs = "input", .attrs = "num_lower:int, num_upper:int", .infer = band_infer,
+     .kernel[TL_CPU] = band_kernel, .grad = band_grad, .api = "-",
+     .doc = "Zeroes the entries outside a band around the diagonal (tf.linalg.band_part)."},
     {.name = "cholesky", .inputs = "input", .infer = square_infer, .kernel[TL_CPU] = cholesky_kernel,
+     .grad = cholesky_grad,
      .api = "tf.linalg.cholesky", .doc = "Lower-triangular L with L Lᵀ = input (reads the lower triangle)."},
     {.name = "matrix_triangular_solve", .inputs = "matrix, rhs", .attrs = "lower:bool=true, adjoint:bool=false",
-     .infer = trisolve_infer, .kernel[TL_CPU] = trisolve_kernel, .flags = TL_OP_SCALARS_FOLLOW | TL_OP_SAME_DTYPE,
+     .infer = trisolve_infer, .kernel[TL_CPU] = trisolve_kernel, .grad = trisolve_grad, .flags = TL_OP_SCALARS_FOLLOW | TL_OP_SAME_DTYPE,
      .api = "tf.linalg.triangular_solve", .doc = "Solves matrix x = rhs for triangular matrix (lower or upper)."},
     {.name = "eigh", .inputs = "tensor", .infer = eigh_infer, .kernel[TL_CPU] = eigh_kernel,
      .api = "tf.linalg.eigh", .doc = "Eigenvalues (ascending) and eigenvectors (columns) of symmetric matrices."},

@@ -50,15 +50,7 @@ function M.install(tf)
     if math.type(num_lower) ~= "integer" or math.type(num_upper) ~= "integer" then
       raise("band_part: num_lower and num_upper must be integers")
     end
-    local m, n = dim(input, -2, "band_part"), dim(input, -1, "band_part")
-    local i = tf.reshape(tf.range(m), { m, 1 })
-    local j = tf.reshape(tf.range(n), { 1, n })
-    local d = tf.subtract(j, i)
-    local keep = tf.constant(true)
-    if num_lower >= 0 then keep = tf.logical_and(keep, tf.greater_equal(d, -num_lower)) end
-    if num_upper >= 0 then keep = tf.logical_and(keep, tf.less_equal(d, num_upper)) end
-    keep = tf.broadcast_to(keep, { m, n })
-    return tf.where(keep, input, tf.zeros_like(input))
+    return ops.matrix_band_part(input, num_lower, num_upper)
   end
 
   local function triangular_solve(matrix, rhs, ...)
