@@ -25,6 +25,8 @@ return {
     { fn = function(a, b) return tf.linalg.triangular_solve(a, b, { adjoint = true }) end, inputs = { low, rhs } },
     { fn = function(a, b) return tf.linalg.triangular_solve(a, b, { lower = false }) end, inputs = { up, rhs } },
     { fn = function(a, b) return tf.linalg.triangular_solve(a, b, { lower = false, adjoint = true }) end, inputs = { up, rhs } },
+    -- a batch-less matrix against a batched rhs: the matrix's gradient sums the batch
+    { fn = function(a, b) return tf.linalg.triangular_solve(a, tf.stack({ b, tf.multiply(2.0, b) })) end, inputs = { low, rhs } },
   },
   eigh = { nograd = pending, { fn = function(x) return tf.linalg.eigh(x) end, inputs = { spd } } },
   qr = { nograd = pending,
