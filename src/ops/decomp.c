@@ -29,9 +29,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The dispatcher prefixes the op and its operands' dtypes and shapes. */
 static tl_status one_error(tl_status kind, const tl_meta *t, const char *what) {
-  char d[160];
-  return tl_error(kind, "%s: %s", tl_meta_describe(t, d, sizeof d), what);
+  (void)t;
+  return tl_error(kind, "%s", what);
 }
 
 /* A float32/float64 [..., m, n]; square when asked. */
@@ -154,17 +155,14 @@ static tl_status trisolve_infer(TL_INFER_ARGS) {
                     tl_dtypes[a->dtype].name, tl_dtypes[b->dtype].name);
   if (a->rank < 0 || b->rank < 0) return push(out, b->dtype, b->rank, b->rank < 0 ? NULL : b->shape);
   int64_t n = a->shape[a->rank - 1], rows = b->shape[b->rank - 2];
-  char da[160], db[160];
   if (n >= 0 && rows >= 0 && n != rows)
-    return tl_error(TL_INVALID_ARGUMENT, "%s, %s: rhs has %" PRId64 " rows, the matrix is %" PRId64 "x%" PRId64,
-                    tl_meta_describe(a, da, sizeof da), tl_meta_describe(b, db, sizeof db), rows, n, n);
+    return tl_error(TL_INVALID_ARGUMENT, "rhs has %" PRId64 " rows, the matrix is %" PRId64 "x%" PRId64, rows, n, n);
   if (a->rank > 2) {
     bool same = a->rank == b->rank;
     for (int i = 0; same && i < a->rank - 2; i++)
       if (a->shape[i] >= 0 && b->shape[i] >= 0 && a->shape[i] != b->shape[i]) same = false;
     if (!same)
-      return tl_error(TL_UNIMPLEMENTED, "%s, %s: the batch dimensions must agree (or the matrix have none)",
-                      tl_meta_describe(a, da, sizeof da), tl_meta_describe(b, db, sizeof db));
+      return tl_error(TL_UNIMPLEMENTED, "the batch dimensions must agree (or the matrix have none)");
   }
   return push(out, b->dtype, b->rank, b->shape);
 }
