@@ -14,7 +14,7 @@
  * vᵀ, returned as TensorFlow does.
  *
  * Gradients (TensorFlow's rules, written with ops): matrix_band_part,
- * matrix_triangular_solve, cholesky. Not yet: eigh, qr, svd.
+ * matrix_triangular_solve, cholesky, eigh. Not yet: qr, svd.
  *
  * Not here: complex dtypes, the batch broadcasting of
  * triangular_solve (its batch shapes must agree, or the matrix has none).
@@ -491,6 +491,33 @@ static tl_status cholesky_grad(TL_GRAD_ARGS) {
   return tl_temps_give(&T, ga, &grad_in[0], true);
 }
 
+static tl_tensor *expand(tl_temps *T, tl_tensor *x, int64_t axis) {
+  return tl_temps_op1(T, "expand_dims", x, 1, (tl_named_attr[]){TL_A_INT("axis", axis)});
+}
+
+/* TensorFlow's _SelfAdjointEigV2Grad: with f[i][j] = 1 / (e[j] - e[i]) off
+ * the diagonal and 0 on it, g = v (diag(ge) + f * (vᵀ gv)) vᵀ, returned for
+ * the lower triangle the kernel read (g + gᵀ below the diagonal, g's own
+ * diagonal). Repeated eigenvalues make f infinite, as in TensorFlow. */
+static tl_status eigh_grad(TL_GRAD_ARGS) {
+  (void)op, (void)n_in, (void)n_out, (void)in, (void)attr;
+  tl_tensor *e = out[0], *v = out[1], *ge = grad_out[0], *gv = grad_out[1];
+  if ((!ge && !gv) || !tl_grad_wants(0)) return TL_OK;
+  tl_temps T = {0};
+  tl_tensor *inner = ge ? tl_temps_un(&T, "diag", ge) : NULL;
+  if (gv) {
+    tl_tensor *d = tl_temps_op2(&T, "subtract", expand(&T, e, -2), expand(&T, e, -1));
+    tl_tensor *eye = band(&T, tl_temps_un(&T, "ones_like", d), 0, 0);
+    tl_tensor *f = tl_temps_op2(&T, "subtract", tl_temps_un(&T, "reciprocal", tl_temps_op2(&T, "add", d, eye)), eye);
+    tl_tensor *fv = tl_temps_op2(&T, "multiply", f, mmul(&T, v, gv, true, false));
+    inner = inner ? tl_temps_op2(&T, "add", inner, fv) : fv;
+  }
+  tl_tensor *g = mmul(&T, v, mmul(&T, inner, v, false, true), false, false);
+  g = band(&T, tl_temps_op2(&T, "add", g, tr(&T, g)), -1, 0);
+  g = tl_temps_op2(&T, "subtract", g, tl_temps_op2(&T, "multiply", tl_temps_scalar(&T, v, v->dtype, 0.5), band(&T, g, 0, 0)));
+  return tl_temps_give(&T, g, &grad_in[0], true);
+}
+
 tl_op_def tl_ops_decomp[] = {
     {.name = "matrix_band_part", .inputs = "input", .attrs = "num_lower:int, num_upper:int", .infer = band_infer,
      .kernel[TL_CPU] = band_kernel, .grad = band_grad, .api = "-",
@@ -501,7 +528,7 @@ tl_op_def tl_ops_decomp[] = {
     {.name = "matrix_triangular_solve", .inputs = "matrix, rhs", .attrs = "lower:bool=true, adjoint:bool=false",
      .infer = trisolve_infer, .kernel[TL_CPU] = trisolve_kernel, .grad = trisolve_grad, .flags = TL_OP_SCALARS_FOLLOW | TL_OP_SAME_DTYPE,
      .api = "tf.linalg.triangular_solve", .doc = "Solves matrix x = rhs for triangular matrix (lower or upper)."},
-    {.name = "eigh", .inputs = "tensor", .infer = eigh_infer, .kernel[TL_CPU] = eigh_kernel,
+    {.name = "eigh", .inputs = "tensor", .infer = eigh_infer, .kernel[TL_CPU] = eigh_kernel, .grad = eigh_grad,
      .api = "tf.linalg.eigh", .doc = "Eigenvalues (ascending) and eigenvectors (columns) of symmetric matrices."},
     {.name = "qr", .inputs = "input", .attrs = "full_matrices:bool=false", .infer = qr_infer,
      .kernel[TL_CPU] = qr_kernel, .api = "tf.linalg.qr", .doc = "q, r with input = q r, q orthonormal columns."},

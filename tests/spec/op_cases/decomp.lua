@@ -28,7 +28,11 @@ return {
     -- a batch-less matrix against a batched rhs: the matrix's gradient sums the batch
     { fn = function(a, b) return tf.linalg.triangular_solve(a, tf.stack({ b, tf.multiply(2.0, b) })) end, inputs = { low, rhs } },
   },
-  eigh = { nograd = pending, { fn = function(x) return tf.linalg.eigh(x) end, inputs = { spd } } },
+  eigh = {
+    { fn = function(x) return tf.linalg.eigh(x) end, inputs = { spd } },
+    { fn = function(x) return tf.linalg.eigvalsh(x) end, inputs = { spd } },
+    { fn = function(x) local _, v = tf.linalg.eigh(tf.stack({ x, tf.add(x, 1.0) })) return v end, inputs = { spd } },
+  },
   qr = { nograd = pending,
     { fn = function(x) return tf.linalg.qr(x) end, inputs = { m32 } },
     { fn = function(x) return tf.linalg.qr(x, { full_matrices = true }) end, inputs = { m32 } },
