@@ -75,6 +75,11 @@ static bool resolve(void *h, void *lapack) {
   fns.sgesv = (tl_gesv_fn)find(h, lapack, "sgesv_");
   fns.dgesv = (tl_gesv_fn)find(h, lapack, "dgesv_");
   fns.dgesvd = (tl_gesvd_fn)find(h, lapack, "dgesvd_");
+  fns.dpotrf = (tl_dpotrf_fn)find(h, lapack, "dpotrf_");
+  fns.dsyev = (tl_dsyev_fn)find(h, lapack, "dsyev_");
+  fns.dgeqrf = (tl_dgeqrf_fn)find(h, lapack, "dgeqrf_");
+  fns.dorgqr = (tl_dorgqr_fn)find(h, lapack, "dorgqr_");
+  fns.dtrsm = (tl_dtrsm_fn)find(h, lapack, "cblas_dtrsm");
   fns.set_num_threads = (void (*)(int))find(h, lapack, "openblas_set_num_threads");
   fns.get_corename = (char *(*)(void))find(h, lapack, "openblas_get_corename");
   return fns.sgemm && fns.dgemm && fns.sgetrf && fns.dgetrf && fns.sgetri && fns.dgetri &&

@@ -32,6 +32,18 @@ typedef void (*tl_gesvd_fn)(const char *jobu, const char *jobvt, const int *m, c
                             const int *ldvt, double *work, const int *lwork, int *info, size_t ljobu,
                             size_t ljobvt);
 
+/* Decompositions (ops/decomp.c), double precision only: float32 operands
+   are widened. Trailing size_t: hidden CHARACTER lengths. NULL when absent. */
+typedef void (*tl_dpotrf_fn)(const char *uplo, const int *n, double *a, const int *lda, int *info, size_t l1);
+typedef void (*tl_dsyev_fn)(const char *jobz, const char *uplo, const int *n, double *a, const int *lda,
+                            double *w, double *work, const int *lwork, int *info, size_t l1, size_t l2);
+typedef void (*tl_dgeqrf_fn)(const int *m, const int *n, double *a, const int *lda, double *tau, double *work,
+                             const int *lwork, int *info);
+typedef void (*tl_dorgqr_fn)(const int *m, const int *n, const int *k, double *a, const int *lda,
+                             const double *tau, double *work, const int *lwork, int *info);
+typedef void (*tl_dtrsm_fn)(int order, int side, int uplo, int trans, int diag, int m, int n, double alpha,
+                            const double *a, int lda, double *b, int ldb);
+
 typedef struct tl_blas_fns {
   tl_sgemm_fn sgemm;
   tl_dgemm_fn dgemm;
@@ -39,6 +51,11 @@ typedef struct tl_blas_fns {
   tl_getri_fn sgetri, dgetri;
   tl_gesv_fn sgesv, dgesv;
   tl_gesvd_fn dgesvd;           /* NULL when the LAPACK lacks it (only the matrix 2-norm needs it) */
+  tl_dpotrf_fn dpotrf;
+  tl_dsyev_fn dsyev;
+  tl_dgeqrf_fn dgeqrf;
+  tl_dorgqr_fn dorgqr;
+  tl_dtrsm_fn dtrsm; /* cblas_dtrsm */
   void (*set_num_threads)(int); /* NULL when the library is not OpenBLAS */
   char *(*get_corename)(void);  /* NULL when the library is not OpenBLAS */
 } tl_blas_fns;

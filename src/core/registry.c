@@ -30,6 +30,7 @@ extern tl_op_def tl_ops_slice[];
 extern tl_op_def tl_ops_index[];
 extern tl_op_def tl_ops_select[];
 extern tl_op_def tl_ops_linalg[];
+extern tl_op_def tl_ops_decomp[];
 extern tl_op_def tl_ops_norm[];
 extern tl_op_def tl_ops_nn[];
 extern tl_op_def tl_ops_softmax[];
@@ -57,7 +58,7 @@ extern tl_op_def tl_ops_strings_unicode[];
 
 static tl_op_def *const op_tables[] = {
     tl_ops_elementwise, tl_ops_unary,   tl_ops_reduce, tl_ops_moments, tl_ops_scan,  tl_ops_shape,
-    tl_ops_concat,      tl_ops_pad,     tl_ops_slice,  tl_ops_index,   tl_ops_select, tl_ops_linalg,
+    tl_ops_concat,      tl_ops_pad,     tl_ops_slice,  tl_ops_index,   tl_ops_select, tl_ops_linalg, tl_ops_decomp,
     tl_ops_norm,        tl_ops_softmax, tl_ops_nn,     tl_ops_create,  tl_ops_sort,  tl_ops_optim,
     tl_ops_debug,       tl_ops_random,  tl_ops_device, tl_ops_state,  tl_ops_conv,  tl_ops_pool,
     tl_ops_fused, tl_ops_print, tl_ops_callback, tl_ops_sparse, tl_ops_sets, tl_ops_sparse_segment, tl_ops_tensor_array,

@@ -105,6 +105,7 @@ function M.install(tf)
     meta.methods.tensordot = tensordot
     meta.methods.norm = norm
   end
+  require("tlua.linalg_decomp").install(tf)
 end
 
 return M
