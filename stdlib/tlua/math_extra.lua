@@ -313,25 +313,35 @@ function M.install(tf)
   local epoch0 = os.time() - core.now()
   local function timestamp() return core.constant(epoch0 + core.now(), tf.float64) end
 
-  tf.math.xdivy, tf.math.xlogy, tf.math.xlog1py = xdivy, xlogy, xlog1py
-  tf.math.multiply_no_nan = multiply_no_nan
-  tf.math.unsorted_segment_mean, tf.math.unsorted_segment_sqrt_n = unsorted_mean, unsorted_sqrt_n
-  tf.math.segment_sum = sorted("sum", tf.math.unsorted_segment_sum)
-  tf.math.segment_mean = sorted("mean", unsorted_mean)
-  tf.math.segment_prod = sorted("prod", tf.math.unsorted_segment_prod)
-  tf.math.segment_max = sorted("max", tf.math.unsorted_segment_max, true)
-  tf.math.segment_min = sorted("min", tf.math.unsorted_segment_min, true)
-  tf.roll = roll
-  tf["repeat"] = repeat_
-  tf.sequence_mask = sequence_mask
-  tf.meshgrid = meshgrid
-  tf.math.polyval = polyval
-  tf.math.l2_normalize, tf.nn.l2_normalize = l2_normalize, l2_normalize
-  tf.clip_by_norm, tf.clip_by_global_norm = clip_by_norm, clip_by_global_norm
-  tf.identity_n = identity_n
-  tf.timestamp = timestamp
+  local help = require("tlua.help")
+  local function reg(f, doc) return help.register(f, doc) end
+  tf.math.xdivy = reg(xdivy, "tf.math.xdivy(x, y): x / y, 0 where x is 0. Example: tf.math.xdivy(tf.constant({0.0, 1.0}), tf.constant({0.0, 2.0}))")
+  tf.math.xlogy = reg(xlogy, "tf.math.xlogy(x, y): x * log(y), 0 where x is 0. Example: tf.math.xlogy(tf.constant({0.0, 2.0}), tf.constant({0.0, 4.0}))")
+  tf.math.xlog1py = reg(xlog1py, "tf.math.xlog1py(x, y): x * log1p(y), 0 where x is 0. Example: tf.math.xlog1py(tf.constant({0.0, 2.0}), tf.constant({-1.0, 1.0}))")
+  tf.math.multiply_no_nan = reg(multiply_no_nan, "tf.math.multiply_no_nan(x, y): x * y, 0 where y is 0 even if x is inf or NaN. Example: tf.math.multiply_no_nan(tf.constant({math.huge}), tf.constant({0.0}))")
+  tf.math.unsorted_segment_mean = reg(unsorted_mean, "tf.math.unsorted_segment_mean(data, segment_ids, num_segments): mean of data's rows per id (0 for an empty segment). Example: tf.math.unsorted_segment_mean(tf.constant({1.0, 2.0, 4.0}), tf.constant({1, 1, 0}), 2)")
+  tf.math.unsorted_segment_sqrt_n = reg(unsorted_sqrt_n, "tf.math.unsorted_segment_sqrt_n(data, segment_ids, num_segments): sum per id / sqrt(count). Example: tf.math.unsorted_segment_sqrt_n(tf.constant({1.0, 2.0}), tf.constant({0, 0}), 1)")
+  local sdoc = "(data, segment_ids): %s of data's rows per sorted segment id; the output has last id + 1 rows (eager only: it reads the ids). Example: tf.math.segment_%s(tf.constant({1.0, 2.0, 3.0}), tf.constant({0, 0, 1}))"
+  tf.math.segment_sum = reg(sorted("sum", tf.math.unsorted_segment_sum), "tf.math.segment_sum" .. sdoc:format("sum", "sum"))
+  tf.math.segment_mean = reg(sorted("mean", unsorted_mean), "tf.math.segment_mean" .. sdoc:format("mean (0 if empty)", "mean"))
+  tf.math.segment_prod = reg(sorted("prod", tf.math.unsorted_segment_prod), "tf.math.segment_prod" .. sdoc:format("product (1 if empty)", "prod"))
+  tf.math.segment_max = reg(sorted("max", tf.math.unsorted_segment_max, true), "tf.math.segment_max" .. sdoc:format("maximum (0 if empty)", "max"))
+  tf.math.segment_min = reg(sorted("min", tf.math.unsorted_segment_min, true), "tf.math.segment_min" .. sdoc:format("minimum (0 if empty)", "min"))
+  tf.roll = reg(roll, "tf.roll(input, shift, axis): elements shifted along axis (ints or lists), wrapping around. Example: tf.roll(tf.range(5), 2, 0)")
+  tf["repeat"] = reg(repeat_, "tf[\"repeat\"](input, repeats, axis?): each slice along axis repeated (a count or one per slice); no axis: flattened first. Example: tf[\"repeat\"](tf.constant({1, 2}), {2, 1}, 0)")
+  tf.sequence_mask = reg(sequence_mask, "tf.sequence_mask(lengths, maxlen?, dtype?): mask[..., j] = j < lengths[...] (bool unless dtype). Example: tf.sequence_mask(tf.constant({1, 3}), 4)")
+  tf.meshgrid = reg(meshgrid, "tf.meshgrid(x1, x2, ..., {indexing = \"xy\"|\"ij\"}): a list of N-D coordinate grids. Example: tf.meshgrid(tf.constant({1, 2, 3}), tf.constant({4, 5}))")
+  tf.math.polyval = reg(polyval, "tf.math.polyval(coeffs, x): coeffs[1] * x^(n-1) + ... + coeffs[n] (Horner). Example: tf.math.polyval({3.0, 2.0, 1.0}, tf.constant({2.0}))")
+  local l2 = reg(l2_normalize, "l2_normalize(x, axis?, epsilon = 1e-12): x / sqrt(max(sum(x^2, axis), epsilon)). Example: tf.nn.l2_normalize(tf.constant({3.0, 4.0}))")
+  tf.math.l2_normalize, tf.nn.l2_normalize = l2, l2
+  tf.clip_by_norm = reg(clip_by_norm, "tf.clip_by_norm(t, clip_norm, axes?): t * clip_norm / max(l2norm(t, axes), clip_norm). Example: tf.clip_by_norm(tf.constant({3.0, 4.0}), 1.0)")
+  tf.clip_by_global_norm = reg(clip_by_global_norm, "tf.clip_by_global_norm(t_list, clip_norm, use_norm?): the list scaled by clip_norm / max(global_norm, clip_norm), and the global norm (two results). Example: tf.clip_by_global_norm({tf.constant({3.0}), tf.constant({4.0})}, 1.0)")
+  tf.identity_n = reg(identity_n, "tf.identity_n(list): a list of identities of the tensors. Example: tf.identity_n({tf.constant(1), tf.constant(2)})")
+  tf.timestamp = reg(timestamp, "tf.timestamp(): seconds since the epoch, a float64 scalar (monotonic within a run). Example: tf.timestamp()")
   local ok_e, einsum = pcall(require, "tlua.einsum")
-  if ok_e then tf.einsum = einsum.make(tf) end
+  if ok_e then
+    tf.einsum = reg(einsum.make(tf), "tf.einsum(equation, a, b, ...): Einstein summation: \"ij,jk->ik\", implicit outputs (\"ij,jk\"), \"...\" broadcast batch dims, diagonals (\"ii->i\"); pairs contract through one matmul. Example: tf.einsum(\"ij,jk->ik\", tf.ones({2, 3}), tf.ones({3, 4}))")
+  end
 end
 
 return M
