@@ -338,6 +338,14 @@ function M.install(tf)
   tf.clip_by_global_norm = reg(clip_by_global_norm, "tf.clip_by_global_norm(t_list, clip_norm, use_norm?): the list scaled by clip_norm / max(global_norm, clip_norm), and the global norm (two results). Example: tf.clip_by_global_norm({tf.constant({3.0}), tf.constant({4.0})}, 1.0)")
   tf.identity_n = reg(identity_n, "tf.identity_n(list): a list of identities of the tensors. Example: tf.identity_n({tf.constant(1), tf.constant(2)})")
   tf.timestamp = reg(timestamp, "tf.timestamp(): seconds since the epoch, a float64 scalar (monotonic within a run). Example: tf.timestamp()")
+  -- tf.unique_with_counts(x, out_idx?): y, idx and the count of each y
+  local unique = tf.unique
+  tf.unique_with_counts = reg(function(x, out_idx)
+    local y, idx = unique(x, out_idx)
+    local n = y.shape:as_list()[1]
+    local counts = tf.math.unsorted_segment_sum(tf.ones_like(idx), idx, n)
+    return y, idx, counts
+  end, "tf.unique_with_counts(x, out_idx?): the unique values y (first-seen order), idx with y[idx] = x, and each value's count. Example: tf.unique_with_counts(tf.constant({1, 1, 2, 4, 4, 4}))")
   local ok_e, einsum = pcall(require, "tlua.einsum")
   if ok_e then
     tf.einsum = reg(einsum.make(tf), "tf.einsum(equation, a, b, ...): Einstein summation: \"ij,jk->ik\", implicit outputs (\"ij,jk\"), \"...\" broadcast batch dims, diagonals (\"ii->i\"); pairs contract through one matmul. Example: tf.einsum(\"ij,jk->ik\", tf.ones({2, 3}), tf.ones({3, 4}))")
