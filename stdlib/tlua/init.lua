@@ -74,6 +74,7 @@ local modules = {
   "tlua.ragged",
   "tlua.strings",
   "tlua.queue",
+  "tlua.math_extra",
 }
 for _, m in ipairs(modules) do require(m).install(tf) end
 
