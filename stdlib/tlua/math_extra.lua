@@ -346,10 +346,10 @@ function M.install(tf)
     local counts = tf.math.unsorted_segment_sum(tf.ones_like(idx), idx, n)
     return y, idx, counts
   end, "tf.unique_with_counts(x, out_idx?): the unique values y (first-seen order), idx with y[idx] = x, and each value's count. Example: tf.unique_with_counts(tf.constant({1, 1, 2, 4, 4, 4}))")
-  local ok_e, einsum = pcall(require, "tlua.einsum")
-  if ok_e then
-    tf.einsum = reg(einsum.make(tf), "tf.einsum(equation, a, b, ...): Einstein summation: \"ij,jk->ik\", implicit outputs (\"ij,jk\"), \"...\" broadcast batch dims, diagonals (\"ii->i\"); pairs contract through one matmul. Example: tf.einsum(\"ij,jk->ik\", tf.ones({2, 3}), tf.ones({3, 4}))")
-  end
+  tf.einsum = reg(require("tlua.einsum").make(tf), "tf.einsum(equation, a, b, ...): Einstein summation: \"ij,jk->ik\", implicit outputs (\"ij,jk\"), \"...\" broadcast batch dims, diagonals (\"ii->i\"); pairs contract through one matmul. Example: tf.einsum(\"ij,jk->ik\", tf.ones({2, 3}), tf.ones({3, 4}))")
+  tf.linalg.einsum = tf.einsum
+  -- a Lua keyword keeps its own name and gets a trailing underscore (docs/api_coverage.md)
+  tf.repeat_ = tf["repeat"]
 end
 
 return M
