@@ -120,6 +120,8 @@ void tl_free(void *p, size_t nbytes) {
   free(p);
 }
 
+static void obj_pool_trim(void);
+
 void tl_memory_trim(void) {
   pthread_mutex_lock(&lock);
   for (int i = 0; i < NBUCKETS; i++) {
@@ -134,6 +136,7 @@ void tl_memory_trim(void) {
   }
   cached_bytes = 0;
   pthread_mutex_unlock(&lock);
+  obj_pool_trim();
 }
 
 int64_t tl_memory_allocated_total(void) { return __atomic_load_n(&allocated_total, __ATOMIC_RELAXED); }
@@ -187,6 +190,16 @@ static void obj_give(obj_cache *c, int k, int n) {
     else free(p);
   }
   __atomic_store_n(&pool_n[k], m, __ATOMIC_RELAXED); /* read without the lock in tl_obj_alloc */
+  pthread_mutex_unlock(&pool_lock);
+}
+
+/* tl_memory_trim: the shared pool's headers go back to malloc. */
+static void obj_pool_trim(void) {
+  pthread_mutex_lock(&pool_lock);
+  for (int k = 0; k < 2; k++) {
+    for (int i = 0; i < pool_n[k]; i++) free(pool[k][i]);
+    __atomic_store_n(&pool_n[k], 0, __ATOMIC_RELAXED);
+  }
   pthread_mutex_unlock(&pool_lock);
 }
 
