@@ -255,7 +255,14 @@ static int add_input(lua_State *L, call_state *cs, const tl_op_def *op, int narg
    * (a RaggedTensor, a SparseTensor) hands the whole call to the stdlib's
    * dispatch hook (op_call). */
   bool is_lua = lua_type(L, idx) != LUA_TUSERDATA;
-  if (!is_lua && !tlb_test_tensor(L, idx) && !tlb_test_variable(L, idx)) return 1;
+  if (!is_lua) {
+    tl_tensor *t = tlb_test_tensor(L, idx);
+    if (t) { /* the common case, with one metatable check */
+      cs->in[cs->n_in++] = tl_tensor_retain(t);
+      return 0;
+    }
+    if (!tlb_test_variable(L, idx)) return 1;
+  }
   if (is_lua && !cs->lua_seen) {
     tl_tensor *leader = first_tensor(L, op, nargs);
     cs->follow = leader && (op->flags & TL_OP_SCALARS_FOLLOW) ? leader->dtype : TL_DTYPE_COUNT;

@@ -47,33 +47,24 @@ function M.install(tf)
   -- ---- the x*y / x/y family: 0 where x (or y) is 0, NaN-free gradients ---
   -- The unselected branch is computed on safe operands so its gradient is
   -- finite (a where() passes zero to it, and 0 * inf would be NaN).
-  local function xdivy(x, y)
+  -- f(x, y), and 0 where the masking operand (x, or y with mask_y) is 0;
+  -- the other operand is first made safe there so the branch tf.where
+  -- drops, and its gradient, stay finite
+  local function zero_where(x, y, mask_y, safe, f)
     x = T(x, y); y = T(y, x)
-    local zero = tf.equal(x, 0)
-    local ys = tf.where(zero, tf.ones_like(y), y)
-    return tf.where(zero, tf.zeros_like(tf.divide(x, ys)), tf.divide(x, ys))
-  end
-  local function xlogy(x, y)
-    x = T(x, y); y = T(y, x)
-    local zero = tf.equal(x, 0)
-    local ys = tf.where(zero, tf.ones_like(y), y)
-    local r = tf.multiply(x, tf.math.log(ys))
+    local zero = tf.equal(mask_y and y or x, 0)
+    local r
+    if mask_y then r = f(tf.where(zero, safe(x), x), y) else r = f(x, tf.where(zero, safe(y), y)) end
     return tf.where(zero, tf.zeros_like(r), r)
+  end
+  local function xdivy(x, y) return zero_where(x, y, false, tf.ones_like, tf.divide) end
+  local function xlogy(x, y)
+    return zero_where(x, y, false, tf.ones_like, function(a, b) return tf.multiply(a, tf.math.log(b)) end)
   end
   local function xlog1py(x, y)
-    x = T(x, y); y = T(y, x)
-    local zero = tf.equal(x, 0)
-    local ys = tf.where(zero, tf.zeros_like(y), y)
-    local r = tf.multiply(x, tf.math.log1p(ys))
-    return tf.where(zero, tf.zeros_like(r), r)
+    return zero_where(x, y, false, tf.zeros_like, function(a, b) return tf.multiply(a, tf.math.log1p(b)) end)
   end
-  local function multiply_no_nan(x, y)
-    x = T(x, y); y = T(y, x)
-    local zero = tf.equal(y, 0)
-    local xs = tf.where(zero, tf.zeros_like(x), x)
-    local r = tf.multiply(xs, y)
-    return tf.where(zero, tf.zeros_like(r), r)
-  end
+  local function multiply_no_nan(x, y) return zero_where(x, y, true, tf.zeros_like, tf.multiply) end
 
   -- ---- segment reductions ----------------------------------------------
   -- counts per segment, shaped [n, 1, ..., 1] to divide data's rows

@@ -131,23 +131,17 @@ function RT.from_value_rowids(values, value_rowids, nrows, opts)
   return wrap(values, validate(splits, values, opts.validate))
 end
 
-function RT.from_nested_row_splits(flat_values, nested_row_splits, opts)
-  opts = opts or {}
-  local v = values_arg(flat_values)
-  for i = #nested_row_splits, 1, -1 do
-    v = RT.from_row_splits(v, nested_row_splits[i], opts)
+-- The innermost partition first: from(values, partition, opts) per level.
+local function nested(from)
+  return function(flat_values, partitions, opts)
+    opts = opts or {}
+    local v = values_arg(flat_values)
+    for i = #partitions, 1, -1 do v = from(v, partitions[i], opts) end
+    return v
   end
-  return v
 end
-
-function RT.from_nested_row_lengths(flat_values, nested_row_lengths, opts)
-  opts = opts or {}
-  local v = values_arg(flat_values)
-  for i = #nested_row_lengths, 1, -1 do
-    v = RT.from_row_lengths(v, nested_row_lengths[i], opts)
-  end
-  return v
-end
+RT.from_nested_row_splits = nested(function(...) return RT.from_row_splits(...) end)
+RT.from_nested_row_lengths = nested(function(...) return RT.from_row_lengths(...) end)
 
 local function static_dims(t, what, from)
   local s = t.shape
