@@ -269,6 +269,22 @@ local function interleave_rows(rts, what)
   return gather_rows(all, perm), nrows
 end
 
+-- concat/stack along an axis past the outer ragged one: the inputs' rows
+-- must line up; past every ragged dimension the dense op joins the flat
+-- values, else the same function recurses into .values (one level in).
+local function along_values(rts, axis, k, what, dense_op, recurse)
+  local first = rts[1]
+  for i = 2, #rts do same_splits(first, rts[i], what) end
+  if axis > k then
+    local fvs = {}
+    for i, rt in ipairs(rts) do fvs[i] = rt.flat_values end
+    return new(dense_op(fvs, axis - k), first.nested_row_splits)
+  end
+  local vals = {}
+  for i, rt in ipairs(rts) do vals[i] = rt.values end
+  return wrap(recurse(vals, axis - 1), first.row_splits)
+end
+
 local function concat(values, axis)
   if is_options(axis) then axis = axis.axis end
   local rts, k, rank = check_inputs(values, "concat")
@@ -284,16 +300,7 @@ local function concat(values, axis)
     return wrap(permuted.values, splits)
   end
   -- deeper axes: the rows line up, the values are concatenated
-  local first = rts[1]
-  for i = 2, #rts do same_splits(first, rts[i], "concat") end
-  if axis > k then
-    local fvs = {}
-    for i, rt in ipairs(rts) do fvs[i] = rt.flat_values end
-    return new(ops.concat(fvs, axis - k), first.nested_row_splits)
-  end
-  local vals = {}
-  for i, rt in ipairs(rts) do vals[i] = rt.values end
-  return wrap(concat(vals, axis - 1), first.row_splits)
+  return along_values(rts, axis, k, "concat", ops.concat, concat)
 end
 M.concat = concat
 
@@ -317,16 +324,7 @@ local function stack(values, axis)
     local n = #rts
     return wrap(permuted, ops.range(0, nrows * n + 1, n, int64))
   end
-  local first = rts[1]
-  for i = 2, #rts do same_splits(first, rts[i], "stack") end
-  if axis > k then
-    local fvs = {}
-    for i, rt in ipairs(rts) do fvs[i] = rt.flat_values end
-    return new(ops.stack(fvs, axis - k), first.nested_row_splits)
-  end
-  local vals = {}
-  for i, rt in ipairs(rts) do vals[i] = rt.values end
-  return wrap(stack(vals, axis - 1), first.row_splits)
+  return along_values(rts, axis, k, "stack", ops.stack, stack)
 end
 M.stack = stack
 
